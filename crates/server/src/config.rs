@@ -1,0 +1,337 @@
+//! Settings: command-line flags, `PORTCULLIS_*` environment variables and an optional
+//! `portcullis.toml`, in that order of precedence, validated once at start.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde::Deserialize;
+use store::DatabaseUrl;
+use url::Url;
+
+/// The settings file read when `PORTCULLIS_CONFIG` is not given, if it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "portcullis.toml";
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+pub const DEFAULT_ISSUER: &str = "http://127.0.0.1:8080";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/portcullis.db";
+
+/// Every setting, as flags and environment variables. `portcullis --help` prints this list.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SettingsArgs {
+    /// Settings file (TOML, keys as the flags with `_` for `-`) [default: portcullis.toml in the
+    /// working directory, when present]
+    #[arg(long, env = "PORTCULLIS_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "PORTCULLIS_BIND", global = true, value_name = "HOST:PORT")]
+    pub bind: Option<String>,
+
+    /// Public base URL of this server, the `iss` of every token [default: http://127.0.0.1:8080]
+    #[arg(long, env = "PORTCULLIS_ISSUER", global = true, value_name = "URL")]
+    pub issuer: Option<String>,
+
+    /// sqlite://path/to/file.db or postgres://user:password@host/db [default:
+    /// sqlite://data/portcullis.db, relative to the working directory]
+    #[arg(long, env = "PORTCULLIS_DATABASE_URL", global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+
+    /// Most database connections each instance keeps open [default: 16]
+    #[arg(long, env = "PORTCULLIS_DATABASE_POOL_SIZE", global = true, value_name = "N")]
+    pub database_pool_size: Option<u32>,
+
+    /// Log format: `human` or `json` [default: human]
+    #[arg(long, env = "PORTCULLIS_LOG_FORMAT", global = true, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+
+    /// Log filter, e.g. `info` or `info,portcullis::access=debug` for one line per request
+    /// [default: info]
+    #[arg(long, env = "PORTCULLIS_LOG_LEVEL", global = true, value_name = "FILTER")]
+    pub log_level: Option<String>,
+
+    /// HTTP worker threads [default: the number of CPU cores]
+    #[arg(long, env = "PORTCULLIS_WORKERS", global = true, value_name = "N")]
+    pub workers: Option<usize>,
+
+    /// Seconds in-flight requests get to finish after SIGTERM or SIGINT [default: 30]
+    #[arg(long, env = "PORTCULLIS_SHUTDOWN_TIMEOUT", global = true, value_name = "SECONDS")]
+    pub shutdown_timeout: Option<u64>,
+}
+
+/// The same settings as keys of `portcullis.toml`. Unknown keys are refused, so a typo is
+/// reported instead of silently ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    bind: Option<String>,
+    issuer: Option<String>,
+    database_url: Option<String>,
+    database_pool_size: Option<u32>,
+    log_format: Option<String>,
+    log_level: Option<String>,
+    workers: Option<usize>,
+    shutdown_timeout: Option<u64>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// What to listen on, as given (host names are resolved when binding).
+    pub bind: String,
+    /// The issuer URL without a trailing slash.
+    pub issuer: Url,
+    pub database_url: DatabaseUrl,
+    pub database_pool_size: u32,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub workers: usize,
+    pub shutdown_timeout: u64,
+}
+
+/// A setting that cannot be used, with the name of the setting at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read settings file {}: {source}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("settings file {}: {message}", path.display())]
+    Malformed { path: PathBuf, message: String },
+    #[error("invalid {setting}: {message}")]
+    Invalid {
+        setting: &'static str,
+        message: String,
+    },
+}
+
+fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting,
+        message: message.into(),
+    }
+}
+
+impl Settings {
+    /// Reads the settings file (if any) under the flags and environment, then validates.
+    pub fn load(args: &SettingsArgs) -> Result<Self, ConfigError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None if Path::new(DEFAULT_CONFIG_FILE).is_file() => {
+                read_file(Path::new(DEFAULT_CONFIG_FILE))?
+            }
+            None => FileSettings::default(),
+        };
+        Self::resolve(args.clone(), file)
+    }
+
+    /// Settings from the flags and environment alone, ignoring any settings file.
+    pub fn from_args(args: SettingsArgs) -> Result<Self, ConfigError> {
+        Self::resolve(args, FileSettings::default())
+    }
+
+    fn resolve(args: SettingsArgs, file: FileSettings) -> Result<Self, ConfigError> {
+        let bind = args
+            .bind
+            .or(file.bind)
+            .unwrap_or_else(|| DEFAULT_BIND.into());
+        let issuer = args
+            .issuer
+            .or(file.issuer)
+            .unwrap_or_else(|| DEFAULT_ISSUER.into());
+        let database_url = args
+            .database_url
+            .or(file.database_url)
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        let log_format = args
+            .log_format
+            .or(file.log_format)
+            .unwrap_or_else(|| "human".into());
+        let log_level = args
+            .log_level
+            .or(file.log_level)
+            .unwrap_or_else(|| "info".into());
+        let workers = args
+            .workers
+            .or(file.workers)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
+        Ok(Self {
+            bind: parse_bind(&bind)?,
+            issuer: parse_issuer(&issuer)?,
+            database_url: DatabaseUrl::parse(&database_url)
+                .map_err(|e| invalid("PORTCULLIS_DATABASE_URL", e.to_string()))?,
+            database_pool_size: match args.database_pool_size.or(file.database_pool_size) {
+                None => 16,
+                Some(n @ 1..=1000) => n,
+                Some(n) => {
+                    return Err(invalid(
+                        "PORTCULLIS_DATABASE_POOL_SIZE",
+                        format!("{n} is outside 1..=1000"),
+                    ));
+                }
+            },
+            log_format: match log_format.as_str() {
+                "human" => LogFormat::Human,
+                "json" => LogFormat::Json,
+                other => {
+                    return Err(invalid(
+                        "PORTCULLIS_LOG_FORMAT",
+                        format!("{other:?}: expected human or json"),
+                    ));
+                }
+            },
+            log_level: crate::telemetry::check_filter(&log_level)
+                .map_err(|e| invalid("PORTCULLIS_LOG_LEVEL", e))?,
+            workers: match workers {
+                1..=1024 => workers,
+                n => {
+                    return Err(invalid(
+                        "PORTCULLIS_WORKERS",
+                        format!("{n} is outside 1..=1024"),
+                    ));
+                }
+            },
+            shutdown_timeout: args.shutdown_timeout.or(file.shutdown_timeout).unwrap_or(30),
+        })
+    }
+
+    /// The issuer as a string without a trailing slash, as it appears in `iss`.
+    pub fn issuer_str(&self) -> &str {
+        self.issuer.as_str().trim_end_matches('/')
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Malformed {
+        path: path.to_path_buf(),
+        // toml's message spans several lines with a caret; one line is enough here.
+        message: e.message().to_owned(),
+    })
+}
+
+fn parse_bind(raw: &str) -> Result<String, ConfigError> {
+    let raw = raw.trim();
+    if raw.parse::<SocketAddr>().is_ok() {
+        return Ok(raw.to_owned());
+    }
+    match raw.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+            match raw.to_socket_addrs() {
+                Ok(mut addrs) if addrs.next().is_some() => Ok(raw.to_owned()),
+                _ => Err(invalid(
+                    "PORTCULLIS_BIND",
+                    format!("{raw:?}: the host does not resolve"),
+                )),
+            }
+        }
+        _ => Err(invalid(
+            "PORTCULLIS_BIND",
+            format!("{raw:?}: expected HOST:PORT, e.g. 127.0.0.1:8080"),
+        )),
+    }
+}
+
+/// An issuer is an `https` URL (or `http` for development) with a host, and no query or
+/// fragment (OpenID Connect Discovery 1.0 §3, RFC 8414 §2).
+fn parse_issuer(raw: &str) -> Result<Url, ConfigError> {
+    const SETTING: &str = "PORTCULLIS_ISSUER";
+    let url = Url::parse(raw.trim()).map_err(|e| invalid(SETTING, format!("{raw:?}: {e}")))?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(invalid(SETTING, format!("{raw:?}: the scheme must be https or http")));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid(SETTING, format!("{raw:?}: a host is required")));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(SETTING, format!("{raw:?}: no query or fragment allowed")));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(SETTING, format!("{raw:?}: no user information allowed")));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(f: impl FnOnce(&mut SettingsArgs)) -> Result<Settings, ConfigError> {
+        let mut args = SettingsArgs::default();
+        f(&mut args);
+        Settings::from_args(args)
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let s = with(|_| {}).expect("defaults");
+        assert_eq!(s.bind, "127.0.0.1:8080");
+        assert_eq!(s.issuer_str(), "http://127.0.0.1:8080");
+        assert_eq!(s.database_url, DatabaseUrl::Sqlite("data/portcullis.db".into()));
+        assert_eq!(s.log_format, LogFormat::Human);
+        assert_eq!(s.shutdown_timeout, 30);
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let cases: [(&str, fn(&mut SettingsArgs)); 8] = [
+            ("PORTCULLIS_ISSUER", |a| a.issuer = Some("not a url".into())),
+            ("PORTCULLIS_ISSUER", |a| a.issuer = Some("ftp://x.example".into())),
+            ("PORTCULLIS_ISSUER", |a| a.issuer = Some("https://x.example/?a=b".into())),
+            ("PORTCULLIS_ISSUER", |a| a.issuer = Some("https://x.example/#f".into())),
+            ("PORTCULLIS_BIND", |a| a.bind = Some("8080".into())),
+            ("PORTCULLIS_DATABASE_URL", |a| a.database_url = Some("mysql://x".into())),
+            ("PORTCULLIS_LOG_FORMAT", |a| a.log_format = Some("xml".into())),
+            ("PORTCULLIS_DATABASE_POOL_SIZE", |a| a.database_pool_size = Some(0)),
+        ];
+        for (setting, set) in cases {
+            let err = with(set).expect_err(setting).to_string();
+            assert!(err.contains(setting), "{err:?} should name {setting}");
+        }
+    }
+
+    #[test]
+    fn issuer_keeps_a_path_but_drops_the_trailing_slash() {
+        let s = with(|a| a.issuer = Some("https://id.example.com/tenant/".into())).expect("ok");
+        assert_eq!(s.issuer_str(), "https://id.example.com/tenant");
+    }
+
+    #[test]
+    fn file_values_sit_under_flags_and_unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("portcullis.toml");
+        std::fs::write(&path, "bind = \"127.0.0.1:9999\"\nissuer = \"https://file.example\"\n")
+            .expect("write");
+        let args = SettingsArgs {
+            config: Some(path.clone()),
+            issuer: Some("https://flag.example".into()),
+            ..SettingsArgs::default()
+        };
+        let s = Settings::load(&args).expect("load");
+        assert_eq!(s.bind, "127.0.0.1:9999");
+        assert_eq!(s.issuer_str(), "https://flag.example");
+
+        std::fs::write(&path, "bnd = \"x\"\n").expect("write");
+        let err = Settings::load(&args).expect_err("typo").to_string();
+        assert!(err.contains("bnd"), "{err}");
+
+        let missing = SettingsArgs {
+            config: Some(dir.path().join("absent.toml")),
+            ..SettingsArgs::default()
+        };
+        assert!(matches!(
+            Settings::load(&missing),
+            Err(ConfigError::Unreadable { .. })
+        ));
+    }
+}

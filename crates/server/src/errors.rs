@@ -1,0 +1,321 @@
+//! The one place where errors become HTTP responses.
+//!
+//! - Under `/api/` every error is JSON: `{"error":{"code","message","type"}}`.
+//! - Browser routes get an HTML error page.
+//! - OAuth endpoints (arriving with later issues) answer RFC 6749 `{"error","error_description"}`.
+//!
+//! Internal details (database errors, I/O) are logged with the request id and never returned:
+//! the client sees a generic message and can quote the `x-request-id` header.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::pages;
+
+/// The `type` of an API error: the broad class a client can branch on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorType {
+    /// The request is malformed, refers to nothing, or uses a wrong method.
+    InvalidRequestError,
+    /// No credential, or one that is unknown or expired (401).
+    AuthenticationError,
+    /// A valid credential that may not do this (403).
+    AuthorizationError,
+    /// Too many requests (429).
+    RateLimitError,
+    /// Our fault (5xx).
+    ApiError,
+}
+
+/// An error on the JSON API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    /// A stable, machine-readable code such as `not_found` or `invalid_json`.
+    pub code: &'static str,
+    /// A sentence for the developer reading it.
+    pub message: String,
+    pub kind: ErrorType,
+}
+
+#[derive(Serialize)]
+struct ApiErrorBody<'a> {
+    error: ApiErrorFields<'a>,
+}
+
+#[derive(Serialize)]
+struct ApiErrorFields<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(rename = "type")]
+    kind: ErrorType,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, kind: ErrorType, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            kind,
+        }
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            ErrorType::InvalidRequestError,
+            "No such resource.",
+        )
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            ErrorType::InvalidRequestError,
+            "This method is not allowed on this resource.",
+        )
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, ErrorType::InvalidRequestError, message)
+    }
+
+    /// A failure of ours. `detail` is logged, never sent.
+    pub fn internal(detail: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            ErrorType::ApiError,
+            "Something went wrong on our side; quote the x-request-id header when reporting it.",
+        )
+    }
+
+    /// The database or another dependency is down. `detail` is logged, never sent.
+    pub fn unavailable(detail: &dyn std::fmt::Display) -> Self {
+        tracing::warn!(error = %detail, "service unavailable");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            ErrorType::ApiError,
+            "The service is temporarily unavailable; retry shortly.",
+        )
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let body = ApiErrorBody {
+            error: ApiErrorFields {
+                code: self.code,
+                message: &self.message,
+                kind: self.kind,
+            },
+        };
+        let mut res = HttpResponse::build(self.status).json(body);
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        res
+    }
+}
+
+impl From<store::StoreError> for ApiError {
+    fn from(e: store::StoreError) -> Self {
+        match e {
+            store::StoreError::Pool(_) | store::StoreError::FileGone(_) | store::StoreError::Connect(_) => {
+                Self::unavailable(&e)
+            }
+            _ => Self::internal(&e),
+        }
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        Self::internal(&e)
+    }
+}
+
+/// An error on a browser route, shown as an HTML page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageError {
+    pub status: StatusCode,
+    pub title: &'static str,
+    pub message: String,
+}
+
+impl PageError {
+    pub fn not_found() -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            title: "Page not found",
+            message: "There is nothing at this address.".into(),
+        }
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            title: "Method not allowed",
+            message: "This page cannot be used that way.".into(),
+        }
+    }
+
+    /// A failure of ours. `detail` is logged, never shown.
+    pub fn internal(detail: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            title: "Something went wrong",
+            message: "The server could not complete this request. Please try again.".into(),
+        }
+    }
+}
+
+impl std::fmt::Display for PageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status.as_u16(), self.title)
+    }
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        pages::error_page(self.status, self.title, &self.message)
+    }
+}
+
+/// True for paths answered with the JSON API error shape.
+pub fn is_api_path(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
+}
+
+/// The app's default service: a 404 in the shape the path calls for.
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    if is_api_path(req.path()) {
+        ApiError::not_found().error_response()
+    } else {
+        PageError::not_found().error_response()
+    }
+}
+
+/// A 405 in the shape the path calls for.
+pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    if is_api_path(req.path()) {
+        ApiError::method_not_allowed().error_response()
+    } else {
+        PageError::method_not_allowed().error_response()
+    }
+}
+
+/// Error handler for the JSON body extractor: malformed or oversized JSON is a 400/413 in the
+/// API shape, never a plain-text actix error.
+pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as E;
+    let api = match &err {
+        E::OverflowKnownLength { .. } | E::Overflow { .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            ErrorType::InvalidRequestError,
+            "The request body is too large.",
+        ),
+        E::ContentType => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            ErrorType::InvalidRequestError,
+            "Send the body as application/json.",
+        ),
+        E::Deserialize(e) => ApiError::bad_request("invalid_json", format!("The JSON body is invalid: {e}")),
+        _ => ApiError::bad_request("invalid_json", "The JSON body could not be read."),
+    };
+    api.into()
+}
+
+/// Error handler for path and query extractors under `/api/`.
+pub fn query_error(err: actix_web::error::QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::bad_request("invalid_query", format!("The query string is invalid: {err}")).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::to_bytes;
+
+    async fn body_of(res: HttpResponse) -> serde_json::Value {
+        let bytes = to_bytes(res.into_body()).await.unwrap_or_default();
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null)
+    }
+
+    #[actix_web::test]
+    async fn api_errors_have_the_documented_shape() {
+        let cases = [
+            (ApiError::not_found(), 404, "not_found", "invalid_request_error"),
+            (ApiError::method_not_allowed(), 405, "method_not_allowed", "invalid_request_error"),
+            (ApiError::bad_request("invalid_json", "x"), 400, "invalid_json", "invalid_request_error"),
+            (ApiError::internal(&"disk on fire"), 500, "internal_error", "api_error"),
+            (ApiError::unavailable(&"db down"), 503, "service_unavailable", "api_error"),
+        ];
+        for (err, status, code, kind) in cases {
+            let res = err.error_response();
+            assert_eq!(res.status().as_u16(), status);
+            assert_eq!(res.headers().get("content-type").map(|v| v.as_bytes()), Some(&b"application/json"[..]));
+            let body = body_of(res).await;
+            assert_eq!(body["error"]["code"], code);
+            assert_eq!(body["error"]["type"], kind);
+            assert!(body["error"]["message"].is_string());
+        }
+    }
+
+    #[actix_web::test]
+    async fn internal_details_are_not_sent() {
+        let body = body_of(ApiError::internal(&"password=hunter2 at db").error_response()).await;
+        assert!(!body.to_string().contains("hunter2"));
+    }
+
+    #[actix_web::test]
+    async fn store_errors_map_to_503_or_500() {
+        let gone = ApiError::from(store::StoreError::FileGone("x.db".into()));
+        assert_eq!(gone.status, StatusCode::SERVICE_UNAVAILABLE);
+        let failed = ApiError::from(store::StoreError::Migration("bad".into()));
+        assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn api_paths_are_recognised() {
+        assert!(is_api_path("/api/v1/x"));
+        assert!(is_api_path("/api"));
+        assert!(!is_api_path("/apix"));
+        assert!(!is_api_path("/login"));
+    }
+
+    #[actix_web::test]
+    async fn page_errors_are_html() {
+        let res = PageError::not_found().error_response();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        let ct = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+        assert!(ct.starts_with("text/html"), "{ct}");
+        let bytes = to_bytes(res.into_body()).await.unwrap_or_default();
+        let html = String::from_utf8_lossy(&bytes);
+        assert!(html.contains("Page not found"));
+        assert!(html.contains("<!doctype html>"));
+    }
+}

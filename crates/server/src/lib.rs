@@ -1,0 +1,25 @@
+//! The Portcullis server: the only crate that knows actix-web, HTTP and askama.
+//!
+//! It owns the routes, the server-rendered pages, the settings and the command line (binary
+//! `portcullis`). Handlers are thin: they parse the request, call a domain crate (`accounts`,
+//! `registration`, `grants`, `tokens`, `apikeys`) and map its answer or error to HTTP. Every
+//! error reaches HTTP through [`errors`]: RFC 6749 shapes on OAuth endpoints, the JSON API shape
+//! (`{"error":{"code","message","type"}}`) under `/api/`, an HTML page elsewhere.
+//!
+//! Architecture invariants:
+//! - No SQL and no diesel here: storage goes through `store` and the domain crates.
+//! - Blocking database work runs in `web::block`, never on an async worker.
+//! - Nothing logs a token, secret, password, cookie or query string.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod errors;
+pub mod metrics;
+mod middleware;
+mod pages;
+mod routes;
+pub mod telemetry;
+
+pub use app::{AppState, Running, start};
+pub use config::Settings;

@@ -1,0 +1,90 @@
+//! Middleware around every request: a request id, a tracing span, metrics and an access line.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, web};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::Rng as _;
+use tracing::Instrument as _;
+
+use crate::app::AppState;
+
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The id of the request being served, readable from request extensions.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Takes a well-formed incoming `x-request-id` (from a proxy) or makes a new one.
+fn request_id(headers: &HeaderMap) -> String {
+    if let Some(given) = headers.get(&X_REQUEST_ID).and_then(|v| v.to_str().ok()) {
+        let ok = (1..=128).contains(&given.len())
+            && given
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if ok {
+            return given.to_owned();
+        }
+    }
+    URL_SAFE_NO_PAD.encode(rand::rng().random::<[u8; 12]>())
+}
+
+/// Wraps every request: request id in, span around the handler, id out, metrics recorded.
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let id = request_id(req.headers());
+    let span = tracing::info_span!(
+        "request",
+        id = %id,
+        method = %req.method(),
+        path = %req.path(),
+    );
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let mut res = next.call(req).instrument(span.clone()).await?;
+    let elapsed = started.elapsed();
+    let status = res.status();
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(X_REQUEST_ID, value);
+    }
+    let route = res.request().match_pattern();
+    let route = route.as_deref().unwrap_or("unmatched");
+    if let Some(state) = state {
+        state
+            .metrics
+            .observe(route, res.request().method().as_str(), status.as_u16(), elapsed);
+    }
+    let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+    span.in_scope(|| {
+        if status.is_server_error() {
+            tracing::warn!(target: "portcullis::access", status = status.as_u16(), route, micros, "request failed");
+        } else {
+            tracing::debug!(target: "portcullis::access", status = status.as_u16(), route, micros, "request");
+        }
+    });
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incoming_ids_are_kept_only_when_well_formed() {
+        let mut headers = HeaderMap::new();
+        headers.insert(X_REQUEST_ID, HeaderValue::from_static("abc-123.x_y"));
+        assert_eq!(request_id(&headers), "abc-123.x_y");
+        headers.insert(X_REQUEST_ID, HeaderValue::from_static("bad id with spaces"));
+        let made = request_id(&headers);
+        assert_eq!(made.len(), 16);
+        assert_ne!(made, request_id(&headers), "fresh ids differ");
+    }
+}

@@ -1,0 +1,29 @@
+//! Storage for Portcullis: the one crate that knows diesel.
+//!
+//! It owns the schema (hand-written `table!` definitions in [`schema`]), the row models, every
+//! query, the connection pool and the embedded migrations for both backends. One enum,
+//! [`Conn`], wraps a SQLite or a PostgreSQL connection (diesel's `MultiConnection`), so each
+//! query is written once and runs on both.
+//!
+//! Architecture invariants:
+//! - Nothing above this crate imports diesel; domain crates call functions of this crate with a
+//!   `&mut Conn` and get plain structs back.
+//! - This crate knows nothing about HTTP, OAuth or accounts: it stores rows, it does not decide.
+//! - The schema is portable: text ids, `BIGINT` unix seconds, JSON kept as text. A query that
+//!   needs backend-specific SQL says so next to it.
+//! - It never sees a plaintext secret: callers hand it hashes.
+
+mod conn;
+mod error;
+mod migrate;
+mod url;
+
+pub mod audit;
+pub mod schema;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use conn::{Backend, Conn, PooledConn, Store, StoreConfig};
+pub use error::StoreError;
+pub use url::DatabaseUrl;

@@ -1,0 +1,141 @@
+//! Store tests, each run on SQLite and on PostgreSQL.
+
+use std::time::Duration;
+
+use store::audit::{self, NewAuditEvent};
+use store::{Backend, DatabaseUrl, Store, StoreConfig, StoreError};
+
+fn event<'a>(id: &'a str, at: i64, actor: Option<&'a str>) -> NewAuditEvent<'a> {
+    NewAuditEvent {
+        id,
+        occurred_at: at,
+        kind: "login.succeeded",
+        actor,
+        ip: Some("127.0.0.1"),
+        detail: r#"{"method":"password"}"#,
+    }
+}
+
+store::backend_tests! {
+    fn migrations_are_applied_once(db) {
+        // TestDb migrated already: nothing is left pending and a second run applies nothing.
+        assert!(db.store().pending_migrations().expect("pending").is_empty());
+        assert!(db.store().migrate().expect("second migrate").is_empty());
+    }
+
+    fn a_second_store_on_the_same_database_sees_the_schema(db) {
+        let url = DatabaseUrl::parse(db.url()).expect("url");
+        let again = Store::open(&StoreConfig::new(url)).expect("reopen");
+        assert_eq!(again.backend(), db.backend());
+        assert!(again.migrate().expect("migrate").is_empty());
+        let mut conn = again.conn().expect("conn");
+        audit::insert(&mut conn, &event("e1", 1, None)).expect("insert");
+        let mut other = db.store().conn().expect("conn");
+        assert_eq!(audit::recent(&mut other, 10).expect("recent").len(), 1);
+    }
+
+    fn audit_events_round_trip_newest_first(db) {
+        let mut conn = db.store().conn().expect("conn");
+        audit::insert(&mut conn, &event("a", 100, Some("user-1"))).expect("insert a");
+        audit::insert(&mut conn, &event("b", 300, Some("user-2"))).expect("insert b");
+        audit::insert(&mut conn, &event("c", 200, Some("user-1"))).expect("insert c");
+        let all = audit::recent(&mut conn, 10).expect("recent");
+        let ids: Vec<_> = all.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["b", "c", "a"]);
+        assert_eq!(all[0].detail, r#"{"method":"password"}"#);
+        assert_eq!(all[0].ip.as_deref(), Some("127.0.0.1"));
+        let mine = audit::find_by_actor(&mut conn, "user-1", 10).expect("by actor");
+        assert_eq!(mine.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["c", "a"]);
+        assert_eq!(audit::recent(&mut conn, 1).expect("limit").len(), 1);
+    }
+
+    fn duplicate_ids_are_refused_and_keep_the_first_row(db) {
+        let mut conn = db.store().conn().expect("conn");
+        audit::insert(&mut conn, &event("same", 1, Some("first"))).expect("insert");
+        let err = audit::insert(&mut conn, &event("same", 2, Some("second")));
+        assert!(err.is_err(), "a duplicate primary key must fail");
+        let rows = audit::recent(&mut conn, 10).expect("recent");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].actor.as_deref(), Some("first"));
+    }
+
+    fn sql_metacharacters_are_stored_verbatim(db) {
+        let mut conn = db.store().conn().expect("conn");
+        let nasty = "x'); DROP TABLE audit_events; --\"\\%_";
+        audit::insert(&mut conn, &event("q", 1, Some(nasty))).expect("insert");
+        let rows = audit::find_by_actor(&mut conn, nasty, 10).expect("find");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].actor.as_deref(), Some(nasty));
+    }
+
+    fn ping_answers_while_the_database_is_there_and_fails_once_it_is_gone(db) {
+        db.store().ping(Duration::from_secs(2)).expect("ping before");
+        db.destroy();
+        assert!(db.store().ping(Duration::from_millis(500)).is_err());
+    }
+}
+
+mod sqlite_setup {
+    use super::*;
+    use diesel::{QueryableByName, RunQueryDsl, sql_types::BigInt, sql_types::Text};
+
+    #[derive(QueryableByName)]
+    struct Mode {
+        #[diesel(sql_type = Text)]
+        journal_mode: String,
+    }
+
+    #[derive(QueryableByName)]
+    struct Flag {
+        #[diesel(sql_type = BigInt)]
+        foreign_keys: i64,
+    }
+
+    #[test]
+    fn sqlite_connections_use_wal_and_foreign_keys() {
+        let db = store::testing::TestDb::sqlite();
+        assert_eq!(db.backend(), Backend::Sqlite);
+        let mut conn = db.store().conn().expect("conn");
+        let mode: Mode = diesel::sql_query("PRAGMA journal_mode")
+            .get_result(&mut *conn)
+            .expect("journal_mode");
+        assert_eq!(mode.journal_mode, "wal");
+        let fk: Flag = diesel::sql_query("PRAGMA foreign_keys")
+            .get_result(&mut *conn)
+            .expect("foreign_keys");
+        assert_eq!(fk.foreign_keys, 1);
+    }
+
+    #[test]
+    fn the_data_folder_is_created_when_missing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a").join("b").join("p.db");
+        let url = DatabaseUrl::parse(&format!("sqlite://{}", path.display())).expect("url");
+        let store = Store::open(&StoreConfig::new(url)).expect("open");
+        store.migrate().expect("migrate");
+        assert!(path.is_file());
+    }
+
+    #[test]
+    fn a_data_folder_that_cannot_be_made_is_a_clear_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("not-a-folder");
+        std::fs::write(&file, b"x").expect("write");
+        let url =
+            DatabaseUrl::parse(&format!("sqlite://{}/p.db", file.display())).expect("url");
+        match Store::open(&StoreConfig::new(url)) {
+            Err(StoreError::DataDir { path, .. }) => assert_eq!(path, file),
+            other => panic!("expected DataDir error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_refused_at_open_or_migrate() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("garbage.db");
+        std::fs::write(&path, vec![0x42u8; 8192]).expect("write");
+        let url = DatabaseUrl::parse(&format!("sqlite://{}", path.display())).expect("url");
+        let result = Store::open(&StoreConfig::new(url)).and_then(|s| s.migrate());
+        assert!(result.is_err(), "garbage must not be taken for a database");
+    }
+}
