@@ -63,7 +63,7 @@ pub fn build_app(
 }
 
 /// A bound server, not yet running: await `server` (or spawn it) to serve.
-#[derive(Debug)]
+#[allow(missing_debug_implementations)] // actix's `Server` has no `Debug`.
 pub struct Running {
     /// The address actually bound (useful with port 0).
     pub addr: SocketAddr,
@@ -92,14 +92,10 @@ pub fn start(settings: Settings, store: Store) -> Result<Running, BindError> {
             bind: bind.clone(),
             source,
         })?;
-    let addr = server
-        .addrs()
-        .first()
-        .copied()
-        .ok_or_else(|| BindError {
-            bind: bind.clone(),
-            source: std::io::Error::other("no address bound"),
-        })?;
+    let addr = server.addrs().first().copied().ok_or_else(|| BindError {
+        bind: bind.clone(),
+        source: std::io::Error::other("no address bound"),
+    })?;
     Ok(Running {
         addr,
         server: server.run(),

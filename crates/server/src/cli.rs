@@ -49,8 +49,11 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Prints the error as one line (libpq, for one, writes several) and gives the exit code.
 fn fail(error: &dyn Display) -> ExitCode {
-    eprintln!("portcullis: error: {error}");
+    let message = error.to_string();
+    let one_line: Vec<&str> = message.split_whitespace().collect();
+    eprintln!("portcullis: error: {}", one_line.join(" "));
     ExitCode::FAILURE
 }
 

@@ -33,20 +33,40 @@ pub struct SettingsArgs {
 
     /// sqlite://path/to/file.db or postgres://user:password@host/db [default:
     /// sqlite://data/portcullis.db, relative to the working directory]
-    #[arg(long, env = "PORTCULLIS_DATABASE_URL", global = true, value_name = "URL")]
+    #[arg(
+        long,
+        env = "PORTCULLIS_DATABASE_URL",
+        global = true,
+        value_name = "URL"
+    )]
     pub database_url: Option<String>,
 
     /// Most database connections each instance keeps open [default: 16]
-    #[arg(long, env = "PORTCULLIS_DATABASE_POOL_SIZE", global = true, value_name = "N")]
+    #[arg(
+        long,
+        env = "PORTCULLIS_DATABASE_POOL_SIZE",
+        global = true,
+        value_name = "N"
+    )]
     pub database_pool_size: Option<u32>,
 
     /// Log format: `human` or `json` [default: human]
-    #[arg(long, env = "PORTCULLIS_LOG_FORMAT", global = true, value_name = "FORMAT")]
+    #[arg(
+        long,
+        env = "PORTCULLIS_LOG_FORMAT",
+        global = true,
+        value_name = "FORMAT"
+    )]
     pub log_format: Option<String>,
 
     /// Log filter, e.g. `info` or `info,portcullis::access=debug` for one line per request
     /// [default: info]
-    #[arg(long, env = "PORTCULLIS_LOG_LEVEL", global = true, value_name = "FILTER")]
+    #[arg(
+        long,
+        env = "PORTCULLIS_LOG_LEVEL",
+        global = true,
+        value_name = "FILTER"
+    )]
     pub log_level: Option<String>,
 
     /// HTTP worker threads [default: the number of CPU cores]
@@ -54,7 +74,12 @@ pub struct SettingsArgs {
     pub workers: Option<usize>,
 
     /// Seconds in-flight requests get to finish after SIGTERM or SIGINT [default: 30]
-    #[arg(long, env = "PORTCULLIS_SHUTDOWN_TIMEOUT", global = true, value_name = "SECONDS")]
+    #[arg(
+        long,
+        env = "PORTCULLIS_SHUTDOWN_TIMEOUT",
+        global = true,
+        value_name = "SECONDS"
+    )]
     pub shutdown_timeout: Option<u64>,
 }
 
@@ -198,7 +223,10 @@ impl Settings {
                     ));
                 }
             },
-            shutdown_timeout: args.shutdown_timeout.or(file.shutdown_timeout).unwrap_or(30),
+            shutdown_timeout: args
+                .shutdown_timeout
+                .or(file.shutdown_timeout)
+                .unwrap_or(30),
         })
     }
 
@@ -227,8 +255,8 @@ fn parse_bind(raw: &str) -> Result<String, ConfigError> {
     }
     match raw.rsplit_once(':') {
         Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
-            match raw.to_socket_addrs() {
-                Ok(mut addrs) if addrs.next().is_some() => Ok(raw.to_owned()),
+            match raw.to_socket_addrs().map(|mut addrs| addrs.next()) {
+                Ok(Some(_)) => Ok(raw.to_owned()),
                 _ => Err(invalid(
                     "PORTCULLIS_BIND",
                     format!("{raw:?}: the host does not resolve"),
@@ -248,16 +276,25 @@ fn parse_issuer(raw: &str) -> Result<Url, ConfigError> {
     const SETTING: &str = "PORTCULLIS_ISSUER";
     let url = Url::parse(raw.trim()).map_err(|e| invalid(SETTING, format!("{raw:?}: {e}")))?;
     if !matches!(url.scheme(), "https" | "http") {
-        return Err(invalid(SETTING, format!("{raw:?}: the scheme must be https or http")));
+        return Err(invalid(
+            SETTING,
+            format!("{raw:?}: the scheme must be https or http"),
+        ));
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(invalid(SETTING, format!("{raw:?}: a host is required")));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid(SETTING, format!("{raw:?}: no query or fragment allowed")));
+        return Err(invalid(
+            SETTING,
+            format!("{raw:?}: no query or fragment allowed"),
+        ));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(invalid(SETTING, format!("{raw:?}: no user information allowed")));
+        return Err(invalid(
+            SETTING,
+            format!("{raw:?}: no user information allowed"),
+        ));
     }
     Ok(url)
 }
@@ -277,22 +314,38 @@ mod tests {
         let s = with(|_| {}).expect("defaults");
         assert_eq!(s.bind, "127.0.0.1:8080");
         assert_eq!(s.issuer_str(), "http://127.0.0.1:8080");
-        assert_eq!(s.database_url, DatabaseUrl::Sqlite("data/portcullis.db".into()));
+        assert_eq!(
+            s.database_url,
+            DatabaseUrl::Sqlite("data/portcullis.db".into())
+        );
         assert_eq!(s.log_format, LogFormat::Human);
         assert_eq!(s.shutdown_timeout, 30);
     }
 
     #[test]
     fn bad_values_name_the_setting() {
-        let cases: [(&str, fn(&mut SettingsArgs)); 8] = [
+        type Case = (&'static str, fn(&mut SettingsArgs));
+        let cases: [Case; 8] = [
             ("PORTCULLIS_ISSUER", |a| a.issuer = Some("not a url".into())),
-            ("PORTCULLIS_ISSUER", |a| a.issuer = Some("ftp://x.example".into())),
-            ("PORTCULLIS_ISSUER", |a| a.issuer = Some("https://x.example/?a=b".into())),
-            ("PORTCULLIS_ISSUER", |a| a.issuer = Some("https://x.example/#f".into())),
+            ("PORTCULLIS_ISSUER", |a| {
+                a.issuer = Some("ftp://x.example".into())
+            }),
+            ("PORTCULLIS_ISSUER", |a| {
+                a.issuer = Some("https://x.example/?a=b".into())
+            }),
+            ("PORTCULLIS_ISSUER", |a| {
+                a.issuer = Some("https://x.example/#f".into())
+            }),
             ("PORTCULLIS_BIND", |a| a.bind = Some("8080".into())),
-            ("PORTCULLIS_DATABASE_URL", |a| a.database_url = Some("mysql://x".into())),
-            ("PORTCULLIS_LOG_FORMAT", |a| a.log_format = Some("xml".into())),
-            ("PORTCULLIS_DATABASE_POOL_SIZE", |a| a.database_pool_size = Some(0)),
+            ("PORTCULLIS_DATABASE_URL", |a| {
+                a.database_url = Some("mysql://x".into())
+            }),
+            ("PORTCULLIS_LOG_FORMAT", |a| {
+                a.log_format = Some("xml".into())
+            }),
+            ("PORTCULLIS_DATABASE_POOL_SIZE", |a| {
+                a.database_pool_size = Some(0)
+            }),
         ];
         for (setting, set) in cases {
             let err = with(set).expect_err(setting).to_string();
@@ -310,8 +363,11 @@ mod tests {
     fn file_values_sit_under_flags_and_unknown_keys_are_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("portcullis.toml");
-        std::fs::write(&path, "bind = \"127.0.0.1:9999\"\nissuer = \"https://file.example\"\n")
-            .expect("write");
+        std::fs::write(
+            &path,
+            "bind = \"127.0.0.1:9999\"\nissuer = \"https://file.example\"\n",
+        )
+        .expect("write");
         let args = SettingsArgs {
             config: Some(path.clone()),
             issuer: Some("https://flag.example".into()),

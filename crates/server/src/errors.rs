@@ -55,7 +55,12 @@ struct ApiErrorFields<'a> {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, kind: ErrorType, message: impl Into<String>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        kind: ErrorType,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             code,
@@ -83,7 +88,12 @@ impl ApiError {
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, ErrorType::InvalidRequestError, message)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            code,
+            ErrorType::InvalidRequestError,
+            message,
+        )
     }
 
     /// A failure of ours. `detail` is logged, never sent.
@@ -111,7 +121,13 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
     }
 }
 
@@ -138,9 +154,9 @@ impl ResponseError for ApiError {
 impl From<store::StoreError> for ApiError {
     fn from(e: store::StoreError) -> Self {
         match e {
-            store::StoreError::Pool(_) | store::StoreError::FileGone(_) | store::StoreError::Connect(_) => {
-                Self::unavailable(&e)
-            }
+            store::StoreError::Pool(_)
+            | store::StoreError::FileGone(_)
+            | store::StoreError::Connect(_) => Self::unavailable(&e),
             _ => Self::internal(&e),
         }
     }
@@ -244,15 +260,24 @@ pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &HttpRequest) -
             ErrorType::InvalidRequestError,
             "Send the body as application/json.",
         ),
-        E::Deserialize(e) => ApiError::bad_request("invalid_json", format!("The JSON body is invalid: {e}")),
+        E::Deserialize(e) => {
+            ApiError::bad_request("invalid_json", format!("The JSON body is invalid: {e}"))
+        }
         _ => ApiError::bad_request("invalid_json", "The JSON body could not be read."),
     };
     api.into()
 }
 
 /// Error handler for path and query extractors under `/api/`.
-pub fn query_error(err: actix_web::error::QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::bad_request("invalid_query", format!("The query string is invalid: {err}")).into()
+pub fn query_error(
+    err: actix_web::error::QueryPayloadError,
+    _req: &HttpRequest,
+) -> actix_web::Error {
+    ApiError::bad_request(
+        "invalid_query",
+        format!("The query string is invalid: {err}"),
+    )
+    .into()
 }
 
 #[cfg(test)]
@@ -268,16 +293,44 @@ mod tests {
     #[actix_web::test]
     async fn api_errors_have_the_documented_shape() {
         let cases = [
-            (ApiError::not_found(), 404, "not_found", "invalid_request_error"),
-            (ApiError::method_not_allowed(), 405, "method_not_allowed", "invalid_request_error"),
-            (ApiError::bad_request("invalid_json", "x"), 400, "invalid_json", "invalid_request_error"),
-            (ApiError::internal(&"disk on fire"), 500, "internal_error", "api_error"),
-            (ApiError::unavailable(&"db down"), 503, "service_unavailable", "api_error"),
+            (
+                ApiError::not_found(),
+                404,
+                "not_found",
+                "invalid_request_error",
+            ),
+            (
+                ApiError::method_not_allowed(),
+                405,
+                "method_not_allowed",
+                "invalid_request_error",
+            ),
+            (
+                ApiError::bad_request("invalid_json", "x"),
+                400,
+                "invalid_json",
+                "invalid_request_error",
+            ),
+            (
+                ApiError::internal(&"disk on fire"),
+                500,
+                "internal_error",
+                "api_error",
+            ),
+            (
+                ApiError::unavailable(&"db down"),
+                503,
+                "service_unavailable",
+                "api_error",
+            ),
         ];
         for (err, status, code, kind) in cases {
             let res = err.error_response();
             assert_eq!(res.status().as_u16(), status);
-            assert_eq!(res.headers().get("content-type").map(|v| v.as_bytes()), Some(&b"application/json"[..]));
+            assert_eq!(
+                res.headers().get("content-type").map(|v| v.as_bytes()),
+                Some(&b"application/json"[..])
+            );
             let body = body_of(res).await;
             assert_eq!(body["error"]["code"], code);
             assert_eq!(body["error"]["type"], kind);
@@ -311,7 +364,11 @@ mod tests {
     async fn page_errors_are_html() {
         let res = PageError::not_found().error_response();
         assert_eq!(res.status(), StatusCode::NOT_FOUND);
-        let ct = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let ct = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         assert!(ct.starts_with("text/html"), "{ct}");
         let bytes = to_bytes(res.into_body()).await.unwrap_or_default();
         let html = String::from_utf8_lossy(&bytes);

@@ -48,7 +48,10 @@ impl Metrics {
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         series.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
         let secs = elapsed.as_secs_f64();
-        let slot = BUCKETS.iter().position(|&b| secs <= b).unwrap_or(BUCKETS.len());
+        let slot = BUCKETS
+            .iter()
+            .position(|&b| secs <= b)
+            .unwrap_or(BUCKETS.len());
         series.buckets[slot].fetch_add(1, Ordering::Relaxed);
     }
 
@@ -59,7 +62,12 @@ impl Metrics {
             status,
         };
         // A poisoned lock only means another thread panicked mid-insert; the map is still whole.
-        if let Some(s) = self.series.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        if let Some(s) = self
+            .series
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
             return Arc::clone(s);
         }
         let mut map = self.series.write().unwrap_or_else(|e| e.into_inner());
@@ -102,7 +110,10 @@ impl Metrics {
                 "portcullis_http_request_duration_seconds_bucket{{{l},le=\"+Inf\"}} {cumulative}"
             );
             let sum = s.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
-            let _ = writeln!(out, "portcullis_http_request_duration_seconds_sum{{{l}}} {sum}");
+            let _ = writeln!(
+                out,
+                "portcullis_http_request_duration_seconds_sum{{{l}}} {sum}"
+            );
             let _ = writeln!(
                 out,
                 "portcullis_http_request_duration_seconds_count{{{l}}} {cumulative}"
@@ -161,11 +172,26 @@ mod tests {
         m.observe("unmatched", "GET", 404, Duration::from_micros(10));
         let text = m.render();
         let l = r#"route="/health",method="GET",status="200""#;
-        assert!(text.contains(&format!("portcullis_http_requests_total{{{l}}} 3\n")), "{text}");
-        assert!(text.contains(&format!("_bucket{{{l},le=\"0.0005\"}} 1\n")), "{text}");
-        assert!(text.contains(&format!("_bucket{{{l},le=\"0.005\"}} 2\n")), "{text}");
-        assert!(text.contains(&format!("_bucket{{{l},le=\"10\"}} 2\n")), "{text}");
-        assert!(text.contains(&format!("_bucket{{{l},le=\"+Inf\"}} 3\n")), "{text}");
+        assert!(
+            text.contains(&format!("portcullis_http_requests_total{{{l}}} 3\n")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("_bucket{{{l},le=\"0.0005\"}} 1\n")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("_bucket{{{l},le=\"0.005\"}} 2\n")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("_bucket{{{l},le=\"10\"}} 2\n")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("_bucket{{{l},le=\"+Inf\"}} 3\n")),
+            "{text}"
+        );
         assert!(text.contains(&format!("_count{{{l}}} 3\n")), "{text}");
         assert!(text.contains(r#"route="unmatched",method="GET",status="404""#));
     }

@@ -6,7 +6,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, web};
+use actix_web::web;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::Rng as _;
@@ -15,10 +15,6 @@ use tracing::Instrument as _;
 use crate::app::AppState;
 
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// The id of the request being served, readable from request extensions.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
 
 /// Takes a well-formed incoming `x-request-id` (from a proxy) or makes a new one.
 fn request_id(headers: &HeaderMap) -> String {
@@ -47,7 +43,6 @@ pub async fn observe(
         method = %req.method(),
         path = %req.path(),
     );
-    req.extensions_mut().insert(RequestId(id.clone()));
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let mut res = next.call(req).instrument(span.clone()).await?;
     let elapsed = started.elapsed();
@@ -58,9 +53,12 @@ pub async fn observe(
     let route = res.request().match_pattern();
     let route = route.as_deref().unwrap_or("unmatched");
     if let Some(state) = state {
-        state
-            .metrics
-            .observe(route, res.request().method().as_str(), status.as_u16(), elapsed);
+        state.metrics.observe(
+            route,
+            res.request().method().as_str(),
+            status.as_u16(),
+            elapsed,
+        );
     }
     let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
     span.in_scope(|| {

@@ -1,8 +1,8 @@
 //! Server-rendered pages (askama templates in `templates/`) and the headers every page gets.
 
+use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::HttpResponse;
 use askama::Template;
 
 /// Sent with every HTML page: no framing (clickjacking), no inline script, styles from us only.
@@ -36,9 +36,15 @@ fn html_response(status: StatusCode, html: String) -> HttpResponse {
         .content_type("text/html; charset=utf-8")
         .body(html);
     let headers = res.headers_mut();
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_CSP));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(PAGE_CSP),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }

@@ -181,10 +181,8 @@ impl Store {
     /// connection. A SQLite file that was removed counts as gone even though open connections
     /// could still read the unlinked file.
     pub fn ping(&self, within: Duration) -> Result<(), StoreError> {
-        if let Some(path) = &self.sqlite_path {
-            if !path.exists() {
-                return Err(StoreError::FileGone(path.clone()));
-            }
+        if let Some(path) = self.sqlite_path.as_ref().filter(|p| !p.exists()) {
+            return Err(StoreError::FileGone(path.clone()));
         }
         let mut conn = self.pool.get_timeout(within)?;
         diesel::sql_query("SELECT 1").execute(&mut *conn)?;

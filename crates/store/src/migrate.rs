@@ -23,7 +23,8 @@ impl Store {
                 .map(|v| v.iter().map(ToString::to_string).collect())
                 .map_err(|e| StoreError::Migration(e.to_string())),
             Conn::Postgresql(c) => {
-                diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).execute(c)?;
+                diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+                    .execute(c)?;
                 let result = c
                     .run_pending_migrations(POSTGRES)
                     .map(|v| v.iter().map(ToString::to_string).collect())
@@ -34,7 +35,11 @@ impl Store {
             }
         }?;
         if !applied.is_empty() {
-            tracing::info!(backend = self.backend().as_str(), ?applied, "applied migrations");
+            tracing::info!(
+                backend = self.backend().as_str(),
+                ?applied,
+                "applied migrations"
+            );
         }
         Ok(applied)
     }

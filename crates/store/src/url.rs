@@ -20,7 +20,10 @@ impl DatabaseUrl {
     /// Parses a database URL, refusing anything that is not SQLite or PostgreSQL.
     pub fn parse(raw: &str) -> Result<Self, StoreError> {
         let raw = raw.trim();
-        if let Some(rest) = raw.strip_prefix("sqlite://").or_else(|| raw.strip_prefix("sqlite:")) {
+        if let Some(rest) = raw
+            .strip_prefix("sqlite://")
+            .or_else(|| raw.strip_prefix("sqlite:"))
+        {
             if rest.is_empty() {
                 return Err(StoreError::InvalidUrl(
                     "a sqlite URL needs a file path, e.g. sqlite://data/portcullis.db".into(),
@@ -98,17 +101,26 @@ mod tests {
 
     #[test]
     fn refuses_other_schemes_and_memory() {
-        for bad in ["mysql://x/y", "", "data.db", "sqlite://", "sqlite::memory:", "sqlite://a.db?mode=ro"] {
+        for bad in [
+            "mysql://x/y",
+            "",
+            "data.db",
+            "sqlite://",
+            "sqlite::memory:",
+            "sqlite://a.db?mode=ro",
+        ] {
             assert!(DatabaseUrl::parse(bad).is_err(), "{bad} should be refused");
         }
     }
 
     #[test]
     fn display_hides_the_password() {
-        let url = DatabaseUrl::parse("postgres://app:s3cret@db:5432/portcullis").unwrap_or_else(|e| panic!("{e}"));
+        let url = DatabaseUrl::parse("postgres://app:s3cret@db:5432/portcullis")
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(url.to_string(), "postgres://app:***@db:5432/portcullis");
         assert!(!format!("{url:?}").contains("s3cret"));
-        let no_password = DatabaseUrl::parse("postgres://app@db/p").unwrap_or_else(|e| panic!("{e}"));
+        let no_password =
+            DatabaseUrl::parse("postgres://app@db/p").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(no_password.to_string(), "postgres://app@db/p");
     }
 }

@@ -121,8 +121,7 @@ mod sqlite_setup {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("not-a-folder");
         std::fs::write(&file, b"x").expect("write");
-        let url =
-            DatabaseUrl::parse(&format!("sqlite://{}/p.db", file.display())).expect("url");
+        let url = DatabaseUrl::parse(&format!("sqlite://{}/p.db", file.display())).expect("url");
         match Store::open(&StoreConfig::new(url)) {
             Err(StoreError::DataDir { path, .. }) => assert_eq!(path, file),
             other => panic!("expected DataDir error, got {other:?}"),
