@@ -33,28 +33,31 @@ pub struct NewAuditEvent<'a> {
     pub detail: &'a str,
 }
 
-pub fn insert(conn: &mut Conn, event: &NewAuditEvent<'_>) -> QueryResult<()> {
+pub fn insert(conn: &mut Conn, event: &NewAuditEvent<'_>) -> crate::Result<()> {
     diesel::insert_into(audit_events::table)
         .values(event)
         .execute(conn)
         .map(drop)
+        .map_err(Into::into)
 }
 
 /// The newest events first, at most `limit`.
-pub fn recent(conn: &mut Conn, limit: i64) -> QueryResult<Vec<AuditEvent>> {
+pub fn recent(conn: &mut Conn, limit: i64) -> crate::Result<Vec<AuditEvent>> {
     audit_events::table
         .select(AuditEvent::as_select())
         .order((audit_events::occurred_at.desc(), audit_events::id.desc()))
         .limit(limit)
         .load(conn)
+        .map_err(Into::into)
 }
 
 /// Events of one actor, newest first.
-pub fn find_by_actor(conn: &mut Conn, actor: &str, limit: i64) -> QueryResult<Vec<AuditEvent>> {
+pub fn find_by_actor(conn: &mut Conn, actor: &str, limit: i64) -> crate::Result<Vec<AuditEvent>> {
     audit_events::table
         .select(AuditEvent::as_select())
         .filter(audit_events::actor.eq(actor))
         .order((audit_events::occurred_at.desc(), audit_events::id.desc()))
         .limit(limit)
         .load(conn)
+        .map_err(Into::into)
 }

@@ -28,7 +28,23 @@ pub enum StoreError {
     /// The pool had no connection to give within its timeout.
     #[error("no database connection available: {0}")]
     Pool(#[from] diesel::r2d2::PoolError),
+    /// A row with the same unique key exists already.
+    #[error("a row with this key exists already")]
+    Conflict,
     /// A query failed.
     #[error("database query failed: {0}")]
-    Query(#[from] diesel::result::Error),
+    Query(diesel::result::Error),
 }
+
+impl From<diesel::result::Error> for StoreError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => Self::Conflict,
+            other => Self::Query(other),
+        }
+    }
+}
+
+/// What store functions return: no diesel type crosses this crate's border.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

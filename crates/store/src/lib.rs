@@ -19,11 +19,13 @@ mod migrate;
 mod url;
 
 pub mod audit;
+pub mod clients;
+pub mod keys;
 pub mod schema;
 
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use conn::{Backend, Conn, PooledConn, Store, StoreConfig};
-pub use error::StoreError;
+pub use error::{Result, StoreError};
 pub use url::DatabaseUrl;

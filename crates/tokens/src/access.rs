@@ -1,0 +1,169 @@
+//! JWT access tokens (RFC 9068): issuing and verifying.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Header, Validation};
+use primitives::random_token;
+use serde::{Deserialize, Serialize};
+
+use crate::keys::{Keyring, SigningAlg};
+use crate::{TokenError, VerifyError};
+
+/// The `typ` header of an access token (RFC 9068 §2.1).
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+/// `aud`: one audience is a string, several an array (RFC 7519 §4.1.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    /// One string for one audience, an array for several.
+    pub fn from_list(mut list: Vec<String>) -> Self {
+        if list.len() == 1 {
+            Self::One(list.remove(0))
+        } else {
+            Self::Many(list)
+        }
+    }
+
+    pub fn contains(&self, aud: &str) -> bool {
+        match self {
+            Self::One(a) => a == aud,
+            Self::Many(list) => list.iter().any(|a| a == aud),
+        }
+    }
+}
+
+/// The claims of an access token (RFC 9068 §2.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    /// The user, or the client itself for the client-credentials grant.
+    pub sub: String,
+    pub aud: Audience,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+    pub client_id: String,
+    /// Space-separated scopes; absent when none were granted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+/// What to put in a new access token.
+#[derive(Debug, Clone)]
+pub struct AccessTokenSpec<'a> {
+    pub issuer: &'a str,
+    pub subject: &'a str,
+    pub client_id: &'a str,
+    pub audience: Vec<String>,
+    pub scope: Option<String>,
+    /// Lifetime in seconds.
+    pub ttl: i64,
+    pub alg: SigningAlg,
+}
+
+/// A signed access token and what it says.
+#[derive(Debug, Clone)]
+pub struct IssuedAccessToken {
+    pub token: String,
+    pub claims: AccessClaims,
+    pub expires_in: i64,
+}
+
+/// Signs a new access token with the current key of `spec.alg`.
+pub fn issue_access_token(keyring: &Keyring, spec: &AccessTokenSpec<'_>, now: i64) -> Result<IssuedAccessToken, TokenError> {
+    let key = keyring
+        .current(spec.alg)
+        .ok_or(TokenError::NoCurrentKey(spec.alg.as_str()))?;
+    let claims = AccessClaims {
+        iss: spec.issuer.to_owned(),
+        sub: spec.subject.to_owned(),
+        aud: Audience::from_list(spec.audience.clone()),
+        exp: now + spec.ttl,
+        iat: now,
+        jti: random_token(16),
+        client_id: spec.client_id.to_owned(),
+        scope: spec.scope.clone().filter(|s| !s.is_empty()),
+    };
+    let mut header = Header::new(spec.alg.jwt());
+    header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
+    header.kid = Some(key.kid.clone());
+    let token = compact_jws(&header, &claims, |input| key.sign(input))?;
+    Ok(IssuedAccessToken {
+        token,
+        claims,
+        expires_in: spec.ttl,
+    })
+}
+
+/// `base64url(header) . base64url(claims) . base64url(signature)` (RFC 7515 §7.1). The key
+/// pairs are parsed once when the key ring loads, so signing does no key parsing.
+fn compact_jws(
+    header: &Header,
+    claims: &impl Serialize,
+    sign: impl FnOnce(&[u8]) -> Result<Vec<u8>, TokenError>,
+) -> Result<String, TokenError> {
+    let header = serde_json::to_vec(header).map_err(|e| TokenError::Signing(e.to_string()))?;
+    let claims = serde_json::to_vec(claims).map_err(|e| TokenError::Signing(e.to_string()))?;
+    let mut out = String::with_capacity(512);
+    URL_SAFE_NO_PAD.encode_string(header, &mut out);
+    out.push('.');
+    URL_SAFE_NO_PAD.encode_string(claims, &mut out);
+    let signature = sign(out.as_bytes())?;
+    out.push('.');
+    URL_SAFE_NO_PAD.encode_string(signature, &mut out);
+    Ok(out)
+}
+
+/// Checks a presented access token: ours (known `kid`, the key's own algorithm, a valid
+/// signature), of type `at+jwt`, from `issuer`, and within its lifetime at `now`. Revocation is
+/// the caller's to check (it needs the database).
+pub fn verify_access_token(keyring: &Keyring, token: &str, issuer: &str, now: i64) -> Result<AccessClaims, VerifyError> {
+    if token.len() > 8 * 1024 {
+        return Err(VerifyError::Malformed);
+    }
+    let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
+    let typ_ok = header
+        .typ
+        .as_deref()
+        .is_some_and(|t| t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt"));
+    if !typ_ok {
+        return Err(VerifyError::WrongType);
+    }
+    let kid = header.kid.as_deref().ok_or(VerifyError::UnknownKey)?;
+    let key = keyring.find(kid).ok_or(VerifyError::UnknownKey)?;
+    if header.alg != key.alg.jwt() {
+        return Err(VerifyError::AlgorithmMismatch);
+    }
+    // Times are checked below against the injected clock, not the system time.
+    let mut validation = Validation::new(key.alg.jwt());
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation).map_err(|e| {
+        match e.kind() {
+            jsonwebtoken::errors::ErrorKind::InvalidSignature => VerifyError::BadSignature,
+            jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => VerifyError::AlgorithmMismatch,
+            _ => VerifyError::Malformed,
+        }
+    })?;
+    let claims = data.claims;
+    if claims.iss != issuer {
+        return Err(VerifyError::WrongIssuer);
+    }
+    if claims.exp <= now {
+        return Err(VerifyError::Expired);
+    }
+    // A token "issued" in the future was not issued by us with this clock; allow a minute of
+    // skew between instances.
+    if claims.iat > now + 60 {
+        return Err(VerifyError::NotYetValid);
+    }
+    Ok(claims)
+}

@@ -1,0 +1,209 @@
+//! Keys and access tokens against a real database (each test on SQLite and PostgreSQL).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use tokens::{
+    AccessTokenSpec, Audience, Keyring, SigningAlg, VerifyError, ensure_keys, issue_access_token,
+    list_keys, rotate_key, verify_access_token,
+};
+
+const ISS: &str = "https://id.example.test";
+const NOW: i64 = 1_900_000_000;
+const DAY: i64 = 86_400;
+
+fn spec(alg: SigningAlg) -> AccessTokenSpec<'static> {
+    AccessTokenSpec {
+        issuer: ISS,
+        subject: "svc-1",
+        client_id: "svc-1",
+        audience: vec!["https://api.example.test".into()],
+        scope: Some("orders:read".into()),
+        ttl: 3600,
+        alg,
+    }
+}
+
+fn b64json(part: &str) -> serde_json::Value {
+    let bytes = URL_SAFE_NO_PAD.decode(part).expect("base64url");
+    serde_json::from_slice(&bytes).expect("json")
+}
+
+store::backend_tests! {
+    fn first_start_makes_one_key_per_algorithm_and_a_second_start_none(db) {
+        let mut conn = db.store().conn().expect("conn");
+        let made = ensure_keys(&mut conn, &SigningAlg::ALL, NOW).expect("ensure");
+        assert_eq!(made.len(), 3);
+        assert!(ensure_keys(&mut conn, &SigningAlg::ALL, NOW + 5).expect("again").is_empty());
+        let ring = Keyring::load(&mut conn, NOW, DAY).expect("load");
+        assert_eq!(ring.len(), 3);
+        for alg in SigningAlg::ALL {
+            assert!(ring.current(alg).is_some(), "{alg}");
+        }
+    }
+
+    fn tokens_verify_for_every_algorithm_and_carry_rfc9068_claims(db) {
+        let mut conn = db.store().conn().expect("conn");
+        ensure_keys(&mut conn, &SigningAlg::ALL, NOW).expect("ensure");
+        let ring = Keyring::load(&mut conn, NOW, DAY).expect("load");
+        for alg in SigningAlg::ALL {
+            let issued = issue_access_token(&ring, &spec(alg), NOW).expect("issue");
+            let parts: Vec<&str> = issued.token.split('.').collect();
+            assert_eq!(parts.len(), 3);
+            let header = b64json(parts[0]);
+            assert_eq!(header["typ"], "at+jwt");
+            assert_eq!(header["alg"], alg.as_str());
+            assert_eq!(header["kid"], ring.current(alg).expect("key").kid.as_str());
+            let claims = b64json(parts[1]);
+            for claim in ["iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"] {
+                assert!(claims.get(claim).is_some(), "{alg}: missing {claim}");
+            }
+            assert_eq!(claims["exp"], NOW + 3600);
+            let verified = verify_access_token(&ring, &issued.token, ISS, NOW + 10).expect("verify");
+            assert_eq!(verified, issued.claims);
+            assert_eq!(verified.aud, Audience::One("https://api.example.test".into()));
+        }
+    }
+
+    fn rotation_signs_with_the_new_key_and_keeps_the_old_one_verifying(db) {
+        let mut conn = db.store().conn().expect("conn");
+        ensure_keys(&mut conn, &[SigningAlg::Es256], NOW).expect("ensure");
+        let before = Keyring::load(&mut conn, NOW, DAY).expect("load");
+        let old_kid = before.current(SigningAlg::Es256).expect("key").kid.clone();
+        let old_token = issue_access_token(&before, &spec(SigningAlg::Es256), NOW).expect("issue");
+
+        let new_kid = rotate_key(&mut conn, SigningAlg::Es256, NOW + 60).expect("rotate");
+        assert_ne!(new_kid, old_kid);
+        let after = Keyring::load(&mut conn, NOW + 60, 3600).expect("load");
+        assert_eq!(after.current(SigningAlg::Es256).expect("key").kid, new_kid);
+        let new_token = issue_access_token(&after, &spec(SigningAlg::Es256), NOW + 60).expect("issue");
+        assert_eq!(b64json(new_token.token.split('.').next().expect("h"))["kid"], new_kid.as_str());
+        verify_access_token(&after, &old_token.token, ISS, NOW + 61).expect("old still verifies");
+        verify_access_token(&after, &new_token.token, ISS, NOW + 61).expect("new verifies");
+        let jwks = after.jwks();
+        let kids: Vec<&str> = jwks["keys"].as_array().expect("keys").iter().filter_map(|k| k["kid"].as_str()).collect();
+        assert!(kids.contains(&old_kid.as_str()) && kids.contains(&new_kid.as_str()), "{kids:?}");
+
+        // Once every token the old key signed has expired, it is no longer published.
+        let later = Keyring::load(&mut conn, NOW + 60 + 3601, 3600).expect("load");
+        assert!(later.find(&old_kid).is_none());
+        assert!(later.find(&new_kid).is_some());
+        let listed = list_keys(&mut conn).expect("list");
+        assert_eq!(listed.len(), 2);
+        assert!(listed.iter().any(|k| k.kid == old_kid && k.retired_at == Some(NOW + 60)));
+    }
+}
+
+mod verification {
+    use super::*;
+    use jsonwebtoken::{EncodingKey, Header};
+
+    fn ring() -> (store::testing::TestDb, Keyring) {
+        let db = store::testing::TestDb::sqlite();
+        let ring = {
+            let mut conn = db.store().conn().expect("conn");
+            ensure_keys(&mut conn, &SigningAlg::ALL, NOW).expect("ensure");
+            Keyring::load(&mut conn, NOW, DAY).expect("load")
+        };
+        (db, ring)
+    }
+
+    fn forge(header: serde_json::Value, claims: serde_json::Value, signature: &[u8]) -> String {
+        format!(
+            "{}.{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string()),
+            URL_SAFE_NO_PAD.encode(signature)
+        )
+    }
+
+    #[test]
+    fn times_and_issuer_are_enforced() {
+        let (_db, ring) = ring();
+        let t = issue_access_token(&ring, &spec(SigningAlg::Es256), NOW).expect("issue").token;
+        assert_eq!(verify_access_token(&ring, &t, ISS, NOW + 3600), Err(VerifyError::Expired));
+        assert_eq!(verify_access_token(&ring, &t, ISS, NOW - 120), Err(VerifyError::NotYetValid));
+        assert_eq!(verify_access_token(&ring, &t, "https://other.test", NOW), Err(VerifyError::WrongIssuer));
+    }
+
+    #[test]
+    fn alg_none_and_unknown_kids_and_tampering_are_refused() {
+        let (_db, ring) = ring();
+        let good = issue_access_token(&ring, &spec(SigningAlg::Es256), NOW).expect("issue").token;
+        let parts: Vec<&str> = good.split('.').collect();
+        let mut header = b64json(parts[0]);
+        let claims = b64json(parts[1]);
+
+        header["alg"] = "none".into();
+        let none = forge(header.clone(), claims.clone(), b"");
+        assert!(verify_access_token(&ring, &none, ISS, NOW).is_err());
+
+        let mut unknown = b64json(parts[0]);
+        unknown["kid"] = "not-ours".into();
+        let t = format!("{}.{}.{}", URL_SAFE_NO_PAD.encode(unknown.to_string()), parts[1], parts[2]);
+        assert_eq!(verify_access_token(&ring, &t, ISS, NOW), Err(VerifyError::UnknownKey));
+
+        let mut widened = claims.clone();
+        widened["scope"] = "admin".into();
+        let t = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(widened.to_string()), parts[2]);
+        assert_eq!(verify_access_token(&ring, &t, ISS, NOW), Err(VerifyError::BadSignature));
+
+        let mut untyped = b64json(parts[0]);
+        untyped["typ"] = "JWT".into();
+        let t = format!("{}.{}.{}", URL_SAFE_NO_PAD.encode(untyped.to_string()), parts[1], parts[2]);
+        assert_eq!(verify_access_token(&ring, &t, ISS, NOW), Err(VerifyError::WrongType));
+
+        for junk in ["", "a.b.c", "....", "eyJ.eyJ.x"] {
+            assert!(verify_access_token(&ring, junk, ISS, NOW).is_err(), "{junk}");
+        }
+    }
+
+    #[test]
+    fn hs256_signed_with_the_public_key_is_refused() {
+        let (_db, ring) = ring();
+        let rsa = ring.current(SigningAlg::Rs256).expect("rsa");
+        let public = rsa.public_jwk().to_string();
+        let mut header = Header::new(jsonwebtoken::Algorithm::HS256);
+        header.typ = Some("at+jwt".into());
+        header.kid = Some(rsa.kid.clone());
+        let claims = serde_json::json!({
+            "iss": ISS, "sub": "x", "aud": "y", "exp": NOW + 100, "iat": NOW,
+            "jti": "j", "client_id": "x",
+        });
+        let forged = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(public.as_bytes()))
+            .expect("encode");
+        assert_eq!(verify_access_token(&ring, &forged, ISS, NOW), Err(VerifyError::AlgorithmMismatch));
+    }
+
+    #[test]
+    fn a_token_of_one_algorithm_cannot_borrow_the_kid_of_another() {
+        let (_db, ring) = ring();
+        let ec = issue_access_token(&ring, &spec(SigningAlg::Es256), NOW).expect("issue").token;
+        let parts: Vec<&str> = ec.split('.').collect();
+        let mut header = b64json(parts[0]);
+        header["kid"] = ring.current(SigningAlg::Rs256).expect("rsa").kid.clone().into();
+        let t = format!("{}.{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), parts[1], parts[2]);
+        assert_eq!(verify_access_token(&ring, &t, ISS, NOW), Err(VerifyError::AlgorithmMismatch));
+    }
+
+    #[test]
+    fn the_jwks_has_public_members_only() {
+        let (_db, ring) = ring();
+        let jwks = ring.jwks();
+        let keys = jwks["keys"].as_array().expect("keys");
+        assert_eq!(keys.len(), 3);
+        for key in keys {
+            for private in ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] {
+                assert!(key.get(private).is_none(), "{private} published in {key}");
+            }
+            assert_eq!(key["use"], "sig");
+            let decoded: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.clone()).expect("a JWK");
+            jsonwebtoken::DecodingKey::from_jwk(&decoded).expect("usable");
+        }
+        let ec = keys.iter().find(|k| k["kty"] == "EC").expect("ec");
+        assert_eq!(URL_SAFE_NO_PAD.decode(ec["x"].as_str().expect("x")).expect("b64").len(), 32);
+        let rsa = keys.iter().find(|k| k["kty"] == "RSA").expect("rsa");
+        let n = URL_SAFE_NO_PAD.decode(rsa["n"].as_str().expect("n")).expect("b64");
+        assert_eq!(n.len(), 256, "2048-bit modulus without a leading zero");
+        assert_ne!(n[0], 0);
+    }
+}

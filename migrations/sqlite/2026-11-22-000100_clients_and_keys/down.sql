@@ -1,0 +1,4 @@
+DROP TABLE revoked_access_tokens;
+DROP TABLE signing_keys;
+DROP TABLE initial_access_tokens;
+DROP TABLE clients;
