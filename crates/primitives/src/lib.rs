@@ -161,7 +161,11 @@ mod tests {
         let b = PlainSecret::generate();
         assert_eq!(a.expose().len(), 43);
         assert_ne!(a, b);
-        assert!(a.expose().bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+        assert!(
+            a.expose()
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        );
     }
 
     #[test]
@@ -172,7 +176,10 @@ mod tests {
         assert!(h.matches(s.expose()));
         assert!(!h.matches("wrong"));
         assert!(!h.matches(""));
-        assert_eq!(SecretHash::of("abc").as_str(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            SecretHash::of("abc").as_str(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]

@@ -1,13 +1,31 @@
 //! Client registration: what an OAuth client is and which clients are allowed.
 //!
 //! Owns the client model, the validation of client metadata (RFC 7591) and its management
-//! (RFC 7592), the redirect-URI rules (exact match; loopback ports may vary, RFC 8252), and client
-//! secrets (256 random bits, stored as SHA-256, compared in constant time).
+//! (RFC 7592), the redirect-URI rules (absolute, no fragment, no wildcard; https except on
+//! loopback; private-use schemes for native apps, RFC 8252), client secrets (256 random bits,
+//! stored as SHA-256, compared in constant time) and client authentication at the token,
+//! introspection and revocation endpoints.
 //!
 //! Architecture invariants:
-//! - Knows nothing about HTTP; errors are its own enum, mapped to RFC 7591 codes by the server.
-//! - Knows nothing about grants or tokens: it answers "is this client, with this secret, this
-//!   redirect URI, allowed", nothing more.
+//! - Knows nothing about HTTP; errors are its own enums, mapped to RFC 7591 / RFC 6749 codes by
+//!   the server.
+//! - Knows nothing about grants or tokens: it answers "is this client, with this secret,
+//!   allowed", nothing more.
+//! - A [`VerifiedClient`] can only be made by [`authenticate`]: holding one proves the caller
+//!   presented the credentials the client registered.
 //! - Reads and writes rows only through `store`.
-//!
-//! Status: the crate is laid out; clients arrive with the clients-and-tokens issue.
+
+mod auth;
+mod client;
+mod metadata;
+
+pub use auth::{AuthError, Presented, VerifiedClient, authenticate};
+pub use client::{
+    Client, ClientError, Registered, consume_initial_access_token, create_initial_access_token,
+    delete_client, find_client, list_clients, register_client, update_client,
+    verify_registration_token,
+};
+pub use metadata::{
+    ApplicationType, AuthMethod, ClientMetadata, GrantType, MetadataError, MetadataErrorCode,
+    Policy, is_loopback_redirect, parse_metadata,
+};

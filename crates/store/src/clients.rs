@@ -83,7 +83,11 @@ pub fn insert_initial_access_token(
 /// Uses up one use of an initial access token, atomically: true only if the token exists, has
 /// not expired at `now` and had a use left. Two concurrent registrations cannot both take the
 /// last use.
-pub fn consume_initial_access_token(conn: &mut Conn, token_hash: &str, now: i64) -> crate::Result<bool> {
+pub fn consume_initial_access_token(
+    conn: &mut Conn,
+    token_hash: &str,
+    now: i64,
+) -> crate::Result<bool> {
     diesel::update(
         initial_access_tokens::table
             .filter(initial_access_tokens::token_hash.eq(token_hash))
@@ -93,5 +97,5 @@ pub fn consume_initial_access_token(conn: &mut Conn, token_hash: &str, now: i64)
     .set(initial_access_tokens::uses_left.eq(initial_access_tokens::uses_left - 1))
     .execute(conn)
     .map(|n| n == 1)
-        .map_err(Into::into)
+    .map_err(Into::into)
 }

@@ -69,7 +69,7 @@ pub fn retire_others(conn: &mut Conn, alg: &str, except: &str, now: i64) -> crat
     )
     .set(signing_keys::retired_at.eq(now))
     .execute(conn)
-        .map_err(Into::into)
+    .map_err(Into::into)
 }
 
 /// Records a revoked access token; revoking twice is not an error.

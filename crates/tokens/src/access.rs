@@ -76,7 +76,11 @@ pub struct IssuedAccessToken {
 }
 
 /// Signs a new access token with the current key of `spec.alg`.
-pub fn issue_access_token(keyring: &Keyring, spec: &AccessTokenSpec<'_>, now: i64) -> Result<IssuedAccessToken, TokenError> {
+pub fn issue_access_token(
+    keyring: &Keyring,
+    spec: &AccessTokenSpec<'_>,
+    now: i64,
+) -> Result<IssuedAccessToken, TokenError> {
     let key = keyring
         .current(spec.alg)
         .ok_or(TokenError::NoCurrentKey(spec.alg.as_str()))?;
@@ -123,15 +127,19 @@ fn compact_jws(
 /// Checks a presented access token: ours (known `kid`, the key's own algorithm, a valid
 /// signature), of type `at+jwt`, from `issuer`, and within its lifetime at `now`. Revocation is
 /// the caller's to check (it needs the database).
-pub fn verify_access_token(keyring: &Keyring, token: &str, issuer: &str, now: i64) -> Result<AccessClaims, VerifyError> {
+pub fn verify_access_token(
+    keyring: &Keyring,
+    token: &str,
+    issuer: &str,
+    now: i64,
+) -> Result<AccessClaims, VerifyError> {
     if token.len() > 8 * 1024 {
         return Err(VerifyError::Malformed);
     }
     let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
-    let typ_ok = header
-        .typ
-        .as_deref()
-        .is_some_and(|t| t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt"));
+    let typ_ok = header.typ.as_deref().is_some_and(|t| {
+        t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt")
+    });
     if !typ_ok {
         return Err(VerifyError::WrongType);
     }
@@ -146,13 +154,13 @@ pub fn verify_access_token(keyring: &Keyring, token: &str, issuer: &str, now: i6
     validation.validate_nbf = false;
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
-    let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation).map_err(|e| {
-        match e.kind() {
+    let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation).map_err(
+        |e| match e.kind() {
             jsonwebtoken::errors::ErrorKind::InvalidSignature => VerifyError::BadSignature,
             jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => VerifyError::AlgorithmMismatch,
             _ => VerifyError::Malformed,
-        }
-    })?;
+        },
+    )?;
     let claims = data.claims;
     if claims.iss != issuer {
         return Err(VerifyError::WrongIssuer);

@@ -7,8 +7,8 @@ use aws_lc_rs::encoding::AsDer as _;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _,
-    RSA_PKCS1_SHA256, RsaKeyPair,
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RSA_PKCS1_SHA256,
+    RsaKeyPair,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -133,13 +133,18 @@ impl SigningKey {
                 if point.len() != 65 || point[0] != 4 {
                     return Err(bad("unexpected P-256 public key encoding"));
                 }
-                let (x, y) = (URL_SAFE_NO_PAD.encode(&point[1..33]), URL_SAFE_NO_PAD.encode(&point[33..]));
-                let decoding = DecodingKey::from_ec_components(&x, &y).map_err(|_| bad("bad EC point"))?;
+                let (x, y) = (
+                    URL_SAFE_NO_PAD.encode(&point[1..33]),
+                    URL_SAFE_NO_PAD.encode(&point[33..]),
+                );
+                let decoding =
+                    DecodingKey::from_ec_components(&x, &y).map_err(|_| bad("bad EC point"))?;
                 let jwk = json!({ "kty": "EC", "crv": "P-256", "x": x, "y": y });
                 (Pair::Ec(pair), decoding, jwk)
             }
             SigningAlg::Rs256 => {
-                let pair = RsaKeyPair::from_pkcs8(&pkcs8).map_err(|_| bad("not an RSA PKCS#8 key"))?;
+                let pair =
+                    RsaKeyPair::from_pkcs8(&pkcs8).map_err(|_| bad("not an RSA PKCS#8 key"))?;
                 let public = pair.public_key();
                 let n = public.modulus().big_endian_without_leading_zero().to_vec();
                 let e = public.exponent().big_endian_without_leading_zero().to_vec();
@@ -152,9 +157,11 @@ impl SigningKey {
                 (Pair::Rsa(pair), decoding, jwk)
             }
             SigningAlg::EdDsa => {
-                let pair = Ed25519KeyPair::from_pkcs8(&pkcs8).map_err(|_| bad("not an Ed25519 PKCS#8 key"))?;
+                let pair = Ed25519KeyPair::from_pkcs8(&pkcs8)
+                    .map_err(|_| bad("not an Ed25519 PKCS#8 key"))?;
                 let x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
-                let decoding = DecodingKey::from_ed_components(&x).map_err(|_| bad("bad Ed25519 key"))?;
+                let decoding =
+                    DecodingKey::from_ed_components(&x).map_err(|_| bad("bad Ed25519 key"))?;
                 let jwk = json!({ "kty": "OKP", "crv": "Ed25519", "x": x });
                 (Pair::Ed(pair), decoding, jwk)
             }
@@ -223,7 +230,11 @@ pub fn rotate_key(conn: &mut Conn, alg: SigningAlg, now: i64) -> Result<String, 
 ///
 /// Two instances starting at once on an empty database may each make one; both keys are then
 /// current and published, and tokens signed with either verify everywhere.
-pub fn ensure_keys(conn: &mut Conn, algs: &[SigningAlg], now: i64) -> Result<Vec<String>, TokenError> {
+pub fn ensure_keys(
+    conn: &mut Conn,
+    algs: &[SigningAlg],
+    now: i64,
+) -> Result<Vec<String>, TokenError> {
     let existing = rows::live(conn, i64::MAX)?;
     let mut made = Vec::new();
     for &alg in algs {

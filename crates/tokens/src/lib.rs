@@ -18,6 +18,9 @@ mod access;
 mod error;
 mod keys;
 
-pub use access::{AccessClaims, AccessTokenSpec, Audience, IssuedAccessToken, issue_access_token, verify_access_token};
+pub use access::{
+    AccessClaims, AccessTokenSpec, Audience, IssuedAccessToken, issue_access_token,
+    verify_access_token,
+};
 pub use error::{TokenError, VerifyError};
 pub use keys::{KeyInfo, Keyring, SigningAlg, SigningKey, ensure_keys, list_keys, rotate_key};

@@ -119,16 +119,29 @@ mod verification {
     #[test]
     fn times_and_issuer_are_enforced() {
         let (_db, ring) = ring();
-        let t = issue_access_token(&ring, &spec(SigningAlg::Es256), NOW).expect("issue").token;
-        assert_eq!(verify_access_token(&ring, &t, ISS, NOW + 3600), Err(VerifyError::Expired));
-        assert_eq!(verify_access_token(&ring, &t, ISS, NOW - 120), Err(VerifyError::NotYetValid));
-        assert_eq!(verify_access_token(&ring, &t, "https://other.test", NOW), Err(VerifyError::WrongIssuer));
+        let t = issue_access_token(&ring, &spec(SigningAlg::Es256), NOW)
+            .expect("issue")
+            .token;
+        assert_eq!(
+            verify_access_token(&ring, &t, ISS, NOW + 3600),
+            Err(VerifyError::Expired)
+        );
+        assert_eq!(
+            verify_access_token(&ring, &t, ISS, NOW - 120),
+            Err(VerifyError::NotYetValid)
+        );
+        assert_eq!(
+            verify_access_token(&ring, &t, "https://other.test", NOW),
+            Err(VerifyError::WrongIssuer)
+        );
     }
 
     #[test]
     fn alg_none_and_unknown_kids_and_tampering_are_refused() {
         let (_db, ring) = ring();
-        let good = issue_access_token(&ring, &spec(SigningAlg::Es256), NOW).expect("issue").token;
+        let good = issue_access_token(&ring, &spec(SigningAlg::Es256), NOW)
+            .expect("issue")
+            .token;
         let parts: Vec<&str> = good.split('.').collect();
         let mut header = b64json(parts[0]);
         let claims = b64json(parts[1]);
@@ -139,21 +152,48 @@ mod verification {
 
         let mut unknown = b64json(parts[0]);
         unknown["kid"] = "not-ours".into();
-        let t = format!("{}.{}.{}", URL_SAFE_NO_PAD.encode(unknown.to_string()), parts[1], parts[2]);
-        assert_eq!(verify_access_token(&ring, &t, ISS, NOW), Err(VerifyError::UnknownKey));
+        let t = format!(
+            "{}.{}.{}",
+            URL_SAFE_NO_PAD.encode(unknown.to_string()),
+            parts[1],
+            parts[2]
+        );
+        assert_eq!(
+            verify_access_token(&ring, &t, ISS, NOW),
+            Err(VerifyError::UnknownKey)
+        );
 
         let mut widened = claims.clone();
         widened["scope"] = "admin".into();
-        let t = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(widened.to_string()), parts[2]);
-        assert_eq!(verify_access_token(&ring, &t, ISS, NOW), Err(VerifyError::BadSignature));
+        let t = format!(
+            "{}.{}.{}",
+            parts[0],
+            URL_SAFE_NO_PAD.encode(widened.to_string()),
+            parts[2]
+        );
+        assert_eq!(
+            verify_access_token(&ring, &t, ISS, NOW),
+            Err(VerifyError::BadSignature)
+        );
 
         let mut untyped = b64json(parts[0]);
         untyped["typ"] = "JWT".into();
-        let t = format!("{}.{}.{}", URL_SAFE_NO_PAD.encode(untyped.to_string()), parts[1], parts[2]);
-        assert_eq!(verify_access_token(&ring, &t, ISS, NOW), Err(VerifyError::WrongType));
+        let t = format!(
+            "{}.{}.{}",
+            URL_SAFE_NO_PAD.encode(untyped.to_string()),
+            parts[1],
+            parts[2]
+        );
+        assert_eq!(
+            verify_access_token(&ring, &t, ISS, NOW),
+            Err(VerifyError::WrongType)
+        );
 
         for junk in ["", "a.b.c", "....", "eyJ.eyJ.x"] {
-            assert!(verify_access_token(&ring, junk, ISS, NOW).is_err(), "{junk}");
+            assert!(
+                verify_access_token(&ring, junk, ISS, NOW).is_err(),
+                "{junk}"
+            );
         }
     }
 
@@ -169,20 +209,42 @@ mod verification {
             "iss": ISS, "sub": "x", "aud": "y", "exp": NOW + 100, "iat": NOW,
             "jti": "j", "client_id": "x",
         });
-        let forged = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(public.as_bytes()))
-            .expect("encode");
-        assert_eq!(verify_access_token(&ring, &forged, ISS, NOW), Err(VerifyError::AlgorithmMismatch));
+        let forged = jsonwebtoken::encode(
+            &header,
+            &claims,
+            &EncodingKey::from_secret(public.as_bytes()),
+        )
+        .expect("encode");
+        assert_eq!(
+            verify_access_token(&ring, &forged, ISS, NOW),
+            Err(VerifyError::AlgorithmMismatch)
+        );
     }
 
     #[test]
     fn a_token_of_one_algorithm_cannot_borrow_the_kid_of_another() {
         let (_db, ring) = ring();
-        let ec = issue_access_token(&ring, &spec(SigningAlg::Es256), NOW).expect("issue").token;
+        let ec = issue_access_token(&ring, &spec(SigningAlg::Es256), NOW)
+            .expect("issue")
+            .token;
         let parts: Vec<&str> = ec.split('.').collect();
         let mut header = b64json(parts[0]);
-        header["kid"] = ring.current(SigningAlg::Rs256).expect("rsa").kid.clone().into();
-        let t = format!("{}.{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), parts[1], parts[2]);
-        assert_eq!(verify_access_token(&ring, &t, ISS, NOW), Err(VerifyError::AlgorithmMismatch));
+        header["kid"] = ring
+            .current(SigningAlg::Rs256)
+            .expect("rsa")
+            .kid
+            .clone()
+            .into();
+        let t = format!(
+            "{}.{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            parts[1],
+            parts[2]
+        );
+        assert_eq!(
+            verify_access_token(&ring, &t, ISS, NOW),
+            Err(VerifyError::AlgorithmMismatch)
+        );
     }
 
     #[test]
@@ -196,13 +258,22 @@ mod verification {
                 assert!(key.get(private).is_none(), "{private} published in {key}");
             }
             assert_eq!(key["use"], "sig");
-            let decoded: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.clone()).expect("a JWK");
+            let decoded: jsonwebtoken::jwk::Jwk =
+                serde_json::from_value(key.clone()).expect("a JWK");
             jsonwebtoken::DecodingKey::from_jwk(&decoded).expect("usable");
         }
         let ec = keys.iter().find(|k| k["kty"] == "EC").expect("ec");
-        assert_eq!(URL_SAFE_NO_PAD.decode(ec["x"].as_str().expect("x")).expect("b64").len(), 32);
+        assert_eq!(
+            URL_SAFE_NO_PAD
+                .decode(ec["x"].as_str().expect("x"))
+                .expect("b64")
+                .len(),
+            32
+        );
         let rsa = keys.iter().find(|k| k["kty"] == "RSA").expect("rsa");
-        let n = URL_SAFE_NO_PAD.decode(rsa["n"].as_str().expect("n")).expect("b64");
+        let n = URL_SAFE_NO_PAD
+            .decode(rsa["n"].as_str().expect("n"))
+            .expect("b64");
         assert_eq!(n.len(), 256, "2048-bit modulus without a leading zero");
         assert_ne!(n[0], 0);
     }

@@ -1,0 +1,198 @@
+//! Registered clients: creation, reading, replacement, deletion, and registration tokens.
+
+use primitives::{PlainSecret, SecretHash, random_id};
+use store::Conn;
+use store::clients::{self as rows, ClientRow};
+
+use crate::metadata::{AuthMethod, ClientMetadata};
+
+/// A registered client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub id: String,
+    pub metadata: ClientMetadata,
+    pub(crate) secret_hash: Option<SecretHash>,
+    pub(crate) registration_token_hash: Option<SecretHash>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Client {
+    pub fn is_confidential(&self) -> bool {
+        self.metadata.token_endpoint_auth_method.is_confidential()
+    }
+
+    /// Whether RFC 7592 management is possible (clients made on the command line have no
+    /// registration access token).
+    pub fn is_manageable(&self) -> bool {
+        self.registration_token_hash.is_some()
+    }
+
+    fn from_row(row: ClientRow) -> Result<Self, ClientError> {
+        let metadata = serde_json::from_str(&row.metadata).map_err(|e| ClientError::Corrupt {
+            id: row.id.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok(Self {
+            id: row.id,
+            metadata,
+            secret_hash: row.secret_hash.map(SecretHash::from_stored),
+            registration_token_hash: row.registration_token_hash.map(SecretHash::from_stored),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+
+    fn to_row(&self) -> Result<ClientRow, ClientError> {
+        Ok(ClientRow {
+            id: self.id.clone(),
+            secret_hash: self.secret_hash.as_ref().map(|h| h.as_str().to_owned()),
+            registration_token_hash: self
+                .registration_token_hash
+                .as_ref()
+                .map(|h| h.as_str().to_owned()),
+            auth_method: self.metadata.token_endpoint_auth_method.as_str().to_owned(),
+            metadata: serde_json::to_string(&self.metadata).map_err(|e| ClientError::Corrupt {
+                id: self.id.clone(),
+                reason: e.to_string(),
+            })?,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// A client just registered, with the secrets shown this once.
+#[derive(Debug)]
+pub struct Registered {
+    pub client: Client,
+    /// Present for confidential clients.
+    pub secret: Option<PlainSecret>,
+    /// Present when registered over RFC 7591 (not on the command line).
+    pub registration_token: Option<PlainSecret>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("stored client {id} is unreadable: {reason}")]
+    Corrupt { id: String, reason: String },
+}
+
+/// Registers a client: a fresh id, a secret for confidential clients, and (when
+/// `manageable`) a registration access token for RFC 7592.
+pub fn register_client(
+    conn: &mut Conn,
+    metadata: ClientMetadata,
+    manageable: bool,
+    now: i64,
+) -> Result<Registered, ClientError> {
+    let secret = metadata
+        .token_endpoint_auth_method
+        .is_confidential()
+        .then(PlainSecret::generate);
+    let registration_token = manageable.then(PlainSecret::generate);
+    let client = Client {
+        id: random_id(),
+        metadata,
+        secret_hash: secret.as_ref().map(PlainSecret::hash),
+        registration_token_hash: registration_token.as_ref().map(PlainSecret::hash),
+        created_at: now,
+        updated_at: now,
+    };
+    rows::insert(conn, &client.to_row()?)?;
+    Ok(Registered {
+        client,
+        secret,
+        registration_token,
+    })
+}
+
+pub fn find_client(conn: &mut Conn, id: &str) -> Result<Option<Client>, ClientError> {
+    rows::find_by_id(conn, id)?
+        .map(Client::from_row)
+        .transpose()
+}
+
+pub fn list_clients(conn: &mut Conn) -> Result<Vec<Client>, ClientError> {
+    rows::list(conn)?
+        .into_iter()
+        .map(Client::from_row)
+        .collect()
+}
+
+pub fn delete_client(conn: &mut Conn, id: &str) -> Result<bool, ClientError> {
+    Ok(rows::delete(conn, id)?)
+}
+
+/// The client whose registration access token this is, if `presented` is the token of
+/// `client_id` (RFC 7592 §3). Unknown client and wrong token give the same `None`.
+pub fn verify_registration_token(
+    conn: &mut Conn,
+    client_id: &str,
+    presented: &str,
+) -> Result<Option<Client>, ClientError> {
+    let Some(client) = find_client(conn, client_id)? else {
+        // Hash anyway, so an unknown id costs what a wrong token costs.
+        let _ = SecretHash::of(presented);
+        return Ok(None);
+    };
+    let ok = client
+        .registration_token_hash
+        .as_ref()
+        .is_some_and(|h| h.matches(presented));
+    Ok(ok.then_some(client))
+}
+
+/// Replaces a client's metadata (RFC 7592 §2.2). A client that becomes confidential gets a
+/// new secret (returned, shown once); one that becomes public loses its secret.
+pub fn update_client(
+    conn: &mut Conn,
+    mut client: Client,
+    metadata: ClientMetadata,
+    now: i64,
+) -> Result<(Client, Option<PlainSecret>), ClientError> {
+    let was_confidential = client.is_confidential();
+    let new_secret = match (was_confidential, metadata.token_endpoint_auth_method) {
+        (_, AuthMethod::None) => {
+            client.secret_hash = None;
+            None
+        }
+        (false, _) => {
+            let secret = PlainSecret::generate();
+            client.secret_hash = Some(secret.hash());
+            Some(secret)
+        }
+        (true, _) => None,
+    };
+    client.metadata = metadata;
+    client.updated_at = now;
+    rows::update(conn, &client.to_row()?)?;
+    Ok((client, new_secret))
+}
+
+/// A new initial access token for registration under the `token` policy.
+pub fn create_initial_access_token(
+    conn: &mut Conn,
+    now: i64,
+    ttl: i64,
+    uses: i64,
+) -> Result<PlainSecret, ClientError> {
+    let token = PlainSecret::generate();
+    rows::insert_initial_access_token(conn, token.hash().as_str(), now, now + ttl, uses)?;
+    Ok(token)
+}
+
+/// Spends one use of an initial access token; false when unknown, expired or used up.
+pub fn consume_initial_access_token(
+    conn: &mut Conn,
+    presented: &str,
+    now: i64,
+) -> Result<bool, ClientError> {
+    Ok(rows::consume_initial_access_token(
+        conn,
+        SecretHash::of(presented).as_str(),
+        now,
+    )?)
+}

@@ -1,0 +1,633 @@
+//! Client metadata (RFC 7591 §2) and its validation.
+//!
+//! The request body is read field by field from JSON, so a wrong type is reported as
+//! `invalid_client_metadata` naming the field, and unknown fields are ignored (RFC 7591 §2).
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use url::{Host, Url};
+
+const MAX_URIS: usize = 20;
+const MAX_URI_LEN: usize = 2000;
+const MAX_CONTACTS: usize = 10;
+const MAX_TEXT_LEN: usize = 200;
+
+/// How a client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// HTTP Basic with the form-urlencoded id and secret (RFC 6749 §2.3.1).
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body.
+    ClientSecretPost,
+    /// A public client: it has no secret, its `client_id` only identifies it.
+    None,
+}
+
+impl AuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::None => "none",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::ClientSecretBasic, Self::ClientSecretPost, Self::None]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+    }
+
+    pub fn is_confidential(self) -> bool {
+        self != Self::None
+    }
+}
+
+/// The grants a client may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    AuthorizationCode,
+    RefreshToken,
+    ClientCredentials,
+}
+
+impl GrantType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::RefreshToken => "refresh_token",
+            Self::ClientCredentials => "client_credentials",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::AuthorizationCode,
+            Self::RefreshToken,
+            Self::ClientCredentials,
+        ]
+        .into_iter()
+        .find(|g| g.as_str() == s)
+    }
+}
+
+/// `web` (the default) or `native` (OpenID Connect Registration §2, RFC 8252).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplicationType {
+    Web,
+    Native,
+}
+
+/// The registered metadata of a client, after validation and defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientMetadata {
+    pub redirect_uris: Vec<String>,
+    pub token_endpoint_auth_method: AuthMethod,
+    pub grant_types: Vec<GrantType>,
+    pub response_types: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contacts: Vec<String>,
+    pub application_type: ApplicationType,
+    pub id_token_signed_response_alg: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_logout_redirect_uris: Vec<String>,
+}
+
+impl ClientMetadata {
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+
+    /// The registered scopes, split.
+    pub fn scopes(&self) -> Vec<&str> {
+        self.scope
+            .as_deref()
+            .map_or_else(Vec::new, |s| s.split(' ').collect())
+    }
+}
+
+/// The RFC 7591 §3.2.2 error codes we use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetadataErrorCode {
+    InvalidRedirectUri,
+    InvalidClientMetadata,
+}
+
+impl MetadataErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRedirectUri => "invalid_redirect_uri",
+            Self::InvalidClientMetadata => "invalid_client_metadata",
+        }
+    }
+}
+
+/// Why metadata was refused, with a description safe to return.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {description}", code.as_str())]
+pub struct MetadataError {
+    pub code: MetadataErrorCode,
+    pub description: String,
+}
+
+fn meta_err(description: impl Into<String>) -> MetadataError {
+    MetadataError {
+        code: MetadataErrorCode::InvalidClientMetadata,
+        description: description.into(),
+    }
+}
+
+fn redirect_err(description: impl Into<String>) -> MetadataError {
+    MetadataError {
+        code: MetadataErrorCode::InvalidRedirectUri,
+        description: description.into(),
+    }
+}
+
+/// What the server allows, from its settings.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Scopes a client may register.
+    pub known_scopes: Vec<String>,
+    /// Scopes given to a client that uses the authorization code grant and names none.
+    pub default_code_scopes: Vec<String>,
+    /// Signing algorithms an ID token may use.
+    pub id_token_algs: Vec<String>,
+}
+
+/// Parses and validates a registration (or RFC 7592 update) body.
+pub fn parse_metadata(body: &Value, policy: &Policy) -> Result<ClientMetadata, MetadataError> {
+    let Value::Object(fields) = body else {
+        return Err(meta_err("the body must be a JSON object"));
+    };
+    let f = Fields(fields);
+
+    let application_type = match f.string("application_type")?.as_deref() {
+        None | Some("web") => ApplicationType::Web,
+        Some("native") => ApplicationType::Native,
+        Some(other) => {
+            return Err(meta_err(format!(
+                "application_type {other:?} is not web or native"
+            )));
+        }
+    };
+
+    let auth_method = match f.string("token_endpoint_auth_method")? {
+        None => AuthMethod::ClientSecretBasic,
+        Some(m) => AuthMethod::parse(&m).ok_or_else(|| {
+            meta_err(format!(
+                "token_endpoint_auth_method {m:?} is not supported (client_secret_basic, client_secret_post, none)"
+            ))
+        })?,
+    };
+
+    let grants_given = f.string_list("grant_types")?;
+    let mut grant_types = Vec::new();
+    for g in grants_given
+        .as_deref()
+        .unwrap_or(&["authorization_code".to_owned()])
+    {
+        let grant = GrantType::parse(g)
+            .ok_or_else(|| meta_err(format!("grant type {g:?} is not supported")))?;
+        if !grant_types.contains(&grant) {
+            grant_types.push(grant);
+        }
+    }
+    grant_types.sort();
+    if grant_types.is_empty() {
+        return Err(meta_err("grant_types must not be empty"));
+    }
+    let code_flow = grant_types.contains(&GrantType::AuthorizationCode);
+
+    let response_types = match f.string_list("response_types")? {
+        None if code_flow => vec!["code".to_owned()],
+        None => Vec::new(),
+        Some(list) => {
+            let mut out: Vec<String> = Vec::new();
+            for r in list {
+                if r != "code" {
+                    return Err(meta_err(format!(
+                        "response type {r:?} is not supported (only code)"
+                    )));
+                }
+                if !out.contains(&r) {
+                    out.push(r);
+                }
+            }
+            out
+        }
+    };
+    if code_flow != response_types.iter().any(|r| r == "code") {
+        return Err(meta_err(
+            "grant_types and response_types disagree: authorization_code goes with the code response type",
+        ));
+    }
+    if grant_types.contains(&GrantType::RefreshToken) && !code_flow {
+        return Err(meta_err("refresh_token needs the authorization_code grant"));
+    }
+    if auth_method == AuthMethod::None && grant_types.contains(&GrantType::ClientCredentials) {
+        return Err(meta_err(
+            "a public client (token_endpoint_auth_method none) cannot use client_credentials",
+        ));
+    }
+
+    let redirect_uris = f.uri_list("redirect_uris", application_type)?;
+    if code_flow && redirect_uris.is_empty() {
+        return Err(redirect_err(
+            "redirect_uris is required for the authorization_code grant",
+        ));
+    }
+    let post_logout_redirect_uris = f.uri_list("post_logout_redirect_uris", application_type)?;
+
+    let scope = match f.string("scope")? {
+        Some(s) => Some(parse_scope(&s, policy)?),
+        None if code_flow && !policy.default_code_scopes.is_empty() => {
+            Some(policy.default_code_scopes.join(" "))
+        }
+        None => None,
+    };
+
+    let client_name = f.text("client_name")?;
+    let client_uri = f.web_uri("client_uri")?;
+    let logo_uri = f.web_uri("logo_uri")?;
+    let contacts = f.string_list("contacts")?.unwrap_or_default();
+    if contacts.len() > MAX_CONTACTS {
+        return Err(meta_err(format!("at most {MAX_CONTACTS} contacts")));
+    }
+    if contacts
+        .iter()
+        .any(|c| c.is_empty() || c.len() > 320 || c.chars().any(char::is_control))
+    {
+        return Err(meta_err("each contact must be a short, printable string"));
+    }
+
+    let id_token_signed_response_alg = match f.string("id_token_signed_response_alg")? {
+        None => "RS256".to_owned(),
+        Some(alg) if policy.id_token_algs.contains(&alg) => alg,
+        Some(alg) => {
+            return Err(meta_err(format!(
+                "id_token_signed_response_alg {alg:?} is not supported ({})",
+                policy.id_token_algs.join(", ")
+            )));
+        }
+    };
+
+    Ok(ClientMetadata {
+        redirect_uris,
+        token_endpoint_auth_method: auth_method,
+        grant_types,
+        response_types,
+        scope,
+        client_name,
+        client_uri,
+        logo_uri,
+        contacts,
+        application_type,
+        id_token_signed_response_alg,
+        post_logout_redirect_uris,
+    })
+}
+
+/// A scope string: space-separated tokens of RFC 6749 §3.3 characters, each known to the
+/// server. Duplicates are dropped; order is kept.
+fn parse_scope(raw: &str, policy: &Policy) -> Result<String, MetadataError> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for token in raw.split(' ').filter(|t| !t.is_empty()) {
+        let valid = token
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
+        if !valid {
+            return Err(meta_err(format!(
+                "scope {token:?} has characters RFC 6749 §3.3 does not allow"
+            )));
+        }
+        if !policy.known_scopes.iter().any(|k| k == token) {
+            return Err(meta_err(format!(
+                "scope {token:?} is not known to this server"
+            )));
+        }
+        if seen.insert(token) {
+            out.push(token);
+        }
+    }
+    Ok(out.join(" "))
+}
+
+/// True for `http` redirect URIs on the loopback interface, whose port may vary (RFC 8252 §7.3).
+pub fn is_loopback_redirect(url: &Url) -> bool {
+    url.scheme() == "http" && is_loopback_host(url)
+}
+
+fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// The redirect-URI rules (RFC 6749 §3.1.2, RFC 9700 §2.1, RFC 8252 §7).
+fn check_redirect_uri(raw: &str, app: ApplicationType) -> Result<(), String> {
+    if raw.len() > MAX_URI_LEN {
+        return Err(format!(
+            "redirect URIs are at most {MAX_URI_LEN} characters"
+        ));
+    }
+    if raw.contains('*') {
+        return Err(format!("{raw:?}: wildcards are not allowed"));
+    }
+    if raw.contains('#') {
+        return Err(format!("{raw:?}: a redirect URI must not have a fragment"));
+    }
+    if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("{raw:?}: whitespace is not allowed"));
+    }
+    let url = Url::parse(raw).map_err(|_| format!("{raw:?} is not an absolute URI"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("{raw:?}: user information is not allowed"));
+    }
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(()),
+        "https" => Err(format!("{raw:?}: a host is required")),
+        "http" if is_loopback_host(&url) => Ok(()),
+        "http" => Err(format!(
+            "{raw:?}: http is only allowed on loopback (use https)"
+        )),
+        "javascript" | "data" | "file" | "vbscript" | "blob" | "about" | "ftp" | "ws" | "wss" => {
+            Err(format!(
+                "{raw:?}: the {} scheme is not allowed",
+                url.scheme()
+            ))
+        }
+        scheme => match app {
+            ApplicationType::Native if scheme.contains('.') => Ok(()),
+            ApplicationType::Native => Err(format!(
+                "{raw:?}: a private-use scheme must be a reverse domain name, e.g. com.example.app"
+            )),
+            ApplicationType::Web => Err(format!(
+                "{raw:?}: web clients use https redirect URIs (private-use schemes are for native apps)"
+            )),
+        },
+    }
+}
+
+struct Fields<'a>(&'a Map<String, Value>);
+
+impl Fields<'_> {
+    /// A field's value; `null` counts as absent.
+    fn get(&self, name: &str) -> Option<&Value> {
+        self.0.get(name).filter(|v| !v.is_null())
+    }
+
+    fn string(&self, name: &str) -> Result<Option<String>, MetadataError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(meta_err(format!("{name} must be a string"))),
+        }
+    }
+
+    fn string_list(&self, name: &str) -> Result<Option<Vec<String>>, MetadataError> {
+        let wrong = || {
+            let e = meta_err(format!("{name} must be an array of strings"));
+            if name.ends_with("redirect_uris") {
+                MetadataError {
+                    code: MetadataErrorCode::InvalidRedirectUri,
+                    ..e
+                }
+            } else {
+                e
+            }
+        };
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Array(items)) => {
+                if items.len() > 100 {
+                    return Err(meta_err(format!("{name} has too many entries")));
+                }
+                items
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_owned).ok_or_else(wrong))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Some)
+            }
+            Some(_) => Err(wrong()),
+        }
+    }
+
+    fn uri_list(&self, name: &str, app: ApplicationType) -> Result<Vec<String>, MetadataError> {
+        let list = self.string_list(name)?.unwrap_or_default();
+        if list.len() > MAX_URIS {
+            return Err(redirect_err(format!("{name}: at most {MAX_URIS} URIs")));
+        }
+        let mut out: Vec<String> = Vec::with_capacity(list.len());
+        for uri in list {
+            check_redirect_uri(&uri, app).map_err(|e| redirect_err(format!("{name}: {e}")))?;
+            if !out.contains(&uri) {
+                out.push(uri);
+            }
+        }
+        Ok(out)
+    }
+
+    fn text(&self, name: &str) -> Result<Option<String>, MetadataError> {
+        let value = self.string(name)?;
+        if let Some(v) = &value {
+            if v.chars().count() > MAX_TEXT_LEN || v.chars().any(char::is_control) {
+                return Err(meta_err(format!(
+                    "{name}: at most {MAX_TEXT_LEN} printable characters"
+                )));
+            }
+        }
+        Ok(value)
+    }
+
+    /// A URI shown to users (client or logo): https, or http on loopback.
+    fn web_uri(&self, name: &str) -> Result<Option<String>, MetadataError> {
+        let Some(raw) = self.string(name)? else {
+            return Ok(None);
+        };
+        let ok = raw.len() <= MAX_URI_LEN
+            && Url::parse(&raw).is_ok_and(|u| {
+                u.fragment().is_none()
+                    && u.username().is_empty()
+                    && (u.scheme() == "https" && u.host().is_some()
+                        || u.scheme() == "http" && is_loopback_host(&u))
+            });
+        if ok {
+            Ok(Some(raw))
+        } else {
+            Err(meta_err(format!("{name} must be an https URL")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn policy() -> Policy {
+        Policy {
+            known_scopes: ["openid", "profile", "email", "orders:read", "orders:write"]
+                .map(String::from)
+                .to_vec(),
+            default_code_scopes: vec!["openid".into()],
+            id_token_algs: vec!["RS256".into(), "ES256".into(), "EdDSA".into()],
+        }
+    }
+
+    fn parse(body: Value) -> Result<ClientMetadata, MetadataError> {
+        parse_metadata(&body, &policy())
+    }
+
+    fn code_of(body: Value) -> &'static str {
+        parse(body).expect_err("should be refused").code.as_str()
+    }
+
+    #[test]
+    fn rfc7591_defaults_apply() {
+        let m = parse(json!({ "redirect_uris": ["https://app.example/cb"] })).expect("valid");
+        assert_eq!(m.token_endpoint_auth_method, AuthMethod::ClientSecretBasic);
+        assert_eq!(m.grant_types, [GrantType::AuthorizationCode]);
+        assert_eq!(m.response_types, ["code"]);
+        assert_eq!(m.application_type, ApplicationType::Web);
+        assert_eq!(m.id_token_signed_response_alg, "RS256");
+        assert_eq!(m.scope.as_deref(), Some("openid"));
+    }
+
+    #[test]
+    fn a_service_needs_no_redirect_uri() {
+        let m = parse(
+            json!({ "grant_types": ["client_credentials"], "scope": "orders:read orders:read" }),
+        )
+        .expect("valid");
+        assert!(m.response_types.is_empty());
+        assert_eq!(m.scope.as_deref(), Some("orders:read"));
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored() {
+        assert!(
+            parse(json!({ "redirect_uris": ["https://a.example/cb"], "software_id": 4, "x": {} }))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn redirect_uri_rules() {
+        let refused = [
+            "/relative/cb",
+            "https://a.example/cb#frag",
+            "https://*.example/cb",
+            "http://app.example/cb",
+            "javascript:alert(1)",
+            "data:text/html,hi",
+            "https://user:pw@a.example/cb",
+            "com.example.app:/cb",
+            "https://a.example/c b",
+        ];
+        for uri in refused {
+            assert_eq!(
+                code_of(json!({ "redirect_uris": [uri] })),
+                "invalid_redirect_uri",
+                "{uri}"
+            );
+        }
+        for uri in [
+            "http://localhost:3000/cb",
+            "http://127.0.0.1/cb",
+            "http://[::1]:8080/cb",
+            "https://a.example/cb?x=1",
+        ] {
+            assert!(parse(json!({ "redirect_uris": [uri] })).is_ok(), "{uri}");
+        }
+        let native = |uri: &str| json!({ "redirect_uris": [uri], "application_type": "native", "token_endpoint_auth_method": "none" });
+        assert!(parse(native("com.example.app:/oauth2redirect")).is_ok());
+        assert!(parse(native("http://127.0.0.1/cb")).is_ok());
+        assert_eq!(code_of(native("myapp:/cb")), "invalid_redirect_uri");
+        assert_eq!(
+            code_of(json!({ "redirect_uris": "https://a.example/cb" })),
+            "invalid_redirect_uri"
+        );
+        assert_eq!(
+            code_of(json!({ "grant_types": ["authorization_code"] })),
+            "invalid_redirect_uri"
+        );
+    }
+
+    #[test]
+    fn metadata_rules() {
+        let cases = [
+            json!({ "token_endpoint_auth_method": "private_key_jwt", "redirect_uris": ["https://a.example/cb"] }),
+            json!({ "grant_types": ["implicit"], "redirect_uris": ["https://a.example/cb"] }),
+            json!({ "grant_types": ["password"] }),
+            json!({ "grant_types": [] }),
+            json!({ "grant_types": ["client_credentials"], "token_endpoint_auth_method": "none" }),
+            json!({ "grant_types": ["client_credentials"], "response_types": ["code"] }),
+            json!({ "redirect_uris": ["https://a.example/cb"], "response_types": ["token"] }),
+            json!({ "redirect_uris": ["https://a.example/cb"], "response_types": [] }),
+            json!({ "grant_types": ["refresh_token"] }),
+            json!({ "grant_types": ["client_credentials"], "scope": "admin" }),
+            json!({ "grant_types": ["client_credentials"], "scope": "orders:\"read" }),
+            json!({ "grant_types": ["client_credentials"], "scope": 5 }),
+            json!({ "grant_types": ["client_credentials"], "application_type": "desktop" }),
+            json!({ "grant_types": ["client_credentials"], "client_uri": "javascript:x" }),
+            json!({ "grant_types": ["client_credentials"], "logo_uri": "http://evil.example/l.png" }),
+            json!({ "grant_types": ["client_credentials"], "client_name": "x".repeat(201) }),
+            json!({ "grant_types": ["client_credentials"], "contacts": "a@b" }),
+            json!({ "grant_types": ["client_credentials"], "id_token_signed_response_alg": "none" }),
+            json!({ "grant_types": "client_credentials" }),
+            json!([1, 2]),
+        ];
+        for body in cases {
+            assert_eq!(code_of(body.clone()), "invalid_client_metadata", "{body}");
+        }
+    }
+
+    #[test]
+    fn nulls_and_empty_strings_count_as_absent() {
+        let m = parse(
+            json!({ "redirect_uris": ["https://a.example/cb"], "client_name": null, "scope": "" }),
+        )
+        .expect("valid");
+        assert_eq!(m.client_name, None);
+        assert_eq!(m.scope.as_deref(), Some("openid"));
+    }
+
+    #[test]
+    fn loopback_detection() {
+        let yes = [
+            "http://127.0.0.1:5000/cb",
+            "http://[::1]/cb",
+            "http://localhost/cb",
+        ];
+        for u in yes {
+            assert!(is_loopback_redirect(&Url::parse(u).expect("url")), "{u}");
+        }
+        let no = [
+            "https://127.0.0.1/cb",
+            "http://127.0.0.1.evil.example/cb",
+            "http://example.com/cb",
+        ];
+        for u in no {
+            assert!(!is_loopback_redirect(&Url::parse(u).expect("url")), "{u}");
+        }
+    }
+}

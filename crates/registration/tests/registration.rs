@@ -1,0 +1,95 @@
+//! Clients against a real database (each test on SQLite and PostgreSQL).
+
+use registration::{
+    AuthError, Policy, Presented, authenticate, consume_initial_access_token,
+    create_initial_access_token, delete_client, find_client, list_clients, parse_metadata,
+    register_client, update_client, verify_registration_token,
+};
+use serde_json::json;
+
+const NOW: i64 = 1_900_000_000;
+
+fn policy() -> Policy {
+    Policy {
+        known_scopes: vec!["openid".into(), "orders:read".into()],
+        default_code_scopes: vec!["openid".into()],
+        id_token_algs: vec!["RS256".into()],
+    }
+}
+
+store::backend_tests! {
+    fn a_confidential_client_authenticates_only_with_its_secret_and_method(db) {
+        let mut conn = db.store().conn().expect("conn");
+        let meta = parse_metadata(&json!({ "grant_types": ["client_credentials"], "scope": "orders:read" }), &policy()).expect("meta");
+        let reg = register_client(&mut conn, meta, true, NOW).expect("register");
+        let secret = reg.secret.expect("a secret").expose().to_owned();
+        let id = reg.client.id.clone();
+
+        let ok = authenticate(&mut conn, &Presented::Basic { client_id: id.clone(), secret: secret.clone() }).expect("auth");
+        assert!(ok.is_authenticated());
+        assert_eq!(ok.id(), id);
+
+        let wrong = authenticate(&mut conn, &Presented::Basic { client_id: id.clone(), secret: "nope".into() });
+        assert!(matches!(wrong, Err(AuthError::WrongSecret)));
+        let post = authenticate(&mut conn, &Presented::Post { client_id: id.clone(), secret: secret.clone() });
+        assert!(matches!(post, Err(AuthError::WrongMethod { .. })));
+        let bare = authenticate(&mut conn, &Presented::IdOnly { client_id: id.clone() });
+        assert!(matches!(bare, Err(AuthError::SecretRequired)));
+        let unknown = authenticate(&mut conn, &Presented::Basic { client_id: "nobody".into(), secret });
+        assert!(matches!(unknown, Err(AuthError::UnknownClient)));
+    }
+
+    fn the_secret_is_stored_only_as_a_hash(db) {
+        let mut conn = db.store().conn().expect("conn");
+        let meta = parse_metadata(&json!({ "grant_types": ["client_credentials"] }), &policy()).expect("meta");
+        let reg = register_client(&mut conn, meta, true, NOW).expect("register");
+        let secret = reg.secret.expect("secret");
+        let token = reg.registration_token.expect("token");
+        let row = store::clients::find_by_id(&mut conn, &reg.client.id).expect("find").expect("row");
+        let stored = format!("{row:?}");
+        assert!(!stored.contains(secret.expose()));
+        assert!(!stored.contains(token.expose()));
+        assert_eq!(row.secret_hash.as_deref(), Some(secret.hash().as_str()));
+    }
+
+    fn registration_tokens_manage_only_their_client(db) {
+        let mut conn = db.store().conn().expect("conn");
+        let meta = parse_metadata(&json!({ "redirect_uris": ["https://a.example/cb"] }), &policy()).expect("meta");
+        let a = register_client(&mut conn, meta.clone(), true, NOW).expect("a");
+        let b = register_client(&mut conn, meta, true, NOW).expect("b");
+        let token_a = a.registration_token.expect("token").expose().to_owned();
+        assert!(verify_registration_token(&mut conn, &a.client.id, &token_a).expect("verify").is_some());
+        assert!(verify_registration_token(&mut conn, &b.client.id, &token_a).expect("verify").is_none());
+        assert!(verify_registration_token(&mut conn, "missing", &token_a).expect("verify").is_none());
+    }
+
+    fn update_switches_between_public_and_confidential(db) {
+        let mut conn = db.store().conn().expect("conn");
+        let public = parse_metadata(&json!({ "redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "none" }), &policy()).expect("meta");
+        let reg = register_client(&mut conn, public, true, NOW).expect("register");
+        assert!(reg.secret.is_none());
+        let confidential = parse_metadata(&json!({ "redirect_uris": ["https://a.example/cb"], "client_name": "Shop" }), &policy()).expect("meta");
+        let (client, secret) = update_client(&mut conn, reg.client, confidential, NOW + 5).expect("update");
+        let secret = secret.expect("a new secret");
+        assert_eq!(client.metadata.client_name.as_deref(), Some("Shop"));
+        let stored = find_client(&mut conn, &client.id).expect("find").expect("exists");
+        assert_eq!(stored.updated_at, NOW + 5);
+        assert_eq!(stored.metadata.client_name.as_deref(), Some("Shop"));
+        authenticate(&mut conn, &Presented::Basic { client_id: client.id.clone(), secret: secret.expose().into() }).expect("auth");
+        assert_eq!(list_clients(&mut conn).expect("list").len(), 1);
+        assert!(delete_client(&mut conn, &client.id).expect("delete"));
+        assert!(!delete_client(&mut conn, &client.id).expect("delete again"));
+        assert!(find_client(&mut conn, &client.id).expect("find").is_none());
+    }
+
+    fn initial_access_tokens_expire_and_run_out(db) {
+        let mut conn = db.store().conn().expect("conn");
+        let token = create_initial_access_token(&mut conn, NOW, 3600, 2).expect("create");
+        assert!(consume_initial_access_token(&mut conn, token.expose(), NOW + 1).expect("1"));
+        assert!(consume_initial_access_token(&mut conn, token.expose(), NOW + 2).expect("2"));
+        assert!(!consume_initial_access_token(&mut conn, token.expose(), NOW + 3).expect("3: used up"));
+        let other = create_initial_access_token(&mut conn, NOW, 60, 5).expect("create");
+        assert!(!consume_initial_access_token(&mut conn, other.expose(), NOW + 61).expect("expired"));
+        assert!(!consume_initial_access_token(&mut conn, "made-up", NOW).expect("unknown"));
+    }
+}
