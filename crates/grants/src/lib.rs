@@ -1,16 +1,27 @@
-//! Grants: the OAuth flows, from an authorization request to a decision to issue tokens.
+//! Grants: the OAuth flows, from a request to a decision to issue tokens.
 //!
-//! Owns the typed authorization request, authorization codes (hashed, single use, bound to
-//! client, redirect URI, PKCE challenge and user), the token request parsed into an enum by
-//! `grant_type`, client credentials, refresh, and consent decisions. A flow step can only be
-//! taken with the proof value the previous step produced (client authenticated, redirect URI
-//! matched, PKCE verified).
+//! Owns the parsing of token-endpoint requests (form bodies with RFC 6749 §3.2 rules, the
+//! `Authorization: Basic` header of §2.3.1) into a [`TokenRequest`] enum by `grant_type`, and
+//! the decisions of each grant. Today: client credentials. The authorization code (with PKCE),
+//! refresh and consent decisions arrive with the authorization-code issue.
+//!
+//! A grant decision can only be asked for with a [`registration::VerifiedClient`], the proof
+//! that the client's credentials were checked.
 //!
 //! Architecture invariants:
-//! - Knows nothing about HTTP or pages; it never renders, never redirects.
-//! - Does not sign anything: it asks `tokens` for tokens once a grant is proven.
-//! - Uses oxide-auth only for its primitives (`Scope`, `Pkce`), never its flows (see
+//! - Knows nothing about HTTP frameworks: it takes a body's bytes and a header's text.
+//! - Does not sign anything: it returns what may be issued; `tokens` signs it.
+//! - Uses oxide-auth only for its primitives (`Scope`), never its flows (see
 //!   docs/ARCHITECTURE.md).
-//!
-//! Status: the crate is laid out; flows arrive with the clients-and-tokens and
-//! authorization-code issues.
+
+mod client_auth;
+mod client_credentials;
+mod error;
+mod form;
+mod token_request;
+
+pub use client_auth::presented_credentials;
+pub use client_credentials::{ClientCredentialsGrant, client_credentials};
+pub use error::{ErrorCode, OAuthError};
+pub use form::FormParams;
+pub use token_request::{TokenRequest, parse_resources};

@@ -1,0 +1,155 @@
+//! Client credentials as presented at the token, introspection and revocation endpoints.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use registration::Presented;
+
+use crate::{FormParams, OAuthError};
+
+/// Takes the client credentials out of the `Authorization` header and the form body.
+///
+/// - `Basic`: base64 of `id:secret`, where id and secret were each form-urlencoded first
+///   (RFC 6749 §2.3.1): decoded, split at the first `:`, then form-urldecoded (`+` is a space).
+/// - `client_id` + `client_secret` in the body.
+/// - `client_id` alone: a public client naming itself.
+///
+/// Two methods at once is `invalid_request` (§2.3); a body `client_id` that contradicts the
+/// Basic one too. `Ok(None)`: no credentials at all.
+pub fn presented_credentials(
+    authorization: Option<&str>,
+    form: &FormParams,
+) -> Result<Option<Presented>, OAuthError> {
+    let body_id = form.get("client_id");
+    let body_secret = form.get("client_secret");
+    if let Some(header) = authorization {
+        let (client_id, secret) = parse_basic(header)?;
+        if body_secret.is_some() {
+            return Err(OAuthError::invalid_request(
+                "use one client authentication method, not Basic and client_secret together",
+            ));
+        }
+        if body_id.is_some_and(|id| id != client_id) {
+            return Err(OAuthError::invalid_request(
+                "client_id in the body differs from the one in the Authorization header",
+            ));
+        }
+        return Ok(Some(Presented::Basic { client_id, secret }));
+    }
+    match (body_id, body_secret) {
+        (Some(id), Some(secret)) => Ok(Some(Presented::Post {
+            client_id: id.to_owned(),
+            secret: secret.to_owned(),
+        })),
+        (Some(id), None) => Ok(Some(Presented::IdOnly {
+            client_id: id.to_owned(),
+        })),
+        (None, Some(_)) => Err(OAuthError::invalid_request("client_secret without client_id")),
+        (None, None) => Ok(None),
+    }
+}
+
+fn parse_basic(header: &str) -> Result<(String, String), OAuthError> {
+    let bad = || OAuthError::invalid_client("malformed Basic credentials");
+    let (scheme, rest) = header.trim().split_once(' ').ok_or_else(bad)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(OAuthError::invalid_client(
+            "only the Basic scheme is accepted for client authentication",
+        ));
+    }
+    let decoded = STANDARD.decode(rest.trim()).map_err(|_| bad())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
+    let id = form_urldecode(id).ok_or_else(bad)?;
+    let secret = form_urldecode(secret).ok_or_else(bad)?;
+    if id.is_empty() {
+        return Err(bad());
+    }
+    Ok((id, secret))
+}
+
+/// `application/x-www-form-urlencoded` decoding of one value: `+` is a space, `%XX` a byte.
+fn form_urldecode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3)?;
+                let hex = std::str::from_utf8(hex).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn basic(raw: &str) -> String {
+        format!("Basic {}", STANDARD.encode(raw))
+    }
+
+    fn form(body: &str) -> FormParams {
+        FormParams::parse(body.as_bytes()).expect("form")
+    }
+
+    #[test]
+    fn basic_credentials_are_form_urldecoded() {
+        let got = presented_credentials(Some(&basic("my%3Aid:s%2Bec+ret%25%3A")), &form(""))
+            .expect("ok")
+            .expect("some");
+        assert_eq!(
+            got,
+            Presented::Basic {
+                client_id: "my:id".into(),
+                secret: "s+ec ret%:".into()
+            }
+        );
+    }
+
+    #[test]
+    fn the_secret_may_hold_colons() {
+        let got = presented_credentials(Some(&basic("id:a:b")), &form("")).expect("ok").expect("some");
+        assert_eq!(got, Presented::Basic { client_id: "id".into(), secret: "a:b".into() });
+    }
+
+    #[test]
+    fn post_and_public_and_none() {
+        assert_eq!(
+            presented_credentials(None, &form("client_id=c&client_secret=s")).expect("ok"),
+            Some(Presented::Post { client_id: "c".into(), secret: "s".into() })
+        );
+        assert_eq!(
+            presented_credentials(None, &form("client_id=c")).expect("ok"),
+            Some(Presented::IdOnly { client_id: "c".into() })
+        );
+        assert_eq!(presented_credentials(None, &form("")).expect("ok"), None);
+    }
+
+    #[test]
+    fn mixing_methods_or_malformed_headers_fail() {
+        let cases = [
+            (Some(basic("id:s")), "client_secret=s", "invalid_request"),
+            (Some(basic("id:s")), "client_id=other", "invalid_request"),
+            (None, "client_secret=s", "invalid_request"),
+            (Some("Basic !!!".to_owned()), "", "invalid_client"),
+            (Some(basic("no-colon")), "", "invalid_client"),
+            (Some(basic(":secret")), "", "invalid_client"),
+            (Some(basic("id:%zz")), "", "invalid_client"),
+            (Some("Bearer abc".to_owned()), "", "invalid_client"),
+            (Some("Basic".to_owned()), "", "invalid_client"),
+        ];
+        for (header, body, code) in cases {
+            let err = presented_credentials(header.as_deref(), &form(body)).expect_err("should fail");
+            assert_eq!(err.code.as_str(), code, "{header:?} {body}");
+        }
+        assert!(presented_credentials(Some(&basic("id:s")), &form("client_id=id")).is_ok());
+    }
+}
