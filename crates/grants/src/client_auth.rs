@@ -43,7 +43,9 @@ pub fn presented_credentials(
         (Some(id), None) => Ok(Some(Presented::IdOnly {
             client_id: id.to_owned(),
         })),
-        (None, Some(_)) => Err(OAuthError::invalid_request("client_secret without client_id")),
+        (None, Some(_)) => Err(OAuthError::invalid_request(
+            "client_secret without client_id",
+        )),
         (None, None) => Ok(None),
     }
 }
@@ -116,19 +118,32 @@ mod tests {
 
     #[test]
     fn the_secret_may_hold_colons() {
-        let got = presented_credentials(Some(&basic("id:a:b")), &form("")).expect("ok").expect("some");
-        assert_eq!(got, Presented::Basic { client_id: "id".into(), secret: "a:b".into() });
+        let got = presented_credentials(Some(&basic("id:a:b")), &form(""))
+            .expect("ok")
+            .expect("some");
+        assert_eq!(
+            got,
+            Presented::Basic {
+                client_id: "id".into(),
+                secret: "a:b".into()
+            }
+        );
     }
 
     #[test]
     fn post_and_public_and_none() {
         assert_eq!(
             presented_credentials(None, &form("client_id=c&client_secret=s")).expect("ok"),
-            Some(Presented::Post { client_id: "c".into(), secret: "s".into() })
+            Some(Presented::Post {
+                client_id: "c".into(),
+                secret: "s".into()
+            })
         );
         assert_eq!(
             presented_credentials(None, &form("client_id=c")).expect("ok"),
-            Some(Presented::IdOnly { client_id: "c".into() })
+            Some(Presented::IdOnly {
+                client_id: "c".into()
+            })
         );
         assert_eq!(presented_credentials(None, &form("")).expect("ok"), None);
     }
@@ -147,7 +162,8 @@ mod tests {
             (Some("Basic".to_owned()), "", "invalid_client"),
         ];
         for (header, body, code) in cases {
-            let err = presented_credentials(header.as_deref(), &form(body)).expect_err("should fail");
+            let err =
+                presented_credentials(header.as_deref(), &form(body)).expect_err("should fail");
             assert_eq!(err.code.as_str(), code, "{header:?} {body}");
         }
         assert!(presented_credentials(Some(&basic("id:s")), &form("client_id=id")).is_ok());

@@ -41,10 +41,15 @@ pub fn client_credentials(
     let granted: Vec<&str> = match scope {
         None => registered_list,
         Some(requested) => {
-            let requested_scope = Scope::from_str(requested)
-                .map_err(|_| OAuthError::new(ErrorCode::InvalidScope, "the scope has characters RFC 6749 §3.3 does not allow"))?;
-            let registered = Scope::from_str(&registered_list.join(" "))
-                .map_err(|_| OAuthError::new(ErrorCode::ServerError, "stored scope is malformed"))?;
+            let requested_scope = Scope::from_str(requested).map_err(|_| {
+                OAuthError::new(
+                    ErrorCode::InvalidScope,
+                    "the scope has characters RFC 6749 §3.3 does not allow",
+                )
+            })?;
+            let registered = Scope::from_str(&registered_list.join(" ")).map_err(|_| {
+                OAuthError::new(ErrorCode::ServerError, "stored scope is malformed")
+            })?;
             if !registered.priviledged_to(&requested_scope) {
                 return Err(OAuthError::new(
                     ErrorCode::InvalidScope,
@@ -52,7 +57,10 @@ pub fn client_credentials(
                 ));
             }
             let wanted: Vec<&str> = requested_scope.iter().collect();
-            registered_list.into_iter().filter(|s| wanted.contains(s)).collect()
+            registered_list
+                .into_iter()
+                .filter(|s| wanted.contains(s))
+                .collect()
         }
     };
     let audience = if resources.is_empty() {

@@ -65,14 +65,22 @@ mod tests {
         assert_eq!(f.get("scope"), None);
         let dup = FormParams::parse(b"scope=a&scope=b").expect_err("duplicate");
         assert_eq!(dup.code.as_str(), "invalid_request");
-        assert!(FormParams::parse(b"scope=&scope=b").is_ok(), "an empty one is absent");
+        assert!(
+            FormParams::parse(b"scope=&scope=b").is_ok(),
+            "an empty one is absent"
+        );
     }
 
     #[test]
     fn resource_may_repeat_and_values_are_decoded() {
-        let f = FormParams::parse(b"resource=https%3A%2F%2Fa.example&resource=https://b.example&s=a+b%2Bc")
-            .expect("parse");
-        assert_eq!(f.all("resource"), ["https://a.example", "https://b.example"]);
+        let f = FormParams::parse(
+            b"resource=https%3A%2F%2Fa.example&resource=https://b.example&s=a+b%2Bc",
+        )
+        .expect("parse");
+        assert_eq!(
+            f.all("resource"),
+            ["https://a.example", "https://b.example"]
+        );
         assert_eq!(f.get("s"), Some("a b+c"));
     }
 

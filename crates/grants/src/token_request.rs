@@ -48,7 +48,10 @@ pub fn parse_resources(form: &FormParams) -> Result<Vec<String>, OAuthError> {
         }
     }
     if out.len() > 10 {
-        return Err(OAuthError::new(ErrorCode::InvalidTarget, "at most 10 resources"));
+        return Err(OAuthError::new(
+            ErrorCode::InvalidTarget,
+            "at most 10 resources",
+        ));
     }
     Ok(out)
 }
@@ -63,11 +66,21 @@ mod tests {
 
     #[test]
     fn grant_types() {
-        assert_eq!(parse("").expect_err("missing").code, ErrorCode::InvalidRequest);
-        assert_eq!(parse("grant_type=password").expect_err("x").code, ErrorCode::UnsupportedGrantType);
-        assert_eq!(parse("grant_type=implicit").expect_err("x").code, ErrorCode::UnsupportedGrantType);
         assert_eq!(
-            parse("grant_type=client_credentials&scope=a+b&resource=https://api.example").expect("ok"),
+            parse("").expect_err("missing").code,
+            ErrorCode::InvalidRequest
+        );
+        assert_eq!(
+            parse("grant_type=password").expect_err("x").code,
+            ErrorCode::UnsupportedGrantType
+        );
+        assert_eq!(
+            parse("grant_type=implicit").expect_err("x").code,
+            ErrorCode::UnsupportedGrantType
+        );
+        assert_eq!(
+            parse("grant_type=client_credentials&scope=a+b&resource=https://api.example")
+                .expect("ok"),
             TokenRequest::ClientCredentials {
                 scope: Some("a b".into()),
                 resources: vec!["https://api.example".into()]
@@ -77,7 +90,11 @@ mod tests {
 
     #[test]
     fn resources_must_be_absolute_without_fragment() {
-        for bad in ["resource=api", "resource=https://a.example/%23x#f", "resource=%2Frelative"] {
+        for bad in [
+            "resource=api",
+            "resource=https://a.example/%23x#f",
+            "resource=%2Frelative",
+        ] {
             let err = parse(&format!("grant_type=client_credentials&{bad}")).expect_err(bad);
             assert_eq!(err.code, ErrorCode::InvalidTarget, "{bad}");
         }

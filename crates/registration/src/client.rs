@@ -196,3 +196,17 @@ pub fn consume_initial_access_token(
         now,
     )?)
 }
+
+/// Replaces a client's registration access token with a new one (RFC 7592 §3 lets the server
+/// rotate it on each management call; we must, to return one, since only its hash is kept).
+pub fn rotate_registration_token(
+    conn: &mut Conn,
+    client: &mut Client,
+    now: i64,
+) -> Result<PlainSecret, ClientError> {
+    let token = PlainSecret::generate();
+    client.registration_token_hash = Some(token.hash());
+    client.updated_at = now;
+    rows::update(conn, &client.to_row()?)?;
+    Ok(token)
+}

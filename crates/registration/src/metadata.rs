@@ -448,12 +448,13 @@ impl Fields<'_> {
 
     fn text(&self, name: &str) -> Result<Option<String>, MetadataError> {
         let value = self.string(name)?;
-        if let Some(v) = &value {
-            if v.chars().count() > MAX_TEXT_LEN || v.chars().any(char::is_control) {
-                return Err(meta_err(format!(
-                    "{name}: at most {MAX_TEXT_LEN} printable characters"
-                )));
-            }
+        if value
+            .as_ref()
+            .is_some_and(|v| v.chars().count() > MAX_TEXT_LEN || v.chars().any(char::is_control))
+        {
+            return Err(meta_err(format!(
+                "{name}: at most {MAX_TEXT_LEN} printable characters"
+            )));
         }
         Ok(value)
     }

@@ -7,10 +7,12 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
+use primitives::{SharedClock, SystemClock};
 use store::Store;
 
 use crate::config::Settings;
 use crate::errors;
+use crate::keycache::KeyCache;
 use crate::metrics::Metrics;
 use crate::middleware::observe;
 use crate::routes;
@@ -24,15 +26,31 @@ pub struct AppState {
     pub store: Store,
     pub metrics: Arc<Metrics>,
     pub settings: Arc<Settings>,
+    pub clock: SharedClock,
+    pub keys: Arc<KeyCache>,
 }
 
 impl AppState {
     pub fn new(settings: Settings, store: Store) -> Self {
+        Self::with_clock(settings, store, Arc::new(SystemClock))
+    }
+
+    /// State with a given clock (tests move time by hand).
+    pub fn with_clock(settings: Settings, store: Store, clock: SharedClock) -> Self {
+        // Retired keys stay published for the longest token lifetime, plus a margin for clock
+        // skew and for verifiers' caches.
+        let publish_retired_for = settings.access_token_ttl + 300;
         Self {
             store,
             metrics: Arc::new(Metrics::new()),
+            keys: Arc::new(KeyCache::new(settings.keys_refresh, publish_retired_for)),
             settings: Arc::new(settings),
+            clock,
         }
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
     }
 }
 
@@ -80,18 +98,38 @@ pub struct BindError {
 
 /// Binds the listener and builds the server. Must be called inside an actix system.
 pub fn start(settings: Settings, store: Store) -> Result<Running, BindError> {
-    let bind = settings.bind.clone();
-    let workers = settings.workers;
-    let shutdown_timeout = settings.shutdown_timeout;
-    let state = AppState::new(settings, store);
+    start_with(AppState::new(settings, store))
+}
+
+/// [`start`] with a prepared state (tests pass a manual clock).
+pub fn start_with(state: AppState) -> Result<Running, BindError> {
+    start_inner(state, None)
+}
+
+/// [`start_with`] on a listener bound already (tests learn the port before building the
+/// settings, so the issuer can name it).
+pub fn start_on(state: AppState, listener: std::net::TcpListener) -> Result<Running, BindError> {
+    start_inner(state, Some(listener))
+}
+
+fn start_inner(
+    state: AppState,
+    listener: Option<std::net::TcpListener>,
+) -> Result<Running, BindError> {
+    let bind = state.settings.bind.clone();
+    let workers = state.settings.workers;
+    let shutdown_timeout = state.settings.shutdown_timeout;
     let server = HttpServer::new(move || build_app(state.clone()))
         .workers(workers)
-        .shutdown_timeout(shutdown_timeout)
-        .bind(&bind)
-        .map_err(|source| BindError {
-            bind: bind.clone(),
-            source,
-        })?;
+        .shutdown_timeout(shutdown_timeout);
+    let server = match listener {
+        Some(listener) => server.listen(listener),
+        None => server.bind(&bind),
+    }
+    .map_err(|source| BindError {
+        bind: bind.clone(),
+        source,
+    })?;
     let addr = server.addrs().first().copied().ok_or_else(|| BindError {
         bind: bind.clone(),
         source: std::io::Error::other("no address bound"),

@@ -1,14 +1,19 @@
-//! The `portcullis` command line: `serve` (the default) and `migrate`.
+//! The `portcullis` command line: `serve` (the default), `migrate`, and the operator commands
+//! `client` and `keys`.
 //!
 //! Every failure ends in one line on stderr, `portcullis: error: …`, and a non-zero exit code;
-//! never a panic trace.
+//! never a panic trace. Command output goes to stdout.
 
 use std::fmt::Display;
+use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
+use primitives::{Clock as _, SystemClock};
+use serde_json::{Value, json};
 use store::{Store, StoreConfig};
+use tokens::SigningAlg;
 
 use crate::config::{Settings, SettingsArgs};
 use crate::{app, telemetry};
@@ -26,12 +31,71 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-#[derive(Debug, Clone, Copy, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum Command {
-    /// Apply pending migrations, then serve (the default)
+    /// Apply pending migrations, make missing signing keys, then serve (the default)
     Serve,
     /// Apply pending migrations and exit
     Migrate,
+    /// Manage OAuth clients
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage signing keys
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client and print its id and secret (shown once)
+    Create {
+        /// Display name
+        #[arg(long)]
+        name: Option<String>,
+        /// Grant type (repeatable): authorization_code, refresh_token, client_credentials
+        #[arg(long = "grant-type", value_name = "GRANT")]
+        grant_types: Vec<String>,
+        /// Redirect URI (repeatable)
+        #[arg(long = "redirect-uri", value_name = "URI")]
+        redirect_uris: Vec<String>,
+        /// Space-separated scopes
+        #[arg(long)]
+        scope: Option<String>,
+        /// client_secret_basic (default), client_secret_post or none
+        #[arg(long = "auth-method", value_name = "METHOD")]
+        auth_method: Option<String>,
+        /// web (default) or native
+        #[arg(long = "application-type", value_name = "TYPE")]
+        application_type: Option<String>,
+    },
+    /// List clients
+    List,
+    /// Delete a client
+    Delete {
+        /// The client_id
+        client_id: String,
+    },
+    /// Make an initial access token for registration under PORTCULLIS_REGISTRATION=token
+    Token {
+        /// Lifetime in seconds
+        #[arg(long = "expires-in", default_value_t = 86_400)]
+        expires_in: i64,
+        /// How many registrations it allows
+        #[arg(long, default_value_t = 1)]
+        uses: i64,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum KeysCommand {
+    /// Make a new current signing key; the previous one stays published until its tokens expire
+    Rotate {
+        /// ES256, RS256 or EdDSA [default: all three]
+        #[arg(long)]
+        alg: Option<String>,
+    },
+    /// List signing keys
+    List,
 }
 
 /// Entry point of the binary.
@@ -43,10 +107,13 @@ pub fn main() -> ExitCode {
         Err(e) => return fail(&e),
     };
     telemetry::init(&settings);
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(settings),
-        Command::Migrate => migrate(settings).map_or_else(|e| fail(&e), |_| ExitCode::SUCCESS),
-    }
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => return serve(settings),
+        Command::Migrate => migrate(&settings).map(drop),
+        Command::Client(cmd) => client_command(&settings, cmd),
+        Command::Keys(cmd) => keys_command(&settings, cmd),
+    };
+    result.map_or_else(|e| fail(&e), |()| ExitCode::SUCCESS)
 }
 
 /// Prints the error as one line (libpq, for one, writes several) and gives the exit code.
@@ -69,12 +136,20 @@ fn install_panic_hook() {
     }));
 }
 
+/// An operator command's failure, already worded.
+type CliResult = Result<(), String>;
+
+fn out(text: &str) -> CliResult {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{text}").map_err(|e| format!("cannot write to stdout: {e}"))
+}
+
 /// Opens the store and applies pending migrations.
-fn migrate(settings: Settings) -> Result<Store, store::StoreError> {
+fn migrate(settings: &Settings) -> Result<Store, String> {
     let mut config = StoreConfig::new(settings.database_url.clone());
     config.pool_size = settings.database_pool_size;
-    let store = Store::open(&config)?;
-    let applied = store.migrate()?;
+    let store = Store::open(&config).map_err(|e| e.to_string())?;
+    let applied = store.migrate().map_err(|e| e.to_string())?;
     tracing::info!(
         database = %settings.database_url,
         applied = applied.len(),
@@ -85,10 +160,20 @@ fn migrate(settings: Settings) -> Result<Store, store::StoreError> {
 
 fn serve(settings: Settings) -> ExitCode {
     let started = Instant::now();
-    let store = match migrate(settings.clone()) {
+    let store = match migrate(&settings) {
         Ok(store) => store,
         Err(e) => return fail(&e),
     };
+    let made = store
+        .conn()
+        .map_err(|e| e.to_string())
+        .and_then(|mut conn| {
+            tokens::ensure_keys(&mut conn, &SigningAlg::ALL, SystemClock.now())
+                .map_err(|e| e.to_string())
+        });
+    if let Err(e) = made {
+        return fail(&format!("cannot prepare signing keys: {e}"));
+    }
     let system = actix_web::rt::System::new();
     system.block_on(async move {
         let issuer = settings.issuer_str().to_owned();
@@ -99,7 +184,7 @@ fn serve(settings: Settings) -> ExitCode {
         tracing::info!(
             addr = %running.addr,
             %issuer,
-            ready_ms = started.elapsed().as_millis() as u64,
+            ready_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             "portcullis is listening"
         );
         match running.server.await {
@@ -110,4 +195,123 @@ fn serve(settings: Settings) -> ExitCode {
             Err(e) => fail(&e),
         }
     })
+}
+
+fn client_command(settings: &Settings, cmd: ClientCommand) -> CliResult {
+    let store = migrate(settings)?;
+    let mut conn = store.conn().map_err(|e| e.to_string())?;
+    let now = SystemClock.now();
+    match cmd {
+        ClientCommand::Create {
+            name,
+            grant_types,
+            redirect_uris,
+            scope,
+            auth_method,
+            application_type,
+        } => {
+            let mut body = serde_json::Map::new();
+            let mut set = |k: &str, v: Value| {
+                body.insert(k.to_owned(), v);
+            };
+            if let Some(name) = name {
+                set("client_name", json!(name));
+            }
+            if !grant_types.is_empty() {
+                set("grant_types", json!(grant_types));
+            }
+            if !redirect_uris.is_empty() {
+                set("redirect_uris", json!(redirect_uris));
+            }
+            if let Some(scope) = scope {
+                set("scope", json!(scope));
+            }
+            if let Some(m) = auth_method {
+                set("token_endpoint_auth_method", json!(m));
+            }
+            if let Some(t) = application_type {
+                set("application_type", json!(t));
+            }
+            let policy = crate::routes::registration_policy(settings);
+            let metadata = registration::parse_metadata(&Value::Object(body), &policy)
+                .map_err(|e| e.to_string())?;
+            let reg = registration::register_client(&mut conn, metadata, false, now)
+                .map_err(|e| e.to_string())?;
+            let mut shown = json!({ "client_id": reg.client.id });
+            if let Some(secret) = &reg.secret {
+                shown["client_secret"] = json!(secret.expose());
+            }
+            if let (Value::Object(map), Ok(Value::Object(meta))) =
+                (&mut shown, serde_json::to_value(&reg.client.metadata))
+            {
+                map.extend(meta);
+            }
+            out(&serde_json::to_string_pretty(&shown).map_err(|e| e.to_string())?)
+        }
+        ClientCommand::List => {
+            let clients = registration::list_clients(&mut conn).map_err(|e| e.to_string())?;
+            out("client_id\tauth_method\tgrant_types\tname")?;
+            for c in clients {
+                let grants: Vec<&str> = c.metadata.grant_types.iter().map(|g| g.as_str()).collect();
+                out(&format!(
+                    "{}\t{}\t{}\t{}",
+                    c.id,
+                    c.metadata.token_endpoint_auth_method.as_str(),
+                    grants.join(","),
+                    c.metadata.client_name.as_deref().unwrap_or("-")
+                ))?;
+            }
+            Ok(())
+        }
+        ClientCommand::Delete { client_id } => {
+            if registration::delete_client(&mut conn, &client_id).map_err(|e| e.to_string())? {
+                out(&format!("deleted {client_id}"))
+            } else {
+                Err(format!("no client {client_id}"))
+            }
+        }
+        ClientCommand::Token { expires_in, uses } => {
+            if !(60..=31_536_000).contains(&expires_in) || !(1..=1_000_000).contains(&uses) {
+                return Err("--expires-in must be 60..=31536000 and --uses 1..=1000000".into());
+            }
+            let token = registration::create_initial_access_token(&mut conn, now, expires_in, uses)
+                .map_err(|e| e.to_string())?;
+            out(token.expose())
+        }
+    }
+}
+
+fn keys_command(settings: &Settings, cmd: KeysCommand) -> CliResult {
+    let store = migrate(settings)?;
+    let mut conn = store.conn().map_err(|e| e.to_string())?;
+    let now = SystemClock.now();
+    match cmd {
+        KeysCommand::Rotate { alg } => {
+            let algs = match alg {
+                None => SigningAlg::ALL.to_vec(),
+                Some(name) => vec![
+                    SigningAlg::parse(&name)
+                        .ok_or_else(|| format!("{name:?}: expected ES256, RS256 or EdDSA"))?,
+                ],
+            };
+            for alg in algs {
+                let kid = tokens::rotate_key(&mut conn, alg, now).map_err(|e| e.to_string())?;
+                out(&format!("{alg}\t{kid}"))?;
+            }
+            Ok(())
+        }
+        KeysCommand::List => {
+            out("kid\talg\tcreated_at\tretired_at")?;
+            for k in tokens::list_keys(&mut conn).map_err(|e| e.to_string())? {
+                let retired = k
+                    .retired_at
+                    .map_or_else(|| "-".to_owned(), |t| t.to_string());
+                out(&format!(
+                    "{}\t{}\t{}\t{}",
+                    k.kid, k.alg, k.created_at, retired
+                ))?;
+            }
+            Ok(())
+        }
+    }
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::Deserialize;
 use store::DatabaseUrl;
+use tokens::SigningAlg;
 use url::Url;
 
 /// The settings file read when `PORTCULLIS_CONFIG` is not given, if it exists.
@@ -81,6 +82,58 @@ pub struct SettingsArgs {
         value_name = "SECONDS"
     )]
     pub shutdown_timeout: Option<u64>,
+
+    /// Lifetime of access tokens in seconds [default: 3600]
+    #[arg(
+        long,
+        env = "PORTCULLIS_ACCESS_TOKEN_TTL",
+        global = true,
+        value_name = "SECONDS"
+    )]
+    pub access_token_ttl: Option<i64>,
+
+    /// Signature algorithm of access tokens: ES256, RS256 or EdDSA [default: ES256]
+    #[arg(
+        long,
+        env = "PORTCULLIS_ACCESS_TOKEN_ALG",
+        global = true,
+        value_name = "ALG"
+    )]
+    pub access_token_alg: Option<String>,
+
+    /// `aud` of access tokens requested without a `resource` [default: the issuer]
+    #[arg(
+        long,
+        env = "PORTCULLIS_DEFAULT_AUDIENCE",
+        global = true,
+        value_name = "URI"
+    )]
+    pub default_audience: Option<String>,
+
+    /// Dynamic client registration: `open`, `token` (an initial access token from
+    /// `portcullis client token` is required) or `closed` [default: open]
+    #[arg(
+        long,
+        env = "PORTCULLIS_REGISTRATION",
+        global = true,
+        value_name = "POLICY"
+    )]
+    pub registration: Option<String>,
+
+    /// Scopes clients may register, space-separated [default: "openid profile email
+    /// offline_access"]
+    #[arg(long, env = "PORTCULLIS_SCOPES", global = true, value_name = "SCOPES")]
+    pub scopes: Option<String>,
+
+    /// Seconds an instance keeps the signing keys in memory before reloading them from the
+    /// database (a key rotated elsewhere signs here after at most this long) [default: 30]
+    #[arg(
+        long,
+        env = "PORTCULLIS_KEYS_REFRESH",
+        global = true,
+        value_name = "SECONDS"
+    )]
+    pub keys_refresh: Option<i64>,
 }
 
 /// The same settings as keys of `portcullis.toml`. Unknown keys are refused, so a typo is
@@ -96,6 +149,23 @@ struct FileSettings {
     log_level: Option<String>,
     workers: Option<usize>,
     shutdown_timeout: Option<u64>,
+    access_token_ttl: Option<i64>,
+    access_token_alg: Option<String>,
+    default_audience: Option<String>,
+    registration: Option<String>,
+    scopes: Option<String>,
+    keys_refresh: Option<i64>,
+}
+
+/// Who may register clients over RFC 7591.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistrationPolicy {
+    /// Anyone.
+    Open,
+    /// Callers presenting an initial access token.
+    Token,
+    /// Nobody (operators use `portcullis client create`).
+    Closed,
 }
 
 /// How log lines are written.
@@ -118,6 +188,12 @@ pub struct Settings {
     pub log_level: String,
     pub workers: usize,
     pub shutdown_timeout: u64,
+    pub access_token_ttl: i64,
+    pub access_token_alg: SigningAlg,
+    pub default_audience: String,
+    pub registration: RegistrationPolicy,
+    pub scopes: Vec<String>,
+    pub keys_refresh: i64,
 }
 
 /// A setting that cannot be used, with the name of the setting at fault.
@@ -187,9 +263,27 @@ impl Settings {
             .workers
             .or(file.workers)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
+        let issuer = parse_issuer(&issuer)?;
+        let default_audience = match args.default_audience.or(file.default_audience) {
+            None => issuer.as_str().trim_end_matches('/').to_owned(),
+            Some(aud) => match Url::parse(&aud) {
+                Ok(u) if u.fragment().is_none() => aud,
+                _ => {
+                    return Err(invalid(
+                        "PORTCULLIS_DEFAULT_AUDIENCE",
+                        format!("{aud:?}: expected an absolute URI without a fragment"),
+                    ));
+                }
+            },
+        };
+        let scopes_raw = args
+            .scopes
+            .or(file.scopes)
+            .unwrap_or_else(|| "openid profile email offline_access".into());
+        let scopes = parse_scopes(&scopes_raw)?;
         Ok(Self {
             bind: parse_bind(&bind)?,
-            issuer: parse_issuer(&issuer)?,
+            issuer,
             database_url: DatabaseUrl::parse(&database_url)
                 .map_err(|e| invalid("PORTCULLIS_DATABASE_URL", e.to_string()))?,
             database_pool_size: match args.database_pool_size.or(file.database_pool_size) {
@@ -227,6 +321,48 @@ impl Settings {
                 .shutdown_timeout
                 .or(file.shutdown_timeout)
                 .unwrap_or(30),
+            access_token_ttl: match args.access_token_ttl.or(file.access_token_ttl) {
+                None => 3600,
+                Some(n @ 60..=86_400) => n,
+                Some(n) => {
+                    return Err(invalid(
+                        "PORTCULLIS_ACCESS_TOKEN_TTL",
+                        format!("{n} is outside 60..=86400 seconds"),
+                    ));
+                }
+            },
+            access_token_alg: match args.access_token_alg.or(file.access_token_alg) {
+                None => SigningAlg::Es256,
+                Some(name) => SigningAlg::parse(&name).ok_or_else(|| {
+                    invalid(
+                        "PORTCULLIS_ACCESS_TOKEN_ALG",
+                        format!("{name:?}: expected ES256, RS256 or EdDSA"),
+                    )
+                })?,
+            },
+            default_audience,
+            registration: match args.registration.or(file.registration).as_deref() {
+                None | Some("open") => RegistrationPolicy::Open,
+                Some("token") => RegistrationPolicy::Token,
+                Some("closed") => RegistrationPolicy::Closed,
+                Some(other) => {
+                    return Err(invalid(
+                        "PORTCULLIS_REGISTRATION",
+                        format!("{other:?}: expected open, token or closed"),
+                    ));
+                }
+            },
+            scopes,
+            keys_refresh: match args.keys_refresh.or(file.keys_refresh) {
+                None => 30,
+                Some(n @ 0..=3600) => n,
+                Some(n) => {
+                    return Err(invalid(
+                        "PORTCULLIS_KEYS_REFRESH",
+                        format!("{n} is outside 0..=3600 seconds"),
+                    ));
+                }
+            },
         })
     }
 
@@ -234,6 +370,26 @@ impl Settings {
     pub fn issuer_str(&self) -> &str {
         self.issuer.as_str().trim_end_matches('/')
     }
+}
+
+/// Scope names: RFC 6749 §3.3 characters, space-separated, no duplicates.
+fn parse_scopes(raw: &str) -> Result<Vec<String>, ConfigError> {
+    let mut out: Vec<String> = Vec::new();
+    for token in raw.split(' ').filter(|t| !t.is_empty()) {
+        let valid = token
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
+        if !valid {
+            return Err(invalid(
+                "PORTCULLIS_SCOPES",
+                format!("{token:?} has characters a scope cannot have"),
+            ));
+        }
+        if !out.iter().any(|s| s == token) {
+            out.push(token.to_owned());
+        }
+    }
+    Ok(out)
 }
 
 fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {

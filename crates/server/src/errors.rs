@@ -376,3 +376,229 @@ mod tests {
         assert!(html.contains("<!doctype html>"));
     }
 }
+
+/// An error on an OAuth endpoint: `{"error","error_description"}` (RFC 6749 §5.2, RFC 7591
+/// §3.2.2), never cached, with a `WWW-Authenticate` challenge on 401.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthHttpError {
+    pub status: StatusCode,
+    pub error: &'static str,
+    pub description: String,
+    /// The `WWW-Authenticate` value sent with a 401.
+    pub challenge: Option<String>,
+}
+
+impl OAuthHttpError {
+    pub fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+        let challenge =
+            (status == StatusCode::UNAUTHORIZED).then(|| "Basic realm=\"portcullis\"".to_owned());
+        Self {
+            status,
+            error,
+            description: description.into(),
+            challenge,
+        }
+    }
+
+    /// A 401 for a missing or wrong bearer token (RFC 6750 §3).
+    pub fn invalid_token(description: impl Into<String>) -> Self {
+        let description = description.into();
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            error: "invalid_token",
+            challenge: Some(format!(
+                "Bearer realm=\"portcullis\", error=\"invalid_token\", error_description=\"{}\"",
+                description.replace(['"', '\\'], "'")
+            )),
+            description,
+        }
+    }
+
+    /// Our failure. `detail` is logged, never sent.
+    pub fn server_error(detail: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error on an OAuth endpoint");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "the server could not complete the request",
+        )
+    }
+}
+
+impl std::fmt::Display for OAuthHttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.error,
+            self.description
+        )
+    }
+}
+
+impl ResponseError for OAuthHttpError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status).json(serde_json::json!({
+            "error": self.error,
+            "error_description": self.description,
+        }));
+        let headers = res.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if let Some(value) = self
+            .challenge
+            .as_deref()
+            .and_then(|c| HeaderValue::from_str(c).ok())
+        {
+            headers.insert(header::WWW_AUTHENTICATE, value);
+        }
+        res
+    }
+}
+
+impl From<grants::OAuthError> for OAuthHttpError {
+    fn from(e: grants::OAuthError) -> Self {
+        use grants::ErrorCode;
+        let status = match e.code {
+            ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+            ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        Self::new(status, e.code.as_str(), e.description)
+    }
+}
+
+impl From<registration::MetadataError> for OAuthHttpError {
+    fn from(e: registration::MetadataError) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, e.code.as_str(), e.description)
+    }
+}
+
+impl From<registration::AuthError> for OAuthHttpError {
+    fn from(e: registration::AuthError) -> Self {
+        match e {
+            registration::AuthError::Client(inner) => Self::server_error(&inner),
+            reason => {
+                // The reason is for the log; the client learns only that authentication failed.
+                tracing::info!(%reason, "client authentication failed");
+                Self::new(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    "client authentication failed",
+                )
+            }
+        }
+    }
+}
+
+impl From<registration::ClientError> for OAuthHttpError {
+    fn from(e: registration::ClientError) -> Self {
+        Self::server_error(&e)
+    }
+}
+
+impl From<store::StoreError> for OAuthHttpError {
+    fn from(e: store::StoreError) -> Self {
+        match e {
+            store::StoreError::Pool(_)
+            | store::StoreError::FileGone(_)
+            | store::StoreError::Connect(_) => {
+                tracing::warn!(error = %e, "database unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "the service is temporarily unavailable",
+                )
+            }
+            e => Self::server_error(&e),
+        }
+    }
+}
+
+impl From<tokens::TokenError> for OAuthHttpError {
+    fn from(e: tokens::TokenError) -> Self {
+        match e {
+            tokens::TokenError::Store(inner) => inner.into(),
+            other => Self::server_error(&other),
+        }
+    }
+}
+
+impl From<actix_web::error::BlockingError> for OAuthHttpError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        Self::server_error(&e)
+    }
+}
+
+#[cfg(test)]
+mod oauth_tests {
+    use super::*;
+    use actix_web::body::to_bytes;
+
+    #[actix_web::test]
+    async fn oauth_errors_map_to_rfc6749_statuses_and_headers() {
+        use grants::{ErrorCode, OAuthError};
+        let cases = [
+            (ErrorCode::InvalidRequest, 400),
+            (ErrorCode::InvalidClient, 401),
+            (ErrorCode::InvalidGrant, 400),
+            (ErrorCode::UnauthorizedClient, 400),
+            (ErrorCode::UnsupportedGrantType, 400),
+            (ErrorCode::InvalidScope, 400),
+            (ErrorCode::InvalidTarget, 400),
+            (ErrorCode::ServerError, 500),
+        ];
+        for (code, status) in cases {
+            let res = OAuthHttpError::from(OAuthError::new(code, "why")).error_response();
+            assert_eq!(res.status().as_u16(), status, "{code:?}");
+            assert_eq!(
+                res.headers().get("cache-control").map(|v| v.as_bytes()),
+                Some(&b"no-store"[..])
+            );
+            assert_eq!(
+                res.headers().get("pragma").map(|v| v.as_bytes()),
+                Some(&b"no-cache"[..])
+            );
+            assert_eq!(
+                res.headers().contains_key("www-authenticate"),
+                status == 401
+            );
+            let body: serde_json::Value =
+                serde_json::from_slice(&to_bytes(res.into_body()).await.unwrap_or_default())
+                    .unwrap_or_default();
+            assert_eq!(body["error"], code.as_str());
+            assert_eq!(body["error_description"], "why");
+        }
+    }
+
+    #[actix_web::test]
+    async fn failed_client_authentication_says_nothing_more() {
+        let res = OAuthHttpError::from(registration::AuthError::WrongSecret).error_response();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        let challenge = res
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok());
+        assert!(challenge.is_some_and(|c| c.starts_with("Basic ")));
+        let body = to_bytes(res.into_body()).await.unwrap_or_default();
+        assert!(!String::from_utf8_lossy(&body).contains("secret"));
+    }
+
+    #[test]
+    fn bearer_challenges_name_the_error() {
+        let e = OAuthHttpError::invalid_token("bad \"token\"");
+        assert_eq!(e.status, StatusCode::UNAUTHORIZED);
+        assert!(
+            e.challenge
+                .as_deref()
+                .unwrap_or("")
+                .contains("error=\"invalid_token\"")
+        );
+        assert!(!e.challenge.as_deref().unwrap_or("").contains("\"token\""));
+    }
+}

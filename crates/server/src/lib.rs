@@ -15,11 +15,12 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod errors;
+mod keycache;
 pub mod metrics;
 mod middleware;
 mod pages;
-mod routes;
+pub(crate) mod routes;
 pub mod telemetry;
 
-pub use app::{AppState, Running, start};
+pub use app::{AppState, Running, start, start_on, start_with};
 pub use config::Settings;

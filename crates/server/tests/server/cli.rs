@@ -1,5 +1,4 @@
-//! The server, run for real: in-process on port 0 against each backend, and the `portcullis`
-//! binary as an operator starts it.
+//! The `portcullis` binary, as an operator runs it.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -8,184 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use actix_web::dev::ServerHandle;
-use server::Settings;
-use server::config::SettingsArgs;
 use store::Backend;
 use store::testing::TestDb;
-
-/// A server listening on a free loopback port, stopped when dropped.
-struct TestServer {
-    base: String,
-    handle: ServerHandle,
-    http: reqwest::Client,
-}
-
-impl TestServer {
-    fn start(db: &TestDb) -> Self {
-        let settings = Settings::from_args(SettingsArgs {
-            bind: Some("127.0.0.1:0".into()),
-            database_url: Some(db.url().into()),
-            workers: Some(1),
-            ..SettingsArgs::default()
-        })
-        .expect("settings");
-        let running = server::start(settings, db.store().clone()).expect("start");
-        let handle = running.server.handle();
-        actix_web::rt::spawn(running.server);
-        Self {
-            base: format!("http://{}", running.addr),
-            handle,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    async fn get(&self, path: &str) -> reqwest::Response {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .expect("request")
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        let handle = self.handle.clone();
-        actix_web::rt::spawn(async move { handle.stop(false).await });
-    }
-}
-
-macro_rules! on_both_backends {
-    ($( async fn $name:ident($db:ident) $body:block )*) => {
-        $(
-            mod $name {
-                use super::*;
-
-                async fn run($db: TestDb) $body
-
-                #[actix_web::test]
-                async fn sqlite() {
-                    run(TestDb::sqlite()).await
-                }
-
-                #[actix_web::test]
-                async fn postgres() {
-                    run(TestDb::postgres()).await
-                }
-            }
-        )*
-    };
-}
-
-on_both_backends! {
-    async fn health_and_readiness_answer_200(db) {
-        let server = TestServer::start(&db);
-        let res = server.get("/health").await;
-        assert_eq!(res.status(), 200);
-        assert_eq!(res.headers()["cache-control"], "no-store");
-        let body: serde_json::Value = res.json().await.expect("json");
-        assert_eq!(body["status"], "ok");
-
-        let res = server.get("/health/ready").await;
-        assert_eq!(res.status(), 200);
-        let body: serde_json::Value = res.json().await.expect("json");
-        assert_eq!(body["status"], "ready");
-        let expected = match db.backend() {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres => "postgres",
-        };
-        assert_eq!(body["database"], expected);
-    }
-
-    async fn readiness_is_503_once_the_database_is_gone(db) {
-        let server = TestServer::start(&db);
-        assert_eq!(server.get("/health/ready").await.status(), 200);
-        db.destroy();
-        let res = server.get("/health/ready").await;
-        assert_eq!(res.status(), 503);
-        let body: serde_json::Value = res.json().await.expect("json");
-        assert_eq!(body["status"], "unavailable");
-        // Liveness does not depend on the database.
-        assert_eq!(server.get("/health").await.status(), 200);
-    }
-
-    async fn metrics_count_requests_by_route_and_status(db) {
-        let server = TestServer::start(&db);
-        for _ in 0..3 {
-            assert_eq!(server.get("/health").await.status(), 200);
-        }
-        assert_eq!(server.get("/no/such/page").await.status(), 404);
-        let res = server.get("/metrics").await;
-        assert_eq!(res.status(), 200);
-        assert!(res.headers()["content-type"].to_str().unwrap_or("").starts_with("text/plain"));
-        let text = res.text().await.expect("text");
-        let health = r#"route="/health",method="GET",status="200""#;
-        assert!(text.contains(&format!("portcullis_http_requests_total{{{health}}} 3\n")), "{text}");
-        assert!(text.contains(&format!("portcullis_http_request_duration_seconds_count{{{health}}} 3\n")), "{text}");
-        assert!(text.contains(r#"portcullis_http_requests_total{route="unmatched",method="GET",status="404"} 1"#), "{text}");
-        assert!(text.contains("# TYPE portcullis_http_request_duration_seconds histogram"));
-    }
-
-    async fn api_errors_are_json_and_pages_are_html(db) {
-        let server = TestServer::start(&db);
-        let res = server.get("/api/v1/nothing-here").await;
-        assert_eq!(res.status(), 404);
-        assert_eq!(res.headers()["content-type"], "application/json");
-        let body: serde_json::Value = res.json().await.expect("json");
-        assert_eq!(body["error"]["code"], "not_found");
-        assert_eq!(body["error"]["type"], "invalid_request_error");
-        assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
-
-        let res = server.get("/nothing-here").await;
-        assert_eq!(res.status(), 404);
-        assert!(res.headers()["content-type"].to_str().unwrap_or("").starts_with("text/html"));
-        assert!(res.headers()["content-security-policy"].to_str().unwrap_or("").contains("frame-ancestors 'none'"));
-        let html = res.text().await.expect("text");
-        assert!(html.contains("Page not found"), "{html}");
-        assert!(html.contains("/static/portcullis.css"));
-
-        let res = server.http.post(format!("{}/health", server.base)).send().await.expect("post");
-        assert_eq!(res.status(), 405);
-    }
-}
-
-#[actix_web::test]
-async fn request_ids_are_made_or_passed_through() {
-    let db = TestDb::sqlite();
-    let server = TestServer::start(&db);
-    let made = server.get("/health").await;
-    let id = made.headers()["x-request-id"]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
-    assert!(!id.is_empty());
-    let again = server.get("/health").await;
-    assert_ne!(again.headers()["x-request-id"], id.as_str());
-    let res = server
-        .http
-        .get(format!("{}/health", server.base))
-        .header("x-request-id", "from-the-proxy-42")
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(res.headers()["x-request-id"], "from-the-proxy-42");
-}
-
-#[actix_web::test]
-async fn the_stylesheet_is_served_and_unknown_files_are_404() {
-    let db = TestDb::sqlite();
-    let server = TestServer::start(&db);
-    let res = server.get("/static/portcullis.css").await;
-    assert_eq!(res.status(), 200);
-    assert_eq!(res.headers()["content-type"], "text/css; charset=utf-8");
-    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
-    assert!(res.text().await.expect("css").contains("--accent"));
-    assert_eq!(server.get("/static/../Cargo.toml").await.status(), 404);
-    assert_eq!(server.get("/static/missing.js").await.status(), 404);
-}
-
-// ---- The binary, as an operator runs it. ----
 
 /// A `portcullis` process, killed when dropped.
 struct Process {
@@ -410,8 +233,16 @@ fn help_lists_every_setting() {
         "PORTCULLIS_LOG_LEVEL",
         "PORTCULLIS_WORKERS",
         "PORTCULLIS_SHUTDOWN_TIMEOUT",
+        "PORTCULLIS_ACCESS_TOKEN_TTL",
+        "PORTCULLIS_ACCESS_TOKEN_ALG",
+        "PORTCULLIS_DEFAULT_AUDIENCE",
+        "PORTCULLIS_REGISTRATION",
+        "PORTCULLIS_SCOPES",
+        "PORTCULLIS_KEYS_REFRESH",
         "serve",
         "migrate",
+        "client",
+        "keys",
     ] {
         assert!(help.contains(var), "--help lacks {var}:\n{help}");
     }
@@ -433,4 +264,105 @@ async fn two_instances_start_together_on_one_postgres_database() {
     assert_eq!(get_status(&addr_a, "/health/ready").await, 200);
     assert_eq!(get_status(&addr_b, "/health/ready").await, 200);
     assert!(db.store().pending_migrations().expect("pending").is_empty());
+}
+
+/// Runs a command to its end and returns (success, stdout).
+fn output(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    cmd.current_dir(dir)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run portcullis");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn operators_create_list_and_delete_clients() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = [("PORTCULLIS_SCOPES", "orders:read")];
+    let (ok, created) = output(
+        dir.path(),
+        &[
+            "client",
+            "create",
+            "--name",
+            "Billing",
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            "orders:read",
+        ],
+        &env,
+    );
+    assert!(ok, "{created}");
+    let created: serde_json::Value = serde_json::from_str(&created).expect("JSON");
+    let id = created["client_id"].as_str().expect("id").to_owned();
+    assert_eq!(created["client_secret"].as_str().map(str::len), Some(43));
+    assert_eq!(created["client_name"], "Billing");
+
+    let (ok, listed) = output(dir.path(), &["client", "list"], &env);
+    assert!(ok);
+    assert!(
+        listed.lines().any(|l| l.starts_with(&id)
+            && l.contains("client_credentials")
+            && l.contains("Billing")),
+        "{listed}"
+    );
+
+    let (ok, _) = output(
+        dir.path(),
+        &[
+            "client",
+            "create",
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            "unknown",
+        ],
+        &env,
+    );
+    assert!(!ok, "an unknown scope is refused");
+
+    assert!(output(dir.path(), &["client", "delete", &id], &env).0);
+    assert!(
+        !output(dir.path(), &["client", "delete", &id], &env).0,
+        "already gone"
+    );
+    let (_, listed) = output(dir.path(), &["client", "list"], &env);
+    assert!(!listed.contains(&id));
+
+    let (ok, token) = output(dir.path(), &["client", "token", "--uses", "3"], &env);
+    assert!(ok);
+    assert_eq!(token.trim().len(), 43);
+}
+
+#[test]
+fn operators_rotate_and_list_keys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ok, rotated) = output(dir.path(), &["keys", "rotate", "--alg", "ES256"], &[]);
+    assert!(ok);
+    let kid = rotated.trim().split('\t').nth(1).expect("kid").to_owned();
+    let (ok, again) = output(dir.path(), &["keys", "rotate", "--alg", "ES256"], &[]);
+    assert!(ok);
+    let new_kid = again.trim().split('\t').nth(1).expect("kid").to_owned();
+    let (ok, listed) = output(dir.path(), &["keys", "list"], &[]);
+    assert!(ok);
+    let old = listed
+        .lines()
+        .find(|l| l.starts_with(&kid))
+        .expect("old key listed");
+    assert!(!old.ends_with("\t-"), "the old key is retired: {old}");
+    let new = listed
+        .lines()
+        .find(|l| l.starts_with(&new_kid))
+        .expect("new key listed");
+    assert!(new.ends_with("\t-"), "the new key is current: {new}");
+    assert!(!output(dir.path(), &["keys", "rotate", "--alg", "HS256"], &[]).0);
 }

@@ -1,0 +1,63 @@
+//! The signing keys held in memory by one instance.
+//!
+//! Keys live in the database so every instance signs with the same ones. Each instance keeps a
+//! [`Keyring`] for `PORTCULLIS_KEYS_REFRESH` seconds, then reloads it; a token whose `kid` is
+//! unknown triggers an early reload (at most once a second), so a key made by another instance
+//! verifies here at once. What this costs in correctness: after `portcullis keys rotate`, an
+//! instance may go on signing with the previous key for up to the refresh interval; those tokens
+//! stay valid because a retired key stays published until its tokens have expired.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use store::Conn;
+use tokens::{Keyring, TokenError};
+
+#[derive(Debug)]
+pub struct KeyCache {
+    ring: RwLock<Option<Arc<Keyring>>>,
+    loaded_at: AtomicI64,
+    refresh: i64,
+    /// How long retired keys stay published: the longest token lifetime, plus margin.
+    publish_retired_for: i64,
+}
+
+impl KeyCache {
+    pub fn new(refresh: i64, publish_retired_for: i64) -> Self {
+        Self {
+            ring: RwLock::new(None),
+            loaded_at: AtomicI64::new(i64::MIN),
+            refresh,
+            publish_retired_for,
+        }
+    }
+
+    /// The key ring, reloaded from the database when older than the refresh interval.
+    pub fn get(&self, conn: &mut Conn, now: i64) -> Result<Arc<Keyring>, TokenError> {
+        let fresh = now.saturating_sub(self.loaded_at.load(Ordering::Acquire)) < self.refresh;
+        if fresh && let Some(ring) = self.ring.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            return Ok(Arc::clone(ring));
+        }
+        self.reload(conn, now)
+    }
+
+    /// Reloads now, unless another reload happened within the last second; for a `kid` we do
+    /// not know yet.
+    pub fn reload_for_unknown_kid(
+        &self,
+        conn: &mut Conn,
+        now: i64,
+    ) -> Result<Arc<Keyring>, TokenError> {
+        if now.saturating_sub(self.loaded_at.load(Ordering::Acquire)) < 1 {
+            return self.get(conn, now);
+        }
+        self.reload(conn, now)
+    }
+
+    fn reload(&self, conn: &mut Conn, now: i64) -> Result<Arc<Keyring>, TokenError> {
+        let ring = Arc::new(Keyring::load(conn, now, self.publish_retired_for)?);
+        *self.ring.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&ring));
+        self.loaded_at.store(now, Ordering::Release);
+        Ok(ring)
+    }
+}

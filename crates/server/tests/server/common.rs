@@ -1,0 +1,137 @@
+//! What every server test uses: a real server on a free port over a throw-away database.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::ServerHandle;
+use primitives::{Clock as _, ManualClock, SystemClock};
+pub use server::Settings;
+pub use server::config::SettingsArgs;
+pub use store::Backend;
+pub use store::testing::TestDb;
+
+/// A server listening on a free loopback port, with its issuer set to that address and a clock
+/// the test moves by hand; stopped when dropped.
+pub struct TestServer {
+    pub base: String,
+    pub handle: ServerHandle,
+    pub http: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+}
+
+impl TestServer {
+    pub fn start(db: &TestDb) -> Self {
+        Self::start_with(db, |_| {})
+    }
+
+    /// Starts with settings adjusted by `adjust` (the bind address, issuer and database are
+    /// set already; keys are reloaded on every request unless `adjust` says otherwise).
+    pub fn start_with(db: &TestDb, adjust: impl FnOnce(&mut SettingsArgs)) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let base = format!("http://{addr}");
+        let mut args = SettingsArgs {
+            bind: Some(addr.to_string()),
+            issuer: Some(base.clone()),
+            database_url: Some(db.url().into()),
+            workers: Some(1),
+            keys_refresh: Some(0),
+            scopes: Some("openid profile email offline_access orders:read orders:write".into()),
+            ..SettingsArgs::default()
+        };
+        adjust(&mut args);
+        let settings = Settings::from_args(args).expect("settings");
+        let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        {
+            let mut conn = db.store().conn().expect("conn");
+            tokens::ensure_keys(&mut conn, &tokens::SigningAlg::ALL, clock.now()).expect("keys");
+        }
+        let state = server::AppState::with_clock(settings, db.store().clone(), clock.clone());
+        let running = server::start_on(state, listener).expect("start");
+        let handle = running.server.handle();
+        actix_web::rt::spawn(running.server);
+        Self {
+            base,
+            handle,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            clock,
+        }
+    }
+
+    /// The server's current time.
+    pub fn clock_now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.expect("request")
+    }
+
+    /// POSTs a form body, with optional Basic credentials.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        basic: Option<(&str, &str)>,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut req = self.http.post(self.url(path)).form(form);
+        if let Some((id, secret)) = basic {
+            req = req.basic_auth(id, Some(secret));
+        }
+        req.send().await.expect("request")
+    }
+
+    /// POSTs JSON.
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        actix_web::rt::spawn(async move { handle.stop(false).await });
+    }
+}
+
+/// A response's JSON body.
+pub async fn json_of(res: reqwest::Response) -> serde_json::Value {
+    res.json().await.expect("a JSON body")
+}
+
+/// Declares each async test once per backend: `name::sqlite` and `name::postgres`.
+macro_rules! on_both_backends {
+    ($( async fn $name:ident($db:ident) $body:block )*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                async fn run($db: TestDb) $body
+
+                #[actix_web::test]
+                async fn sqlite() {
+                    run(TestDb::sqlite()).await
+                }
+
+                #[actix_web::test]
+                async fn postgres() {
+                    run(TestDb::postgres()).await
+                }
+            }
+        )*
+    };
+}
+pub(crate) use on_both_backends;

@@ -1,0 +1,67 @@
+//! `GET /.well-known/oauth-authorization-server` (RFC 8414) and `GET /jwks.json`.
+
+use crate::common::*;
+
+on_both_backends! {
+    async fn metadata_lists_what_exists(db) {
+        let server = TestServer::start(&db);
+        let res = server.get("/.well-known/oauth-authorization-server").await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["access-control-allow-origin"], "*");
+        let m = json_of(res).await;
+        assert_eq!(m["issuer"], server.base.as_str());
+        for (field, path) in [
+            ("token_endpoint", "/oauth2/token"),
+            ("jwks_uri", "/jwks.json"),
+            ("registration_endpoint", "/oauth2/register"),
+            ("introspection_endpoint", "/oauth2/introspect"),
+            ("revocation_endpoint", "/oauth2/revoke"),
+        ] {
+            assert_eq!(m[field], server.url(path), "{field}");
+            // Each advertised endpoint exists (a GET may be refused, but never 404).
+            assert_ne!(server.get(path).await.status(), 404, "{path}");
+        }
+        assert_eq!(m["grant_types_supported"], serde_json::json!(["client_credentials"]));
+        assert_eq!(m["token_endpoint_auth_methods_supported"], serde_json::json!(["client_secret_basic", "client_secret_post"]));
+        assert!(m["scopes_supported"].as_array().is_some_and(|s| s.iter().any(|x| x == "orders:read")));
+        for (_, v) in m.as_object().expect("object") {
+            assert!(!v.is_null() && v.as_array().is_none_or(|a| !a.is_empty()), "no empty values: {m}");
+        }
+    }
+
+    async fn the_jwks_publishes_a_key_per_algorithm(db) {
+        let server = TestServer::start(&db);
+        let res = server.get("/jwks.json").await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["access-control-allow-origin"], "*");
+        let set: jsonwebtoken::jwk::JwkSet = res.json().await.expect("a JWK set");
+        let mut algs: Vec<String> = set.keys.iter().map(|k| format!("{:?}", k.common.key_algorithm)).collect();
+        algs.sort();
+        assert_eq!(algs, ["Some(ES256)", "Some(EdDSA)", "Some(RS256)"]);
+        assert!(set.keys.iter().all(|k| k.common.key_id.is_some()));
+    }
+}
+
+#[actix_web::test]
+async fn an_issuer_with_a_path_gets_its_metadata_under_the_suffix() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start_with(&db, |a| {
+        let base = a.issuer.clone().unwrap_or_default();
+        a.issuer = Some(format!("{base}/tenant-a"));
+    });
+    let res = server
+        .get("/.well-known/oauth-authorization-server/tenant-a")
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        json_of(res).await["issuer"],
+        format!("{}/tenant-a", server.base)
+    );
+    assert_eq!(
+        server
+            .get("/.well-known/oauth-authorization-server/other")
+            .await
+            .status(),
+        404
+    );
+}

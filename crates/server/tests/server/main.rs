@@ -1,0 +1,11 @@
+//! The server, run for real: in-process on a free port against each backend, and the
+//! `portcullis` binary as an operator starts it. Modules mirror the routes.
+
+mod common;
+
+mod cli;
+mod discovery;
+mod health;
+mod introspect_revoke;
+mod register;
+mod token;
