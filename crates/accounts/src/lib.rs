@@ -1,14 +1,44 @@
 //! Accounts: the people who sign in and the organizations they belong to.
 //!
 //! Owns users (email, name, argon2id password hash), browser sessions, organizations,
-//! memberships with roles, and invites. It decides who a person is and what role they hold in
-//! an organization.
+//! memberships with roles, invites, the refresh-token families of first-party sign-in, and the
+//! login throttle. It decides who a person is and what role they hold in an organization.
 //!
 //! Architecture invariants:
 //! - Knows nothing about HTTP, cookies or pages: the server turns requests into calls here.
-//! - Knows nothing about OAuth clients, grants or tokens.
+//! - Knows nothing about OAuth clients, grants or signing: the server asks `tokens` for access
+//!   tokens and hands their `jti` here so a family revocation can revoke them.
 //! - Reads and writes rows only through `store`; never imports diesel.
-//! - A plaintext password exists only for the length of a hash or verify call.
-//!
-//! Status: the crate is laid out; users, sessions and organizations arrive with the accounts
-//! issue.
+//! - A plaintext password exists only for the length of a hash or verify call; password rules
+//!   are checked before hashing. Session secrets, refresh tokens and invite tokens are stored
+//!   as SHA-256.
+//! - Failed sign-in says the same thing, in about the same time, whether the email is unknown
+//!   or the password wrong.
+
+mod error;
+mod orgs;
+mod password;
+mod refresh;
+mod sessions;
+mod throttle;
+mod users;
+
+pub use error::AccountError;
+pub use orgs::{
+    Acceptor, Invite, Member, Org, Role, accept_invite, change_role, create_invite, create_org,
+    find_invite, members, membership, orgs_of, remove_member, signup,
+};
+pub use password::{PasswordHasher, check_password_rules};
+pub use refresh::{
+    FIRST_PARTY_CLIENT, Family, IssuedRefresh, RefreshOutcome, revoke_family, rotate_refresh,
+    start_family,
+};
+pub use sessions::{
+    Session, SessionPolicy, StartedSession, end_session, list_sessions, resolve_session,
+    revoke_session, start_session,
+};
+pub use throttle::{LoginThrottle, Throttled};
+pub use users::{
+    NewUser, User, authenticate_password, create_user, find_user, find_user_by_email, list_users,
+    normalize_email, set_disabled,
+};

@@ -16,8 +16,10 @@
 mod conn;
 mod error;
 mod migrate;
+mod transaction;
 mod url;
 
+pub mod accounts;
 pub mod audit;
 pub mod clients;
 pub mod keys;
@@ -28,4 +30,5 @@ pub mod testing;
 
 pub use conn::{Backend, Conn, PooledConn, Store, StoreConfig};
 pub use error::{Result, StoreError};
+pub use transaction::transaction;
 pub use url::DatabaseUrl;

@@ -136,6 +136,14 @@ impl TestDb {
         self.store().backend()
     }
 
+    /// Runs raw SQL on this database (tests use it to break things on purpose).
+    pub fn execute(&self, sql: &str) {
+        let mut conn = self.store().conn().unwrap_or_else(|e| panic!("{e}"));
+        diesel::sql_query(sql)
+            .execute(&mut *conn)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
     /// Makes the database disappear under a running store: the SQLite file is deleted, the
     /// PostgreSQL database dropped (its connections terminated).
     pub fn destroy(&self) {

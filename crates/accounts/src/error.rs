@@ -1,0 +1,47 @@
+//! Errors of the accounts crate.
+
+/// What can go wrong with an account operation. Each variant has one HTTP meaning, mapped in
+/// the server.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// A field failed validation; `field` names it.
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("an account with this email exists already")]
+    EmailTaken,
+    /// Unknown email, wrong password or disabled account: one answer for all three.
+    #[error("the email or password is wrong")]
+    InvalidCredentials,
+    #[error("not found")]
+    NotFound,
+    /// Not a member, or a member without the role this needs.
+    #[error("forbidden")]
+    Forbidden,
+    #[error("an organization must keep at least one owner")]
+    LastOwner,
+    #[error("the invite has expired")]
+    InviteExpired,
+    #[error("the invite has been used")]
+    InviteUsed,
+    #[error("the refresh token has expired")]
+    TokenExpired,
+    #[error("the refresh token is not valid")]
+    TokenInvalid,
+    /// A rotated refresh token was presented again; its family is now revoked.
+    #[error("the refresh token was used before; its family is revoked")]
+    TokenReused,
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+}
+
+pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> AccountError {
+    AccountError::Invalid {
+        field,
+        message: message.into(),
+    }
+}

@@ -1,0 +1,454 @@
+//! Users, sessions, organizations, memberships, invites and refresh-token families.
+
+use diesel::prelude::*;
+
+use crate::Conn;
+use crate::schema::{
+    invites, memberships, organizations, refresh_families, refresh_tokens, sessions, users,
+};
+
+// ---- users ----
+
+#[derive(Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: String,
+    pub email: String,
+    pub email_normalized: String,
+    pub name: String,
+    pub password_hash: String,
+    pub email_verified: bool,
+    pub disabled: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl std::fmt::Debug for UserRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRow")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("disabled", &self.disabled)
+            .finish_non_exhaustive()
+    }
+}
+
+pub fn insert_user(conn: &mut Conn, row: &UserRow) -> crate::Result<()> {
+    diesel::insert_into(users::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
+        .map_err(Into::into)
+}
+
+pub fn find_user(conn: &mut Conn, id: &str) -> crate::Result<Option<UserRow>> {
+    users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+        .map_err(Into::into)
+}
+
+pub fn find_user_by_email(
+    conn: &mut Conn,
+    email_normalized: &str,
+) -> crate::Result<Option<UserRow>> {
+    users::table
+        .filter(users::email_normalized.eq(email_normalized))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+        .map_err(Into::into)
+}
+
+pub fn list_users(conn: &mut Conn) -> crate::Result<Vec<UserRow>> {
+    users::table
+        .select(UserRow::as_select())
+        .order((users::created_at.asc(), users::id.asc()))
+        .load(conn)
+        .map_err(Into::into)
+}
+
+pub fn set_user_disabled(
+    conn: &mut Conn,
+    id: &str,
+    disabled: bool,
+    now: i64,
+) -> crate::Result<bool> {
+    diesel::update(users::table.find(id))
+        .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
+        .execute(conn)
+        .map(|n| n > 0)
+        .map_err(Into::into)
+}
+
+// ---- sessions ----
+
+#[derive(Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = sessions)]
+pub struct SessionRow {
+    pub id: String,
+    pub secret_hash: String,
+    pub user_id: String,
+    pub csrf_token: String,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+impl std::fmt::Debug for SessionRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionRow")
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+pub fn insert_session(conn: &mut Conn, row: &SessionRow) -> crate::Result<()> {
+    diesel::insert_into(sessions::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
+        .map_err(Into::into)
+}
+
+pub fn find_session_by_secret(
+    conn: &mut Conn,
+    secret_hash: &str,
+) -> crate::Result<Option<SessionRow>> {
+    sessions::table
+        .filter(sessions::secret_hash.eq(secret_hash))
+        .select(SessionRow::as_select())
+        .first(conn)
+        .optional()
+        .map_err(Into::into)
+}
+
+pub fn touch_session(conn: &mut Conn, id: &str, now: i64) -> crate::Result<()> {
+    diesel::update(sessions::table.find(id))
+        .set(sessions::last_seen_at.eq(now))
+        .execute(conn)
+        .map(drop)
+        .map_err(Into::into)
+}
+
+pub fn sessions_of_user(conn: &mut Conn, user_id: &str) -> crate::Result<Vec<SessionRow>> {
+    sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .select(SessionRow::as_select())
+        .order((sessions::created_at.desc(), sessions::id.asc()))
+        .load(conn)
+        .map_err(Into::into)
+}
+
+/// Deletes a session if it belongs to `user_id`; returns whether one was deleted.
+pub fn delete_session(conn: &mut Conn, id: &str, user_id: &str) -> crate::Result<bool> {
+    diesel::delete(
+        sessions::table
+            .filter(sessions::id.eq(id))
+            .filter(sessions::user_id.eq(user_id)),
+    )
+    .execute(conn)
+    .map(|n| n > 0)
+    .map_err(Into::into)
+}
+
+pub fn delete_sessions_of_user(conn: &mut Conn, user_id: &str) -> crate::Result<usize> {
+    diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id)))
+        .execute(conn)
+        .map_err(Into::into)
+}
+
+// ---- organizations and memberships ----
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = organizations)]
+pub struct OrgRow {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = memberships)]
+pub struct MembershipRow {
+    pub org_id: String,
+    pub user_id: String,
+    pub role: String,
+    pub created_at: i64,
+}
+
+pub fn insert_org(conn: &mut Conn, row: &OrgRow) -> crate::Result<()> {
+    diesel::insert_into(organizations::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
+        .map_err(Into::into)
+}
+
+pub fn find_org(conn: &mut Conn, id: &str) -> crate::Result<Option<OrgRow>> {
+    organizations::table
+        .find(id)
+        .select(OrgRow::as_select())
+        .first(conn)
+        .optional()
+        .map_err(Into::into)
+}
+
+pub fn insert_membership(conn: &mut Conn, row: &MembershipRow) -> crate::Result<()> {
+    diesel::insert_into(memberships::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
+        .map_err(Into::into)
+}
+
+pub fn find_membership(
+    conn: &mut Conn,
+    org_id: &str,
+    user_id: &str,
+) -> crate::Result<Option<MembershipRow>> {
+    memberships::table
+        .find((org_id, user_id))
+        .select(MembershipRow::as_select())
+        .first(conn)
+        .optional()
+        .map_err(Into::into)
+}
+
+/// The organizations a user belongs to, with the user's role, oldest first.
+pub fn orgs_of_user(conn: &mut Conn, user_id: &str) -> crate::Result<Vec<(OrgRow, String)>> {
+    memberships::table
+        .inner_join(organizations::table)
+        .filter(memberships::user_id.eq(user_id))
+        .select((OrgRow::as_select(), memberships::role))
+        .order((organizations::created_at.asc(), organizations::id.asc()))
+        .load(conn)
+        .map_err(Into::into)
+}
+
+/// Members of an organization with their user rows, oldest membership first.
+pub fn members_of_org(
+    conn: &mut Conn,
+    org_id: &str,
+) -> crate::Result<Vec<(MembershipRow, UserRow)>> {
+    memberships::table
+        .inner_join(users::table)
+        .filter(memberships::org_id.eq(org_id))
+        .select((MembershipRow::as_select(), UserRow::as_select()))
+        .order((memberships::created_at.asc(), memberships::user_id.asc()))
+        .load(conn)
+        .map_err(Into::into)
+}
+
+pub fn count_owners(conn: &mut Conn, org_id: &str) -> crate::Result<i64> {
+    memberships::table
+        .filter(memberships::org_id.eq(org_id))
+        .filter(memberships::role.eq("owner"))
+        .count()
+        .get_result(conn)
+        .map_err(Into::into)
+}
+
+pub fn set_role(conn: &mut Conn, org_id: &str, user_id: &str, role: &str) -> crate::Result<bool> {
+    diesel::update(memberships::table.find((org_id, user_id)))
+        .set(memberships::role.eq(role))
+        .execute(conn)
+        .map(|n| n > 0)
+        .map_err(Into::into)
+}
+
+pub fn delete_membership(conn: &mut Conn, org_id: &str, user_id: &str) -> crate::Result<bool> {
+    diesel::delete(memberships::table.find((org_id, user_id)))
+        .execute(conn)
+        .map(|n| n > 0)
+        .map_err(Into::into)
+}
+
+// ---- invites ----
+
+#[derive(Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = invites)]
+pub struct InviteRow {
+    pub id: String,
+    pub org_id: String,
+    pub email_normalized: String,
+    pub role: String,
+    pub token_hash: String,
+    pub invited_by: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub accepted_at: Option<i64>,
+}
+
+impl std::fmt::Debug for InviteRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InviteRow")
+            .field("id", &self.id)
+            .field("org_id", &self.org_id)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+pub fn insert_invite(conn: &mut Conn, row: &InviteRow) -> crate::Result<()> {
+    diesel::insert_into(invites::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
+        .map_err(Into::into)
+}
+
+pub fn find_invite(conn: &mut Conn, id: &str) -> crate::Result<Option<InviteRow>> {
+    invites::table
+        .find(id)
+        .select(InviteRow::as_select())
+        .first(conn)
+        .optional()
+        .map_err(Into::into)
+}
+
+/// Marks an invite accepted; false if it was accepted already (so two accepts cannot both win).
+pub fn mark_invite_accepted(conn: &mut Conn, id: &str, now: i64) -> crate::Result<bool> {
+    diesel::update(
+        invites::table
+            .find(id)
+            .filter(invites::accepted_at.is_null()),
+    )
+    .set(invites::accepted_at.eq(now))
+    .execute(conn)
+    .map(|n| n == 1)
+    .map_err(Into::into)
+}
+
+// ---- refresh-token families ----
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = refresh_families)]
+pub struct FamilyRow {
+    pub id: String,
+    pub user_id: String,
+    pub client_id: String,
+    pub scope: Option<String>,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+    pub revoked_reason: Option<String>,
+}
+
+#[derive(Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = refresh_tokens)]
+pub struct RefreshTokenRow {
+    pub token_hash: String,
+    pub family_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub access_jti: String,
+    pub access_exp: i64,
+}
+
+impl std::fmt::Debug for RefreshTokenRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshTokenRow")
+            .field("family_id", &self.family_id)
+            .field("expires_at", &self.expires_at)
+            .field("used_at", &self.used_at)
+            .finish_non_exhaustive()
+    }
+}
+
+pub fn insert_family(conn: &mut Conn, row: &FamilyRow) -> crate::Result<()> {
+    diesel::insert_into(refresh_families::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
+        .map_err(Into::into)
+}
+
+pub fn insert_refresh_token(conn: &mut Conn, row: &RefreshTokenRow) -> crate::Result<()> {
+    diesel::insert_into(refresh_tokens::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
+        .map_err(Into::into)
+}
+
+/// A refresh token and its family.
+pub fn find_refresh_token(
+    conn: &mut Conn,
+    token_hash: &str,
+) -> crate::Result<Option<(RefreshTokenRow, FamilyRow)>> {
+    refresh_tokens::table
+        .inner_join(refresh_families::table)
+        .filter(refresh_tokens::token_hash.eq(token_hash))
+        .select((RefreshTokenRow::as_select(), FamilyRow::as_select()))
+        .first(conn)
+        .optional()
+        .map_err(Into::into)
+}
+
+/// Marks a refresh token used; true only for the one caller that found it unused.
+pub fn mark_refresh_token_used(conn: &mut Conn, token_hash: &str, now: i64) -> crate::Result<bool> {
+    diesel::update(
+        refresh_tokens::table
+            .find(token_hash)
+            .filter(refresh_tokens::used_at.is_null()),
+    )
+    .set(refresh_tokens::used_at.eq(now))
+    .execute(conn)
+    .map(|n| n == 1)
+    .map_err(Into::into)
+}
+
+/// Revokes a family (first reason wins); returns whether it was live.
+pub fn revoke_family(
+    conn: &mut Conn,
+    family_id: &str,
+    reason: &str,
+    now: i64,
+) -> crate::Result<bool> {
+    diesel::update(
+        refresh_families::table
+            .find(family_id)
+            .filter(refresh_families::revoked_at.is_null()),
+    )
+    .set((
+        refresh_families::revoked_at.eq(now),
+        refresh_families::revoked_reason.eq(reason),
+    ))
+    .execute(conn)
+    .map(|n| n > 0)
+    .map_err(Into::into)
+}
+
+pub fn find_family(conn: &mut Conn, family_id: &str) -> crate::Result<Option<FamilyRow>> {
+    refresh_families::table
+        .find(family_id)
+        .select(FamilyRow::as_select())
+        .first(conn)
+        .optional()
+        .map_err(Into::into)
+}
+
+/// The access tokens issued with a family's refresh tokens that have not expired at `now`:
+/// (jti, exp).
+pub fn live_access_tokens_of_family(
+    conn: &mut Conn,
+    family_id: &str,
+    now: i64,
+) -> crate::Result<Vec<(String, i64)>> {
+    refresh_tokens::table
+        .filter(refresh_tokens::family_id.eq(family_id))
+        .filter(refresh_tokens::access_exp.gt(now))
+        .select((refresh_tokens::access_jti, refresh_tokens::access_exp))
+        .load(conn)
+        .map_err(Into::into)
+}
