@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use accounts::{LoginThrottle, PasswordHasher, SessionPolicy};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{DefaultHeaders, from_fn};
@@ -28,6 +29,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub clock: SharedClock,
     pub keys: Arc<KeyCache>,
+    pub hasher: Arc<PasswordHasher>,
+    pub throttle: Arc<LoginThrottle>,
 }
 
 impl AppState {
@@ -46,6 +49,15 @@ impl AppState {
             keys: Arc::new(KeyCache::new(settings.keys_refresh, publish_retired_for)),
             settings: Arc::new(settings),
             clock,
+            hasher: Arc::new(PasswordHasher::new()),
+            throttle: Arc::new(LoginThrottle::default()),
+        }
+    }
+
+    pub fn session_policy(&self) -> SessionPolicy {
+        SessionPolicy {
+            absolute: self.settings.session_ttl,
+            idle: self.settings.session_idle_timeout,
         }
     }
 
@@ -74,6 +86,11 @@ pub fn build_app(
                 .error_handler(errors::json_error),
         )
         .app_data(web::QueryConfig::default().error_handler(errors::query_error))
+        .app_data(
+            web::FormConfig::default()
+                .limit(16 * 1024)
+                .error_handler(errors::form_error),
+        )
         .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
         .wrap(from_fn(observe))
         .configure(routes::configure)

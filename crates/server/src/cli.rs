@@ -43,6 +43,33 @@ pub enum Command {
     /// Manage signing keys
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage users
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum UserCommand {
+    /// Create a user with an organization of their own. The password is read from stdin with
+    /// --password-stdin, else a random one is made and printed once.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// Read the password from the first line of stdin
+        #[arg(long = "password-stdin")]
+        password_stdin: bool,
+    },
+    /// List users
+    List,
+    /// Disable a user (their sessions end at once); --enable to undo
+    Disable {
+        /// The user's email
+        email: String,
+        #[arg(long)]
+        enable: bool,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -112,6 +139,7 @@ pub fn main() -> ExitCode {
         Command::Migrate => migrate(&settings).map(drop),
         Command::Client(cmd) => client_command(&settings, cmd),
         Command::Keys(cmd) => keys_command(&settings, cmd),
+        Command::User(cmd) => user_command(&settings, cmd),
     };
     result.map_or_else(|e| fail(&e), |()| ExitCode::SUCCESS)
 }
@@ -312,6 +340,63 @@ fn keys_command(settings: &Settings, cmd: KeysCommand) -> CliResult {
                 ))?;
             }
             Ok(())
+        }
+    }
+}
+
+fn user_command(settings: &Settings, cmd: UserCommand) -> CliResult {
+    let store = migrate(settings)?;
+    let mut conn = store.conn().map_err(|e| e.to_string())?;
+    let now = SystemClock.now();
+    match cmd {
+        UserCommand::Create {
+            email,
+            name,
+            password_stdin,
+        } => {
+            let (password, generated) = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+                (line.trim_end_matches(['\r', '\n']).to_owned(), false)
+            } else {
+                (primitives::random_token(18), true)
+            };
+            let hasher = accounts::PasswordHasher::new();
+            let new = accounts::NewUser {
+                email: &email,
+                name: &name,
+                password: &password,
+            };
+            let (user, org) =
+                accounts::signup(&mut conn, &new, None, &hasher, now).map_err(|e| e.to_string())?;
+            out(&format!("{}\t{}\t{}", user.id, user.email, org.id))?;
+            if generated {
+                out(&format!("password: {password}"))?;
+            }
+            Ok(())
+        }
+        UserCommand::List => {
+            out("id\temail\tname\tdisabled")?;
+            for u in accounts::list_users(&mut conn).map_err(|e| e.to_string())? {
+                out(&format!(
+                    "{}\t{}\t{}\t{}",
+                    u.id, u.email, u.name, u.disabled
+                ))?;
+            }
+            Ok(())
+        }
+        UserCommand::Disable { email, enable } => {
+            let user = accounts::find_user_by_email(&mut conn, &email)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no user {email}"))?;
+            accounts::set_disabled(&mut conn, &user.id, !enable, now).map_err(|e| e.to_string())?;
+            out(&format!(
+                "{} {}",
+                if enable { "enabled" } else { "disabled" },
+                user.email
+            ))
         }
     }
 }

@@ -134,6 +134,43 @@ pub struct SettingsArgs {
         value_name = "SECONDS"
     )]
     pub keys_refresh: Option<i64>,
+
+    /// Longest life of a browser session, in seconds [default: 604800, 7 days]
+    #[arg(
+        long,
+        env = "PORTCULLIS_SESSION_TTL",
+        global = true,
+        value_name = "SECONDS"
+    )]
+    pub session_ttl: Option<i64>,
+
+    /// A browser session unused this many seconds ends [default: 86400, 1 day]
+    #[arg(
+        long,
+        env = "PORTCULLIS_SESSION_IDLE_TIMEOUT",
+        global = true,
+        value_name = "SECONDS"
+    )]
+    pub session_idle_timeout: Option<i64>,
+
+    /// Lifetime of refresh tokens, in seconds [default: 2592000, 30 days]
+    #[arg(
+        long,
+        env = "PORTCULLIS_REFRESH_TOKEN_TTL",
+        global = true,
+        value_name = "SECONDS"
+    )]
+    pub refresh_token_ttl: Option<i64>,
+
+    /// Take the client IP from X-Forwarded-For / Forwarded (only behind a proxy that sets
+    /// them) [default: false]
+    #[arg(
+        long,
+        env = "PORTCULLIS_TRUST_PROXY",
+        global = true,
+        value_name = "BOOL"
+    )]
+    pub trust_proxy: Option<bool>,
 }
 
 /// The same settings as keys of `portcullis.toml`. Unknown keys are refused, so a typo is
@@ -155,6 +192,10 @@ struct FileSettings {
     registration: Option<String>,
     scopes: Option<String>,
     keys_refresh: Option<i64>,
+    session_ttl: Option<i64>,
+    session_idle_timeout: Option<i64>,
+    refresh_token_ttl: Option<i64>,
+    trust_proxy: Option<bool>,
 }
 
 /// Who may register clients over RFC 7591.
@@ -194,6 +235,10 @@ pub struct Settings {
     pub registration: RegistrationPolicy,
     pub scopes: Vec<String>,
     pub keys_refresh: i64,
+    pub session_ttl: i64,
+    pub session_idle_timeout: i64,
+    pub refresh_token_ttl: i64,
+    pub trust_proxy: bool,
 }
 
 /// A setting that cannot be used, with the name of the setting at fault.
@@ -363,12 +408,48 @@ impl Settings {
                     ));
                 }
             },
+            session_ttl: seconds(
+                "PORTCULLIS_SESSION_TTL",
+                args.session_ttl.or(file.session_ttl),
+                604_800,
+                60..=31_536_000,
+            )?,
+            session_idle_timeout: seconds(
+                "PORTCULLIS_SESSION_IDLE_TIMEOUT",
+                args.session_idle_timeout.or(file.session_idle_timeout),
+                86_400,
+                60..=31_536_000,
+            )?,
+            refresh_token_ttl: seconds(
+                "PORTCULLIS_REFRESH_TOKEN_TTL",
+                args.refresh_token_ttl.or(file.refresh_token_ttl),
+                2_592_000,
+                60..=31_536_000,
+            )?,
+            trust_proxy: args.trust_proxy.or(file.trust_proxy).unwrap_or(false),
         })
     }
 
     /// The issuer as a string without a trailing slash, as it appears in `iss`.
     pub fn issuer_str(&self) -> &str {
         self.issuer.as_str().trim_end_matches('/')
+    }
+}
+
+/// A duration setting: the default when absent, else a value within `range`.
+fn seconds(
+    setting: &'static str,
+    value: Option<i64>,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(n) if range.contains(&n) => Ok(n),
+        Some(n) => Err(invalid(
+            setting,
+            format!("{n} is outside {}..={} seconds", range.start(), range.end()),
+        )),
     }
 }
 

@@ -39,6 +39,10 @@ pub struct ApiError {
     /// A sentence for the developer reading it.
     pub message: String,
     pub kind: ErrorType,
+    /// The request field at fault, for validation errors.
+    pub param: Option<&'static str>,
+    /// Seconds to wait, sent as `Retry-After` with a 429.
+    pub retry_after: Option<i64>,
 }
 
 #[derive(Serialize)]
@@ -52,6 +56,8 @@ struct ApiErrorFields<'a> {
     message: &'a str,
     #[serde(rename = "type")]
     kind: ErrorType,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    param: Option<&'a str>,
 }
 
 impl ApiError {
@@ -66,7 +72,46 @@ impl ApiError {
             code,
             message: message.into(),
             kind,
+            param: None,
+            retry_after: None,
         }
+    }
+
+    pub fn with_param(mut self, param: &'static str) -> Self {
+        self.param = Some(param);
+        self
+    }
+
+    /// 401: no credential, or one that is not valid.
+    pub fn unauthenticated(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            code,
+            ErrorType::AuthenticationError,
+            message,
+        )
+    }
+
+    /// 403: a valid credential that may not do this.
+    pub fn forbidden() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            ErrorType::AuthorizationError,
+            "You do not have access to this resource.",
+        )
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn rate_limited(retry_after: i64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            ErrorType::RateLimitError,
+            "Too many attempts; wait before trying again.",
+        );
+        e.retry_after = Some(retry_after.max(1));
+        e
     }
 
     pub fn not_found() -> Self {
@@ -142,11 +187,21 @@ impl ResponseError for ApiError {
                 code: self.code,
                 message: &self.message,
                 kind: self.kind,
+                param: self.param,
             },
         };
         let mut res = HttpResponse::build(self.status).json(body);
-        res.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        let headers = res.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(secs) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"portcullis\""),
+            );
+        }
         res
     }
 }
@@ -158,6 +213,62 @@ impl From<store::StoreError> for ApiError {
             | store::StoreError::FileGone(_)
             | store::StoreError::Connect(_) => Self::unavailable(&e),
             _ => Self::internal(&e),
+        }
+    }
+}
+
+impl From<accounts::AccountError> for ApiError {
+    fn from(e: accounts::AccountError) -> Self {
+        use accounts::AccountError as E;
+        match e {
+            E::Store(inner) => inner.into(),
+            E::Invalid { field, message } => {
+                Self::bad_request("invalid_field", format!("{field} {message}.")).with_param(field)
+            }
+            E::EmailTaken => Self::new(
+                StatusCode::CONFLICT,
+                "email_taken",
+                ErrorType::InvalidRequestError,
+                "An account with this email exists already.",
+            )
+            .with_param("email"),
+            E::InvalidCredentials => {
+                Self::unauthenticated("invalid_credentials", "The email or password is wrong.")
+            }
+            E::NotFound => Self::not_found(),
+            E::Forbidden => Self::forbidden(),
+            E::LastOwner => Self::new(
+                StatusCode::CONFLICT,
+                "last_owner",
+                ErrorType::InvalidRequestError,
+                "An organization must keep at least one owner.",
+            ),
+            E::InviteExpired => Self::new(
+                StatusCode::GONE,
+                "invite_expired",
+                ErrorType::InvalidRequestError,
+                "This invite has expired.",
+            ),
+            E::InviteUsed => Self::new(
+                StatusCode::CONFLICT,
+                "invite_used",
+                ErrorType::InvalidRequestError,
+                "This invite has been used.",
+            ),
+            E::TokenExpired => Self::unauthenticated("token_expired", "The token has expired."),
+            E::TokenInvalid | E::TokenReused => {
+                Self::unauthenticated("invalid_token", "The token is not valid.")
+            }
+            E::Hashing(detail) | E::Internal(detail) => Self::internal(&detail),
+        }
+    }
+}
+
+impl From<tokens::TokenError> for ApiError {
+    fn from(e: tokens::TokenError) -> Self {
+        match e {
+            tokens::TokenError::Store(inner) => inner.into(),
+            other => Self::internal(&other),
         }
     }
 }
@@ -266,6 +377,17 @@ pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &HttpRequest) -
         _ => ApiError::bad_request("invalid_json", "The JSON body could not be read."),
     };
     api.into()
+}
+
+/// Error handler for form bodies (the pages): a 400 page, never a plain-text actix error.
+pub fn form_error(err: actix_web::error::UrlencodedError, req: &HttpRequest) -> actix_web::Error {
+    tracing::debug!(error = %err, path = req.path(), "unreadable form");
+    PageError {
+        status: StatusCode::BAD_REQUEST,
+        title: "Bad request",
+        message: "The form could not be read.".into(),
+    }
+    .into()
 }
 
 /// Error handler for path and query extractors under `/api/`.

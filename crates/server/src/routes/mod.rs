@@ -2,9 +2,12 @@
 
 use actix_web::web;
 
+mod api_auth;
+mod api_orgs;
 mod discovery;
 mod health;
 mod oauth;
+mod pages;
 mod register;
 
 pub use register::registration_policy;
@@ -16,4 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     discovery::configure(cfg);
     oauth::configure(cfg);
     register::configure(cfg);
+    api_auth::configure(cfg);
+    api_orgs::configure(cfg);
+    pages::configure(cfg);
 }

@@ -205,8 +205,10 @@ async fn introspect(
         if store::keys::is_access_token_revoked(&mut conn, &claims.jti)? {
             return Ok(json!({ "active": false }));
         }
-        // A deleted client's tokens die with it.
-        if registration::find_client(&mut conn, &claims.client_id)?.is_none() {
+        // A deleted client's tokens die with it (first-party sign-in has no client row).
+        if claims.client_id != accounts::FIRST_PARTY_CLIENT
+            && registration::find_client(&mut conn, &claims.client_id)?.is_none()
+        {
             return Ok(json!({ "active": false }));
         }
         Ok(active_response(&claims))

@@ -366,3 +366,143 @@ fn operators_rotate_and_list_keys() {
     assert!(new.ends_with("\t-"), "the new key is current: {new}");
     assert!(!output(dir.path(), &["keys", "rotate", "--alg", "HS256"], &[]).0);
 }
+
+/// Signs up, in and out, over the API and the pages, with every log line on, and checks that
+/// no password, token or cookie value reaches the log.
+#[actix_web::test]
+async fn secrets_never_reach_the_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = Process::spawn(
+        dir.path(),
+        &[],
+        &[
+            ("PORTCULLIS_BIND", "127.0.0.1:0"),
+            ("PORTCULLIS_LOG_LEVEL", "trace"),
+        ],
+    );
+    let addr = p.wait_listening();
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let url = |path: &str| format!("http://{addr}{path}");
+    let password = "Sw0rdfish-Passw0rd";
+    let signup: serde_json::Value = http
+        .post(url("/api/v1/auth/signup"))
+        .json(
+            &serde_json::json!({ "email": "log@example.com", "password": password, "name": "Log" }),
+        )
+        .send()
+        .await
+        .expect("signup")
+        .json()
+        .await
+        .expect("json");
+    let refresh: serde_json::Value = http
+        .post(url("/api/v1/auth/refresh"))
+        .json(&serde_json::json!({ "refreshToken": signup["refreshToken"] }))
+        .send()
+        .await
+        .expect("refresh")
+        .json()
+        .await
+        .expect("json");
+    let wrong = http
+        .post(url("/api/v1/auth/login"))
+        .json(&serde_json::json!({ "email": "log@example.com", "password": "Wr0ng-Passw0rd" }))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(wrong.status(), 401);
+    let html = http
+        .get(url("/login"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    let csrf = html
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("csrf")
+        .to_owned();
+    let res = http
+        .post(url("/login"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("email", "log@example.com"),
+            ("password", password),
+            ("return_to", "/account"),
+        ])
+        .send()
+        .await
+        .expect("login");
+    let session = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("pcl_session="))
+        .and_then(|c| c.split(';').next())
+        .expect("session cookie")
+        .to_owned();
+    assert_eq!(
+        http.get(url("/account"))
+            .send()
+            .await
+            .expect("account")
+            .status(),
+        200
+    );
+    let client: serde_json::Value = http
+        .post(url("/oauth2/register"))
+        .json(&serde_json::json!({ "grant_types": ["client_credentials"] }))
+        .send()
+        .await
+        .expect("register")
+        .json()
+        .await
+        .expect("json");
+    let cc: serde_json::Value = http
+        .post(url("/oauth2/token"))
+        .basic_auth(
+            client["client_id"].as_str().expect("id"),
+            client["client_secret"].as_str(),
+        )
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    p.terminate();
+    let (_, lines) = p.finish();
+    let log = lines.join("\n");
+    assert!(
+        log.contains("signed in"),
+        "the log has the sign-in events: {log}"
+    );
+    let secrets = [
+        password.to_owned(),
+        "Wr0ng-Passw0rd".to_owned(),
+        signup["token"].as_str().expect("t").to_owned(),
+        signup["refreshToken"].as_str().expect("r").to_owned(),
+        refresh["token"].as_str().expect("t").to_owned(),
+        refresh["refreshToken"].as_str().expect("r").to_owned(),
+        session,
+        csrf,
+        client["client_secret"].as_str().expect("s").to_owned(),
+        client["registration_access_token"]
+            .as_str()
+            .expect("rat")
+            .to_owned(),
+        cc["access_token"].as_str().expect("at").to_owned(),
+    ];
+    for secret in &secrets {
+        assert!(!log.contains(secret.as_str()), "a secret reached the log");
+    }
+}

@@ -1,11 +1,15 @@
 //! The server, run for real: in-process on a free port against each backend, and the
 //! `portcullis` binary as an operator starts it. Modules mirror the routes.
 
+mod browser;
 mod common;
 
+mod api_auth;
+mod api_orgs;
 mod cli;
 mod discovery;
 mod health;
 mod introspect_revoke;
+mod pages;
 mod register;
 mod token;

@@ -1,0 +1,244 @@
+//! First-party JSON sign-in: `POST /api/v1/auth/signup|login|refresh|logout` and
+//! `GET /api/v1/me`. Tokens: a JWT access token (`token`) and a rotating refresh token
+//! (`refreshToken`) whose reuse revokes its family.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::CACHE_CONTROL;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::app::AppState;
+use crate::auth::{bearer_token, client_ip, issue_user_token, require_user};
+use crate::errors::ApiError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/auth/signup", web::post().to(signup))
+        .route("/api/v1/auth/login", web::post().to(login))
+        .route("/api/v1/auth/refresh", web::post().to(refresh))
+        .route("/api/v1/auth/logout", web::post().to(logout))
+        .route("/api/v1/me", web::get().to(me));
+}
+
+/// A required string field, or a 400 naming it.
+pub fn required<'a>(value: &'a Option<String>, field: &'static str) -> Result<&'a str, ApiError> {
+    value.as_deref().filter(|v| !v.is_empty()).ok_or_else(|| {
+        ApiError::bad_request("invalid_field", format!("{field} is required.")).with_param(field)
+    })
+}
+
+/// The token pair every sign-in answers with.
+pub fn token_pair(access: &tokens::IssuedAccessToken, refresh: &primitives::PlainSecret) -> Value {
+    json!({
+        "token": access.token,
+        "tokenType": "Bearer",
+        "expiresIn": access.expires_in,
+        "refreshToken": refresh.expose(),
+    })
+}
+
+fn no_store(status: StatusCode, body: Value) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(body)
+}
+
+/// Issues an access token and starts a refresh family for a user who just signed in.
+pub fn sign_in(
+    state: &AppState,
+    conn: &mut store::Conn,
+    user_id: &str,
+    now: i64,
+) -> Result<Value, ApiError> {
+    let access = issue_user_token(state, conn, user_id, now)?;
+    let family = accounts::Family {
+        id: String::new(),
+        user_id: user_id.to_owned(),
+        client_id: accounts::FIRST_PARTY_CLIENT.to_owned(),
+        scope: None,
+        auth_time: now,
+    };
+    let refresh = accounts::start_family(
+        conn,
+        &family,
+        now,
+        state.settings.refresh_token_ttl,
+        (&access.claims.jti, access.claims.exp),
+    )?;
+    Ok(token_pair(&access, &refresh.token))
+}
+
+#[derive(Deserialize)]
+struct SignupBody {
+    email: Option<String>,
+    password: Option<String>,
+    name: Option<String>,
+    organization: Option<String>,
+}
+
+async fn signup(
+    state: web::Data<AppState>,
+    body: web::Json<SignupBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    required(&body.email, "email")?;
+    required(&body.password, "password")?;
+    required(&body.name, "name")?;
+    let answer = web::block(move || -> Result<Value, ApiError> {
+        let now = state.now();
+        let mut conn = state.store.conn()?;
+        let new = accounts::NewUser {
+            email: body.email.as_deref().unwrap_or_default(),
+            name: body.name.as_deref().unwrap_or_default(),
+            password: body.password.as_deref().unwrap_or_default(),
+        };
+        let (user, org) = accounts::signup(
+            &mut conn,
+            &new,
+            body.organization.as_deref(),
+            &state.hasher,
+            now,
+        )?;
+        tracing::info!(user = %user.id, org = %org.id, "signed up");
+        let mut answer = sign_in(&state, &mut conn, &user.id, now)?;
+        answer["user"] = user_json(&user);
+        answer["organization"] = json!({ "id": org.id, "name": org.name, "role": "owner" });
+        Ok(answer)
+    })
+    .await??;
+    Ok(no_store(StatusCode::CREATED, answer))
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    email: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<LoginBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let email = body
+        .email
+        .clone()
+        .or(body.username.clone())
+        .filter(|e| !e.is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_request("invalid_field", "email is required.").with_param("email")
+        })?;
+    required(&body.password, "password")?;
+    let ip = client_ip(&req, &state);
+    let now = state.now();
+    state
+        .throttle
+        .check(&email, ip.as_deref(), now)
+        .map_err(|t| ApiError::rate_limited(t.retry_after))?;
+    let answer = web::block(move || -> Result<Value, ApiError> {
+        let mut conn = state.store.conn()?;
+        let password = body.password.as_deref().unwrap_or_default();
+        match accounts::authenticate_password(&mut conn, &email, password, &state.hasher) {
+            Ok(user) => {
+                state.throttle.record_success(&email);
+                tracing::info!(user = %user.id, "signed in");
+                sign_in(&state, &mut conn, &user.id, now)
+            }
+            Err(e) => {
+                if matches!(e, accounts::AccountError::InvalidCredentials) {
+                    state.throttle.record_failure(&email, ip.as_deref(), now);
+                    tracing::info!("sign-in failed");
+                }
+                Err(e.into())
+            }
+        }
+    })
+    .await??;
+    Ok(no_store(StatusCode::OK, answer))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RefreshBody {
+    refresh_token: Option<String>,
+}
+
+async fn refresh(
+    state: web::Data<AppState>,
+    body: web::Json<RefreshBody>,
+) -> Result<HttpResponse, ApiError> {
+    let presented = required(&body.refresh_token, "refreshToken")?.to_owned();
+    let answer = web::block(move || -> Result<Value, ApiError> {
+        let now = state.now();
+        let mut conn = state.store.conn()?;
+        let st = state.clone();
+        let mut issue_conn = state.store.conn()?;
+        let outcome = accounts::rotate_refresh(
+            &mut conn,
+            &presented,
+            now,
+            state.settings.refresh_token_ttl,
+            |family| {
+                let access = issue_user_token(&st, &mut issue_conn, &family.user_id, now)
+                    .map_err(|e| accounts::AccountError::Internal(e.to_string()))?;
+                let (jti, exp) = (access.claims.jti.clone(), access.claims.exp);
+                Ok((access, jti, exp))
+            },
+        )?;
+        Ok(token_pair(&outcome.access, &outcome.refresh))
+    })
+    .await??;
+    Ok(no_store(StatusCode::OK, answer))
+}
+
+async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<RefreshBody>,
+) -> Result<HttpResponse, ApiError> {
+    let presented = required(&body.refresh_token, "refreshToken")?.to_owned();
+    let access = bearer_token(&req);
+    web::block(move || -> Result<(), ApiError> {
+        let now = state.now();
+        let mut conn = state.store.conn()?;
+        accounts::revoke_family(&mut conn, &presented, "logout", now)?;
+        // The access token presented with the request dies too, if it is ours and valid.
+        if let Some(token) = access
+            && let Ok(user) = crate::auth::user_from_token(&state, &mut conn, &token)
+        {
+            store::keys::revoke_access_token(&mut conn, &user.claims.jti, user.claims.exp)?;
+        }
+        Ok(())
+    })
+    .await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub fn user_json(user: &accounts::User) -> Value {
+    json!({
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "emailVerified": user.email_verified,
+        "createdAt": user.created_at,
+    })
+}
+
+async fn me(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let caller = require_user(&req, &state).await?;
+    let st = state.clone();
+    let user_id = caller.user.id.clone();
+    let orgs = web::block(move || -> Result<_, ApiError> {
+        let mut conn = st.store.conn()?;
+        Ok(accounts::orgs_of(&mut conn, &user_id)?)
+    })
+    .await??;
+    let mut body = user_json(&caller.user);
+    body["organizations"] = orgs
+        .iter()
+        .map(|(o, r)| json!({ "id": o.id, "name": o.name, "role": r.as_str() }))
+        .collect();
+    Ok(no_store(StatusCode::OK, body))
+}

@@ -1,0 +1,275 @@
+//! Organizations, members and invites: `/api/v1/organizations…` and
+//! `POST /api/v1/invites/{id}/accept`.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::CACHE_CONTROL;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::app::AppState;
+use crate::auth::{bearer_token, require_user, user_from_token};
+use crate::errors::ApiError;
+use crate::routes::api_auth::{required, sign_in, user_json};
+
+/// Invites are valid for a week.
+const INVITE_TTL: i64 = 7 * 86_400;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/v1/organizations", web::post().to(create))
+        .route("/api/v1/organizations", web::get().to(list))
+        .route("/api/v1/organizations/{org}", web::get().to(show))
+        .route(
+            "/api/v1/organizations/{org}/members",
+            web::get().to(list_members),
+        )
+        .route(
+            "/api/v1/organizations/{org}/members/{user}",
+            web::patch().to(change_member),
+        )
+        .route(
+            "/api/v1/organizations/{org}/members/{user}",
+            web::delete().to(remove_member),
+        )
+        .route(
+            "/api/v1/organizations/{org}/invites",
+            web::post().to(invite),
+        )
+        .route("/api/v1/invites/{id}/accept", web::post().to(accept));
+}
+
+fn org_json(org: &accounts::Org, role: accounts::Role) -> Value {
+    json!({ "id": org.id, "name": org.name, "createdAt": org.created_at, "role": role.as_str() })
+}
+
+fn member_json(m: &accounts::Member) -> Value {
+    json!({ "userId": m.user_id, "email": m.email, "name": m.name, "role": m.role.as_str(), "joinedAt": m.joined_at })
+}
+
+fn parse_role(raw: &Option<String>) -> Result<accounts::Role, ApiError> {
+    accounts::Role::parse(required(raw, "role")?).ok_or_else(|| {
+        ApiError::bad_request("invalid_field", "role must be owner, admin or member.")
+            .with_param("role")
+    })
+}
+
+fn ok(status: StatusCode, body: Value) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(body)
+}
+
+#[derive(Deserialize)]
+struct NameBody {
+    name: Option<String>,
+}
+
+async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<NameBody>,
+) -> Result<HttpResponse, ApiError> {
+    let caller = require_user(&req, &state).await?;
+    let name = required(&body.name, "name")?.to_owned();
+    let org = web::block(move || -> Result<_, ApiError> {
+        let mut conn = state.store.conn()?;
+        Ok(accounts::create_org(
+            &mut conn,
+            &caller.user.id,
+            &name,
+            state.now(),
+        )?)
+    })
+    .await??;
+    Ok(ok(
+        StatusCode::CREATED,
+        org_json(&org, accounts::Role::Owner),
+    ))
+}
+
+async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let caller = require_user(&req, &state).await?;
+    let orgs = web::block(move || -> Result<_, ApiError> {
+        let mut conn = state.store.conn()?;
+        Ok(accounts::orgs_of(&mut conn, &caller.user.id)?)
+    })
+    .await??;
+    let data: Vec<Value> = orgs.iter().map(|(o, r)| org_json(o, *r)).collect();
+    Ok(ok(StatusCode::OK, json!({ "data": data })))
+}
+
+async fn show(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let caller = require_user(&req, &state).await?;
+    let org_id = path.into_inner();
+    let (org, role) = web::block(move || -> Result<_, ApiError> {
+        let mut conn = state.store.conn()?;
+        Ok(accounts::membership(&mut conn, &org_id, &caller.user.id)?)
+    })
+    .await??;
+    Ok(ok(StatusCode::OK, org_json(&org, role)))
+}
+
+async fn list_members(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let caller = require_user(&req, &state).await?;
+    let org_id = path.into_inner();
+    let members = web::block(move || -> Result<_, ApiError> {
+        let mut conn = state.store.conn()?;
+        accounts::membership(&mut conn, &org_id, &caller.user.id)?;
+        Ok(accounts::members(&mut conn, &org_id)?)
+    })
+    .await??;
+    let data: Vec<Value> = members.iter().map(member_json).collect();
+    Ok(ok(StatusCode::OK, json!({ "data": data })))
+}
+
+#[derive(Deserialize)]
+struct RoleBody {
+    role: Option<String>,
+}
+
+async fn change_member(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+    body: web::Json<RoleBody>,
+) -> Result<HttpResponse, ApiError> {
+    let caller = require_user(&req, &state).await?;
+    let (org_id, target) = path.into_inner();
+    let role = parse_role(&body.role)?;
+    let member = web::block(move || -> Result<_, ApiError> {
+        let mut conn = state.store.conn()?;
+        accounts::change_role(&mut conn, &org_id, &caller.user.id, &target, role)?;
+        accounts::members(&mut conn, &org_id)?
+            .into_iter()
+            .find(|m| m.user_id == target)
+            .ok_or_else(ApiError::not_found)
+    })
+    .await??;
+    Ok(ok(StatusCode::OK, member_json(&member)))
+}
+
+async fn remove_member(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let caller = require_user(&req, &state).await?;
+    let (org_id, target) = path.into_inner();
+    web::block(move || -> Result<_, ApiError> {
+        let mut conn = state.store.conn()?;
+        Ok(accounts::remove_member(
+            &mut conn,
+            &org_id,
+            &caller.user.id,
+            &target,
+        )?)
+    })
+    .await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+struct InviteBody {
+    email: Option<String>,
+    role: Option<String>,
+}
+
+async fn invite(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+    body: web::Json<InviteBody>,
+) -> Result<HttpResponse, ApiError> {
+    let caller = require_user(&req, &state).await?;
+    let org_id = path.into_inner();
+    let email = required(&body.email, "email")?.to_owned();
+    let role = if body.role.is_some() {
+        parse_role(&body.role)?
+    } else {
+        accounts::Role::Member
+    };
+    let issuer = state.settings.issuer_str().to_owned();
+    let (invite, token) = web::block(move || -> Result<_, ApiError> {
+        let mut conn = state.store.conn()?;
+        Ok(accounts::create_invite(
+            &mut conn,
+            &org_id,
+            &caller.user.id,
+            &email,
+            role,
+            state.now(),
+            INVITE_TTL,
+        )?)
+    })
+    .await??;
+    Ok(ok(
+        StatusCode::CREATED,
+        json!({
+            "id": invite.id,
+            "organizationId": invite.org_id,
+            "email": invite.email,
+            "role": invite.role.as_str(),
+            "expiresAt": invite.expires_at,
+            "token": token.expose(),
+            "acceptUrl": format!("{issuer}/api/v1/invites/{}/accept", invite.id),
+        }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct AcceptBody {
+    token: Option<String>,
+    name: Option<String>,
+    password: Option<String>,
+}
+
+/// Accepts an invite: as the signed-in invitee (a bearer token), or by creating the account
+/// with `{name, password}`. Answers like sign-in.
+async fn accept(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+    body: web::Json<AcceptBody>,
+) -> Result<HttpResponse, ApiError> {
+    let invite_id = path.into_inner();
+    let body = body.into_inner();
+    let token = required(&body.token, "token")?.to_owned();
+    let bearer = bearer_token(&req);
+    if bearer.is_none() {
+        required(&body.name, "name")?;
+        required(&body.password, "password")?;
+    }
+    let answer = web::block(move || -> Result<Value, ApiError> {
+        let now = state.now();
+        let mut conn = state.store.conn()?;
+        let caller = match &bearer {
+            Some(t) => Some(user_from_token(&state, &mut conn, t)?),
+            None => None,
+        };
+        let acceptor = match &caller {
+            Some(c) => accounts::Acceptor::Existing {
+                user_id: &c.user.id,
+            },
+            None => accounts::Acceptor::NewAccount {
+                name: body.name.as_deref().unwrap_or_default(),
+                password: body.password.as_deref().unwrap_or_default(),
+            },
+        };
+        let (user, org, role) =
+            accounts::accept_invite(&mut conn, &invite_id, &token, acceptor, &state.hasher, now)?;
+        let mut answer = sign_in(&state, &mut conn, &user.id, now)?;
+        answer["user"] = user_json(&user);
+        answer["organization"] = org_json(&org, role);
+        Ok(answer)
+    })
+    .await??;
+    Ok(ok(StatusCode::OK, answer))
+}

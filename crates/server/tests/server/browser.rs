@@ -1,0 +1,208 @@
+//! A small W3C WebDriver client driving Debian's headless Chromium through chromedriver.
+//! Enough for the page tests: open, type, click, read.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+pub struct Browser {
+    driver: Child,
+    http: reqwest::Client,
+    base: String,
+    session: String,
+    _profile: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn find(candidates: &[&str]) -> Option<String> {
+    candidates
+        .iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .map(|p| (*p).to_owned())
+}
+
+impl Browser {
+    /// Starts chromedriver and a headless Chromium session.
+    ///
+    /// # Panics
+    /// When Chromium or chromedriver is missing: install Debian's `chromium` and
+    /// `chromium-driver` (`.ci/run` does).
+    pub async fn start() -> Self {
+        let driver_bin = find(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"])
+            .expect("chromedriver not found: apt-get install chromium chromium-driver");
+        let chrome_bin = find(&["/usr/bin/chromium", "/usr/lib/chromium/chromium"])
+            .expect("chromium not found: apt-get install chromium chromium-driver");
+        let port = free_port();
+        let driver = Command::new(driver_bin)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let http = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while http.get(format!("{base}/status")).send().await.is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            tokio_sleep(100).await;
+        }
+        let profile = tempfile::tempdir().expect("profile dir");
+        let caps = json!({ "capabilities": { "alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chrome_bin,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--window-size=1000,900",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            },
+        }}});
+        let res: Value = http
+            .post(format!("{base}/session"))
+            .json(&caps)
+            .send()
+            .await
+            .expect("new session")
+            .json()
+            .await
+            .expect("json");
+        let session = res["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no WebDriver session: {res}"))
+            .to_owned();
+        Self {
+            driver,
+            http,
+            base,
+            session,
+            _profile: profile,
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let mut req = self.http.request(method, &url);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res: Value = req
+            .send()
+            .await
+            .expect("webdriver")
+            .json()
+            .await
+            .expect("json");
+        if res["value"].get("error").is_some() {
+            panic!("webdriver {path}: {}", res["value"]);
+        }
+        res["value"].clone()
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.call(reqwest::Method::POST, "/url", Some(json!({ "url": url })))
+            .await;
+    }
+
+    pub async fn url(&self) -> String {
+        self.call(reqwest::Method::GET, "/url", None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    pub async fn source(&self) -> String {
+        self.call(reqwest::Method::GET, "/source", None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    async fn element(&self, css: &str) -> String {
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({ "using": "css selector", "value": css })),
+            )
+            .await;
+        v[ELEMENT_KEY]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}: {v}"))
+            .to_owned()
+    }
+
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let id = self.element(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/value"),
+            Some(json!({ "text": text })),
+        )
+        .await;
+    }
+
+    pub async fn click(&self, css: &str) {
+        let id = self.element(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/click"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    /// Waits until the current URL ends with `path` (after a form submission).
+    pub async fn wait_for_path(&self, path: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let url = self.url().await;
+            let current = url
+                .split_once("://")
+                .and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_owned()));
+            if current.as_deref() == Some(path) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "still at {url}, expected {path}");
+            tokio_sleep(50).await;
+        }
+    }
+
+    /// Saves a PNG screenshot when PORTCULLIS_SCREENSHOTS names a folder.
+    pub async fn screenshot(&self, name: &str) {
+        let Ok(dir) = std::env::var("PORTCULLIS_SCREENSHOTS") else {
+            return;
+        };
+        use base64::Engine as _;
+        let data = self.call(reqwest::Method::GET, "/screenshot", None).await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(data.as_str().unwrap_or_default())
+            .expect("png");
+        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), png)
+            .expect("write screenshot");
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+async fn tokio_sleep(ms: u64) {
+    actix_web::rt::time::sleep(Duration::from_millis(ms)).await;
+}
