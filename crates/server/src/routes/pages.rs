@@ -601,7 +601,7 @@ mod tests {
     #[test]
     fn utc_dates() {
         assert_eq!(utc_minute(0), "1970-01-01 00:00 UTC");
-        assert_eq!(utc_minute(1_795_000_000), "2026-11-18 09:46 UTC");
+        assert_eq!(utc_minute(1_795_000_000), "2026-11-18 11:06 UTC");
         assert_eq!(utc_minute(951_782_400), "2000-02-29 00:00 UTC");
     }
 }
