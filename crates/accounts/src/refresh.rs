@@ -110,11 +110,17 @@ pub struct RefreshOutcome<T> {
 /// Rotates a refresh token. `issue_access` signs the new access token for the family and
 /// returns it with its `(jti, exp)`; it runs inside the transaction, so if it fails the
 /// presented token stays usable.
+///
+/// The token must belong to `client_id` (else `TokenInvalid`, and it is not consumed). Within
+/// `grace` seconds of its first use, a used token may be presented again and gets another new
+/// token instead of revoking the family (for a response lost on the way; 0 turns this off).
 pub fn rotate_refresh<T>(
     conn: &mut Conn,
     presented: &str,
+    client_id: &str,
     now: i64,
     ttl: i64,
+    grace: i64,
     issue_access: impl FnOnce(&Family) -> Result<(T, String, i64), AccountError>,
 ) -> Result<RefreshOutcome<T>, AccountError> {
     if presented.is_empty() || presented.len() > 128 {
@@ -123,10 +129,13 @@ pub fn rotate_refresh<T>(
     let hash = SecretHash::of(presented);
     let (token, family) =
         rows::find_refresh_token(conn, hash.as_str())?.ok_or(AccountError::TokenInvalid)?;
-    if family.revoked_at.is_some() {
+    if family.revoked_at.is_some() || family.client_id != client_id {
         return Err(AccountError::TokenInvalid);
     }
-    if token.used_at.is_some() {
+    let in_grace = token
+        .used_at
+        .is_some_and(|used| grace > 0 && now - used <= grace);
+    if token.used_at.is_some() && !in_grace {
         revoke(conn, &family.id, "reuse", now)?;
         tracing::warn!(family = %family.id, user = %family.user_id, "refresh token reused; family revoked");
         return Err(AccountError::TokenReused);
@@ -136,7 +145,7 @@ pub fn rotate_refresh<T>(
     }
     let family = Family::from(family);
     let result = store::transaction(conn, |conn| {
-        if !rows::mark_refresh_token_used(conn, hash.as_str(), now)? {
+        if !in_grace && !rows::mark_refresh_token_used(conn, hash.as_str(), now)? {
             // Another request rotated it between our read and this write: a replay.
             return Err(AccountError::TokenReused);
         }
@@ -175,6 +184,30 @@ pub fn revoke_family(
     };
     revoke(conn, &family.id, reason, now)?;
     Ok(Some(family.into()))
+}
+
+/// Revokes a family by id (a replayed authorization code revokes what it issued).
+pub fn revoke_family_by_id(
+    conn: &mut Conn,
+    family_id: &str,
+    reason: &str,
+    now: i64,
+) -> Result<(), AccountError> {
+    revoke(conn, family_id, reason, now)
+}
+
+/// Revokes every live family a user holds for a client (the user withdrew the app's access).
+pub fn revoke_client_families(
+    conn: &mut Conn,
+    user_id: &str,
+    client_id: &str,
+    now: i64,
+) -> Result<usize, AccountError> {
+    let families = store::codes::live_families(conn, user_id, client_id)?;
+    for id in &families {
+        revoke(conn, id, "consent_withdrawn", now)?;
+    }
+    Ok(families.len())
 }
 
 /// Revokes a family and the access tokens issued with it that are still alive, and records it

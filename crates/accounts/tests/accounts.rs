@@ -147,12 +147,12 @@ store::backend_tests! {
         let first = start_family(&mut conn, &family, NOW, 3600, ("jti-0", NOW + 900)).expect("start");
         let mut n = 0;
         let mut issue = |_: &Family| { n += 1; Ok(((), format!("jti-{n}"), NOW + 900)) };
-        let second = rotate_refresh(&mut conn, first.token.expose(), NOW + 1, 3600, &mut issue).expect("rotate");
+        let second = rotate_refresh(&mut conn, first.token.expose(), accounts::FIRST_PARTY_CLIENT, NOW + 1, 3600, 0, &mut issue).expect("rotate");
         assert_eq!(second.family.id, first.family_id);
-        let third = rotate_refresh(&mut conn, second.refresh.expose(), NOW + 2, 3600, &mut issue).expect("rotate again");
+        let third = rotate_refresh(&mut conn, second.refresh.expose(), accounts::FIRST_PARTY_CLIENT, NOW + 2, 3600, 0, &mut issue).expect("rotate again");
         // The first token again: reuse. The family dies, with the live one and its access tokens.
-        assert!(matches!(rotate_refresh(&mut conn, first.token.expose(), NOW + 3, 3600, &mut issue), Err(AccountError::TokenReused)));
-        assert!(matches!(rotate_refresh(&mut conn, third.refresh.expose(), NOW + 4, 3600, &mut issue), Err(AccountError::TokenInvalid)));
+        assert!(matches!(rotate_refresh(&mut conn, first.token.expose(), accounts::FIRST_PARTY_CLIENT, NOW + 3, 3600, 0, &mut issue), Err(AccountError::TokenReused)));
+        assert!(matches!(rotate_refresh(&mut conn, third.refresh.expose(), accounts::FIRST_PARTY_CLIENT, NOW + 4, 3600, 0, &mut issue), Err(AccountError::TokenInvalid)));
         for jti in ["jti-0", "jti-1", "jti-2"] {
             assert!(store::keys::is_access_token_revoked(&mut conn, jti).expect("check"), "{jti}");
         }
@@ -160,9 +160,9 @@ store::backend_tests! {
         assert!(events.iter().any(|e| e.kind == "refresh_family.revoked" && e.detail.contains("reuse")));
         // Expiry, and sign-out.
         let other = start_family(&mut conn, &family, NOW, 3600, ("jti-x", NOW + 900)).expect("start");
-        assert!(matches!(rotate_refresh(&mut conn, other.token.expose(), NOW + 3600, 3600, &mut issue), Err(AccountError::TokenExpired)));
+        assert!(matches!(rotate_refresh(&mut conn, other.token.expose(), accounts::FIRST_PARTY_CLIENT, NOW + 3600, 3600, 0, &mut issue), Err(AccountError::TokenExpired)));
         assert!(revoke_family(&mut conn, other.token.expose(), "logout", NOW).expect("logout").is_some());
-        assert!(matches!(rotate_refresh(&mut conn, other.token.expose(), NOW + 1, 3600, &mut issue), Err(AccountError::TokenInvalid)));
-        assert!(matches!(rotate_refresh(&mut conn, "nonsense", NOW, 3600, &mut issue), Err(AccountError::TokenInvalid)));
+        assert!(matches!(rotate_refresh(&mut conn, other.token.expose(), accounts::FIRST_PARTY_CLIENT, NOW + 1, 3600, 0, &mut issue), Err(AccountError::TokenInvalid)));
+        assert!(matches!(rotate_refresh(&mut conn, "nonsense", accounts::FIRST_PARTY_CLIENT, NOW, 3600, 0, &mut issue), Err(AccountError::TokenInvalid)));
     }
 }

@@ -44,6 +44,24 @@ impl FormParams {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every parameter, in order.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.pairs
+    }
+
+    /// The parameters as a query string, leaving out `skip`.
+    pub fn to_query(&self, skip: &[&str]) -> String {
+        let mut out = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in self
+            .pairs
+            .iter()
+            .filter(|(k, _)| !skip.contains(&k.as_str()))
+        {
+            out.append_pair(k, v);
+        }
+        out.finish()
+    }
+
     /// Every value of a repeatable parameter.
     pub fn all(&self, name: &str) -> Vec<&str> {
         self.pairs

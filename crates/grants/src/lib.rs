@@ -14,12 +14,17 @@
 //! - Uses oxide-auth only for its primitives (`Scope`), never its flows (see
 //!   docs/ARCHITECTURE.md).
 
+mod authorize;
 mod client_auth;
 mod client_credentials;
 mod error;
 mod form;
 mod token_request;
 
+pub use authorize::{
+    AUTH_AFTER_PARAM, AuthorizationRequest, AuthorizeError, Prompt, ResponseMode,
+    check_authorization, client_id_of, is_pkce_value, redirect_uri_matches, verify_pkce,
+};
 pub use client_auth::presented_credentials;
 pub use client_credentials::{ClientCredentialsGrant, client_credentials};
 pub use error::{ErrorCode, OAuthError};

@@ -14,6 +14,18 @@ pub enum TokenRequest {
         /// RFC 8707 resource indicators.
         resources: Vec<String>,
     },
+    /// RFC 6749 §4.1.3.
+    AuthorizationCode {
+        code: String,
+        redirect_uri: Option<String>,
+        code_verifier: Option<String>,
+    },
+    /// RFC 6749 §6.
+    RefreshToken {
+        refresh_token: String,
+        /// A narrower scope; `None` keeps the granted one.
+        scope: Option<String>,
+    },
 }
 
 impl TokenRequest {
@@ -23,6 +35,21 @@ impl TokenRequest {
             Some("client_credentials") => Ok(Self::ClientCredentials {
                 scope: form.get("scope").map(str::to_owned),
                 resources: parse_resources(form)?,
+            }),
+            Some("authorization_code") => Ok(Self::AuthorizationCode {
+                code: form
+                    .get("code")
+                    .ok_or_else(|| OAuthError::invalid_request("code is missing"))?
+                    .to_owned(),
+                redirect_uri: form.get("redirect_uri").map(str::to_owned),
+                code_verifier: form.get("code_verifier").map(str::to_owned),
+            }),
+            Some("refresh_token") => Ok(Self::RefreshToken {
+                refresh_token: form
+                    .get("refresh_token")
+                    .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?
+                    .to_owned(),
+                scope: form.get("scope").map(str::to_owned),
             }),
             Some(other) => Err(OAuthError::new(
                 ErrorCode::UnsupportedGrantType,

@@ -15,6 +15,9 @@ pub struct Client {
     pub(crate) registration_token_hash: Option<SecretHash>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// A client of the operator's own: its users are not asked for consent. Set on the
+    /// command line only, never through dynamic registration.
+    pub first_party: bool,
 }
 
 impl Client {
@@ -40,6 +43,7 @@ impl Client {
             registration_token_hash: row.registration_token_hash.map(SecretHash::from_stored),
             created_at: row.created_at,
             updated_at: row.updated_at,
+            first_party: row.first_party,
         })
     }
 
@@ -58,6 +62,7 @@ impl Client {
             })?,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            first_party: self.first_party,
         })
     }
 }
@@ -88,6 +93,17 @@ pub fn register_client(
     manageable: bool,
     now: i64,
 ) -> Result<Registered, ClientError> {
+    register_client_with(conn, metadata, manageable, false, now)
+}
+
+/// [`register_client`], choosing whether the client is first-party (operators only).
+pub fn register_client_with(
+    conn: &mut Conn,
+    metadata: ClientMetadata,
+    manageable: bool,
+    first_party: bool,
+    now: i64,
+) -> Result<Registered, ClientError> {
     let secret = metadata
         .token_endpoint_auth_method
         .is_confidential()
@@ -100,6 +116,7 @@ pub fn register_client(
         registration_token_hash: registration_token.as_ref().map(PlainSecret::hash),
         created_at: now,
         updated_at: now,
+        first_party,
     };
     rows::insert(conn, &client.to_row()?)?;
     Ok(Registered {

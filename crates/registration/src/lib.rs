@@ -22,8 +22,8 @@ mod metadata;
 pub use auth::{AuthError, Presented, VerifiedClient, authenticate};
 pub use client::{
     Client, ClientError, Registered, consume_initial_access_token, create_initial_access_token,
-    delete_client, find_client, list_clients, register_client, rotate_registration_token,
-    update_client, verify_registration_token,
+    delete_client, find_client, list_clients, register_client, register_client_with,
+    rotate_registration_token, update_client, verify_registration_token,
 };
 pub use metadata::{
     ApplicationType, AuthMethod, ClientMetadata, GrantType, MetadataError, MetadataErrorCode,

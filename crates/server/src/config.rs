@@ -162,6 +162,16 @@ pub struct SettingsArgs {
     )]
     pub refresh_token_ttl: Option<i64>,
 
+    /// Seconds after a refresh token's rotation during which presenting it again gets another
+    /// new token instead of revoking its family (for a lost response) [default: 0, off]
+    #[arg(
+        long,
+        env = "PORTCULLIS_REFRESH_GRACE",
+        global = true,
+        value_name = "SECONDS"
+    )]
+    pub refresh_grace: Option<i64>,
+
     /// Take the client IP from X-Forwarded-For / Forwarded (only behind a proxy that sets
     /// them) [default: false]
     #[arg(
@@ -195,6 +205,7 @@ struct FileSettings {
     session_ttl: Option<i64>,
     session_idle_timeout: Option<i64>,
     refresh_token_ttl: Option<i64>,
+    refresh_grace: Option<i64>,
     trust_proxy: Option<bool>,
 }
 
@@ -238,6 +249,7 @@ pub struct Settings {
     pub session_ttl: i64,
     pub session_idle_timeout: i64,
     pub refresh_token_ttl: i64,
+    pub refresh_grace: i64,
     pub trust_proxy: bool,
 }
 
@@ -425,6 +437,12 @@ impl Settings {
                 args.refresh_token_ttl.or(file.refresh_token_ttl),
                 2_592_000,
                 60..=31_536_000,
+            )?,
+            refresh_grace: seconds(
+                "PORTCULLIS_REFRESH_GRACE",
+                args.refresh_grace.or(file.refresh_grace),
+                0,
+                0..=300,
             )?,
             trust_proxy: args.trust_proxy.or(file.trust_proxy).unwrap_or(false),
         })

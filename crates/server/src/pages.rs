@@ -6,8 +6,10 @@ use actix_web::http::header::{self, HeaderValue};
 use askama::Template;
 
 /// Sent with every HTML page: no framing (clickjacking), no inline script, styles from us only.
+/// No `form-action`: browsers apply it to the whole redirect chain of a form submission, and
+/// sign-in and consent forms end, through redirects, at the client's redirect URI.
 pub const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' https: data:; \
-     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+     frame-ancestors 'none'; base-uri 'none'";
 
 #[derive(Template)]
 #[template(path = "error.html")]

@@ -16,6 +16,7 @@ pub struct ClientRow {
     pub metadata: String,
     pub created_at: i64,
     pub updated_at: i64,
+    pub first_party: bool,
 }
 
 pub fn insert(conn: &mut Conn, row: &ClientRow) -> crate::Result<()> {

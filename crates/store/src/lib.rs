@@ -22,6 +22,7 @@ mod url;
 pub mod accounts;
 pub mod audit;
 pub mod clients;
+pub mod codes;
 pub mod keys;
 pub mod schema;
 

@@ -107,7 +107,7 @@ pub fn issue_access_token(
 
 /// `base64url(header) . base64url(claims) . base64url(signature)` (RFC 7515 §7.1). The key
 /// pairs are parsed once when the key ring loads, so signing does no key parsing.
-fn compact_jws(
+pub(crate) fn compact_jws(
     header: &Header,
     claims: &impl Serialize,
     sign: impl FnOnce(&[u8]) -> Result<Vec<u8>, TokenError>,

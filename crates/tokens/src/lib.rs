@@ -16,6 +16,7 @@
 
 mod access;
 mod error;
+mod id;
 mod keys;
 
 pub use access::{
@@ -23,4 +24,5 @@ pub use access::{
     verify_access_token,
 };
 pub use error::{TokenError, VerifyError};
+pub use id::{IdTokenHint, IdTokenSpec, at_hash, issue_id_token, verify_id_token_hint};
 pub use keys::{KeyInfo, Keyring, SigningAlg, SigningKey, ensure_keys, list_keys, rotate_key};

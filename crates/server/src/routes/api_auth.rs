@@ -178,8 +178,10 @@ async fn refresh(
         let outcome = accounts::rotate_refresh(
             &mut conn,
             &presented,
+            accounts::FIRST_PARTY_CLIENT,
             now,
             state.settings.refresh_token_ttl,
+            state.settings.refresh_grace,
             |family| {
                 let access = issue_user_token(&st, &mut issue_conn, &family.user_id, now)
                     .map_err(|e| accounts::AccountError::Internal(e.to_string()))?;

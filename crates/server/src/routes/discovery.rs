@@ -2,7 +2,6 @@
 
 use actix_web::http::header::{ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL};
 use actix_web::{HttpResponse, web};
-use serde_json::json;
 
 use crate::app::AppState;
 use crate::errors::{self, ApiError};
@@ -41,35 +40,9 @@ impl From<errors::PageError> for HttpResponse {
     }
 }
 
-/// The authorization server metadata: only what this server really does. No
-/// `authorization_endpoint` or `response_types_supported` yet: the authorization endpoint arrives
-/// with the authorization-code issue, and RFC 8414 §3.2 forbids empty lists.
+/// RFC 8414 metadata: the same document as OpenID Connect Discovery.
 async fn metadata(state: web::Data<AppState>) -> HttpResponse {
-    let s = &state.settings;
-    let issuer = s.issuer_str();
-    let auth_methods = ["client_secret_basic", "client_secret_post"];
-    let body = json!({
-        "issuer": issuer,
-        "token_endpoint": format!("{issuer}/oauth2/token"),
-        "jwks_uri": format!("{issuer}/jwks.json"),
-        "registration_endpoint": format!("{issuer}/oauth2/register"),
-        "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
-        "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
-        "scopes_supported": s.scopes,
-        "grant_types_supported": ["client_credentials"],
-        "token_endpoint_auth_methods_supported": auth_methods,
-        "introspection_endpoint_auth_methods_supported": auth_methods,
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "token_endpoint_auth_signing_alg_values_supported": null,
-    });
-    let mut body = body;
-    if let Some(map) = body.as_object_mut() {
-        map.retain(|_, v| !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty()));
-    }
-    HttpResponse::Ok()
-        .insert_header((CACHE_CONTROL, "public, max-age=300"))
-        .insert_header((ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
-        .json(body)
+    crate::routes::oidc::metadata_response(&state)
 }
 
 async fn jwks(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

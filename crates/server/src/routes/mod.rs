@@ -4,9 +4,11 @@ use actix_web::web;
 
 mod api_auth;
 mod api_orgs;
+mod authorize;
 mod discovery;
 mod health;
 mod oauth;
+mod oidc;
 mod pages;
 mod register;
 
@@ -22,4 +24,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     api_auth::configure(cfg);
     api_orgs::configure(cfg);
     pages::configure(cfg);
+    authorize::configure(cfg);
+    oidc::configure(cfg);
 }

@@ -4,11 +4,15 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA};
 use actix_web::{HttpRequest, HttpResponse, web};
-use grants::{FormParams, OAuthError, TokenRequest, presented_credentials};
-use registration::{Presented, VerifiedClient};
+use grants::{ErrorCode, FormParams, OAuthError, TokenRequest, presented_credentials};
+use primitives::{PlainSecret, SecretHash};
+use registration::{GrantType, Presented, VerifiedClient};
 use serde_json::{Map, Value, json};
 use store::Conn;
-use tokens::{AccessClaims, AccessTokenSpec, Audience, IssuedAccessToken, VerifyError};
+use tokens::{
+    AccessClaims, AccessTokenSpec, Audience, IdTokenSpec, IssuedAccessToken, SigningAlg,
+    VerifyError,
+};
 
 use crate::app::AppState;
 use crate::errors::OAuthHttpError;
@@ -106,22 +110,42 @@ async fn token(
     let form = form_body(&req, &body)?;
     let presented = credentials(&req, &form)?;
     let request = TokenRequest::parse(&form)?;
-    let issued = web::block(move || issue(&state, &presented, request)).await??;
+    let answer = web::block(move || issue(&state, &presented, request)).await??;
     let mut body = Map::new();
-    body.insert("access_token".into(), Value::String(issued.token));
+    body.insert("access_token".into(), Value::String(answer.access.token));
     body.insert("token_type".into(), Value::String("Bearer".into()));
-    body.insert("expires_in".into(), Value::from(issued.expires_in));
-    if let Some(scope) = issued.claims.scope {
+    body.insert("expires_in".into(), Value::from(answer.access.expires_in));
+    if let Some(scope) = answer.access.claims.scope {
         body.insert("scope".into(), Value::String(scope));
     }
+    if let Some(refresh) = answer.refresh {
+        body.insert(
+            "refresh_token".into(),
+            Value::String(refresh.expose().to_owned()),
+        );
+    }
+    if let Some(id_token) = answer.id_token {
+        body.insert("id_token".into(), Value::String(id_token));
+    }
     Ok(no_store(HttpResponse::Ok().json(Value::Object(body))))
+}
+
+/// What a token request is answered with.
+struct TokenAnswer {
+    access: IssuedAccessToken,
+    refresh: Option<PlainSecret>,
+    id_token: Option<String>,
+}
+
+fn invalid_grant(description: &str) -> OAuthHttpError {
+    OAuthError::new(ErrorCode::InvalidGrant, description).into()
 }
 
 fn issue(
     state: &AppState,
     presented: &Presented,
     request: TokenRequest,
-) -> Result<IssuedAccessToken, OAuthHttpError> {
+) -> Result<TokenAnswer, OAuthHttpError> {
     let mut conn = state.store.conn()?;
     let client = registration::authenticate(&mut conn, presented)?;
     let now = state.now();
@@ -144,9 +168,351 @@ fn issue(
                 ttl: settings.access_token_ttl,
                 alg: settings.access_token_alg,
             };
-            Ok(tokens::issue_access_token(&keyring, &spec, now)?)
+            Ok(TokenAnswer {
+                access: tokens::issue_access_token(&keyring, &spec, now)?,
+                refresh: None,
+                id_token: None,
+            })
         }
+        TokenRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+        } => exchange_code(
+            state,
+            &mut conn,
+            &client,
+            &code,
+            redirect_uri.as_deref(),
+            code_verifier.as_deref(),
+            now,
+        ),
+        TokenRequest::RefreshToken {
+            refresh_token,
+            scope,
+        } => refresh(
+            state,
+            &mut conn,
+            &client,
+            &refresh_token,
+            scope.as_deref(),
+            now,
+        ),
     }
+}
+
+/// The claims a user's scopes allow (OpenID Connect Core §5.4): `email`, `email_verified`,
+/// `name`.
+pub fn scope_claims(user: &accounts::User, scopes: &[&str]) -> Map<String, Value> {
+    let mut claims = Map::new();
+    if scopes.contains(&"email") {
+        claims.insert("email".into(), Value::String(user.email.clone()));
+        claims.insert("email_verified".into(), Value::Bool(user.email_verified));
+    }
+    if scopes.contains(&"profile") {
+        claims.insert("name".into(), Value::String(user.name.clone()));
+        claims.insert("updated_at".into(), Value::from(user.updated_at));
+    }
+    claims
+}
+
+struct Grant<'a> {
+    user: &'a accounts::User,
+    client: &'a registration::Client,
+    scopes: Vec<&'a str>,
+    audience: Vec<String>,
+    auth_time: i64,
+    nonce: Option<&'a str>,
+    sid: Option<&'a str>,
+}
+
+/// The access token and, with `openid`, the ID token of a user grant.
+fn user_tokens(
+    state: &AppState,
+    conn: &mut Conn,
+    grant: &Grant<'_>,
+    now: i64,
+) -> Result<(IssuedAccessToken, Option<String>), OAuthHttpError> {
+    let settings = &state.settings;
+    let keyring = state.keys.get(conn, now)?;
+    let scope = grant.scopes.join(" ");
+    let access = tokens::issue_access_token(
+        &keyring,
+        &AccessTokenSpec {
+            issuer: settings.issuer_str(),
+            subject: &grant.user.id,
+            client_id: &grant.client.id,
+            audience: grant.audience.clone(),
+            scope: Some(scope),
+            ttl: settings.access_token_ttl,
+            alg: settings.access_token_alg,
+        },
+        now,
+    )?;
+    let id_token = if grant.scopes.contains(&"openid") {
+        let alg = SigningAlg::parse(&grant.client.metadata.id_token_signed_response_alg)
+            .unwrap_or(SigningAlg::Rs256);
+        Some(tokens::issue_id_token(
+            &keyring,
+            &IdTokenSpec {
+                issuer: settings.issuer_str(),
+                subject: &grant.user.id,
+                audience: &grant.client.id,
+                nonce: grant.nonce,
+                auth_time: grant.auth_time,
+                access_token: Some(&access.token),
+                sid: grant.sid,
+                claims: scope_claims(grant.user, &grant.scopes),
+                ttl: settings.access_token_ttl,
+                alg,
+            },
+            now,
+        )?)
+    } else {
+        None
+    };
+    Ok((access, id_token))
+}
+
+/// Revokes what a replayed code issued (RFC 6749 §4.1.2) and records it.
+fn revoke_code_tokens(
+    state: &AppState,
+    conn: &mut Conn,
+    code: &store::codes::CodeRow,
+) -> Result<(), OAuthHttpError> {
+    let now = state.now();
+    if let Some(family) = &code.family_id {
+        accounts::revoke_family_by_id(conn, family, "code_replay", now).map_err(account_error)?;
+    }
+    if let (Some(jti), Some(exp)) = (&code.access_jti, code.access_exp) {
+        store::keys::revoke_access_token(conn, jti, exp)?;
+    }
+    tracing::warn!(client = %code.client_id, user = %code.user_id, "authorization code replayed; its tokens are revoked");
+    store::audit::insert(
+        conn,
+        &store::audit::NewAuditEvent {
+            id: &primitives::random_id(),
+            occurred_at: now,
+            kind: "authorization_code.replayed",
+            actor: Some(&code.user_id),
+            ip: None,
+            detail: &json!({ "client_id": code.client_id }).to_string(),
+        },
+    )?;
+    Ok(())
+}
+
+fn account_error(e: accounts::AccountError) -> OAuthHttpError {
+    use accounts::AccountError as E;
+    match e {
+        E::Store(inner) => inner.into(),
+        E::TokenInvalid | E::TokenReused | E::TokenExpired => {
+            invalid_grant("the refresh token is not valid")
+        }
+        E::Invalid {
+            field: "scope",
+            message,
+        } => OAuthError::new(ErrorCode::InvalidScope, message).into(),
+        other => OAuthHttpError::server_error(&other),
+    }
+}
+
+fn exchange_code(
+    state: &AppState,
+    conn: &mut Conn,
+    client: &VerifiedClient,
+    code: &str,
+    redirect_uri: Option<&str>,
+    verifier: Option<&str>,
+    now: i64,
+) -> Result<TokenAnswer, OAuthHttpError> {
+    if !client
+        .client()
+        .metadata
+        .allows_grant(GrantType::AuthorizationCode)
+    {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "this client is not registered for the authorization code grant",
+        )
+        .into());
+    }
+    let hash = SecretHash::of(code);
+    let row = store::codes::find_code(conn, hash.as_str())?
+        .ok_or_else(|| invalid_grant("the code is not valid"))?;
+    if row.client_id != client.id() {
+        return Err(invalid_grant("the code was issued to another client"));
+    }
+    if row.used_at.is_some() {
+        revoke_code_tokens(state, conn, &row)?;
+        return Err(invalid_grant(
+            "the code was used already; the tokens it gave are revoked",
+        ));
+    }
+    if now >= row.expires_at {
+        return Err(invalid_grant("the code has expired"));
+    }
+    let redirect_ok = match redirect_uri {
+        Some(given) => given == row.redirect_uri,
+        None => !row.redirect_uri_given,
+    };
+    if !redirect_ok {
+        return Err(invalid_grant(
+            "redirect_uri does not match the authorization request",
+        ));
+    }
+    grants::verify_pkce(row.code_challenge.as_deref(), verifier)?;
+    let user = accounts::find_user(conn, &row.user_id)
+        .map_err(account_error)?
+        .filter(|u| !u.disabled)
+        .ok_or_else(|| invalid_grant("the user can no longer sign in"))?;
+    let resources: Vec<String> = row
+        .resources
+        .as_deref()
+        .and_then(|r| serde_json::from_str(r).ok())
+        .unwrap_or_default();
+    let audience = if resources.is_empty() {
+        vec![state.settings.default_audience.clone()]
+    } else {
+        resources
+    };
+    let registered_refresh = client
+        .client()
+        .metadata
+        .allows_grant(GrantType::RefreshToken);
+    let result = store::transaction(conn, |conn| -> Result<TokenAnswer, OAuthHttpError> {
+        if !store::codes::mark_code_used(conn, hash.as_str(), now)? {
+            return Err(invalid_grant("the code was used already"));
+        }
+        let grant = Grant {
+            user: &user,
+            client: client.client(),
+            scopes: row.scope.split(' ').filter(|s| !s.is_empty()).collect(),
+            audience,
+            auth_time: row.auth_time,
+            nonce: row.nonce.as_deref(),
+            sid: row.session_id.as_deref(),
+        };
+        let (access, id_token) = user_tokens(state, conn, &grant, now)?;
+        let refresh = if registered_refresh {
+            let family = accounts::Family {
+                id: String::new(),
+                user_id: user.id.clone(),
+                client_id: client.id().to_owned(),
+                scope: Some(row.scope.clone()),
+                auth_time: row.auth_time,
+            };
+            Some(
+                accounts::start_family(
+                    conn,
+                    &family,
+                    now,
+                    state.settings.refresh_token_ttl,
+                    (&access.claims.jti, access.claims.exp),
+                )
+                .map_err(account_error)?,
+            )
+        } else {
+            None
+        };
+        store::codes::record_code_tokens(
+            conn,
+            hash.as_str(),
+            refresh.as_ref().map(|r| r.family_id.as_str()),
+            &access.claims.jti,
+            access.claims.exp,
+        )?;
+        Ok(TokenAnswer {
+            access,
+            refresh: refresh.map(|r| r.token),
+            id_token,
+        })
+    });
+    match result {
+        Err(e) if e.error == "invalid_grant" => {
+            // Lost the race to another exchange of the same code: a replay.
+            if let Some(row) = store::codes::find_code(conn, hash.as_str())? {
+                revoke_code_tokens(state, conn, &row)?;
+            }
+            Err(e)
+        }
+        other => other,
+    }
+}
+
+fn refresh(
+    state: &AppState,
+    conn: &mut Conn,
+    client: &VerifiedClient,
+    presented: &str,
+    scope: Option<&str>,
+    now: i64,
+) -> Result<TokenAnswer, OAuthHttpError> {
+    if !client
+        .client()
+        .metadata
+        .allows_grant(GrantType::RefreshToken)
+    {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "this client is not registered for the refresh_token grant",
+        )
+        .into());
+    }
+    let requested: Option<Vec<String>> = scope.map(|s| {
+        s.split(' ')
+            .filter(|x| !x.is_empty())
+            .map(str::to_owned)
+            .collect()
+    });
+    let mut side = state.store.conn()?;
+    let default_audience = state.settings.default_audience.clone();
+    let outcome = accounts::rotate_refresh(
+        conn,
+        presented,
+        client.id(),
+        now,
+        state.settings.refresh_token_ttl,
+        state.settings.refresh_grace,
+        |family| {
+            let granted: Vec<&str> = family.scope.as_deref().unwrap_or("").split(' ').filter(|s| !s.is_empty()).collect();
+            let scopes: Vec<&str> = match &requested {
+                None => granted.clone(),
+                Some(req) => {
+                    if let Some(extra) = req.iter().find(|s| !granted.contains(&s.as_str())) {
+                        return Err(accounts::AccountError::Invalid {
+                            field: "scope",
+                            message: format!("{extra} was not granted; a refresh can narrow the scope, never widen it"),
+                        });
+                    }
+                    granted.iter().copied().filter(|g| req.iter().any(|r| r == g)).collect()
+                }
+            };
+            let user = accounts::find_user(&mut side, &family.user_id)?
+                .filter(|u| !u.disabled)
+                .ok_or(accounts::AccountError::TokenInvalid)?;
+            let grant = Grant {
+                user: &user,
+                client: client.client(),
+                scopes,
+                audience: vec![default_audience.clone()],
+                auth_time: family.auth_time,
+                nonce: None,
+                sid: None,
+            };
+            let (access, id_token) = user_tokens(state, &mut side, &grant, now)
+                .map_err(|e| accounts::AccountError::Internal(e.to_string()))?;
+            let (jti, exp) = (access.claims.jti.clone(), access.claims.exp);
+            Ok(((access, id_token), jti, exp))
+        },
+    )
+    .map_err(account_error)?;
+    let (access, id_token) = outcome.access;
+    Ok(TokenAnswer {
+        access,
+        refresh: Some(outcome.refresh),
+        id_token,
+    })
 }
 
 /// A client that may call introspection: one that authenticated with a secret.

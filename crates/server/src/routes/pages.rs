@@ -26,7 +26,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/signup", web::post().to(signup_submit))
         .route("/logout", web::post().to(logout))
         .route("/account", web::get().to(account))
-        .route("/account/sessions/{id}/revoke", web::post().to(revoke));
+        .route("/account/sessions/{id}/revoke", web::post().to(revoke))
+        .route(
+            "/account/apps/{client_id}/revoke",
+            web::post().to(revoke_app),
+        );
 }
 
 // ---- helpers ----
@@ -72,7 +76,7 @@ fn csrf_failed() -> PageError {
 }
 
 /// Constant-time comparison of a submitted token with the expected one.
-fn tokens_match(expected: &str, submitted: &str) -> bool {
+pub(crate) fn tokens_match(expected: &str, submitted: &str) -> bool {
     !expected.is_empty() && SecretHash::of(expected).matches(submitted)
 }
 
@@ -85,7 +89,7 @@ fn pre_session_csrf(req: &HttpRequest) -> (String, bool) {
 }
 
 /// The signed-in user of this browser, if any.
-async fn current(
+pub(crate) async fn current(
     req: &HttpRequest,
     state: &AppState,
 ) -> Result<Option<(accounts::Session, accounts::User)>, PageError> {
@@ -166,6 +170,9 @@ struct SignupPage<'a> {
 #[derive(Deserialize)]
 struct ReturnTo {
     return_to: Option<String>,
+    /// Set by the authorization endpoint when the user must sign in again.
+    reauth: Option<String>,
+    login_hint: Option<String>,
 }
 
 async fn home() -> HttpResponse {
@@ -190,14 +197,21 @@ async fn login_page(
     q: web::Query<ReturnTo>,
 ) -> Result<HttpResponse, PageError> {
     let return_to = safe_return_to(q.return_to.as_deref());
-    if current(&req, &state).await?.is_some() {
+    if q.reauth.is_none() && current(&req, &state).await?.is_some() {
         return Ok(see_other(&return_to));
     }
     let (csrf, is_new) = pre_session_csrf(&req);
+    let hint: String = q
+        .login_hint
+        .as_deref()
+        .unwrap_or("")
+        .chars()
+        .take(254)
+        .collect();
     let page = LoginPage {
         csrf: &csrf,
         error: None,
-        email: "",
+        email: &hint,
         return_to: &return_to,
     };
     Ok(with_csrf_cookie(
@@ -431,6 +445,13 @@ struct AccountPage<'a> {
     csrf: &'a str,
     orgs: Vec<(String, &'static str)>,
     sessions: Vec<SessionView>,
+    apps: Vec<AppView>,
+}
+
+struct AppView {
+    client_id: String,
+    name: String,
+    scope: String,
 }
 
 async fn account(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
@@ -439,12 +460,26 @@ async fn account(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
     };
     let st = state.clone();
     let user_id = user.id.clone();
-    let (orgs, sessions) = web::block(move || {
+    let (orgs, sessions, apps) = web::block(move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
         let orgs = accounts::orgs_of(&mut conn, &user_id).map_err(|e| PageError::internal(&e))?;
         let sessions =
             accounts::list_sessions(&mut conn, &user_id).map_err(|e| PageError::internal(&e))?;
-        Ok::<_, PageError>((orgs, sessions))
+        let mut apps = Vec::new();
+        for consent in store::codes::consents_of_user(&mut conn, &user_id)
+            .map_err(|e| PageError::internal(&e))?
+        {
+            let name = registration::find_client(&mut conn, &consent.client_id)
+                .map_err(|e| PageError::internal(&e))?
+                .and_then(|c| c.metadata.client_name)
+                .unwrap_or_else(|| consent.client_id.clone());
+            apps.push(AppView {
+                client_id: consent.client_id,
+                name,
+                scope: consent.scope,
+            });
+        }
+        Ok::<_, PageError>((orgs, sessions, apps))
     })
     .await
     .map_err(|e| PageError::internal(&e))??;
@@ -464,8 +499,38 @@ async fn account(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
                 id: s.id,
             })
             .collect(),
+        apps,
     };
     Ok(render(StatusCode::OK, &page))
+}
+
+/// Withdraws an app's access: its consent goes, and the refresh tokens it holds for this user.
+async fn revoke_app(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, PageError> {
+    let Some((session, user)) = current(&req, &state).await? else {
+        return Ok(see_other("/login?return_to=/account"));
+    };
+    if !tokens_match(&session.csrf_token, &form.csrf_token) {
+        return Err(csrf_failed());
+    }
+    let client_id = path.into_inner();
+    let st = state.clone();
+    web::block(move || {
+        let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
+        store::codes::delete_consent(&mut conn, &user.id, &client_id)
+            .map_err(|e| PageError::internal(&e))?;
+        accounts::revoke_client_families(&mut conn, &user.id, &client_id, st.now())
+            .map_err(|e| PageError::internal(&e))?;
+        tracing::info!(user = %user.id, client = %client_id, "app access withdrawn");
+        Ok::<_, PageError>(())
+    })
+    .await
+    .map_err(|e| PageError::internal(&e))??;
+    Ok(see_other("/account"))
 }
 
 fn session_label(s: &accounts::Session) -> String {

@@ -115,6 +115,18 @@ impl Browser {
             .await;
     }
 
+    /// Navigates to a URL that ends at an address with nothing listening (a client's redirect
+    /// URI in these tests): the browser reports a network error, which is expected here.
+    pub async fn goto_expecting_dead_end(&self, url: &str) {
+        let path = format!("{}/session/{}/url", self.base, self.session);
+        let _ = self
+            .http
+            .post(path)
+            .json(&json!({ "url": url }))
+            .send()
+            .await;
+    }
+
     pub async fn url(&self) -> String {
         self.call(reqwest::Method::GET, "/url", None)
             .await

@@ -512,7 +512,15 @@ fn operators_create_list_and_disable_users() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .current_dir(dir.path())
-        .args(["user", "create", "--email", "Op@Example.com", "--name", "Operator", "--password-stdin"])
+        .args([
+            "user",
+            "create",
+            "--email",
+            "Op@Example.com",
+            "--name",
+            "Operator",
+            "--password-stdin",
+        ])
         .env_clear()
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -527,18 +535,60 @@ fn operators_create_list_and_disable_users() {
     let out = child.wait_with_output().expect("wait");
     assert!(out.status.success());
     let created = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(created.contains("Op@Example.com") && !created.contains("password:"), "{created}");
+    assert!(
+        created.contains("Op@Example.com") && !created.contains("password:"),
+        "{created}"
+    );
 
-    let (ok, generated) = output(dir.path(), &["user", "create", "--email", "gen@example.com", "--name", "Gen"], &[]);
+    let (ok, generated) = output(
+        dir.path(),
+        &[
+            "user",
+            "create",
+            "--email",
+            "gen@example.com",
+            "--name",
+            "Gen",
+        ],
+        &[],
+    );
     assert!(ok);
-    assert!(generated.contains("password: "), "a generated password is shown once");
-    assert!(!output(dir.path(), &["user", "create", "--email", "op@example.com", "--name", "Dup"], &[]).0, "emails are unique");
+    assert!(
+        generated.contains("password: "),
+        "a generated password is shown once"
+    );
+    assert!(
+        !output(
+            dir.path(),
+            &[
+                "user",
+                "create",
+                "--email",
+                "op@example.com",
+                "--name",
+                "Dup"
+            ],
+            &[]
+        )
+        .0,
+        "emails are unique"
+    );
 
     let (ok, listed) = output(dir.path(), &["user", "list"], &[]);
     assert!(ok);
-    assert!(listed.lines().any(|l| l.contains("Op@Example.com") && l.ends_with("false")), "{listed}");
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.contains("Op@Example.com") && l.ends_with("false")),
+        "{listed}"
+    );
     assert!(output(dir.path(), &["user", "disable", "op@example.com"], &[]).0);
     let (_, listed) = output(dir.path(), &["user", "list"], &[]);
-    assert!(listed.lines().any(|l| l.contains("Op@Example.com") && l.ends_with("true")), "{listed}");
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.contains("Op@Example.com") && l.ends_with("true")),
+        "{listed}"
+    );
     assert!(!output(dir.path(), &["user", "disable", "nobody@example.com"], &[]).0);
 }

@@ -6,6 +6,8 @@ mod common;
 
 mod api_auth;
 mod api_orgs;
+mod authorize;
+mod authorize_errors;
 mod cli;
 mod discovery;
 mod health;

@@ -1,0 +1,433 @@
+//! The authorization request (RFC 6749 §4.1.1, OpenID Connect Core §3.1.2.1), parsed and
+//! checked against the registered client.
+//!
+//! The order of checks decides where an error goes: until the client and the redirect URI are
+//! known to be right, an error is shown on a page and never redirected (RFC 6749 §4.1.2.1,
+//! RFC 9700 §4.11); after that, errors are redirected to the client with `state` and `iss`.
+
+use std::borrow::Cow;
+use std::str::FromStr as _;
+
+use oxide_auth::code_grant::extensions::Pkce;
+use oxide_auth::primitives::scope::Scope;
+use registration::{ApplicationType, AuthMethod, Client, GrantType, is_loopback_redirect};
+use url::Url;
+
+use crate::{ErrorCode, FormParams, OAuthError, parse_resources};
+
+/// How the authorization response travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseMode {
+    /// Parameters in the redirect URI's query (the default for `code`).
+    Query,
+    /// An auto-submitted HTML form POSTed to the redirect URI (OAuth 2.0 Form Post Response Mode).
+    FormPost,
+}
+
+/// The `prompt` values (OpenID Connect Core §3.1.2.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Prompt {
+    pub none: bool,
+    pub login: bool,
+    pub consent: bool,
+    pub select_account: bool,
+}
+
+/// A request that passed every check: everything the flow needs, nothing unchecked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationRequest {
+    pub client_id: String,
+    /// The redirect URI the response goes to: the one sent, or the only one registered.
+    pub redirect_uri: String,
+    /// Whether the request named it (then the token request must repeat it).
+    pub redirect_uri_given: bool,
+    pub response_mode: ResponseMode,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    /// Granted scopes, in the client's registered order.
+    pub scopes: Vec<String>,
+    /// The PKCE challenge, encoded for storage (method and value); never shown to anyone.
+    pub code_challenge: Option<String>,
+    pub prompt: Prompt,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+    pub resources: Vec<String>,
+    /// Set by us when sending the browser to sign in for `prompt=login`: a session must have
+    /// signed in at or after this time.
+    pub auth_after: Option<i64>,
+}
+
+impl AuthorizationRequest {
+    pub fn scope_string(&self) -> String {
+        self.scopes.join(" ")
+    }
+
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+}
+
+/// Where an authorization error goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorizeError {
+    /// Shown to the user; the client is unknown or the redirect URI cannot be trusted.
+    Page(String),
+    /// Sent back to the client.
+    Redirect {
+        redirect_uri: String,
+        response_mode: ResponseMode,
+        state: Option<String>,
+        error: OAuthError,
+    },
+}
+
+/// The internal parameter that records "signed in at or after" for `prompt=login`.
+pub const AUTH_AFTER_PARAM: &str = "pcl_auth_after";
+
+fn page(msg: impl Into<String>) -> AuthorizeError {
+    AuthorizeError::Page(msg.into())
+}
+
+/// The `client_id` of a request, if it has exactly one.
+pub fn client_id_of(form: &FormParams) -> Option<&str> {
+    form.get("client_id")
+}
+
+/// Checks an authorization request against its client (`None` when `client_id` named no
+/// client).
+pub fn check_authorization(
+    form: &FormParams,
+    client: Option<&Client>,
+) -> Result<AuthorizationRequest, AuthorizeError> {
+    let client = client
+        .ok_or_else(|| page("The application that sent you here is not known to this server."))?;
+    let meta = &client.metadata;
+
+    // 1. The redirect URI, before anything may be redirected.
+    let (redirect_uri, given) = match form.get("redirect_uri") {
+        Some(uri) => {
+            if !redirect_uri_matches(uri, &meta.redirect_uris, meta.application_type) {
+                return Err(page(
+                    "The redirect address does not match the ones this application registered.",
+                ));
+            }
+            (uri.to_owned(), true)
+        }
+        None => match meta.redirect_uris.as_slice() {
+            [only] => (only.clone(), false),
+            [] => return Err(page("This application has no redirect address registered.")),
+            _ => {
+                return Err(page(
+                    "The request must say which registered redirect address to use.",
+                ));
+            }
+        },
+    };
+    let response_mode = match form.get("response_mode") {
+        None | Some("query") => ResponseMode::Query,
+        Some("form_post") => ResponseMode::FormPost,
+        Some(_) => return Err(page("The response mode of this request is not supported.")),
+    };
+    let state = form.get("state").map(str::to_owned);
+    let redirect = |error: OAuthError| AuthorizeError::Redirect {
+        redirect_uri: redirect_uri.clone(),
+        response_mode,
+        state: state.clone(),
+        error,
+    };
+    if state.as_ref().is_some_and(|s| s.len() > 2048) {
+        return Err(redirect(OAuthError::invalid_request("state is too long")));
+    }
+
+    // 2. Everything else, answered at the redirect URI.
+    if form.get("request").is_some() {
+        return Err(redirect(OAuthError::new(
+            ErrorCode::RequestNotSupported,
+            "request objects are not supported",
+        )));
+    }
+    if form.get("request_uri").is_some() {
+        return Err(redirect(OAuthError::new(
+            ErrorCode::RequestUriNotSupported,
+            "request_uri is not supported",
+        )));
+    }
+    match form.get("response_type") {
+        None => {
+            return Err(redirect(OAuthError::invalid_request(
+                "response_type is missing",
+            )));
+        }
+        Some("code") => {}
+        Some(_) => {
+            return Err(redirect(OAuthError::new(
+                ErrorCode::UnsupportedResponseType,
+                "only the code response type is supported",
+            )));
+        }
+    }
+    if !meta.allows_grant(GrantType::AuthorizationCode) {
+        return Err(redirect(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "this client is not registered for the authorization code grant",
+        )));
+    }
+    let registered = meta.scopes();
+    let scopes: Vec<String> = match form.get("scope") {
+        None => registered.iter().map(|s| (*s).to_owned()).collect(),
+        Some(raw) => {
+            let requested = Scope::from_str(raw).map_err(|_| {
+                redirect(OAuthError::new(
+                    ErrorCode::InvalidScope,
+                    "the scope has characters RFC 6749 §3.3 does not allow",
+                ))
+            })?;
+            let allowed = Scope::from_str(&registered.join(" ")).map_err(|_| {
+                redirect(OAuthError::new(
+                    ErrorCode::ServerError,
+                    "stored scope is malformed",
+                ))
+            })?;
+            if !allowed.priviledged_to(&requested) {
+                return Err(redirect(OAuthError::new(
+                    ErrorCode::InvalidScope,
+                    "a requested scope is not registered for this client",
+                )));
+            }
+            let wanted: Vec<&str> = requested.iter().collect();
+            registered
+                .iter()
+                .filter(|s| wanted.contains(s))
+                .map(|s| (*s).to_owned())
+                .collect()
+        }
+    };
+    if scopes.is_empty() {
+        return Err(redirect(OAuthError::new(
+            ErrorCode::InvalidScope,
+            "no scope requested and none registered",
+        )));
+    }
+
+    // PKCE (RFC 7636): S256 only; required for public clients.
+    let challenge = form.get("code_challenge");
+    let method = form.get("code_challenge_method");
+    if let Some(c) = challenge
+        && !is_pkce_value(c)
+    {
+        return Err(redirect(OAuthError::invalid_request(
+            "code_challenge must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~",
+        )));
+    }
+    if challenge.is_none() && method.is_some() {
+        return Err(redirect(OAuthError::invalid_request(
+            "code_challenge_method without code_challenge",
+        )));
+    }
+    if challenge.is_none() && meta.token_endpoint_auth_method == AuthMethod::None {
+        return Err(redirect(OAuthError::invalid_request(
+            "public clients must use PKCE (code_challenge with S256)",
+        )));
+    }
+    let code_challenge = match Pkce::optional()
+        .challenge(method.map(Cow::Borrowed), challenge.map(Cow::Borrowed))
+    {
+        Ok(value) => value.and_then(|v| v.into_private_value().ok().flatten()),
+        Err(()) => {
+            return Err(redirect(OAuthError::invalid_request(
+                "code_challenge_method must be S256 (plain is not accepted, and it is the default when the method is left out)",
+            )));
+        }
+    };
+
+    let mut prompt = Prompt::default();
+    if let Some(raw) = form.get("prompt") {
+        for value in raw.split(' ').filter(|v| !v.is_empty()) {
+            match value {
+                "none" => prompt.none = true,
+                "login" => prompt.login = true,
+                "consent" => prompt.consent = true,
+                "select_account" => prompt.select_account = true,
+                other => {
+                    return Err(redirect(OAuthError::invalid_request(format!(
+                        "prompt value {other} is not supported"
+                    ))));
+                }
+            }
+        }
+        if prompt.none && (prompt.login || prompt.consent || prompt.select_account) {
+            return Err(redirect(OAuthError::invalid_request(
+                "prompt=none cannot be combined with other values",
+            )));
+        }
+    }
+    let max_age = match form.get("max_age") {
+        None => None,
+        Some(raw) => Some(raw.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            redirect(OAuthError::invalid_request(
+                "max_age must be a non-negative integer",
+            ))
+        })?),
+    };
+    let resources = parse_resources(form).map_err(&redirect)?;
+    let nonce = form.get("nonce").map(str::to_owned);
+    if nonce.as_ref().is_some_and(|n| n.len() > 512) {
+        return Err(redirect(OAuthError::invalid_request("nonce is too long")));
+    }
+    let login_hint = form
+        .get("login_hint")
+        .map(|h| h.chars().take(254).collect());
+    let auth_after = form.get(AUTH_AFTER_PARAM).and_then(|v| v.parse().ok());
+
+    Ok(AuthorizationRequest {
+        client_id: client.id.clone(),
+        redirect_uri,
+        redirect_uri_given: given,
+        response_mode,
+        state,
+        nonce,
+        scopes,
+        code_challenge,
+        prompt,
+        max_age,
+        login_hint,
+        resources,
+        auth_after,
+    })
+}
+
+/// Exact string match with a registered redirect URI; for native clients, a loopback `http`
+/// URI may differ in its port only (RFC 8252 §7.3).
+pub fn redirect_uri_matches(uri: &str, registered: &[String], app: ApplicationType) -> bool {
+    if registered.iter().any(|r| r == uri) {
+        return true;
+    }
+    if app != ApplicationType::Native {
+        return false;
+    }
+    let Ok(given) = Url::parse(uri) else {
+        return false;
+    };
+    if !is_loopback_redirect(&given) {
+        return false;
+    }
+    registered
+        .iter()
+        .filter_map(|r| Url::parse(r).ok())
+        .any(|r| {
+            is_loopback_redirect(&r)
+                && r.host() == given.host()
+                && r.path() == given.path()
+                && r.query() == given.query()
+                && r.username() == given.username()
+                && given.fragment().is_none()
+        })
+}
+
+/// RFC 7636 §4.1: 43–128 characters of `A-Z a-z 0-9 - . _ ~`.
+pub fn is_pkce_value(v: &str) -> bool {
+    (43..=128).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+/// Checks a PKCE verifier against the stored challenge (RFC 7636 §4.6). A verifier without a
+/// stored challenge is refused too (a downgrade, RFC 9700 §4.8.2).
+pub fn verify_pkce(stored: Option<&str>, verifier: Option<&str>) -> Result<(), OAuthError> {
+    let bad = |why: &str| OAuthError::new(ErrorCode::InvalidGrant, why);
+    match (stored, verifier) {
+        (None, None) => Ok(()),
+        (None, Some(_)) => Err(bad(
+            "code_verifier sent but the authorization request had no code_challenge",
+        )),
+        (Some(_), None) => Err(bad("code_verifier is required")),
+        (Some(stored), Some(verifier)) => {
+            if !is_pkce_value(verifier) {
+                return Err(bad("code_verifier is malformed"));
+            }
+            let value = oxide_auth::primitives::grant::Value::private(Some(stored.to_owned()));
+            Pkce::optional()
+                .verify(Some(value), Some(Cow::Borrowed(verifier)))
+                .map_err(|()| bad("code_verifier does not match the code_challenge"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_ports_may_vary_for_native_clients_only() {
+        let registered = vec![
+            "http://127.0.0.1/cb".to_owned(),
+            "https://app.example/cb".to_owned(),
+        ];
+        assert!(redirect_uri_matches(
+            "http://127.0.0.1:51000/cb",
+            &registered,
+            ApplicationType::Native
+        ));
+        assert!(!redirect_uri_matches(
+            "http://127.0.0.1:51000/cb",
+            &registered,
+            ApplicationType::Web
+        ));
+        assert!(!redirect_uri_matches(
+            "http://127.0.0.1:51000/other",
+            &registered,
+            ApplicationType::Native
+        ));
+        assert!(!redirect_uri_matches(
+            "http://127.0.0.1:51000/cb?x=1",
+            &registered,
+            ApplicationType::Native
+        ));
+        for near_miss in [
+            "https://app.example/cb/",
+            "https://APP.example/cb",
+            "https://app.example/cb?x",
+            "https://app.example/cb/../cb",
+            "https://app.example/%63b",
+        ] {
+            assert!(
+                !redirect_uri_matches(near_miss, &registered, ApplicationType::Native),
+                "{near_miss}"
+            );
+        }
+        assert!(redirect_uri_matches(
+            "https://app.example/cb",
+            &registered,
+            ApplicationType::Web
+        ));
+    }
+
+    #[test]
+    fn pkce_s256_round_trip_and_downgrades() {
+        // base64url(SHA-256(verifier)), computed independently.
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r7wW1gFWFOEjXk";
+        let challenge = "bwWFMyPfdG9qreDhH2lmftFx_dFeLDalzcT1gb_j68g";
+        let stored = Pkce::optional()
+            .challenge(Some(Cow::Borrowed("S256")), Some(Cow::Borrowed(challenge)))
+            .expect("S256")
+            .and_then(|v| v.into_private_value().ok().flatten())
+            .expect("stored");
+        assert!(verify_pkce(Some(&stored), Some(verifier)).is_ok());
+        assert!(verify_pkce(Some(&stored), Some(&verifier.replace('d', "e"))).is_err());
+        assert!(verify_pkce(Some(&stored), None).is_err());
+        assert!(verify_pkce(None, Some(verifier)).is_err());
+        assert!(verify_pkce(Some(&stored), Some("short")).is_err());
+        assert!(verify_pkce(None, None).is_ok());
+        assert!(
+            Pkce::optional()
+                .challenge(Some(Cow::Borrowed("plain")), Some(Cow::Borrowed(challenge)))
+                .is_err()
+        );
+        assert!(
+            Pkce::optional()
+                .challenge(None, Some(Cow::Borrowed(challenge)))
+                .is_err(),
+            "no method means plain"
+        );
+    }
+}

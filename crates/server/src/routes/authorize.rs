@@ -1,0 +1,448 @@
+//! `GET|POST /oauth2/authorize` (RFC 6749 §4.1, OpenID Connect Core §3.1.2) and `POST /consent`.
+//!
+//! The request is checked by `grants::check_authorization`; errors before the client and the
+//! redirect URI are trusted are shown as a page, later ones are redirected with `error`,
+//! `error_description`, `state` and `iss` (RFC 9207). A browser without a session (or one whose
+//! sign-in is too old for `max_age` or `prompt=login`) goes to `/login` and comes back; then the
+//! consent page, unless consent was given before or the client is first-party.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION};
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use grants::{
+    AUTH_AFTER_PARAM, AuthorizationRequest, AuthorizeError, ErrorCode, FormParams, OAuthError,
+    ResponseMode,
+};
+use primitives::{PlainSecret, random_token};
+use registration::Client;
+use serde::Deserialize;
+use url::Url;
+
+use crate::app::AppState;
+use crate::errors::PageError;
+use crate::pages::render;
+use crate::routes::pages::{current, tokens_match};
+
+/// Codes live 60 seconds.
+const CODE_TTL: i64 = 60;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/oauth2/authorize")
+            .app_data(web::PayloadConfig::new(16 * 1024))
+            .route(web::get().to(authorize_get))
+            .route(web::post().to(authorize_post)),
+    )
+    .route("/consent", web::post().to(consent));
+}
+
+fn bad_request_page(message: impl Into<String>) -> PageError {
+    PageError {
+        status: StatusCode::BAD_REQUEST,
+        title: "This sign-in request cannot be used",
+        message: message.into(),
+    }
+}
+
+async fn authorize_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let form = FormParams::parse(req.query_string().as_bytes())
+        .map_err(|e| bad_request_page(e.description))?;
+    authorize(req, state, form).await
+}
+
+async fn authorize_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let is_form = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(bad_request_page("The request must be a form."));
+    }
+    let form = FormParams::parse(&body).map_err(|e| bad_request_page(e.description))?;
+    authorize(req, state, form).await
+}
+
+async fn find_client(
+    state: &AppState,
+    client_id: Option<String>,
+) -> Result<Option<Client>, PageError> {
+    let Some(id) = client_id else {
+        return Ok(None);
+    };
+    let st = state.clone();
+    web::block(move || {
+        let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
+        registration::find_client(&mut conn, &id).map_err(|e| PageError::internal(&e))
+    })
+    .await
+    .map_err(|e| PageError::internal(&e))?
+}
+
+/// Checks the request against its client.
+async fn check(
+    state: &AppState,
+    form: &FormParams,
+) -> Result<(AuthorizationRequest, Client), HttpResponse> {
+    let client = find_client(state, grants::client_id_of(form).map(str::to_owned))
+        .await
+        .map_err(|e| actix_web::ResponseError::error_response(&e))?;
+    match grants::check_authorization(form, client.as_ref()) {
+        Ok(request) => Ok((
+            request,
+            client.unwrap_or_else(|| unreachable!("checked above")),
+        )),
+        Err(AuthorizeError::Page(message)) => Err(actix_web::ResponseError::error_response(
+            &bad_request_page(message),
+        )),
+        Err(AuthorizeError::Redirect {
+            redirect_uri,
+            response_mode,
+            state: st,
+            error,
+        }) => Err(respond(
+            state,
+            &redirect_uri,
+            response_mode,
+            error_params(&error, st.as_deref()),
+        )),
+    }
+}
+
+async fn authorize(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: FormParams,
+) -> Result<HttpResponse, PageError> {
+    let (request, client) = match check(&state, &form).await {
+        Ok(ok) => ok,
+        Err(response) => return Ok(response),
+    };
+    let now = state.now();
+    let session = current(&req, &state).await?;
+    let reauth_needed = |s: &accounts::Session| {
+        let too_old = request.max_age.is_some_and(|max| now - s.auth_time > max);
+        let login_forced =
+            request.prompt.login && request.auth_after.is_none_or(|after| s.auth_time < after);
+        too_old || login_forced
+    };
+    let (session, user) = match session {
+        Some((s, u)) if !reauth_needed(&s) => (s, u),
+        other => {
+            if request.prompt.none {
+                return Ok(redirect_error(
+                    &state,
+                    &request,
+                    ErrorCode::LoginRequired,
+                    "the user is not signed in",
+                ));
+            }
+            // Back here after signing in; a forced sign-in must be newer than now.
+            let mut back = form.to_query(&[AUTH_AFTER_PARAM]);
+            if other.is_some() || request.prompt.login {
+                back.push_str(&format!("&{AUTH_AFTER_PARAM}={now}"));
+            }
+            let return_to = format!("/oauth2/authorize?{back}");
+            let mut login = url::form_urlencoded::Serializer::new(String::from("/login?"));
+            login.append_pair("return_to", &return_to);
+            if other.is_some() {
+                login.append_pair("reauth", "1");
+            }
+            if let Some(hint) = &request.login_hint {
+                login.append_pair("login_hint", hint);
+            }
+            return Ok(HttpResponse::SeeOther()
+                .insert_header((LOCATION, login.finish()))
+                .insert_header((CACHE_CONTROL, "no-store"))
+                .finish());
+        }
+    };
+    let st = state.clone();
+    let (uid, cid) = (user.id.clone(), client.id.clone());
+    let consented = web::block(move || {
+        let mut conn = st.store.conn()?;
+        store::codes::find_consent(&mut conn, &uid, &cid)
+    })
+    .await
+    .map_err(|e| PageError::internal(&e))?
+    .map_err(|e| PageError::internal(&e))?
+    .is_some_and(|c| {
+        request
+            .scopes
+            .iter()
+            .all(|s| c.scope.split(' ').any(|g| g == s))
+    });
+    let skip_consent = client.first_party || (consented && !request.prompt.consent);
+    if !skip_consent {
+        if request.prompt.none {
+            return Ok(redirect_error(
+                &state,
+                &request,
+                ErrorCode::ConsentRequired,
+                "the user has not allowed this application yet",
+            ));
+        }
+        return Ok(consent_page(&client, &request, &user, &session, &form));
+    }
+    issue_code(&state, &request, &user, &session).await
+}
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+struct ConsentPage<'a> {
+    client_name: &'a str,
+    client_uri: Option<&'a str>,
+    logo_uri: Option<&'a str>,
+    user_email: &'a str,
+    scope_lines: Vec<String>,
+    csrf: &'a str,
+    authorization: String,
+}
+
+/// What each scope means, in plain words.
+fn describe(scope: &str) -> String {
+    match scope {
+        "openid" => "Know who you are (your account id)".into(),
+        "profile" => "See your name".into(),
+        "email" => "See your email address and whether it is verified".into(),
+        "offline_access" => "Stay connected when you are not using it".into(),
+        other => format!("Use the permission \u{201c}{other}\u{201d}"),
+    }
+}
+
+fn consent_page(
+    client: &Client,
+    request: &AuthorizationRequest,
+    user: &accounts::User,
+    session: &accounts::Session,
+    form: &FormParams,
+) -> HttpResponse {
+    let name = client.metadata.client_name.as_deref().unwrap_or(&client.id);
+    let page = ConsentPage {
+        client_name: name,
+        client_uri: client.metadata.client_uri.as_deref(),
+        logo_uri: client.metadata.logo_uri.as_deref(),
+        user_email: &user.email,
+        scope_lines: request.scopes.iter().map(|s| describe(s)).collect(),
+        csrf: &session.csrf_token,
+        authorization: form.to_query(&[]),
+    };
+    render(StatusCode::OK, &page)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ConsentForm {
+    csrf_token: String,
+    authorization: String,
+    decision: String,
+}
+
+async fn consent(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<ConsentForm>,
+) -> Result<HttpResponse, PageError> {
+    let form = form.into_inner();
+    let Some((session, user)) = current(&req, &state).await? else {
+        return Err(bad_request_page(
+            "Your session has ended. Start again from the application.",
+        ));
+    };
+    if !tokens_match(&session.csrf_token, &form.csrf_token) {
+        return Err(PageError {
+            status: StatusCode::FORBIDDEN,
+            title: "This form has expired",
+            message: "Reload the page and try again.".into(),
+        });
+    }
+    let params = FormParams::parse(form.authorization.as_bytes())
+        .map_err(|e| bad_request_page(e.description))?;
+    let (request, client) = match check(&state, &params).await {
+        Ok(ok) => ok,
+        Err(response) => return Ok(response),
+    };
+    match form.decision.as_str() {
+        "allow" => {
+            let st = state.clone();
+            let (uid, cid, scopes) = (user.id.clone(), client.id.clone(), request.scopes.clone());
+            web::block(move || {
+                let mut conn = st.store.conn()?;
+                let now = st.now();
+                // Remember the union of what was allowed before and now.
+                let mut granted: Vec<String> = store::codes::find_consent(&mut conn, &uid, &cid)?
+                    .map(|c| c.scope.split(' ').map(str::to_owned).collect())
+                    .unwrap_or_default();
+                for s in scopes {
+                    if !granted.contains(&s) {
+                        granted.push(s);
+                    }
+                }
+                store::codes::save_consent(
+                    &mut conn,
+                    &store::codes::ConsentRow {
+                        user_id: uid.to_string(),
+                        client_id: cid.to_string(),
+                        scope: granted.join(" "),
+                        created_at: now,
+                        updated_at: now,
+                    },
+                )
+            })
+            .await
+            .map_err(|e| PageError::internal(&e))?
+            .map_err(|e| PageError::internal(&e))?;
+            tracing::info!(user = %user.id, client = %client.id, "consent given");
+            issue_code(&state, &request, &user, &session).await
+        }
+        "deny" => Ok(redirect_error(
+            &state,
+            &request,
+            ErrorCode::AccessDenied,
+            "the user denied the request",
+        )),
+        _ => Err(bad_request_page("Choose Allow or Deny.")),
+    }
+}
+
+/// Makes and stores a code for this request, and sends the browser back with it.
+async fn issue_code(
+    state: &AppState,
+    request: &AuthorizationRequest,
+    user: &accounts::User,
+    session: &accounts::Session,
+) -> Result<HttpResponse, PageError> {
+    let code = PlainSecret::generate();
+    let now = state.now();
+    let row = store::codes::CodeRow {
+        code_hash: code.hash().as_str().to_owned(),
+        client_id: request.client_id.clone(),
+        user_id: user.id.clone(),
+        redirect_uri: request.redirect_uri.clone(),
+        redirect_uri_given: request.redirect_uri_given,
+        scope: request.scope_string(),
+        nonce: request.nonce.clone(),
+        code_challenge: request.code_challenge.clone(),
+        resources: (!request.resources.is_empty())
+            .then(|| serde_json::to_string(&request.resources).unwrap_or_default()),
+        auth_time: session.auth_time,
+        session_id: Some(session.id.clone()),
+        created_at: now,
+        expires_at: now + CODE_TTL,
+        used_at: None,
+        family_id: None,
+        access_jti: None,
+        access_exp: None,
+    };
+    let st = state.clone();
+    web::block(move || {
+        let mut conn = st.store.conn()?;
+        store::codes::purge_codes(&mut conn, now - 3600)?;
+        store::codes::insert_code(&mut conn, &row)
+    })
+    .await
+    .map_err(|e| PageError::internal(&e))?
+    .map_err(|e| PageError::internal(&e))?;
+    let mut params = vec![("code".to_owned(), code.expose().to_owned())];
+    if let Some(s) = &request.state {
+        params.push(("state".into(), s.clone()));
+    }
+    params.push(("iss".into(), state.settings.issuer_str().to_owned()));
+    Ok(respond(
+        state,
+        &request.redirect_uri,
+        request.response_mode,
+        params,
+    ))
+}
+
+fn error_params(error: &OAuthError, state: Option<&str>) -> Vec<(String, String)> {
+    let mut params = vec![
+        ("error".to_owned(), error.code.as_str().to_owned()),
+        ("error_description".to_owned(), error.description.clone()),
+    ];
+    if let Some(s) = state {
+        params.push(("state".into(), s.to_owned()));
+    }
+    params
+}
+
+fn redirect_error(
+    state: &AppState,
+    request: &AuthorizationRequest,
+    code: ErrorCode,
+    description: &str,
+) -> HttpResponse {
+    let params = error_params(
+        &OAuthError::new(code, description),
+        request.state.as_deref(),
+    );
+    respond(state, &request.redirect_uri, request.response_mode, params)
+}
+
+#[derive(Template)]
+#[template(path = "form_post.html")]
+struct FormPostPage<'a> {
+    action: &'a str,
+    fields: Vec<(String, String)>,
+    nonce: &'a str,
+}
+
+/// Sends an authorization response to the client: `iss` added (RFC 9207), by 303 redirect or an
+/// auto-submitted form.
+fn respond(
+    state: &AppState,
+    redirect_uri: &str,
+    mode: ResponseMode,
+    mut params: Vec<(String, String)>,
+) -> HttpResponse {
+    if !params.iter().any(|(k, _)| k == "iss") {
+        params.push(("iss".into(), state.settings.issuer_str().to_owned()));
+    }
+    match mode {
+        ResponseMode::Query => {
+            let Ok(mut url) = Url::parse(redirect_uri) else {
+                return actix_web::ResponseError::error_response(&bad_request_page(
+                    "The redirect address is not valid.",
+                ));
+            };
+            {
+                let mut query = url.query_pairs_mut();
+                for (k, v) in &params {
+                    query.append_pair(k, v);
+                }
+            }
+            HttpResponse::SeeOther()
+                .insert_header((LOCATION, url.as_str().to_owned()))
+                .insert_header((CACHE_CONTROL, "no-store"))
+                .finish()
+        }
+        ResponseMode::FormPost => {
+            let nonce = random_token(16);
+            let origin = Url::parse(redirect_uri)
+                .map(|u| u.origin().ascii_serialization())
+                .unwrap_or_default();
+            let page = FormPostPage {
+                action: redirect_uri,
+                fields: params,
+                nonce: &nonce,
+            };
+            let mut res = render(StatusCode::OK, &page);
+            let csp = format!(
+                "default-src 'none'; script-src 'nonce-{nonce}'; form-action {origin}; frame-ancestors 'none'; base-uri 'none'"
+            );
+            if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&csp) {
+                res.headers_mut().insert(CONTENT_SECURITY_POLICY, value);
+            }
+            res
+        }
+    }
+}

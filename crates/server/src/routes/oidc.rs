@@ -1,0 +1,376 @@
+//! OpenID Connect: `GET /.well-known/openid-configuration`, `GET|POST /oauth2/userinfo` and
+//! `GET|POST /oauth2/logout` (RP-Initiated Logout 1.0).
+
+use actix_web::cookie::Cookie;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{
+    ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE,
+};
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use grants::FormParams;
+use serde_json::{Value, json};
+use url::Url;
+
+use crate::app::AppState;
+use crate::auth::bearer_token;
+use crate::errors::PageError;
+use crate::pages::render;
+use crate::routes::oauth::scope_claims;
+use crate::routes::pages::{SESSION_COOKIE, current, tokens_match};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/.well-known/openid-configuration",
+        web::get().to(openid_configuration),
+    )
+    .route(
+        "/{prefix:.+}/.well-known/openid-configuration",
+        web::get().to(openid_configuration_for_path),
+    )
+    .route("/oauth2/userinfo", web::get().to(userinfo))
+    .route("/oauth2/userinfo", web::post().to(userinfo))
+    .route("/oauth2/logout", web::get().to(logout_get))
+    .route("/oauth2/logout", web::post().to(logout_post));
+}
+
+/// The provider metadata: OpenID Connect Discovery 1.0 and RFC 8414 share it, so the two
+/// documents cannot disagree. Everything listed works.
+pub fn provider_metadata(state: &AppState) -> Value {
+    let s = &state.settings;
+    let issuer = s.issuer_str();
+    let auth_methods = ["client_secret_basic", "client_secret_post", "none"];
+    json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/oauth2/authorize"),
+        "token_endpoint": format!("{issuer}/oauth2/token"),
+        "userinfo_endpoint": format!("{issuer}/oauth2/userinfo"),
+        "jwks_uri": format!("{issuer}/jwks.json"),
+        "registration_endpoint": format!("{issuer}/oauth2/register"),
+        "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
+        "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
+        "end_session_endpoint": format!("{issuer}/oauth2/logout"),
+        "scopes_supported": s.scopes,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "form_post"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": auth_methods,
+        "code_challenge_methods_supported": ["S256"],
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "email", "email_verified", "name", "updated_at"],
+        "authorization_response_iss_parameter_supported": true,
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+    })
+}
+
+pub fn metadata_response(state: &AppState) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "public, max-age=300"))
+        .insert_header((ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .json(provider_metadata(state))
+}
+
+async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
+    metadata_response(&state)
+}
+
+/// For an issuer with a path, Discovery appends the well-known suffix to it.
+async fn openid_configuration_for_path(
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let issuer_path = state.settings.issuer.path().trim_matches('/');
+    if !issuer_path.is_empty() && path.trim_matches('/') == issuer_path {
+        metadata_response(&state)
+    } else {
+        actix_web::ResponseError::error_response(&PageError::not_found())
+    }
+}
+
+/// An RFC 6750 §3 error at the userinfo endpoint.
+fn bearer_error(status: StatusCode, error: Option<&str>, description: &str) -> HttpResponse {
+    let challenge = match error {
+        None => "Bearer realm=\"portcullis\"".to_owned(),
+        Some(e) => format!(
+            "Bearer realm=\"portcullis\", error=\"{e}\", error_description=\"{description}\""
+        ),
+    };
+    let mut res = HttpResponse::build(status);
+    res.insert_header((WWW_AUTHENTICATE, challenge))
+        .insert_header((CACHE_CONTROL, "no-store"));
+    match error {
+        None => res.finish(),
+        Some(e) => res.json(json!({ "error": e, "error_description": description })),
+    }
+}
+
+async fn userinfo(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+    // The token comes in the header, or (POST only) as a form field (RFC 6750 §2.2); not both.
+    let header = bearer_token(&req);
+    let form_token = if req.method() == actix_web::http::Method::POST
+        && req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+    {
+        FormParams::parse(&body)
+            .ok()
+            .and_then(|f| f.get("access_token").map(str::to_owned))
+    } else {
+        None
+    };
+    let token = match (header, form_token) {
+        (Some(_), Some(_)) => {
+            return bearer_error(
+                StatusCode::BAD_REQUEST,
+                Some("invalid_request"),
+                "send the token once",
+            );
+        }
+        (Some(t), None) | (None, Some(t)) => t,
+        (None, None) => return bearer_error(StatusCode::UNAUTHORIZED, None, ""),
+    };
+    let st = state.clone();
+    let result = web::block(move || {
+        let mut conn = st.store.conn().map_err(|e| e.to_string())?;
+        let now = st.now();
+        let issuer = st.settings.issuer_str();
+        let ring = st.keys.get(&mut conn, now).map_err(|e| e.to_string())?;
+        let claims = match tokens::verify_access_token(&ring, &token, issuer, now) {
+            Ok(c) => c,
+            Err(_) => {
+                return Ok(Err((
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_token",
+                    "the access token is not valid",
+                )));
+            }
+        };
+        if store::keys::is_access_token_revoked(&mut conn, &claims.jti)
+            .map_err(|e| e.to_string())?
+        {
+            return Ok(Err((
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "the access token is not valid",
+            )));
+        }
+        let scopes: Vec<&str> = claims.scope.as_deref().unwrap_or("").split(' ').collect();
+        if !scopes.contains(&"openid") {
+            return Ok(Err((
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                "the token lacks the openid scope",
+            )));
+        }
+        let user = accounts::find_user(&mut conn, &claims.sub).map_err(|e| e.to_string())?;
+        let Some(user) = user.filter(|u| !u.disabled) else {
+            return Ok(Err((
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "the access token is not valid",
+            )));
+        };
+        let mut body = scope_claims(&user, &scopes);
+        body.insert("sub".into(), Value::String(user.id));
+        Ok::<_, String>(Ok(Value::Object(body)))
+    })
+    .await;
+    match result {
+        Ok(Ok(Ok(body))) => HttpResponse::Ok()
+            .insert_header((CACHE_CONTROL, "no-store"))
+            .insert_header((ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+            .json(body),
+        Ok(Ok(Err((status, error, description)))) => bearer_error(status, Some(error), description),
+        Ok(Err(detail)) => {
+            tracing::error!(error = %detail, "userinfo failed");
+            bearer_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Some("server_error"),
+                "the server could not answer",
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "userinfo failed");
+            bearer_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Some("server_error"),
+                "the server could not answer",
+            )
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+struct LogoutPage<'a> {
+    confirm: bool,
+    csrf: &'a str,
+    client_name: Option<&'a str>,
+    fields: Vec<(String, String)>,
+}
+
+fn logout_error(message: &str) -> PageError {
+    PageError {
+        status: StatusCode::BAD_REQUEST,
+        title: "This sign-out request cannot be used",
+        message: message.to_owned(),
+    }
+}
+
+async fn logout_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let form = FormParams::parse(req.query_string().as_bytes())
+        .map_err(|e| logout_error(&e.description))?;
+    logout(req, state, form, false).await
+}
+
+async fn logout_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let form = FormParams::parse(&body).map_err(|e| logout_error(&e.description))?;
+    logout(req, state, form, true).await
+}
+
+/// RP-Initiated Logout: a valid `id_token_hint` of the signed-in user signs out at once; without
+/// one the user confirms first. `post_logout_redirect_uri` must be registered exactly, and is
+/// used only with a valid hint or after confirmation.
+async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: FormParams,
+    posted: bool,
+) -> Result<HttpResponse, PageError> {
+    let hint = form.get("id_token_hint").map(str::to_owned);
+    let redirect = form.get("post_logout_redirect_uri").map(str::to_owned);
+    let client_id = form.get("client_id").map(str::to_owned);
+    let logout_state = form.get("state").map(str::to_owned);
+    let st = state.clone();
+    let (hint_claims, client) = web::block(move || -> Result<_, PageError> {
+        let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
+        let hint_claims = match &hint {
+            None => None,
+            Some(token) => {
+                let ring = st
+                    .keys
+                    .get(&mut conn, st.now())
+                    .map_err(|e| PageError::internal(&e))?;
+                Some(
+                    tokens::verify_id_token_hint(&ring, token, st.settings.issuer_str()).map_err(
+                        |_| logout_error("The id_token_hint is not a token of this server."),
+                    )?,
+                )
+            }
+        };
+        let hinted_client = hint_claims.as_ref().and_then(|h| match &h.aud {
+            tokens::Audience::One(a) => Some(a.clone()),
+            tokens::Audience::Many(list) => list.first().cloned(),
+        });
+        if let (Some(a), Some(b)) = (&client_id, &hinted_client)
+            && a != b
+        {
+            return Err(logout_error("client_id does not match the id_token_hint."));
+        }
+        let client = match client_id.or(hinted_client) {
+            Some(id) => {
+                registration::find_client(&mut conn, &id).map_err(|e| PageError::internal(&e))?
+            }
+            None => None,
+        };
+        Ok((hint_claims, client))
+    })
+    .await
+    .map_err(|e| PageError::internal(&e))??;
+    if let Some(uri) = &redirect {
+        let registered = client.as_ref().is_some_and(|c| {
+            c.metadata
+                .post_logout_redirect_uris
+                .iter()
+                .any(|r| r == uri)
+        });
+        if !registered {
+            return Err(logout_error(
+                "The address to return to after signing out is not registered for this application.",
+            ));
+        }
+    }
+    let session = current(&req, &state).await?;
+    let hint_matches = match (&hint_claims, &session) {
+        (Some(h), Some((_, user))) => h.sub == user.id,
+        _ => false,
+    };
+    let confirmed = posted
+        && form.get("confirm") == Some("yes")
+        && session.as_ref().is_some_and(|(s, _)| {
+            tokens_match(&s.csrf_token, form.get("csrf_token").unwrap_or(""))
+        });
+    if let Some((s, _)) = &session
+        && !hint_matches
+        && !confirmed
+    {
+        let fields = form
+            .pairs()
+            .iter()
+            .filter(|(k, _)| k != "csrf_token" && k != "confirm")
+            .cloned()
+            .collect();
+        let page = LogoutPage {
+            confirm: true,
+            csrf: &s.csrf_token,
+            client_name: client
+                .as_ref()
+                .and_then(|c| c.metadata.client_name.as_deref()),
+            fields,
+        };
+        return Ok(render(StatusCode::OK, &page));
+    }
+    if let Some((s, user)) = session {
+        let st = state.clone();
+        web::block(move || {
+            let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
+            accounts::end_session(&mut conn, &s).map_err(|e| PageError::internal(&e))
+        })
+        .await
+        .map_err(|e| PageError::internal(&e))??;
+        tracing::info!(user = %user.id, "signed out (RP-initiated)");
+    }
+    // Without a valid hint, only a confirmed sign-out may send the browser on.
+    let may_redirect = hint_claims.is_some() || confirmed;
+    let mut res = match redirect.filter(|_| may_redirect) {
+        Some(uri) => {
+            let mut url =
+                Url::parse(&uri).map_err(|_| logout_error("The return address is not valid."))?;
+            if let Some(s) = &logout_state {
+                url.query_pairs_mut().append_pair("state", s);
+            }
+            HttpResponse::SeeOther()
+                .insert_header((LOCATION, url.as_str().to_owned()))
+                .finish()
+        }
+        None => render(
+            StatusCode::OK,
+            &LogoutPage {
+                confirm: false,
+                csrf: "",
+                client_name: None,
+                fields: Vec::new(),
+            },
+        ),
+    };
+    let mut removal = Cookie::new(SESSION_COOKIE, "");
+    removal.set_path("/");
+    res.add_removal_cookie(&removal)
+        .map_err(|e| PageError::internal(&e))?;
+    Ok(res)
+}

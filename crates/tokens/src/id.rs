@@ -1,0 +1,131 @@
+//! OpenID Connect ID tokens (Core §2) and the `id_token_hint` of RP-initiated logout.
+
+use aws_lc_rs::digest;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Header, Validation};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::access::compact_jws;
+use crate::keys::{Keyring, SigningAlg};
+use crate::{Audience, TokenError, VerifyError};
+
+/// What to put in an ID token.
+#[derive(Debug, Clone)]
+pub struct IdTokenSpec<'a> {
+    pub issuer: &'a str,
+    pub subject: &'a str,
+    /// The client the token is for.
+    pub audience: &'a str,
+    pub nonce: Option<&'a str>,
+    pub auth_time: i64,
+    /// The access token issued alongside, for `at_hash`.
+    pub access_token: Option<&'a str>,
+    /// The browser session, for `sid`.
+    pub sid: Option<&'a str>,
+    /// Scope claims (`email`, `email_verified`, `name`, …), already chosen by scope.
+    pub claims: Map<String, Value>,
+    pub ttl: i64,
+    pub alg: SigningAlg,
+}
+
+/// `at_hash` (Core §3.1.3.6): base64url of the left half of the hash of the access token, with
+/// the hash of the signing algorithm (SHA-256 for RS256 and ES256, SHA-512 for Ed25519).
+pub fn at_hash(access_token: &str, alg: SigningAlg) -> String {
+    let algorithm = match alg {
+        SigningAlg::Rs256 | SigningAlg::Es256 => &digest::SHA256,
+        SigningAlg::EdDsa => &digest::SHA512,
+    };
+    let d = digest::digest(algorithm, access_token.as_bytes());
+    let bytes = d.as_ref();
+    URL_SAFE_NO_PAD.encode(&bytes[..bytes.len() / 2])
+}
+
+/// Signs an ID token with the current key of `spec.alg`.
+pub fn issue_id_token(
+    keyring: &Keyring,
+    spec: &IdTokenSpec<'_>,
+    now: i64,
+) -> Result<String, TokenError> {
+    let key = keyring
+        .current(spec.alg)
+        .ok_or(TokenError::NoCurrentKey(spec.alg.as_str()))?;
+    let mut claims = Map::new();
+    claims.insert("iss".into(), spec.issuer.into());
+    claims.insert("sub".into(), spec.subject.into());
+    claims.insert("aud".into(), spec.audience.into());
+    claims.insert("exp".into(), (now + spec.ttl).into());
+    claims.insert("iat".into(), now.into());
+    claims.insert("auth_time".into(), spec.auth_time.into());
+    if let Some(nonce) = spec.nonce {
+        claims.insert("nonce".into(), nonce.into());
+    }
+    if let Some(token) = spec.access_token {
+        claims.insert("at_hash".into(), at_hash(token, spec.alg).into());
+    }
+    if let Some(sid) = spec.sid {
+        claims.insert("sid".into(), sid.into());
+    }
+    for (k, v) in &spec.claims {
+        claims.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    let mut header = Header::new(spec.alg.jwt());
+    header.typ = Some("JWT".to_owned());
+    header.kid = Some(key.kid.clone());
+    compact_jws(&header, &Value::Object(claims), |input| key.sign(input))
+}
+
+/// The parts of an `id_token_hint` that logout needs.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct IdTokenHint {
+    pub iss: String,
+    pub sub: String,
+    pub aud: Audience,
+    #[serde(default)]
+    pub sid: Option<String>,
+}
+
+/// Verifies an ID token we issued, for `id_token_hint`: signature, key, algorithm and issuer,
+/// but not expiry (RP-Initiated Logout §2 accepts expired hints). An access token is refused:
+/// its `typ` is `at+jwt`.
+pub fn verify_id_token_hint(
+    keyring: &Keyring,
+    token: &str,
+    issuer: &str,
+) -> Result<IdTokenHint, VerifyError> {
+    if token.len() > 16 * 1024 {
+        return Err(VerifyError::Malformed);
+    }
+    let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
+    if header
+        .typ
+        .as_deref()
+        .is_some_and(|t| !t.eq_ignore_ascii_case("JWT"))
+    {
+        return Err(VerifyError::WrongType);
+    }
+    let key = header
+        .kid
+        .as_deref()
+        .and_then(|kid| keyring.find(kid))
+        .ok_or(VerifyError::UnknownKey)?;
+    if header.alg != key.alg.jwt() {
+        return Err(VerifyError::AlgorithmMismatch);
+    }
+    let mut validation = Validation::new(key.alg.jwt());
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    let data = jsonwebtoken::decode::<IdTokenHint>(token, &key.decoding, &validation).map_err(
+        |e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::InvalidSignature => VerifyError::BadSignature,
+            _ => VerifyError::Malformed,
+        },
+    )?;
+    if data.claims.iss != issuer {
+        return Err(VerifyError::WrongIssuer);
+    }
+    Ok(data.claims)
+}
