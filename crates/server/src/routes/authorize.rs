@@ -151,7 +151,7 @@ async fn authorize(
                 back.push_str(&format!("&{AUTH_AFTER_PARAM}={now}"));
             }
             let return_to = format!("/oauth2/authorize?{back}");
-            let mut login = url::form_urlencoded::Serializer::new(String::from("/login?"));
+            let mut login = url::form_urlencoded::Serializer::new(String::new());
             login.append_pair("return_to", &return_to);
             if other.is_some() {
                 login.append_pair("reauth", "1");
@@ -160,7 +160,7 @@ async fn authorize(
                 login.append_pair("login_hint", hint);
             }
             return Ok(HttpResponse::SeeOther()
-                .insert_header((LOCATION, login.finish()))
+                .insert_header((LOCATION, format!("/login?{}", login.finish())))
                 .insert_header((CACHE_CONTROL, "no-store"))
                 .finish());
         }
