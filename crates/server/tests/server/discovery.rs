@@ -21,8 +21,14 @@ on_both_backends! {
             // Each advertised endpoint exists (a GET may be refused, but never 404).
             assert_ne!(server.get(path).await.status(), 404, "{path}");
         }
-        assert_eq!(m["grant_types_supported"], serde_json::json!(["client_credentials"]));
-        assert_eq!(m["token_endpoint_auth_methods_supported"], serde_json::json!(["client_secret_basic", "client_secret_post"]));
+        assert_eq!(
+            m["grant_types_supported"],
+            serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
+        );
+        assert_eq!(
+            m["token_endpoint_auth_methods_supported"],
+            serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
+        );
         assert!(m["scopes_supported"].as_array().is_some_and(|s| s.iter().any(|x| x == "orders:read")));
         for (_, v) in m.as_object().expect("object") {
             assert!(!v.is_null() && v.as_array().is_none_or(|a| !a.is_empty()), "no empty values: {m}");
