@@ -10,10 +10,18 @@ const REPEATABLE: &[&str] = &["resource"];
 /// The most parameters a body may carry.
 const MAX_PARAMS: usize = 64;
 
-/// A parsed form body.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A parsed form body. `Debug` shows parameter names only: values may be secrets.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct FormParams {
     pairs: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for FormParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.pairs.iter().map(|(k, _)| k))
+            .finish()
+    }
 }
 
 impl FormParams {

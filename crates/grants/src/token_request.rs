@@ -4,8 +4,9 @@ use url::Url;
 
 use crate::{ErrorCode, FormParams, OAuthError};
 
-/// A token-endpoint request (RFC 6749 §4, §6).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A token-endpoint request (RFC 6749 §4, §6). `Debug` leaves out codes, tokens, verifiers and
+/// passwords.
+#[derive(Clone, PartialEq, Eq)]
 pub enum TokenRequest {
     /// RFC 6749 §4.4.
     ClientCredentials {
@@ -26,6 +27,39 @@ pub enum TokenRequest {
         /// A narrower scope; `None` keeps the granted one.
         scope: Option<String>,
     },
+    /// RFC 6749 §4.3, the legacy password grant (`username`, also accepted as `userName`).
+    Password {
+        username: String,
+        password: String,
+        scope: Option<String>,
+    },
+}
+
+impl std::fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ClientCredentials { scope, resources } => f
+                .debug_struct("ClientCredentials")
+                .field("scope", scope)
+                .field("resources", resources)
+                .finish(),
+            Self::AuthorizationCode { redirect_uri, .. } => f
+                .debug_struct("AuthorizationCode")
+                .field("redirect_uri", redirect_uri)
+                .finish_non_exhaustive(),
+            Self::RefreshToken { scope, .. } => f
+                .debug_struct("RefreshToken")
+                .field("scope", scope)
+                .finish_non_exhaustive(),
+            Self::Password {
+                username, scope, ..
+            } => f
+                .debug_struct("Password")
+                .field("username", username)
+                .field("scope", scope)
+                .finish_non_exhaustive(),
+        }
+    }
 }
 
 impl TokenRequest {
@@ -51,6 +85,25 @@ impl TokenRequest {
                     .to_owned(),
                 scope: form.get("scope").map(str::to_owned),
             }),
+            Some("password") => {
+                let username = match (form.get("username"), form.get("userName")) {
+                    (Some(_), Some(_)) => {
+                        return Err(OAuthError::invalid_request(
+                            "send username or userName, not both",
+                        ));
+                    }
+                    (Some(u), None) | (None, Some(u)) => u.to_owned(),
+                    (None, None) => return Err(OAuthError::invalid_request("username is missing")),
+                };
+                Ok(Self::Password {
+                    username,
+                    password: form
+                        .get("password")
+                        .ok_or_else(|| OAuthError::invalid_request("password is missing"))?
+                        .to_owned(),
+                    scope: form.get("scope").map(str::to_owned),
+                })
+            }
             Some(other) => Err(OAuthError::new(
                 ErrorCode::UnsupportedGrantType,
                 format!("grant_type {other} is not supported by this server"),

@@ -53,6 +53,8 @@ pub enum GrantType {
     AuthorizationCode,
     RefreshToken,
     ClientCredentials,
+    /// The legacy resource-owner password grant: only when the server enables it.
+    Password,
 }
 
 impl GrantType {
@@ -61,6 +63,7 @@ impl GrantType {
             Self::AuthorizationCode => "authorization_code",
             Self::RefreshToken => "refresh_token",
             Self::ClientCredentials => "client_credentials",
+            Self::Password => "password",
         }
     }
 
@@ -69,6 +72,7 @@ impl GrantType {
             Self::AuthorizationCode,
             Self::RefreshToken,
             Self::ClientCredentials,
+            Self::Password,
         ]
         .into_iter()
         .find(|g| g.as_str() == s)
@@ -166,6 +170,8 @@ pub struct Policy {
     pub default_code_scopes: Vec<String>,
     /// Signing algorithms an ID token may use.
     pub id_token_algs: Vec<String>,
+    /// Whether clients may register the password grant (`PORTCULLIS_PASSWORD_GRANT`).
+    pub allow_password_grant: bool,
 }
 
 /// Parses and validates a registration (or RFC 7592 update) body.
@@ -201,6 +207,7 @@ pub fn parse_metadata(body: &Value, policy: &Policy) -> Result<ClientMetadata, M
         .unwrap_or(&["authorization_code".to_owned()])
     {
         let grant = GrantType::parse(g)
+            .filter(|g| *g != GrantType::Password || policy.allow_password_grant)
             .ok_or_else(|| meta_err(format!("grant type {g:?} is not supported")))?;
         if !grant_types.contains(&grant) {
             grant_types.push(grant);
@@ -235,8 +242,13 @@ pub fn parse_metadata(body: &Value, policy: &Policy) -> Result<ClientMetadata, M
             "grant_types and response_types disagree: authorization_code goes with the code response type",
         ));
     }
-    if grant_types.contains(&GrantType::RefreshToken) && !code_flow {
-        return Err(meta_err("refresh_token needs the authorization_code grant"));
+    if grant_types.contains(&GrantType::RefreshToken)
+        && !code_flow
+        && !grant_types.contains(&GrantType::Password)
+    {
+        return Err(meta_err(
+            "refresh_token needs the authorization_code (or password) grant",
+        ));
     }
     if auth_method == AuthMethod::None && grant_types.contains(&GrantType::ClientCredentials) {
         return Err(meta_err(
@@ -491,6 +503,7 @@ mod tests {
                 .to_vec(),
             default_code_scopes: vec!["openid".into()],
             id_token_algs: vec!["RS256".into(), "ES256".into(), "EdDSA".into()],
+            allow_password_grant: false,
         }
     }
 

@@ -14,6 +14,7 @@ fn policy() -> Policy {
         known_scopes: vec!["openid".into(), "orders:read".into()],
         default_code_scopes: vec!["openid".into()],
         id_token_algs: vec!["RS256".into()],
+        allow_password_grant: false,
     }
 }
 

@@ -172,6 +172,16 @@ pub struct SettingsArgs {
     )]
     pub refresh_grace: Option<i64>,
 
+    /// Enable the legacy password grant for clients that register it (also served at
+    /// `POST /Token`) [default: false]
+    #[arg(
+        long,
+        env = "PORTCULLIS_PASSWORD_GRANT",
+        global = true,
+        value_name = "BOOL"
+    )]
+    pub password_grant: Option<bool>,
+
     /// Take the client IP from X-Forwarded-For / Forwarded (only behind a proxy that sets
     /// them) [default: false]
     #[arg(
@@ -206,6 +216,7 @@ struct FileSettings {
     session_idle_timeout: Option<i64>,
     refresh_token_ttl: Option<i64>,
     refresh_grace: Option<i64>,
+    password_grant: Option<bool>,
     trust_proxy: Option<bool>,
 }
 
@@ -250,6 +261,7 @@ pub struct Settings {
     pub session_idle_timeout: i64,
     pub refresh_token_ttl: i64,
     pub refresh_grace: i64,
+    pub password_grant: bool,
     pub trust_proxy: bool,
 }
 
@@ -444,6 +456,7 @@ impl Settings {
                 0,
                 0..=300,
             )?,
+            password_grant: args.password_grant.or(file.password_grant).unwrap_or(false),
             trust_proxy: args.trust_proxy.or(file.trust_proxy).unwrap_or(false),
         })
     }

@@ -508,6 +508,8 @@ pub struct OAuthHttpError {
     pub description: String,
     /// The `WWW-Authenticate` value sent with a 401.
     pub challenge: Option<String>,
+    /// Seconds to wait, sent as `Retry-After`.
+    pub retry_after: Option<i64>,
 }
 
 impl OAuthHttpError {
@@ -519,7 +521,19 @@ impl OAuthHttpError {
             error,
             description: description.into(),
             challenge,
+            retry_after: None,
         }
+    }
+
+    /// 429 after repeated failed sign-ins, with `Retry-After`.
+    pub fn slow_down(retry_after: i64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "slow_down",
+            "too many failed attempts; wait before trying again",
+        );
+        e.retry_after = Some(retry_after.max(1));
+        e
     }
 
     /// A 401 for a missing or wrong bearer token (RFC 6750 §3).
@@ -533,6 +547,7 @@ impl OAuthHttpError {
                 description.replace(['"', '\\'], "'")
             )),
             description,
+            retry_after: None,
         }
     }
 
@@ -578,6 +593,9 @@ impl ResponseError for OAuthHttpError {
             .and_then(|c| HeaderValue::from_str(c).ok())
         {
             headers.insert(header::WWW_AUTHENTICATE, value);
+        }
+        if let Some(secs) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         res
     }

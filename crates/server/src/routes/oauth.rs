@@ -21,6 +21,13 @@ use crate::errors::OAuthHttpError;
 const FORM_LIMIT: usize = 16 * 1024;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // The legacy path some password-grant clients use; only that grant is answered there.
+    cfg.service(
+        web::resource("/Token")
+            .app_data(web::PayloadConfig::new(FORM_LIMIT))
+            .route(web::post().to(legacy_token))
+            .default_service(web::to(method_not_allowed)),
+    );
     for (path, handler) in [
         ("/oauth2/token", Handler::Token),
         ("/oauth2/introspect", Handler::Introspect),
@@ -102,15 +109,40 @@ fn no_store(mut res: HttpResponse) -> HttpResponse {
     res
 }
 
+async fn legacy_token(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthHttpError> {
+    token_for(req, body, state, true).await
+}
+
 async fn token(
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthHttpError> {
+    token_for(req, body, state, false).await
+}
+
+async fn token_for(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+    password_only: bool,
+) -> Result<HttpResponse, OAuthHttpError> {
     let form = form_body(&req, &body)?;
     let presented = credentials(&req, &form)?;
     let request = TokenRequest::parse(&form)?;
-    let answer = web::block(move || issue(&state, &presented, request)).await??;
+    if password_only && !matches!(request, TokenRequest::Password { .. }) {
+        return Err(OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            "only the password grant is answered here; use /oauth2/token",
+        )
+        .into());
+    }
+    let ip = crate::auth::client_ip(&req, &state);
+    let answer = web::block(move || issue(&state, &presented, request, ip)).await??;
     let mut body = Map::new();
     body.insert("access_token".into(), Value::String(answer.access.token));
     body.insert("token_type".into(), Value::String("Bearer".into()));
@@ -145,6 +177,7 @@ fn issue(
     state: &AppState,
     presented: &Presented,
     request: TokenRequest,
+    ip: Option<String>,
 ) -> Result<TokenAnswer, OAuthHttpError> {
     let mut conn = state.store.conn()?;
     let client = registration::authenticate(&mut conn, presented)?;
@@ -198,7 +231,131 @@ fn issue(
             scope.as_deref(),
             now,
         ),
+        TokenRequest::Password {
+            username,
+            password,
+            scope,
+        } => password_grant(
+            state,
+            &mut conn,
+            &client,
+            &PasswordAttempt {
+                username: &username,
+                password: &password,
+                scope: scope.as_deref(),
+                ip: ip.as_deref(),
+            },
+            now,
+        ),
     }
+}
+
+/// A password-grant request's credentials and where it came from.
+struct PasswordAttempt<'a> {
+    username: &'a str,
+    password: &'a str,
+    scope: Option<&'a str>,
+    ip: Option<&'a str>,
+}
+
+/// The legacy password grant (RFC 6749 §4.3): off unless `PORTCULLIS_PASSWORD_GRANT` is set, only
+/// for clients that registered it, throttled like the sign-in page.
+fn password_grant(
+    state: &AppState,
+    conn: &mut Conn,
+    client: &VerifiedClient,
+    attempt: &PasswordAttempt<'_>,
+    now: i64,
+) -> Result<TokenAnswer, OAuthHttpError> {
+    if !state.settings.password_grant {
+        return Err(OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            "the password grant is not enabled on this server",
+        )
+        .into());
+    }
+    let meta = &client.client().metadata;
+    if !meta.allows_grant(GrantType::Password) {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "this client is not registered for the password grant",
+        )
+        .into());
+    }
+    let registered = meta.scopes();
+    let scopes: Vec<&str> = match attempt.scope {
+        None => registered.clone(),
+        Some(requested) => {
+            let wanted: Vec<&str> = requested.split(' ').filter(|s| !s.is_empty()).collect();
+            if let Some(extra) = wanted.iter().find(|w| !registered.contains(w)) {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidScope,
+                    format!("{extra} is not registered for this client"),
+                )
+                .into());
+            }
+            registered
+                .iter()
+                .copied()
+                .filter(|r| wanted.contains(r))
+                .collect()
+        }
+    };
+    let (username, ip) = (attempt.username, attempt.ip);
+    state
+        .throttle
+        .check(username, ip, now)
+        .map_err(|t| OAuthHttpError::slow_down(t.retry_after))?;
+    let user =
+        match accounts::authenticate_password(conn, username, attempt.password, &state.hasher) {
+            Ok(user) => {
+                state.throttle.record_success(username);
+                user
+            }
+            Err(accounts::AccountError::InvalidCredentials) => {
+                state.throttle.record_failure(username, ip, now);
+                return Err(invalid_grant("the username or password is wrong"));
+            }
+            Err(e) => return Err(account_error(e)),
+        };
+    let grant = Grant {
+        user: &user,
+        client: client.client(),
+        scopes,
+        audience: vec![state.settings.default_audience.clone()],
+        auth_time: now,
+        nonce: None,
+        sid: None,
+    };
+    let (access, id_token) = user_tokens(state, conn, &grant, now)?;
+    let refresh = if meta.allows_grant(GrantType::RefreshToken) {
+        let family = accounts::Family {
+            id: String::new(),
+            user_id: user.id.clone(),
+            client_id: client.id().to_owned(),
+            scope: Some(grant.scopes.join(" ")),
+            auth_time: now,
+        };
+        Some(
+            accounts::start_family(
+                conn,
+                &family,
+                now,
+                state.settings.refresh_token_ttl,
+                (&access.claims.jti, access.claims.exp),
+            )
+            .map_err(account_error)?
+            .token,
+        )
+    } else {
+        None
+    };
+    tracing::info!(user = %user.id, client = client.id(), "signed in (password grant)");
+    Ok(TokenAnswer {
+        access,
+        refresh,
+        id_token,
+    })
 }
 
 /// The claims a user's scopes allow (OpenID Connect Core §5.4): `email`, `email_verified`,

@@ -58,6 +58,7 @@ pub fn registration_policy(settings: &Settings) -> Policy {
             .map(str::to_owned)
             .collect(),
         id_token_algs: vec!["RS256".into(), "ES256".into(), "EdDSA".into()],
+        allow_password_grant: settings.password_grant,
     }
 }
 

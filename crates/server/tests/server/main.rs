@@ -13,5 +13,6 @@ mod discovery;
 mod health;
 mod introspect_revoke;
 mod pages;
+mod password_grant;
 mod register;
 mod token;
