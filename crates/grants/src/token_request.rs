@@ -156,7 +156,10 @@ mod tests {
             "password without username"
         );
         let p = parse("grant_type=password&userName=ada&password=secret-pw").expect("ok");
-        assert!(!format!("{p:?}").contains("secret-pw"), "Debug hides the password");
+        assert!(
+            !format!("{p:?}").contains("secret-pw"),
+            "Debug hides the password"
+        );
         assert!(parse("grant_type=password&userName=a&username=b&password=x").is_err());
         assert_eq!(
             parse("grant_type=implicit").expect_err("x").code,

@@ -94,6 +94,9 @@ pub enum ClientCommand {
         /// web (default) or native
         #[arg(long = "application-type", value_name = "TYPE")]
         application_type: Option<String>,
+        /// A client of your own: its users are not asked for consent
+        #[arg(long = "first-party")]
+        first_party: bool,
     },
     /// List clients
     List,
@@ -237,6 +240,7 @@ fn client_command(settings: &Settings, cmd: ClientCommand) -> CliResult {
             scope,
             auth_method,
             application_type,
+            first_party,
         } => {
             let mut body = serde_json::Map::new();
             let mut set = |k: &str, v: Value| {
@@ -263,8 +267,9 @@ fn client_command(settings: &Settings, cmd: ClientCommand) -> CliResult {
             let policy = crate::routes::registration_policy(settings);
             let metadata = registration::parse_metadata(&Value::Object(body), &policy)
                 .map_err(|e| e.to_string())?;
-            let reg = registration::register_client(&mut conn, metadata, false, now)
-                .map_err(|e| e.to_string())?;
+            let reg =
+                registration::register_client_with(&mut conn, metadata, false, first_party, now)
+                    .map_err(|e| e.to_string())?;
             let mut shown = json!({ "client_id": reg.client.id });
             if let Some(secret) = &reg.secret {
                 shown["client_secret"] = json!(secret.expose());

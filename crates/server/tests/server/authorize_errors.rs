@@ -402,3 +402,118 @@ on_both_backends! {
         }
     }
 }
+
+#[actix_web::test]
+async fn withdrawing_an_app_on_the_account_page_revokes_its_tokens_and_consent() {
+    let db = TestDb::sqlite();
+    let s = setup(&db).await;
+    let code = code_for(&s, "openid email").await;
+    let tokens = json_of(exchange(&s, id(&s.public), &code, Some(VERIFIER)).await).await;
+    let refresh = tokens["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    let account = s
+        .http
+        .get(s.server.url("/account"))
+        .send()
+        .await
+        .expect("account")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        account.contains("Notes SPA"),
+        "the app is listed: {account}"
+    );
+    let res = s
+        .http
+        .post(
+            s.server
+                .url(&format!("/account/apps/{}/revoke", id(&s.public))),
+        )
+        .form(&[("csrf_token", hidden(&account, "csrf_token").as_str())])
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(res.status(), 303);
+    let account = s
+        .http
+        .get(s.server.url("/account"))
+        .send()
+        .await
+        .expect("account")
+        .text()
+        .await
+        .expect("html");
+    assert!(!account.contains("Notes SPA"));
+    let res = s
+        .server
+        .post_form(
+            "/oauth2/token",
+            None,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &refresh),
+                ("client_id", id(&s.public)),
+            ],
+        )
+        .await;
+    assert_eq!(
+        oauth_error(res).await,
+        "invalid_grant",
+        "its refresh token is revoked"
+    );
+    // Consent is asked again.
+    let ch = challenge(VERIFIER);
+    let res = authorize(
+        &s.server,
+        &s.http,
+        &[
+            ("response_type", "code"),
+            ("client_id", id(&s.public)),
+            ("redirect_uri", REDIRECT),
+            ("scope", "openid"),
+            ("code_challenge", &ch),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 200, "the consent page again");
+}
+
+#[actix_web::test]
+async fn first_party_clients_skip_the_consent_page() {
+    let db = TestDb::sqlite();
+    let s = setup(&db).await;
+    let client_id = {
+        let mut conn = db.store().conn().expect("conn");
+        let policy = registration::Policy {
+            known_scopes: vec!["openid".into()],
+            default_code_scopes: vec!["openid".into()],
+            id_token_algs: vec!["RS256".into()],
+            allow_password_grant: false,
+        };
+        let meta = registration::parse_metadata(&json!({ "redirect_uris": [REDIRECT] }), &policy)
+            .expect("meta");
+        registration::register_client_with(&mut conn, meta, false, true, s.server.clock_now())
+            .expect("register")
+            .client
+            .id
+    };
+    let res = authorize(
+        &s.server,
+        &s.http,
+        &[
+            ("response_type", "code"),
+            ("client_id", &client_id),
+            ("redirect_uri", REDIRECT),
+            ("scope", "openid"),
+        ],
+    )
+    .await;
+    assert!(
+        redirected(&res).contains_key("code"),
+        "no consent page for a first-party client"
+    );
+}
