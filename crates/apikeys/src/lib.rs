@@ -1,12 +1,28 @@
 //! API keys: keys organizations mint for their services and agents.
 //!
-//! Owns the key format (`pcl_sk_…`), minting (shown once), hashing (SHA-256 at rest),
-//! constant-time checks, scopes, ownership by an organization, agents, and the decision whether
-//! a key may call a given service and endpoint.
+//! Owns the key format (`pcl_sk_` + base64url of 32 random bytes; the first characters of the
+//! random part are the lookup id), minting (shown once), hashing (SHA-256 at rest: the keys are
+//! 256 random bits, a slow KDF would add nothing), constant-time checks, rotation with an
+//! optional overlap, scopes, agents, and the decision whether an agent may call a service
+//! endpoint.
 //!
 //! Architecture invariants:
 //! - Knows nothing about HTTP: the server extracts the key from `x-api-key` or
 //!   `Authorization: Bearer` and hands it here.
-//! - Never stores or logs a plaintext key.
-//!
-//! Status: the crate is laid out; keys arrive with the API-key issue.
+//! - Never stores or logs a plaintext key; `Debug` of a key shows its id only.
+//! - Parsing untrusted key strings never panics and refuses anything but the one format.
+
+mod agents;
+mod error;
+mod key;
+mod keys;
+mod scope;
+
+pub use agents::{Agent, create_agent, delete_agent, find_agent, list_agents, update_agent};
+pub use error::KeyError;
+pub use key::{KEY_PREFIX, LOOKUP_LEN, ParsedKey, parse_key, split_combined};
+pub use keys::{
+    ApiKey, NewKey, VerifiedKey, create_key, find_key, list_keys, revoke_key, rotate_key,
+    touch_key, update_key, verify_key,
+};
+pub use scope::{API_SCOPES, check_agent_scopes, check_key_scopes, required_scope, scope_covers};

@@ -20,6 +20,7 @@ mod transaction;
 mod url;
 
 pub mod accounts;
+pub mod apikeys;
 pub mod audit;
 pub mod clients;
 pub mod codes;

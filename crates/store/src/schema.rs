@@ -183,3 +183,33 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_families,
     refresh_tokens
 );
+
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        org_id -> Text,
+        created_by -> Text,
+        name -> Text,
+        scopes -> Text,
+        lookup -> Text,
+        secret_hash -> Text,
+        previous_lookup -> Nullable<Text>,
+        previous_hash -> Nullable<Text>,
+        previous_expires_at -> Nullable<BigInt>,
+        expires_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    agents (id) {
+        id -> Text,
+        org_id -> Text,
+        name -> Text,
+        scopes -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
