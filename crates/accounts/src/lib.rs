@@ -26,7 +26,7 @@ mod users;
 pub use error::AccountError;
 pub use orgs::{
     Acceptor, Invite, Member, Org, Role, accept_invite, change_role, create_invite, create_org,
-    find_invite, members, membership, orgs_of, remove_member, signup,
+    find_invite, find_org, members, membership, orgs_of, remove_member, signup,
 };
 pub use password::{PasswordHasher, check_password_rules};
 pub use refresh::{

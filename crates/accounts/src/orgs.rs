@@ -156,6 +156,10 @@ pub fn create_org(
     Ok(org.into())
 }
 
+pub fn find_org(conn: &mut Conn, org_id: &str) -> Result<Option<Org>, AccountError> {
+    Ok(rows::find_org(conn, org_id)?.map(Org::from))
+}
+
 pub fn orgs_of(conn: &mut Conn, user_id: &str) -> Result<Vec<(Org, Role)>, AccountError> {
     Ok(rows::orgs_of_user(conn, user_id)?
         .into_iter()

@@ -16,6 +16,7 @@ use crate::errors;
 use crate::keycache::KeyCache;
 use crate::metrics::Metrics;
 use crate::middleware::observe;
+use crate::principal::ApiKeyCache;
 use crate::routes;
 
 /// Largest JSON body the API accepts.
@@ -31,6 +32,7 @@ pub struct AppState {
     pub keys: Arc<KeyCache>,
     pub hasher: Arc<PasswordHasher>,
     pub throttle: Arc<LoginThrottle>,
+    pub api_keys: Arc<ApiKeyCache>,
 }
 
 impl AppState {
@@ -43,6 +45,7 @@ impl AppState {
         // Retired keys stay published for the longest token lifetime, plus a margin for clock
         // skew and for verifiers' caches.
         let publish_retired_for = settings.access_token_ttl + 300;
+        let api_keys = Arc::new(ApiKeyCache::new(settings.api_key_cache));
         Self {
             store,
             metrics: Arc::new(Metrics::new()),
@@ -50,6 +53,8 @@ impl AppState {
             settings: Arc::new(settings),
             clock,
             hasher: Arc::new(PasswordHasher::new()),
+            api_keys,
+
             throttle: Arc::new(LoginThrottle::default()),
         }
     }

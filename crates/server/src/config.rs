@@ -182,6 +182,16 @@ pub struct SettingsArgs {
     )]
     pub password_grant: Option<bool>,
 
+    /// Seconds an instance trusts a verified API key before checking it again (a revoked key
+    /// stops working everywhere within this time) [default: 10]
+    #[arg(
+        long,
+        env = "PORTCULLIS_API_KEY_CACHE",
+        global = true,
+        value_name = "SECONDS"
+    )]
+    pub api_key_cache: Option<i64>,
+
     /// Take the client IP from X-Forwarded-For / Forwarded (only behind a proxy that sets
     /// them) [default: false]
     #[arg(
@@ -217,6 +227,7 @@ struct FileSettings {
     refresh_token_ttl: Option<i64>,
     refresh_grace: Option<i64>,
     password_grant: Option<bool>,
+    api_key_cache: Option<i64>,
     trust_proxy: Option<bool>,
 }
 
@@ -262,6 +273,7 @@ pub struct Settings {
     pub refresh_token_ttl: i64,
     pub refresh_grace: i64,
     pub password_grant: bool,
+    pub api_key_cache: i64,
     pub trust_proxy: bool,
 }
 
@@ -457,6 +469,12 @@ impl Settings {
                 0..=300,
             )?,
             password_grant: args.password_grant.or(file.password_grant).unwrap_or(false),
+            api_key_cache: seconds(
+                "PORTCULLIS_API_KEY_CACHE",
+                args.api_key_cache.or(file.api_key_cache),
+                10,
+                0..=300,
+            )?,
             trust_proxy: args.trust_proxy.or(file.trust_proxy).unwrap_or(false),
         })
     }

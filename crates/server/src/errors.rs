@@ -41,6 +41,8 @@ pub struct ApiError {
     pub kind: ErrorType,
     /// The request field at fault, for validation errors.
     pub param: Option<&'static str>,
+    /// The scope a 403 `insufficient_scope` lacked.
+    pub required_scope: Option<String>,
     /// Seconds to wait, sent as `Retry-After` with a 429.
     pub retry_after: Option<i64>,
 }
@@ -58,6 +60,8 @@ struct ApiErrorFields<'a> {
     kind: ErrorType,
     #[serde(skip_serializing_if = "Option::is_none")]
     param: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    required_scope: Option<&'a str>,
 }
 
 impl ApiError {
@@ -73,8 +77,21 @@ impl ApiError {
             message: message.into(),
             kind,
             param: None,
+            required_scope: None,
             retry_after: None,
         }
+    }
+
+    /// 403: the credential is valid but lacks `scope`.
+    pub fn insufficient_scope(scope: &str) -> Self {
+        let mut e = Self::new(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            ErrorType::AuthorizationError,
+            format!("This credential lacks the scope {scope}."),
+        );
+        e.required_scope = Some(scope.to_owned());
+        e
     }
 
     pub fn with_param(mut self, param: &'static str) -> Self {
@@ -188,6 +205,7 @@ impl ResponseError for ApiError {
                 message: &self.message,
                 kind: self.kind,
                 param: self.param,
+                required_scope: self.required_scope.as_deref(),
             },
         };
         let mut res = HttpResponse::build(self.status).json(body);

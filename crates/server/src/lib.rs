@@ -20,6 +20,7 @@ mod keycache;
 pub mod metrics;
 mod middleware;
 mod pages;
+mod principal;
 pub(crate) mod routes;
 pub mod telemetry;
 

@@ -35,7 +35,11 @@ impl std::fmt::Debug for ApiKeyRow {
 }
 
 pub fn insert_key(conn: &mut Conn, row: &ApiKeyRow) -> crate::Result<()> {
-    diesel::insert_into(api_keys::table).values(row).execute(conn).map(drop).map_err(Into::into)
+    diesel::insert_into(api_keys::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
+        .map_err(Into::into)
 }
 
 pub fn update_key(conn: &mut Conn, row: &ApiKeyRow) -> crate::Result<bool> {
@@ -47,13 +51,22 @@ pub fn update_key(conn: &mut Conn, row: &ApiKeyRow) -> crate::Result<bool> {
 }
 
 pub fn find_key(conn: &mut Conn, id: &str) -> crate::Result<Option<ApiKeyRow>> {
-    api_keys::table.find(id).select(ApiKeyRow::as_select()).first(conn).optional().map_err(Into::into)
+    api_keys::table
+        .find(id)
+        .select(ApiKeyRow::as_select())
+        .first(conn)
+        .optional()
+        .map_err(Into::into)
 }
 
 /// The key whose current or previous secret starts with `lookup`.
 pub fn find_key_by_lookup(conn: &mut Conn, lookup: &str) -> crate::Result<Option<ApiKeyRow>> {
     api_keys::table
-        .filter(api_keys::lookup.eq(lookup).or(api_keys::previous_lookup.eq(lookup)))
+        .filter(
+            api_keys::lookup
+                .eq(lookup)
+                .or(api_keys::previous_lookup.eq(lookup)),
+        )
         .select(ApiKeyRow::as_select())
         .first(conn)
         .optional()
@@ -89,7 +102,11 @@ pub struct AgentRow {
 }
 
 pub fn insert_agent(conn: &mut Conn, row: &AgentRow) -> crate::Result<()> {
-    diesel::insert_into(agents::table).values(row).execute(conn).map(drop).map_err(Into::into)
+    diesel::insert_into(agents::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
+        .map_err(Into::into)
 }
 
 pub fn update_agent(conn: &mut Conn, row: &AgentRow) -> crate::Result<bool> {
@@ -101,7 +118,12 @@ pub fn update_agent(conn: &mut Conn, row: &AgentRow) -> crate::Result<bool> {
 }
 
 pub fn find_agent(conn: &mut Conn, id: &str) -> crate::Result<Option<AgentRow>> {
-    agents::table.find(id).select(AgentRow::as_select()).first(conn).optional().map_err(Into::into)
+    agents::table
+        .find(id)
+        .select(AgentRow::as_select())
+        .first(conn)
+        .optional()
+        .map_err(Into::into)
 }
 
 pub fn agents_of_org(conn: &mut Conn, org_id: &str) -> crate::Result<Vec<AgentRow>> {
@@ -114,8 +136,12 @@ pub fn agents_of_org(conn: &mut Conn, org_id: &str) -> crate::Result<Vec<AgentRo
 }
 
 pub fn delete_agent(conn: &mut Conn, org_id: &str, id: &str) -> crate::Result<bool> {
-    diesel::delete(agents::table.filter(agents::id.eq(id)).filter(agents::org_id.eq(org_id)))
-        .execute(conn)
-        .map(|n| n > 0)
-        .map_err(Into::into)
+    diesel::delete(
+        agents::table
+            .filter(agents::id.eq(id))
+            .filter(agents::org_id.eq(org_id)),
+    )
+    .execute(conn)
+    .map(|n| n > 0)
+    .map_err(Into::into)
 }

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::app::AppState;
 use crate::auth::{bearer_token, require_user, user_from_token};
 use crate::errors::ApiError;
+use crate::principal::{Subject, org_access, require_principal};
 use crate::routes::api_auth::{required, sign_in, user_json};
 
 /// Invites are valid for a week.
@@ -88,10 +89,18 @@ async fn create(
 }
 
 async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let caller = require_user(&req, &state).await?;
+    let principal = require_principal(&req, &state).await?;
     let orgs = web::block(move || -> Result<_, ApiError> {
         let mut conn = state.store.conn()?;
-        Ok(accounts::orgs_of(&mut conn, &caller.user.id)?)
+        match &principal.subject {
+            Subject::User { id } => Ok(accounts::orgs_of(&mut conn, id)?),
+            // An organization key sees its own organization.
+            Subject::Organization { id } => {
+                let role = org_access(&mut conn, &principal, id, "org:read", false)?;
+                let org = accounts::find_org(&mut conn, id)?.ok_or_else(ApiError::forbidden)?;
+                Ok(vec![(org, role)])
+            }
+        }
     })
     .await??;
     let data: Vec<Value> = orgs.iter().map(|(o, r)| org_json(o, *r)).collect();
@@ -103,11 +112,13 @@ async fn show(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = require_user(&req, &state).await?;
+    let principal = require_principal(&req, &state).await?;
     let org_id = path.into_inner();
     let (org, role) = web::block(move || -> Result<_, ApiError> {
         let mut conn = state.store.conn()?;
-        Ok(accounts::membership(&mut conn, &org_id, &caller.user.id)?)
+        let role = org_access(&mut conn, &principal, &org_id, "org:read", false)?;
+        let org = accounts::find_org(&mut conn, &org_id)?.ok_or_else(ApiError::forbidden)?;
+        Ok((org, role))
     })
     .await??;
     Ok(ok(StatusCode::OK, org_json(&org, role)))
@@ -118,11 +129,11 @@ async fn list_members(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = require_user(&req, &state).await?;
+    let principal = require_principal(&req, &state).await?;
     let org_id = path.into_inner();
     let members = web::block(move || -> Result<_, ApiError> {
         let mut conn = state.store.conn()?;
-        accounts::membership(&mut conn, &org_id, &caller.user.id)?;
+        org_access(&mut conn, &principal, &org_id, "members:read", false)?;
         Ok(accounts::members(&mut conn, &org_id)?)
     })
     .await??;

@@ -3,6 +3,7 @@
 use actix_web::web;
 
 mod api_auth;
+mod api_keys;
 mod api_orgs;
 mod authorize;
 mod discovery;
@@ -23,6 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     register::configure(cfg);
     api_auth::configure(cfg);
     api_orgs::configure(cfg);
+    api_keys::configure(cfg);
     pages::configure(cfg);
     authorize::configure(cfg);
     oidc::configure(cfg);

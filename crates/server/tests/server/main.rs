@@ -6,6 +6,7 @@ mod common;
 
 mod api_auth;
 mod api_orgs;
+mod apikeys;
 mod authorize;
 mod authorize_errors;
 mod cli;

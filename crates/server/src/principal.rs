@@ -1,0 +1,252 @@
+//! One principal for every protected route: an organization API key (`x-api-key` or
+//! `Authorization: Bearer pcl_sk_…`, `x-api-key` winning when both are sent) or an OAuth access
+//! token (`Authorization: Bearer <JWT>`), resolved to the same [`Principal`].
+//!
+//! Verified keys are cached in memory for `PORTCULLIS_API_KEY_CACHE` seconds (default 10),
+//! keyed by the key's SHA-256, never its plaintext: a key revoked on any instance stops working
+//! on every instance within that time. `last_used_at` is written at most once a minute per key.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, RwLock};
+
+use actix_web::HttpRequest;
+use apikeys::{KeyError, VerifiedKey};
+use primitives::SecretHash;
+use store::Conn;
+
+use crate::app::AppState;
+use crate::auth::{bearer_token, user_from_token};
+use crate::errors::ApiError;
+
+/// Who is calling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    User { id: String },
+    Organization { id: String },
+}
+
+/// How the caller proved it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Via {
+    ApiKey { key_id: String },
+    AccessToken { client_id: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub subject: Subject,
+    /// What the credential allows; `None` for a user's own first-party token (the user's roles
+    /// decide).
+    pub scopes: Option<Vec<String>>,
+    pub via: Via,
+    /// The agent named inside a combined `pcl_…_agent_…` credential.
+    pub agent_id: Option<String>,
+}
+
+impl Principal {
+    /// Whether the credential's scopes allow `scope` (always, when unrestricted).
+    pub fn allows(&self, scope: &str) -> bool {
+        self.scopes
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|s| s == "*" || s == scope))
+    }
+}
+
+/// Verified keys, by the SHA-256 of the presented key.
+#[derive(Debug)]
+pub struct ApiKeyCache {
+    entries: RwLock<HashMap<String, (VerifiedKey, i64)>>,
+    touched: Mutex<HashMap<String, i64>>,
+    ttl: i64,
+}
+
+impl ApiKeyCache {
+    pub fn new(ttl: i64) -> Self {
+        Self {
+            entries: RwLock::new(HashMap::new()),
+            touched: Mutex::new(HashMap::new()),
+            ttl,
+        }
+    }
+
+    fn get(&self, hash: &str, now: i64) -> Option<VerifiedKey> {
+        let map = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        let (key, at) = map.get(hash)?;
+        let fresh = now - at < self.ttl && key.valid_until.is_none_or(|until| now < until);
+        fresh.then(|| key.clone())
+    }
+
+    fn put(&self, hash: String, key: VerifiedKey, now: i64) {
+        if self.ttl == 0 {
+            return;
+        }
+        let mut map = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 100_000 {
+            let ttl = self.ttl;
+            map.retain(|_, (_, at)| now - *at < ttl);
+        }
+        map.insert(hash, (key, now));
+    }
+
+    /// True when `last_used_at` of this key is due for a write (once a minute).
+    fn due_for_touch(&self, key_id: &str, now: i64) -> bool {
+        let mut map = self.touched.lock().unwrap_or_else(|e| e.into_inner());
+        match map.get(key_id) {
+            Some(at) if now - at < 60 => false,
+            _ => {
+                map.insert(key_id.to_owned(), now);
+                true
+            }
+        }
+    }
+}
+
+fn key_error(e: KeyError) -> ApiError {
+    match e {
+        KeyError::Store(inner) => inner.into(),
+        KeyError::Expired => ApiError::unauthenticated("token_expired", "The API key has expired."),
+        KeyError::Revoked => {
+            ApiError::unauthenticated("invalid_api_key", "The API key has been revoked.")
+        }
+        _ => ApiError::unauthenticated("invalid_api_key", "The API key is not valid."),
+    }
+}
+
+/// Verifies an API key (or a combined key-and-agent value), through the cache.
+pub fn verify_api_key(state: &AppState, conn: &mut Conn, raw: &str) -> Result<Principal, ApiError> {
+    let (key, agent) = match apikeys::split_combined(raw) {
+        Some((key, agent)) => (key, Some(agent.to_owned())),
+        None => (raw, None),
+    };
+    let parsed = apikeys::parse_key(key).map_err(key_error)?;
+    let now = state.now();
+    let hash = SecretHash::of(parsed.as_str()).as_str().to_owned();
+    let verified = match state.api_keys.get(&hash, now) {
+        Some(hit) => hit,
+        None => {
+            let verified = apikeys::verify_key(conn, &parsed, now).map_err(key_error)?;
+            state.api_keys.put(hash, verified.clone(), now);
+            verified
+        }
+    };
+    if state.api_keys.due_for_touch(&verified.id, now) {
+        apikeys::touch_key(conn, &verified.id, now).map_err(key_error)?;
+    }
+    Ok(Principal {
+        subject: Subject::Organization {
+            id: verified.org_id,
+        },
+        scopes: Some(verified.scopes),
+        via: Via::ApiKey {
+            key_id: verified.id,
+        },
+        agent_id: agent,
+    })
+}
+
+/// A credential as the request carried it.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// `x-api-key`: always an API key.
+    ApiKeyHeader(String),
+    /// `Authorization: Bearer`: an API key when it has the key prefix, else an access token.
+    Bearer(String),
+}
+
+/// The raw credential of a request, `x-api-key` first.
+pub fn credential(req: &HttpRequest) -> Option<Credential> {
+    if let Some(v) = req.headers().get("x-api-key") {
+        return Some(Credential::ApiKeyHeader(
+            v.to_str().unwrap_or("").trim().to_owned(),
+        ));
+    }
+    bearer_token(req).map(Credential::Bearer)
+}
+
+/// Resolves a credential to a principal. Blocking: call inside `web::block`.
+pub fn resolve(
+    state: &AppState,
+    conn: &mut Conn,
+    credential: &Credential,
+) -> Result<Principal, ApiError> {
+    let credential = match credential {
+        Credential::ApiKeyHeader(key) => return verify_api_key(state, conn, key),
+        Credential::Bearer(value) => value.as_str(),
+    };
+    if credential.starts_with("pcl_") {
+        return verify_api_key(state, conn, credential);
+    }
+    let user = user_from_token(state, conn, credential)?;
+    let first_party = user.claims.client_id == accounts::FIRST_PARTY_CLIENT;
+    Ok(Principal {
+        subject: Subject::User { id: user.user.id },
+        scopes: if first_party {
+            None
+        } else {
+            Some(
+                user.claims
+                    .scope
+                    .as_deref()
+                    .unwrap_or("")
+                    .split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            )
+        },
+        via: Via::AccessToken {
+            client_id: user.claims.client_id,
+        },
+        agent_id: None,
+    })
+}
+
+/// The principal of a request, or 401 `invalid_api_key`.
+pub async fn require_principal(req: &HttpRequest, state: &AppState) -> Result<Principal, ApiError> {
+    let credential = credential(req).ok_or_else(|| {
+        ApiError::unauthenticated(
+            "invalid_api_key",
+            "Send an API key in x-api-key (or Authorization: Bearer), or an access token.",
+        )
+    })?;
+    let state = state.clone();
+    actix_web::web::block(move || {
+        let mut conn = state.store.conn()?;
+        resolve(&state, &mut conn, &credential)
+    })
+    .await?
+}
+
+/// What a principal may do in an organization: checks membership (users) or ownership (keys),
+/// the role for management, and the credential's scope. Returns the user's role (owner for an
+/// org key holding `*`, admin for other org keys).
+pub fn org_access(
+    conn: &mut Conn,
+    principal: &Principal,
+    org_id: &str,
+    scope: &str,
+    manage: bool,
+) -> Result<accounts::Role, ApiError> {
+    let role = match &principal.subject {
+        Subject::User { id } => accounts::membership(conn, org_id, id)?.1,
+        Subject::Organization { id } if id == org_id => {
+            if principal
+                .scopes
+                .as_ref()
+                .is_some_and(|s| s.iter().any(|x| x == "*"))
+            {
+                accounts::Role::Owner
+            } else {
+                accounts::Role::Admin
+            }
+        }
+        Subject::Organization { .. } => return Err(ApiError::forbidden()),
+    };
+    if manage && !role.can_manage() {
+        return Err(ApiError::forbidden());
+    }
+    if !principal.allows(scope) {
+        return Err(ApiError::insufficient_scope(scope));
+    }
+    Ok(role)
+}

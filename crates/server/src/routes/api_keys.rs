@@ -1,0 +1,593 @@
+//! API keys and agents of an organization, and the authorization checks gateways call:
+//! `/api/v1/organizations/{org}/api-keys…`, `/api/v1/organizations/{org}/agents…`,
+//! `POST /api/v1/authorize-request` and `GET /api/v1/forward-auth`.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::CACHE_CONTROL;
+use actix_web::{HttpRequest, HttpResponse, web};
+use apikeys::{Agent, ApiKey, KeyError};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::app::AppState;
+use crate::errors::ApiError;
+use crate::principal::{Principal, Subject, org_access, require_principal};
+use crate::routes::api_auth::required;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/api/v1/organizations/{org}/api-keys",
+        web::post().to(create_key),
+    )
+    .route(
+        "/api/v1/organizations/{org}/api-keys",
+        web::get().to(list_keys),
+    )
+    .route(
+        "/api/v1/organizations/{org}/api-keys/{id}",
+        web::get().to(show_key),
+    )
+    .route(
+        "/api/v1/organizations/{org}/api-keys/{id}",
+        web::patch().to(update_key),
+    )
+    .route(
+        "/api/v1/organizations/{org}/api-keys/{id}",
+        web::delete().to(revoke_key),
+    )
+    .route(
+        "/api/v1/organizations/{org}/api-keys/{id}/rotate",
+        web::post().to(rotate_key),
+    )
+    .route(
+        "/api/v1/organizations/{org}/agents",
+        web::post().to(create_agent),
+    )
+    .route(
+        "/api/v1/organizations/{org}/agents",
+        web::get().to(list_agents),
+    )
+    .route(
+        "/api/v1/organizations/{org}/agents/{id}",
+        web::get().to(show_agent),
+    )
+    .route(
+        "/api/v1/organizations/{org}/agents/{id}",
+        web::patch().to(update_agent),
+    )
+    .route(
+        "/api/v1/organizations/{org}/agents/{id}",
+        web::delete().to(delete_agent),
+    )
+    .route(
+        "/api/v1/authorize-request",
+        web::post().to(authorize_request),
+    )
+    .route("/api/v1/forward-auth", web::get().to(forward_auth));
+}
+
+pub fn key_error(e: KeyError) -> ApiError {
+    match e {
+        KeyError::Store(inner) => inner.into(),
+        KeyError::Invalid { field, message } => {
+            ApiError::bad_request("invalid_field", format!("{field} {message}.")).with_param(field)
+        }
+        KeyError::NotFound => ApiError::not_found(),
+        KeyError::Revoked => ApiError::new(
+            StatusCode::CONFLICT,
+            "api_key_revoked",
+            crate::errors::ErrorType::InvalidRequestError,
+            "This API key is revoked.",
+        ),
+        KeyError::Malformed | KeyError::Unknown | KeyError::Expired => {
+            ApiError::unauthenticated("invalid_api_key", "The API key is not valid.")
+        }
+    }
+}
+
+pub fn key_json(k: &ApiKey) -> Value {
+    json!({
+        "id": k.id, "organizationId": k.org_id, "name": k.name, "scopes": k.scopes,
+        "prefix": k.prefix, "createdBy": k.created_by, "createdAt": k.created_at,
+        "expiresAt": k.expires_at, "lastUsedAt": k.last_used_at, "revokedAt": k.revoked_at,
+    })
+}
+
+fn agent_json(a: &Agent) -> Value {
+    json!({ "id": a.id, "organizationId": a.org_id, "name": a.name, "scopes": a.scopes, "createdAt": a.created_at, "updatedAt": a.updated_at })
+}
+
+fn ok(status: StatusCode, body: Value) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(body)
+}
+
+/// Runs `f` with a connection after checking the principal's access to the organization.
+async fn with_access<T: Send + 'static>(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    org: String,
+    scope: &'static str,
+    manage: bool,
+    f: impl FnOnce(&AppState, &mut store::Conn, &Principal, accounts::Role) -> Result<T, ApiError>
+    + Send
+    + 'static,
+) -> Result<T, ApiError> {
+    let principal = require_principal(req, state).await?;
+    let st = state.clone();
+    web::block(move || {
+        let mut conn = st.store.conn()?;
+        let role = org_access(&mut conn, &principal, &org, scope, manage)?;
+        f(&st, &mut conn, &principal, role)
+    })
+    .await?
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct KeyBody {
+    name: Option<String>,
+    scopes: Option<Vec<String>>,
+    expires_at: Option<i64>,
+}
+
+async fn create_key(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+    body: web::Json<KeyBody>,
+) -> Result<HttpResponse, ApiError> {
+    let org = path.into_inner();
+    let body = body.into_inner();
+    let name = required(&body.name, "name")?.to_owned();
+    let scopes = body.scopes.clone().ok_or_else(|| {
+        ApiError::bad_request("invalid_field", "scopes is required.").with_param("scopes")
+    })?;
+    let (key, secret) = with_access(
+        &req,
+        &state,
+        org.clone(),
+        "api-keys:write",
+        true,
+        move |st, conn, principal, role| {
+            apikeys::check_key_scopes(&scopes, role == accounts::Role::Owner).map_err(key_error)?;
+            let creator = match &principal.subject {
+                Subject::User { id } => id.clone(),
+                Subject::Organization { .. } => match &principal.via {
+                    crate::principal::Via::ApiKey { key_id } => key_id.clone(),
+                    crate::principal::Via::AccessToken { client_id } => client_id.clone(),
+                },
+            };
+            let new = apikeys::NewKey {
+                org_id: &org,
+                created_by: &creator,
+                name: &name,
+                scopes: &scopes,
+                expires_at: body.expires_at,
+            };
+            apikeys::create_key(conn, &new, st.now()).map_err(key_error)
+        },
+    )
+    .await?;
+    let mut body = key_json(&key);
+    body["key"] = json!(secret.expose());
+    Ok(ok(StatusCode::CREATED, body))
+}
+
+async fn list_keys(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let org = path.into_inner();
+    let o = org.clone();
+    let keys = with_access(
+        &req,
+        &state,
+        org,
+        "api-keys:read",
+        false,
+        move |_, conn, _, _| apikeys::list_keys(conn, &o).map_err(key_error),
+    )
+    .await?;
+    Ok(ok(
+        StatusCode::OK,
+        json!({ "data": keys.iter().map(key_json).collect::<Vec<_>>() }),
+    ))
+}
+
+async fn show_key(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, id) = path.into_inner();
+    let o = org.clone();
+    let key = with_access(
+        &req,
+        &state,
+        org,
+        "api-keys:read",
+        false,
+        move |_, conn, _, _| apikeys::find_key(conn, &o, &id).map_err(key_error),
+    )
+    .await?;
+    Ok(ok(StatusCode::OK, key_json(&key)))
+}
+
+async fn update_key(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+    body: web::Json<KeyBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, id) = path.into_inner();
+    let body = body.into_inner();
+    let o = org.clone();
+    let key = with_access(
+        &req,
+        &state,
+        org,
+        "api-keys:write",
+        true,
+        move |_, conn, _, role| {
+            if let Some(scopes) = &body.scopes {
+                apikeys::check_key_scopes(scopes, role == accounts::Role::Owner)
+                    .map_err(key_error)?;
+            }
+            apikeys::update_key(
+                conn,
+                &o,
+                &id,
+                body.name.as_deref(),
+                body.scopes.as_deref(),
+                body.expires_at.map(Some),
+            )
+            .map_err(key_error)
+        },
+    )
+    .await?;
+    Ok(ok(StatusCode::OK, key_json(&key)))
+}
+
+async fn revoke_key(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, id) = path.into_inner();
+    let o = org.clone();
+    let key = with_access(
+        &req,
+        &state,
+        org,
+        "api-keys:write",
+        true,
+        move |st, conn, _, _| apikeys::revoke_key(conn, &o, &id, st.now()).map_err(key_error),
+    )
+    .await?;
+    tracing::info!(key = %key.id, org = %key.org_id, "API key revoked");
+    Ok(ok(StatusCode::OK, key_json(&key)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct RotateBody {
+    overlap_seconds: i64,
+}
+
+async fn rotate_key(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+    body: Option<web::Json<RotateBody>>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, id) = path.into_inner();
+    let overlap = body.map(|b| b.overlap_seconds).unwrap_or(0);
+    let o = org.clone();
+    let (key, secret) = with_access(
+        &req,
+        &state,
+        org,
+        "api-keys:write",
+        true,
+        move |st, conn, _, _| {
+            apikeys::rotate_key(conn, &o, &id, overlap, st.now()).map_err(key_error)
+        },
+    )
+    .await?;
+    let mut body = key_json(&key);
+    body["key"] = json!(secret.expose());
+    Ok(ok(StatusCode::OK, body))
+}
+
+#[derive(Deserialize)]
+struct AgentBody {
+    name: Option<String>,
+    scopes: Option<Vec<String>>,
+}
+
+async fn create_agent(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+    body: web::Json<AgentBody>,
+) -> Result<HttpResponse, ApiError> {
+    let org = path.into_inner();
+    let body = body.into_inner();
+    let name = required(&body.name, "name")?.to_owned();
+    let scopes = body.scopes.ok_or_else(|| {
+        ApiError::bad_request("invalid_field", "scopes is required.").with_param("scopes")
+    })?;
+    let o = org.clone();
+    let agent = with_access(
+        &req,
+        &state,
+        org,
+        "agents:write",
+        true,
+        move |st, conn, _, _| {
+            apikeys::create_agent(conn, &o, &name, &scopes, st.now()).map_err(key_error)
+        },
+    )
+    .await?;
+    Ok(ok(StatusCode::CREATED, agent_json(&agent)))
+}
+
+async fn list_agents(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let org = path.into_inner();
+    let o = org.clone();
+    let agents = with_access(
+        &req,
+        &state,
+        org,
+        "agents:read",
+        false,
+        move |_, conn, _, _| apikeys::list_agents(conn, &o).map_err(key_error),
+    )
+    .await?;
+    Ok(ok(
+        StatusCode::OK,
+        json!({ "data": agents.iter().map(agent_json).collect::<Vec<_>>() }),
+    ))
+}
+
+async fn show_agent(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, id) = path.into_inner();
+    let o = org.clone();
+    let agent = with_access(
+        &req,
+        &state,
+        org,
+        "agents:read",
+        false,
+        move |_, conn, _, _| {
+            apikeys::find_agent(conn, &id)
+                .map_err(key_error)?
+                .filter(|a| a.org_id == o)
+                .ok_or_else(ApiError::not_found)
+        },
+    )
+    .await?;
+    Ok(ok(StatusCode::OK, agent_json(&agent)))
+}
+
+async fn update_agent(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+    body: web::Json<AgentBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, id) = path.into_inner();
+    let body = body.into_inner();
+    let o = org.clone();
+    let agent = with_access(
+        &req,
+        &state,
+        org,
+        "agents:write",
+        true,
+        move |st, conn, _, _| {
+            apikeys::update_agent(
+                conn,
+                &o,
+                &id,
+                body.name.as_deref(),
+                body.scopes.as_deref(),
+                st.now(),
+            )
+            .map_err(key_error)
+        },
+    )
+    .await?;
+    Ok(ok(StatusCode::OK, agent_json(&agent)))
+}
+
+async fn delete_agent(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, id) = path.into_inner();
+    let o = org.clone();
+    with_access(
+        &req,
+        &state,
+        org,
+        "agents:write",
+        true,
+        move |_, conn, _, _| apikeys::delete_agent(conn, &o, &id).map_err(key_error),
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The decision for one agent call.
+fn decide(
+    state: &AppState,
+    conn: &mut store::Conn,
+    principal: &Principal,
+    agent_id: &str,
+    service: &str,
+    endpoint: &str,
+) -> Result<Value, ApiError> {
+    if !principal.allows("authorize") {
+        return Err(ApiError::insufficient_scope("authorize"));
+    }
+    let required = apikeys::required_scope(service, endpoint).map_err(key_error)?;
+    // An unknown agent and another organization's agent look the same from outside.
+    let agent = apikeys::find_agent(conn, agent_id)
+        .map_err(key_error)?
+        .ok_or_else(ApiError::forbidden)?;
+    match &principal.subject {
+        Subject::Organization { id } if *id == agent.org_id => {}
+        Subject::User { id } if accounts::membership(conn, &agent.org_id, id).is_ok() => {}
+        _ => return Err(ApiError::forbidden()),
+    }
+    let Some(matched) = agent
+        .scopes
+        .iter()
+        .find(|s| apikeys::scope_covers(s, &required))
+    else {
+        return Err(ApiError::insufficient_scope(&required));
+    };
+    let _ = state;
+    Ok(json!({
+        "allowed": true,
+        "organizationId": agent.org_id,
+        "agentId": agent.id,
+        "requiredScope": required,
+        "matchedScope": matched,
+    }))
+}
+
+/// The agent of a request: the combined credential's, else the one given. Both, differing: 400.
+fn agent_of(principal: &Principal, given: Option<&str>) -> Result<String, ApiError> {
+    match (
+        principal.agent_id.as_deref(),
+        given.filter(|g| !g.is_empty()),
+    ) {
+        (Some(a), Some(b)) if a != b => Err(ApiError::bad_request(
+            "invalid_field",
+            "agent_id differs from the agent in the credential.",
+        )
+        .with_param("agent_id")),
+        (Some(a), _) | (None, Some(a)) => Ok(a.to_owned()),
+        (None, None) => Err(
+            ApiError::bad_request("invalid_field", "agent_id is required.").with_param("agent_id"),
+        ),
+    }
+}
+
+fn valid_method(m: &str) -> bool {
+    !m.is_empty() && m.len() <= 16 && m.bytes().all(|b| b.is_ascii_alphabetic())
+}
+
+#[derive(Deserialize)]
+struct AuthorizeBody {
+    agent_id: Option<String>,
+    service: Option<String>,
+    endpoint: Option<String>,
+    method: Option<String>,
+}
+
+async fn authorize_request(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<AuthorizeBody>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = require_principal(&req, &state).await?;
+    let body = body.into_inner();
+    let service = required(&body.service, "service")?.to_owned();
+    let endpoint = required(&body.endpoint, "endpoint")?.to_owned();
+    if let Some(m) = &body.method
+        && !valid_method(m)
+    {
+        return Err(
+            ApiError::bad_request("invalid_field", "method must be an HTTP method.")
+                .with_param("method"),
+        );
+    }
+    let agent = agent_of(&principal, body.agent_id.as_deref())?;
+    let st = state.clone();
+    let answer = web::block(move || {
+        let mut conn = st.store.conn()?;
+        decide(&st, &mut conn, &principal, &agent, &service, &endpoint)
+    })
+    .await??;
+    Ok(ok(StatusCode::OK, answer))
+}
+
+/// For gateways (nginx `auth_request`, Traefik ForwardAuth): the service is the `X-Service`
+/// header, or the first segment of `X-Forwarded-Uri`; the agent is `X-Agent-Id` or the combined
+/// credential's. 200 allows; 401/403 refuse, with the JSON error.
+async fn forward_auth(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = require_principal(&req, &state).await?;
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let uri = header("x-forwarded-uri").ok_or_else(|| {
+        ApiError::bad_request("invalid_field", "X-Forwarded-Uri is required.")
+            .with_param("X-Forwarded-Uri")
+    })?;
+    if let Some(m) = header("x-forwarded-method")
+        && !valid_method(&m)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "X-Forwarded-Method must be an HTTP method.",
+        )
+        .with_param("X-Forwarded-Method"));
+    }
+    let (service, endpoint) = match header("x-service") {
+        Some(service) => (service, uri),
+        None => {
+            let trimmed = uri.trim_start_matches('/');
+            let (service, rest) = trimmed.split_once('/').unwrap_or((trimmed, ""));
+            (service.to_owned(), format!("/{rest}"))
+        }
+    };
+    let agent = agent_of(&principal, header("x-agent-id").as_deref())?;
+    let st = state.clone();
+    let answer = web::block(move || {
+        let mut conn = st.store.conn()?;
+        decide(&st, &mut conn, &principal, &agent, &service, &endpoint)
+    })
+    .await??;
+    Ok(HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .insert_header((
+            "x-portcullis-organization",
+            answer["organizationId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        ))
+        .insert_header((
+            "x-portcullis-agent",
+            answer["agentId"].as_str().unwrap_or_default().to_owned(),
+        ))
+        .insert_header((
+            "x-portcullis-scope",
+            answer["requiredScope"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        ))
+        .finish())
+}
