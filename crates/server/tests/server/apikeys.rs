@@ -128,7 +128,7 @@ on_both_backends! {
         assert_eq!(status(&o, &org_path, &[("x-api-key", &newest)]).await, 200);
         // Revoked.
         let res = call(&o.server, reqwest::Method::DELETE, &format!("{org_path}/api-keys/{id}"), &[("authorization", &owner)], None).await;
-        assert_eq!(json_of(res).await["revokedAt"].is_i64(), true);
+        assert!(json_of(res).await["revokedAt"].is_i64());
         assert_eq!(status(&o, &org_path, &[("x-api-key", &newest)]).await, 401);
         // Expiry, on the injected clock.
         let now = o.server.clock_now();
