@@ -8,6 +8,7 @@ mod api_orgs;
 mod authorize;
 mod discovery;
 mod health;
+mod key_pages;
 mod oauth;
 mod oidc;
 mod pages;
@@ -26,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     api_orgs::configure(cfg);
     api_keys::configure(cfg);
     pages::configure(cfg);
+    key_pages::configure(cfg);
     authorize::configure(cfg);
     oidc::configure(cfg);
 }

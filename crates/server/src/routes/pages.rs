@@ -443,7 +443,7 @@ struct AccountPage<'a> {
     name: &'a str,
     email: &'a str,
     csrf: &'a str,
-    orgs: Vec<(String, &'static str)>,
+    orgs: Vec<(String, String, &'static str)>,
     sessions: Vec<SessionView>,
     apps: Vec<AppView>,
 }
@@ -489,7 +489,7 @@ async fn account(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
         csrf: &session.csrf_token,
         orgs: orgs
             .into_iter()
-            .map(|(o, r)| (o.name, r.as_str()))
+            .map(|(o, r)| (o.id, o.name, r.as_str()))
             .collect(),
         sessions: sessions
             .into_iter()

@@ -44,6 +44,70 @@ on_both_backends! {
 }
 
 #[actix_web::test]
+async fn the_keys_page_creates_shows_once_and_revokes() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start_with(&db, |a| a.api_key_cache = Some(0));
+    let browser = Browser::start().await;
+    browser.goto(&server.url("/signup")).await;
+    browser.type_into("#name", "Kay").await;
+    browser.type_into("#email", "kay@example.com").await;
+    browser.type_into("#password", "keys and locks").await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_path("/account").await;
+    browser.click("a[href$='/keys']").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !browser.source().await.contains("Create a key") {
+        assert!(std::time::Instant::now() < deadline, "no keys page");
+    }
+    let keys_url = browser.url().await;
+    let org = keys_url
+        .split("/orgs/")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .expect("org id")
+        .to_owned();
+    browser.type_into("#key-name", "deploy bot").await;
+    browser.click("input[value='org:read']").await;
+    browser
+        .click("form[action$='/keys'] button[type=submit]")
+        .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let page = loop {
+        let page = browser.source().await;
+        if page.contains("id=\"new-key\"") {
+            break page;
+        }
+        assert!(std::time::Instant::now() < deadline, "no new key shown");
+    };
+    browser.screenshot("new-key").await;
+    let secret = page
+        .split("id=\"new-key\" tabindex=\"0\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .expect("secret")
+        .to_owned();
+    assert!(secret.starts_with("pcl_sk_"), "{secret}");
+    let use_key = || {
+        server
+            .http
+            .get(server.url(&format!("/api/v1/organizations/{org}")))
+            .header("x-api-key", secret.clone())
+            .send()
+    };
+    assert_eq!(use_key().await.expect("get").status(), 200);
+    // Shown once: a reload lists the key by its prefix only.
+    browser.goto(&keys_url).await;
+    let listed = browser.source().await;
+    assert!(listed.contains("deploy bot") && !listed.contains(&secret));
+    browser.click(".keys button").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !browser.source().await.contains("revoked") {
+        assert!(std::time::Instant::now() < deadline, "not revoked");
+    }
+    assert_eq!(use_key().await.expect("get").status(), 401);
+}
+
+#[actix_web::test]
 async fn posts_without_the_csrf_token_are_refused() {
     let db = TestDb::sqlite();
     let server = TestServer::start(&db);

@@ -1,0 +1,240 @@
+//! `/account/orgs/{org}/keys`: an organization's API keys in the browser. Members see the
+//! list; owners and admins create keys (the secret is shown once, selectable with one click,
+//! no JavaScript) and revoke them.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use crate::app::AppState;
+use crate::errors::PageError;
+use crate::pages::render;
+use crate::routes::pages::{current, tokens_match};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/account/orgs/{org}/keys", web::get().to(page))
+        .route("/account/orgs/{org}/keys", web::post().to(create))
+        .route(
+            "/account/orgs/{org}/keys/{id}/revoke",
+            web::post().to(revoke),
+        );
+}
+
+struct KeyView {
+    id: String,
+    name: String,
+    prefix: String,
+    scopes: String,
+    status: String,
+    revoked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "keys.html")]
+struct KeysPage<'a> {
+    org_id: &'a str,
+    org_name: &'a str,
+    csrf: &'a str,
+    keys: Vec<KeyView>,
+    can_manage: bool,
+    scopes: Vec<&'static str>,
+    new_secret: Option<&'a str>,
+    error: Option<&'a str>,
+}
+
+fn forbidden() -> PageError {
+    PageError {
+        status: StatusCode::FORBIDDEN,
+        title: "Not your organization",
+        message: "You are not a member of this organization.".into(),
+    }
+}
+
+fn internal(e: &dyn std::fmt::Display) -> PageError {
+    PageError::internal(e)
+}
+
+/// Renders the page for a signed-in member, with an optional new secret or error.
+async fn show(
+    req: &HttpRequest,
+    state: &AppState,
+    org_id: String,
+    new_secret: Option<String>,
+    error: Option<String>,
+) -> Result<HttpResponse, PageError> {
+    let Some((session, user)) = current(req, state).await? else {
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((
+                LOCATION,
+                format!("/login?return_to=/account/orgs/{org_id}/keys"),
+            ))
+            .finish());
+    };
+    let st = state.clone();
+    let oid = org_id.clone();
+    let (org, role, keys) = web::block(move || {
+        let mut conn = st.store.conn().map_err(|e| internal(&e))?;
+        let (org, role) =
+            accounts::membership(&mut conn, &oid, &user.id).map_err(|_| forbidden())?;
+        let keys = apikeys::list_keys(&mut conn, &oid).map_err(|e| internal(&e))?;
+        Ok::<_, PageError>((org, role, keys))
+    })
+    .await
+    .map_err(|e| internal(&e))??;
+    let now = state.now();
+    let keys = keys
+        .into_iter()
+        .map(|k| {
+            let status = if k.revoked_at.is_some() {
+                "revoked".to_owned()
+            } else if k.expires_at.is_some_and(|e| e <= now) {
+                "expired".to_owned()
+            } else if k.last_used_at.is_some() {
+                "in use".to_owned()
+            } else {
+                "never used".to_owned()
+            };
+            KeyView {
+                revoked: k.revoked_at.is_some(),
+                id: k.id,
+                name: k.name,
+                prefix: k.prefix,
+                scopes: k.scopes.join(" "),
+                status,
+            }
+        })
+        .collect();
+    let mut scopes: Vec<&'static str> = apikeys::API_SCOPES.to_vec();
+    if role == accounts::Role::Owner {
+        scopes.push("*");
+    }
+    let page = KeysPage {
+        org_id: &org.id,
+        org_name: &org.name,
+        csrf: &session.csrf_token,
+        keys,
+        can_manage: role.can_manage(),
+        scopes,
+        new_secret: new_secret.as_deref(),
+        error: error.as_deref(),
+    };
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    Ok(render(status, &page))
+}
+
+async fn page(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    show(&req, &state, path.into_inner(), None, None).await
+}
+
+/// The form fields; `scopes` repeats (one per ticked box).
+fn fields(body: &[u8]) -> (String, String, Vec<String>) {
+    let (mut csrf, mut name, mut scopes) = (String::new(), String::new(), Vec::new());
+    for (k, v) in url::form_urlencoded::parse(body) {
+        match k.as_ref() {
+            "csrf_token" => csrf = v.into_owned(),
+            "name" => name = v.into_owned(),
+            "scopes" if scopes.len() < 32 => scopes.push(v.into_owned()),
+            _ => {}
+        }
+    }
+    (csrf, name, scopes)
+}
+
+async fn create(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let org_id = path.into_inner();
+    let (csrf, name, scopes) = fields(&body);
+    let Some((session, user)) = current(&req, &state).await? else {
+        return Err(forbidden());
+    };
+    if !tokens_match(&session.csrf_token, &csrf) {
+        return Err(PageError {
+            status: StatusCode::FORBIDDEN,
+            title: "This form has expired",
+            message: "Reload the page and try again.".into(),
+        });
+    }
+    let st = state.clone();
+    let oid = org_id.clone();
+    let outcome = web::block(move || {
+        let mut conn = st.store.conn().map_err(|e| internal(&e))?;
+        let (_, role) = accounts::membership(&mut conn, &oid, &user.id).map_err(|_| forbidden())?;
+        if !role.can_manage() {
+            return Err(forbidden());
+        }
+        if let Err(e) = apikeys::check_key_scopes(&scopes, role == accounts::Role::Owner) {
+            return Ok(Err(e.to_string()));
+        }
+        let new = apikeys::NewKey {
+            org_id: &oid,
+            created_by: &user.id,
+            name: &name,
+            scopes: &scopes,
+            expires_at: None,
+        };
+        match apikeys::create_key(&mut conn, &new, st.now()) {
+            Ok((_, secret)) => Ok(Ok(secret.expose().to_owned())),
+            Err(apikeys::KeyError::Invalid { field, message }) => {
+                Ok(Err(format!("{field} {message}")))
+            }
+            Err(e) => Err(internal(&e)),
+        }
+    })
+    .await
+    .map_err(|e| internal(&e))??;
+    match outcome {
+        Ok(secret) => show(&req, &state, org_id, Some(secret), None).await,
+        Err(message) => show(&req, &state, org_id, None, Some(message)).await,
+    }
+}
+
+async fn revoke(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let (org_id, key_id) = path.into_inner();
+    let (csrf, _, _) = fields(&body);
+    let Some((session, user)) = current(&req, &state).await? else {
+        return Err(forbidden());
+    };
+    if !tokens_match(&session.csrf_token, &csrf) {
+        return Err(PageError {
+            status: StatusCode::FORBIDDEN,
+            title: "This form has expired",
+            message: "Reload the page and try again.".into(),
+        });
+    }
+    let st = state.clone();
+    let oid = org_id.clone();
+    web::block(move || {
+        let mut conn = st.store.conn().map_err(|e| internal(&e))?;
+        let (_, role) = accounts::membership(&mut conn, &oid, &user.id).map_err(|_| forbidden())?;
+        if !role.can_manage() {
+            return Err(forbidden());
+        }
+        match apikeys::revoke_key(&mut conn, &oid, &key_id, st.now()) {
+            Ok(_) | Err(apikeys::KeyError::NotFound) => Ok(()),
+            Err(e) => Err(internal(&e)),
+        }
+    })
+    .await
+    .map_err(|e| internal(&e))??;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((LOCATION, format!("/account/orgs/{org_id}/keys")))
+        .finish())
+}
