@@ -46,6 +46,28 @@ pub enum Command {
     /// Manage users
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage organization API keys
+    #[command(subcommand)]
+    Apikey(ApiKeyCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Mint a key for an organization and print it (shown once)
+    Create {
+        /// The organization id (org_…)
+        #[arg(long)]
+        org: String,
+        /// A scope (repeatable): org:read, members:read, members:write, api-keys:read,
+        /// api-keys:write, agents:read, agents:write, authorize, or * for everything
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        #[arg(long, default_value = "created on the command line")]
+        name: String,
+        /// Seconds until the key expires [default: never]
+        #[arg(long = "expires-in")]
+        expires_in: Option<i64>,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -143,6 +165,7 @@ pub fn main() -> ExitCode {
         Command::Client(cmd) => client_command(&settings, cmd),
         Command::Keys(cmd) => keys_command(&settings, cmd),
         Command::User(cmd) => user_command(&settings, cmd),
+        Command::Apikey(cmd) => apikey_command(&settings, cmd),
     };
     result.map_or_else(|e| fail(&e), |()| ExitCode::SUCCESS)
 }
@@ -402,6 +425,36 @@ fn user_command(settings: &Settings, cmd: UserCommand) -> CliResult {
                 if enable { "enabled" } else { "disabled" },
                 user.email
             ))
+        }
+    }
+}
+
+fn apikey_command(settings: &Settings, cmd: ApiKeyCommand) -> CliResult {
+    let store = migrate(settings)?;
+    let mut conn = store.conn().map_err(|e| e.to_string())?;
+    let now = SystemClock.now();
+    match cmd {
+        ApiKeyCommand::Create {
+            org,
+            scopes,
+            name,
+            expires_in,
+        } => {
+            accounts::find_org(&mut conn, &org)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no organization {org}"))?;
+            // Operators act as owners: `*` is allowed.
+            apikeys::check_key_scopes(&scopes, true).map_err(|e| e.to_string())?;
+            let new = apikeys::NewKey {
+                org_id: &org,
+                created_by: "cli",
+                name: &name,
+                scopes: &scopes,
+                expires_at: expires_in.map(|s| now + s),
+            };
+            let (key, secret) =
+                apikeys::create_key(&mut conn, &new, now).map_err(|e| e.to_string())?;
+            out(&format!("{}\t{}", key.id, secret.expose()))
         }
     }
 }

@@ -592,3 +592,67 @@ fn operators_create_list_and_disable_users() {
     );
     assert!(!output(dir.path(), &["user", "disable", "nobody@example.com"], &[]).0);
 }
+
+#[test]
+fn operators_mint_api_keys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ok, created) = output(
+        dir.path(),
+        &[
+            "user",
+            "create",
+            "--email",
+            "ops@example.com",
+            "--name",
+            "Ops",
+        ],
+        &[],
+    );
+    assert!(ok);
+    let org = created
+        .lines()
+        .next()
+        .and_then(|l| l.split('\t').nth(2))
+        .expect("org id")
+        .to_owned();
+    let (ok, minted) = output(
+        dir.path(),
+        &[
+            "apikey",
+            "create",
+            "--org",
+            &org,
+            "--scope",
+            "org:read",
+            "--scope",
+            "authorize",
+        ],
+        &[],
+    );
+    assert!(ok, "{minted}");
+    let key = minted.trim().split('\t').nth(1).expect("key");
+    assert!(key.starts_with("pcl_sk_") && key.len() == 50);
+    assert!(
+        !output(
+            dir.path(),
+            &[
+                "apikey",
+                "create",
+                "--org",
+                "org_missing",
+                "--scope",
+                "org:read"
+            ],
+            &[]
+        )
+        .0
+    );
+    assert!(
+        !output(
+            dir.path(),
+            &["apikey", "create", "--org", &org, "--scope", "root"],
+            &[]
+        )
+        .0
+    );
+}
