@@ -24,6 +24,7 @@ pub mod apikeys;
 pub mod audit;
 pub mod clients;
 pub mod codes;
+pub mod gateway;
 pub mod keys;
 pub mod schema;
 

@@ -213,3 +213,36 @@ diesel::table! {
         updated_at -> BigInt,
     }
 }
+
+diesel::table! {
+    services (id) {
+        id -> Text,
+        org_id -> Text,
+        name -> Text,
+        base_url -> Text,
+        path_prefix -> Text,
+        credential_kind -> Text,
+        credential_name -> Text,
+        credential_box -> Text,
+        credential_hint -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    gateway_usage (id) {
+        id -> Text,
+        org_id -> Text,
+        key_id -> Text,
+        agent_id -> Text,
+        service -> Text,
+        endpoint -> Text,
+        method -> Text,
+        status -> BigInt,
+        latency_ms -> BigInt,
+        bytes_in -> BigInt,
+        bytes_out -> BigInt,
+        occurred_at -> BigInt,
+    }
+}

@@ -1,0 +1,27 @@
+//! The agent gateway: upstream services an organization registers, the credential each one
+//! injects (sealed with AES-256-GCM under the master key), and the checks a proxied call
+//! passes before any connection is made. The proxying itself (streaming bytes over HTTP) is in
+//! the server; this crate decides where a call may go and with what credential.
+//!
+//! It is a crate of its own, not part of `apikeys`: it owns a secret of a different kind (an
+//! upstream credential that must be read back, so encrypted, where API keys are only hashed)
+//! and rules about the network (no open proxy, no private addresses).
+//!
+//! Architecture invariants:
+//! - A stored credential is never returned after creation, only its hint; plaintext exists
+//!   only while a request is being forwarded.
+//! - Without a master key nothing here can run: the gateway is off.
+//! - A target is checked (registered host, scheme, address) before the server connects.
+
+mod crypto;
+mod error;
+mod services;
+mod target;
+
+pub use crypto::MasterKey;
+pub use error::GatewayError;
+pub use services::{
+    Credential, CredentialKind, NewService, Service, create_service, delete_service, find_service,
+    list_services, reseal_all, service_credential, update_service,
+};
+pub use target::{AddressPolicy, check_address, required_scope, upstream_url};

@@ -1,0 +1,2 @@
+DROP TABLE gateway_usage;
+DROP TABLE services;
