@@ -12,6 +12,8 @@ pub const API_SCOPES: &[&str] = &[
     "api-keys:write",
     "agents:read",
     "agents:write",
+    "services:read",
+    "services:write",
     "authorize",
 ];
 

@@ -83,7 +83,9 @@ pub fn build_app(
         InitError = (),
     >,
 > {
+    let gateway = web::Data::new(routes::GatewayClient(routes::gateway_client(&state)));
     App::new()
+        .app_data(gateway)
         .app_data(web::Data::new(state))
         .app_data(
             web::JsonConfig::default()

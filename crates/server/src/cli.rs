@@ -49,6 +49,20 @@ pub enum Command {
     /// Manage organization API keys
     #[command(subcommand)]
     Apikey(ApiKeyCommand),
+    /// Manage the gateway's master key
+    #[command(subcommand, name = "master-key")]
+    MasterKey(MasterKeyCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum MasterKeyCommand {
+    /// Re-encrypt every stored upstream credential under a new master key (the current one is
+    /// PORTCULLIS_MASTER_KEY); then restart every instance with the new key
+    Rotate {
+        /// A file holding the new key (64 hex characters or base64 of 32 bytes)
+        #[arg(long = "new-key-file", value_name = "FILE")]
+        new_key_file: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -166,6 +180,7 @@ pub fn main() -> ExitCode {
         Command::Keys(cmd) => keys_command(&settings, cmd),
         Command::User(cmd) => user_command(&settings, cmd),
         Command::Apikey(cmd) => apikey_command(&settings, cmd),
+        Command::MasterKey(cmd) => master_key_command(&settings, cmd),
     };
     result.map_or_else(|e| fail(&e), |()| ExitCode::SUCCESS)
 }
@@ -455,6 +470,26 @@ fn apikey_command(settings: &Settings, cmd: ApiKeyCommand) -> CliResult {
             let (key, secret) =
                 apikeys::create_key(&mut conn, &new, now).map_err(|e| e.to_string())?;
             out(&format!("{}\t{}", key.id, secret.expose()))
+        }
+    }
+}
+
+fn master_key_command(settings: &Settings, cmd: MasterKeyCommand) -> CliResult {
+    let store = migrate(settings)?;
+    let mut conn = store.conn().map_err(|e| e.to_string())?;
+    match cmd {
+        MasterKeyCommand::Rotate { new_key_file } => {
+            let old = settings
+                .master_key
+                .as_ref()
+                .ok_or("set PORTCULLIS_MASTER_KEY (or its file) to the current key")?;
+            let raw = std::fs::read_to_string(&new_key_file)
+                .map_err(|e| format!("cannot read {}: {e}", new_key_file.display()))?;
+            let new = gateway::MasterKey::parse(&raw).map_err(|e| format!("the new key: {e}"))?;
+            let count = gateway::reseal_all(&mut conn, old, &new).map_err(|e| e.to_string())?;
+            out(&format!(
+                "re-encrypted {count} credentials; restart every instance with the new key"
+            ))
         }
     }
 }

@@ -192,6 +192,54 @@ pub struct SettingsArgs {
     )]
     pub api_key_cache: Option<i64>,
 
+    /// The gateway's master key: 64 hex characters or base64 of 32 bytes. Without one (or a
+    /// key file) the agent gateway is off
+    #[arg(
+        long,
+        env = "PORTCULLIS_MASTER_KEY",
+        global = true,
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub master_key: Option<String>,
+
+    /// A file holding the master key (instead of PORTCULLIS_MASTER_KEY)
+    #[arg(
+        long,
+        env = "PORTCULLIS_MASTER_KEY_FILE",
+        global = true,
+        value_name = "FILE"
+    )]
+    pub master_key_file: Option<PathBuf>,
+
+    /// Let the gateway reach private, loopback and link-local addresses and plain-http
+    /// upstreams (for tests; never in production) [default: false]
+    #[arg(
+        long,
+        env = "PORTCULLIS_GATEWAY_ALLOW_PRIVATE",
+        global = true,
+        value_name = "BOOL"
+    )]
+    pub gateway_allow_private: Option<bool>,
+
+    /// Seconds the gateway waits for an upstream's response head [default: 60]
+    #[arg(
+        long,
+        env = "PORTCULLIS_GATEWAY_TIMEOUT",
+        global = true,
+        value_name = "SECONDS"
+    )]
+    pub gateway_timeout: Option<i64>,
+
+    /// Largest request body the gateway forwards, in bytes [default: 10485760]
+    #[arg(
+        long,
+        env = "PORTCULLIS_GATEWAY_MAX_BODY",
+        global = true,
+        value_name = "BYTES"
+    )]
+    pub gateway_max_body: Option<u64>,
+
     /// Take the client IP from X-Forwarded-For / Forwarded (only behind a proxy that sets
     /// them) [default: false]
     #[arg(
@@ -228,6 +276,11 @@ struct FileSettings {
     refresh_grace: Option<i64>,
     password_grant: Option<bool>,
     api_key_cache: Option<i64>,
+    master_key: Option<String>,
+    master_key_file: Option<PathBuf>,
+    gateway_allow_private: Option<bool>,
+    gateway_timeout: Option<i64>,
+    gateway_max_body: Option<u64>,
     trust_proxy: Option<bool>,
 }
 
@@ -274,6 +327,11 @@ pub struct Settings {
     pub refresh_grace: i64,
     pub password_grant: bool,
     pub api_key_cache: i64,
+    /// The gateway's master key; `None` turns the gateway off.
+    pub master_key: Option<std::sync::Arc<gateway::MasterKey>>,
+    pub gateway_allow_private: bool,
+    pub gateway_timeout: i64,
+    pub gateway_max_body: u64,
     pub trust_proxy: bool,
 }
 
@@ -475,6 +533,30 @@ impl Settings {
                 10,
                 0..=300,
             )?,
+            master_key: load_master_key(
+                args.master_key.or(file.master_key),
+                args.master_key_file.or(file.master_key_file),
+            )?,
+            gateway_allow_private: args
+                .gateway_allow_private
+                .or(file.gateway_allow_private)
+                .unwrap_or(false),
+            gateway_timeout: seconds(
+                "PORTCULLIS_GATEWAY_TIMEOUT",
+                args.gateway_timeout.or(file.gateway_timeout),
+                60,
+                1..=3600,
+            )?,
+            gateway_max_body: match args.gateway_max_body.or(file.gateway_max_body) {
+                None => 10 * 1024 * 1024,
+                Some(n @ 1..=1_073_741_824) => n,
+                Some(n) => {
+                    return Err(invalid(
+                        "PORTCULLIS_GATEWAY_MAX_BODY",
+                        format!("{n} is outside 1..=1073741824 bytes"),
+                    ));
+                }
+            },
             trust_proxy: args.trust_proxy.or(file.trust_proxy).unwrap_or(false),
         })
     }
@@ -483,6 +565,32 @@ impl Settings {
     pub fn issuer_str(&self) -> &str {
         self.issuer.as_str().trim_end_matches('/')
     }
+}
+
+/// The master key from the setting or its file; both is an error.
+fn load_master_key(
+    value: Option<String>,
+    file: Option<PathBuf>,
+) -> Result<Option<std::sync::Arc<gateway::MasterKey>>, ConfigError> {
+    let raw = match (value, file) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "PORTCULLIS_MASTER_KEY",
+                "give the key or a key file, not both",
+            ));
+        }
+        (Some(v), None) => v,
+        (None, Some(path)) => std::fs::read_to_string(&path).map_err(|e| {
+            invalid(
+                "PORTCULLIS_MASTER_KEY_FILE",
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?,
+        (None, None) => return Ok(None),
+    };
+    gateway::MasterKey::parse(&raw)
+        .map(|k| Some(std::sync::Arc::new(k)))
+        .map_err(|e| invalid("PORTCULLIS_MASTER_KEY", e))
 }
 
 /// A duration setting: the default when absent, else a value within `range`.

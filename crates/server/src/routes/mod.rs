@@ -7,6 +7,7 @@ mod api_keys;
 mod api_orgs;
 mod authorize;
 mod discovery;
+mod gateway;
 mod health;
 mod key_pages;
 mod oauth;
@@ -14,6 +15,7 @@ mod oidc;
 mod pages;
 mod register;
 
+pub use gateway::{GatewayClient, client as gateway_client};
 pub use register::registration_policy;
 mod static_files;
 
@@ -30,4 +32,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     key_pages::configure(cfg);
     authorize::configure(cfg);
     oidc::configure(cfg);
+    gateway::configure(cfg);
 }

@@ -11,6 +11,7 @@ mod authorize;
 mod authorize_errors;
 mod cli;
 mod discovery;
+mod gateway;
 mod health;
 mod introspect_revoke;
 mod pages;

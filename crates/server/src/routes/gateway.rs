@@ -1,0 +1,808 @@
+//! The agent gateway over HTTP: services (`/api/v1/organizations/{org}/services…`), the usage
+//! log (`…/usage`), and the proxy (`/proxy/{service}/{path…}` and `/{https://host/path…}`).
+//!
+//! A call is checked before any connection: an organization API key (`authorize` scope), the
+//! agent (combined credential, `X-Agent-Id`, or `agent_id` in a JSON body, removed before
+//! forwarding) with a scope covering `service:` + the path after the prefix, a registered
+//! service, and an upstream address that is not private or loopback. The caller's credentials,
+//! cookies and hop-by-hop headers are dropped; the stored credential is injected; bodies
+//! stream both ways; redirects are passed back, never followed.
+
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName};
+use actix_web::http::{Method, StatusCode};
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::Stream;
+use gateway::{GatewayError, MasterKey, Service};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::app::AppState;
+use crate::errors::{ApiError, ErrorType};
+use crate::principal::{Principal, Subject, Via, org_access, require_principal};
+use crate::routes::api_auth::required;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/api/v1/organizations/{org}/services",
+        web::post().to(create),
+    )
+    .route("/api/v1/organizations/{org}/services", web::get().to(list))
+    .route(
+        "/api/v1/organizations/{org}/services/{name}",
+        web::get().to(show),
+    )
+    .route(
+        "/api/v1/organizations/{org}/services/{name}",
+        web::patch().to(update),
+    )
+    .route(
+        "/api/v1/organizations/{org}/services/{name}",
+        web::delete().to(remove),
+    )
+    .route("/api/v1/organizations/{org}/usage", web::get().to(usage))
+    .service(
+        web::resource("/proxy/{service}/{path:.*}")
+            .app_data(web::PayloadConfig::new(64 * 1024 * 1024))
+            .to(proxy_named),
+    )
+    .service(
+        web::resource("/{scheme:https?}://{host}/{path:.*}")
+            .app_data(web::PayloadConfig::new(64 * 1024 * 1024))
+            .to(proxy_url),
+    );
+}
+
+/// The awc client of one worker: no redirects followed, a response-head timeout. TLS uses
+/// rustls with the aws-lc-rs provider and Mozilla's roots.
+pub fn client(state: &AppState) -> awc::Client {
+    // Several workers race here; only the first install wins, and that is fine.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    awc::Client::builder()
+        .disable_redirects()
+        .timeout(Duration::from_secs(
+            u64::try_from(state.settings.gateway_timeout).unwrap_or(60),
+        ))
+        .finish()
+}
+
+fn disabled() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "gateway_disabled",
+        ErrorType::ApiError,
+        "The gateway is off: set PORTCULLIS_MASTER_KEY to turn it on.",
+    )
+}
+
+fn master_key(state: &AppState) -> Result<Arc<MasterKey>, ApiError> {
+    state.settings.master_key.clone().ok_or_else(disabled)
+}
+
+fn gateway_error(e: GatewayError) -> ApiError {
+    match e {
+        GatewayError::Store(inner) => inner.into(),
+        GatewayError::Invalid { field, message } => {
+            ApiError::bad_request("invalid_field", format!("{field} {message}.")).with_param(field)
+        }
+        GatewayError::NotFound => ApiError::not_found(),
+        GatewayError::Exists => ApiError::new(
+            StatusCode::CONFLICT,
+            "service_exists",
+            ErrorType::InvalidRequestError,
+            "A service with this name exists already.",
+        ),
+        GatewayError::Undecryptable => {
+            ApiError::internal(&"a stored credential does not open with the master key")
+        }
+        GatewayError::Refused(why) => {
+            tracing::info!(%why, "gateway target refused");
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "upstream_refused",
+                ErrorType::AuthorizationError,
+                "This upstream may not be called through the gateway.",
+            )
+        }
+    }
+}
+
+fn service_json(s: &Service) -> Value {
+    json!({
+        "id": s.id, "organizationId": s.org_id, "name": s.name, "baseUrl": s.base_url,
+        "pathPrefix": s.path_prefix,
+        "credential": { "kind": s.credential_kind.as_str(), "name": s.credential_name, "hint": s.credential_hint },
+        "createdAt": s.created_at, "updatedAt": s.updated_at,
+    })
+}
+
+fn ok(status: StatusCode, body: Value) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(body)
+}
+
+#[derive(Deserialize)]
+struct CredentialBody {
+    kind: Option<String>,
+    name: Option<String>,
+    value: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ServiceBody {
+    name: Option<String>,
+    base_url: Option<String>,
+    path_prefix: Option<String>,
+    credential: Option<CredentialBody>,
+}
+
+async fn with_org<T: Send + 'static>(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    org: String,
+    scope: &'static str,
+    manage: bool,
+    f: impl FnOnce(&AppState, &mut store::Conn, accounts::Role) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let principal = require_principal(req, state).await?;
+    let st = state.clone();
+    web::block(move || {
+        let mut conn = st.store.conn()?;
+        let role = org_access(&mut conn, &principal, &org, scope, manage)?;
+        f(&st, &mut conn, role)
+    })
+    .await?
+}
+
+async fn create(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+    body: web::Json<ServiceBody>,
+) -> Result<HttpResponse, ApiError> {
+    let key = master_key(&state)?;
+    let org = path.into_inner();
+    let body = body.into_inner();
+    let name = required(&body.name, "name")?.to_owned();
+    let base_url = required(&body.base_url, "baseUrl")?.to_owned();
+    let cred = body.credential.ok_or_else(|| {
+        ApiError::bad_request("invalid_field", "credential is required.").with_param("credential")
+    })?;
+    let (kind, cname, value) = (
+        cred.kind.unwrap_or_else(|| "header".into()),
+        required(&cred.name, "credential.name")?.to_owned(),
+        required(&cred.value, "credential.value")?.to_owned(),
+    );
+    let prefix = body.path_prefix.unwrap_or_default();
+    let o = org.clone();
+    let service = with_org(
+        &req,
+        &state,
+        org,
+        "services:write",
+        true,
+        move |st, conn, _| {
+            let new = gateway::NewService {
+                name: &name,
+                base_url: &base_url,
+                path_prefix: &prefix,
+                credential_kind: &kind,
+                credential_name: &cname,
+                credential_value: &value,
+                allow_http: st.settings.gateway_allow_private,
+            };
+            gateway::create_service(conn, &key, &o, &new, st.now()).map_err(gateway_error)
+        },
+    )
+    .await?;
+    Ok(ok(StatusCode::CREATED, service_json(&service)))
+}
+
+async fn list(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    master_key(&state)?;
+    let org = path.into_inner();
+    let o = org.clone();
+    let services = with_org(
+        &req,
+        &state,
+        org,
+        "services:read",
+        false,
+        move |_, conn, _| gateway::list_services(conn, &o).map_err(gateway_error),
+    )
+    .await?;
+    Ok(ok(
+        StatusCode::OK,
+        json!({ "data": services.iter().map(service_json).collect::<Vec<_>>() }),
+    ))
+}
+
+async fn show(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    master_key(&state)?;
+    let (org, name) = path.into_inner();
+    let o = org.clone();
+    let service = with_org(
+        &req,
+        &state,
+        org,
+        "services:read",
+        false,
+        move |_, conn, _| gateway::find_service(conn, &o, &name).map_err(gateway_error),
+    )
+    .await?;
+    Ok(ok(StatusCode::OK, service_json(&service)))
+}
+
+async fn update(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+    body: web::Json<ServiceBody>,
+) -> Result<HttpResponse, ApiError> {
+    let key = master_key(&state)?;
+    let (org, name) = path.into_inner();
+    let body = body.into_inner();
+    let o = org.clone();
+    let service = with_org(
+        &req,
+        &state,
+        org,
+        "services:write",
+        true,
+        move |st, conn, _| {
+            let cred = body.credential.as_ref().map(|c| {
+                (
+                    c.kind.clone().unwrap_or_else(|| "header".into()),
+                    c.name.clone().unwrap_or_default(),
+                    c.value.clone().unwrap_or_default(),
+                )
+            });
+            gateway::update_service(
+                conn,
+                &key,
+                &o,
+                &name,
+                body.base_url.as_deref(),
+                body.path_prefix.as_deref(),
+                cred.as_ref()
+                    .map(|(k, n, v)| (k.as_str(), n.as_str(), v.as_str())),
+                st.settings.gateway_allow_private,
+                st.now(),
+            )
+            .map_err(gateway_error)
+        },
+    )
+    .await?;
+    Ok(ok(StatusCode::OK, service_json(&service)))
+}
+
+async fn remove(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    master_key(&state)?;
+    let (org, name) = path.into_inner();
+    let o = org.clone();
+    with_org(
+        &req,
+        &state,
+        org,
+        "services:write",
+        true,
+        move |_, conn, _| gateway::delete_service(conn, &o, &name).map_err(gateway_error),
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+struct UsageQuery {
+    service: Option<String>,
+    agent: Option<String>,
+    since: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// The usage log, for owners (and owner keys holding `*`).
+async fn usage(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+    q: web::Query<UsageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let org = path.into_inner();
+    let q = q.into_inner();
+    let o = org.clone();
+    let rows = with_org(
+        &req,
+        &state,
+        org,
+        "services:read",
+        true,
+        move |_, conn, role| {
+            if role != accounts::Role::Owner {
+                return Err(ApiError::forbidden());
+            }
+            let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+            Ok(store::gateway::usage_of_org(
+                conn,
+                &o,
+                q.service.as_deref(),
+                q.agent.as_deref(),
+                q.since,
+                limit,
+            )?)
+        },
+    )
+    .await?;
+    let data: Vec<Value> = rows
+        .iter()
+        .map(|u| {
+            json!({
+                "at": u.occurred_at, "keyId": u.key_id, "agentId": u.agent_id, "service": u.service,
+                "endpoint": u.endpoint, "method": u.method, "status": u.status, "latencyMs": u.latency_ms,
+                "bytesIn": u.bytes_in, "bytesOut": u.bytes_out,
+            })
+        })
+        .collect();
+    Ok(ok(StatusCode::OK, json!({ "data": data })))
+}
+
+// ---- the proxy ----
+
+/// Headers never forwarded upstream: hop-by-hop ones and the caller's credentials.
+const DROP_UP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "authorization",
+    "x-api-key",
+    "cookie",
+    "x-agent-id",
+    "content-length",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "forwarded",
+];
+
+/// Headers never passed back: hop-by-hop ones and upstream cookies.
+const DROP_DOWN: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "set-cookie",
+    "content-length",
+];
+
+struct Call {
+    principal: Principal,
+    org_id: String,
+    key_id: String,
+    agent_id: String,
+    service: Service,
+    credential: gateway::Credential,
+    url: url::Url,
+    required_scope: String,
+}
+
+/// Counts the bytes of a stream; the count is read when the stream ends.
+struct Counted<S> {
+    inner: S,
+    count: Rc<AtomicU64>,
+    limit: Option<u64>,
+}
+
+impl<S, E> Stream for Counted<S>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: Into<Box<dyn std::error::Error>>,
+{
+    type Item = Result<Bytes, Box<dyn std::error::Error>>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match Pin::new(&mut self.inner).poll_next(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                let total = self.count.fetch_add(chunk.len() as u64, Ordering::Relaxed)
+                    + chunk.len() as u64;
+                if self.limit.is_some_and(|l| total > l) {
+                    return Poll::Ready(Some(Err("the request body is too large".into())));
+                }
+                Poll::Ready(Some(Ok(chunk)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+async fn proxy_named(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (service, rest) = path.into_inner();
+    proxy(
+        req,
+        state,
+        payload,
+        Target::Named(service),
+        format!("/{rest}"),
+    )
+    .await
+}
+
+async fn proxy_url(
+    req: HttpRequest,
+    path: web::Path<(String, String, String)>,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (scheme, host, rest) = path.into_inner();
+    proxy(
+        req,
+        state,
+        payload,
+        Target::Origin(format!("{scheme}://{host}")),
+        format!("/{rest}"),
+    )
+    .await
+}
+
+enum Target {
+    Named(String),
+    Origin(String),
+}
+
+fn agent_from_header(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get("x-agent-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+async fn proxy(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+    target: Target,
+    path: String,
+) -> Result<HttpResponse, ApiError> {
+    let key = master_key(&state)?;
+    let principal = require_principal(&req, &state).await?;
+    let (org_id, key_id) = match (&principal.subject, &principal.via) {
+        (Subject::Organization { id }, Via::ApiKey { key_id }) => (id.clone(), key_id.clone()),
+        _ => {
+            return Err(ApiError::unauthenticated(
+                "invalid_api_key",
+                "The gateway takes an organization API key.",
+            ));
+        }
+    };
+    if !principal.allows("authorize") {
+        return Err(ApiError::insufficient_scope("authorize"));
+    }
+    // The agent: credential, header, or (for JSON bodies) the `agent_id` field, removed.
+    let is_json = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let mut agent = principal
+        .agent_id
+        .clone()
+        .or_else(|| agent_from_header(&req));
+    let mut buffered: Option<Bytes> = None;
+    let mut payload = Some(payload);
+    if agent.is_none() && is_json {
+        let limit = usize::try_from(state.settings.gateway_max_body).unwrap_or(usize::MAX);
+        let body = payload
+            .take()
+            .ok_or_else(|| ApiError::internal(&"payload taken twice"))?
+            .to_bytes_limited(limit)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    ErrorType::InvalidRequestError,
+                    "The request body is too large.",
+                )
+            })?
+            .map_err(|_| {
+                ApiError::bad_request("invalid_body", "The request body could not be read.")
+            })?;
+        let mut value: Value = serde_json::from_slice(&body)
+            .map_err(|_| ApiError::bad_request("invalid_json", "The JSON body is invalid."))?;
+        agent = value
+            .as_object_mut()
+            .and_then(|o| o.remove("agent_id"))
+            .and_then(|v| v.as_str().map(str::to_owned));
+        buffered = Some(Bytes::from(
+            serde_json::to_vec(&value).map_err(|e| ApiError::internal(&e))?,
+        ));
+    }
+    let agent_id = agent.ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_field",
+            "Name the agent: X-Agent-Id, agent_id in the JSON body, or the combined credential.",
+        )
+        .with_param("agent_id")
+    })?;
+    let query = req.query_string().to_owned();
+    let st = state.clone();
+    let call = web::block(move || -> Result<Call, ApiError> {
+        let mut conn = st.store.conn()?;
+        let name = match &target {
+            Target::Named(name) => name.clone(),
+            Target::Origin(origin) => gateway::list_services(&mut conn, &org_id)
+                .map_err(gateway_error)?
+                .into_iter()
+                .find(|s| s.base_url.eq_ignore_ascii_case(origin))
+                .map(|s| s.name)
+                .ok_or_else(|| {
+                    gateway_error(GatewayError::Refused(format!(
+                        "{origin} is not a registered service"
+                    )))
+                })?,
+        };
+        let (service, credential) =
+            match gateway::service_credential(&mut conn, &key, &org_id, &name) {
+                Err(GatewayError::NotFound) => {
+                    return Err(gateway_error(GatewayError::Refused(format!(
+                        "no service {name}"
+                    ))));
+                }
+                other => other.map_err(gateway_error)?,
+            };
+        let required_scope = gateway::required_scope(&service, &path).map_err(gateway_error)?;
+        let agent = apikeys::find_agent(&mut conn, &agent_id)
+            .map_err(crate::routes::api_keys::key_error)?
+            .filter(|a| a.org_id == org_id)
+            .ok_or_else(ApiError::forbidden)?;
+        if !agent
+            .scopes
+            .iter()
+            .any(|s| apikeys::scope_covers(s, &required_scope))
+        {
+            return Err(ApiError::insufficient_scope(&required_scope));
+        }
+        let url = gateway::upstream_url(&service, &path, &query).map_err(gateway_error)?;
+        gateway::check_address(
+            &url,
+            gateway::AddressPolicy {
+                allow_private: st.settings.gateway_allow_private,
+            },
+        )
+        .map_err(gateway_error)?;
+        Ok(Call {
+            principal,
+            org_id,
+            key_id,
+            agent_id: agent.id,
+            service,
+            credential,
+            url,
+            required_scope,
+        })
+    })
+    .await??;
+    forward(&req, &state, call, buffered, payload).await
+}
+
+async fn forward(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    call: Call,
+    buffered: Option<Bytes>,
+    payload: Option<web::Payload>,
+) -> Result<HttpResponse, ApiError> {
+    let started = Instant::now();
+    let mut url = call.url.clone();
+    if call.credential.kind == gateway::CredentialKind::Query {
+        url.query_pairs_mut()
+            .append_pair(&call.credential.name, &call.credential.value);
+    }
+    let client = req
+        .app_data::<web::Data<GatewayClient>>()
+        .map(|c| c.0.clone())
+        .unwrap_or_else(|| client(state));
+    let mut upstream = client.request(req.method().clone(), url.as_str());
+    for (name, value) in req.headers() {
+        if !DROP_UP.contains(&name.as_str()) {
+            upstream = upstream.append_header((name.clone(), value.clone()));
+        }
+    }
+    if call.credential.kind == gateway::CredentialKind::Header {
+        let name = HeaderName::from_bytes(call.credential.name.as_bytes())
+            .map_err(|e| ApiError::internal(&e))?;
+        upstream = upstream.insert_header((name, call.credential.value.clone()));
+    }
+    let bytes_in = Rc::new(AtomicU64::new(0));
+    let sent = match (buffered, payload) {
+        (Some(body), _) => {
+            bytes_in.store(body.len() as u64, Ordering::Relaxed);
+            upstream.send_body(body).await
+        }
+        (None, Some(payload)) if req.method() != Method::GET && req.method() != Method::HEAD => {
+            let counted = Counted {
+                inner: payload,
+                count: Rc::clone(&bytes_in),
+                limit: Some(state.settings.gateway_max_body),
+            };
+            upstream.send_stream(counted).await
+        }
+        (None, _) => upstream.send().await,
+    };
+    let response = match sent {
+        Ok(r) => r,
+        Err(e) => {
+            let timeout = matches!(e, awc::error::SendRequestError::Timeout);
+            tracing::warn!(service = %call.service.name, error = %e, "upstream call failed");
+            record(
+                state,
+                &call,
+                req.method().as_str(),
+                if timeout { 504 } else { 502 },
+                started,
+                bytes_in.load(Ordering::Relaxed),
+                0,
+            );
+            return Err(if timeout {
+                ApiError::new(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "upstream_timeout",
+                    ErrorType::ApiError,
+                    "The upstream did not answer in time.",
+                )
+            } else {
+                ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    "upstream_unreachable",
+                    ErrorType::ApiError,
+                    "The upstream could not be reached.",
+                )
+            });
+        }
+    };
+    let status = response.status();
+    let mut out = HttpResponse::build(status);
+    for (name, value) in response.headers() {
+        if !DROP_DOWN.contains(&name.as_str()) {
+            out.append_header((name.clone(), value.clone()));
+        }
+    }
+    out.insert_header(("x-portcullis-scope", call.required_scope.clone()));
+    let bytes_out = Rc::new(AtomicU64::new(0));
+    let body = Counted {
+        inner: response,
+        count: Rc::clone(&bytes_out),
+        limit: None,
+    };
+    let logged = Logged {
+        inner: body,
+        on_end: Some(Box::new({
+            let state = state.clone();
+            let method = req.method().as_str().to_owned();
+            let bytes_in = Rc::clone(&bytes_in);
+            move |out: u64| {
+                record(
+                    &state,
+                    &call,
+                    &method,
+                    status.as_u16(),
+                    started,
+                    bytes_in.load(Ordering::Relaxed),
+                    out,
+                )
+            }
+        })),
+        count: bytes_out,
+    };
+    Ok(out.streaming(logged))
+}
+
+/// Calls `on_end` with the byte count when the body ends (or is dropped early).
+struct Logged<S> {
+    inner: S,
+    on_end: Option<Box<dyn FnOnce(u64)>>,
+    count: Rc<AtomicU64>,
+}
+
+impl<S> Stream for Logged<S>
+where
+    S: Stream<Item = Result<Bytes, Box<dyn std::error::Error>>> + Unpin,
+{
+    type Item = Result<Bytes, Box<dyn std::error::Error>>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let next = Pin::new(&mut self.inner).poll_next(cx);
+        if let Poll::Ready(None) = next
+            && let Some(f) = self.on_end.take()
+        {
+            f(self.count.load(Ordering::Relaxed));
+        }
+        next
+    }
+}
+
+impl<S> Drop for Logged<S> {
+    fn drop(&mut self) {
+        if let Some(f) = self.on_end.take() {
+            f(self.count.load(Ordering::Relaxed));
+        }
+    }
+}
+
+/// Writes the usage record off the request path.
+fn record(
+    state: &AppState,
+    call: &Call,
+    method: &str,
+    status: u16,
+    started: Instant,
+    bytes_in: u64,
+    bytes_out: u64,
+) {
+    let row = store::gateway::UsageRow {
+        id: primitives::random_id(),
+        org_id: call.org_id.clone(),
+        key_id: call.key_id.clone(),
+        agent_id: call.agent_id.clone(),
+        service: call.service.name.clone(),
+        endpoint: call.url.path().to_owned(),
+        method: method.to_owned(),
+        status: i64::from(status),
+        latency_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+        bytes_in: i64::try_from(bytes_in).unwrap_or(i64::MAX),
+        bytes_out: i64::try_from(bytes_out).unwrap_or(i64::MAX),
+        occurred_at: state.now(),
+    };
+    let _ = &call.principal;
+    let store = state.store.clone();
+    actix_web::rt::spawn(async move {
+        let result = web::block(move || {
+            store
+                .conn()
+                .and_then(|mut c| store::gateway::insert_usage(&mut c, &row))
+        })
+        .await;
+        if let Ok(Err(e)) | Err(e) = result.map_err(|e| store::StoreError::Connect(e.to_string())) {
+            tracing::warn!(error = %e, "usage record lost");
+        }
+    });
+}
+
+/// The per-worker HTTP client, kept in app data.
+pub struct GatewayClient(pub awc::Client);
