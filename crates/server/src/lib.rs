@@ -12,6 +12,7 @@
 //! - Nothing logs a token, secret, password, cookie or query string.
 
 pub mod app;
+mod audit;
 mod auth;
 pub mod cli;
 pub mod config;

@@ -100,6 +100,14 @@ async fn signup(
             now,
         )?;
         tracing::info!(user = %user.id, org = %org.id, "signed up");
+        crate::audit::record(
+            &mut conn,
+            now,
+            "signup",
+            Some(&user.id),
+            None,
+            json!({ "via": "api", "organization": org.id }),
+        );
         let mut answer = sign_in(&state, &mut conn, &user.id, now)?;
         answer["user"] = user_json(&user);
         answer["organization"] = json!({ "id": org.id, "name": org.name, "role": "owner" });
@@ -144,12 +152,28 @@ async fn login(
             Ok(user) => {
                 state.throttle.record_success(&email);
                 tracing::info!(user = %user.id, "signed in");
+                crate::audit::record(
+                    &mut conn,
+                    now,
+                    "login.succeeded",
+                    Some(&user.id),
+                    ip.as_deref(),
+                    json!({ "via": "api" }),
+                );
                 sign_in(&state, &mut conn, &user.id, now)
             }
             Err(e) => {
                 if matches!(e, accounts::AccountError::InvalidCredentials) {
                     state.throttle.record_failure(&email, ip.as_deref(), now);
                     tracing::info!("sign-in failed");
+                    crate::audit::record(
+                        &mut conn,
+                        now,
+                        "login.failed",
+                        None,
+                        ip.as_deref(),
+                        json!({ "via": "api", "email": email.trim().to_lowercase() }),
+                    );
                 }
                 Err(e.into())
             }

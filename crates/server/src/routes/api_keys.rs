@@ -166,7 +166,16 @@ async fn create_key(
                 scopes: &scopes,
                 expires_at: body.expires_at,
             };
-            apikeys::create_key(conn, &new, st.now()).map_err(key_error)
+            let created = apikeys::create_key(conn, &new, st.now()).map_err(key_error)?;
+            crate::audit::record(
+                conn,
+                st.now(),
+                "api_key.created",
+                Some(&creator),
+                None,
+                json!({ "key_id": created.0.id, "organization": org, "scopes": scopes }),
+            );
+            Ok(created)
         },
     )
     .await?;
@@ -264,7 +273,21 @@ async fn revoke_key(
         org,
         "api-keys:write",
         true,
-        move |st, conn, _, _| apikeys::revoke_key(conn, &o, &id, st.now()).map_err(key_error),
+        move |st, conn, principal, _| {
+            let key = apikeys::revoke_key(conn, &o, &id, st.now()).map_err(key_error)?;
+            let actor = match &principal.subject {
+                Subject::User { id } | Subject::Organization { id } => id.clone(),
+            };
+            crate::audit::record(
+                conn,
+                st.now(),
+                "api_key.revoked",
+                Some(&actor),
+                None,
+                json!({ "key_id": key.id, "organization": o }),
+            );
+            Ok(key)
+        },
     )
     .await?;
     tracing::info!(key = %key.id, org = %key.org_id, "API key revoked");

@@ -86,6 +86,13 @@ on_both_backends! {
         assert_eq!(wrong["error"]["type"], "authentication_error");
         let ok = login(&server, json!({ "username": "ada@example.com", "password": "correct horse" })).await;
         assert_eq!(ok.status(), 200, "username is an alias of email");
+        // Each attempt is in the audit log, without the password.
+        let mut conn = db.store().conn().expect("conn");
+        let events = store::audit::recent(&mut conn, 50).expect("audit");
+        let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+        assert!(kinds.contains(&"login.succeeded") && kinds.contains(&"signup"), "{kinds:?}");
+        assert_eq!(kinds.iter().filter(|k| **k == "login.failed").count(), 2, "{kinds:?}");
+        assert!(events.iter().all(|e| !e.detail.contains("horse")), "no password in the log");
     }
 
     async fn refresh_rotates_and_reuse_revokes_the_family(db) {

@@ -130,6 +130,10 @@ on_both_backends! {
         let res = call(&o.server, reqwest::Method::DELETE, &format!("{org_path}/api-keys/{id}"), &[("authorization", &owner)], None).await;
         assert!(json_of(res).await["revokedAt"].is_i64());
         assert_eq!(status(&o, &org_path, &[("x-api-key", &newest)]).await, 401);
+        let mut conn = db.store().conn().expect("conn");
+        let kinds: Vec<String> = store::audit::recent(&mut conn, 50).expect("audit").into_iter().map(|e| e.kind).collect();
+        assert!(kinds.iter().any(|k| k == "api_key.created") && kinds.iter().any(|k| k == "api_key.revoked"), "{kinds:?}");
+        drop(conn);
         // Expiry, on the injected clock.
         let now = o.server.clock_now();
         let res = call(&o.server, reqwest::Method::POST, &format!("{org_path}/api-keys"), &[("authorization", &owner)], Some(json!({ "name": "short", "scopes": ["org:read"], "expiresAt": now + 100 }))).await;
