@@ -32,16 +32,10 @@ pub fn user_from_token(
     conn: &mut Conn,
     token: &str,
 ) -> Result<ApiUser, ApiError> {
-    let now = state.now();
-    let issuer = state.settings.issuer_str();
-    let ring = state.keys.get(conn, now)?;
-    let verified = match tokens::verify_access_token(&ring, token, issuer, now) {
-        Err(VerifyError::UnknownKey) => {
-            let ring = state.keys.reload_for_unknown_kid(conn, now)?;
-            tokens::verify_access_token(&ring, token, issuer, now)
-        }
-        other => other,
-    };
+    let verified =
+        state
+            .keys
+            .verify_access(conn, token, state.settings.issuer_str(), state.now())?;
     let claims = match verified {
         Ok(claims) => claims,
         Err(VerifyError::Expired) => {

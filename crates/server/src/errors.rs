@@ -322,6 +322,15 @@ impl PageError {
         }
     }
 
+    /// A POST whose CSRF token is missing or wrong.
+    pub fn form_expired() -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            title: "This form has expired",
+            message: "Reload the page and try again.".into(),
+        }
+    }
+
     /// A failure of ours. `detail` is logged, never shown.
     pub fn internal(detail: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error");
@@ -347,6 +356,23 @@ impl ResponseError for PageError {
     fn error_response(&self) -> HttpResponse {
         pages::error_page(self.status, self.title, &self.message)
     }
+}
+
+/// A JSON answer that must not be cached (every `/api` answer carries account data).
+pub fn json_no_store(status: StatusCode, body: serde_json::Value) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body)
+}
+
+/// The handler for a wrong method on an OAuth endpoint: a 405 in the RFC 6749 shape.
+pub async fn oauth_method_not_allowed() -> HttpResponse {
+    OAuthHttpError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request",
+        "this method is not allowed here",
+    )
+    .error_response()
 }
 
 /// True for paths answered with the JSON API error shape.

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use store::Conn;
-use tokens::{Keyring, TokenError};
+use tokens::{AccessClaims, Keyring, TokenError, VerifyError};
 
 #[derive(Debug)]
 pub struct KeyCache {
@@ -43,7 +43,7 @@ impl KeyCache {
 
     /// Reloads now, unless another reload happened within the last second; for a `kid` we do
     /// not know yet.
-    pub fn reload_for_unknown_kid(
+    fn reload_for_unknown_kid(
         &self,
         conn: &mut Conn,
         now: i64,
@@ -52,6 +52,26 @@ impl KeyCache {
             return self.get(conn, now);
         }
         self.reload(conn, now)
+    }
+
+    /// Verifies an access token with the current keys, reloading them once when the token
+    /// names a `kid` this instance has not loaded yet (a key made by another instance). The
+    /// outer error is ours (the database); the inner one is the token's.
+    pub fn verify_access(
+        &self,
+        conn: &mut Conn,
+        token: &str,
+        issuer: &str,
+        now: i64,
+    ) -> Result<Result<AccessClaims, VerifyError>, TokenError> {
+        let ring = self.get(conn, now)?;
+        match tokens::verify_access_token(&ring, token, issuer, now) {
+            Err(VerifyError::UnknownKey) => {
+                let ring = self.reload_for_unknown_kid(conn, now)?;
+                Ok(tokens::verify_access_token(&ring, token, issuer, now))
+            }
+            other => Ok(other),
+        }
     }
 
     fn reload(&self, conn: &mut Conn, now: i64) -> Result<Arc<Keyring>, TokenError> {

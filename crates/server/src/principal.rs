@@ -250,3 +250,25 @@ pub fn org_access(
     }
     Ok(role)
 }
+
+/// Runs `f` on a connection once the request's principal has passed [`org_access`] for the
+/// organization: the shape of every organization-scoped API handler.
+pub async fn with_org_access<T: Send + 'static>(
+    req: &HttpRequest,
+    state: &actix_web::web::Data<AppState>,
+    org: String,
+    scope: &'static str,
+    manage: bool,
+    f: impl FnOnce(&AppState, &mut Conn, &Principal, accounts::Role) -> Result<T, ApiError>
+    + Send
+    + 'static,
+) -> Result<T, ApiError> {
+    let principal = require_principal(req, state).await?;
+    let st = state.clone();
+    actix_web::web::block(move || {
+        let mut conn = st.store.conn()?;
+        let role = org_access(&mut conn, &principal, &org, scope, manage)?;
+        f(&st, &mut conn, &principal, role)
+    })
+    .await?
+}

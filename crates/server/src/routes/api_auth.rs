@@ -3,14 +3,13 @@
 //! (`refreshToken`) whose reuse revokes its family.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::CACHE_CONTROL;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::auth::{bearer_token, client_ip, issue_user_token, require_user};
-use crate::errors::ApiError;
+use crate::errors::{ApiError, json_no_store};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/auth/signup", web::post().to(signup))
@@ -35,12 +34,6 @@ pub fn token_pair(access: &tokens::IssuedAccessToken, refresh: &primitives::Plai
         "expiresIn": access.expires_in,
         "refreshToken": refresh.expose(),
     })
-}
-
-fn no_store(status: StatusCode, body: Value) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header((CACHE_CONTROL, "no-store"))
-        .json(body)
 }
 
 /// Issues an access token and starts a refresh family for a user who just signed in.
@@ -114,7 +107,7 @@ async fn signup(
         Ok(answer)
     })
     .await??;
-    Ok(no_store(StatusCode::CREATED, answer))
+    Ok(json_no_store(StatusCode::CREATED, answer))
 }
 
 #[derive(Deserialize)]
@@ -180,7 +173,7 @@ async fn login(
         }
     })
     .await??;
-    Ok(no_store(StatusCode::OK, answer))
+    Ok(json_no_store(StatusCode::OK, answer))
 }
 
 #[derive(Deserialize)]
@@ -216,7 +209,7 @@ async fn refresh(
         Ok(token_pair(&outcome.access, &outcome.refresh))
     })
     .await??;
-    Ok(no_store(StatusCode::OK, answer))
+    Ok(json_no_store(StatusCode::OK, answer))
 }
 
 async fn logout(
@@ -266,5 +259,5 @@ async fn me(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse
         .iter()
         .map(|(o, r)| json!({ "id": o.id, "name": o.name, "role": r.as_str() }))
         .collect();
-    Ok(no_store(StatusCode::OK, body))
+    Ok(json_no_store(StatusCode::OK, body))
 }

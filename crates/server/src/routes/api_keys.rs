@@ -10,8 +10,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::AppState;
-use crate::errors::ApiError;
-use crate::principal::{Principal, Subject, org_access, require_principal};
+use crate::errors::{ApiError, json_no_store};
+use crate::principal::{Principal, Subject, require_principal, with_org_access};
 use crate::routes::api_auth::required;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -97,33 +97,6 @@ fn agent_json(a: &Agent) -> Value {
     json!({ "id": a.id, "organizationId": a.org_id, "name": a.name, "scopes": a.scopes, "createdAt": a.created_at, "updatedAt": a.updated_at })
 }
 
-fn ok(status: StatusCode, body: Value) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header((CACHE_CONTROL, "no-store"))
-        .json(body)
-}
-
-/// Runs `f` with a connection after checking the principal's access to the organization.
-async fn with_access<T: Send + 'static>(
-    req: &HttpRequest,
-    state: &web::Data<AppState>,
-    org: String,
-    scope: &'static str,
-    manage: bool,
-    f: impl FnOnce(&AppState, &mut store::Conn, &Principal, accounts::Role) -> Result<T, ApiError>
-    + Send
-    + 'static,
-) -> Result<T, ApiError> {
-    let principal = require_principal(req, state).await?;
-    let st = state.clone();
-    web::block(move || {
-        let mut conn = st.store.conn()?;
-        let role = org_access(&mut conn, &principal, &org, scope, manage)?;
-        f(&st, &mut conn, &principal, role)
-    })
-    .await?
-}
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct KeyBody {
@@ -144,7 +117,7 @@ async fn create_key(
     let scopes = body.scopes.clone().ok_or_else(|| {
         ApiError::bad_request("invalid_field", "scopes is required.").with_param("scopes")
     })?;
-    let (key, secret) = with_access(
+    let (key, secret) = with_org_access(
         &req,
         &state,
         org.clone(),
@@ -181,7 +154,7 @@ async fn create_key(
     .await?;
     let mut body = key_json(&key);
     body["key"] = json!(secret.expose());
-    Ok(ok(StatusCode::CREATED, body))
+    Ok(json_no_store(StatusCode::CREATED, body))
 }
 
 async fn list_keys(
@@ -191,7 +164,7 @@ async fn list_keys(
 ) -> Result<HttpResponse, ApiError> {
     let org = path.into_inner();
     let o = org.clone();
-    let keys = with_access(
+    let keys = with_org_access(
         &req,
         &state,
         org,
@@ -200,7 +173,7 @@ async fn list_keys(
         move |_, conn, _, _| apikeys::list_keys(conn, &o).map_err(key_error),
     )
     .await?;
-    Ok(ok(
+    Ok(json_no_store(
         StatusCode::OK,
         json!({ "data": keys.iter().map(key_json).collect::<Vec<_>>() }),
     ))
@@ -213,7 +186,7 @@ async fn show_key(
 ) -> Result<HttpResponse, ApiError> {
     let (org, id) = path.into_inner();
     let o = org.clone();
-    let key = with_access(
+    let key = with_org_access(
         &req,
         &state,
         org,
@@ -222,7 +195,7 @@ async fn show_key(
         move |_, conn, _, _| apikeys::find_key(conn, &o, &id).map_err(key_error),
     )
     .await?;
-    Ok(ok(StatusCode::OK, key_json(&key)))
+    Ok(json_no_store(StatusCode::OK, key_json(&key)))
 }
 
 async fn update_key(
@@ -234,7 +207,7 @@ async fn update_key(
     let (org, id) = path.into_inner();
     let body = body.into_inner();
     let o = org.clone();
-    let key = with_access(
+    let key = with_org_access(
         &req,
         &state,
         org,
@@ -257,7 +230,7 @@ async fn update_key(
         },
     )
     .await?;
-    Ok(ok(StatusCode::OK, key_json(&key)))
+    Ok(json_no_store(StatusCode::OK, key_json(&key)))
 }
 
 async fn revoke_key(
@@ -267,7 +240,7 @@ async fn revoke_key(
 ) -> Result<HttpResponse, ApiError> {
     let (org, id) = path.into_inner();
     let o = org.clone();
-    let key = with_access(
+    let key = with_org_access(
         &req,
         &state,
         org,
@@ -291,7 +264,7 @@ async fn revoke_key(
     )
     .await?;
     tracing::info!(key = %key.id, org = %key.org_id, "API key revoked");
-    Ok(ok(StatusCode::OK, key_json(&key)))
+    Ok(json_no_store(StatusCode::OK, key_json(&key)))
 }
 
 #[derive(Deserialize, Default)]
@@ -309,7 +282,7 @@ async fn rotate_key(
     let (org, id) = path.into_inner();
     let overlap = body.map(|b| b.overlap_seconds).unwrap_or(0);
     let o = org.clone();
-    let (key, secret) = with_access(
+    let (key, secret) = with_org_access(
         &req,
         &state,
         org,
@@ -322,7 +295,7 @@ async fn rotate_key(
     .await?;
     let mut body = key_json(&key);
     body["key"] = json!(secret.expose());
-    Ok(ok(StatusCode::OK, body))
+    Ok(json_no_store(StatusCode::OK, body))
 }
 
 #[derive(Deserialize)]
@@ -344,7 +317,7 @@ async fn create_agent(
         ApiError::bad_request("invalid_field", "scopes is required.").with_param("scopes")
     })?;
     let o = org.clone();
-    let agent = with_access(
+    let agent = with_org_access(
         &req,
         &state,
         org,
@@ -355,7 +328,7 @@ async fn create_agent(
         },
     )
     .await?;
-    Ok(ok(StatusCode::CREATED, agent_json(&agent)))
+    Ok(json_no_store(StatusCode::CREATED, agent_json(&agent)))
 }
 
 async fn list_agents(
@@ -365,7 +338,7 @@ async fn list_agents(
 ) -> Result<HttpResponse, ApiError> {
     let org = path.into_inner();
     let o = org.clone();
-    let agents = with_access(
+    let agents = with_org_access(
         &req,
         &state,
         org,
@@ -374,7 +347,7 @@ async fn list_agents(
         move |_, conn, _, _| apikeys::list_agents(conn, &o).map_err(key_error),
     )
     .await?;
-    Ok(ok(
+    Ok(json_no_store(
         StatusCode::OK,
         json!({ "data": agents.iter().map(agent_json).collect::<Vec<_>>() }),
     ))
@@ -387,7 +360,7 @@ async fn show_agent(
 ) -> Result<HttpResponse, ApiError> {
     let (org, id) = path.into_inner();
     let o = org.clone();
-    let agent = with_access(
+    let agent = with_org_access(
         &req,
         &state,
         org,
@@ -401,7 +374,7 @@ async fn show_agent(
         },
     )
     .await?;
-    Ok(ok(StatusCode::OK, agent_json(&agent)))
+    Ok(json_no_store(StatusCode::OK, agent_json(&agent)))
 }
 
 async fn update_agent(
@@ -413,7 +386,7 @@ async fn update_agent(
     let (org, id) = path.into_inner();
     let body = body.into_inner();
     let o = org.clone();
-    let agent = with_access(
+    let agent = with_org_access(
         &req,
         &state,
         org,
@@ -432,7 +405,7 @@ async fn update_agent(
         },
     )
     .await?;
-    Ok(ok(StatusCode::OK, agent_json(&agent)))
+    Ok(json_no_store(StatusCode::OK, agent_json(&agent)))
 }
 
 async fn delete_agent(
@@ -442,7 +415,7 @@ async fn delete_agent(
 ) -> Result<HttpResponse, ApiError> {
     let (org, id) = path.into_inner();
     let o = org.clone();
-    with_access(
+    with_org_access(
         &req,
         &state,
         org,
@@ -456,7 +429,6 @@ async fn delete_agent(
 
 /// The decision for one agent call.
 fn decide(
-    state: &AppState,
     conn: &mut store::Conn,
     principal: &Principal,
     agent_id: &str,
@@ -483,7 +455,6 @@ fn decide(
     else {
         return Err(ApiError::insufficient_scope(&required));
     };
-    let _ = state;
     Ok(json!({
         "allowed": true,
         "organizationId": agent.org_id,
@@ -544,10 +515,10 @@ async fn authorize_request(
     let st = state.clone();
     let answer = web::block(move || {
         let mut conn = st.store.conn()?;
-        decide(&st, &mut conn, &principal, &agent, &service, &endpoint)
+        decide(&mut conn, &principal, &agent, &service, &endpoint)
     })
     .await??;
-    Ok(ok(StatusCode::OK, answer))
+    Ok(json_no_store(StatusCode::OK, answer))
 }
 
 /// For gateways (nginx `auth_request`, Traefik ForwardAuth): the service is the `X-Service`
@@ -589,7 +560,7 @@ async fn forward_auth(
     let st = state.clone();
     let answer = web::block(move || {
         let mut conn = st.store.conn()?;
-        decide(&st, &mut conn, &principal, &agent, &service, &endpoint)
+        decide(&mut conn, &principal, &agent, &service, &endpoint)
     })
     .await??;
     Ok(HttpResponse::Ok()

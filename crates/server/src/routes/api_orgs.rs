@@ -2,14 +2,13 @@
 //! `POST /api/v1/invites/{id}/accept`.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::CACHE_CONTROL;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::auth::{bearer_token, require_user, user_from_token};
-use crate::errors::ApiError;
+use crate::errors::{ApiError, json_no_store};
 use crate::principal::{Subject, org_access, require_principal};
 use crate::routes::api_auth::{required, sign_in, user_json};
 
@@ -54,12 +53,6 @@ fn parse_role(raw: &Option<String>) -> Result<accounts::Role, ApiError> {
     })
 }
 
-fn ok(status: StatusCode, body: Value) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header((CACHE_CONTROL, "no-store"))
-        .json(body)
-}
-
 #[derive(Deserialize)]
 struct NameBody {
     name: Option<String>,
@@ -82,7 +75,7 @@ async fn create(
         )?)
     })
     .await??;
-    Ok(ok(
+    Ok(json_no_store(
         StatusCode::CREATED,
         org_json(&org, accounts::Role::Owner),
     ))
@@ -104,7 +97,7 @@ async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespon
     })
     .await??;
     let data: Vec<Value> = orgs.iter().map(|(o, r)| org_json(o, *r)).collect();
-    Ok(ok(StatusCode::OK, json!({ "data": data })))
+    Ok(json_no_store(StatusCode::OK, json!({ "data": data })))
 }
 
 async fn show(
@@ -121,7 +114,7 @@ async fn show(
         Ok((org, role))
     })
     .await??;
-    Ok(ok(StatusCode::OK, org_json(&org, role)))
+    Ok(json_no_store(StatusCode::OK, org_json(&org, role)))
 }
 
 async fn list_members(
@@ -138,7 +131,7 @@ async fn list_members(
     })
     .await??;
     let data: Vec<Value> = members.iter().map(member_json).collect();
-    Ok(ok(StatusCode::OK, json!({ "data": data })))
+    Ok(json_no_store(StatusCode::OK, json!({ "data": data })))
 }
 
 #[derive(Deserialize)]
@@ -164,7 +157,7 @@ async fn change_member(
             .ok_or_else(ApiError::not_found)
     })
     .await??;
-    Ok(ok(StatusCode::OK, member_json(&member)))
+    Ok(json_no_store(StatusCode::OK, member_json(&member)))
 }
 
 async fn remove_member(
@@ -221,7 +214,7 @@ async fn invite(
         )?)
     })
     .await??;
-    Ok(ok(
+    Ok(json_no_store(
         StatusCode::CREATED,
         json!({
             "id": invite.id,
@@ -282,5 +275,5 @@ async fn accept(
         Ok(answer)
     })
     .await??;
-    Ok(ok(StatusCode::OK, answer))
+    Ok(json_no_store(StatusCode::OK, answer))
 }

@@ -258,11 +258,7 @@ async fn consent(
         ));
     };
     if !tokens_match(&session.csrf_token, &form.csrf_token) {
-        return Err(PageError {
-            status: StatusCode::FORBIDDEN,
-            title: "This form has expired",
-            message: "Reload the page and try again.".into(),
-        });
+        return Err(PageError::form_expired());
     }
     let params = FormParams::parse(form.authorization.as_bytes())
         .map_err(|e| bad_request_page(e.description))?;

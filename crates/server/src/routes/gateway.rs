@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName};
+use actix_web::http::header::{CONTENT_TYPE, HeaderName};
 use actix_web::http::{Method, StatusCode};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -25,8 +25,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::AppState;
-use crate::errors::{ApiError, ErrorType};
-use crate::principal::{Principal, Subject, Via, org_access, require_principal};
+use crate::errors::{ApiError, ErrorType, json_no_store};
+use crate::principal::{Subject, Via, require_principal, with_org_access};
 use crate::routes::api_auth::required;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -123,12 +123,6 @@ fn service_json(s: &Service) -> Value {
     })
 }
 
-fn ok(status: StatusCode, body: Value) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header((CACHE_CONTROL, "no-store"))
-        .json(body)
-}
-
 #[derive(Deserialize)]
 struct CredentialBody {
     kind: Option<String>,
@@ -143,24 +137,6 @@ struct ServiceBody {
     base_url: Option<String>,
     path_prefix: Option<String>,
     credential: Option<CredentialBody>,
-}
-
-async fn with_org<T: Send + 'static>(
-    req: &HttpRequest,
-    state: &web::Data<AppState>,
-    org: String,
-    scope: &'static str,
-    manage: bool,
-    f: impl FnOnce(&AppState, &mut store::Conn, accounts::Role) -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let principal = require_principal(req, state).await?;
-    let st = state.clone();
-    web::block(move || {
-        let mut conn = st.store.conn()?;
-        let role = org_access(&mut conn, &principal, &org, scope, manage)?;
-        f(&st, &mut conn, role)
-    })
-    .await?
 }
 
 async fn create(
@@ -184,13 +160,13 @@ async fn create(
     );
     let prefix = body.path_prefix.unwrap_or_default();
     let o = org.clone();
-    let service = with_org(
+    let service = with_org_access(
         &req,
         &state,
         org,
         "services:write",
         true,
-        move |st, conn, _| {
+        move |st, conn, _, _| {
             let new = gateway::NewService {
                 name: &name,
                 base_url: &base_url,
@@ -204,7 +180,7 @@ async fn create(
         },
     )
     .await?;
-    Ok(ok(StatusCode::CREATED, service_json(&service)))
+    Ok(json_no_store(StatusCode::CREATED, service_json(&service)))
 }
 
 async fn list(
@@ -215,16 +191,16 @@ async fn list(
     master_key(&state)?;
     let org = path.into_inner();
     let o = org.clone();
-    let services = with_org(
+    let services = with_org_access(
         &req,
         &state,
         org,
         "services:read",
         false,
-        move |_, conn, _| gateway::list_services(conn, &o).map_err(gateway_error),
+        move |_, conn, _, _| gateway::list_services(conn, &o).map_err(gateway_error),
     )
     .await?;
-    Ok(ok(
+    Ok(json_no_store(
         StatusCode::OK,
         json!({ "data": services.iter().map(service_json).collect::<Vec<_>>() }),
     ))
@@ -238,16 +214,16 @@ async fn show(
     master_key(&state)?;
     let (org, name) = path.into_inner();
     let o = org.clone();
-    let service = with_org(
+    let service = with_org_access(
         &req,
         &state,
         org,
         "services:read",
         false,
-        move |_, conn, _| gateway::find_service(conn, &o, &name).map_err(gateway_error),
+        move |_, conn, _, _| gateway::find_service(conn, &o, &name).map_err(gateway_error),
     )
     .await?;
-    Ok(ok(StatusCode::OK, service_json(&service)))
+    Ok(json_no_store(StatusCode::OK, service_json(&service)))
 }
 
 async fn update(
@@ -260,13 +236,13 @@ async fn update(
     let (org, name) = path.into_inner();
     let body = body.into_inner();
     let o = org.clone();
-    let service = with_org(
+    let service = with_org_access(
         &req,
         &state,
         org,
         "services:write",
         true,
-        move |st, conn, _| {
+        move |st, conn, _, _| {
             let cred = body.credential.as_ref().map(|c| {
                 (
                     c.kind.clone().unwrap_or_else(|| "header".into()),
@@ -290,7 +266,7 @@ async fn update(
         },
     )
     .await?;
-    Ok(ok(StatusCode::OK, service_json(&service)))
+    Ok(json_no_store(StatusCode::OK, service_json(&service)))
 }
 
 async fn remove(
@@ -301,13 +277,13 @@ async fn remove(
     master_key(&state)?;
     let (org, name) = path.into_inner();
     let o = org.clone();
-    with_org(
+    with_org_access(
         &req,
         &state,
         org,
         "services:write",
         true,
-        move |_, conn, _| gateway::delete_service(conn, &o, &name).map_err(gateway_error),
+        move |_, conn, _, _| gateway::delete_service(conn, &o, &name).map_err(gateway_error),
     )
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -331,13 +307,13 @@ async fn usage(
     let org = path.into_inner();
     let q = q.into_inner();
     let o = org.clone();
-    let rows = with_org(
+    let rows = with_org_access(
         &req,
         &state,
         org,
         "services:read",
         true,
-        move |_, conn, role| {
+        move |_, conn, _, role| {
             if role != accounts::Role::Owner {
                 return Err(ApiError::forbidden());
             }
@@ -363,7 +339,7 @@ async fn usage(
             })
         })
         .collect();
-    Ok(ok(StatusCode::OK, json!({ "data": data })))
+    Ok(json_no_store(StatusCode::OK, json!({ "data": data })))
 }
 
 // ---- the proxy ----
@@ -405,7 +381,6 @@ const DROP_DOWN: &[&str] = &[
 ];
 
 struct Call {
-    principal: Principal,
     org_id: String,
     key_id: String,
     agent_id: String,
@@ -607,7 +582,6 @@ async fn proxy(
         )
         .map_err(gateway_error)?;
         Ok(Call {
-            principal,
             org_id,
             key_id,
             agent_id: agent.id,
@@ -634,10 +608,11 @@ async fn forward(
         url.query_pairs_mut()
             .append_pair(&call.credential.name, &call.credential.value);
     }
+    // Every app carries its worker's client (see `app::build_app`).
     let client = req
         .app_data::<web::Data<GatewayClient>>()
         .map(|c| c.0.clone())
-        .unwrap_or_else(|| client(state));
+        .ok_or_else(|| ApiError::internal(&"the gateway client is missing"))?;
     let mut upstream = client.request(req.method().clone(), url.as_str());
     for (name, value) in req.headers() {
         if !DROP_UP.contains(&name.as_str()) {
@@ -789,7 +764,6 @@ fn record(
         bytes_out: i64::try_from(bytes_out).unwrap_or(i64::MAX),
         occurred_at: state.now(),
     };
-    let _ = &call.principal;
     let store = state.store.clone();
     actix_web::rt::spawn(async move {
         let result = web::block(move || {

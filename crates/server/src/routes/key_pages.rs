@@ -161,11 +161,7 @@ async fn create(
         return Err(forbidden());
     };
     if !tokens_match(&session.csrf_token, &csrf) {
-        return Err(PageError {
-            status: StatusCode::FORBIDDEN,
-            title: "This form has expired",
-            message: "Reload the page and try again.".into(),
-        });
+        return Err(PageError::form_expired());
     }
     let st = state.clone();
     let oid = org_id.clone();
@@ -213,11 +209,7 @@ async fn revoke(
         return Err(forbidden());
     };
     if !tokens_match(&session.csrf_token, &csrf) {
-        return Err(PageError {
-            status: StatusCode::FORBIDDEN,
-            title: "This form has expired",
-            message: "Reload the page and try again.".into(),
-        });
+        return Err(PageError::form_expired());
     }
     let st = state.clone();
     let oid = org_id.clone();

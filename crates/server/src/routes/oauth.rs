@@ -26,7 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/Token")
             .app_data(web::PayloadConfig::new(FORM_LIMIT))
             .route(web::post().to(legacy_token))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(web::to(crate::errors::oauth_method_not_allowed)),
     );
     for (path, handler) in [
         ("/oauth2/token", Handler::Token),
@@ -35,7 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     ] {
         let resource = web::resource(path)
             .app_data(web::PayloadConfig::new(FORM_LIMIT))
-            .default_service(web::to(method_not_allowed));
+            .default_service(web::to(crate::errors::oauth_method_not_allowed));
         cfg.service(match handler {
             Handler::Token => resource.route(web::post().to(token)),
             Handler::Introspect => resource.route(web::post().to(introspect)),
@@ -48,14 +48,6 @@ enum Handler {
     Token,
     Introspect,
     Revoke,
-}
-
-async fn method_not_allowed() -> HttpResponse {
-    actix_web::ResponseError::error_response(&OAuthHttpError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "invalid_request",
-        "use POST with a form body",
-    ))
 }
 
 /// The form body, after checking it is one (RFC 6749 §3.2).
@@ -692,16 +684,9 @@ fn verify(
     conn: &mut Conn,
     token: &str,
 ) -> Result<Result<AccessClaims, VerifyError>, OAuthHttpError> {
-    let now = state.now();
-    let issuer = state.settings.issuer_str();
-    let ring = state.keys.get(conn, now)?;
-    match tokens::verify_access_token(&ring, token, issuer, now) {
-        Err(VerifyError::UnknownKey) => {
-            let ring = state.keys.reload_for_unknown_kid(conn, now)?;
-            Ok(tokens::verify_access_token(&ring, token, issuer, now))
-        }
-        other => Ok(other),
-    }
+    Ok(state
+        .keys
+        .verify_access(conn, token, state.settings.issuer_str(), state.now())?)
 }
 
 async fn introspect(

@@ -141,9 +141,11 @@ async fn userinfo(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>
     let result = web::block(move || {
         let mut conn = st.store.conn().map_err(|e| e.to_string())?;
         let now = st.now();
-        let issuer = st.settings.issuer_str();
-        let ring = st.keys.get(&mut conn, now).map_err(|e| e.to_string())?;
-        let claims = match tokens::verify_access_token(&ring, &token, issuer, now) {
+        let verified = st
+            .keys
+            .verify_access(&mut conn, &token, st.settings.issuer_str(), now)
+            .map_err(|e| e.to_string())?;
+        let claims = match verified {
             Ok(c) => c,
             Err(_) => {
                 return Ok(Err((

@@ -68,11 +68,7 @@ pub fn safe_return_to(raw: Option<&str>) -> String {
 }
 
 fn csrf_failed() -> PageError {
-    PageError {
-        status: StatusCode::FORBIDDEN,
-        title: "This form has expired",
-        message: "Reload the page and try again.".into(),
-    }
+    PageError::form_expired()
 }
 
 /// Constant-time comparison of a submitted token with the expected one.

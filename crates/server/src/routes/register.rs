@@ -5,13 +5,14 @@
 //! because only its hash is stored (RFC 7592 §3 allows rotation; the response must carry one).
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL, HeaderValue, PRAGMA};
+use actix_web::http::header::{CACHE_CONTROL, HeaderValue, PRAGMA};
 use actix_web::{HttpRequest, HttpResponse, web};
 use primitives::PlainSecret;
 use registration::{Client, Policy};
 use serde_json::{Map, Value};
 
 use crate::app::AppState;
+use crate::auth::bearer_token;
 use crate::config::{RegistrationPolicy, Settings};
 use crate::errors::OAuthHttpError;
 
@@ -23,7 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/oauth2/register")
             .app_data(web::PayloadConfig::new(BODY_LIMIT))
             .route(web::post().to(register))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(web::to(crate::errors::oauth_method_not_allowed)),
     )
     .service(
         web::resource("/oauth2/register/{client_id}")
@@ -31,16 +32,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(read))
             .route(web::put().to(replace))
             .route(web::delete().to(remove))
-            .default_service(web::to(method_not_allowed)),
+            .default_service(web::to(crate::errors::oauth_method_not_allowed)),
     );
-}
-
-async fn method_not_allowed() -> HttpResponse {
-    actix_web::ResponseError::error_response(&OAuthHttpError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "invalid_request",
-        "method not allowed",
-    ))
 }
 
 fn policy(state: &AppState) -> Policy {
@@ -60,14 +53,6 @@ pub fn registration_policy(settings: &Settings) -> Policy {
         id_token_algs: vec!["RS256".into(), "ES256".into(), "EdDSA".into()],
         allow_password_grant: settings.password_grant,
     }
-}
-
-/// The token of `Authorization: Bearer <token>`, if that is what the request carries.
-fn bearer(req: &HttpRequest) -> Option<String> {
-    let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
 }
 
 fn json_body(body: &[u8]) -> Result<Value, OAuthHttpError> {
@@ -136,7 +121,7 @@ async fn register(
                     "dynamic client registration is closed on this server",
                 ));
             }
-            RegistrationPolicy::Token => Some(bearer(&req).ok_or_else(|| {
+            RegistrationPolicy::Token => Some(bearer_token(&req).ok_or_else(|| {
                 OAuthHttpError::invalid_token("an initial access token is required")
             })?),
             RegistrationPolicy::Open => None,
@@ -193,7 +178,7 @@ async fn read(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthHttpError> {
-    let token = bearer(&req);
+    let token = bearer_token(&req);
     let client_id = path.into_inner();
     let st = state.clone();
     let (client, new_token) = web::block(move || -> Result<_, OAuthHttpError> {
@@ -226,7 +211,7 @@ async fn replace(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthHttpError> {
-    let token = bearer(&req);
+    let token = bearer_token(&req);
     let client_id = path.into_inner();
     let body = json_body(&body)?;
     let Value::Object(fields) = &body else {
@@ -314,7 +299,7 @@ async fn remove(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthHttpError> {
-    let token = bearer(&req);
+    let token = bearer_token(&req);
     let client_id = path.into_inner();
     web::block(move || -> Result<(), OAuthHttpError> {
         let mut conn = state.store.conn()?;
