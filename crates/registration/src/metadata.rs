@@ -315,14 +315,19 @@ pub fn parse_metadata(body: &Value, policy: &Policy) -> Result<ClientMetadata, M
 
 /// A scope string: space-separated tokens of RFC 6749 §3.3 characters, each known to the
 /// server. Duplicates are dropped; order is kept.
+/// A scope-token of RFC 6749 §3.3: one or more of `%x21 / %x23-5B / %x5D-7E`.
+pub fn is_scope_token(token: &str) -> bool {
+    !token.is_empty()
+        && token
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+}
+
 fn parse_scope(raw: &str, policy: &Policy) -> Result<String, MetadataError> {
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     for token in raw.split(' ').filter(|t| !t.is_empty()) {
-        let valid = token
-            .bytes()
-            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
-        if !valid {
+        if !is_scope_token(token) {
             return Err(meta_err(format!(
                 "scope {token:?} has characters RFC 6749 §3.3 does not allow"
             )));

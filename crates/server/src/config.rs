@@ -614,10 +614,7 @@ fn seconds(
 fn parse_scopes(raw: &str) -> Result<Vec<String>, ConfigError> {
     let mut out: Vec<String> = Vec::new();
     for token in raw.split(' ').filter(|t| !t.is_empty()) {
-        let valid = token
-            .bytes()
-            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
-        if !valid {
+        if !registration::is_scope_token(token) {
             return Err(invalid(
                 "PORTCULLIS_SCOPES",
                 format!("{token:?} has characters a scope cannot have"),
