@@ -121,7 +121,7 @@ pub fn rotate_refresh<T>(
     now: i64,
     ttl: i64,
     grace: i64,
-    issue_access: impl FnOnce(&Family) -> Result<(T, String, i64), AccountError>,
+    issue_access: impl FnOnce(&mut Conn, &Family) -> Result<(T, String, i64), AccountError>,
 ) -> Result<RefreshOutcome<T>, AccountError> {
     if presented.is_empty() || presented.len() > 128 {
         return Err(AccountError::TokenInvalid);
@@ -144,12 +144,15 @@ pub fn rotate_refresh<T>(
         return Err(AccountError::TokenExpired);
     }
     let family = Family::from(family);
+    // The access token is signed before the write transaction, so the write lock is held for
+    // two row writes only, never for a signature. A token signed for a rotation that then loses
+    // the race below is dropped unseen.
+    let (access, jti, exp) = issue_access(conn, &family)?;
     let result = store::transaction(conn, |conn| {
         if !in_grace && !rows::mark_refresh_token_used(conn, hash.as_str(), now)? {
             // Another request rotated it between our read and this write: a replay.
             return Err(AccountError::TokenReused);
         }
-        let (access, jti, exp) = issue_access(&family)?;
         let refresh = PlainSecret::generate();
         rows::insert_refresh_token(
             conn,

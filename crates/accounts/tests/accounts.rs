@@ -146,7 +146,7 @@ store::backend_tests! {
         let family = Family { id: String::new(), user_id: user.id.clone(), client_id: accounts::FIRST_PARTY_CLIENT.into(), scope: None, auth_time: NOW };
         let first = start_family(&mut conn, &family, NOW, 3600, ("jti-0", NOW + 900)).expect("start");
         let mut n = 0;
-        let mut issue = |_: &Family| { n += 1; Ok(((), format!("jti-{n}"), NOW + 900)) };
+        let mut issue = |_: &mut store::Conn, _: &Family| { n += 1; Ok(((), format!("jti-{n}"), NOW + 900)) };
         let second = rotate_refresh(&mut conn, first.token.expose(), accounts::FIRST_PARTY_CLIENT, NOW + 1, 3600, 0, &mut issue).expect("rotate");
         assert_eq!(second.family.id, first.family_id);
         let third = rotate_refresh(&mut conn, second.refresh.expose(), accounts::FIRST_PARTY_CLIENT, NOW + 2, 3600, 0, &mut issue).expect("rotate again");

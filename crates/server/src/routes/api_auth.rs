@@ -191,7 +191,6 @@ async fn refresh(
         let now = state.now();
         let mut conn = state.store.conn()?;
         let st = state.clone();
-        let mut issue_conn = state.store.conn()?;
         let outcome = accounts::rotate_refresh(
             &mut conn,
             &presented,
@@ -199,8 +198,8 @@ async fn refresh(
             now,
             state.settings.refresh_token_ttl,
             state.settings.refresh_grace,
-            |family| {
-                let access = issue_user_token(&st, &mut issue_conn, &family.user_id, now)
+            |conn, family| {
+                let access = issue_user_token(&st, conn, &family.user_id, now)
                     .map_err(|e| accounts::AccountError::Internal(e.to_string()))?;
                 let (jti, exp) = (access.claims.jti.clone(), access.claims.exp);
                 Ok((access, jti, exp))

@@ -529,20 +529,22 @@ fn exchange_code(
         .client()
         .metadata
         .allows_grant(GrantType::RefreshToken);
+    let grant = Grant {
+        user: &user,
+        client: client.client(),
+        scopes: row.scope.split(' ').filter(|s| !s.is_empty()).collect(),
+        audience,
+        auth_time: row.auth_time,
+        nonce: row.nonce.as_deref(),
+        sid: row.session_id.as_deref(),
+    };
+    // Signed before the write transaction, which then holds the write lock for row writes
+    // only; tokens of an exchange that loses the race below are dropped unseen.
+    let (access, id_token) = user_tokens(state, conn, &grant, now)?;
     let result = store::transaction(conn, |conn| -> Result<TokenAnswer, OAuthHttpError> {
         if !store::codes::mark_code_used(conn, hash.as_str(), now)? {
             return Err(invalid_grant("the code was used already"));
         }
-        let grant = Grant {
-            user: &user,
-            client: client.client(),
-            scopes: row.scope.split(' ').filter(|s| !s.is_empty()).collect(),
-            audience,
-            auth_time: row.auth_time,
-            nonce: row.nonce.as_deref(),
-            sid: row.session_id.as_deref(),
-        };
-        let (access, id_token) = user_tokens(state, conn, &grant, now)?;
         let refresh = if registered_refresh {
             let family = accounts::Family {
                 id: String::new(),
@@ -614,7 +616,6 @@ fn refresh(
             .map(str::to_owned)
             .collect()
     });
-    let mut side = state.store.conn()?;
     let default_audience = state.settings.default_audience.clone();
     let outcome = accounts::rotate_refresh(
         conn,
@@ -623,7 +624,7 @@ fn refresh(
         now,
         state.settings.refresh_token_ttl,
         state.settings.refresh_grace,
-        |family| {
+        |conn, family| {
             let granted: Vec<&str> = family.scope.as_deref().unwrap_or("").split(' ').filter(|s| !s.is_empty()).collect();
             let scopes: Vec<&str> = match &requested {
                 None => granted.clone(),
@@ -637,7 +638,7 @@ fn refresh(
                     granted.iter().copied().filter(|g| req.iter().any(|r| r == g)).collect()
                 }
             };
-            let user = accounts::find_user(&mut side, &family.user_id)?
+            let user = accounts::find_user(conn, &family.user_id)?
                 .filter(|u| !u.disabled)
                 .ok_or(accounts::AccountError::TokenInvalid)?;
             let grant = Grant {
@@ -649,7 +650,7 @@ fn refresh(
                 nonce: None,
                 sid: None,
             };
-            let (access, id_token) = user_tokens(state, &mut side, &grant, now)
+            let (access, id_token) = user_tokens(state, conn, &grant, now)
                 .map_err(|e| accounts::AccountError::Internal(e.to_string()))?;
             let (jti, exp) = (access.claims.jti.clone(), access.claims.exp);
             Ok(((access, id_token), jti, exp))
