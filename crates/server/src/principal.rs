@@ -56,6 +56,9 @@ impl Principal {
 #[derive(Debug)]
 pub struct ApiKeyCache {
     entries: RwLock<HashMap<String, (VerifiedKey, i64)>>,
+    /// Agents by id, for the same time as keys: a change made on this instance evicts the
+    /// agent at once; other instances see it within the cache time.
+    agents: RwLock<HashMap<String, (apikeys::Agent, i64)>>,
     touched: Mutex<HashMap<String, i64>>,
     ttl: i64,
 }
@@ -64,9 +67,53 @@ impl ApiKeyCache {
     pub fn new(ttl: i64) -> Self {
         Self {
             entries: RwLock::new(HashMap::new()),
+            agents: RwLock::new(HashMap::new()),
             touched: Mutex::new(HashMap::new()),
             ttl,
         }
+    }
+
+    /// A cached agent still within the cache time.
+    pub fn agent(&self, id: &str, now: i64) -> Option<apikeys::Agent> {
+        let map = self.agents.read().unwrap_or_else(|e| e.into_inner());
+        let (agent, at) = map.get(id)?;
+        (now - at < self.ttl).then(|| agent.clone())
+    }
+
+    pub fn put_agent(&self, agent: apikeys::Agent, now: i64) {
+        if self.ttl == 0 {
+            return;
+        }
+        let mut map = self.agents.write().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 100_000 {
+            let ttl = self.ttl;
+            map.retain(|_, (_, at)| now - *at < ttl);
+        }
+        map.insert(agent.id.clone(), (agent, now));
+    }
+
+    /// Drops an agent changed or deleted on this instance.
+    pub fn forget_agent(&self, id: &str) {
+        let mut map = self.agents.write().unwrap_or_else(|e| e.into_inner());
+        map.remove(id);
+    }
+
+    /// The principal of an API key already verified within the cache time, without touching
+    /// the database; `None` when the key must be looked up (or its `last_used_at` is due).
+    fn cached_principal(&self, raw: &str, now: i64) -> Option<Principal> {
+        let (key, agent) = match apikeys::split_combined(raw) {
+            Some((key, agent)) => (key, Some(agent.to_owned())),
+            None => (raw, None),
+        };
+        let parsed = apikeys::parse_key(key).ok()?;
+        let hash = SecretHash::of(parsed.as_str());
+        let verified = self.get(hash.as_str(), now)?;
+        let touched = self.touched.lock().unwrap_or_else(|e| e.into_inner());
+        if touched.get(&verified.id).is_none_or(|at| now - at >= 60) {
+            return None;
+        }
+        drop(touched);
+        Some(key_principal(verified, agent))
     }
 
     fn get(&self, hash: &str, now: i64) -> Option<VerifiedKey> {
@@ -132,7 +179,11 @@ pub fn verify_api_key(state: &AppState, conn: &mut Conn, raw: &str) -> Result<Pr
     if state.api_keys.due_for_touch(&verified.id, now) {
         apikeys::touch_key(conn, &verified.id, now).map_err(key_error)?;
     }
-    Ok(Principal {
+    Ok(key_principal(verified, agent))
+}
+
+fn key_principal(verified: VerifiedKey, agent: Option<String>) -> Principal {
+    Principal {
         subject: Subject::Organization {
             id: verified.org_id,
         },
@@ -141,7 +192,7 @@ pub fn verify_api_key(state: &AppState, conn: &mut Conn, raw: &str) -> Result<Pr
             key_id: verified.id,
         },
         agent_id: agent,
-    })
+    }
 }
 
 /// A credential as the request carried it.
@@ -209,6 +260,13 @@ pub async fn require_principal(req: &HttpRequest, state: &AppState) -> Result<Pr
             "Send an API key in x-api-key (or Authorization: Bearer), or an access token.",
         )
     })?;
+    // A key verified within the cache time needs no database and no blocking thread.
+    if let Credential::ApiKeyHeader(raw) | Credential::Bearer(raw) = &credential
+        && raw.starts_with("pcl_")
+        && let Some(principal) = state.api_keys.cached_principal(raw, state.now())
+    {
+        return Ok(principal);
+    }
     let state = state.clone();
     actix_web::web::block(move || {
         let mut conn = state.store.conn()?;

@@ -393,6 +393,7 @@ async fn update_agent(
         "agents:write",
         true,
         move |st, conn, _, _| {
+            st.api_keys.forget_agent(&id);
             apikeys::update_agent(
                 conn,
                 &o,
@@ -421,39 +422,62 @@ async fn delete_agent(
         org,
         "agents:write",
         true,
-        move |_, conn, _, _| apikeys::delete_agent(conn, &o, &id).map_err(key_error),
+        move |st, conn, _, _| {
+            st.api_keys.forget_agent(&id);
+            apikeys::delete_agent(conn, &o, &id).map_err(key_error)
+        },
     )
     .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// The decision for one agent call.
-fn decide(
-    conn: &mut store::Conn,
-    principal: &Principal,
-    agent_id: &str,
-    service: &str,
-    endpoint: &str,
+/// The decision for one agent call. A key's principal with its agent in the cache is decided
+/// at once; anything else (a user's principal needs a membership check) on a blocking thread.
+async fn decide(
+    state: &web::Data<AppState>,
+    principal: Principal,
+    agent_id: String,
+    service: String,
+    endpoint: String,
 ) -> Result<Value, ApiError> {
     if !principal.allows("authorize") {
         return Err(ApiError::insufficient_scope("authorize"));
     }
-    let required = apikeys::required_scope(service, endpoint).map_err(key_error)?;
-    // An unknown agent and another organization's agent look the same from outside.
-    let agent = apikeys::find_agent(conn, agent_id)
-        .map_err(key_error)?
-        .ok_or_else(ApiError::forbidden)?;
-    match &principal.subject {
-        Subject::Organization { id } if *id == agent.org_id => {}
-        Subject::User { id } if accounts::membership(conn, &agent.org_id, id).is_ok() => {}
-        _ => return Err(ApiError::forbidden()),
+    let required = apikeys::required_scope(&service, &endpoint).map_err(key_error)?;
+    if let Subject::Organization { id } = &principal.subject
+        && let Some(agent) = state.api_keys.agent(&agent_id, state.now())
+    {
+        return judge(&agent, &required, *id == agent.org_id);
+    }
+    let st = state.clone();
+    web::block(move || {
+        let mut conn = st.store.conn()?;
+        // An unknown agent and another organization's agent look the same from outside.
+        let agent = apikeys::find_agent(&mut conn, &agent_id)
+            .map_err(key_error)?
+            .ok_or_else(ApiError::forbidden)?;
+        st.api_keys.put_agent(agent.clone(), st.now());
+        let allowed = match &principal.subject {
+            Subject::Organization { id } => *id == agent.org_id,
+            Subject::User { id } => accounts::membership(&mut conn, &agent.org_id, id).is_ok(),
+        };
+        judge(&agent, &required, allowed)
+    })
+    .await?
+}
+
+/// Whether `agent` holds a scope covering `required`, for a principal that may act for the
+/// agent's organization (`allowed`).
+fn judge(agent: &apikeys::Agent, required: &str, allowed: bool) -> Result<Value, ApiError> {
+    if !allowed {
+        return Err(ApiError::forbidden());
     }
     let Some(matched) = agent
         .scopes
         .iter()
-        .find(|s| apikeys::scope_covers(s, &required))
+        .find(|s| apikeys::scope_covers(s, required))
     else {
-        return Err(ApiError::insufficient_scope(&required));
+        return Err(ApiError::insufficient_scope(required));
     };
     Ok(json!({
         "allowed": true,
@@ -512,12 +536,7 @@ async fn authorize_request(
         );
     }
     let agent = agent_of(&principal, body.agent_id.as_deref())?;
-    let st = state.clone();
-    let answer = web::block(move || {
-        let mut conn = st.store.conn()?;
-        decide(&mut conn, &principal, &agent, &service, &endpoint)
-    })
-    .await??;
+    let answer = decide(&state, principal, agent, service, endpoint).await?;
     Ok(json_no_store(StatusCode::OK, answer))
 }
 
@@ -557,12 +576,7 @@ async fn forward_auth(
         }
     };
     let agent = agent_of(&principal, header("x-agent-id").as_deref())?;
-    let st = state.clone();
-    let answer = web::block(move || {
-        let mut conn = st.store.conn()?;
-        decide(&mut conn, &principal, &agent, &service, &endpoint)
-    })
-    .await??;
+    let answer = decide(&state, principal, agent, service, endpoint).await?;
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
         .insert_header((
