@@ -148,7 +148,9 @@ impl PasswordHasher {
             return false;
         };
         if parsed.algorithm != ARGON2ID_IDENT
-            || parsed.version.is_some_and(|v| v != u32::from(Version::V0x13))
+            || parsed
+                .version
+                .is_some_and(|v| v != u32::from(Version::V0x13))
         {
             return false;
         }
@@ -221,9 +223,16 @@ mod tests {
         assert!(!h.verify("correct horse batterx", &theirs));
         let ours = h.hash("correct horse battery").expect("hash");
         let parsed = PasswordHash::new(&ours).expect("phc");
-        assert!(reference.verify_password(b"correct horse battery", &parsed).is_ok());
+        assert!(
+            reference
+                .verify_password(b"correct horse battery", &parsed)
+                .is_ok()
+        );
         // Another algorithm under the same parameters never matches.
-        assert!(!h.verify("correct horse battery", &theirs.replace("argon2id", "argon2i")));
+        assert!(!h.verify(
+            "correct horse battery",
+            &theirs.replace("argon2id", "argon2i")
+        ));
     }
 
     #[test]

@@ -85,7 +85,15 @@ pub enum AuthError {
 
 /// Checks presented client credentials against the registered client.
 pub fn authenticate(conn: &mut Conn, presented: &Presented) -> Result<VerifiedClient, AuthError> {
-    let client = find_client(conn, presented.client_id())?;
+    check_credentials(find_client(conn, presented.client_id())?, presented)
+}
+
+/// Checks presented client credentials against `client`, the registered client of that id
+/// (`None`: no such client), however it was looked up.
+pub fn check_credentials(
+    client: Option<Client>,
+    presented: &Presented,
+) -> Result<VerifiedClient, AuthError> {
     let (used, secret) = match presented {
         Presented::Basic { secret, .. } => (AuthMethod::ClientSecretBasic, Some(secret.as_str())),
         Presented::Post { secret, .. } => (AuthMethod::ClientSecretPost, Some(secret.as_str())),

@@ -19,7 +19,7 @@ mod auth;
 mod client;
 mod metadata;
 
-pub use auth::{AuthError, Presented, VerifiedClient, authenticate};
+pub use auth::{AuthError, Presented, VerifiedClient, authenticate, check_credentials};
 pub use client::{
     Client, ClientError, Registered, consume_initial_access_token, create_initial_access_token,
     delete_client, find_client, list_clients, register_client, register_client_with,

@@ -33,6 +33,7 @@ pub struct AppState {
     pub hasher: Arc<PasswordHasher>,
     pub throttle: Arc<LoginThrottle>,
     pub api_keys: Arc<ApiKeyCache>,
+    pub clients: Arc<crate::clientcache::ClientCache>,
 }
 
 impl AppState {
@@ -46,6 +47,7 @@ impl AppState {
         // skew and for verifiers' caches.
         let publish_retired_for = settings.access_token_ttl + 300;
         let api_keys = Arc::new(ApiKeyCache::new(settings.api_key_cache));
+        let clients = Arc::new(crate::clientcache::ClientCache::new(settings.client_cache));
         Self {
             store,
             metrics: Arc::new(Metrics::new()),
@@ -54,6 +56,7 @@ impl AppState {
             clock,
             hasher: Arc::new(PasswordHasher::new()),
             api_keys,
+            clients,
 
             throttle: Arc::new(LoginThrottle::default()),
         }

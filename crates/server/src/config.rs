@@ -192,6 +192,16 @@ pub struct SettingsArgs {
     )]
     pub api_key_cache: Option<i64>,
 
+    /// Seconds an instance keeps a registered client in memory before reading it again (a
+    /// client changed or deleted on another instance is seen within this time) [default: 10]
+    #[arg(
+        long,
+        env = "PORTCULLIS_CLIENT_CACHE",
+        global = true,
+        value_name = "SECONDS"
+    )]
+    pub client_cache: Option<i64>,
+
     /// The gateway's master key: 64 hex characters or base64 of 32 bytes. Without one (or a
     /// key file) the agent gateway is off
     #[arg(
@@ -276,6 +286,7 @@ struct FileSettings {
     refresh_grace: Option<i64>,
     password_grant: Option<bool>,
     api_key_cache: Option<i64>,
+    client_cache: Option<i64>,
     master_key: Option<String>,
     master_key_file: Option<PathBuf>,
     gateway_allow_private: Option<bool>,
@@ -327,6 +338,7 @@ pub struct Settings {
     pub refresh_grace: i64,
     pub password_grant: bool,
     pub api_key_cache: i64,
+    pub client_cache: i64,
     /// The gateway's master key; `None` turns the gateway off.
     pub master_key: Option<std::sync::Arc<gateway::MasterKey>>,
     pub gateway_allow_private: bool,
@@ -530,6 +542,12 @@ impl Settings {
             api_key_cache: seconds(
                 "PORTCULLIS_API_KEY_CACHE",
                 args.api_key_cache.or(file.api_key_cache),
+                10,
+                0..=300,
+            )?,
+            client_cache: seconds(
+                "PORTCULLIS_CLIENT_CACHE",
+                args.client_cache.or(file.client_cache),
                 10,
                 0..=300,
             )?,

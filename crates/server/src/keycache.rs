@@ -33,6 +33,19 @@ impl KeyCache {
     }
 
     /// The key ring, reloaded from the database when older than the refresh interval.
+    /// The keys in memory when they are fresh, without reading the database.
+    pub fn cached(&self, now: i64) -> Option<Arc<Keyring>> {
+        let fresh = now.saturating_sub(self.loaded_at.load(Ordering::Acquire)) < self.refresh;
+        if !fresh {
+            return None;
+        }
+        self.ring
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(Arc::clone)
+    }
+
     pub fn get(&self, conn: &mut Conn, now: i64) -> Result<Arc<Keyring>, TokenError> {
         let fresh = now.saturating_sub(self.loaded_at.load(Ordering::Acquire)) < self.refresh;
         if fresh && let Some(ring) = self.ring.read().unwrap_or_else(|e| e.into_inner()).as_ref() {

@@ -15,6 +15,7 @@ pub mod app;
 mod audit;
 mod auth;
 pub mod cli;
+mod clientcache;
 pub mod config;
 pub mod errors;
 mod keycache;

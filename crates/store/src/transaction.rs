@@ -49,7 +49,10 @@ where
 }
 
 /// An outermost SQLite transaction: `BEGIN IMMEDIATE` under the process's writer mutex.
-fn sqlite_immediate<T, E>(conn: &mut Conn, f: impl FnOnce(&mut Conn) -> Result<T, E>) -> Result<T, E>
+fn sqlite_immediate<T, E>(
+    conn: &mut Conn,
+    f: impl FnOnce(&mut Conn) -> Result<T, E>,
+) -> Result<T, E>
 where
     E: From<StoreError>,
 {

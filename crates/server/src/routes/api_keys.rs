@@ -393,16 +393,16 @@ async fn update_agent(
         "agents:write",
         true,
         move |st, conn, _, _| {
-            st.api_keys.forget_agent(&id);
-            apikeys::update_agent(
+            let updated = apikeys::update_agent(
                 conn,
                 &o,
                 &id,
                 body.name.as_deref(),
                 body.scopes.as_deref(),
                 st.now(),
-            )
-            .map_err(key_error)
+            );
+            st.api_keys.forget_agent(&id);
+            updated.map_err(key_error)
         },
     )
     .await?;
@@ -423,8 +423,9 @@ async fn delete_agent(
         "agents:write",
         true,
         move |st, conn, _, _| {
+            let deleted = apikeys::delete_agent(conn, &o, &id);
             st.api_keys.forget_agent(&id);
-            apikeys::delete_agent(conn, &o, &id).map_err(key_error)
+            deleted.map_err(key_error)
         },
     )
     .await?;

@@ -280,6 +280,7 @@ async fn replace(
         }
         let now = st.now();
         let (mut client, secret) = registration::update_client(&mut conn, client, metadata, now)?;
+        st.clients.forget(&client.id);
         let new_token = registration::rotate_registration_token(&mut conn, &mut client, now)?;
         Ok((client, secret, new_token))
     })
@@ -305,6 +306,7 @@ async fn remove(
         let mut conn = state.store.conn()?;
         let client = managed_client(&mut conn, &client_id, token.as_deref())?;
         registration::delete_client(&mut conn, &client.id)?;
+        state.clients.forget(&client.id);
         tracing::info!(client_id = %client.id, "client deleted");
         Ok(())
     })

@@ -101,13 +101,16 @@ on_both_backends! {
         let res = server.post_form("/oauth2/introspect", Some((&id, &secret)), &[("token", token.secret())]).await;
         inactive(json_of(res).await);
         server.clock.advance(-3600);
-        // A deleted client's tokens die with it.
+        // A deleted client's tokens die with it. Deleted behind the server's back (as another
+        // instance or the command line would), the client is seen gone once the client cache
+        // time (10 s by default) has passed.
         let (id2, secret2) = service_client(&server, "client_secret_basic").await;
         let token2 = new_token(&client(&server, &id2, &secret2)).await;
         {
             let mut conn = db.store().conn().expect("conn");
             registration::delete_client(&mut conn, &id2).expect("delete");
         }
+        server.clock.advance(11);
         let res = server.post_form("/oauth2/introspect", Some((&id, &secret)), &[("token", token2.secret())]).await;
         inactive(json_of(res).await);
     }
