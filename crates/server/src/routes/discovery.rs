@@ -46,14 +46,20 @@ async fn metadata(state: web::Data<AppState>) -> HttpResponse {
 }
 
 async fn jwks(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let st = state.clone();
-    let ring = web::block(move || -> Result<_, ApiError> {
-        let mut conn = st.store.conn()?;
-        st.keys
-            .get(&mut conn, st.now())
-            .map_err(|e| ApiError::internal(&e))
-    })
-    .await??;
+    // Fresh keys in memory need no database and no blocking thread.
+    let ring = match state.keys.cached(state.now()) {
+        Some(ring) => ring,
+        None => {
+            let st = state.clone();
+            web::block(move || -> Result<_, ApiError> {
+                let mut conn = st.store.conn()?;
+                st.keys
+                    .get(&mut conn, st.now())
+                    .map_err(|e| ApiError::internal(&e))
+            })
+            .await??
+        }
+    };
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "public, max-age=60"))
         .insert_header((ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
