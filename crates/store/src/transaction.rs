@@ -27,7 +27,7 @@ where
     if let Conn::Sqlite(inner) = conn {
         let depth = AnsiTransactionManager::transaction_manager_status_mut(inner)
             .transaction_depth()
-            .map_err(|e| StoreError::from(e).into())?;
+            .map_err(|e| E::from(StoreError::from(e)))?;
         if depth.is_none() {
             return sqlite_immediate(conn, f);
         }
