@@ -228,6 +228,13 @@ fn revoke(conn: &mut Conn, family_id: &str, reason: &str, now: i64) -> Result<()
                 actor: user.as_deref(),
                 ip: None,
                 detail: &detail,
+                org_id: None,
+                // A sign-out is a success; a reused token is an attack caught.
+                outcome: if reason == "reuse" {
+                    "failure"
+                } else {
+                    "success"
+                },
             },
         )?;
     }

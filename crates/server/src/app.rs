@@ -34,6 +34,8 @@ pub struct AppState {
     pub throttle: Arc<LoginThrottle>,
     pub api_keys: Arc<ApiKeyCache>,
     pub clients: Arc<crate::clientcache::ClientCache>,
+    /// Background writer of the audit log's token events.
+    pub audit: crate::audit::AuditWriter,
 }
 
 impl AppState {
@@ -48,6 +50,7 @@ impl AppState {
         let publish_retired_for = settings.access_token_ttl + 300;
         let api_keys = Arc::new(ApiKeyCache::new(settings.api_key_cache));
         let clients = Arc::new(crate::clientcache::ClientCache::new(settings.client_cache));
+        let audit = crate::audit::AuditWriter::start(store.clone());
         Self {
             store,
             metrics: Arc::new(Metrics::new()),
@@ -57,6 +60,7 @@ impl AppState {
             hasher: Arc::new(PasswordHasher::new()),
             api_keys,
             clients,
+            audit,
 
             throttle: Arc::new(LoginThrottle::default()),
         }
@@ -113,6 +117,8 @@ pub struct Running {
     /// The address actually bound (useful with port 0).
     pub addr: SocketAddr,
     pub server: actix_web::dev::Server,
+    /// Flush it once the server has stopped, so queued audit events are written.
+    pub audit: crate::audit::AuditWriter,
 }
 
 /// Why the server could not start.
@@ -144,6 +150,7 @@ fn start_inner(
     listener: Option<std::net::TcpListener>,
 ) -> Result<Running, BindError> {
     let bind = state.settings.bind.clone();
+    let audit = state.audit.clone();
     let workers = state.settings.workers;
     let shutdown_timeout = state.settings.shutdown_timeout;
     let server = HttpServer::new(move || build_app(state.clone()))
@@ -164,5 +171,6 @@ fn start_inner(
     Ok(Running {
         addr,
         server: server.run(),
+        audit,
     })
 }

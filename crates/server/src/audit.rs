@@ -1,28 +1,192 @@
 //! The audit log from the server's side: one row per authentication or administration event,
-//! never a secret. Writing it never fails the request it describes; a lost row is logged.
+//! with its time, actor, client IP, organization and outcome, never a secret.
+//!
+//! Events are written in the transaction or connection of the request they describe, and
+//! writing one never fails that request (a lost row is logged). Issued tokens are the
+//! exception: they are the hot path (tens of thousands a second), so they go to a background
+//! writer that inserts them in batches, at least every 200 ms, and drains its queue at
+//! shutdown. A process killed with SIGKILL can lose the token events of its last 200 ms; the
+//! tokens themselves are stateless JWTs, and every other event is written synchronously.
+
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::time::Duration;
 
 use serde_json::Value;
-use store::Conn;
+use store::audit::OwnedAuditEvent;
+use store::{Conn, Store};
 
-/// Records an event. `detail` must hold no secret (no password, token, key or cookie).
-pub fn record(
-    conn: &mut Conn,
-    now: i64,
-    kind: &str,
-    actor: Option<&str>,
-    ip: Option<&str>,
+/// One event, built with its optional parts.
+#[derive(Debug, Clone)]
+pub struct Event {
+    kind: &'static str,
+    actor: Option<String>,
+    ip: Option<String>,
+    org: Option<String>,
+    failed: bool,
     detail: Value,
-) {
-    let detail = detail.to_string();
-    let event = store::audit::NewAuditEvent {
-        id: &primitives::random_id(),
-        occurred_at: now,
-        kind,
-        actor,
-        ip,
-        detail: &detail,
-    };
-    if let Err(e) = store::audit::insert(conn, &event) {
+}
+
+impl Event {
+    /// `kind` names what happened, e.g. `login.succeeded` or `api_key.revoked`.
+    pub fn new(kind: &'static str) -> Self {
+        Self {
+            kind,
+            actor: None,
+            ip: None,
+            org: None,
+            failed: false,
+            detail: Value::Object(serde_json::Map::new()),
+        }
+    }
+
+    /// Who did it: a user id, or an API key or client id.
+    pub fn actor(mut self, actor: Option<&str>) -> Self {
+        self.actor = actor.map(str::to_owned);
+        self
+    }
+
+    pub fn ip(mut self, ip: Option<&str>) -> Self {
+        self.ip = ip.map(str::to_owned);
+        self
+    }
+
+    /// The organization the event is about; its owners can read it.
+    pub fn org(mut self, org: &str) -> Self {
+        self.org = Some(org.to_owned());
+        self
+    }
+
+    /// The attempt was refused (the outcome is `failure`).
+    pub fn failed(mut self) -> Self {
+        self.failed = true;
+        self
+    }
+
+    /// Details as a JSON object: ids, names, scopes. Never a password, token, key or cookie.
+    pub fn detail(mut self, detail: Value) -> Self {
+        self.detail = detail;
+        self
+    }
+
+    fn into_row(self, now: i64) -> OwnedAuditEvent {
+        OwnedAuditEvent {
+            id: primitives::random_id(),
+            occurred_at: now,
+            kind: self.kind.to_owned(),
+            actor: self.actor,
+            ip: self.ip,
+            detail: self.detail.to_string(),
+            org_id: self.org,
+            outcome: if self.failed { "failure" } else { "success" }.to_owned(),
+        }
+    }
+}
+
+/// Records an event on this connection (inside the caller's transaction, if any).
+pub fn record(conn: &mut Conn, now: i64, event: Event) {
+    let kind = event.kind;
+    let row = event.into_row(now);
+    if let Err(e) = store::audit::insert_many(conn, std::slice::from_ref(&row)) {
         tracing::warn!(error = %e, kind, "audit event lost");
     }
+}
+
+enum Message {
+    Event(Box<OwnedAuditEvent>),
+    Flush(SyncSender<()>),
+}
+
+/// The background writer of token events: a bounded queue and one thread that inserts them
+/// in batches. When the queue is full, senders wait (back-pressure), so no event is dropped.
+#[derive(Debug, Clone)]
+pub struct AuditWriter {
+    queue: SyncSender<Message>,
+}
+
+/// At most this many events per insert.
+const BATCH: usize = 500;
+/// Events wait at most this long before they are written.
+const LINGER: Duration = Duration::from_millis(200);
+
+impl AuditWriter {
+    /// Starts the writer thread on `store`. The thread ends when every handle is dropped,
+    /// after writing what is queued.
+    pub fn start(store: Store) -> Self {
+        let (queue, rx) = sync_channel(16 * 1024);
+        let spawned = std::thread::Builder::new()
+            .name("audit-writer".into())
+            .spawn(move || run_writer(&store, &rx));
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the audit writer; token events will be lost");
+        }
+        Self { queue }
+    }
+
+    /// Queues an event (waiting if the queue is full).
+    pub fn queue(&self, now: i64, event: Event) {
+        let message = Message::Event(Box::new(event.into_row(now)));
+        let sent = match self.queue.try_send(message) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(message)) => self.queue.send(message).map_err(drop),
+            Err(TrySendError::Disconnected(_)) => Err(()),
+        };
+        if sent.is_err() {
+            tracing::warn!("audit writer stopped; event lost");
+        }
+    }
+
+    /// Waits until everything queued before this call is written (shutdown, tests).
+    pub fn flush(&self) {
+        let (done, wait) = sync_channel(1);
+        if self.queue.send(Message::Flush(done)).is_ok() {
+            let _ = wait.recv_timeout(Duration::from_secs(30));
+        }
+    }
+}
+
+fn run_writer(store: &Store, rx: &Receiver<Message>) {
+    let mut batch: Vec<OwnedAuditEvent> = Vec::with_capacity(BATCH);
+    loop {
+        let message = if batch.is_empty() {
+            match rx.recv() {
+                Ok(m) => Some(m),
+                Err(_) => return,
+            }
+        } else {
+            match rx.recv_timeout(LINGER) {
+                Ok(m) => Some(m),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => {
+                    write_batch(store, &mut batch);
+                    return;
+                }
+            }
+        };
+        match message {
+            Some(Message::Event(event)) => {
+                batch.push(*event);
+                if batch.len() >= BATCH {
+                    write_batch(store, &mut batch);
+                }
+            }
+            Some(Message::Flush(done)) => {
+                write_batch(store, &mut batch);
+                let _ = done.send(());
+            }
+            None => write_batch(store, &mut batch),
+        }
+    }
+}
+
+fn write_batch(store: &Store, batch: &mut Vec<OwnedAuditEvent>) {
+    if batch.is_empty() {
+        return;
+    }
+    let written = store.conn().and_then(|mut conn| {
+        store::transaction(&mut conn, |conn| store::audit::insert_many(conn, batch))
+    });
+    if let Err(e) = written {
+        tracing::warn!(error = %e, lost = batch.len(), "audit events lost");
+    }
+    batch.clear();
 }

@@ -52,6 +52,21 @@ pub enum Command {
     /// Manage the gateway's master key
     #[command(subcommand, name = "master-key")]
     MasterKey(MasterKeyCommand),
+    /// Print audit events, newest first, one JSON object per line
+    Audit {
+        /// Only this organization's events (and sign-ins of its members)
+        #[arg(long)]
+        org: Option<String>,
+        /// Only events of this kind, e.g. login.failed
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only events of this actor (a user, key or client id)
+        #[arg(long)]
+        actor: Option<String>,
+        /// At most this many events
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -181,6 +196,18 @@ pub fn main() -> ExitCode {
         Command::User(cmd) => user_command(&settings, cmd),
         Command::Apikey(cmd) => apikey_command(&settings, cmd),
         Command::MasterKey(cmd) => master_key_command(&settings, cmd),
+        Command::Audit {
+            org,
+            kind,
+            actor,
+            limit,
+        } => audit_command(
+            &settings,
+            org.as_deref(),
+            kind.as_deref(),
+            actor.as_deref(),
+            limit,
+        ),
     };
     result.map_or_else(|e| fail(&e), |()| ExitCode::SUCCESS)
 }
@@ -207,6 +234,31 @@ fn install_panic_hook() {
 
 /// An operator command's failure, already worded.
 type CliResult = Result<(), String>;
+
+fn audit_command(
+    settings: &Settings,
+    org: Option<&str>,
+    kind: Option<&str>,
+    actor: Option<&str>,
+    limit: i64,
+) -> CliResult {
+    if !(1..=100_000).contains(&limit) {
+        return Err("--limit must be 1..=100000".into());
+    }
+    let store = migrate(settings)?;
+    let mut conn = store.conn().map_err(|e| e.to_string())?;
+    let filter = store::audit::Filter {
+        org_id: org,
+        kind,
+        actor,
+        before: None,
+    };
+    let events = store::audit::list(&mut conn, &filter, limit).map_err(|e| e.to_string())?;
+    for event in &events {
+        out(&crate::routes::audit_json(event).to_string())?;
+    }
+    Ok(())
+}
 
 fn out(text: &str) -> CliResult {
     let mut stdout = std::io::stdout().lock();
@@ -256,7 +308,9 @@ fn serve(settings: Settings) -> ExitCode {
             ready_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             "portcullis is listening"
         );
-        match running.server.await {
+        let stopped = running.server.await;
+        running.audit.flush();
+        match stopped {
             Ok(()) => {
                 tracing::info!("portcullis stopped");
                 ExitCode::SUCCESS
@@ -308,6 +362,19 @@ fn client_command(settings: &Settings, cmd: ClientCommand) -> CliResult {
             let reg =
                 registration::register_client_with(&mut conn, metadata, false, first_party, now)
                     .map_err(|e| e.to_string())?;
+            crate::audit::record(
+                &mut conn,
+                now,
+                crate::audit::Event::new("client.registered")
+                    .actor(Some(&reg.client.id))
+                    .detail(json!({
+                        "client_id": reg.client.id,
+                        "client_name": reg.client.metadata.client_name,
+                        "redirect_uris": reg.client.metadata.redirect_uris,
+                        "grant_types": reg.client.metadata.grant_types,
+                        "via": "cli",
+                    })),
+            );
             let mut shown = json!({ "client_id": reg.client.id });
             if let Some(secret) = &reg.secret {
                 shown["client_secret"] = json!(secret.expose());
@@ -336,6 +403,13 @@ fn client_command(settings: &Settings, cmd: ClientCommand) -> CliResult {
         }
         ClientCommand::Delete { client_id } => {
             if registration::delete_client(&mut conn, &client_id).map_err(|e| e.to_string())? {
+                crate::audit::record(
+                    &mut conn,
+                    now,
+                    crate::audit::Event::new("client.deleted")
+                        .actor(Some(&client_id))
+                        .detail(json!({ "client_id": client_id, "via": "cli" })),
+                );
                 out(&format!("deleted {client_id}"))
             } else {
                 Err(format!("no client {client_id}"))

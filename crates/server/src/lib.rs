@@ -12,7 +12,7 @@
 //! - Nothing logs a token, secret, password, cookie or query string.
 
 pub mod app;
-mod audit;
+pub mod audit;
 mod auth;
 pub mod cli;
 mod clientcache;

@@ -41,9 +41,20 @@ pub struct Principal {
     pub via: Via,
     /// The agent named inside a combined `pcl_…_agent_…` credential.
     pub agent_id: Option<String>,
+    /// The client IP of the request (for the audit log).
+    pub ip: Option<String>,
 }
 
 impl Principal {
+    /// Who acts, for the audit log: the user, else the API key or the client.
+    pub fn actor(&self) -> &str {
+        match (&self.subject, &self.via) {
+            (Subject::User { id }, _) => id,
+            (Subject::Organization { .. }, Via::ApiKey { key_id }) => key_id,
+            (Subject::Organization { .. }, Via::AccessToken { client_id }) => client_id,
+        }
+    }
+
     /// Whether the credential's scopes allow `scope` (always, when unrestricted).
     pub fn allows(&self, scope: &str) -> bool {
         self.scopes
@@ -192,6 +203,7 @@ fn key_principal(verified: VerifiedKey, agent: Option<String>) -> Principal {
             key_id: verified.id,
         },
         agent_id: agent,
+        ip: None,
     }
 }
 
@@ -249,6 +261,7 @@ pub fn resolve(
             client_id: user.claims.client_id,
         },
         agent_id: None,
+        ip: None,
     })
 }
 
@@ -260,19 +273,21 @@ pub async fn require_principal(req: &HttpRequest, state: &AppState) -> Result<Pr
             "Send an API key in x-api-key (or Authorization: Bearer), or an access token.",
         )
     })?;
+    let ip = crate::auth::client_ip(req, state);
     // A key verified within the cache time needs no database and no blocking thread.
     if let Credential::ApiKeyHeader(raw) | Credential::Bearer(raw) = &credential
         && raw.starts_with("pcl_")
         && let Some(principal) = state.api_keys.cached_principal(raw, state.now())
     {
-        return Ok(principal);
+        return Ok(Principal { ip, ..principal });
     }
     let state = state.clone();
-    actix_web::web::block(move || {
+    let principal = actix_web::web::block(move || {
         let mut conn = state.store.conn()?;
         resolve(&state, &mut conn, &credential)
     })
-    .await?
+    .await??;
+    Ok(Principal { ip, ..principal })
 }
 
 /// What a principal may do in an organization: checks membership (users) or ownership (keys),

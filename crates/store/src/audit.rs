@@ -19,6 +19,10 @@ pub struct AuditEvent {
     pub ip: Option<String>,
     /// A JSON object with the details; never a secret.
     pub detail: String,
+    /// The organization the event belongs to, when it is about one.
+    pub org_id: Option<String>,
+    /// `success` or `failure`.
+    pub outcome: String,
 }
 
 /// An event to record.
@@ -31,6 +35,22 @@ pub struct NewAuditEvent<'a> {
     pub actor: Option<&'a str>,
     pub ip: Option<&'a str>,
     pub detail: &'a str,
+    pub org_id: Option<&'a str>,
+    pub outcome: &'a str,
+}
+
+/// An event owned by its writer (the server's background audit writer queues these).
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = audit_events)]
+pub struct OwnedAuditEvent {
+    pub id: String,
+    pub occurred_at: i64,
+    pub kind: String,
+    pub actor: Option<String>,
+    pub ip: Option<String>,
+    pub detail: String,
+    pub org_id: Option<String>,
+    pub outcome: String,
 }
 
 pub fn insert(conn: &mut Conn, event: &NewAuditEvent<'_>) -> crate::Result<()> {
@@ -38,6 +58,74 @@ pub fn insert(conn: &mut Conn, event: &NewAuditEvent<'_>) -> crate::Result<()> {
         .values(event)
         .execute(conn)
         .map(drop)
+        .map_err(Into::into)
+}
+
+/// Several events, one prepared insert each (diesel's multi-row insert is not available over
+/// the SQLite/PostgreSQL connection type); callers batch them in one transaction.
+pub fn insert_many(conn: &mut Conn, events: &[OwnedAuditEvent]) -> crate::Result<()> {
+    for event in events {
+        diesel::insert_into(audit_events::table)
+            .values(event)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Where a page of events starts: strictly older than this event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub occurred_at: i64,
+    pub id: String,
+}
+
+/// What to list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct Filter<'a> {
+    /// The organization's events, and those without an organization whose actor is one of
+    /// its members (their sign-ins, say).
+    pub org_id: Option<&'a str>,
+    pub kind: Option<&'a str>,
+    pub actor: Option<&'a str>,
+    pub before: Option<Cursor>,
+}
+
+/// One page of events, newest first, at most `limit`.
+pub fn list(conn: &mut Conn, filter: &Filter<'_>, limit: i64) -> crate::Result<Vec<AuditEvent>> {
+    let mut query = audit_events::table
+        .select(AuditEvent::as_select())
+        .into_boxed();
+    if let Some(org) = filter.org_id {
+        let members = crate::schema::memberships::table
+            .filter(crate::schema::memberships::org_id.eq(org.to_owned()))
+            .select(crate::schema::memberships::user_id.nullable());
+        query = query.filter(
+            audit_events::org_id
+                .eq(org.to_owned())
+                .or(audit_events::org_id
+                    .is_null()
+                    .and(audit_events::actor.eq_any(members))),
+        );
+    }
+    if let Some(kind) = filter.kind {
+        query = query.filter(audit_events::kind.eq(kind.to_owned()));
+    }
+    if let Some(actor) = filter.actor {
+        query = query.filter(audit_events::actor.eq(actor.to_owned()));
+    }
+    if let Some(c) = &filter.before {
+        query = query.filter(
+            audit_events::occurred_at
+                .lt(c.occurred_at)
+                .or(audit_events::occurred_at
+                    .eq(c.occurred_at)
+                    .and(audit_events::id.lt(c.id.clone()))),
+        );
+    }
+    query
+        .order((audit_events::occurred_at.desc(), audit_events::id.desc()))
+        .limit(limit)
+        .load(conn)
         .map_err(Into::into)
 }
 

@@ -9,6 +9,8 @@ diesel::table! {
         actor -> Nullable<Text>,
         ip -> Nullable<Text>,
         detail -> Text,
+        org_id -> Nullable<Text>,
+        outcome -> Text,
     }
 }
 
@@ -174,6 +176,8 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(memberships -> organizations (org_id));
 diesel::joinable!(refresh_tokens -> refresh_families (family_id));
+diesel::allow_tables_to_appear_in_same_query!(audit_events, memberships);
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     sessions,

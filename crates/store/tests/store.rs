@@ -13,6 +13,8 @@ fn event<'a>(id: &'a str, at: i64, actor: Option<&'a str>) -> NewAuditEvent<'a> 
         actor,
         ip: Some("127.0.0.1"),
         detail: r#"{"method":"password"}"#,
+        org_id: None,
+        outcome: "success",
     }
 }
 

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::AppState;
+use crate::audit::Event;
 use crate::auth::{bearer_token, client_ip, issue_user_token, require_user};
 use crate::errors::{ApiError, json_no_store};
 
@@ -70,10 +71,12 @@ struct SignupBody {
 }
 
 async fn signup(
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<SignupBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
+    let ip = client_ip(&req, &state);
     required(&body.email, "email")?;
     required(&body.password, "password")?;
     required(&body.name, "name")?;
@@ -96,10 +99,11 @@ async fn signup(
         crate::audit::record(
             &mut conn,
             now,
-            "signup",
-            Some(&user.id),
-            None,
-            json!({ "via": "api", "organization": org.id }),
+            Event::new("signup")
+                .actor(Some(&user.id))
+                .ip(ip.as_deref())
+                .org(&org.id)
+                .detail(json!({ "via": "api" })),
         );
         let mut answer = sign_in(&state, &mut conn, &user.id, now)?;
         answer["user"] = user_json(&user);
@@ -148,10 +152,10 @@ async fn login(
                 crate::audit::record(
                     &mut conn,
                     now,
-                    "login.succeeded",
-                    Some(&user.id),
-                    ip.as_deref(),
-                    json!({ "via": "api" }),
+                    Event::new("login.succeeded")
+                        .actor(Some(&user.id))
+                        .ip(ip.as_deref())
+                        .detail(json!({ "via": "api" })),
                 );
                 sign_in(&state, &mut conn, &user.id, now)
             }
@@ -159,13 +163,17 @@ async fn login(
                 if matches!(e, accounts::AccountError::InvalidCredentials) {
                     state.throttle.record_failure(&email, ip.as_deref(), now);
                     tracing::info!("sign-in failed");
+                    let user = accounts::find_user_by_email(&mut conn, &email)
+                        .ok()
+                        .flatten();
                     crate::audit::record(
                         &mut conn,
                         now,
-                        "login.failed",
-                        None,
-                        ip.as_deref(),
-                        json!({ "via": "api", "email": email.trim().to_lowercase() }),
+                        Event::new("login.failed")
+                            .actor(user.as_ref().map(|u| u.id.as_str()))
+                            .ip(ip.as_deref())
+                            .failed()
+                            .detail(json!({ "via": "api", "email": email.trim().to_lowercase() })),
                     );
                 }
                 Err(e.into())

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::AppState;
+use crate::audit::Event;
 use crate::errors::{ApiError, json_no_store};
 use crate::principal::{Principal, Subject, require_principal, with_org_access};
 use crate::routes::api_auth::required;
@@ -143,10 +144,11 @@ async fn create_key(
             crate::audit::record(
                 conn,
                 st.now(),
-                "api_key.created",
-                Some(&creator),
-                None,
-                json!({ "key_id": created.0.id, "organization": org, "scopes": scopes }),
+                Event::new("api_key.created")
+                    .actor(Some(principal.actor()))
+                    .ip(principal.ip.as_deref())
+                    .org(&org)
+                    .detail(json!({ "key_id": created.0.id, "name": name, "scopes": scopes })),
             );
             Ok(created)
         },
@@ -248,16 +250,14 @@ async fn revoke_key(
         true,
         move |st, conn, principal, _| {
             let key = apikeys::revoke_key(conn, &o, &id, st.now()).map_err(key_error)?;
-            let actor = match &principal.subject {
-                Subject::User { id } | Subject::Organization { id } => id.clone(),
-            };
             crate::audit::record(
                 conn,
                 st.now(),
-                "api_key.revoked",
-                Some(&actor),
-                None,
-                json!({ "key_id": key.id, "organization": o }),
+                Event::new("api_key.revoked")
+                    .actor(Some(principal.actor()))
+                    .ip(principal.ip.as_deref())
+                    .org(&o)
+                    .detail(json!({ "key_id": key.id })),
             );
             Ok(key)
         },
@@ -288,8 +288,19 @@ async fn rotate_key(
         org,
         "api-keys:write",
         true,
-        move |st, conn, _, _| {
-            apikeys::rotate_key(conn, &o, &id, overlap, st.now()).map_err(key_error)
+        move |st, conn, principal, _| {
+            let rotated =
+                apikeys::rotate_key(conn, &o, &id, overlap, st.now()).map_err(key_error)?;
+            crate::audit::record(
+                conn,
+                st.now(),
+                Event::new("api_key.rotated")
+                    .actor(Some(principal.actor()))
+                    .ip(principal.ip.as_deref())
+                    .org(&o)
+                    .detail(json!({ "key_id": id, "overlap_seconds": overlap })),
+            );
+            Ok(rotated)
         },
     )
     .await?;
@@ -323,8 +334,21 @@ async fn create_agent(
         org,
         "agents:write",
         true,
-        move |st, conn, _, _| {
-            apikeys::create_agent(conn, &o, &name, &scopes, st.now()).map_err(key_error)
+        move |st, conn, principal, _| {
+            let agent =
+                apikeys::create_agent(conn, &o, &name, &scopes, st.now()).map_err(key_error)?;
+            crate::audit::record(
+                conn,
+                st.now(),
+                Event::new("agent.created")
+                    .actor(Some(principal.actor()))
+                    .ip(principal.ip.as_deref())
+                    .org(&o)
+                    .detail(
+                        json!({ "agent_id": agent.id, "name": agent.name, "scopes": agent.scopes }),
+                    ),
+            );
+            Ok(agent)
         },
     )
     .await?;
@@ -392,7 +416,7 @@ async fn update_agent(
         org,
         "agents:write",
         true,
-        move |st, conn, _, _| {
+        move |st, conn, principal, _| {
             let updated = apikeys::update_agent(
                 conn,
                 &o,
@@ -402,7 +426,19 @@ async fn update_agent(
                 st.now(),
             );
             st.api_keys.forget_agent(&id);
-            updated.map_err(key_error)
+            let agent = updated.map_err(key_error)?;
+            crate::audit::record(
+                conn,
+                st.now(),
+                Event::new("agent.updated")
+                    .actor(Some(principal.actor()))
+                    .ip(principal.ip.as_deref())
+                    .org(&o)
+                    .detail(
+                        json!({ "agent_id": agent.id, "name": agent.name, "scopes": agent.scopes }),
+                    ),
+            );
+            Ok(agent)
         },
     )
     .await?;
@@ -422,10 +458,20 @@ async fn delete_agent(
         org,
         "agents:write",
         true,
-        move |st, conn, _, _| {
+        move |st, conn, principal, _| {
             let deleted = apikeys::delete_agent(conn, &o, &id);
             st.api_keys.forget_agent(&id);
-            deleted.map_err(key_error)
+            deleted.map_err(key_error)?;
+            crate::audit::record(
+                conn,
+                st.now(),
+                Event::new("agent.deleted")
+                    .actor(Some(principal.actor()))
+                    .ip(principal.ip.as_deref())
+                    .org(&o)
+                    .detail(json!({ "agent_id": id })),
+            );
+            Ok(())
         },
     )
     .await?;

@@ -7,7 +7,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::AppState;
-use crate::auth::{bearer_token, require_user, user_from_token};
+use crate::audit::Event;
+use crate::auth::{bearer_token, client_ip, require_user, user_from_token};
 use crate::errors::{ApiError, json_no_store};
 use crate::principal::{Subject, org_access, require_principal};
 use crate::routes::api_auth::{required, sign_in, user_json};
@@ -65,14 +66,20 @@ async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let caller = require_user(&req, &state).await?;
     let name = required(&body.name, "name")?.to_owned();
+    let ip = client_ip(&req, &state);
     let org = web::block(move || -> Result<_, ApiError> {
         let mut conn = state.store.conn()?;
-        Ok(accounts::create_org(
+        let org = accounts::create_org(&mut conn, &caller.user.id, &name, state.now())?;
+        crate::audit::record(
             &mut conn,
-            &caller.user.id,
-            &name,
             state.now(),
-        )?)
+            Event::new("organization.created")
+                .actor(Some(&caller.user.id))
+                .ip(ip.as_deref())
+                .org(&org.id)
+                .detail(json!({ "name": org.name })),
+        );
+        Ok(org)
     })
     .await??;
     Ok(json_no_store(
@@ -148,9 +155,19 @@ async fn change_member(
     let caller = require_user(&req, &state).await?;
     let (org_id, target) = path.into_inner();
     let role = parse_role(&body.role)?;
+    let ip = client_ip(&req, &state);
     let member = web::block(move || -> Result<_, ApiError> {
         let mut conn = state.store.conn()?;
         accounts::change_role(&mut conn, &org_id, &caller.user.id, &target, role)?;
+        crate::audit::record(
+            &mut conn,
+            state.now(),
+            Event::new("member.role_changed")
+                .actor(Some(&caller.user.id))
+                .ip(ip.as_deref())
+                .org(&org_id)
+                .detail(json!({ "user_id": target, "role": role.as_str() })),
+        );
         accounts::members(&mut conn, &org_id)?
             .into_iter()
             .find(|m| m.user_id == target)
@@ -167,14 +184,20 @@ async fn remove_member(
 ) -> Result<HttpResponse, ApiError> {
     let caller = require_user(&req, &state).await?;
     let (org_id, target) = path.into_inner();
+    let ip = client_ip(&req, &state);
     web::block(move || -> Result<_, ApiError> {
         let mut conn = state.store.conn()?;
-        Ok(accounts::remove_member(
+        accounts::remove_member(&mut conn, &org_id, &caller.user.id, &target)?;
+        crate::audit::record(
             &mut conn,
-            &org_id,
-            &caller.user.id,
-            &target,
-        )?)
+            state.now(),
+            Event::new("member.removed")
+                .actor(Some(&caller.user.id))
+                .ip(ip.as_deref())
+                .org(&org_id)
+                .detail(json!({ "user_id": target })),
+        );
+        Ok(())
     })
     .await??;
     Ok(HttpResponse::NoContent().finish())
@@ -201,9 +224,10 @@ async fn invite(
         accounts::Role::Member
     };
     let issuer = state.settings.issuer_str().to_owned();
+    let ip = client_ip(&req, &state);
     let (invite, token) = web::block(move || -> Result<_, ApiError> {
         let mut conn = state.store.conn()?;
-        Ok(accounts::create_invite(
+        let created = accounts::create_invite(
             &mut conn,
             &org_id,
             &caller.user.id,
@@ -211,7 +235,17 @@ async fn invite(
             role,
             state.now(),
             INVITE_TTL,
-        )?)
+        )?;
+        crate::audit::record(
+            &mut conn,
+            state.now(),
+            Event::new("invite.created")
+                .actor(Some(&caller.user.id))
+                .ip(ip.as_deref())
+                .org(&org_id)
+                .detail(json!({ "invite_id": created.0.id, "email": created.0.email, "role": role.as_str() })),
+        );
+        Ok(created)
     })
     .await??;
     Ok(json_no_store(
@@ -251,6 +285,7 @@ async fn accept(
         required(&body.name, "name")?;
         required(&body.password, "password")?;
     }
+    let ip = client_ip(&req, &state);
     let answer = web::block(move || -> Result<Value, ApiError> {
         let now = state.now();
         let mut conn = state.store.conn()?;
@@ -269,6 +304,15 @@ async fn accept(
         };
         let (user, org, role) =
             accounts::accept_invite(&mut conn, &invite_id, &token, acceptor, &state.hasher, now)?;
+        crate::audit::record(
+            &mut conn,
+            now,
+            Event::new("invite.accepted")
+                .actor(Some(&user.id))
+                .ip(ip.as_deref())
+                .org(&org.id)
+                .detail(json!({ "invite_id": invite_id, "role": role.as_str(), "new_account": caller.is_none() })),
+        );
         let mut answer = sign_in(&state, &mut conn, &user.id, now)?;
         answer["user"] = user_json(&user);
         answer["organization"] = org_json(&org, role);

@@ -2,6 +2,7 @@
 
 use actix_web::web;
 
+mod api_audit;
 mod api_auth;
 mod api_keys;
 mod api_orgs;
@@ -15,6 +16,7 @@ mod oidc;
 mod pages;
 mod register;
 
+pub use api_audit::audit_json;
 pub use gateway::{GatewayClient, client as gateway_client};
 pub use register::registration_policy;
 mod static_files;
@@ -27,6 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     register::configure(cfg);
     api_auth::configure(cfg);
     api_orgs::configure(cfg);
+    api_audit::configure(cfg);
     api_keys::configure(cfg);
     pages::configure(cfg);
     key_pages::configure(cfg);

@@ -15,6 +15,7 @@ use tokens::{
 };
 
 use crate::app::AppState;
+use crate::audit::Event;
 use crate::errors::OAuthHttpError;
 
 /// Largest form body the OAuth endpoints read.
@@ -134,10 +135,33 @@ async fn token_for(
         .into());
     }
     let ip = crate::auth::client_ip(&req, &state);
+    let grant = match &request {
+        TokenRequest::ClientCredentials { .. } => "client_credentials",
+        TokenRequest::AuthorizationCode { .. } => "authorization_code",
+        TokenRequest::RefreshToken { .. } => "refresh_token",
+        TokenRequest::Password { .. } => "password",
+    };
+    let audit_ip = ip.clone();
+    let st = state.clone();
     let answer = match fast_client_credentials(&state, &presented, &request) {
         Some(answer) => answer?,
-        None => web::block(move || issue(&state, &presented, request, ip)).await??,
+        None => web::block(move || issue(&st, &presented, request, ip)).await??,
     };
+    let claims = &answer.access.claims;
+    state.audit.queue(
+        state.now(),
+        Event::new("token.issued")
+            .actor(Some(&claims.sub))
+            .ip(audit_ip.as_deref())
+            .detail(json!({
+                "grant": grant,
+                "client_id": claims.client_id,
+                "scope": claims.scope,
+                "jti": claims.jti,
+                "refresh_token": answer.refresh.is_some(),
+                "id_token": answer.id_token.is_some(),
+            })),
+    );
     let mut body = Map::new();
     body.insert("access_token".into(), Value::String(answer.access.token));
     body.insert("token_type".into(), Value::String("Bearer".into()));
@@ -341,10 +365,32 @@ fn password_grant(
         match accounts::authenticate_password(conn, username, attempt.password, &state.hasher) {
             Ok(user) => {
                 state.throttle.record_success(username);
+                crate::audit::record(
+                    conn,
+                    now,
+                    Event::new("login.succeeded")
+                        .actor(Some(&user.id))
+                        .ip(ip)
+                        .detail(json!({ "via": "password_grant", "client_id": client.id() })),
+                );
                 user
             }
             Err(accounts::AccountError::InvalidCredentials) => {
                 state.throttle.record_failure(username, ip, now);
+                let known = accounts::find_user_by_email(conn, username).ok().flatten();
+                crate::audit::record(
+                    conn,
+                    now,
+                    Event::new("login.failed")
+                        .actor(known.as_ref().map(|u| u.id.as_str()))
+                        .ip(ip)
+                        .failed()
+                        .detail(json!({
+                            "via": "password_grant",
+                            "client_id": client.id(),
+                            "email": username.trim().to_lowercase(),
+                        })),
+                );
                 return Err(invalid_grant("the username or password is wrong"));
             }
             Err(e) => return Err(account_error(e)),
@@ -485,6 +531,8 @@ fn revoke_code_tokens(
             actor: Some(&code.user_id),
             ip: None,
             detail: &json!({ "client_id": code.client_id }).to_string(),
+            org_id: None,
+            outcome: "failure",
         },
     )?;
     Ok(())

@@ -9,8 +9,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use primitives::{SecretHash, random_token};
 use serde::Deserialize;
+use serde_json::json;
 
 use crate::app::AppState;
+use crate::audit::Event;
 use crate::auth::client_ip;
 use crate::errors::PageError;
 use crate::pages::render;
@@ -267,11 +269,36 @@ async fn login_submit(
     }
     let st = state.clone();
     let (email, password) = (form.email.clone(), form.password.clone());
+    let audit_ip = ip.clone();
     let outcome = web::block(move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
         match accounts::authenticate_password(&mut conn, &email, &password, &st.hasher) {
-            Ok(user) => Ok(Some(user)),
-            Err(accounts::AccountError::InvalidCredentials) => Ok(None),
+            Ok(user) => {
+                crate::audit::record(
+                    &mut conn,
+                    now,
+                    Event::new("login.succeeded")
+                        .actor(Some(&user.id))
+                        .ip(audit_ip.as_deref())
+                        .detail(json!({ "via": "page" })),
+                );
+                Ok(Some(user))
+            }
+            Err(accounts::AccountError::InvalidCredentials) => {
+                let known = accounts::find_user_by_email(&mut conn, &email)
+                    .ok()
+                    .flatten();
+                crate::audit::record(
+                    &mut conn,
+                    now,
+                    Event::new("login.failed")
+                        .actor(known.as_ref().map(|u| u.id.as_str()))
+                        .ip(audit_ip.as_deref())
+                        .failed()
+                        .detail(json!({ "via": "page", "email": email.trim().to_lowercase() })),
+                );
+                Ok(None)
+            }
             Err(e) => Err(PageError::internal(&e)),
         }
     })
@@ -349,6 +376,7 @@ async fn signup_submit(
     let return_to = safe_return_to(Some(&form.return_to));
     let st = state.clone();
     let (name, email, password) = (form.name.clone(), form.email.clone(), form.password.clone());
+    let ip = crate::auth::client_ip(&req, &state);
     let created = web::block(move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
         let new = accounts::NewUser {
@@ -357,7 +385,18 @@ async fn signup_submit(
             password: &password,
         };
         match accounts::signup(&mut conn, &new, None, &st.hasher, st.now()) {
-            Ok((user, _)) => Ok(Ok(user)),
+            Ok((user, org)) => {
+                crate::audit::record(
+                    &mut conn,
+                    st.now(),
+                    Event::new("signup")
+                        .actor(Some(&user.id))
+                        .ip(ip.as_deref())
+                        .org(&org.id)
+                        .detail(json!({ "via": "page" })),
+                );
+                Ok(Ok(user))
+            }
             Err(accounts::AccountError::Invalid { field, message }) => Ok(Err((
                 StatusCode::BAD_REQUEST,
                 format!("{} {message}.", capitalize(field)),

@@ -9,9 +9,10 @@ use actix_web::http::header::{CACHE_CONTROL, HeaderValue, PRAGMA};
 use actix_web::{HttpRequest, HttpResponse, web};
 use primitives::PlainSecret;
 use registration::{Client, Policy};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::app::AppState;
+use crate::audit::Event;
 use crate::auth::bearer_token;
 use crate::config::{RegistrationPolicy, Settings};
 use crate::errors::OAuthHttpError;
@@ -127,6 +128,7 @@ async fn register(
             RegistrationPolicy::Open => None,
         };
     let metadata = registration::parse_metadata(&json_body(&body)?, &policy(&state))?;
+    let ip = crate::auth::client_ip(&req, &state);
     let st = state.clone();
     let registered = web::block(
         move || -> Result<registration::Registered, OAuthHttpError> {
@@ -139,9 +141,23 @@ async fn register(
                     "the initial access token is not valid",
                 ));
             }
-            Ok(registration::register_client(
-                &mut conn, metadata, true, now,
-            )?)
+            let registered = registration::register_client(&mut conn, metadata, true, now)?;
+            let meta = &registered.client.metadata;
+            crate::audit::record(
+                &mut conn,
+                now,
+                Event::new("client.registered")
+                    .actor(Some(&registered.client.id))
+                    .ip(ip.as_deref())
+                    .detail(json!({
+                        "client_id": registered.client.id,
+                        "client_name": meta.client_name,
+                        "redirect_uris": meta.redirect_uris,
+                        "grant_types": meta.grant_types,
+                        "via": "registration",
+                    })),
+            );
+            Ok(registered)
         },
     )
     .await??;
@@ -235,6 +251,7 @@ async fn replace(
         .find(|f| fields.contains_key(**f))
         .copied();
     let st = state.clone();
+    let ip = crate::auth::client_ip(&req, &state);
     let (client, secret, new_token) = web::block(move || -> Result<_, OAuthHttpError> {
         let mut conn = st.store.conn()?;
         let client = managed_client(&mut conn, &client_id, token.as_deref())?;
@@ -281,6 +298,19 @@ async fn replace(
         let now = st.now();
         let (mut client, secret) = registration::update_client(&mut conn, client, metadata, now)?;
         st.clients.forget(&client.id);
+        crate::audit::record(
+            &mut conn,
+            now,
+            Event::new("client.updated")
+                .actor(Some(&client.id))
+                .ip(ip.as_deref())
+                .detail(json!({
+                    "client_id": client.id,
+                    "redirect_uris": client.metadata.redirect_uris,
+                    "grant_types": client.metadata.grant_types,
+                    "secret_rotated": secret.is_some(),
+                })),
+        );
         let new_token = registration::rotate_registration_token(&mut conn, &mut client, now)?;
         Ok((client, secret, new_token))
     })
@@ -302,11 +332,20 @@ async fn remove(
 ) -> Result<HttpResponse, OAuthHttpError> {
     let token = bearer_token(&req);
     let client_id = path.into_inner();
+    let ip = crate::auth::client_ip(&req, &state);
     web::block(move || -> Result<(), OAuthHttpError> {
         let mut conn = state.store.conn()?;
         let client = managed_client(&mut conn, &client_id, token.as_deref())?;
         registration::delete_client(&mut conn, &client.id)?;
         state.clients.forget(&client.id);
+        crate::audit::record(
+            &mut conn,
+            state.now(),
+            Event::new("client.deleted")
+                .actor(Some(&client.id))
+                .ip(ip.as_deref())
+                .detail(json!({ "client_id": client.id })),
+        );
         tracing::info!(client_id = %client.id, "client deleted");
         Ok(())
     })
