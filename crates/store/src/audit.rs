@@ -61,13 +61,16 @@ pub fn insert(conn: &mut Conn, event: &NewAuditEvent<'_>) -> crate::Result<()> {
         .map_err(Into::into)
 }
 
-/// Several events, one prepared insert each (diesel's multi-row insert is not available over
-/// the SQLite/PostgreSQL connection type); callers batch them in one transaction.
+/// Several events in one multi-row insert (500 rows at a time, well within both backends'
+/// limits on bound parameters). diesel has no multi-row insert over the connection enum, so
+/// each backend's connection is used directly.
 pub fn insert_many(conn: &mut Conn, events: &[OwnedAuditEvent]) -> crate::Result<()> {
-    for event in events {
-        diesel::insert_into(audit_events::table)
-            .values(event)
-            .execute(conn)?;
+    for chunk in events.chunks(500) {
+        let insert = diesel::insert_into(audit_events::table).values(chunk);
+        match conn {
+            Conn::Postgresql(pg) => insert.execute(pg)?,
+            Conn::Sqlite(lite) => insert.execute(lite)?,
+        };
     }
     Ok(())
 }

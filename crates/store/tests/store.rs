@@ -19,6 +19,40 @@ fn event<'a>(id: &'a str, at: i64, actor: Option<&'a str>) -> NewAuditEvent<'a> 
 }
 
 store::backend_tests! {
+    fn audit_events_insert_in_batches_and_page_by_cursor(db) {
+        let mut conn = db.store().conn().expect("conn");
+        let events: Vec<audit::OwnedAuditEvent> = (0..1203)
+            .map(|i| audit::OwnedAuditEvent {
+                id: format!("e{i:05}"),
+                occurred_at: 1_000 + i / 10,
+                kind: "token.issued".into(),
+                actor: Some("client".into()),
+                ip: None,
+                detail: "{}".into(),
+                org_id: (i % 2 == 0).then(|| "org_a".into()),
+                outcome: "success".into(),
+            })
+            .collect();
+        audit::insert_many(&mut conn, &events).expect("insert");
+        // Walk org_a's events by cursor, 100 at a time: each once, newest first.
+        let mut seen = Vec::new();
+        let mut before = None;
+        loop {
+            let filter = audit::Filter { org_id: Some("org_a"), before: before.clone(), ..Default::default() };
+            let page = audit::list(&mut conn, &filter, 100).expect("page");
+            if page.is_empty() {
+                break;
+            }
+            let last = page.last().expect("last");
+            before = Some(audit::Cursor { occurred_at: last.occurred_at, id: last.id.clone() });
+            seen.extend(page.into_iter().map(|e| e.id));
+        }
+        assert_eq!(seen.len(), 602);
+        let mut sorted = seen.clone();
+        sorted.sort_by(|a, b| b.cmp(a));
+        assert_eq!(seen, sorted);
+    }
+
     fn migrations_are_applied_once(db) {
         // TestDb migrated already: nothing is left pending and a second run applies nothing.
         assert!(db.store().pending_migrations().expect("pending").is_empty());
