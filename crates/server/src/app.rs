@@ -34,6 +34,7 @@ pub struct AppState {
     pub throttle: Arc<LoginThrottle>,
     pub api_keys: Arc<ApiKeyCache>,
     pub clients: Arc<crate::clientcache::ClientCache>,
+    pub limits: Arc<crate::ratelimit::RateLimiter>,
     /// Background writer of the audit log's token events.
     pub audit: crate::audit::AuditWriter,
 }
@@ -51,6 +52,7 @@ impl AppState {
         let api_keys = Arc::new(ApiKeyCache::new(settings.api_key_cache));
         let clients = Arc::new(crate::clientcache::ClientCache::new(settings.client_cache));
         let audit = crate::audit::AuditWriter::start(store.clone());
+        let limits = Arc::new(crate::ratelimit::RateLimiter::new(settings.rate_limits));
         Self {
             store,
             metrics: Arc::new(Metrics::new()),
@@ -60,6 +62,7 @@ impl AppState {
             hasher: Arc::new(PasswordHasher::new()),
             api_keys,
             clients,
+            limits,
             audit,
 
             throttle: Arc::new(LoginThrottle::default()),

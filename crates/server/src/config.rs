@@ -192,6 +192,53 @@ pub struct SettingsArgs {
     )]
     pub api_key_cache: Option<i64>,
 
+    /// Sign-in attempts per client IP per minute (sign-in page, JSON login, password grant);
+    /// 0 turns the limit off [default: 30]
+    #[arg(
+        long,
+        env = "PORTCULLIS_RATE_LIMIT_LOGIN",
+        global = true,
+        value_name = "PER_MINUTE"
+    )]
+    pub rate_limit_login: Option<u32>,
+
+    /// Sign-ups per client IP per minute (page and JSON); 0 turns the limit off [default: 10]
+    #[arg(
+        long,
+        env = "PORTCULLIS_RATE_LIMIT_SIGNUP",
+        global = true,
+        value_name = "PER_MINUTE"
+    )]
+    pub rate_limit_signup: Option<u32>,
+
+    /// Token endpoint requests per client IP per minute; 0 turns the limit off [default: 3000]
+    #[arg(
+        long,
+        env = "PORTCULLIS_RATE_LIMIT_TOKEN",
+        global = true,
+        value_name = "PER_MINUTE"
+    )]
+    pub rate_limit_token: Option<u32>,
+
+    /// Token endpoint requests per client id per minute; 0 turns the limit off [default: 3000]
+    #[arg(
+        long,
+        env = "PORTCULLIS_RATE_LIMIT_TOKEN_PER_CLIENT",
+        global = true,
+        value_name = "PER_MINUTE"
+    )]
+    pub rate_limit_token_per_client: Option<u32>,
+
+    /// Dynamic client registrations per client IP per minute; 0 turns the limit off
+    /// [default: 10]
+    #[arg(
+        long,
+        env = "PORTCULLIS_RATE_LIMIT_REGISTRATION",
+        global = true,
+        value_name = "PER_MINUTE"
+    )]
+    pub rate_limit_registration: Option<u32>,
+
     /// Seconds an instance keeps a registered client in memory before reading it again (a
     /// client changed or deleted on another instance is seen within this time) [default: 10]
     #[arg(
@@ -287,6 +334,11 @@ struct FileSettings {
     password_grant: Option<bool>,
     api_key_cache: Option<i64>,
     client_cache: Option<i64>,
+    rate_limit_login: Option<u32>,
+    rate_limit_signup: Option<u32>,
+    rate_limit_token: Option<u32>,
+    rate_limit_token_per_client: Option<u32>,
+    rate_limit_registration: Option<u32>,
     master_key: Option<String>,
     master_key_file: Option<PathBuf>,
     gateway_allow_private: Option<bool>,
@@ -339,6 +391,7 @@ pub struct Settings {
     pub password_grant: bool,
     pub api_key_cache: i64,
     pub client_cache: i64,
+    pub rate_limits: crate::ratelimit::Limits,
     /// The gateway's master key; `None` turns the gateway off.
     pub master_key: Option<std::sync::Arc<gateway::MasterKey>>,
     pub gateway_allow_private: bool,
@@ -545,6 +598,28 @@ impl Settings {
                 10,
                 0..=300,
             )?,
+            rate_limits: crate::ratelimit::Limits {
+                login: args
+                    .rate_limit_login
+                    .or(file.rate_limit_login)
+                    .unwrap_or(30),
+                signup: args
+                    .rate_limit_signup
+                    .or(file.rate_limit_signup)
+                    .unwrap_or(10),
+                token_per_ip: args
+                    .rate_limit_token
+                    .or(file.rate_limit_token)
+                    .unwrap_or(3000),
+                token_per_client: args
+                    .rate_limit_token_per_client
+                    .or(file.rate_limit_token_per_client)
+                    .unwrap_or(3000),
+                registration: args
+                    .rate_limit_registration
+                    .or(file.rate_limit_registration)
+                    .unwrap_or(10),
+            },
             client_cache: seconds(
                 "PORTCULLIS_CLIENT_CACHE",
                 args.client_cache.or(file.client_cache),

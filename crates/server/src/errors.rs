@@ -574,7 +574,7 @@ impl OAuthHttpError {
         let mut e = Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             "slow_down",
-            "too many failed attempts; wait before trying again",
+            "too many attempts; wait before trying again",
         );
         e.retry_after = Some(retry_after.max(1));
         e

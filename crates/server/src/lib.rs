@@ -23,6 +23,7 @@ pub mod metrics;
 mod middleware;
 mod pages;
 mod principal;
+pub mod ratelimit;
 pub(crate) mod routes;
 pub mod telemetry;
 

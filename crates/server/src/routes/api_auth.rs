@@ -11,6 +11,7 @@ use crate::app::AppState;
 use crate::audit::Event;
 use crate::auth::{bearer_token, client_ip, issue_user_token, require_user};
 use crate::errors::{ApiError, json_no_store};
+use crate::ratelimit::Limit;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/auth/signup", web::post().to(signup))
@@ -77,6 +78,10 @@ async fn signup(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let ip = client_ip(&req, &state);
+    state
+        .limits
+        .check(Limit::Signup, ip.as_deref(), state.now())
+        .map_err(ApiError::rate_limited)?;
     required(&body.email, "email")?;
     required(&body.password, "password")?;
     required(&body.name, "name")?;
@@ -138,6 +143,10 @@ async fn login(
     required(&body.password, "password")?;
     let ip = client_ip(&req, &state);
     let now = state.now();
+    state
+        .limits
+        .check(Limit::Login, ip.as_deref(), now)
+        .map_err(ApiError::rate_limited)?;
     state
         .throttle
         .check(&email, ip.as_deref(), now)

@@ -17,6 +17,7 @@ use tokens::{
 use crate::app::AppState;
 use crate::audit::Event;
 use crate::errors::OAuthHttpError;
+use crate::ratelimit::Limit;
 
 /// Largest form body the OAuth endpoints read.
 const FORM_LIMIT: usize = 16 * 1024;
@@ -141,6 +142,22 @@ async fn token_for(
         TokenRequest::RefreshToken { .. } => "refresh_token",
         TokenRequest::Password { .. } => "password",
     };
+    let now = state.now();
+    for (limit, key) in [
+        (Limit::TokenPerIp, ip.as_deref()),
+        (Limit::TokenPerClient, Some(presented.client_id())),
+    ] {
+        state
+            .limits
+            .check(limit, key, now)
+            .map_err(OAuthHttpError::slow_down)?;
+    }
+    if grant == "password" {
+        state
+            .limits
+            .check(Limit::Login, ip.as_deref(), now)
+            .map_err(OAuthHttpError::slow_down)?;
+    }
     let audit_ip = ip.clone();
     let st = state.clone();
     let answer = match fast_client_credentials(&state, &presented, &request) {

@@ -16,6 +16,7 @@ use crate::audit::Event;
 use crate::auth::client_ip;
 use crate::errors::PageError;
 use crate::pages::render;
+use crate::ratelimit::Limit;
 
 pub const SESSION_COOKIE: &str = "pcl_session";
 const CSRF_COOKIE: &str = "pcl_csrf";
@@ -259,7 +260,13 @@ async fn login_submit(
             },
         )
     };
-    if let Err(t) = state.throttle.check(&form.email, ip.as_deref(), now) {
+    let limited = state
+        .limits
+        .check(Limit::Login, ip.as_deref(), now)
+        .err()
+        .map(|retry_after| accounts::Throttled { retry_after });
+    if let Some(t) = limited.or_else(|| state.throttle.check(&form.email, ip.as_deref(), now).err())
+    {
         let mut res = again(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many attempts. Wait a minute and try again.",
@@ -377,6 +384,23 @@ async fn signup_submit(
     let st = state.clone();
     let (name, email, password) = (form.name.clone(), form.email.clone(), form.password.clone());
     let ip = crate::auth::client_ip(&req, &state);
+    if let Err(retry_after) = state
+        .limits
+        .check(Limit::Signup, ip.as_deref(), state.now())
+    {
+        let mut res = render(
+            StatusCode::TOO_MANY_REQUESTS,
+            &SignupPage {
+                csrf: &csrf,
+                error: Some("Too many sign-ups from your network. Wait a minute and try again."),
+                email: &form.email,
+                name: &form.name,
+                return_to: &return_to,
+            },
+        );
+        res.headers_mut().insert(RETRY_AFTER, retry_after.into());
+        return Ok(res);
+    }
     let created = web::block(move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
         let new = accounts::NewUser {

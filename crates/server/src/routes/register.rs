@@ -16,6 +16,7 @@ use crate::audit::Event;
 use crate::auth::bearer_token;
 use crate::config::{RegistrationPolicy, Settings};
 use crate::errors::OAuthHttpError;
+use crate::ratelimit::Limit;
 
 /// Largest registration body.
 const BODY_LIMIT: usize = 64 * 1024;
@@ -127,8 +128,12 @@ async fn register(
             })?),
             RegistrationPolicy::Open => None,
         };
-    let metadata = registration::parse_metadata(&json_body(&body)?, &policy(&state))?;
     let ip = crate::auth::client_ip(&req, &state);
+    state
+        .limits
+        .check(Limit::Registration, ip.as_deref(), state.now())
+        .map_err(OAuthHttpError::slow_down)?;
+    let metadata = registration::parse_metadata(&json_body(&body)?, &policy(&state))?;
     let st = state.clone();
     let registered = web::block(
         move || -> Result<registration::Registered, OAuthHttpError> {

@@ -37,6 +37,13 @@ impl TestServer {
             workers: Some(1),
             keys_refresh: Some(0),
             scopes: Some("openid profile email offline_access orders:read orders:write".into()),
+            // Every request of a test comes from 127.0.0.1: the per-IP rate limits are off
+            // unless a test turns them on (see `rate_limits.rs`).
+            rate_limit_login: Some(0),
+            rate_limit_signup: Some(0),
+            rate_limit_token: Some(0),
+            rate_limit_token_per_client: Some(0),
+            rate_limit_registration: Some(0),
             ..SettingsArgs::default()
         };
         adjust(&mut args);

@@ -17,5 +17,6 @@ mod health;
 mod introspect_revoke;
 mod pages;
 mod password_grant;
+mod rate_limits;
 mod register;
 mod token;
