@@ -10,6 +10,8 @@ mod apikeys;
 mod authorize;
 mod authorize_errors;
 mod cli;
+mod cluster;
+mod crash;
 mod discovery;
 mod gateway;
 mod health;
