@@ -11,6 +11,8 @@ mod audit;
 mod authorize;
 mod authorize_errors;
 mod cli;
+mod cluster;
+mod crash;
 mod discovery;
 mod gateway;
 mod health;
