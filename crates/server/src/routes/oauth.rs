@@ -160,9 +160,26 @@ async fn token_for(
     }
     let audit_ip = ip.clone();
     let st = state.clone();
-    let answer = match fast_client_credentials(&state, &presented, &request) {
-        Some(answer) => answer?,
-        None => web::block(move || issue(&st, &presented, request, ip)).await??,
+    let client_id = presented.client_id().to_owned();
+    let outcome = match fast_client_credentials(&state, &presented, &request) {
+        Some(answer) => answer,
+        None => web::block(move || issue(&st, &presented, request, ip)).await?,
+    };
+    let answer = match outcome {
+        Ok(answer) => answer,
+        Err(e) => {
+            if e.error == "invalid_client" {
+                state.audit.queue(
+                    now,
+                    Event::new("client.auth_failed")
+                        .actor(Some(&client_id))
+                        .ip(audit_ip.as_deref())
+                        .failed()
+                        .detail(json!({ "grant": grant, "reason": e.description })),
+                );
+            }
+            return Err(e);
+        }
     };
     let claims = &answer.access.claims;
     state.audit.queue(

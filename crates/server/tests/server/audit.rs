@@ -86,6 +86,8 @@ on_both_backends! {
         let res = server.post_form("/oauth2/token", Some((cid, csecret)), &[("grant_type", "client_credentials")]).await;
         assert_eq!(res.status(), 200);
         let access = json_of(res).await["access_token"].as_str().expect("token").to_owned();
+        let res = server.post_form("/oauth2/token", Some((cid, "not-the-secret")), &[("grant_type", "client_credentials")]).await;
+        assert_eq!(res.status(), 401);
 
         // The owner pages through the organization's log, two at a time.
         let events = all_pages(&server, &org, &ada_t, 2).await;
@@ -132,6 +134,17 @@ on_both_backends! {
         let detail: Value = serde_json::from_str(&cc.detail).expect("json");
         assert_eq!(detail["grant"], "client_credentials");
         assert_eq!(detail["client_id"], cid);
+        let mut failed_auth = Vec::new();
+        for _ in 0..100 {
+            failed_auth = store::audit::list(&mut conn, &store::audit::Filter { kind: Some("client.auth_failed"), ..Default::default() }, 10).expect("list");
+            if failed_auth.iter().any(|e| e.actor.as_deref() == Some(cid)) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let failed_auth = failed_auth.iter().find(|e| e.actor.as_deref() == Some(cid)).expect("client authentication failure");
+        assert_eq!(failed_auth.outcome, "failure");
+        assert_eq!(failed_auth.ip.as_deref(), Some("127.0.0.1"));
         let registered = store::audit::list(&mut conn, &store::audit::Filter { kind: Some("client.registered"), ..Default::default() }, 10).expect("list");
         assert!(registered.iter().any(|e| e.actor.as_deref() == Some(cid)));
 
@@ -139,7 +152,7 @@ on_both_backends! {
         let everything = store::audit::list(&mut conn, &store::audit::Filter::default(), 10_000).expect("list");
         let text = format!("{everything:?}");
         for secret in [
-            "correct horse", "wrong password", "bob's password", csecret, access.as_str(),
+            "correct horse", "wrong password", "bob's password", "not-the-secret", csecret, access.as_str(),
             key["key"].as_str().expect("key"), rotated["key"].as_str().expect("key"),
             invite["token"].as_str().expect("invite token"), ada_t.as_str(), bob_t.as_str(),
             login["token"].as_str().expect("t"), login["refreshToken"].as_str().expect("r"),
