@@ -7,6 +7,7 @@ mod common;
 mod api_auth;
 mod api_orgs;
 mod apikeys;
+mod attack_open_redirect;
 mod authorize;
 mod authorize_errors;
 mod cli;
