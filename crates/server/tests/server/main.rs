@@ -13,6 +13,7 @@ mod attack_csrf;
 mod attack_jwt;
 mod attack_mixup;
 mod attack_open_redirect;
+mod attack_oversized;
 mod attack_pkce_downgrade;
 mod attack_replay;
 mod attack_session_fixation;
