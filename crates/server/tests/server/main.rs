@@ -10,6 +10,7 @@ mod apikeys;
 mod attack_clickjacking;
 mod attack_code_injection;
 mod attack_csrf;
+mod attack_enumeration;
 mod attack_jwt;
 mod attack_mixup;
 mod attack_open_redirect;
