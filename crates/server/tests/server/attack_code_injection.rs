@@ -12,7 +12,7 @@ use crate::authorize_errors::{
 use crate::common::*;
 
 /// The claims of a JWT, unverified (the test only reads what the server put there).
-fn claims_of(jwt: &str) -> Value {
+pub(crate) fn claims_of(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).expect("a JWT");
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload)

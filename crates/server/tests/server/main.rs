@@ -18,6 +18,7 @@ mod attack_oversized;
 mod attack_pkce_downgrade;
 mod attack_replay;
 mod attack_session_fixation;
+mod attack_sql_injection;
 mod authorize;
 mod authorize_errors;
 mod cli;
