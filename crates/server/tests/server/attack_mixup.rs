@@ -11,6 +11,9 @@ use crate::authorize_errors::{
 };
 use crate::common::*;
 
+/// An authorization request's parameters.
+type Params<'a> = Vec<(&'a str, &'a str)>;
+
 /// Every parameter of a redirect to the client, repeated ones included.
 fn redirect_params(res: &reqwest::Response) -> Vec<(String, String)> {
     assert_eq!(res.status(), 303, "a redirect to the client");
@@ -34,7 +37,7 @@ fn iss_of(params: &[(String, String)]) -> (String, HashMap<String, String>) {
     (iss[0].clone(), params.iter().cloned().collect())
 }
 
-fn base<'a>(s: &'a Setup, state: &'a str) -> Vec<(&'a str, &'a str)> {
+fn base<'a>(s: &'a Setup, state: &'a str) -> Params<'a> {
     vec![
         ("response_type", "code"),
         ("client_id", id(&s.confidential)),
@@ -60,7 +63,7 @@ on_both_backends! {
         // Errors: each has iss, and a forged iss in the request changes nothing.
         let public_no_pkce = vec![("response_type", "code"), ("client_id", id(&s.public)), ("redirect_uri", REDIRECT), ("state", "e-pkce")];
         let stranger = jar();
-        let cases: Vec<(&reqwest::Client, Vec<(&str, &str)>, &str)> = vec![
+        let cases: Vec<(&reqwest::Client, Params, &str)> = vec![
             (&s.http, with(&[("prompt", "none")], "e1"), "consent_required"),
             (&stranger, with(&[("prompt", "none")], "e2"), "login_required"),
             (&s.http, with(&[("scope", "admin")], "e3"), "invalid_scope"),

@@ -106,12 +106,15 @@ fn raw_request(addr: &str, head: &str, body: Body) -> (Option<u16>, String) {
     (status, text)
 }
 
+/// Makes a request body when the request is sent.
+type MakeBody = fn() -> Body;
+
 /// One attack: what it is, the request head (no blank line), its body, and the answer expected:
 /// a status, and a piece of text its head must hold.
 struct Attack {
     what: &'static str,
     head: String,
-    body: fn() -> Body,
+    body: MakeBody,
     status: u16,
     head_holds: &'static str,
 }
@@ -346,7 +349,7 @@ fn rss_kib() -> u64 {
 }
 
 /// Sends a raw request on a blocking thread (the server's accept loop runs on this one).
-async fn send(addr: &str, head: &str, body: fn() -> Body) -> (Option<u16>, String, Duration) {
+async fn send(addr: &str, head: &str, body: MakeBody) -> (Option<u16>, String, Duration) {
     let (addr, head) = (addr.to_owned(), head.to_owned());
     actix_web::rt::task::spawn_blocking(move || {
         let started = Instant::now();
@@ -464,17 +467,17 @@ async fn memory_stays_bounded_under_oversized_requests() {
         ten_thousand_scopes(),
         ids.host
     );
-    let streamed: fn() -> Body = || Body::Filled {
+    let streamed: MakeBody = || Body::Filled {
         total: 16 * MB,
         fill: b'a',
         chunked: true,
     };
-    let sized: fn() -> Body = || Body::Filled {
+    let sized: MakeBody = || Body::Filled {
         total: 16 * MB,
         fill: b' ',
         chunked: false,
     };
-    let round: Vec<(&str, fn() -> Body)> = vec![
+    let round: Vec<(&str, MakeBody)> = vec![
         (&token, streamed),
         (&register, streamed),
         (&login, streamed),

@@ -38,6 +38,9 @@ fn without_nul() -> impl Iterator<Item = &'static str> {
     PAYLOADS.iter().copied().filter(|p| !p.contains('\0'))
 }
 
+/// A token-endpoint request: what it tries, Basic credentials, the form.
+type TokenCase<'a> = (&'a str, Option<(&'a str, &'a str)>, Vec<(&'a str, &'a str)>);
+
 /// Whether a payload was accepted (2xx, or a 3xx on the way on); a 5xx fails the test.
 fn accepted(status: u16, field: &str, payload: &str) -> bool {
     assert!(status < 500, "{field} = {payload:?}: {status}");
@@ -298,7 +301,7 @@ on_both_backends! {
         signup(&server, "ada@example.com", "Ada").await;
         let (client, secret) = service_client(&server, "client_secret_basic").await;
         for payload in PAYLOADS {
-            let cases: Vec<(&str, Option<(&str, &str)>, Vec<(&str, &str)>)> = vec![
+            let cases: Vec<TokenCase> = vec![
                 ("client_id (basic)", Some((*payload, secret.as_str())), vec![("grant_type", "client_credentials")]),
                 ("client_secret (basic)", Some((client.as_str(), *payload)), vec![("grant_type", "client_credentials")]),
                 ("client_id (body)", None, vec![("grant_type", "client_credentials"), ("client_id", payload), ("client_secret", "x")]),
