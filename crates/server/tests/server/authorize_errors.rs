@@ -10,12 +10,12 @@ use url::Url;
 use crate::authorize::code_client;
 use crate::common::*;
 
-const REDIRECT: &str = "https://app.example/callback";
-const VERIFIER: &str = "a-verifier-of-forty-three-characters-or-more-0123";
+pub(crate) const REDIRECT: &str = "https://app.example/callback";
+pub(crate) const VERIFIER: &str = "a-verifier-of-forty-three-characters-or-more-0123";
 
 /// The S256 challenge of a verifier: base64url(SHA-256(verifier)). `SecretHash` is SHA-256 in
 /// hex, so the test reuses it rather than adding a hash crate.
-fn challenge(verifier: &str) -> String {
+pub(crate) fn challenge(verifier: &str) -> String {
     let hex = primitives::SecretHash::of(verifier);
     let bytes: Vec<u8> = (0..32)
         .map(|i| u8::from_str_radix(&hex.as_str()[2 * i..2 * i + 2], 16).unwrap_or_default())
@@ -24,7 +24,7 @@ fn challenge(verifier: &str) -> String {
 }
 
 /// A browser-like client: cookies kept, redirects not followed.
-fn jar() -> reqwest::Client {
+pub(crate) fn jar() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -32,7 +32,7 @@ fn jar() -> reqwest::Client {
         .expect("client")
 }
 
-fn hidden(html: &str, name: &str) -> String {
+pub(crate) fn hidden(html: &str, name: &str) -> String {
     html.split(&format!("name=\"{name}\" value=\""))
         .nth(1)
         .and_then(|rest| rest.split('"').next())
@@ -45,7 +45,7 @@ fn hidden(html: &str, name: &str) -> String {
 }
 
 /// Signs a new person up in `http`'s cookie jar.
-async fn sign_up(server: &TestServer, http: &reqwest::Client, email: &str) {
+pub(crate) async fn sign_up(server: &TestServer, http: &reqwest::Client, email: &str) {
     let page = http
         .get(server.url("/signup"))
         .send()
@@ -68,7 +68,7 @@ async fn sign_up(server: &TestServer, http: &reqwest::Client, email: &str) {
     assert_eq!(res.status(), 303);
 }
 
-async fn authorize(
+pub(crate) async fn authorize(
     server: &TestServer,
     http: &reqwest::Client,
     params: &[(&str, &str)],
@@ -79,7 +79,7 @@ async fn authorize(
 }
 
 /// Answers the consent page, if one is shown.
-async fn decide(
+pub(crate) async fn decide(
     server: &TestServer,
     http: &reqwest::Client,
     res: reqwest::Response,
@@ -102,7 +102,7 @@ async fn decide(
 }
 
 /// The query parameters of a redirect to the client.
-fn redirected(res: &reqwest::Response) -> HashMap<String, String> {
+pub(crate) fn redirected(res: &reqwest::Response) -> HashMap<String, String> {
     assert_eq!(res.status(), 303, "expected a redirect");
     let location = res.headers()["location"].to_str().expect("ascii");
     assert!(location.starts_with(REDIRECT), "{location}");
@@ -114,7 +114,7 @@ fn redirected(res: &reqwest::Response) -> HashMap<String, String> {
 }
 
 /// An error page: 400, HTML, and no redirect.
-async fn error_page(res: reqwest::Response) {
+pub(crate) async fn error_page(res: reqwest::Response) {
     assert_eq!(res.status(), 400);
     assert!(res.headers().get("location").is_none());
     assert!(
@@ -125,14 +125,14 @@ async fn error_page(res: reqwest::Response) {
     );
 }
 
-struct Setup {
-    server: TestServer,
-    http: reqwest::Client,
-    public: Value,
-    confidential: Value,
+pub(crate) struct Setup {
+    pub(crate) server: TestServer,
+    pub(crate) http: reqwest::Client,
+    pub(crate) public: Value,
+    pub(crate) confidential: Value,
 }
 
-async fn setup(db: &TestDb) -> Setup {
+pub(crate) async fn setup(db: &TestDb) -> Setup {
     let server = TestServer::start(db);
     let http = jar();
     sign_up(&server, &http, "pat@example.com").await;
@@ -146,12 +146,12 @@ async fn setup(db: &TestDb) -> Setup {
     }
 }
 
-fn id(client: &Value) -> &str {
+pub(crate) fn id(client: &Value) -> &str {
     client["client_id"].as_str().expect("client_id")
 }
 
 /// Runs authorize + consent for the public client with PKCE and returns the code.
-async fn code_for(s: &Setup, scope: &str) -> String {
+pub(crate) async fn code_for(s: &Setup, scope: &str) -> String {
     let ch = challenge(VERIFIER);
     let res = authorize(
         &s.server,
@@ -174,7 +174,7 @@ async fn code_for(s: &Setup, scope: &str) -> String {
     params["code"].clone()
 }
 
-async fn exchange(
+pub(crate) async fn exchange(
     s: &Setup,
     client_id: &str,
     code: &str,
@@ -192,7 +192,7 @@ async fn exchange(
     s.server.post_form("/oauth2/token", None, &form).await
 }
 
-async fn oauth_error(res: reqwest::Response) -> String {
+pub(crate) async fn oauth_error(res: reqwest::Response) -> String {
     assert_eq!(res.status(), 400);
     json_of(res).await["error"]
         .as_str()
