@@ -79,6 +79,10 @@ fn form_urldecode(s: &str) -> Option<String> {
             b'+' => out.push(b' '),
             b'%' => {
                 let hex = bytes.get(i + 1..i + 3)?;
+                // Two hex digits: `from_str_radix` alone would take `+4` as 4.
+                if !hex.iter().all(u8::is_ascii_hexdigit) {
+                    return None;
+                }
                 let hex = std::str::from_utf8(hex).ok()?;
                 out.push(u8::from_str_radix(hex, 16).ok()?);
                 i += 2;
@@ -158,6 +162,9 @@ mod tests {
             (Some(basic("no-colon")), "", "invalid_client"),
             (Some(basic(":secret")), "", "invalid_client"),
             (Some(basic("id:%zz")), "", "invalid_client"),
+            (Some(basic("id:%+4")), "", "invalid_client"),
+            (Some(basic("i%+d:s")), "", "invalid_client"),
+            (Some(basic("id:%4")), "", "invalid_client"),
             (Some("Bearer abc".to_owned()), "", "invalid_client"),
             (Some("Basic".to_owned()), "", "invalid_client"),
         ];

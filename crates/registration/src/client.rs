@@ -25,6 +25,22 @@ impl Client {
         self.metadata.token_endpoint_auth_method.is_confidential()
     }
 
+    /// A client that exists only in memory (never stored), without a secret or a registration
+    /// token: for fuzz targets and property tests that check requests against a client without
+    /// a database.
+    #[doc(hidden)]
+    pub fn in_memory(id: impl Into<String>, metadata: ClientMetadata, now: i64) -> Self {
+        Self {
+            id: id.into(),
+            metadata,
+            secret_hash: None,
+            registration_token_hash: None,
+            created_at: now,
+            updated_at: now,
+            first_party: false,
+        }
+    }
+
     /// Whether RFC 7592 management is possible (clients made on the command line have no
     /// registration access token).
     pub fn is_manageable(&self) -> bool {

@@ -264,8 +264,13 @@ pub fn parse_metadata(body: &Value, policy: &Policy) -> Result<ClientMetadata, M
     }
     let post_logout_redirect_uris = f.uri_list("post_logout_redirect_uris", application_type)?;
 
+    // A scope of spaces only is absent, as an empty one is.
     let scope = match f.string("scope")? {
-        Some(s) => Some(parse_scope(&s, policy)?),
+        Some(s) => Some(parse_scope(&s, policy)?).filter(|s| !s.is_empty()),
+        None => None,
+    };
+    let scope = match scope {
+        Some(s) => Some(s),
         None if code_flow && !policy.default_code_scopes.is_empty() => {
             Some(policy.default_code_scopes.join(" "))
         }
@@ -628,6 +633,14 @@ mod tests {
         .expect("valid");
         assert_eq!(m.client_name, None);
         assert_eq!(m.scope.as_deref(), Some("openid"));
+        // Found by fuzzing: spaces only registered an empty scope, `scopes()` gave `[""]`.
+        let m = parse(json!({ "redirect_uris": ["https://a.example/cb"], "scope": "  " }))
+            .expect("valid");
+        assert_eq!(m.scope.as_deref(), Some("openid"));
+        let m =
+            parse(json!({ "grant_types": ["client_credentials"], "scope": " " })).expect("valid");
+        assert_eq!(m.scope, None);
+        assert!(m.scopes().is_empty());
     }
 
     #[test]

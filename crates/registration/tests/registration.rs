@@ -7,6 +7,9 @@ use registration::{
 };
 use serde_json::json;
 
+#[path = "registration/properties.rs"]
+mod properties;
+
 const NOW: i64 = 1_900_000_000;
 
 fn policy() -> Policy {

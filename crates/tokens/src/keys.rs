@@ -292,6 +292,25 @@ impl Keyring {
         Ok(Self { keys })
     }
 
+    /// A key ring of fresh keys that exists only in memory (never stored), one current key per
+    /// `(kid, alg)`: for fuzz targets and property tests that verify tokens without a database.
+    #[doc(hidden)]
+    pub fn in_memory(keys: &[(&str, SigningAlg)], now: i64) -> Result<Self, TokenError> {
+        let mut ring = Vec::with_capacity(keys.len());
+        for &(kid, alg) in keys {
+            let row = SigningKeyRow {
+                kid: kid.to_owned(),
+                alg: alg.as_str().to_owned(),
+                private_key: STANDARD.encode(generate_pkcs8(alg)?),
+                public_jwk: String::new(),
+                created_at: now,
+                retired_at: None,
+            };
+            ring.push(Arc::new(SigningKey::from_row(&row)?));
+        }
+        Ok(Self { keys: ring })
+    }
+
     /// The newest current key of `alg`.
     pub fn current(&self, alg: SigningAlg) -> Option<&Arc<SigningKey>> {
         self.keys

@@ -7,6 +7,9 @@ use tokens::{
     list_keys, rotate_key, verify_access_token,
 };
 
+#[path = "tokens/properties.rs"]
+mod properties;
+
 const ISS: &str = "https://id.example.test";
 const NOW: i64 = 1_900_000_000;
 const DAY: i64 = 86_400;
