@@ -71,22 +71,6 @@ pub async fn observe(
     Ok(res)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn incoming_ids_are_kept_only_when_well_formed() {
-        let mut headers = HeaderMap::new();
-        headers.insert(X_REQUEST_ID, HeaderValue::from_static("abc-123.x_y"));
-        assert_eq!(request_id(&headers), "abc-123.x_y");
-        headers.insert(X_REQUEST_ID, HeaderValue::from_static("bad id with spaces"));
-        let made = request_id(&headers);
-        assert_eq!(made.len(), 16);
-        assert_ne!(made, request_id(&headers), "fresh ids differ");
-    }
-}
-
 /// The most header bytes (names and values) a request may carry: 32 KiB, as nginx's default
 /// `large_client_header_buffers` (4 × 8k). actix-http alone reads request heads up to 128 KiB.
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
@@ -129,4 +113,20 @@ pub async fn limit_headers(
         return Ok(req.into_response(response));
     }
     Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incoming_ids_are_kept_only_when_well_formed() {
+        let mut headers = HeaderMap::new();
+        headers.insert(X_REQUEST_ID, HeaderValue::from_static("abc-123.x_y"));
+        assert_eq!(request_id(&headers), "abc-123.x_y");
+        headers.insert(X_REQUEST_ID, HeaderValue::from_static("bad id with spaces"));
+        let made = request_id(&headers);
+        assert_eq!(made.len(), 16);
+        assert_ne!(made, request_id(&headers), "fresh ids differ");
+    }
 }
