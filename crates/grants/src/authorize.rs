@@ -138,6 +138,11 @@ pub fn check_authorization(
     if state.as_ref().is_some_and(|s| s.len() > 2048) {
         return Err(redirect(OAuthError::invalid_request("state is too long")));
     }
+    if form.has_nul() {
+        return Err(redirect(OAuthError::invalid_request(
+            "parameters may not contain NUL characters",
+        )));
+    }
 
     // 2. Everything else, answered at the redirect URI.
     if form.get("request").is_some() {

@@ -45,6 +45,14 @@ impl FormParams {
     }
 
     /// The value of a parameter that appears at most once.
+    /// Whether a name or value holds a NUL character (no OAuth parameter may; PostgreSQL
+    /// refuses to store one).
+    pub fn has_nul(&self) -> bool {
+        self.pairs
+            .iter()
+            .any(|(n, v)| n.contains('\0') || v.contains('\0'))
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs
             .iter()

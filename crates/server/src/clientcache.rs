@@ -54,6 +54,10 @@ impl ClientCache {
 
     /// The client of that id, from the cache or else the database (then cached).
     pub fn find(&self, conn: &mut Conn, id: &str, now: i64) -> Result<Option<Client>, AuthError> {
+        // No client id holds a NUL (and PostgreSQL refuses to compare one): unknown.
+        if id.contains('\0') {
+            return Ok(None);
+        }
         if let Some(client) = self.get(id, now) {
             return Ok(Some(client));
         }

@@ -322,6 +322,14 @@ impl PageError {
         }
     }
 
+    pub fn headers_too_large() -> Self {
+        Self {
+            status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            title: "Request headers too large",
+            message: "The request carried more headers than this server reads.".into(),
+        }
+    }
+
     /// A POST whose CSRF token is missing or wrong.
     pub fn form_expired() -> Self {
         Self {

@@ -71,6 +71,50 @@ pub async fn observe(
     Ok(res)
 }
 
+/// The most header bytes (names and values) a request may carry: 32 KiB, as nginx's default
+/// `large_client_header_buffers` (4 × 8k). actix-http alone reads request heads up to 128 KiB.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// Refuses, before any handler runs and in the shape the path calls for: requests whose
+/// headers exceed [`MAX_HEADER_BYTES`] (431), and paths holding an encoded NUL (`%00`, 400: no
+/// id contains one, and PostgreSQL refuses to compare one).
+pub async fn limit_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    use actix_web::ResponseError as _;
+    let raw_path = req.uri().path();
+    if raw_path.contains("%00") || raw_path.contains('\0') {
+        let response = if crate::errors::is_api_path(req.path()) {
+            crate::errors::ApiError::bad_request("invalid_path", "The path holds a NUL character.")
+                .error_response()
+        } else {
+            crate::errors::PageError::not_found().error_response()
+        };
+        return Ok(req.into_response(response));
+    }
+    let total: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if total > MAX_HEADER_BYTES {
+        let response = if crate::errors::is_api_path(req.path()) {
+            crate::errors::ApiError::new(
+                actix_web::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers_too_large",
+                crate::errors::ErrorType::InvalidRequestError,
+                "The request headers are larger than 32 KiB.",
+            )
+            .error_response()
+        } else {
+            crate::errors::PageError::headers_too_large().error_response()
+        };
+        return Ok(req.into_response(response));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

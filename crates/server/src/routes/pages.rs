@@ -106,13 +106,15 @@ pub(crate) async fn current(
 }
 
 /// Signs a user in: a new session (a fresh id: no fixation) and its cookie, then on to
-/// `return_to`.
+/// `return_to`. The session the browser presented, if any (signing in again for `prompt=login`
+/// or `max_age`), ends: its value must not live on beside the new one.
 async fn start_session_response(
     state: &AppState,
     req: &HttpRequest,
     user_id: String,
     return_to: &str,
 ) -> Result<HttpResponse, PageError> {
+    let previous = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
     let ua = req
         .headers()
         .get("user-agent")
@@ -122,6 +124,13 @@ async fn start_session_response(
     let st = state.clone();
     let started = web::block(move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
+        if let Some(previous) = previous
+            && let Some((old, _)) =
+                accounts::resolve_session(&mut conn, &previous, st.now(), st.session_policy())
+                    .map_err(|e| PageError::internal(&e))?
+        {
+            accounts::end_session(&mut conn, &old).map_err(|e| PageError::internal(&e))?;
+        }
         accounts::start_session(
             &mut conn,
             &user_id,

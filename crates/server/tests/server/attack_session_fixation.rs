@@ -113,7 +113,7 @@ on_both_backends! {
         let victim = browser_with(&server, &[&format!("pcl_session={eves_session}")]);
         let victims_session = sign_in(&server, &victim, "/login?reauth=1", "victim@example.com").await;
         assert_ne!(victims_session, eves_session);
-        assert_eq!(owner_of(&server, &eves_session).await.as_deref(), Some("eve@example.com"), "Eve's value still opens only Eve's account");
+        assert_eq!(owner_of(&server, &eves_session).await, None, "signing in again ends the session the browser presented: Eve's planted value opens nothing now");
         assert_eq!(owner_of(&server, &victims_session).await.as_deref(), Some("victim@example.com"));
     }
 
