@@ -4,8 +4,8 @@
 //!
 //! Input: the query string. Asserts the order of checks: an error is redirected only to a
 //! redirect URI the client registered (or a loopback variant for native clients); a granted
-//! request carries only registered scopes, PKCE for public clients, a bounded `state` and
-//! `nonce`; a PKCE verifier matches only the challenge's own verifier.
+//! request has no NUL character and carries only registered scopes, PKCE for public clients,
+//! a bounded `state` and `nonce`; a PKCE verifier matches only the challenge's own verifier.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -78,6 +78,7 @@ fuzz_target!(|data: &[u8]| {
             |uri: &str| redirect_uri_matches(uri, &meta.redirect_uris, meta.application_type);
         match check_authorization(&form, Some(client)) {
             Ok(req) => {
+                assert!(!form.has_nul(), "a NUL character was let through");
                 assert_eq!(req.client_id, client.id);
                 assert!(matches(&req.redirect_uri));
                 assert_eq!(req.redirect_uri_given, form.get("redirect_uri").is_some());

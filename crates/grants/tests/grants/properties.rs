@@ -213,6 +213,7 @@ proptest! {
         let meta = &client().metadata;
         match check_authorization(&form, Some(client())) {
             Ok(req) => {
+                prop_assert!(!form.has_nul(), "a NUL character was let through");
                 prop_assert!(redirect_uri_matches(&req.redirect_uri, &meta.redirect_uris, meta.application_type));
                 prop_assert!(req.code_challenge.is_some(), "a public client without PKCE");
                 prop_assert!(req.scopes.iter().all(|s| meta.scopes().contains(&s.as_str())));
