@@ -44,7 +44,6 @@ impl FormParams {
         Ok(Self { pairs })
     }
 
-    /// The value of a parameter that appears at most once.
     /// Whether a name or value holds a NUL character (no OAuth parameter may; PostgreSQL
     /// refuses to store one).
     pub fn has_nul(&self) -> bool {
@@ -53,6 +52,7 @@ impl FormParams {
             .any(|(n, v)| n.contains('\0') || v.contains('\0'))
     }
 
+    /// The value of a parameter that appears at most once.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs
             .iter()
