@@ -85,8 +85,8 @@ pub struct Cursor {
 /// What to list, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct Filter<'a> {
-    /// The organization's events, and those without an organization whose actor is one of
-    /// its members (their sign-ins, say).
+    /// The organization's events, and the sign-ins (`login.*`, which have no organization)
+    /// of its members.
     pub org_id: Option<&'a str>,
     pub kind: Option<&'a str>,
     pub actor: Option<&'a str>,
@@ -107,6 +107,7 @@ pub fn list(conn: &mut Conn, filter: &Filter<'_>, limit: i64) -> crate::Result<V
                 .eq(org.to_owned())
                 .or(audit_events::org_id
                     .is_null()
+                    .and(audit_events::kind.like("login.%"))
                     .and(audit_events::actor.eq_any(members))),
         );
     }
