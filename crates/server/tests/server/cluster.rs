@@ -220,6 +220,17 @@ pub async fn signup(http: &reqwest::Client, inst: &Instance, email: &str) -> Val
 #[allow(clippy::print_stdout)]
 pub fn report(line: &str) {
     println!("{line}");
+    // Also kept for `scripts/test`, which prints these lines after the run (cargo hides the
+    // output of passing tests).
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("race-and-crash-report.txt");
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        use std::io::Write as _;
+        let _ = writeln!(file, "{line}");
+    }
 }
 
 /// Waits until `check` holds, trying every 100 ms for at most `limit`; returns how long it took.
