@@ -63,6 +63,16 @@ impl std::fmt::Debug for TokenRequest {
 }
 
 impl TokenRequest {
+    /// The `grant_type` this request was made with.
+    pub fn grant_type(&self) -> &'static str {
+        match self {
+            Self::ClientCredentials { .. } => "client_credentials",
+            Self::AuthorizationCode { .. } => "authorization_code",
+            Self::RefreshToken { .. } => "refresh_token",
+            Self::Password { .. } => "password",
+        }
+    }
+
     pub fn parse(form: &FormParams) -> Result<Self, OAuthError> {
         match form.get("grant_type") {
             None => Err(OAuthError::invalid_request("grant_type is missing")),

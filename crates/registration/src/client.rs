@@ -142,7 +142,12 @@ pub fn register_client_with(
     })
 }
 
+/// The client of that id. An id holding a NUL character names no client (ids are base64url;
+/// PostgreSQL refuses to compare a NUL at all).
 pub fn find_client(conn: &mut Conn, id: &str) -> Result<Option<Client>, ClientError> {
+    if id.contains('\0') {
+        return Ok(None);
+    }
     rows::find_by_id(conn, id)?
         .map(Client::from_row)
         .transpose()

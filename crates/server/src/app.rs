@@ -109,7 +109,7 @@ pub fn build_app(
                 .error_handler(errors::form_error),
         )
         .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
-        .wrap(from_fn(crate::middleware::limit_headers))
+        .wrap(from_fn(crate::middleware::guard_request))
         .wrap(from_fn(observe))
         .configure(routes::configure)
         .default_service(web::to(errors::not_found))

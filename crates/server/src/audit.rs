@@ -50,6 +50,12 @@ impl Event {
         self
     }
 
+    /// The principal of an API request as the actor, with its client IP.
+    pub(crate) fn by(self, principal: &crate::principal::Principal) -> Self {
+        self.actor(Some(principal.actor()))
+            .ip(principal.ip.as_deref())
+    }
+
     /// The organization the event is about; its owners can read it.
     pub fn org(mut self, org: &str) -> Self {
         self.org = Some(org.to_owned());
@@ -91,6 +97,36 @@ pub fn record(conn: &mut Conn, now: i64, event: Event) {
     if let Err(e) = store::audit::insert_many(conn, std::slice::from_ref(&row)) {
         tracing::warn!(error = %e, kind, "audit event lost");
     }
+}
+
+/// A password sign-in that succeeded. `detail` says where (`via`) and through what.
+pub fn login_succeeded(conn: &mut Conn, now: i64, user_id: &str, ip: Option<&str>, detail: Value) {
+    record(
+        conn,
+        now,
+        Event::new("login.succeeded")
+            .actor(Some(user_id))
+            .ip(ip)
+            .detail(detail),
+    );
+}
+
+/// A password sign-in that failed. The event names the account when the email is one (so its
+/// organizations' owners see it) and carries the email as typed, normalized.
+pub fn login_failed(conn: &mut Conn, now: i64, email: &str, ip: Option<&str>, mut detail: Value) {
+    let known = accounts::find_user_by_email(conn, email).ok().flatten();
+    if let Value::Object(map) = &mut detail {
+        map.insert("email".into(), Value::String(email.trim().to_lowercase()));
+    }
+    record(
+        conn,
+        now,
+        Event::new("login.failed")
+            .actor(known.as_ref().map(|u| u.id.as_str()))
+            .ip(ip)
+            .failed()
+            .detail(detail),
+    );
 }
 
 enum Message {

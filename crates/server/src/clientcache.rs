@@ -7,63 +7,41 @@
 //! instance (or the command line, which is another process) is seen within the cache time.
 //! Unknown client ids are never cached, so a new registration works everywhere at once.
 
-use std::collections::HashMap;
-use std::sync::RwLock;
-
 use registration::{AuthError, Client, Presented, VerifiedClient};
 use store::Conn;
 
+use crate::ttlmap::TtlMap;
+
 #[derive(Debug)]
 pub struct ClientCache {
-    entries: RwLock<HashMap<String, (Client, i64)>>,
-    ttl: i64,
+    clients: TtlMap<Client>,
 }
 
 impl ClientCache {
     pub fn new(ttl: i64) -> Self {
         Self {
-            entries: RwLock::new(HashMap::new()),
-            ttl,
+            clients: TtlMap::new(ttl),
         }
     }
 
     /// The client, when it was read within the cache time.
     pub fn get(&self, id: &str, now: i64) -> Option<Client> {
-        let map = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        let (client, at) = map.get(id)?;
-        (now - at < self.ttl).then(|| client.clone())
-    }
-
-    fn put(&self, client: Client, now: i64) {
-        if self.ttl == 0 {
-            return;
-        }
-        let mut map = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        if map.len() > 100_000 {
-            let ttl = self.ttl;
-            map.retain(|_, (_, at)| now - *at < ttl);
-        }
-        map.insert(client.id.clone(), (client, now));
+        self.clients.get(id, now)
     }
 
     /// Drops a client changed or deleted on this instance.
     pub fn forget(&self, id: &str) {
-        let mut map = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        map.remove(id);
+        self.clients.forget(id);
     }
 
     /// The client of that id, from the cache or else the database (then cached).
     pub fn find(&self, conn: &mut Conn, id: &str, now: i64) -> Result<Option<Client>, AuthError> {
-        // No client id holds a NUL (and PostgreSQL refuses to compare one): unknown.
-        if id.contains('\0') {
-            return Ok(None);
-        }
         if let Some(client) = self.get(id, now) {
             return Ok(Some(client));
         }
         let found = registration::find_client(conn, id)?;
         if let Some(client) = &found {
-            self.put(client.clone(), now);
+            self.clients.put(client.id.clone(), client.clone(), now);
         }
         Ok(found)
     }

@@ -32,7 +32,6 @@ impl KeyCache {
         }
     }
 
-    /// The key ring, reloaded from the database when older than the refresh interval.
     /// The keys in memory when they are fresh, without reading the database.
     pub fn cached(&self, now: i64) -> Option<Arc<Keyring>> {
         let fresh = now.saturating_sub(self.loaded_at.load(Ordering::Acquire)) < self.refresh;
@@ -46,12 +45,12 @@ impl KeyCache {
             .map(Arc::clone)
     }
 
+    /// The key ring, reloaded from the database when older than the refresh interval.
     pub fn get(&self, conn: &mut Conn, now: i64) -> Result<Arc<Keyring>, TokenError> {
-        let fresh = now.saturating_sub(self.loaded_at.load(Ordering::Acquire)) < self.refresh;
-        if fresh && let Some(ring) = self.ring.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            return Ok(Arc::clone(ring));
+        match self.cached(now) {
+            Some(ring) => Ok(ring),
+            None => self.reload(conn, now),
         }
-        self.reload(conn, now)
     }
 
     /// Reloads now, unless another reload happened within the last second; for a `kid` we do

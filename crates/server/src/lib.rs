@@ -26,6 +26,7 @@ mod principal;
 pub mod ratelimit;
 pub(crate) mod routes;
 pub mod telemetry;
+mod ttlmap;
 
 pub use app::{AppState, Running, start, start_on, start_with};
 pub use config::Settings;

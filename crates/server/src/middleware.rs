@@ -78,7 +78,7 @@ pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 /// Refuses, before any handler runs and in the shape the path calls for: requests whose
 /// headers exceed [`MAX_HEADER_BYTES`] (431), and paths holding an encoded NUL (`%00`, 400: no
 /// id contains one, and PostgreSQL refuses to compare one).
-pub async fn limit_headers(
+pub async fn guard_request(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {

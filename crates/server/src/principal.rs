@@ -7,7 +7,7 @@
 //! on every instance within that time. `last_used_at` is written at most once a minute per key.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, RwLock};
+use std::sync::Mutex;
 
 use actix_web::HttpRequest;
 use apikeys::{KeyError, VerifiedKey};
@@ -17,6 +17,7 @@ use store::Conn;
 use crate::app::AppState;
 use crate::auth::{bearer_token, user_from_token};
 use crate::errors::ApiError;
+use crate::ttlmap::TtlMap;
 
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,62 +64,44 @@ impl Principal {
     }
 }
 
-/// Verified keys, by the SHA-256 of the presented key.
+/// Verified keys, by the SHA-256 of the presented key, and agents by id, both for
+/// `PORTCULLIS_API_KEY_CACHE` seconds. An agent changed on this instance is evicted at once;
+/// other instances see the change within the cache time.
 #[derive(Debug)]
 pub struct ApiKeyCache {
-    entries: RwLock<HashMap<String, (VerifiedKey, i64)>>,
-    /// Agents by id, for the same time as keys: a change made on this instance evicts the
-    /// agent at once; other instances see it within the cache time.
-    agents: RwLock<HashMap<String, (apikeys::Agent, i64)>>,
+    keys: TtlMap<VerifiedKey>,
+    agents: TtlMap<apikeys::Agent>,
     touched: Mutex<HashMap<String, i64>>,
-    ttl: i64,
 }
 
 impl ApiKeyCache {
     pub fn new(ttl: i64) -> Self {
         Self {
-            entries: RwLock::new(HashMap::new()),
-            agents: RwLock::new(HashMap::new()),
+            keys: TtlMap::new(ttl),
+            agents: TtlMap::new(ttl),
             touched: Mutex::new(HashMap::new()),
-            ttl,
         }
     }
 
     /// A cached agent still within the cache time.
     pub fn agent(&self, id: &str, now: i64) -> Option<apikeys::Agent> {
-        let map = self.agents.read().unwrap_or_else(|e| e.into_inner());
-        let (agent, at) = map.get(id)?;
-        (now - at < self.ttl).then(|| agent.clone())
+        self.agents.get(id, now)
     }
 
     pub fn put_agent(&self, agent: apikeys::Agent, now: i64) {
-        if self.ttl == 0 {
-            return;
-        }
-        let mut map = self.agents.write().unwrap_or_else(|e| e.into_inner());
-        if map.len() > 100_000 {
-            let ttl = self.ttl;
-            map.retain(|_, (_, at)| now - *at < ttl);
-        }
-        map.insert(agent.id.clone(), (agent, now));
+        self.agents.put(agent.id.clone(), agent, now);
     }
 
     /// Drops an agent changed or deleted on this instance.
     pub fn forget_agent(&self, id: &str) {
-        let mut map = self.agents.write().unwrap_or_else(|e| e.into_inner());
-        map.remove(id);
+        self.agents.forget(id);
     }
 
     /// The principal of an API key already verified within the cache time, without touching
     /// the database; `None` when the key must be looked up (or its `last_used_at` is due).
     fn cached_principal(&self, raw: &str, now: i64) -> Option<Principal> {
-        let (key, agent) = match apikeys::split_combined(raw) {
-            Some((key, agent)) => (key, Some(agent.to_owned())),
-            None => (raw, None),
-        };
-        let parsed = apikeys::parse_key(key).ok()?;
-        let hash = SecretHash::of(parsed.as_str());
-        let verified = self.get(hash.as_str(), now)?;
+        let (_, hash, agent) = presented_key(raw).ok()?;
+        let verified = self.key(&hash, now)?;
         let touched = self.touched.lock().unwrap_or_else(|e| e.into_inner());
         if touched.get(&verified.id).is_none_or(|at| now - at >= 60) {
             return None;
@@ -127,23 +110,11 @@ impl ApiKeyCache {
         Some(key_principal(verified, agent))
     }
 
-    fn get(&self, hash: &str, now: i64) -> Option<VerifiedKey> {
-        let map = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        let (key, at) = map.get(hash)?;
-        let fresh = now - at < self.ttl && key.valid_until.is_none_or(|until| now < until);
-        fresh.then(|| key.clone())
-    }
-
-    fn put(&self, hash: String, key: VerifiedKey, now: i64) {
-        if self.ttl == 0 {
-            return;
-        }
-        let mut map = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        if map.len() > 100_000 {
-            let ttl = self.ttl;
-            map.retain(|_, (_, at)| now - *at < ttl);
-        }
-        map.insert(hash, (key, now));
+    /// A verified key within the cache time and its own expiry.
+    fn key(&self, hash: &str, now: i64) -> Option<VerifiedKey> {
+        self.keys
+            .get(hash, now)
+            .filter(|key| key.valid_until.is_none_or(|until| now < until))
     }
 
     /// True when `last_used_at` of this key is due for a write (once a minute).
@@ -170,20 +141,27 @@ fn key_error(e: KeyError) -> ApiError {
     }
 }
 
-/// Verifies an API key (or a combined key-and-agent value), through the cache.
-pub fn verify_api_key(state: &AppState, conn: &mut Conn, raw: &str) -> Result<Principal, ApiError> {
+/// The key part of a presented value (a key, or a combined key-and-agent value), its SHA-256
+/// (the cache key) and the agent named with it.
+fn presented_key(raw: &str) -> Result<(apikeys::ParsedKey, String, Option<String>), KeyError> {
     let (key, agent) = match apikeys::split_combined(raw) {
         Some((key, agent)) => (key, Some(agent.to_owned())),
         None => (raw, None),
     };
-    let parsed = apikeys::parse_key(key).map_err(key_error)?;
-    let now = state.now();
+    let parsed = apikeys::parse_key(key)?;
     let hash = SecretHash::of(parsed.as_str()).as_str().to_owned();
-    let verified = match state.api_keys.get(&hash, now) {
+    Ok((parsed, hash, agent))
+}
+
+/// Verifies an API key (or a combined key-and-agent value), through the cache.
+pub fn verify_api_key(state: &AppState, conn: &mut Conn, raw: &str) -> Result<Principal, ApiError> {
+    let (parsed, hash, agent) = presented_key(raw).map_err(key_error)?;
+    let now = state.now();
+    let verified = match state.api_keys.key(&hash, now) {
         Some(hit) => hit,
         None => {
             let verified = apikeys::verify_key(conn, &parsed, now).map_err(key_error)?;
-            state.api_keys.put(hash, verified.clone(), now);
+            state.api_keys.keys.put(hash, verified.clone(), now);
             verified
         }
     };

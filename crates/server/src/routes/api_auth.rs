@@ -158,13 +158,12 @@ async fn login(
             Ok(user) => {
                 state.throttle.record_success(&email);
                 tracing::info!(user = %user.id, "signed in");
-                crate::audit::record(
+                crate::audit::login_succeeded(
                     &mut conn,
                     now,
-                    Event::new("login.succeeded")
-                        .actor(Some(&user.id))
-                        .ip(ip.as_deref())
-                        .detail(json!({ "via": "api" })),
+                    &user.id,
+                    ip.as_deref(),
+                    json!({ "via": "api" }),
                 );
                 sign_in(&state, &mut conn, &user.id, now)
             }
@@ -172,17 +171,12 @@ async fn login(
                 if matches!(e, accounts::AccountError::InvalidCredentials) {
                     state.throttle.record_failure(&email, ip.as_deref(), now);
                     tracing::info!("sign-in failed");
-                    let user = accounts::find_user_by_email(&mut conn, &email)
-                        .ok()
-                        .flatten();
-                    crate::audit::record(
+                    crate::audit::login_failed(
                         &mut conn,
                         now,
-                        Event::new("login.failed")
-                            .actor(user.as_ref().map(|u| u.id.as_str()))
-                            .ip(ip.as_deref())
-                            .failed()
-                            .detail(json!({ "via": "api", "email": email.trim().to_lowercase() })),
+                        &email,
+                        ip.as_deref(),
+                        json!({ "via": "api" }),
                     );
                 }
                 Err(e.into())

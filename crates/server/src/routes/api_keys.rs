@@ -145,8 +145,7 @@ async fn create_key(
                 conn,
                 st.now(),
                 Event::new("api_key.created")
-                    .actor(Some(principal.actor()))
-                    .ip(principal.ip.as_deref())
+                    .by(principal)
                     .org(&org)
                     .detail(json!({ "key_id": created.0.id, "name": name, "scopes": scopes })),
             );
@@ -254,8 +253,7 @@ async fn revoke_key(
                 conn,
                 st.now(),
                 Event::new("api_key.revoked")
-                    .actor(Some(principal.actor()))
-                    .ip(principal.ip.as_deref())
+                    .by(principal)
                     .org(&o)
                     .detail(json!({ "key_id": key.id })),
             );
@@ -295,8 +293,7 @@ async fn rotate_key(
                 conn,
                 st.now(),
                 Event::new("api_key.rotated")
-                    .actor(Some(principal.actor()))
-                    .ip(principal.ip.as_deref())
+                    .by(principal)
                     .org(&o)
                     .detail(json!({ "key_id": id, "overlap_seconds": overlap })),
             );
@@ -340,13 +337,9 @@ async fn create_agent(
             crate::audit::record(
                 conn,
                 st.now(),
-                Event::new("agent.created")
-                    .actor(Some(principal.actor()))
-                    .ip(principal.ip.as_deref())
-                    .org(&o)
-                    .detail(
-                        json!({ "agent_id": agent.id, "name": agent.name, "scopes": agent.scopes }),
-                    ),
+                Event::new("agent.created").by(principal).org(&o).detail(
+                    json!({ "agent_id": agent.id, "name": agent.name, "scopes": agent.scopes }),
+                ),
             );
             Ok(agent)
         },
@@ -430,13 +423,9 @@ async fn update_agent(
             crate::audit::record(
                 conn,
                 st.now(),
-                Event::new("agent.updated")
-                    .actor(Some(principal.actor()))
-                    .ip(principal.ip.as_deref())
-                    .org(&o)
-                    .detail(
-                        json!({ "agent_id": agent.id, "name": agent.name, "scopes": agent.scopes }),
-                    ),
+                Event::new("agent.updated").by(principal).org(&o).detail(
+                    json!({ "agent_id": agent.id, "name": agent.name, "scopes": agent.scopes }),
+                ),
             );
             Ok(agent)
         },
@@ -466,8 +455,7 @@ async fn delete_agent(
                 conn,
                 st.now(),
                 Event::new("agent.deleted")
-                    .actor(Some(principal.actor()))
-                    .ip(principal.ip.as_deref())
+                    .by(principal)
                     .org(&o)
                     .detail(json!({ "agent_id": id })),
             );

@@ -75,8 +75,7 @@ async fn find_client(
     state: &AppState,
     client_id: Option<String>,
 ) -> Result<Option<Client>, PageError> {
-    // No client id holds a NUL (and PostgreSQL refuses to compare one): unknown.
-    let Some(id) = client_id.filter(|id| !id.contains('\0')) else {
+    let Some(id) = client_id else {
         return Ok(None);
     };
     let st = state.clone();

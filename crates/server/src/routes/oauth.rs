@@ -136,12 +136,7 @@ async fn token_for(
         .into());
     }
     let ip = crate::auth::client_ip(&req, &state);
-    let grant = match &request {
-        TokenRequest::ClientCredentials { .. } => "client_credentials",
-        TokenRequest::AuthorizationCode { .. } => "authorization_code",
-        TokenRequest::RefreshToken { .. } => "refresh_token",
-        TokenRequest::Password { .. } => "password",
-    };
+    let grant = request.grant_type();
     let now = state.now();
     for (limit, key) in [
         (Limit::TokenPerIp, ip.as_deref()),
@@ -183,7 +178,7 @@ async fn token_for(
     };
     let claims = &answer.access.claims;
     state.audit.queue(
-        state.now(),
+        now,
         Event::new("token.issued")
             .actor(Some(&claims.sub))
             .ip(audit_ip.as_deref())
@@ -399,31 +394,23 @@ fn password_grant(
         match accounts::authenticate_password(conn, username, attempt.password, &state.hasher) {
             Ok(user) => {
                 state.throttle.record_success(username);
-                crate::audit::record(
+                crate::audit::login_succeeded(
                     conn,
                     now,
-                    Event::new("login.succeeded")
-                        .actor(Some(&user.id))
-                        .ip(ip)
-                        .detail(json!({ "via": "password_grant", "client_id": client.id() })),
+                    &user.id,
+                    ip,
+                    json!({ "via": "password_grant", "client_id": client.id() }),
                 );
                 user
             }
             Err(accounts::AccountError::InvalidCredentials) => {
                 state.throttle.record_failure(username, ip, now);
-                let known = accounts::find_user_by_email(conn, username).ok().flatten();
-                crate::audit::record(
+                crate::audit::login_failed(
                     conn,
                     now,
-                    Event::new("login.failed")
-                        .actor(known.as_ref().map(|u| u.id.as_str()))
-                        .ip(ip)
-                        .failed()
-                        .detail(json!({
-                            "via": "password_grant",
-                            "client_id": client.id(),
-                            "email": username.trim().to_lowercase(),
-                        })),
+                    username,
+                    ip,
+                    json!({ "via": "password_grant", "client_id": client.id() }),
                 );
                 return Err(invalid_grant("the username or password is wrong"));
             }

@@ -290,28 +290,22 @@ async fn login_submit(
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
         match accounts::authenticate_password(&mut conn, &email, &password, &st.hasher) {
             Ok(user) => {
-                crate::audit::record(
+                crate::audit::login_succeeded(
                     &mut conn,
                     now,
-                    Event::new("login.succeeded")
-                        .actor(Some(&user.id))
-                        .ip(audit_ip.as_deref())
-                        .detail(json!({ "via": "page" })),
+                    &user.id,
+                    audit_ip.as_deref(),
+                    json!({ "via": "page" }),
                 );
                 Ok(Some(user))
             }
             Err(accounts::AccountError::InvalidCredentials) => {
-                let known = accounts::find_user_by_email(&mut conn, &email)
-                    .ok()
-                    .flatten();
-                crate::audit::record(
+                crate::audit::login_failed(
                     &mut conn,
                     now,
-                    Event::new("login.failed")
-                        .actor(known.as_ref().map(|u| u.id.as_str()))
-                        .ip(audit_ip.as_deref())
-                        .failed()
-                        .detail(json!({ "via": "page", "email": email.trim().to_lowercase() })),
+                    &email,
+                    audit_ip.as_deref(),
+                    json!({ "via": "page" }),
                 );
                 Ok(None)
             }

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use crate::api_auth::{get_as, signup};
 use crate::common::*;
 
-async fn send(
+pub(crate) async fn send(
     server: &TestServer,
     method: reqwest::Method,
     path: &str,

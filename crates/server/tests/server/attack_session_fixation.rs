@@ -89,6 +89,19 @@ async fn owner_of(server: &TestServer, session: &str) -> Option<String> {
 }
 
 on_both_backends! {
+    async fn signing_in_again_ends_the_session_the_browser_had(db) {
+        // `/login?reauth=1` is where prompt=login and max_age send a signed-in user: the value
+        // the browser presented must end, not live on beside the new one until it expires.
+        let server = TestServer::start(&db);
+        api_signup(&server, "ada@example.com", "Ada").await;
+        let browser = browser_with(&server, &[]);
+        let first = sign_in(&server, &browser, "/login", "ada@example.com").await;
+        let second = sign_in(&server, &browser, "/login?reauth=1", "ada@example.com").await;
+        assert_ne!(first, second);
+        assert_eq!(owner_of(&server, &first).await, None, "the old session value opens nothing");
+        assert_eq!(owner_of(&server, &second).await.as_deref(), Some("ada@example.com"));
+    }
+
     async fn a_planted_session_value_is_never_the_signed_in_one(db) {
         let server = TestServer::start(&db);
         api_signup(&server, "victim@example.com", "Victim").await;

@@ -6,24 +6,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::api_auth::signup;
+use crate::api_orgs::send;
 use crate::common::*;
-
-async fn send(
-    server: &TestServer,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut req = server
-        .http
-        .request(method, server.url(path))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    req.send().await.expect("request")
-}
 
 /// Every page of the organization's audit log, following `nextCursor`.
 async fn all_pages(server: &TestServer, org: &str, token: &str, limit: usize) -> Vec<Value> {

@@ -17,7 +17,6 @@ mod attack_nul_bytes;
 mod attack_open_redirect;
 mod attack_oversized;
 mod attack_pkce_downgrade;
-mod attack_reauth_and_headers;
 mod attack_replay;
 mod attack_session_fixation;
 mod attack_sql_injection;

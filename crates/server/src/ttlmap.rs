@@ -1,0 +1,66 @@
+//! The one in-memory map behind the caches of verified API keys, agents and clients: values
+//! kept for `ttl` seconds from when they were put, read under a shared lock. A `ttl` of 0
+//! keeps nothing. Past 100,000 entries a put first drops the expired ones, so a flood of
+//! distinct keys cannot grow it without bound for longer than one cache time.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+#[derive(Debug)]
+pub struct TtlMap<V> {
+    entries: RwLock<HashMap<String, (V, i64)>>,
+    ttl: i64,
+}
+
+impl<V: Clone> TtlMap<V> {
+    pub fn new(ttl: i64) -> Self {
+        Self {
+            entries: RwLock::new(HashMap::new()),
+            ttl,
+        }
+    }
+
+    /// The value put under `key` less than `ttl` seconds before `now`.
+    pub fn get(&self, key: &str, now: i64) -> Option<V> {
+        let map = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        let (value, at) = map.get(key)?;
+        (now - at < self.ttl).then(|| value.clone())
+    }
+
+    pub fn put(&self, key: String, value: V, now: i64) {
+        if self.ttl == 0 {
+            return;
+        }
+        let mut map = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 100_000 {
+            let ttl = self.ttl;
+            map.retain(|_, (_, at)| now - *at < ttl);
+        }
+        map.insert(key, (value, now));
+    }
+
+    /// Drops `key` (a change made through this instance).
+    pub fn forget(&self, key: &str) {
+        let mut map = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        map.remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_live_for_the_ttl_and_can_be_forgotten() {
+        let map = TtlMap::new(10);
+        map.put("a".into(), 1, 100);
+        assert_eq!(map.get("a", 109), Some(1));
+        assert_eq!(map.get("a", 110), None, "expired");
+        map.put("b".into(), 2, 100);
+        map.forget("b");
+        assert_eq!(map.get("b", 100), None);
+        let off = TtlMap::new(0);
+        off.put("a".into(), 1, 100);
+        assert_eq!(off.get("a", 100), None, "a ttl of 0 keeps nothing");
+    }
+}
