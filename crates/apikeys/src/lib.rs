@@ -25,4 +25,7 @@ pub use keys::{
     ApiKey, NewKey, VerifiedKey, create_key, find_key, list_keys, revoke_key, rotate_key,
     touch_key, update_key, verify_key,
 };
-pub use scope::{API_SCOPES, check_agent_scopes, check_key_scopes, required_scope, scope_covers};
+pub use scope::{
+    API_SCOPES, check_agent_grant, check_agent_scopes, check_grantable, check_key_scopes,
+    describe_api_scope, required_scope, scope_covers,
+};

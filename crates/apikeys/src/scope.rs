@@ -3,7 +3,9 @@
 use crate::KeyError;
 use crate::error::invalid;
 
-/// The scopes an API key may hold (besides `*`, owners only).
+/// The scopes of the JSON API: what an API key may hold (besides `*`, owners only) and what a
+/// third-party application may be granted on the consent page. Each route of `/api/v1` names
+/// the one it needs.
 pub const API_SCOPES: &[&str] = &[
     "org:read",
     "members:read",
@@ -14,8 +16,30 @@ pub const API_SCOPES: &[&str] = &[
     "agents:write",
     "services:read",
     "services:write",
+    "audit:read",
     "authorize",
 ];
+
+/// What an API scope allows, in the words the consent page shows; `None` for a scope that is
+/// not an API scope.
+pub fn describe_api_scope(scope: &str) -> Option<&'static str> {
+    Some(match scope {
+        "org:read" => "See your organizations",
+        "members:read" => "See who is in your organizations",
+        "members:write" => "Invite, remove and change the roles of your organizations' members",
+        "api-keys:read" => "See your organizations' API keys (not their secrets)",
+        "api-keys:write" => "Create, change, rotate and revoke your organizations' API keys",
+        "agents:read" => "See your organizations' agents",
+        "agents:write" => "Create, change and delete your organizations' agents",
+        "services:read" => "See the services your organizations' agents call",
+        "services:write" => {
+            "Add, change and remove the services your organizations' agents call, with their stored credentials"
+        }
+        "audit:read" => "Read your organizations' audit logs",
+        "authorize" => "Check whether your organizations' agents may call a service",
+        _ => return None,
+    })
+}
 
 /// Whether the granted scope `pattern` covers `required`. Segments are separated by `:`; a `*`
 /// segment matches any one segment, and a trailing `*` matches every remaining segment; `*`
@@ -58,6 +82,36 @@ pub fn check_key_scopes(scopes: &[String], is_owner: bool) -> Result<(), KeyErro
                 format!("{s} is not a known scope ({})", API_SCOPES.join(", ")),
             ));
         }
+    }
+    Ok(())
+}
+
+/// Checks that a caller may grant `scopes` to a key: a caller bound by scopes of its own (an
+/// API key, a third-party token) grants only scopes it holds itself (`held` is `None` for a
+/// signed-in user, whom the role bounds). No key creates a key stronger than itself.
+pub fn check_grantable(scopes: &[String], held: Option<&[String]>) -> Result<(), KeyError> {
+    let Some(held) = held else {
+        return Ok(());
+    };
+    if held.iter().any(|h| h == "*") {
+        return Ok(());
+    }
+    match scopes.iter().find(|s| !held.contains(s)) {
+        Some(extra) => Err(invalid(
+            "scopes",
+            format!(
+                "{extra} is not held by the credential making this call, so it cannot grant it"
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Checks that a caller may give an agent `scopes`: the catch-all `*` only by owners (a user
+/// who owns the organization, or an owner key holding `*`), as for keys.
+pub fn check_agent_grant(scopes: &[String], is_owner: bool) -> Result<(), KeyError> {
+    if !is_owner && scopes.iter().any(|s| s == "*") {
+        return Err(invalid("scopes", "* is for owners only"));
     }
     Ok(())
 }
@@ -158,6 +212,31 @@ mod tests {
         assert!(required_scope("openai", "/chat/*").is_err());
         assert!(required_scope("", "/x").is_err());
         assert!(required_scope("a b", "/x").is_err());
+    }
+
+    #[test]
+    fn every_api_scope_is_described() {
+        for scope in API_SCOPES {
+            assert!(
+                describe_api_scope(scope).is_some(),
+                "{scope} has no description"
+            );
+        }
+        assert_eq!(describe_api_scope("openid"), None);
+        assert_eq!(describe_api_scope("*"), None);
+    }
+
+    #[test]
+    fn attack_key_escalation_a_key_grants_only_what_it_holds() {
+        let held = vec!["api-keys:write".to_owned(), "org:read".to_owned()];
+        assert!(check_grantable(&["org:read".into()], Some(&held)).is_ok());
+        assert!(check_grantable(&["members:write".into()], Some(&held)).is_err());
+        assert!(check_grantable(&["*".into()], Some(&held)).is_err());
+        assert!(check_grantable(&["members:write".into()], Some(&["*".to_owned()])).is_ok());
+        assert!(check_grantable(&["members:write".into()], None).is_ok());
+        assert!(check_agent_grant(&["*".into()], false).is_err());
+        assert!(check_agent_grant(&["openai:*".into()], false).is_ok());
+        assert!(check_agent_grant(&["*".into()], true).is_ok());
     }
 
     #[test]

@@ -122,7 +122,23 @@ impl TokenRequest {
     }
 }
 
-/// The `resource` parameters: absolute URIs without a fragment (RFC 8707 §2).
+/// The audience of first-party tokens (JSON sign-in, invite acceptance and operator-made
+/// first-party clients): the account and organization API accepts user tokens only with it.
+/// It lives in a namespace of ours that no `resource` parameter may name
+/// ([`parse_resources`] refuses it), so no third-party client can obtain it.
+pub const FIRST_PARTY_AUDIENCE: &str = "urn:portcullis:first-party";
+
+/// The namespace of audiences only Portcullis itself assigns.
+const RESERVED_AUDIENCES: &str = "urn:portcullis:";
+
+/// Whether an audience is one only Portcullis assigns (never a `resource` a client may ask for).
+pub fn is_reserved_audience(aud: &str) -> bool {
+    aud.get(..RESERVED_AUDIENCES.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(RESERVED_AUDIENCES))
+}
+
+/// The `resource` parameters: absolute URIs without a fragment (RFC 8707 §2), none in our
+/// reserved namespace (`invalid_target`).
 pub fn parse_resources(form: &FormParams) -> Result<Vec<String>, OAuthError> {
     let mut out: Vec<String> = Vec::new();
     for raw in form.all("resource") {
@@ -131,6 +147,12 @@ pub fn parse_resources(form: &FormParams) -> Result<Vec<String>, OAuthError> {
             return Err(OAuthError::new(
                 ErrorCode::InvalidTarget,
                 "resource must be an absolute URI without a fragment",
+            ));
+        }
+        if is_reserved_audience(raw) {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidTarget,
+                "this resource is reserved for the server's own sign-in",
             ));
         }
         if !out.iter().any(|r| r == raw) {

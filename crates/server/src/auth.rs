@@ -1,20 +1,13 @@
-//! Who is calling: bearer access tokens on the JSON API, and the access tokens we issue to
-//! signed-in users.
+//! Bearer tokens as requests carry them, the first-party access tokens we issue to signed-in
+//! users, and the client's address. Checking a token for use is `access::verify_access_token`.
 
 use actix_web::HttpRequest;
 use actix_web::http::header::AUTHORIZATION;
 use store::Conn;
-use tokens::{AccessClaims, AccessTokenSpec, IssuedAccessToken, VerifyError};
+use tokens::{AccessTokenSpec, IssuedAccessToken};
 
 use crate::app::AppState;
 use crate::errors::ApiError;
-
-/// A user authenticated by an access token of ours.
-#[derive(Debug, Clone)]
-pub struct ApiUser {
-    pub user: accounts::User,
-    pub claims: AccessClaims,
-}
 
 /// The token of `Authorization: Bearer <token>`, if the request carries one.
 pub fn bearer_token(req: &HttpRequest) -> Option<String> {
@@ -22,59 +15,6 @@ pub fn bearer_token(req: &HttpRequest) -> Option<String> {
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
-}
-
-/// Verifies an access token for the JSON API: ours, unexpired, not revoked, meant for this
-/// server (`aud` holds the default audience) and naming a user who exists and is enabled.
-/// Blocking: call it inside `web::block`.
-pub fn user_from_token(
-    state: &AppState,
-    conn: &mut Conn,
-    token: &str,
-) -> Result<ApiUser, ApiError> {
-    let verified =
-        state
-            .keys
-            .verify_access(conn, token, state.settings.issuer_str(), state.now())?;
-    let claims = match verified {
-        Ok(claims) => claims,
-        Err(VerifyError::Expired) => {
-            return Err(ApiError::unauthenticated(
-                "token_expired",
-                "The access token has expired.",
-            ));
-        }
-        Err(_) => return Err(invalid_token()),
-    };
-    if !claims.aud.contains(&state.settings.default_audience)
-        || store::keys::is_access_token_revoked(conn, &claims.jti)?
-    {
-        return Err(invalid_token());
-    }
-    match accounts::find_user(conn, &claims.sub)? {
-        Some(user) if !user.disabled => Ok(ApiUser { user, claims }),
-        _ => Err(invalid_token()),
-    }
-}
-
-fn invalid_token() -> ApiError {
-    ApiError::unauthenticated("invalid_token", "The access token is not valid.")
-}
-
-/// The authenticated user of an API request, or 401.
-pub async fn require_user(req: &HttpRequest, state: &AppState) -> Result<ApiUser, ApiError> {
-    let token = bearer_token(req).ok_or_else(|| {
-        ApiError::unauthenticated(
-            "missing_credentials",
-            "Send an access token as Authorization: Bearer.",
-        )
-    })?;
-    let state = state.clone();
-    actix_web::web::block(move || {
-        let mut conn = state.store.conn()?;
-        user_from_token(&state, &mut conn, &token)
-    })
-    .await?
 }
 
 /// An access token for a signed-in user of the first-party API.
@@ -90,7 +30,7 @@ pub fn issue_user_token(
         issuer: settings.issuer_str(),
         subject: user_id,
         client_id: accounts::FIRST_PARTY_CLIENT,
-        audience: vec![settings.default_audience.clone()],
+        audience: vec![grants::FIRST_PARTY_AUDIENCE.to_owned()],
         scope: None,
         ttl: settings.access_token_ttl,
         alg: settings.access_token_alg,

@@ -471,6 +471,12 @@ impl Settings {
         let default_audience = match args.default_audience.or(file.default_audience) {
             None => issuer.as_str().trim_end_matches('/').to_owned(),
             Some(aud) => match Url::parse(&aud) {
+                Ok(_) if grants::is_reserved_audience(&aud) => {
+                    return Err(invalid(
+                        "PORTCULLIS_DEFAULT_AUDIENCE",
+                        format!("{aud:?} is reserved for first-party sign-in"),
+                    ));
+                }
                 Ok(u) if u.fragment().is_none() => aud,
                 _ => {
                     return Err(invalid(
@@ -711,6 +717,12 @@ fn parse_scopes(raw: &str) -> Result<Vec<String>, ConfigError> {
             return Err(invalid(
                 "PORTCULLIS_SCOPES",
                 format!("{token:?} has characters a scope cannot have"),
+            ));
+        }
+        if token == "*" {
+            return Err(invalid(
+                "PORTCULLIS_SCOPES",
+                "\"*\" is for organization API keys only; list the API scopes an application may ask for (e.g. org:read)",
             ));
         }
         if !out.iter().any(|s| s == token) {

@@ -11,6 +11,7 @@
 //! - Blocking database work runs in `web::block`, never on an async worker.
 //! - Nothing logs a token, secret, password, cookie or query string.
 
+pub mod access;
 pub mod app;
 pub mod audit;
 mod auth;
@@ -25,6 +26,8 @@ mod pages;
 mod principal;
 pub mod ratelimit;
 pub(crate) mod routes;
+/// The JSON API's route table (`routes/api.rs`): every `/api/v1` route and who may call it.
+pub use routes::api::{API_ROUTES, markdown as api_routes_markdown};
 pub mod telemetry;
 mod ttlmap;
 

@@ -14,8 +14,9 @@ use apikeys::{KeyError, VerifiedKey};
 use primitives::SecretHash;
 use store::Conn;
 
+use crate::access::Expect;
 use crate::app::AppState;
-use crate::auth::{bearer_token, user_from_token};
+use crate::auth::bearer_token;
 use crate::errors::ApiError;
 use crate::ttlmap::TtlMap;
 
@@ -53,6 +54,16 @@ impl Principal {
             (Subject::User { id }, _) => id,
             (Subject::Organization { .. }, Via::ApiKey { key_id }) => key_id,
             (Subject::Organization { .. }, Via::AccessToken { client_id }) => client_id,
+        }
+    }
+
+    /// The user acting; an error for a key (routes that take keys never ask).
+    pub fn user_id(&self) -> Result<&str, ApiError> {
+        match &self.subject {
+            Subject::User { id } => Ok(id),
+            Subject::Organization { .. } => Err(ApiError::internal(
+                &"an API key reached a route for members only",
+            )),
         }
     }
 
@@ -217,26 +228,30 @@ pub fn resolve(
     if credential.starts_with("pcl_") {
         return verify_api_key(state, conn, credential);
     }
-    let user = user_from_token(state, conn, credential)?;
-    let first_party = user.claims.client_id == accounts::FIRST_PARTY_CLIENT;
+    let token = crate::access::verify_access_token(state, conn, credential, Expect::OurApis)?;
+    if token.user().is_none() {
+        // A client's own token (client credentials) names no user and no organization.
+        return Err(ApiError::unauthenticated(
+            "invalid_token",
+            "The access token is not valid.",
+        ));
+    }
     Ok(Principal {
-        subject: Subject::User { id: user.user.id },
-        scopes: if first_party {
-            None
-        } else {
-            Some(
-                user.claims
-                    .scope
-                    .as_deref()
-                    .unwrap_or("")
-                    .split(' ')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-            )
+        subject: Subject::User {
+            id: token.claims().sub.clone(),
         },
+        // A first-party token is bound by the user's roles alone; a third-party token by its
+        // granted scopes too (never the catch-all `*`, which only API keys may hold).
+        scopes: (!token.is_first_party()).then(|| {
+            token
+                .scopes()
+                .into_iter()
+                .filter(|s| *s != "*")
+                .map(str::to_owned)
+                .collect()
+        }),
         via: Via::AccessToken {
-            client_id: user.claims.client_id,
+            client_id: token.claims().client_id.clone(),
         },
         agent_id: None,
         ip: None,
@@ -266,60 +281,4 @@ pub async fn require_principal(req: &HttpRequest, state: &AppState) -> Result<Pr
     })
     .await??;
     Ok(Principal { ip, ..principal })
-}
-
-/// What a principal may do in an organization: checks membership (users) or ownership (keys),
-/// the role for management, and the credential's scope. Returns the user's role (owner for an
-/// org key holding `*`, admin for other org keys).
-pub fn org_access(
-    conn: &mut Conn,
-    principal: &Principal,
-    org_id: &str,
-    scope: &str,
-    manage: bool,
-) -> Result<accounts::Role, ApiError> {
-    let role = match &principal.subject {
-        Subject::User { id } => accounts::membership(conn, org_id, id)?.1,
-        Subject::Organization { id } if id == org_id => {
-            if principal
-                .scopes
-                .as_ref()
-                .is_some_and(|s| s.iter().any(|x| x == "*"))
-            {
-                accounts::Role::Owner
-            } else {
-                accounts::Role::Admin
-            }
-        }
-        Subject::Organization { .. } => return Err(ApiError::forbidden()),
-    };
-    if manage && !role.can_manage() {
-        return Err(ApiError::forbidden());
-    }
-    if !principal.allows(scope) {
-        return Err(ApiError::insufficient_scope(scope));
-    }
-    Ok(role)
-}
-
-/// Runs `f` on a connection once the request's principal has passed [`org_access`] for the
-/// organization: the shape of every organization-scoped API handler.
-pub async fn with_org_access<T: Send + 'static>(
-    req: &HttpRequest,
-    state: &actix_web::web::Data<AppState>,
-    org: String,
-    scope: &'static str,
-    manage: bool,
-    f: impl FnOnce(&AppState, &mut Conn, &Principal, accounts::Role) -> Result<T, ApiError>
-    + Send
-    + 'static,
-) -> Result<T, ApiError> {
-    let principal = require_principal(req, state).await?;
-    let st = state.clone();
-    actix_web::web::block(move || {
-        let mut conn = st.store.conn()?;
-        let role = org_access(&mut conn, &principal, &org, scope, manage)?;
-        f(&st, &mut conn, &principal, role)
-    })
-    .await?
 }

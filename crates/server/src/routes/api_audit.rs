@@ -3,18 +3,14 @@
 //! cursor: `?limit=50&cursor=…`, the answer's `nextCursor` fetches the next page.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use store::audit::{AuditEvent, Cursor, Filter};
 
+use crate::access::{OrgCaller, with_org};
 use crate::app::AppState;
 use crate::errors::{ApiError, json_no_store};
-use crate::principal::with_org_access;
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/v1/organizations/{org}/audit", web::get().to(list));
-}
 
 /// An event as the API and `portcullis audit` show it.
 pub fn audit_json(e: &AuditEvent) -> Value {
@@ -32,7 +28,7 @@ pub fn audit_json(e: &AuditEvent) -> Value {
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct Query {
+pub(super) struct Query {
     limit: Option<i64>,
     cursor: Option<String>,
     kind: Option<String>,
@@ -52,8 +48,8 @@ fn parse_cursor(raw: &str) -> Option<Cursor> {
     })
 }
 
-async fn list(
-    req: HttpRequest,
+pub(super) async fn list(
+    caller: OrgCaller,
     path: web::Path<String>,
     state: web::Data<AppState>,
     query: web::Query<Query>,
@@ -75,28 +71,21 @@ async fn list(
         })?),
     };
     let o = org.clone();
-    let (events, more) = with_org_access(
-        &req,
-        &state,
-        org,
-        "org:read",
-        true,
-        move |_, conn, _, role| {
-            if role != accounts::Role::Owner {
-                return Err(ApiError::forbidden());
-            }
-            let filter = Filter {
-                org_id: Some(&o),
-                kind: query.kind.as_deref().filter(|k| !k.is_empty()),
-                actor: None,
-                before,
-            };
-            let mut events = store::audit::list(conn, &filter, limit + 1)?;
-            let more = events.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-            events.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-            Ok((events, more))
-        },
-    )
+    let (events, more) = with_org(&state, caller, move |_, conn, _, role| {
+        if role != accounts::Role::Owner {
+            return Err(ApiError::forbidden());
+        }
+        let filter = Filter {
+            org_id: Some(&o),
+            kind: query.kind.as_deref().filter(|k| !k.is_empty()),
+            actor: None,
+            before,
+        };
+        let mut events = store::audit::list(conn, &filter, limit + 1)?;
+        let more = events.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+        events.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok((events, more))
+    })
     .await?;
     let next = more
         .then(|| events.last().map(|e| format!("{}.{}", e.occurred_at, e.id)))

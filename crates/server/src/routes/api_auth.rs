@@ -1,5 +1,5 @@
 //! First-party JSON sign-in: `POST /api/v1/auth/signup|login|refresh|logout` and
-//! `GET /api/v1/me`. Tokens: a JWT access token (`token`) and a rotating refresh token
+//! `GET /api/v1/me` (routes and their rules: `routes/api.rs`). Tokens: a JWT access token (`token`) and a rotating refresh token
 //! (`refreshToken`) whose reuse revokes its family.
 
 use actix_web::http::StatusCode;
@@ -7,19 +7,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::access::{Expect, FirstPartyUser, verify_access_token};
 use crate::app::AppState;
 use crate::audit::Event;
-use crate::auth::{bearer_token, client_ip, issue_user_token, require_user};
+use crate::auth::{bearer_token, client_ip, issue_user_token};
 use crate::errors::{ApiError, json_no_store};
 use crate::ratelimit::Limit;
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/v1/auth/signup", web::post().to(signup))
-        .route("/api/v1/auth/login", web::post().to(login))
-        .route("/api/v1/auth/refresh", web::post().to(refresh))
-        .route("/api/v1/auth/logout", web::post().to(logout))
-        .route("/api/v1/me", web::get().to(me));
-}
 
 /// A required string field, or a 400 naming it.
 pub fn required<'a>(value: &'a Option<String>, field: &'static str) -> Result<&'a str, ApiError> {
@@ -64,14 +57,14 @@ pub fn sign_in(
 }
 
 #[derive(Deserialize)]
-struct SignupBody {
+pub(super) struct SignupBody {
     email: Option<String>,
     password: Option<String>,
     name: Option<String>,
     organization: Option<String>,
 }
 
-async fn signup(
+pub(super) async fn signup(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<SignupBody>,
@@ -120,13 +113,13 @@ async fn signup(
 }
 
 #[derive(Deserialize)]
-struct LoginBody {
+pub(super) struct LoginBody {
     email: Option<String>,
     username: Option<String>,
     password: Option<String>,
 }
 
-async fn login(
+pub(super) async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<LoginBody>,
@@ -189,11 +182,11 @@ async fn login(
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RefreshBody {
+pub(super) struct RefreshBody {
     refresh_token: Option<String>,
 }
 
-async fn refresh(
+pub(super) async fn refresh(
     state: web::Data<AppState>,
     body: web::Json<RefreshBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -222,7 +215,7 @@ async fn refresh(
     Ok(json_no_store(StatusCode::OK, answer))
 }
 
-async fn logout(
+pub(super) async fn logout(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<RefreshBody>,
@@ -235,9 +228,10 @@ async fn logout(
         accounts::revoke_family(&mut conn, &presented, "logout", now)?;
         // The access token presented with the request dies too, if it is ours and valid.
         if let Some(token) = access
-            && let Ok(user) = crate::auth::user_from_token(&state, &mut conn, &token)
+            && let Ok(verified) = verify_access_token(&state, &mut conn, &token, Expect::OurApis)
         {
-            store::keys::revoke_access_token(&mut conn, &user.claims.jti, user.claims.exp)?;
+            let claims = verified.claims();
+            store::keys::revoke_access_token(&mut conn, &claims.jti, claims.exp)?;
         }
         Ok(())
     })
@@ -255,8 +249,10 @@ pub fn user_json(user: &accounts::User) -> Value {
     })
 }
 
-async fn me(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let caller = require_user(&req, &state).await?;
+pub(super) async fn me(
+    caller: FirstPartyUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let st = state.clone();
     let user_id = caller.user.id.clone();
     let orgs = web::block(move || -> Result<_, ApiError> {

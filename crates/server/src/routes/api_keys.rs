@@ -2,6 +2,7 @@
 //! `/api/v1/organizations/{org}/api-keys…`, `/api/v1/organizations/{org}/agents…`,
 //! `POST /api/v1/authorize-request` and `GET /api/v1/forward-auth`.
 
+use accounts::Role;
 use actix_web::http::StatusCode;
 use actix_web::http::header::CACHE_CONTROL;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -9,63 +10,12 @@ use apikeys::{Agent, ApiKey, KeyError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::access::{Caller, OrgCaller, with_org};
 use crate::app::AppState;
 use crate::audit::Event;
 use crate::errors::{ApiError, json_no_store};
-use crate::principal::{Principal, Subject, require_principal, with_org_access};
+use crate::principal::{Principal, Subject};
 use crate::routes::api_auth::required;
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/api/v1/organizations/{org}/api-keys",
-        web::post().to(create_key),
-    )
-    .route(
-        "/api/v1/organizations/{org}/api-keys",
-        web::get().to(list_keys),
-    )
-    .route(
-        "/api/v1/organizations/{org}/api-keys/{id}",
-        web::get().to(show_key),
-    )
-    .route(
-        "/api/v1/organizations/{org}/api-keys/{id}",
-        web::patch().to(update_key),
-    )
-    .route(
-        "/api/v1/organizations/{org}/api-keys/{id}",
-        web::delete().to(revoke_key),
-    )
-    .route(
-        "/api/v1/organizations/{org}/api-keys/{id}/rotate",
-        web::post().to(rotate_key),
-    )
-    .route(
-        "/api/v1/organizations/{org}/agents",
-        web::post().to(create_agent),
-    )
-    .route(
-        "/api/v1/organizations/{org}/agents",
-        web::get().to(list_agents),
-    )
-    .route(
-        "/api/v1/organizations/{org}/agents/{id}",
-        web::get().to(show_agent),
-    )
-    .route(
-        "/api/v1/organizations/{org}/agents/{id}",
-        web::patch().to(update_agent),
-    )
-    .route(
-        "/api/v1/organizations/{org}/agents/{id}",
-        web::delete().to(delete_agent),
-    )
-    .route(
-        "/api/v1/authorize-request",
-        web::post().to(authorize_request),
-    )
-    .route("/api/v1/forward-auth", web::get().to(forward_auth));
-}
 
 pub fn key_error(e: KeyError) -> ApiError {
     match e {
@@ -100,14 +50,14 @@ fn agent_json(a: &Agent) -> Value {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct KeyBody {
+pub(super) struct KeyBody {
     name: Option<String>,
     scopes: Option<Vec<String>>,
     expires_at: Option<i64>,
 }
 
-async fn create_key(
-    req: HttpRequest,
+pub(super) async fn create_key(
+    caller: OrgCaller,
     path: web::Path<String>,
     state: web::Data<AppState>,
     body: web::Json<KeyBody>,
@@ -118,61 +68,81 @@ async fn create_key(
     let scopes = body.scopes.clone().ok_or_else(|| {
         ApiError::bad_request("invalid_field", "scopes is required.").with_param("scopes")
     })?;
-    let (key, secret) = with_org_access(
-        &req,
-        &state,
-        org.clone(),
-        "api-keys:write",
-        true,
-        move |st, conn, principal, role| {
-            apikeys::check_key_scopes(&scopes, role == accounts::Role::Owner).map_err(key_error)?;
-            let creator = match &principal.subject {
-                Subject::User { id } => id.clone(),
-                Subject::Organization { .. } => match &principal.via {
-                    crate::principal::Via::ApiKey { key_id } => key_id.clone(),
-                    crate::principal::Via::AccessToken { client_id } => client_id.clone(),
-                },
-            };
-            let new = apikeys::NewKey {
-                org_id: &org,
-                created_by: &creator,
-                name: &name,
-                scopes: &scopes,
-                expires_at: body.expires_at,
-            };
-            let created = apikeys::create_key(conn, &new, st.now()).map_err(key_error)?;
-            crate::audit::record(
-                conn,
-                st.now(),
-                Event::new("api_key.created")
-                    .by(principal)
-                    .org(&org)
-                    .detail(json!({ "key_id": created.0.id, "name": name, "scopes": scopes })),
-            );
-            Ok(created)
-        },
-    )
+    let (key, secret) = with_org(&state, caller, move |st, conn, principal, role| {
+        check_grant(&scopes, principal, role)?;
+        let creator = principal.actor().to_owned();
+        let new = apikeys::NewKey {
+            org_id: &org,
+            created_by: &creator,
+            name: &name,
+            scopes: &scopes,
+            expires_at: body.expires_at,
+        };
+        let created = apikeys::create_key(conn, &new, st.now()).map_err(key_error)?;
+        crate::audit::record(
+            conn,
+            st.now(),
+            Event::new("api_key.created")
+                .by(principal)
+                .org(&org)
+                .detail(json!({ "key_id": created.0.id, "name": name, "scopes": scopes })),
+        );
+        Ok(created)
+    })
     .await?;
     let mut body = key_json(&key);
     body["key"] = json!(secret.expose());
     Ok(json_no_store(StatusCode::CREATED, body))
 }
 
-async fn list_keys(
-    req: HttpRequest,
+/// Whether `principal` with `role` may grant `scopes` to a key: known API scopes, `*` for
+/// owners only, and nothing a scoped caller (a key, a third-party token) does not hold itself.
+fn check_grant(scopes: &[String], principal: &Principal, role: Role) -> Result<(), ApiError> {
+    apikeys::check_key_scopes(scopes, role == Role::Owner).map_err(key_error)?;
+    apikeys::check_grantable(scopes, principal.scopes.as_deref()).map_err(key_error)
+}
+
+/// The key `id`, when the caller may manage it: keys holding `*` are the owners' alone.
+fn owners_key_guard(
+    conn: &mut store::Conn,
+    org: &str,
+    id: &str,
+    role: Role,
+) -> Result<ApiKey, ApiError> {
+    let key = apikeys::find_key(conn, org, id).map_err(key_error)?;
+    if role != Role::Owner && key.scopes.iter().any(|s| s == "*") {
+        return Err(ApiError::forbidden());
+    }
+    Ok(key)
+}
+
+/// The agent `id`, when the caller may change it: agents holding `*` are the owners' alone.
+fn owners_agent_guard(
+    conn: &mut store::Conn,
+    org: &str,
+    id: &str,
+    role: Role,
+) -> Result<Agent, ApiError> {
+    let agent = apikeys::find_agent(conn, id)
+        .map_err(key_error)?
+        .filter(|a| a.org_id == org)
+        .ok_or_else(ApiError::not_found)?;
+    if role != Role::Owner && agent.scopes.iter().any(|s| s == "*") {
+        return Err(ApiError::forbidden());
+    }
+    Ok(agent)
+}
+
+pub(super) async fn list_keys(
+    caller: OrgCaller,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let org = path.into_inner();
     let o = org.clone();
-    let keys = with_org_access(
-        &req,
-        &state,
-        org,
-        "api-keys:read",
-        false,
-        move |_, conn, _, _| apikeys::list_keys(conn, &o).map_err(key_error),
-    )
+    let keys = with_org(&state, caller, move |_, conn, _, _| {
+        apikeys::list_keys(conn, &o).map_err(key_error)
+    })
     .await?;
     Ok(json_no_store(
         StatusCode::OK,
@@ -180,27 +150,22 @@ async fn list_keys(
     ))
 }
 
-async fn show_key(
-    req: HttpRequest,
+pub(super) async fn show_key(
+    caller: OrgCaller,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, id) = path.into_inner();
     let o = org.clone();
-    let key = with_org_access(
-        &req,
-        &state,
-        org,
-        "api-keys:read",
-        false,
-        move |_, conn, _, _| apikeys::find_key(conn, &o, &id).map_err(key_error),
-    )
+    let key = with_org(&state, caller, move |_, conn, _, _| {
+        apikeys::find_key(conn, &o, &id).map_err(key_error)
+    })
     .await?;
     Ok(json_no_store(StatusCode::OK, key_json(&key)))
 }
 
-async fn update_key(
-    req: HttpRequest,
+pub(super) async fn update_key(
+    caller: OrgCaller,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
     body: web::Json<KeyBody>,
@@ -208,58 +173,45 @@ async fn update_key(
     let (org, id) = path.into_inner();
     let body = body.into_inner();
     let o = org.clone();
-    let key = with_org_access(
-        &req,
-        &state,
-        org,
-        "api-keys:write",
-        true,
-        move |_, conn, _, role| {
-            if let Some(scopes) = &body.scopes {
-                apikeys::check_key_scopes(scopes, role == accounts::Role::Owner)
-                    .map_err(key_error)?;
-            }
-            apikeys::update_key(
-                conn,
-                &o,
-                &id,
-                body.name.as_deref(),
-                body.scopes.as_deref(),
-                body.expires_at.map(Some),
-            )
-            .map_err(key_error)
-        },
-    )
+    let key = with_org(&state, caller, move |_, conn, principal, role| {
+        owners_key_guard(conn, &o, &id, role)?;
+        if let Some(scopes) = &body.scopes {
+            check_grant(scopes, principal, role)?;
+        }
+        apikeys::update_key(
+            conn,
+            &o,
+            &id,
+            body.name.as_deref(),
+            body.scopes.as_deref(),
+            body.expires_at.map(Some),
+        )
+        .map_err(key_error)
+    })
     .await?;
     Ok(json_no_store(StatusCode::OK, key_json(&key)))
 }
 
-async fn revoke_key(
-    req: HttpRequest,
+pub(super) async fn revoke_key(
+    caller: OrgCaller,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, id) = path.into_inner();
     let o = org.clone();
-    let key = with_org_access(
-        &req,
-        &state,
-        org,
-        "api-keys:write",
-        true,
-        move |st, conn, principal, _| {
-            let key = apikeys::revoke_key(conn, &o, &id, st.now()).map_err(key_error)?;
-            crate::audit::record(
-                conn,
-                st.now(),
-                Event::new("api_key.revoked")
-                    .by(principal)
-                    .org(&o)
-                    .detail(json!({ "key_id": key.id })),
-            );
-            Ok(key)
-        },
-    )
+    let key = with_org(&state, caller, move |st, conn, principal, role| {
+        owners_key_guard(conn, &o, &id, role)?;
+        let key = apikeys::revoke_key(conn, &o, &id, st.now()).map_err(key_error)?;
+        crate::audit::record(
+            conn,
+            st.now(),
+            Event::new("api_key.revoked")
+                .by(principal)
+                .org(&o)
+                .detail(json!({ "key_id": key.id })),
+        );
+        Ok(key)
+    })
     .await?;
     tracing::info!(key = %key.id, org = %key.org_id, "API key revoked");
     Ok(json_no_store(StatusCode::OK, key_json(&key)))
@@ -267,12 +219,12 @@ async fn revoke_key(
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
-struct RotateBody {
+pub(super) struct RotateBody {
     overlap_seconds: i64,
 }
 
-async fn rotate_key(
-    req: HttpRequest,
+pub(super) async fn rotate_key(
+    caller: OrgCaller,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
     body: Option<web::Json<RotateBody>>,
@@ -280,26 +232,23 @@ async fn rotate_key(
     let (org, id) = path.into_inner();
     let overlap = body.map(|b| b.overlap_seconds).unwrap_or(0);
     let o = org.clone();
-    let (key, secret) = with_org_access(
-        &req,
-        &state,
-        org,
-        "api-keys:write",
-        true,
-        move |st, conn, principal, _| {
-            let rotated =
-                apikeys::rotate_key(conn, &o, &id, overlap, st.now()).map_err(key_error)?;
-            crate::audit::record(
-                conn,
-                st.now(),
-                Event::new("api_key.rotated")
-                    .by(principal)
-                    .org(&o)
-                    .detail(json!({ "key_id": id, "overlap_seconds": overlap })),
-            );
-            Ok(rotated)
-        },
-    )
+    let (key, secret) = with_org(&state, caller, move |st, conn, principal, role| {
+        let current = owners_key_guard(conn, &o, &id, role)?;
+        // The new secret is shown to whoever rotates: only an owner or the key's creator.
+        if role != accounts::Role::Owner && current.created_by != principal.actor() {
+            return Err(ApiError::forbidden());
+        }
+        let rotated = apikeys::rotate_key(conn, &o, &id, overlap, st.now()).map_err(key_error)?;
+        crate::audit::record(
+            conn,
+            st.now(),
+            Event::new("api_key.rotated")
+                .by(principal)
+                .org(&o)
+                .detail(json!({ "key_id": id, "overlap_seconds": overlap })),
+        );
+        Ok(rotated)
+    })
     .await?;
     let mut body = key_json(&key);
     body["key"] = json!(secret.expose());
@@ -307,13 +256,13 @@ async fn rotate_key(
 }
 
 #[derive(Deserialize)]
-struct AgentBody {
+pub(super) struct AgentBody {
     name: Option<String>,
     scopes: Option<Vec<String>>,
 }
 
-async fn create_agent(
-    req: HttpRequest,
+pub(super) async fn create_agent(
+    caller: OrgCaller,
     path: web::Path<String>,
     state: web::Data<AppState>,
     body: web::Json<AgentBody>,
@@ -325,44 +274,32 @@ async fn create_agent(
         ApiError::bad_request("invalid_field", "scopes is required.").with_param("scopes")
     })?;
     let o = org.clone();
-    let agent = with_org_access(
-        &req,
-        &state,
-        org,
-        "agents:write",
-        true,
-        move |st, conn, principal, _| {
-            let agent =
-                apikeys::create_agent(conn, &o, &name, &scopes, st.now()).map_err(key_error)?;
-            crate::audit::record(
-                conn,
-                st.now(),
-                Event::new("agent.created").by(principal).org(&o).detail(
-                    json!({ "agent_id": agent.id, "name": agent.name, "scopes": agent.scopes }),
-                ),
-            );
-            Ok(agent)
-        },
-    )
+    let agent = with_org(&state, caller, move |st, conn, principal, role| {
+        apikeys::check_agent_grant(&scopes, role == Role::Owner).map_err(key_error)?;
+        let agent = apikeys::create_agent(conn, &o, &name, &scopes, st.now()).map_err(key_error)?;
+        crate::audit::record(
+            conn,
+            st.now(),
+            Event::new("agent.created").by(principal).org(&o).detail(
+                json!({ "agent_id": agent.id, "name": agent.name, "scopes": agent.scopes }),
+            ),
+        );
+        Ok(agent)
+    })
     .await?;
     Ok(json_no_store(StatusCode::CREATED, agent_json(&agent)))
 }
 
-async fn list_agents(
-    req: HttpRequest,
+pub(super) async fn list_agents(
+    caller: OrgCaller,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let org = path.into_inner();
     let o = org.clone();
-    let agents = with_org_access(
-        &req,
-        &state,
-        org,
-        "agents:read",
-        false,
-        move |_, conn, _, _| apikeys::list_agents(conn, &o).map_err(key_error),
-    )
+    let agents = with_org(&state, caller, move |_, conn, _, _| {
+        apikeys::list_agents(conn, &o).map_err(key_error)
+    })
     .await?;
     Ok(json_no_store(
         StatusCode::OK,
@@ -370,32 +307,25 @@ async fn list_agents(
     ))
 }
 
-async fn show_agent(
-    req: HttpRequest,
+pub(super) async fn show_agent(
+    caller: OrgCaller,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, id) = path.into_inner();
     let o = org.clone();
-    let agent = with_org_access(
-        &req,
-        &state,
-        org,
-        "agents:read",
-        false,
-        move |_, conn, _, _| {
-            apikeys::find_agent(conn, &id)
-                .map_err(key_error)?
-                .filter(|a| a.org_id == o)
-                .ok_or_else(ApiError::not_found)
-        },
-    )
+    let agent = with_org(&state, caller, move |_, conn, _, _| {
+        apikeys::find_agent(conn, &id)
+            .map_err(key_error)?
+            .filter(|a| a.org_id == o)
+            .ok_or_else(ApiError::not_found)
+    })
     .await?;
     Ok(json_no_store(StatusCode::OK, agent_json(&agent)))
 }
 
-async fn update_agent(
-    req: HttpRequest,
+pub(super) async fn update_agent(
+    caller: OrgCaller,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
     body: web::Json<AgentBody>,
@@ -403,65 +333,56 @@ async fn update_agent(
     let (org, id) = path.into_inner();
     let body = body.into_inner();
     let o = org.clone();
-    let agent = with_org_access(
-        &req,
-        &state,
-        org,
-        "agents:write",
-        true,
-        move |st, conn, principal, _| {
-            let updated = apikeys::update_agent(
-                conn,
-                &o,
-                &id,
-                body.name.as_deref(),
-                body.scopes.as_deref(),
-                st.now(),
-            );
-            st.api_keys.forget_agent(&id);
-            let agent = updated.map_err(key_error)?;
-            crate::audit::record(
-                conn,
-                st.now(),
-                Event::new("agent.updated").by(principal).org(&o).detail(
-                    json!({ "agent_id": agent.id, "name": agent.name, "scopes": agent.scopes }),
-                ),
-            );
-            Ok(agent)
-        },
-    )
+    let agent = with_org(&state, caller, move |st, conn, principal, role| {
+        owners_agent_guard(conn, &o, &id, role)?;
+        if let Some(scopes) = &body.scopes {
+            apikeys::check_agent_grant(scopes, role == Role::Owner).map_err(key_error)?;
+        }
+        let updated = apikeys::update_agent(
+            conn,
+            &o,
+            &id,
+            body.name.as_deref(),
+            body.scopes.as_deref(),
+            st.now(),
+        );
+        st.api_keys.forget_agent(&id);
+        let agent = updated.map_err(key_error)?;
+        crate::audit::record(
+            conn,
+            st.now(),
+            Event::new("agent.updated").by(principal).org(&o).detail(
+                json!({ "agent_id": agent.id, "name": agent.name, "scopes": agent.scopes }),
+            ),
+        );
+        Ok(agent)
+    })
     .await?;
     Ok(json_no_store(StatusCode::OK, agent_json(&agent)))
 }
 
-async fn delete_agent(
-    req: HttpRequest,
+pub(super) async fn delete_agent(
+    caller: OrgCaller,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (org, id) = path.into_inner();
     let o = org.clone();
-    with_org_access(
-        &req,
-        &state,
-        org,
-        "agents:write",
-        true,
-        move |st, conn, principal, _| {
-            let deleted = apikeys::delete_agent(conn, &o, &id);
-            st.api_keys.forget_agent(&id);
-            deleted.map_err(key_error)?;
-            crate::audit::record(
-                conn,
-                st.now(),
-                Event::new("agent.deleted")
-                    .by(principal)
-                    .org(&o)
-                    .detail(json!({ "agent_id": id })),
-            );
-            Ok(())
-        },
-    )
+    with_org(&state, caller, move |st, conn, principal, role| {
+        owners_agent_guard(conn, &o, &id, role)?;
+        let deleted = apikeys::delete_agent(conn, &o, &id);
+        st.api_keys.forget_agent(&id);
+        deleted.map_err(key_error)?;
+        crate::audit::record(
+            conn,
+            st.now(),
+            Event::new("agent.deleted")
+                .by(principal)
+                .org(&o)
+                .detail(json!({ "agent_id": id })),
+        );
+        Ok(())
+    })
     .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -475,9 +396,6 @@ async fn decide(
     service: String,
     endpoint: String,
 ) -> Result<Value, ApiError> {
-    if !principal.allows("authorize") {
-        return Err(ApiError::insufficient_scope("authorize"));
-    }
     let required = apikeys::required_scope(&service, &endpoint).map_err(key_error)?;
     if let Subject::Organization { id } = &principal.subject
         && let Some(agent) = state.api_keys.agent(&agent_id, state.now())
@@ -546,19 +464,19 @@ fn valid_method(m: &str) -> bool {
 }
 
 #[derive(Deserialize)]
-struct AuthorizeBody {
+pub(super) struct AuthorizeBody {
     agent_id: Option<String>,
     service: Option<String>,
     endpoint: Option<String>,
     method: Option<String>,
 }
 
-async fn authorize_request(
-    req: HttpRequest,
+pub(super) async fn authorize_request(
+    caller: Caller,
     state: web::Data<AppState>,
     body: web::Json<AuthorizeBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = require_principal(&req, &state).await?;
+    let principal = caller.principal;
     let body = body.into_inner();
     let service = required(&body.service, "service")?.to_owned();
     let endpoint = required(&body.endpoint, "endpoint")?.to_owned();
@@ -578,11 +496,12 @@ async fn authorize_request(
 /// For gateways (nginx `auth_request`, Traefik ForwardAuth): the service is the `X-Service`
 /// header, or the first segment of `X-Forwarded-Uri`; the agent is `X-Agent-Id` or the combined
 /// credential's. 200 allows; 401/403 refuse, with the JSON error.
-async fn forward_auth(
+pub(super) async fn forward_auth(
     req: HttpRequest,
+    caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = require_principal(&req, &state).await?;
+    let principal = caller.principal;
     let header = |name: &str| {
         req.headers()
             .get(name)

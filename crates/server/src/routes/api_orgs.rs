@@ -1,43 +1,23 @@
 //! Organizations, members and invites: `/api/v1/organizations…` and
-//! `POST /api/v1/invites/{id}/accept`.
+//! `POST /api/v1/invites/{id}/accept` (routes and their rules: `routes/api.rs`).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::access::{
+    Caller, FirstPartyUser, MaybeFirstParty, OrgCaller, OrgRule, org_access, with_org,
+};
 use crate::app::AppState;
 use crate::audit::Event;
-use crate::auth::{bearer_token, client_ip, require_user, user_from_token};
+use crate::auth::client_ip;
 use crate::errors::{ApiError, json_no_store};
-use crate::principal::{Subject, org_access, require_principal};
+use crate::principal::Subject;
 use crate::routes::api_auth::{required, sign_in, user_json};
 
 /// Invites are valid for a week.
 const INVITE_TTL: i64 = 7 * 86_400;
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/v1/organizations", web::post().to(create))
-        .route("/api/v1/organizations", web::get().to(list))
-        .route("/api/v1/organizations/{org}", web::get().to(show))
-        .route(
-            "/api/v1/organizations/{org}/members",
-            web::get().to(list_members),
-        )
-        .route(
-            "/api/v1/organizations/{org}/members/{user}",
-            web::patch().to(change_member),
-        )
-        .route(
-            "/api/v1/organizations/{org}/members/{user}",
-            web::delete().to(remove_member),
-        )
-        .route(
-            "/api/v1/organizations/{org}/invites",
-            web::post().to(invite),
-        )
-        .route("/api/v1/invites/{id}/accept", web::post().to(accept));
-}
 
 fn org_json(org: &accounts::Org, role: accounts::Role) -> Value {
     json!({ "id": org.id, "name": org.name, "createdAt": org.created_at, "role": role.as_str() })
@@ -55,16 +35,16 @@ fn parse_role(raw: &Option<String>) -> Result<accounts::Role, ApiError> {
 }
 
 #[derive(Deserialize)]
-struct NameBody {
+pub(super) struct NameBody {
     name: Option<String>,
 }
 
-async fn create(
+pub(super) async fn create(
     req: HttpRequest,
+    caller: FirstPartyUser,
     state: web::Data<AppState>,
     body: web::Json<NameBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = require_user(&req, &state).await?;
     let name = required(&body.name, "name")?.to_owned();
     let ip = client_ip(&req, &state);
     let org = web::block(move || -> Result<_, ApiError> {
@@ -88,15 +68,23 @@ async fn create(
     ))
 }
 
-async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let principal = require_principal(&req, &state).await?;
+pub(super) async fn list(
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = caller.principal;
     let orgs = web::block(move || -> Result<_, ApiError> {
         let mut conn = state.store.conn()?;
         match &principal.subject {
             Subject::User { id } => Ok(accounts::orgs_of(&mut conn, id)?),
             // An organization key sees its own organization.
             Subject::Organization { id } => {
-                let role = org_access(&mut conn, &principal, id, "org:read", false)?;
+                let rule = OrgRule {
+                    scope: "org:read",
+                    role: accounts::Role::Member,
+                    keys: true,
+                };
+                let role = org_access(&mut conn, &principal, id, &rule)?;
                 let org = accounts::find_org(&mut conn, id)?.ok_or_else(ApiError::forbidden)?;
                 Ok(vec![(org, role)])
             }
@@ -107,116 +95,101 @@ async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRespon
     Ok(json_no_store(StatusCode::OK, json!({ "data": data })))
 }
 
-async fn show(
-    req: HttpRequest,
-    path: web::Path<String>,
+pub(super) async fn show(
+    caller: OrgCaller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = require_principal(&req, &state).await?;
-    let org_id = path.into_inner();
-    let (org, role) = web::block(move || -> Result<_, ApiError> {
-        let mut conn = state.store.conn()?;
-        let role = org_access(&mut conn, &principal, &org_id, "org:read", false)?;
-        let org = accounts::find_org(&mut conn, &org_id)?.ok_or_else(ApiError::forbidden)?;
-        Ok((org, role))
+    let role = caller.role;
+    let org_id = caller.org_id.clone();
+    let org = with_org(&state, caller, move |_, conn, _, _| {
+        accounts::find_org(conn, &org_id)?.ok_or_else(ApiError::forbidden)
     })
-    .await??;
+    .await?;
     Ok(json_no_store(StatusCode::OK, org_json(&org, role)))
 }
 
-async fn list_members(
-    req: HttpRequest,
-    path: web::Path<String>,
+pub(super) async fn list_members(
+    caller: OrgCaller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = require_principal(&req, &state).await?;
-    let org_id = path.into_inner();
-    let members = web::block(move || -> Result<_, ApiError> {
-        let mut conn = state.store.conn()?;
-        org_access(&mut conn, &principal, &org_id, "members:read", false)?;
-        Ok(accounts::members(&mut conn, &org_id)?)
+    let org_id = caller.org_id.clone();
+    let members = with_org(&state, caller, move |_, conn, _, _| {
+        Ok(accounts::members(conn, &org_id)?)
     })
-    .await??;
+    .await?;
     let data: Vec<Value> = members.iter().map(member_json).collect();
     Ok(json_no_store(StatusCode::OK, json!({ "data": data })))
 }
 
 #[derive(Deserialize)]
-struct RoleBody {
+pub(super) struct RoleBody {
     role: Option<String>,
 }
 
-async fn change_member(
-    req: HttpRequest,
+pub(super) async fn change_member(
+    caller: OrgCaller,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
     body: web::Json<RoleBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = require_user(&req, &state).await?;
-    let (org_id, target) = path.into_inner();
+    let (_, target) = path.into_inner();
     let role = parse_role(&body.role)?;
-    let ip = client_ip(&req, &state);
-    let member = web::block(move || -> Result<_, ApiError> {
-        let mut conn = state.store.conn()?;
-        accounts::change_role(&mut conn, &org_id, &caller.user.id, &target, role)?;
+    let org_id = caller.org_id.clone();
+    let member = with_org(&state, caller, move |st, conn, principal, _| {
+        let org_id = &org_id;
+        accounts::change_role(conn, org_id, principal.user_id()?, &target, role)?;
         crate::audit::record(
-            &mut conn,
-            state.now(),
+            conn,
+            st.now(),
             Event::new("member.role_changed")
-                .actor(Some(&caller.user.id))
-                .ip(ip.as_deref())
-                .org(&org_id)
+                .by(principal)
+                .org(org_id)
                 .detail(json!({ "user_id": target, "role": role.as_str() })),
         );
-        accounts::members(&mut conn, &org_id)?
+        accounts::members(conn, org_id)?
             .into_iter()
             .find(|m| m.user_id == target)
             .ok_or_else(ApiError::not_found)
     })
-    .await??;
+    .await?;
     Ok(json_no_store(StatusCode::OK, member_json(&member)))
 }
 
-async fn remove_member(
-    req: HttpRequest,
+pub(super) async fn remove_member(
+    caller: OrgCaller,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = require_user(&req, &state).await?;
-    let (org_id, target) = path.into_inner();
-    let ip = client_ip(&req, &state);
-    web::block(move || -> Result<_, ApiError> {
-        let mut conn = state.store.conn()?;
-        accounts::remove_member(&mut conn, &org_id, &caller.user.id, &target)?;
+    let (_, target) = path.into_inner();
+    let org_id = caller.org_id.clone();
+    with_org(&state, caller, move |st, conn, principal, _| {
+        let org_id = &org_id;
+        accounts::remove_member(conn, org_id, principal.user_id()?, &target)?;
         crate::audit::record(
-            &mut conn,
-            state.now(),
+            conn,
+            st.now(),
             Event::new("member.removed")
-                .actor(Some(&caller.user.id))
-                .ip(ip.as_deref())
-                .org(&org_id)
+                .by(principal)
+                .org(org_id)
                 .detail(json!({ "user_id": target })),
         );
         Ok(())
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 #[derive(Deserialize)]
-struct InviteBody {
+pub(super) struct InviteBody {
     email: Option<String>,
     role: Option<String>,
 }
 
-async fn invite(
-    req: HttpRequest,
-    path: web::Path<String>,
+pub(super) async fn invite(
+    caller: OrgCaller,
     state: web::Data<AppState>,
     body: web::Json<InviteBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = require_user(&req, &state).await?;
-    let org_id = path.into_inner();
     let email = required(&body.email, "email")?.to_owned();
     let role = if body.role.is_some() {
         parse_role(&body.role)?
@@ -224,30 +197,29 @@ async fn invite(
         accounts::Role::Member
     };
     let issuer = state.settings.issuer_str().to_owned();
-    let ip = client_ip(&req, &state);
-    let (invite, token) = web::block(move || -> Result<_, ApiError> {
-        let mut conn = state.store.conn()?;
+    let org_id = caller.org_id.clone();
+    let (invite, token) = with_org(&state, caller, move |st, conn, principal, _| {
+        let org_id = &org_id;
         let created = accounts::create_invite(
-            &mut conn,
-            &org_id,
-            &caller.user.id,
+            conn,
+            org_id,
+            principal.user_id()?,
             &email,
             role,
-            state.now(),
+            st.now(),
             INVITE_TTL,
         )?;
         crate::audit::record(
-            &mut conn,
-            state.now(),
+            conn,
+            st.now(),
             Event::new("invite.created")
-                .actor(Some(&caller.user.id))
-                .ip(ip.as_deref())
-                .org(&org_id)
+                .by(principal)
+                .org(org_id)
                 .detail(json!({ "invite_id": created.0.id, "email": created.0.email, "role": role.as_str() })),
         );
         Ok(created)
     })
-    .await??;
+    .await?;
     Ok(json_no_store(
         StatusCode::CREATED,
         json!({
@@ -263,7 +235,7 @@ async fn invite(
 }
 
 #[derive(Deserialize)]
-struct AcceptBody {
+pub(super) struct AcceptBody {
     token: Option<String>,
     name: Option<String>,
     password: Option<String>,
@@ -271,8 +243,9 @@ struct AcceptBody {
 
 /// Accepts an invite: as the signed-in invitee (a bearer token), or by creating the account
 /// with `{name, password}`. Answers like sign-in.
-async fn accept(
+pub(super) async fn accept(
     req: HttpRequest,
+    caller: MaybeFirstParty,
     path: web::Path<String>,
     state: web::Data<AppState>,
     body: web::Json<AcceptBody>,
@@ -280,8 +253,8 @@ async fn accept(
     let invite_id = path.into_inner();
     let body = body.into_inner();
     let token = required(&body.token, "token")?.to_owned();
-    let bearer = bearer_token(&req);
-    if bearer.is_none() {
+    let caller = caller.0;
+    if caller.is_none() {
         required(&body.name, "name")?;
         required(&body.password, "password")?;
     }
@@ -289,10 +262,6 @@ async fn accept(
     let answer = web::block(move || -> Result<Value, ApiError> {
         let now = state.now();
         let mut conn = state.store.conn()?;
-        let caller = match &bearer {
-            Some(t) => Some(user_from_token(&state, &mut conn, t)?),
-            None => None,
-        };
         let acceptor = match &caller {
             Some(c) => accounts::Acceptor::Existing {
                 user_id: &c.user.id,

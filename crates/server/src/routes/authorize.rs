@@ -214,7 +214,12 @@ fn describe(scope: &str) -> String {
         "profile" => "See your name".into(),
         "email" => "See your email address and whether it is verified".into(),
         "offline_access" => "Stay connected when you are not using it".into(),
-        other => format!("Use the permission \u{201c}{other}\u{201d}"),
+        // The JSON API's scopes, in the registry's words ("Create, change, rotate and revoke
+        // your organizations' API keys").
+        other => match apikeys::describe_api_scope(other) {
+            Some(words) => words.into(),
+            None => format!("Use the permission \u{201c}{other}\u{201d}"),
+        },
     }
 }
 

@@ -24,31 +24,15 @@ use gateway::{GatewayError, MasterKey, Service};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::access::{OrgCaller, with_org};
 use crate::app::AppState;
 use crate::errors::{ApiError, ErrorType, json_no_store};
-use crate::principal::{Subject, Via, require_principal, with_org_access};
+use crate::principal::{Subject, Via, require_principal};
 use crate::routes::api_auth::required;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/api/v1/organizations/{org}/services",
-        web::post().to(create),
-    )
-    .route("/api/v1/organizations/{org}/services", web::get().to(list))
-    .route(
-        "/api/v1/organizations/{org}/services/{name}",
-        web::get().to(show),
-    )
-    .route(
-        "/api/v1/organizations/{org}/services/{name}",
-        web::patch().to(update),
-    )
-    .route(
-        "/api/v1/organizations/{org}/services/{name}",
-        web::delete().to(remove),
-    )
-    .route("/api/v1/organizations/{org}/usage", web::get().to(usage))
-    .service(
+    // The JSON API of services and usage is in the route table (`routes/api.rs`).
+    cfg.service(
         web::resource("/proxy/{service}/{path:.*}")
             .app_data(web::PayloadConfig::new(64 * 1024 * 1024))
             .to(proxy_named),
@@ -124,7 +108,7 @@ fn service_json(s: &Service) -> Value {
 }
 
 #[derive(Deserialize)]
-struct CredentialBody {
+pub(super) struct CredentialBody {
     kind: Option<String>,
     name: Option<String>,
     value: Option<String>,
@@ -132,15 +116,15 @@ struct CredentialBody {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ServiceBody {
+pub(super) struct ServiceBody {
     name: Option<String>,
     base_url: Option<String>,
     path_prefix: Option<String>,
     credential: Option<CredentialBody>,
 }
 
-async fn create(
-    req: HttpRequest,
+pub(super) async fn create(
+    caller: OrgCaller,
     path: web::Path<String>,
     state: web::Data<AppState>,
     body: web::Json<ServiceBody>,
@@ -160,45 +144,33 @@ async fn create(
     );
     let prefix = body.path_prefix.unwrap_or_default();
     let o = org.clone();
-    let service = with_org_access(
-        &req,
-        &state,
-        org,
-        "services:write",
-        true,
-        move |st, conn, _, _| {
-            let new = gateway::NewService {
-                name: &name,
-                base_url: &base_url,
-                path_prefix: &prefix,
-                credential_kind: &kind,
-                credential_name: &cname,
-                credential_value: &value,
-                allow_http: st.settings.gateway_allow_private,
-            };
-            gateway::create_service(conn, &key, &o, &new, st.now()).map_err(gateway_error)
-        },
-    )
+    let service = with_org(&state, caller, move |st, conn, _, _| {
+        let new = gateway::NewService {
+            name: &name,
+            base_url: &base_url,
+            path_prefix: &prefix,
+            credential_kind: &kind,
+            credential_name: &cname,
+            credential_value: &value,
+            allow_http: st.settings.gateway_allow_private,
+        };
+        gateway::create_service(conn, &key, &o, &new, st.now()).map_err(gateway_error)
+    })
     .await?;
     Ok(json_no_store(StatusCode::CREATED, service_json(&service)))
 }
 
-async fn list(
-    req: HttpRequest,
+pub(super) async fn list(
+    caller: OrgCaller,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     master_key(&state)?;
     let org = path.into_inner();
     let o = org.clone();
-    let services = with_org_access(
-        &req,
-        &state,
-        org,
-        "services:read",
-        false,
-        move |_, conn, _, _| gateway::list_services(conn, &o).map_err(gateway_error),
-    )
+    let services = with_org(&state, caller, move |_, conn, _, _| {
+        gateway::list_services(conn, &o).map_err(gateway_error)
+    })
     .await?;
     Ok(json_no_store(
         StatusCode::OK,
@@ -206,28 +178,23 @@ async fn list(
     ))
 }
 
-async fn show(
-    req: HttpRequest,
+pub(super) async fn show(
+    caller: OrgCaller,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     master_key(&state)?;
     let (org, name) = path.into_inner();
     let o = org.clone();
-    let service = with_org_access(
-        &req,
-        &state,
-        org,
-        "services:read",
-        false,
-        move |_, conn, _, _| gateway::find_service(conn, &o, &name).map_err(gateway_error),
-    )
+    let service = with_org(&state, caller, move |_, conn, _, _| {
+        gateway::find_service(conn, &o, &name).map_err(gateway_error)
+    })
     .await?;
     Ok(json_no_store(StatusCode::OK, service_json(&service)))
 }
 
-async fn update(
-    req: HttpRequest,
+pub(super) async fn update(
+    caller: OrgCaller,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
     body: web::Json<ServiceBody>,
@@ -236,61 +203,49 @@ async fn update(
     let (org, name) = path.into_inner();
     let body = body.into_inner();
     let o = org.clone();
-    let service = with_org_access(
-        &req,
-        &state,
-        org,
-        "services:write",
-        true,
-        move |st, conn, _, _| {
-            let cred = body.credential.as_ref().map(|c| {
-                (
-                    c.kind.clone().unwrap_or_else(|| "header".into()),
-                    c.name.clone().unwrap_or_default(),
-                    c.value.clone().unwrap_or_default(),
-                )
-            });
-            gateway::update_service(
-                conn,
-                &key,
-                &o,
-                &name,
-                body.base_url.as_deref(),
-                body.path_prefix.as_deref(),
-                cred.as_ref()
-                    .map(|(k, n, v)| (k.as_str(), n.as_str(), v.as_str())),
-                st.settings.gateway_allow_private,
-                st.now(),
+    let service = with_org(&state, caller, move |st, conn, _, _| {
+        let cred = body.credential.as_ref().map(|c| {
+            (
+                c.kind.clone().unwrap_or_else(|| "header".into()),
+                c.name.clone().unwrap_or_default(),
+                c.value.clone().unwrap_or_default(),
             )
-            .map_err(gateway_error)
-        },
-    )
+        });
+        gateway::update_service(
+            conn,
+            &key,
+            &o,
+            &name,
+            body.base_url.as_deref(),
+            body.path_prefix.as_deref(),
+            cred.as_ref()
+                .map(|(k, n, v)| (k.as_str(), n.as_str(), v.as_str())),
+            st.settings.gateway_allow_private,
+            st.now(),
+        )
+        .map_err(gateway_error)
+    })
     .await?;
     Ok(json_no_store(StatusCode::OK, service_json(&service)))
 }
 
-async fn remove(
-    req: HttpRequest,
+pub(super) async fn remove(
+    caller: OrgCaller,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     master_key(&state)?;
     let (org, name) = path.into_inner();
     let o = org.clone();
-    with_org_access(
-        &req,
-        &state,
-        org,
-        "services:write",
-        true,
-        move |_, conn, _, _| gateway::delete_service(conn, &o, &name).map_err(gateway_error),
-    )
+    with_org(&state, caller, move |_, conn, _, _| {
+        gateway::delete_service(conn, &o, &name).map_err(gateway_error)
+    })
     .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 #[derive(Deserialize)]
-struct UsageQuery {
+pub(super) struct UsageQuery {
     service: Option<String>,
     agent: Option<String>,
     since: Option<i64>,
@@ -298,8 +253,8 @@ struct UsageQuery {
 }
 
 /// The usage log, for owners (and owner keys holding `*`).
-async fn usage(
-    req: HttpRequest,
+pub(super) async fn usage(
+    caller: OrgCaller,
     path: web::Path<String>,
     state: web::Data<AppState>,
     q: web::Query<UsageQuery>,
@@ -307,27 +262,20 @@ async fn usage(
     let org = path.into_inner();
     let q = q.into_inner();
     let o = org.clone();
-    let rows = with_org_access(
-        &req,
-        &state,
-        org,
-        "services:read",
-        true,
-        move |_, conn, _, role| {
-            if role != accounts::Role::Owner {
-                return Err(ApiError::forbidden());
-            }
-            let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-            Ok(store::gateway::usage_of_org(
-                conn,
-                &o,
-                q.service.as_deref(),
-                q.agent.as_deref(),
-                q.since,
-                limit,
-            )?)
-        },
-    )
+    let rows = with_org(&state, caller, move |_, conn, _, role| {
+        if role != accounts::Role::Owner {
+            return Err(ApiError::forbidden());
+        }
+        let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+        Ok(store::gateway::usage_of_org(
+            conn,
+            &o,
+            q.service.as_deref(),
+            q.agent.as_deref(),
+            q.since,
+            limit,
+        )?)
+    })
     .await?;
     let data: Vec<Value> = rows
         .iter()

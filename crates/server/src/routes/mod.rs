@@ -2,6 +2,7 @@
 
 use actix_web::web;
 
+pub mod api;
 mod api_audit;
 mod api_auth;
 mod api_keys;
@@ -27,10 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     discovery::configure(cfg);
     oauth::configure(cfg);
     register::configure(cfg);
-    api_auth::configure(cfg);
-    api_orgs::configure(cfg);
-    api_audit::configure(cfg);
-    api_keys::configure(cfg);
+    api::configure(cfg);
     pages::configure(cfg);
     key_pages::configure(cfg);
     authorize::configure(cfg);

@@ -420,7 +420,7 @@ fn password_grant(
         user: &user,
         client: client.client(),
         scopes,
-        audience: vec![state.settings.default_audience.clone()],
+        audience: user_audience(state, client.client()),
         auth_time: now,
         nonce: None,
         sid: None,
@@ -469,6 +469,16 @@ pub fn scope_claims(user: &accounts::User, scopes: &[&str]) -> Map<String, Value
         claims.insert("updated_at".into(), Value::from(user.updated_at));
     }
     claims
+}
+
+/// The audience of a user's token asked without `resource`: this server, and for an
+/// operator's first-party client also the first-party API (no third-party client can get it).
+fn user_audience(state: &AppState, client: &registration::Client) -> Vec<String> {
+    let mut audience = vec![state.settings.default_audience.clone()];
+    if client.first_party {
+        audience.push(grants::FIRST_PARTY_AUDIENCE.to_owned());
+    }
+    audience
 }
 
 struct Grant<'a> {
@@ -629,7 +639,7 @@ fn exchange_code(
         .and_then(|r| serde_json::from_str(r).ok())
         .unwrap_or_default();
     let audience = if resources.is_empty() {
-        vec![state.settings.default_audience.clone()]
+        user_audience(state, client.client())
     } else {
         resources
     };
@@ -724,7 +734,7 @@ fn refresh(
             .map(str::to_owned)
             .collect()
     });
-    let default_audience = state.settings.default_audience.clone();
+    let default_audience = user_audience(state, client.client());
     let outcome = accounts::rotate_refresh(
         conn,
         presented,
@@ -753,7 +763,7 @@ fn refresh(
                 user: &user,
                 client: client.client(),
                 scopes,
-                audience: vec![default_audience.clone()],
+                audience: default_audience.clone(),
                 auth_time: family.auth_time,
                 nonce: None,
                 sid: None,

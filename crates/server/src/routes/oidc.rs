@@ -12,6 +12,7 @@ use grants::FormParams;
 use serde_json::{Value, json};
 use url::Url;
 
+use crate::access::{Expect, TokenRejected, verify_access_token};
 use crate::app::AppState;
 use crate::auth::bearer_token;
 use crate::errors::PageError;
@@ -140,31 +141,17 @@ async fn userinfo(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>
     let st = state.clone();
     let result = web::block(move || {
         let mut conn = st.store.conn().map_err(|e| e.to_string())?;
-        let now = st.now();
-        let verified = st
-            .keys
-            .verify_access(&mut conn, &token, st.settings.issuer_str(), now)
-            .map_err(|e| e.to_string())?;
-        let claims = match verified {
-            Ok(c) => c,
-            Err(_) => {
-                return Ok(Err((
-                    StatusCode::UNAUTHORIZED,
-                    "invalid_token",
-                    "the access token is not valid",
-                )));
-            }
+        let invalid = (
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "the access token is not valid",
+        );
+        let verified = match verify_access_token(&st, &mut conn, &token, Expect::OurApis) {
+            Ok(verified) => verified,
+            Err(TokenRejected::Internal(detail)) => return Err(detail),
+            Err(_) => return Ok(Err(invalid)),
         };
-        if store::keys::is_access_token_revoked(&mut conn, &claims.jti)
-            .map_err(|e| e.to_string())?
-        {
-            return Ok(Err((
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                "the access token is not valid",
-            )));
-        }
-        let scopes: Vec<&str> = claims.scope.as_deref().unwrap_or("").split(' ').collect();
+        let scopes = verified.scopes();
         if !scopes.contains(&"openid") {
             return Ok(Err((
                 StatusCode::FORBIDDEN,
@@ -172,16 +159,12 @@ async fn userinfo(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>
                 "the token lacks the openid scope",
             )));
         }
-        let user = accounts::find_user(&mut conn, &claims.sub).map_err(|e| e.to_string())?;
-        let Some(user) = user.filter(|u| !u.disabled) else {
-            return Ok(Err((
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                "the access token is not valid",
-            )));
+        // A client's own token (client credentials) names no user.
+        let Some(user) = verified.user() else {
+            return Ok(Err(invalid));
         };
-        let mut body = scope_claims(&user, &scopes);
-        body.insert("sub".into(), Value::String(user.id));
+        let mut body = scope_claims(user, &scopes);
+        body.insert("sub".into(), Value::String(user.id.clone()));
         Ok::<_, String>(Ok(Value::Object(body)))
     })
     .await;

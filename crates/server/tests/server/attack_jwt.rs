@@ -106,7 +106,8 @@ async fn target(db: &TestDb) -> Target {
     let claims = json!({
         "iss": server.base,
         "sub": ada["user"]["id"],
-        "aud": server.base,
+        // This server and the first-party API, as a first-party client's token carries.
+        "aud": [server.base, "urn:portcullis:first-party"],
         "exp": now + 600,
         "iat": now,
         "jti": format!("forged-{now}"),

@@ -4,6 +4,7 @@
 mod browser;
 mod common;
 
+mod access_rules;
 mod api_auth;
 mod api_orgs;
 mod apikeys;
