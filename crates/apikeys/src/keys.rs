@@ -23,6 +23,13 @@ pub struct ApiKey {
     pub revoked_at: Option<i64>,
 }
 
+impl ApiKey {
+    /// Whether only owners may change, rotate or revoke this key: it holds `*`.
+    pub fn owners_only(&self) -> bool {
+        self.scopes.iter().any(|s| s == "*")
+    }
+}
+
 impl From<ApiKeyRow> for ApiKey {
     fn from(r: ApiKeyRow) -> Self {
         Self {

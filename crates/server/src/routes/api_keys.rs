@@ -110,7 +110,7 @@ fn owners_key_guard(
     role: Role,
 ) -> Result<ApiKey, ApiError> {
     let key = apikeys::find_key(conn, org, id).map_err(key_error)?;
-    if role != Role::Owner && key.scopes.iter().any(|s| s == "*") {
+    if role != Role::Owner && key.owners_only() {
         return Err(ApiError::forbidden());
     }
     Ok(key)

@@ -219,6 +219,12 @@ async fn revoke(
         if !role.can_manage() {
             return Err(forbidden());
         }
+        // Keys holding `*` are the owners' alone.
+        if role != accounts::Role::Owner
+            && apikeys::find_key(&mut conn, &oid, &key_id).is_ok_and(|k| k.owners_only())
+        {
+            return Err(forbidden());
+        }
         match apikeys::revoke_key(&mut conn, &oid, &key_id, st.now()) {
             Ok(_) | Err(apikeys::KeyError::NotFound) => Ok(()),
             Err(e) => Err(internal(&e)),
