@@ -172,8 +172,17 @@ fn gateway_error(e: GatewayError) -> ApiError {
             ErrorType::InvalidRequestError,
             "A service with this name exists already.",
         ),
+        // A sealed credential that does not open: the master key changed without a re-seal,
+        // or the row was tampered with (a value copied from another service or host). Nothing
+        // is sent upstream; the caller learns only that the credential must be stored again.
         GatewayError::Undecryptable => {
-            ApiError::internal(&"a stored credential does not open with the master key")
+            tracing::warn!("a stored gateway credential does not open with the master key");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "credential_unavailable",
+                ErrorType::ApiError,
+                "The stored credential of this service cannot be used; store it again.",
+            )
         }
         GatewayError::Refused(why) => {
             tracing::info!(%why, "gateway target refused");

@@ -3,6 +3,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::{Value, json};
@@ -17,12 +18,20 @@ const CREDENTIAL: &str = "Bearer upstream-secret-4242";
 /// The upstream: echoes what it received; streams an event stream in two parts, the second
 /// only after the test says so; redirects elsewhere.
 fn upstream(release: Arc<Notify>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    upstream_at("127.0.0.1", release, Arc::default())
+}
+
+/// The upstream on a loopback address of choice, counting the calls that reach `/v1/echo`.
+fn upstream_at(ip: &str, release: Arc<Notify>, hits: Arc<AtomicUsize>) -> String {
+    let listener = TcpListener::bind((ip, 0)).expect("bind");
     let addr = listener.local_addr().expect("addr");
     let server = HttpServer::new(move || {
         let release = Arc::clone(&release);
+        let hits = Arc::clone(&hits);
         App::new()
-            .route("/v1/echo", web::to(|req: HttpRequest, body: web::Bytes| async move {
+            .route("/v1/echo", web::to(move |req: HttpRequest, body: web::Bytes| {
+                hits.fetch_add(1, Ordering::SeqCst);
+                async move {
                 let headers: serde_json::Map<String, Value> = req
                     .headers()
                     .iter()
@@ -32,7 +41,7 @@ fn upstream(release: Arc<Notify>) -> String {
                     "method": req.method().as_str(), "path": req.path(), "query": req.query_string(),
                     "headers": headers, "body": String::from_utf8_lossy(&body),
                 }))
-            }))
+            }}))
             .route("/v1/stream", web::get().to(move || {
                 let release = Arc::clone(&release);
                 async move {
@@ -303,6 +312,92 @@ on_both_backends! {
     }
 }
 
+async fn proxied(g: &Gw, service: &str, agent: &str) -> reqwest::Response {
+    g.server
+        .http
+        .post(g.server.url(&format!("/proxy/{service}/v1/echo")))
+        .header("x-api-key", &g.key)
+        .header("x-agent-id", agent)
+        .body("x")
+        .send()
+        .await
+        .expect("proxy")
+}
+
+on_both_backends! {
+    // A sealed credential copied, in the database, from a service on one host to a service on
+    // another does not open there: the call fails with a clean 503 that reveals nothing, and
+    // nothing reaches the other host.
+    async fn attack_copied_credential_does_not_open_for_another_host(db) {
+        let g = setup(&db, Some(MASTER), true).await;
+        assert_eq!(add_service(&g, &g.base).await.status(), 201);
+        let hits = Arc::new(AtomicUsize::new(0));
+        let other = upstream_at("127.0.0.2", Arc::new(Notify::new()), Arc::clone(&hits));
+        let res = add_named_service(&g, "other", &other, "Bearer other-secret-0000").await;
+        assert_eq!(res.status(), 201);
+        let agent = json_of(json_call(&g.server, reqwest::Method::POST, &format!("/api/v1/organizations/{}/agents", g.org), &g.owner, json!({ "name": "other-bot", "scopes": ["other:echo"] })).await).await;
+        let agent = agent["id"].as_str().expect("agent").to_owned();
+        let res = proxied(&g, "other", &agent).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(json_of(res).await["headers"]["authorization"], "Bearer other-secret-0000");
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+
+        {
+            let mut conn = db.store().conn().expect("conn");
+            let echo = store::gateway::find_service(&mut conn, &g.org, "echo").expect("find").expect("echo");
+            let mut target = store::gateway::find_service(&mut conn, &g.org, "other").expect("find").expect("other");
+            target.credential_box = echo.credential_box;
+            assert!(store::gateway::update_service(&mut conn, &target).expect("copy"));
+        }
+        let res = proxied(&g, "other", &agent).await;
+        assert_eq!(res.status(), 503);
+        let text = res.text().await.expect("body");
+        let body: Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(body["error"]["code"], "credential_unavailable");
+        assert!(!text.contains("upstream-secret") && !text.contains("decrypt") && !text.contains("svc_"), "{text}");
+        assert_eq!(hits.load(Ordering::SeqCst), 1, "nothing was sent to the other host");
+        // The original still works where it was sealed.
+        assert_eq!(proxied(&g, "echo", &g.agent).await.status(), 200);
+    }
+
+    // Pointing a service at another scheme, host or port through the API takes a new
+    // credential in the same request; the same origin written differently does not.
+    async fn attack_credential_exfiltration_by_moving_base_url_needs_a_new_credential(db) {
+        let g = setup(&db, Some(MASTER), true).await;
+        assert_eq!(add_service(&g, &g.base).await.status(), 201);
+        let hits = Arc::new(AtomicUsize::new(0));
+        let attacker = upstream_at("127.0.0.2", Arc::new(Notify::new()), Arc::clone(&hits));
+        let port: u16 = g.base.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+        let path = format!("/api/v1/organizations/{}/services/echo", g.org);
+        for elsewhere in [attacker.clone(), format!("http://127.0.0.1:{}", port.wrapping_add(1)), format!("https://127.0.0.1:{port}")] {
+            let res = json_call(&g.server, reqwest::Method::PATCH, &path, &g.owner, json!({ "baseUrl": elsewhere })).await;
+            assert_eq!(res.status(), 400, "{elsewhere}");
+            let err = json_of(res).await;
+            assert_eq!(err["error"]["code"], "invalid_field");
+            assert_eq!(err["error"]["type"], "invalid_request_error");
+            assert_eq!(err["error"]["param"], "credential", "{err}");
+            assert!(err["error"]["message"].as_str().expect("message").contains("credential"));
+        }
+        let shown = json_of(json_call(&g.server, reqwest::Method::GET, &path, &g.owner, json!({})).await).await;
+        assert_eq!(shown["baseUrl"], g.base.as_str(), "unchanged");
+        assert_eq!(proxied(&g, "echo", &g.agent).await.status(), 200);
+        assert_eq!(hits.load(Ordering::SeqCst), 0);
+
+        // Same origin, another spelling: no new credential needed.
+        let res = json_call(&g.server, reqwest::Method::PATCH, &path, &g.owner, json!({ "baseUrl": format!("{}/", g.base) })).await;
+        assert_eq!(res.status(), 200);
+        // Moving with a new credential works; the old one never goes to the new host.
+        let res = json_call(&g.server, reqwest::Method::PATCH, &path, &g.owner, json!({
+            "baseUrl": attacker, "credential": { "kind": "header", "name": "Authorization", "value": "Bearer new-home-1111" },
+        })).await;
+        assert_eq!(res.status(), 200);
+        let res = proxied(&g, "echo", &g.agent).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(json_of(res).await["headers"]["authorization"], "Bearer new-home-1111");
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+    }
+}
+
 #[actix_web::test]
 async fn private_addresses_and_plain_http_are_refused_in_production() {
     let db = TestDb::sqlite();
@@ -397,8 +492,12 @@ async fn credentials_are_sealed_at_rest_and_survive_a_master_key_rotation() {
         .expect("proxy");
     assert_eq!(
         stale.status(),
-        500,
+        503,
         "the old key no longer opens the credential"
+    );
+    assert_eq!(
+        json_of(stale).await["error"]["code"],
+        "credential_unavailable"
     );
 }
 
