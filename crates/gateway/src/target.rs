@@ -72,8 +72,9 @@ pub fn required_scope(service: &Service, path: &str) -> Result<String, GatewayEr
 // reachable (192.0.0.9/32, 192.0.0.10/32 in 192.0.0.0/24; 2001:1::1/128, 2001:3::/32,
 // 2001:4:112::/48, 2001:20::/28, 2001:30::/28 in 2001::/23): anycast relays, AS112 and overlay
 // identifiers are no upstream an organization calls through the gateway, and refusing them
-// fails safe. Blocks the registry marks globally reachable that sit outside these (192.31.196.0/24,
-// 192.52.193.0/24, 192.175.48.0/24, 2620:4f:8000::/48) are ordinary destinations and pass.
+// fails safe. Blocks the registry marks globally reachable that sit outside these
+// (192.31.196.0/24, 192.52.193.0/24, 192.175.48.0/24, 2620:4f:8000::/48) are ordinary
+// destinations and pass.
 // Addresses that embed an IPv4 address an IPv6 network would route to (IPv4-mapped, NAT64 well
 // known prefix, 6to4) are judged by the IPv4 address they embed.
 
@@ -85,67 +86,24 @@ const fn v4(a: u8, b: u8, c: u8, d: u8) -> u32 {
 }
 
 /// Refused IPv4 blocks. The first match names the reason.
+#[rustfmt::skip]
 const V4_REFUSED: &[V4Block] = &[
-    V4Block(v4(0, 0, 0, 0), 8, "\"this network\" 0.0.0.0/8 (RFC 791)"),
-    V4Block(v4(10, 0, 0, 0), 8, "private-use 10.0.0.0/8 (RFC 1918)"),
-    V4Block(
-        v4(100, 64, 0, 0),
-        10,
-        "shared address space 100.64.0.0/10 (RFC 6598)",
-    ),
-    V4Block(v4(127, 0, 0, 0), 8, "loopback 127.0.0.0/8 (RFC 1122)"),
-    V4Block(
-        v4(169, 254, 0, 0),
-        16,
-        "link local 169.254.0.0/16 (RFC 3927)",
-    ),
-    V4Block(
-        v4(172, 16, 0, 0),
-        12,
-        "private-use 172.16.0.0/12 (RFC 1918)",
-    ),
-    V4Block(
-        v4(192, 0, 0, 0),
-        24,
-        "IETF protocol assignments 192.0.0.0/24 (RFC 6890)",
-    ),
-    V4Block(
-        v4(192, 0, 2, 0),
-        24,
-        "documentation TEST-NET-1 192.0.2.0/24 (RFC 5737)",
-    ),
-    V4Block(
-        v4(192, 88, 99, 0),
-        24,
-        "6to4 relay anycast 192.88.99.0/24 (RFC 7526)",
-    ),
-    V4Block(
-        v4(192, 168, 0, 0),
-        16,
-        "private-use 192.168.0.0/16 (RFC 1918)",
-    ),
-    V4Block(
-        v4(198, 18, 0, 0),
-        15,
-        "benchmarking 198.18.0.0/15 (RFC 2544)",
-    ),
-    V4Block(
-        v4(198, 51, 100, 0),
-        24,
-        "documentation TEST-NET-2 198.51.100.0/24 (RFC 5737)",
-    ),
-    V4Block(
-        v4(203, 0, 113, 0),
-        24,
-        "documentation TEST-NET-3 203.0.113.0/24 (RFC 5737)",
-    ),
-    V4Block(v4(224, 0, 0, 0), 4, "multicast 224.0.0.0/4 (RFC 5771)"),
-    V4Block(
-        v4(255, 255, 255, 255),
-        32,
-        "limited broadcast 255.255.255.255/32 (RFC 919)",
-    ),
-    V4Block(v4(240, 0, 0, 0), 4, "reserved 240.0.0.0/4 (RFC 1112)"),
+    V4Block(v4(0, 0, 0, 0),         8,  "\"this network\" 0.0.0.0/8 (RFC 791)"),
+    V4Block(v4(10, 0, 0, 0),        8,  "private-use 10.0.0.0/8 (RFC 1918)"),
+    V4Block(v4(100, 64, 0, 0),      10, "shared address space 100.64.0.0/10 (RFC 6598)"),
+    V4Block(v4(127, 0, 0, 0),       8,  "loopback 127.0.0.0/8 (RFC 1122)"),
+    V4Block(v4(169, 254, 0, 0),     16, "link local 169.254.0.0/16 (RFC 3927)"),
+    V4Block(v4(172, 16, 0, 0),      12, "private-use 172.16.0.0/12 (RFC 1918)"),
+    V4Block(v4(192, 0, 0, 0),       24, "IETF protocol assignments 192.0.0.0/24 (RFC 6890)"),
+    V4Block(v4(192, 0, 2, 0),       24, "documentation TEST-NET-1 192.0.2.0/24 (RFC 5737)"),
+    V4Block(v4(192, 88, 99, 0),     24, "6to4 relay anycast 192.88.99.0/24 (RFC 7526)"),
+    V4Block(v4(192, 168, 0, 0),     16, "private-use 192.168.0.0/16 (RFC 1918)"),
+    V4Block(v4(198, 18, 0, 0),      15, "benchmarking 198.18.0.0/15 (RFC 2544)"),
+    V4Block(v4(198, 51, 100, 0),    24, "documentation TEST-NET-2 198.51.100.0/24 (RFC 5737)"),
+    V4Block(v4(203, 0, 113, 0),     24, "documentation TEST-NET-3 203.0.113.0/24 (RFC 5737)"),
+    V4Block(v4(224, 0, 0, 0),       4,  "multicast 224.0.0.0/4 (RFC 5771)"),
+    V4Block(v4(255, 255, 255, 255), 32, "limited broadcast 255.255.255.255/32 (RFC 919)"),
+    V4Block(v4(240, 0, 0, 0),       4,  "reserved 240.0.0.0/4 (RFC 1112)"),
 ];
 
 /// What an IPv6 block means for a call.
@@ -180,88 +138,25 @@ const fn v6(segments: [u16; 8]) -> u128 {
 }
 
 /// IPv6 special-purpose blocks, most specific first. The first match decides.
+#[rustfmt::skip]
 const V6_SPECIAL: &[V6Block] = &[
     V6Block(0, 128, "unspecified ::/128 (RFC 4291)", V6Rule::Refuse),
     V6Block(1, 128, "loopback ::1/128 (RFC 4291)", V6Rule::Refuse),
-    V6Block(
-        v6([0, 0, 0, 0, 0, 0xffff, 0, 0]),
-        96,
-        "IPv4-mapped ::ffff:0:0/96 (RFC 4291)",
-        V6Rule::Embeds(low_32),
-    ),
-    V6Block(
-        0,
-        96,
-        "IPv4-compatible ::/96 (deprecated, RFC 4291)",
-        V6Rule::Refuse,
-    ),
-    V6Block(
-        v6([0x64, 0xff9b, 0, 0, 0, 0, 0, 0]),
-        96,
-        "NAT64 64:ff9b::/96 (RFC 6052)",
-        V6Rule::Embeds(low_32),
-    ),
-    V6Block(
-        v6([0x64, 0xff9b, 1, 0, 0, 0, 0, 0]),
-        48,
-        "local-use NAT64 64:ff9b:1::/48 (RFC 8215)",
-        V6Rule::Refuse,
-    ),
-    V6Block(
-        v6([0x100, 0, 0, 0, 0, 0, 0, 0]),
-        64,
-        "discard-only 100::/64 (RFC 6666)",
-        V6Rule::Refuse,
-    ),
-    V6Block(
-        v6([0x2001, 0, 0, 0, 0, 0, 0, 0]),
-        23,
-        "IETF protocol assignments 2001::/23 (RFC 2928; Teredo, benchmarking, ORCHID…)",
-        V6Rule::Refuse,
-    ),
-    V6Block(
-        v6([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0]),
-        32,
-        "documentation 2001:db8::/32 (RFC 3849)",
-        V6Rule::Refuse,
-    ),
-    V6Block(
-        v6([0x2002, 0, 0, 0, 0, 0, 0, 0]),
-        16,
-        "6to4 2002::/16 (RFC 3056)",
-        V6Rule::Embeds(six_to_four),
-    ),
-    V6Block(
-        v6([0x3fff, 0, 0, 0, 0, 0, 0, 0]),
-        20,
-        "documentation 3fff::/20 (RFC 9637)",
-        V6Rule::Refuse,
-    ),
-    V6Block(
-        v6([0x5f00, 0, 0, 0, 0, 0, 0, 0]),
-        16,
-        "segment routing SIDs 5f00::/16 (RFC 9602)",
-        V6Rule::Refuse,
-    ),
-    V6Block(
-        v6([0xfc00, 0, 0, 0, 0, 0, 0, 0]),
-        7,
-        "unique local fc00::/7 (RFC 4193)",
-        V6Rule::Refuse,
-    ),
-    V6Block(
-        v6([0xfe80, 0, 0, 0, 0, 0, 0, 0]),
-        10,
-        "link local fe80::/10 (RFC 4291)",
-        V6Rule::Refuse,
-    ),
-    V6Block(
-        v6([0xff00, 0, 0, 0, 0, 0, 0, 0]),
-        8,
-        "multicast ff00::/8 (RFC 4291)",
-        V6Rule::Refuse,
-    ),
-    // Not global unicast at all (reserved by the IETF, site-local fec0::/10, …).
+    V6Block(v6([0, 0, 0, 0, 0, 0xffff, 0, 0]), 96, "IPv4-mapped ::ffff:0:0/96 (RFC 4291)", V6Rule::Embeds(low_32)),
+    V6Block(0, 96, "IPv4-compatible ::/96 (deprecated, RFC 4291)", V6Rule::Refuse),
+    V6Block(v6([0x64, 0xff9b, 0, 0, 0, 0, 0, 0]), 96, "NAT64 64:ff9b::/96 (RFC 6052)", V6Rule::Embeds(low_32)),
+    V6Block(v6([0x64, 0xff9b, 1, 0, 0, 0, 0, 0]), 48, "local-use NAT64 64:ff9b:1::/48 (RFC 8215)", V6Rule::Refuse),
+    V6Block(v6([0x100, 0, 0, 0, 0, 0, 0, 0]), 64, "discard-only 100::/64 (RFC 6666)", V6Rule::Refuse),
+    V6Block(v6([0x2001, 0, 0, 0, 0, 0, 0, 0]), 23, "IETF protocol assignments 2001::/23 (RFC 2928: Teredo, benchmarking, ORCHID…)", V6Rule::Refuse),
+    V6Block(v6([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0]), 32, "documentation 2001:db8::/32 (RFC 3849)", V6Rule::Refuse),
+    V6Block(v6([0x2002, 0, 0, 0, 0, 0, 0, 0]), 16, "6to4 2002::/16 (RFC 3056)", V6Rule::Embeds(six_to_four)),
+    V6Block(v6([0x3fff, 0, 0, 0, 0, 0, 0, 0]), 20, "documentation 3fff::/20 (RFC 9637)", V6Rule::Refuse),
+    V6Block(v6([0x5f00, 0, 0, 0, 0, 0, 0, 0]), 16, "segment routing SIDs 5f00::/16 (RFC 9602)", V6Rule::Refuse),
+    V6Block(v6([0xfc00, 0, 0, 0, 0, 0, 0, 0]), 7, "unique local fc00::/7 (RFC 4193)", V6Rule::Refuse),
+    V6Block(v6([0xfe80, 0, 0, 0, 0, 0, 0, 0]), 10, "link local fe80::/10 (RFC 4291)", V6Rule::Refuse),
+    V6Block(v6([0xff00, 0, 0, 0, 0, 0, 0, 0]), 8, "multicast ff00::/8 (RFC 4291)", V6Rule::Refuse),
+    // Not global unicast at all (reserved by the IETF, site-local fec0::/10, …): the unnamed
+    // last row is the block everything else must fall in.
     V6Block(v6([0x2000, 0, 0, 0, 0, 0, 0, 0]), 3, "", V6Rule::Refuse),
 ];
 
