@@ -24,4 +24,7 @@ pub use services::{
     Credential, CredentialKind, NewService, Service, create_service, delete_service, find_service,
     list_services, reseal_all, service_credential, update_service,
 };
-pub use target::{AddressPolicy, check_address, required_scope, upstream_url};
+pub use target::{
+    AddressPolicy, Resolve, SystemResolver, refused_because, required_scope, upstream_url,
+    vetted_addrs,
+};

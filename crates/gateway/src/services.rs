@@ -212,6 +212,53 @@ fn hint(value: &str) -> String {
     format!("…{tail}")
 }
 
+/// Marks a credential sealed under [`binding`]: the service id and its destination. Values
+/// without it are the first format, bound to the service id only (see [`open_credential`]).
+/// Base64 has no `:`, so the marker cannot be confused with a value of the first format.
+const SEALED_V2: &str = "v2:";
+
+/// `scheme://host:port` of a base URL, the port always written: what a credential is bound to.
+/// Hosts come normalized from the URL parser (lower case, IDNA as punycode, IPv6 bracketed),
+/// so two spellings of one destination give one origin.
+fn origin(base_url: &str) -> Option<String> {
+    let url = Url::parse(base_url).ok()?;
+    let host = url.host_str().filter(|h| !h.is_empty())?;
+    let port = url.port_or_known_default()?;
+    Some(format!("{}://{host}:{port}", url.scheme()))
+}
+
+/// The associated data a credential is sealed with: authenticated, not encrypted, so a sealed
+/// value opens only for this service id *and* this destination. A ciphertext copied to another
+/// row, or left in place while the row's base URL is pointed at another host, does not open.
+fn binding(service_id: &str, base_url: &str) -> Result<String, GatewayError> {
+    let origin = origin(base_url).ok_or(GatewayError::Undecryptable)?;
+    Ok(format!(
+        "portcullis gateway credential v2\0{service_id}\0{origin}"
+    ))
+}
+
+fn seal_credential(
+    key: &MasterKey,
+    service_id: &str,
+    base_url: &str,
+    value: &str,
+) -> Result<String, GatewayError> {
+    let sealed = key.seal(value, &binding(service_id, base_url)?)?;
+    Ok(format!("{SEALED_V2}{sealed}"))
+}
+
+/// Opens a stored credential. Values of the first format (no version marker, sealed before
+/// credentials were bound to their destination, with the service id alone as associated data)
+/// still open, so existing services keep working; `portcullis master-key rotate` (with the new
+/// key, or with the current key again) re-seals every one of them in the current format, and so
+/// does storing a new credential.
+fn open_credential(key: &MasterKey, row: &ServiceRow) -> Result<String, GatewayError> {
+    match row.credential_box.strip_prefix(SEALED_V2) {
+        Some(sealed) => key.open(sealed, &binding(&row.id, &row.base_url)?),
+        None => key.open(&row.credential_box, &row.id),
+    }
+}
+
 pub fn create_service(
     conn: &mut Conn,
     key: &MasterKey,
@@ -231,12 +278,13 @@ pub fn create_service(
         return Err(GatewayError::Exists);
     }
     let id = format!("svc_{}", random_id());
+    let base_url = base.as_str().trim_end_matches('/').to_owned();
     let row = ServiceRow {
-        credential_box: key.seal(new.credential_value, &id)?,
+        credential_box: seal_credential(key, &id, &base_url, new.credential_value)?,
         id,
         org_id: org_id.to_owned(),
         name: new.name.to_owned(),
-        base_url: base.as_str().trim_end_matches('/').to_owned(),
+        base_url,
         path_prefix: prefix,
         credential_kind: kind.as_str().to_owned(),
         credential_name: new.credential_name.to_owned(),
@@ -273,7 +321,7 @@ pub fn service_credential(
     name: &str,
 ) -> Result<(Service, Credential), GatewayError> {
     let row = rows::find_service(conn, org_id, name)?.ok_or(GatewayError::NotFound)?;
-    let value = key.open(&row.credential_box, &row.id)?;
+    let value = open_credential(key, &row)?;
     let service = Service::from(&row);
     let credential = Credential {
         kind: service.credential_kind,
@@ -283,7 +331,10 @@ pub fn service_credential(
     Ok((service, credential))
 }
 
-/// Changes a service; a new credential value replaces the sealed one.
+/// Changes a service; a new credential value replaces the sealed one. A credential is bound to
+/// its destination: a base URL whose scheme, host or port differs from the stored one needs a
+/// new credential in the same change (else `Invalid` naming `credential`), so pointing a
+/// service elsewhere cannot carry its secret along.
 #[allow(clippy::too_many_arguments)]
 pub fn update_service(
     conn: &mut Conn,
@@ -298,10 +349,18 @@ pub fn update_service(
 ) -> Result<Service, GatewayError> {
     let mut row = rows::find_service(conn, org_id, name)?.ok_or(GatewayError::NotFound)?;
     if let Some(base) = base_url {
-        row.base_url = check_base_url(base, allow_http)?
+        let base = check_base_url(base, allow_http)?
             .as_str()
             .trim_end_matches('/')
             .to_owned();
+        if credential.is_none() && origin(&base) != origin(&row.base_url) {
+            return Err(invalid(
+                "credential",
+                "is required when baseUrl changes its scheme, host or port: a stored \
+                 credential is bound to its destination",
+            ));
+        }
+        row.base_url = base;
     }
     if let Some(prefix) = path_prefix {
         row.path_prefix = check_prefix(prefix)?;
@@ -310,7 +369,7 @@ pub fn update_service(
         let kind = check_credential(kind, cname, value)?;
         row.credential_kind = kind.as_str().to_owned();
         row.credential_name = cname.to_owned();
-        row.credential_box = key.seal(value, &row.id)?;
+        row.credential_box = seal_credential(key, &row.id, &row.base_url, value)?;
         row.credential_hint = hint(value);
     }
     row.updated_at = now;
@@ -327,6 +386,8 @@ pub fn delete_service(conn: &mut Conn, org_id: &str, name: &str) -> Result<(), G
 }
 
 /// Re-seals every stored credential under a new master key, in one transaction: all or none.
+/// Every value comes out in the current format, bound to its service and destination; run
+/// with the same key as `old` and `new`, it only upgrades values of the first format.
 pub fn reseal_all(
     conn: &mut Conn,
     old: &MasterKey,
@@ -335,11 +396,159 @@ pub fn reseal_all(
     store::transaction(conn, |conn| {
         let all = rows::all_services(conn)?;
         for row in &all {
-            let value = old.open(&row.credential_box, &row.id)?;
+            let value = open_credential(old, row)?;
             let mut updated = row.clone();
-            updated.credential_box = new.seal(&value, &row.id)?;
+            updated.credential_box = seal_credential(new, &row.id, &row.base_url, &value)?;
             rows::update_service(conn, &updated)?;
         }
         Ok(all.len())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+    fn key() -> MasterKey {
+        MasterKey::parse(HEX).expect("key")
+    }
+
+    fn org(conn: &mut Conn) -> String {
+        let id = format!("org_{}", random_id());
+        store::accounts::insert_org(
+            conn,
+            &store::accounts::OrgRow {
+                id: id.clone(),
+                name: "Org".into(),
+                created_at: 0,
+                updated_at: 0,
+            },
+        )
+        .expect("org");
+        id
+    }
+
+    fn create(conn: &mut Conn, org: &str, name: &str, base: &str, value: &str) -> Service {
+        let new = NewService {
+            name,
+            base_url: base,
+            path_prefix: "",
+            credential_kind: "header",
+            credential_name: "Authorization",
+            credential_value: value,
+            allow_http: true,
+        };
+        create_service(conn, &key(), org, &new, 0).expect("create")
+    }
+
+    fn opened(conn: &mut Conn, org: &str, name: &str) -> Result<String, GatewayError> {
+        service_credential(conn, &key(), org, name).map(|(_, c)| c.value)
+    }
+
+    fn row(conn: &mut Conn, org: &str, name: &str) -> ServiceRow {
+        rows::find_service(conn, org, name)
+            .expect("find")
+            .expect("row")
+    }
+
+    fn update_base(
+        conn: &mut Conn,
+        org: &str,
+        base: &str,
+        credential: Option<(&str, &str, &str)>,
+    ) -> Result<Service, GatewayError> {
+        update_service(
+            conn,
+            &key(),
+            org,
+            "a",
+            Some(base),
+            None,
+            credential,
+            true,
+            1,
+        )
+    }
+
+    store::backend_tests! {
+        fn attack_copied_credential_does_not_open_for_another_destination(db) {
+            let mut conn = db.store().conn().expect("conn");
+            let org = org(&mut conn);
+            create(&mut conn, &org, "a", "https://a.example", "Bearer a-secret");
+            create(&mut conn, &org, "b", "https://b.example", "Bearer b-secret");
+            let a = row(&mut conn, &org, "a");
+            assert!(a.credential_box.starts_with(SEALED_V2));
+            // A's sealed value copied into B's row: B's id and host differ, it does not open.
+            let mut b = row(&mut conn, &org, "b");
+            b.credential_box = a.credential_box.clone();
+            rows::update_service(&mut conn, &b).expect("copy");
+            assert!(matches!(opened(&mut conn, &org, "b"), Err(GatewayError::Undecryptable)));
+            // A's row pointed at another host (or port, or scheme) in the database, its sealed
+            // value left in place: it does not open either.
+            for elsewhere in ["https://evil.example", "https://a.example:8443", "http://a.example"] {
+                let mut moved = a.clone();
+                moved.base_url = elsewhere.into();
+                rows::update_service(&mut conn, &moved).expect("move");
+                assert!(
+                    matches!(opened(&mut conn, &org, "a"), Err(GatewayError::Undecryptable)),
+                    "{elsewhere}"
+                );
+            }
+            // Back where it was sealed, it opens.
+            rows::update_service(&mut conn, &a).expect("restore");
+            assert_eq!(opened(&mut conn, &org, "a").expect("opens"), "Bearer a-secret");
+        }
+
+        fn attack_credential_exfiltration_by_moving_base_url_needs_a_new_credential(db) {
+            let mut conn = db.store().conn().expect("conn");
+            let org = org(&mut conn);
+            create(&mut conn, &org, "a", "https://a.example", "Bearer a-secret");
+            for elsewhere in ["https://evil.example", "https://a.example:8443", "http://a.example"] {
+                match update_base(&mut conn, &org, elsewhere, None) {
+                    Err(GatewayError::Invalid { field, .. }) => assert_eq!(field, "credential"),
+                    other => panic!("{elsewhere}: {other:?}"),
+                }
+                assert_eq!(row(&mut conn, &org, "a").base_url, "https://a.example", "unchanged");
+            }
+            // The same destination written another way needs nothing new, and still opens.
+            let same = update_base(&mut conn, &org, "https://A.Example:443/", None).expect("same origin");
+            assert_eq!(same.base_url, "https://a.example");
+            assert_eq!(opened(&mut conn, &org, "a").expect("opens"), "Bearer a-secret");
+            // With a new credential in the same change, the service moves, bound to its new home.
+            let moved = update_base(
+                &mut conn,
+                &org,
+                "https://b.example",
+                Some(("header", "Authorization", "Bearer b-secret")),
+            )
+            .expect("moved");
+            assert_eq!(moved.base_url, "https://b.example");
+            assert_eq!(opened(&mut conn, &org, "a").expect("opens"), "Bearer b-secret");
+            // A path prefix alone changes nothing about the binding.
+            update_service(&mut conn, &key(), &org, "a", None, Some("/v2"), None, true, 2).expect("prefix");
+            assert_eq!(opened(&mut conn, &org, "a").expect("opens"), "Bearer b-secret");
+        }
+
+        fn credentials_of_the_first_format_still_open_and_a_reseal_binds_them(db) {
+            let mut conn = db.store().conn().expect("conn");
+            let org = org(&mut conn);
+            create(&mut conn, &org, "a", "https://a.example", "Bearer a-secret");
+            // A value sealed before the destination binding: the service id alone.
+            let mut legacy = row(&mut conn, &org, "a");
+            legacy.credential_box = key().seal("Bearer a-secret", &legacy.id).expect("seal");
+            rows::update_service(&mut conn, &legacy).expect("legacy");
+            assert_eq!(opened(&mut conn, &org, "a").expect("opens"), "Bearer a-secret");
+            // `master-key rotate` with the same key upgrades it: now bound to its destination.
+            assert_eq!(reseal_all(&mut conn, &key(), &key()).expect("reseal"), 1);
+            let upgraded = row(&mut conn, &org, "a");
+            assert!(upgraded.credential_box.starts_with(SEALED_V2));
+            assert_eq!(opened(&mut conn, &org, "a").expect("opens"), "Bearer a-secret");
+            let mut moved = upgraded.clone();
+            moved.base_url = "https://evil.example".into();
+            rows::update_service(&mut conn, &moved).expect("move");
+            assert!(matches!(opened(&mut conn, &org, "a"), Err(GatewayError::Undecryptable)));
+        }
+    }
 }

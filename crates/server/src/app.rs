@@ -37,6 +37,8 @@ pub struct AppState {
     pub limits: Arc<crate::ratelimit::RateLimiter>,
     /// Background writer of the audit log's token events.
     pub audit: crate::audit::AuditWriter,
+    /// How the gateway looks upstream hosts up (the system's resolver; tests supply their own).
+    pub gateway_resolver: Arc<dyn gateway::Resolve>,
 }
 
 impl AppState {
@@ -64,6 +66,7 @@ impl AppState {
             clients,
             limits,
             audit,
+            gateway_resolver: Arc::new(gateway::SystemResolver),
 
             throttle: Arc::new(LoginThrottle::default()),
         }

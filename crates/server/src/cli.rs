@@ -72,7 +72,8 @@ pub enum Command {
 #[derive(Debug, Clone, Subcommand)]
 pub enum MasterKeyCommand {
     /// Re-encrypt every stored upstream credential under a new master key (the current one is
-    /// PORTCULLIS_MASTER_KEY); then restart every instance with the new key
+    /// PORTCULLIS_MASTER_KEY), bound to its service and destination; then restart every
+    /// instance with the new key. The current key as the new one only upgrades old credentials
     Rotate {
         /// A file holding the new key (64 hex characters or base64 of 32 bytes)
         #[arg(long = "new-key-file", value_name = "FILE")]

@@ -4,7 +4,8 @@
 //! A call is checked before any connection: an organization API key (`authorize` scope), the
 //! agent (combined credential, `X-Agent-Id`, or `agent_id` in a JSON body, removed before
 //! forwarding) with a scope covering `service:` + the path after the prefix, a registered
-//! service, and an upstream address that is not private or loopback. The caller's credentials,
+//! service; the upstream's addresses are vetted by the client's connector on the one lookup it
+//! connects with (no private or special-purpose address, no DNS rebinding). The caller's credentials,
 //! cookies and hop-by-hop headers are dropped; the stored credential is injected; bodies
 //! stream both ways; redirects are passed back, never followed.
 
@@ -15,11 +16,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use actix_tls::connect::{
+    ConnectError as TcpConnectError, ConnectInfo, Connection as TcpConnection,
+};
 use actix_web::http::header::{CONTENT_TYPE, HeaderName};
-use actix_web::http::{Method, StatusCode};
+use actix_web::http::{Method, StatusCode, Uri};
+use actix_web::rt::net::TcpStream;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::Stream;
+use futures_util::future::LocalBoxFuture;
 use gateway::{GatewayError, MasterKey, Service};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -44,17 +50,84 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// The awc client of one worker: no redirects followed, a response-head timeout. TLS uses
-/// rustls with the aws-lc-rs provider and Mozilla's roots.
+/// The awc client of one worker: no redirects followed, a response-head timeout, and
+/// [`VettedConnector`] for TCP, so the addresses vetted are the addresses connected to. TLS
+/// uses rustls with the aws-lc-rs provider and Mozilla's roots.
 pub fn client(state: &AppState) -> awc::Client {
     // Several workers race here; only the first install wins, and that is fine.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let connector = awc::Connector::new().connector(VettedConnector {
+        resolver: Arc::clone(&state.gateway_resolver),
+        policy: gateway::AddressPolicy {
+            allow_private: state.settings.gateway_allow_private,
+        },
+    });
     awc::Client::builder()
+        .connector(connector)
         .disable_redirects()
         .timeout(Duration::from_secs(
             u64::try_from(state.settings.gateway_timeout).unwrap_or(60),
         ))
         .finish()
+}
+
+/// The gateway's TCP connector, in place of awc's default one: it resolves the upstream host
+/// once (through the injectable [`gateway::Resolve`]), vets every address it got
+/// ([`gateway::vetted_addrs`]), and connects only to one of those. A name that answers a public
+/// address to a check and a private one to the connection (DNS rebinding) therefore never
+/// reaches the private one: there is no second lookup. The connection keeps the request's URI,
+/// so awc's TLS layer still sends the upstream's name as SNI and verifies its certificate for
+/// that name, and the `Host` header is the upstream's name, not the address.
+#[derive(Clone, Debug)]
+struct VettedConnector {
+    resolver: Arc<dyn gateway::Resolve>,
+    policy: gateway::AddressPolicy,
+}
+
+impl actix_web::dev::Service<ConnectInfo<Uri>> for VettedConnector {
+    type Response = TcpConnection<Uri, TcpStream>;
+    type Error = TcpConnectError;
+    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    actix_web::dev::always_ready!();
+
+    fn call(&self, req: ConnectInfo<Uri>) -> Self::Future {
+        let resolver = Arc::clone(&self.resolver);
+        let policy = self.policy;
+        let host = req.hostname().to_owned();
+        let port = req.port();
+        let uri = req.request().clone();
+        Box::pin(async move {
+            let addrs =
+                web::block(move || gateway::vetted_addrs(resolver.as_ref(), &host, port, policy))
+                    .await
+                    .map_err(|e| TcpConnectError::Resolver(Box::new(e)))?
+                    .map_err(|e| TcpConnectError::Resolver(Box::new(e)))?;
+            let mut last = None;
+            for addr in addrs {
+                match TcpStream::connect(addr).await {
+                    Ok(stream) => return Ok(TcpConnection::new(uri, stream)),
+                    Err(e) => last = Some(e),
+                }
+            }
+            Err(TcpConnectError::Io(last.unwrap_or_else(|| {
+                std::io::Error::other("no address to connect to")
+            })))
+        })
+    }
+}
+
+/// The refusal inside a failed upstream call, when our connector refused the address.
+fn connect_refusal(e: &awc::error::SendRequestError) -> Option<String> {
+    match e {
+        awc::error::SendRequestError::Connect(awc::error::ConnectError::Resolver(inner)) => {
+            match inner.downcast_ref::<GatewayError>() {
+                Some(GatewayError::Refused(why)) => Some(why.clone()),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 fn disabled() -> ApiError {
@@ -83,8 +156,17 @@ fn gateway_error(e: GatewayError) -> ApiError {
             ErrorType::InvalidRequestError,
             "A service with this name exists already.",
         ),
+        // A sealed credential that does not open: the master key changed without a re-seal,
+        // or the row was tampered with (a value copied from another service or host). Nothing
+        // is sent upstream; the caller learns only that the credential must be stored again.
         GatewayError::Undecryptable => {
-            ApiError::internal(&"a stored credential does not open with the master key")
+            tracing::warn!("a stored gateway credential does not open with the master key");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "credential_unavailable",
+                ErrorType::ApiError,
+                "The stored credential of this service cannot be used; store it again.",
+            )
         }
         GatewayError::Refused(why) => {
             tracing::info!(%why, "gateway target refused");
@@ -521,14 +603,9 @@ async fn proxy(
         {
             return Err(ApiError::insufficient_scope(&required_scope));
         }
+        // The upstream's addresses are vetted by the client's connector, on the lookup it
+        // connects with (see `VettedConnector`).
         let url = gateway::upstream_url(&service, &path, &query).map_err(gateway_error)?;
-        gateway::check_address(
-            &url,
-            gateway::AddressPolicy {
-                allow_private: st.settings.gateway_allow_private,
-            },
-        )
-        .map_err(gateway_error)?;
         Ok(Call {
             org_id,
             key_id,
@@ -591,6 +668,9 @@ async fn forward(
     let response = match sent {
         Ok(r) => r,
         Err(e) => {
+            if let Some(why) = connect_refusal(&e) {
+                return Err(gateway_error(GatewayError::Refused(why)));
+            }
             let timeout = matches!(e, awc::error::SendRequestError::Timeout);
             tracing::warn!(service = %call.service.name, error = %e, "upstream call failed");
             record(

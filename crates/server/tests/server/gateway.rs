@@ -3,6 +3,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::{Value, json};
@@ -17,12 +18,20 @@ const CREDENTIAL: &str = "Bearer upstream-secret-4242";
 /// The upstream: echoes what it received; streams an event stream in two parts, the second
 /// only after the test says so; redirects elsewhere.
 fn upstream(release: Arc<Notify>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    upstream_at("127.0.0.1", release, Arc::default())
+}
+
+/// The upstream on a loopback address of choice, counting the calls that reach `/v1/echo`.
+fn upstream_at(ip: &str, release: Arc<Notify>, hits: Arc<AtomicUsize>) -> String {
+    let listener = TcpListener::bind((ip, 0)).expect("bind");
     let addr = listener.local_addr().expect("addr");
     let server = HttpServer::new(move || {
         let release = Arc::clone(&release);
+        let hits = Arc::clone(&hits);
         App::new()
-            .route("/v1/echo", web::to(|req: HttpRequest, body: web::Bytes| async move {
+            .route("/v1/echo", web::to(move |req: HttpRequest, body: web::Bytes| {
+                hits.fetch_add(1, Ordering::SeqCst);
+                async move {
                 let headers: serde_json::Map<String, Value> = req
                     .headers()
                     .iter()
@@ -32,7 +41,7 @@ fn upstream(release: Arc<Notify>) -> String {
                     "method": req.method().as_str(), "path": req.path(), "query": req.query_string(),
                     "headers": headers, "body": String::from_utf8_lossy(&body),
                 }))
-            }))
+            }}))
             .route("/v1/stream", web::get().to(move || {
                 let release = Arc::clone(&release);
                 async move {
@@ -91,15 +100,71 @@ async fn json_call(
         .expect("call")
 }
 
+/// `TestServer::start_with`, with the gateway's resolver replaced by `resolver`.
+fn start_with_resolver(
+    db: &TestDb,
+    adjust: impl FnOnce(&mut SettingsArgs),
+    resolver: Arc<dyn gateway::Resolve>,
+) -> TestServer {
+    use primitives::Clock as _;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let base = format!("http://{addr}");
+    let mut args = SettingsArgs {
+        bind: Some(addr.to_string()),
+        issuer: Some(base.clone()),
+        database_url: Some(db.url().into()),
+        workers: Some(1),
+        keys_refresh: Some(0),
+        rate_limit_login: Some(0),
+        rate_limit_signup: Some(0),
+        ..SettingsArgs::default()
+    };
+    adjust(&mut args);
+    let settings = Settings::from_args(args).expect("settings");
+    let clock = Arc::new(primitives::ManualClock::new(primitives::SystemClock.now()));
+    {
+        let mut conn = db.store().conn().expect("conn");
+        tokens::ensure_keys(&mut conn, &tokens::SigningAlg::ALL, clock.now()).expect("keys");
+    }
+    let mut state = server::AppState::with_clock(settings, db.store().clone(), clock.clone());
+    state.gateway_resolver = resolver;
+    let running = server::start_on(state, listener).expect("start");
+    let handle = running.server.handle();
+    actix_web::rt::spawn(running.server);
+    TestServer {
+        base,
+        handle,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        clock,
+    }
+}
+
 async fn setup(db: &TestDb, master: Option<&str>, allow_private: bool) -> Gw {
+    setup_with(db, master, allow_private, None).await
+}
+
+async fn setup_with(
+    db: &TestDb,
+    master: Option<&str>,
+    allow_private: bool,
+    resolver: Option<Arc<dyn gateway::Resolve>>,
+) -> Gw {
     let release = Arc::new(Notify::new());
     let base = upstream(Arc::clone(&release));
     let master = master.map(str::to_owned);
-    let server = TestServer::start_with(db, |a| {
+    let adjust = |a: &mut SettingsArgs| {
         a.master_key = master;
         a.gateway_allow_private = Some(allow_private);
         a.api_key_cache = Some(0);
-    });
+    };
+    let server = match resolver {
+        Some(resolver) => start_with_resolver(db, adjust, resolver),
+        None => TestServer::start_with(db, adjust),
+    };
     let ada = signup(
         &server,
         &format!("gw-{}@example.com", primitives::random_id().to_lowercase()),
@@ -142,14 +207,18 @@ async fn setup(db: &TestDb, master: Option<&str>, allow_private: bool) -> Gw {
 }
 
 async fn add_service(g: &Gw, base: &str) -> reqwest::Response {
+    add_named_service(g, "echo", base, CREDENTIAL).await
+}
+
+async fn add_named_service(g: &Gw, name: &str, base: &str, credential: &str) -> reqwest::Response {
     json_call(
         &g.server,
         reqwest::Method::POST,
         &format!("/api/v1/organizations/{}/services", g.org),
         &g.owner,
         json!({
-            "name": "echo", "baseUrl": base, "pathPrefix": "/v1",
-            "credential": { "kind": "header", "name": "Authorization", "value": CREDENTIAL },
+            "name": name, "baseUrl": base, "pathPrefix": "/v1",
+            "credential": { "kind": "header", "name": "Authorization", "value": credential },
         }),
     )
     .await
@@ -240,6 +309,92 @@ on_both_backends! {
         let id = keys["data"][0]["id"].as_str().expect("id").to_owned();
         g.server.http.delete(g.server.url(&format!("/api/v1/organizations/{}/api-keys/{id}", g.org))).bearer_auth(&g.owner).send().await.expect("revoke");
         assert_eq!(call("/proxy/echo/v1/echo".into(), g.key.clone()).await.status(), 401);
+    }
+}
+
+async fn proxied(g: &Gw, service: &str, agent: &str) -> reqwest::Response {
+    g.server
+        .http
+        .post(g.server.url(&format!("/proxy/{service}/v1/echo")))
+        .header("x-api-key", &g.key)
+        .header("x-agent-id", agent)
+        .body("x")
+        .send()
+        .await
+        .expect("proxy")
+}
+
+on_both_backends! {
+    // A sealed credential copied, in the database, from a service on one host to a service on
+    // another does not open there: the call fails with a clean 503 that reveals nothing, and
+    // nothing reaches the other host.
+    async fn attack_copied_credential_does_not_open_for_another_host(db) {
+        let g = setup(&db, Some(MASTER), true).await;
+        assert_eq!(add_service(&g, &g.base).await.status(), 201);
+        let hits = Arc::new(AtomicUsize::new(0));
+        let other = upstream_at("127.0.0.2", Arc::new(Notify::new()), Arc::clone(&hits));
+        let res = add_named_service(&g, "other", &other, "Bearer other-secret-0000").await;
+        assert_eq!(res.status(), 201);
+        let agent = json_of(json_call(&g.server, reqwest::Method::POST, &format!("/api/v1/organizations/{}/agents", g.org), &g.owner, json!({ "name": "other-bot", "scopes": ["other:echo"] })).await).await;
+        let agent = agent["id"].as_str().expect("agent").to_owned();
+        let res = proxied(&g, "other", &agent).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(json_of(res).await["headers"]["authorization"], "Bearer other-secret-0000");
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+
+        {
+            let mut conn = db.store().conn().expect("conn");
+            let echo = store::gateway::find_service(&mut conn, &g.org, "echo").expect("find").expect("echo");
+            let mut target = store::gateway::find_service(&mut conn, &g.org, "other").expect("find").expect("other");
+            target.credential_box = echo.credential_box;
+            assert!(store::gateway::update_service(&mut conn, &target).expect("copy"));
+        }
+        let res = proxied(&g, "other", &agent).await;
+        assert_eq!(res.status(), 503);
+        let text = res.text().await.expect("body");
+        let body: Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(body["error"]["code"], "credential_unavailable");
+        assert!(!text.contains("upstream-secret") && !text.contains("decrypt") && !text.contains("svc_"), "{text}");
+        assert_eq!(hits.load(Ordering::SeqCst), 1, "nothing was sent to the other host");
+        // The original still works where it was sealed.
+        assert_eq!(proxied(&g, "echo", &g.agent).await.status(), 200);
+    }
+
+    // Pointing a service at another scheme, host or port through the API takes a new
+    // credential in the same request; the same origin written differently does not.
+    async fn attack_credential_exfiltration_by_moving_base_url_needs_a_new_credential(db) {
+        let g = setup(&db, Some(MASTER), true).await;
+        assert_eq!(add_service(&g, &g.base).await.status(), 201);
+        let hits = Arc::new(AtomicUsize::new(0));
+        let attacker = upstream_at("127.0.0.2", Arc::new(Notify::new()), Arc::clone(&hits));
+        let port: u16 = g.base.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+        let path = format!("/api/v1/organizations/{}/services/echo", g.org);
+        for elsewhere in [attacker.clone(), format!("http://127.0.0.1:{}", port.wrapping_add(1)), format!("https://127.0.0.1:{port}")] {
+            let res = json_call(&g.server, reqwest::Method::PATCH, &path, &g.owner, json!({ "baseUrl": elsewhere })).await;
+            assert_eq!(res.status(), 400, "{elsewhere}");
+            let err = json_of(res).await;
+            assert_eq!(err["error"]["code"], "invalid_field");
+            assert_eq!(err["error"]["type"], "invalid_request_error");
+            assert_eq!(err["error"]["param"], "credential", "{err}");
+            assert!(err["error"]["message"].as_str().expect("message").contains("credential"));
+        }
+        let shown = json_of(json_call(&g.server, reqwest::Method::GET, &path, &g.owner, json!({})).await).await;
+        assert_eq!(shown["baseUrl"], g.base.as_str(), "unchanged");
+        assert_eq!(proxied(&g, "echo", &g.agent).await.status(), 200);
+        assert_eq!(hits.load(Ordering::SeqCst), 0);
+
+        // Same origin, another spelling: no new credential needed.
+        let res = json_call(&g.server, reqwest::Method::PATCH, &path, &g.owner, json!({ "baseUrl": format!("{}/", g.base) })).await;
+        assert_eq!(res.status(), 200);
+        // Moving with a new credential works; the old one never goes to the new host.
+        let res = json_call(&g.server, reqwest::Method::PATCH, &path, &g.owner, json!({
+            "baseUrl": attacker, "credential": { "kind": "header", "name": "Authorization", "value": "Bearer new-home-1111" },
+        })).await;
+        assert_eq!(res.status(), 200);
+        let res = proxied(&g, "echo", &g.agent).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(json_of(res).await["headers"]["authorization"], "Bearer new-home-1111");
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
     }
 }
 
@@ -337,7 +492,137 @@ async fn credentials_are_sealed_at_rest_and_survive_a_master_key_rotation() {
         .expect("proxy");
     assert_eq!(
         stale.status(),
-        500,
+        503,
         "the old key no longer opens the credential"
     );
+    assert_eq!(
+        json_of(stale).await["error"]["code"],
+        "credential_unavailable"
+    );
+}
+
+/// A resolver the test controls: one scripted answer per lookup (the last one repeats), and a
+/// count of lookups.
+#[derive(Debug)]
+struct Scripted {
+    answers: std::sync::Mutex<Vec<Vec<std::net::IpAddr>>>,
+    lookups: std::sync::atomic::AtomicUsize,
+}
+
+impl Scripted {
+    fn new(answers: &[&[&str]]) -> Arc<Self> {
+        Arc::new(Self {
+            answers: std::sync::Mutex::new(
+                answers
+                    .iter()
+                    .map(|a| a.iter().map(|ip| ip.parse().expect("ip")).collect())
+                    .collect(),
+            ),
+            lookups: std::sync::atomic::AtomicUsize::new(0),
+        })
+    }
+
+    fn lookups(&self) -> usize {
+        self.lookups.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl gateway::Resolve for Scripted {
+    fn lookup(&self, _host: &str, port: u16) -> std::io::Result<Vec<std::net::SocketAddr>> {
+        let n = self
+            .lookups
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let answers = self.answers.lock().expect("lock");
+        let answer = answers
+            .get(n)
+            .or(answers.last())
+            .cloned()
+            .unwrap_or_default();
+        Ok(answer
+            .into_iter()
+            .map(|ip| std::net::SocketAddr::new(ip, port))
+            .collect())
+    }
+}
+
+const PUBLIC_ONLY: gateway::AddressPolicy = gateway::AddressPolicy {
+    allow_private: false,
+};
+
+/// A name that answered a public address when it was checked answers 127.0.0.1 when the
+/// gateway connects: the gateway looks it up once per connection, vets that answer, refuses,
+/// and never opens a connection to the loopback listener standing where it points.
+#[actix_web::test]
+async fn attack_dns_rebinding_reaches_only_the_vetted_address() {
+    let db = TestDb::sqlite();
+    let target = TcpListener::bind("127.0.0.1:0").expect("bind");
+    target.set_nonblocking(true).expect("nonblocking");
+    let port = target.local_addr().expect("addr").port();
+    let resolver = Scripted::new(&[
+        &["93.184.215.14"],
+        &["127.0.0.1"],
+        &["93.184.215.14", "127.0.0.1"],
+    ]);
+    let g = setup_with(&db, Some(MASTER), false, Some(resolver.clone())).await;
+    let created = add_service(&g, &format!("https://rebind.example:{port}")).await;
+    assert_eq!(created.status(), 201);
+
+    // Check time: the name is public.
+    let checked = gateway::vetted_addrs(resolver.as_ref(), "rebind.example", port, PUBLIC_ONLY);
+    assert!(checked.is_ok(), "{checked:?}");
+    // Connection time: it now points at loopback.
+    let call = || {
+        g.server
+            .http
+            .get(g.server.url("/proxy/echo/v1/echo"))
+            .header("x-api-key", &g.key)
+            .header("x-agent-id", &g.agent)
+            .send()
+    };
+    let res = call().await.expect("proxy");
+    assert_eq!(res.status(), 403);
+    let body = json_of(res).await;
+    assert_eq!(body["error"]["code"], "upstream_refused");
+    assert!(
+        !body.to_string().contains("127.0.0.1"),
+        "no details: {body}"
+    );
+    assert_eq!(
+        resolver.lookups(),
+        2,
+        "one lookup for the connection, no other"
+    );
+    // A public address beside a private one does not make the name acceptable.
+    let res = call().await.expect("proxy");
+    assert_eq!(res.status(), 403);
+    assert_eq!(resolver.lookups(), 3);
+    assert!(
+        matches!(target.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "nothing connected to the private address"
+    );
+}
+
+/// The connection goes to the address the gateway looked up (here a name the system resolver
+/// cannot resolve), and the upstream still sees its own name in `Host`.
+#[actix_web::test]
+async fn attack_dns_rebinding_connection_uses_the_one_lookup_and_keeps_the_host_name() {
+    let db = TestDb::sqlite();
+    let resolver = Scripted::new(&[&["127.0.0.1"]]);
+    let g = setup_with(&db, Some(MASTER), true, Some(resolver.clone())).await;
+    let port = g.base.rsplit(':').next().expect("port").to_owned();
+    let base = format!("http://upstream.invalid:{port}");
+    assert_eq!(add_service(&g, &base).await.status(), 201);
+    let res = g
+        .server
+        .http
+        .get(g.server.url("/proxy/echo/v1/echo"))
+        .header("x-api-key", &g.key)
+        .header("x-agent-id", &g.agent)
+        .send()
+        .await
+        .expect("proxy");
+    assert_eq!(res.status(), 200);
+    let seen = json_of(res).await;
+    assert_eq!(seen["headers"]["host"], format!("upstream.invalid:{port}"));
+    assert_eq!(resolver.lookups(), 1);
 }
