@@ -559,3 +559,61 @@ fn the_security_doc_shows_the_route_table() {
         "docs/security.md's \"Who may call what\" differs from the code; it should read:\n\n{table}"
     );
 }
+
+on_both_backends! {
+    async fn attack_key_escalation_an_admin_revokes_the_owner_key_on_the_keys_page(db) {
+        let w = world(&db).await;
+        let owner_key = key(&w, json!(["*"])).await;
+        let owner_key_id = owner_key["id"].as_str().expect("id").to_owned();
+        // An admin joins through an invite, then signs in on the pages.
+        let res = w
+            .server
+            .http
+            .post(w.server.url(&format!("/api/v1/organizations/{}/invites", w.org)))
+            .bearer_auth(&w.owner)
+            .json(&json!({ "email": "ben@example.com", "role": "admin" }))
+            .send()
+            .await
+            .expect("invite");
+        assert_eq!(res.status(), 201);
+        let invite = json_of(res).await;
+        let res = w
+            .server
+            .post_json(
+                &format!("/api/v1/invites/{}/accept", invite["id"].as_str().expect("id")),
+                &json!({ "token": invite["token"], "name": "Ben", "password": "correct horse" }),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let admin = jar();
+        let html = admin.get(w.server.url("/login")).send().await.expect("get").text().await.expect("html");
+        let res = admin
+            .post(w.server.url("/login"))
+            .form(&[
+                ("csrf_token", hidden(&html, "csrf_token").as_str()),
+                ("email", "ben@example.com"),
+                ("password", "correct horse"),
+            ])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(res.status(), 303);
+        let page = admin
+            .get(w.server.url(&format!("/account/orgs/{}/keys", w.org)))
+            .send()
+            .await
+            .expect("keys page")
+            .text()
+            .await
+            .expect("html");
+        let res = admin
+            .post(w.server.url(&format!("/account/orgs/{}/keys/{owner_key_id}/revoke", w.org)))
+            .form(&[("csrf_token", hidden(&page, "csrf_token").as_str())])
+            .send()
+            .await
+            .expect("revoke");
+        assert_eq!(res.status(), 403);
+        let res = call(&w, "GET", &format!("/api/v1/organizations/{}", w.org), &[("x-api-key", owner_key["key"].as_str().expect("key"))]).await;
+        assert_eq!(res.status(), 200, "the owner key still works");
+    }
+}
