@@ -216,15 +216,16 @@ async fn authorize(
         Some((s, u)) if !reauth_needed(&s) => (s, u),
         other => {
             if request.prompt.none {
-                let error = OAuthError::new(ErrorCode::LoginRequired, "the user is not signed in");
+                const NOT_SIGNED_IN: &str = "the user is not signed in";
                 if other.is_none() && client.is_dynamically_registered() {
+                    let error = OAuthError::new(ErrorCode::LoginRequired, NOT_SIGNED_IN);
                     return Ok(client_error_page(&client, &error));
                 }
-                return Ok(respond(
+                return Ok(redirect_error(
                     &state,
-                    &request.redirect_uri,
-                    request.response_mode,
-                    error_params(&error, request.state.as_deref()),
+                    &request,
+                    ErrorCode::LoginRequired,
+                    NOT_SIGNED_IN,
                 ));
             }
             // Back here after signing in; the sign-in adds its own proof (a marker the request
