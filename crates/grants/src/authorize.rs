@@ -10,7 +10,9 @@ use std::str::FromStr as _;
 
 use oxide_auth::code_grant::extensions::Pkce;
 use oxide_auth::primitives::scope::Scope;
-use registration::{ApplicationType, AuthMethod, Client, GrantType, is_loopback_redirect};
+use registration::{
+    ApplicationType, AuthMethod, Client, GrantType, is_loopback_redirect, is_native_redirect,
+};
 use url::Url;
 
 use crate::{ErrorCode, FormParams, OAuthError, parse_resources};
@@ -52,9 +54,9 @@ pub struct AuthorizationRequest {
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
     pub resources: Vec<String>,
-    /// Set by us when sending the browser to sign in for `prompt=login`: a session must have
-    /// signed in at or after this time.
-    pub auth_after: Option<i64>,
+    /// The [`SIGNED_IN_PARAM`] the request came back with after a sign-in: a proof the server
+    /// checks against the session (the server made it; anyone can add it to a URL).
+    pub signed_in_proof: Option<String>,
 }
 
 impl AuthorizationRequest {
@@ -64,6 +66,13 @@ impl AuthorizationRequest {
 
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)
+    }
+
+    /// Whether the response goes to a loopback or private-use-scheme redirect URI, which any
+    /// app on the device could claim: the client's identity is not assured, so the request is
+    /// never approved without the user (RFC 8252 §8.6).
+    pub fn redirects_to_native_app(&self) -> bool {
+        is_native_redirect(&self.redirect_uri)
     }
 }
 
@@ -81,8 +90,11 @@ pub enum AuthorizeError {
     },
 }
 
-/// The internal parameter that records "signed in at or after" for `prompt=login`.
-pub const AUTH_AFTER_PARAM: &str = "pcl_auth_after";
+/// The internal parameter a sign-in adds to the authorization request it returns to, so that
+/// `prompt=login` is not asked again in a loop. Its value is a proof bound to the session that
+/// signed in (made and checked by the server), never a value taken on trust: a URL carrying
+/// one made for another session, or a made-up one, still sends the user to sign in.
+pub const SIGNED_IN_PARAM: &str = "pcl_signed_in";
 
 fn page(msg: impl Into<String>) -> AuthorizeError {
     AuthorizeError::Page(msg.into())
@@ -112,6 +124,13 @@ pub fn check_authorization(
                 ));
             }
             (uri.to_owned(), true)
+        }
+        // OpenID Connect requires redirect_uri (Core §3.1.2.1); without it nothing may be
+        // redirected, not even this error.
+        None if is_openid_request(form, &meta.scopes()) => {
+            return Err(page(
+                "An OpenID Connect request (scope openid) must name its redirect_uri.",
+            ));
         }
         None => match meta.redirect_uris.as_slice() {
             [only] => (only.clone(), false),
@@ -282,7 +301,7 @@ pub fn check_authorization(
     let login_hint = form
         .get("login_hint")
         .map(|h| h.chars().take(254).collect());
-    let auth_after = form.get(AUTH_AFTER_PARAM).and_then(|v| v.parse().ok());
+    let signed_in_proof = form.get(SIGNED_IN_PARAM).map(str::to_owned);
 
     Ok(AuthorizationRequest {
         client_id: client.id.clone(),
@@ -297,8 +316,17 @@ pub fn check_authorization(
         max_age,
         login_hint,
         resources,
-        auth_after,
+        signed_in_proof,
     })
+}
+
+/// Whether the request is an OpenID Connect one: its scope (or, when it names none, the
+/// client's registered scope it would get) contains `openid`.
+fn is_openid_request(form: &FormParams, registered: &[&str]) -> bool {
+    match form.get("scope") {
+        Some(raw) => raw.split(' ').any(|s| s == "openid"),
+        None => registered.contains(&"openid"),
+    }
 }
 
 /// Exact string match with a registered redirect URI; for native clients, a loopback `http`
@@ -361,6 +389,97 @@ pub fn verify_pkce(stored: Option<&str>, verifier: Option<&str>) -> Result<(), O
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn client(body: serde_json::Value) -> Client {
+        let policy = registration::Policy {
+            known_scopes: vec!["openid".into(), "profile".into(), "orders:read".into()],
+            default_code_scopes: vec!["openid".into()],
+            id_token_algs: vec!["RS256".into()],
+            allow_password_grant: false,
+        };
+        Client::in_memory(
+            "app",
+            registration::parse_metadata(&body, &policy).expect("metadata"),
+            0,
+        )
+    }
+
+    fn check(client: &Client, query: &str) -> Result<AuthorizationRequest, AuthorizeError> {
+        check_authorization(
+            &FormParams::parse(query.as_bytes()).expect("form"),
+            Some(client),
+        )
+    }
+
+    #[test]
+    fn oidc_core_3_1_2_1_an_openid_request_without_redirect_uri_gets_a_page() {
+        let web = client(serde_json::json!({
+            "redirect_uris": ["https://app.example/cb"],
+            "scope": "openid orders:read",
+        }));
+        // The one registered URI would do for OAuth, but OpenID Connect requires it named.
+        for query in [
+            "response_type=code&scope=openid",
+            "response_type=code&scope=orders:read+openid",
+            "response_type=code",
+            "response_type=token&scope=openid&state=s",
+        ] {
+            assert!(
+                matches!(check(&web, query), Err(AuthorizeError::Page(_))),
+                "{query}"
+            );
+        }
+        let plain = check(&web, "response_type=code&scope=orders:read").expect("OAuth request");
+        assert_eq!(plain.redirect_uri, "https://app.example/cb");
+        assert!(!plain.redirect_uri_given);
+        let named = check(
+            &web,
+            "response_type=code&scope=openid&redirect_uri=https://app.example/cb",
+        )
+        .expect("OIDC request with its redirect_uri");
+        assert!(named.redirect_uri_given);
+        // Without openid registered, an absent scope is a plain OAuth request.
+        let oauth_only = client(serde_json::json!({
+            "redirect_uris": ["https://app.example/cb"],
+            "scope": "orders:read",
+        }));
+        assert!(check(&oauth_only, "response_type=code").is_ok());
+    }
+
+    #[test]
+    fn rfc8252_8_6_loopback_and_private_use_redirects_are_not_assured() {
+        let native = client(serde_json::json!({
+            "token_endpoint_auth_method": "none",
+            "application_type": "native",
+            "redirect_uris": ["https://app.example/cb", "http://127.0.0.1/cb", "com.example.app:/cb"],
+        }));
+        let ch = "bwWFMyPfdG9qreDhH2lmftFx_dFeLDalzcT1gb_j68g";
+        let ask = |uri: &str| {
+            let q = format!(
+                "response_type=code&scope=openid&code_challenge={ch}&code_challenge_method=S256&redirect_uri={}",
+                url::form_urlencoded::byte_serialize(uri.as_bytes()).collect::<String>()
+            );
+            check(&native, &q).expect("valid").redirects_to_native_app()
+        };
+        assert!(ask("http://127.0.0.1:50123/cb"));
+        assert!(ask("com.example.app:/cb"));
+        assert!(
+            !ask("https://app.example/cb"),
+            "a claimed https URI is the web's"
+        );
+    }
+
+    #[test]
+    fn the_signed_in_marker_is_carried_as_a_proof_not_a_time() {
+        let web = client(serde_json::json!({ "redirect_uris": ["https://app.example/cb"] }));
+        let req = check(
+            &web,
+            "response_type=code&scope=openid&redirect_uri=https://app.example/cb&prompt=login&pcl_signed_in=abc",
+        )
+        .expect("valid");
+        assert!(req.prompt.login);
+        assert_eq!(req.signed_in_proof.as_deref(), Some("abc"));
+    }
 
     #[test]
     fn loopback_ports_may_vary_for_native_clients_only() {

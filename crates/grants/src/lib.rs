@@ -22,7 +22,7 @@ mod form;
 mod token_request;
 
 pub use authorize::{
-    AUTH_AFTER_PARAM, AuthorizationRequest, AuthorizeError, Prompt, ResponseMode,
+    AuthorizationRequest, AuthorizeError, Prompt, ResponseMode, SIGNED_IN_PARAM,
     check_authorization, client_id_of, is_pkce_value, redirect_uri_matches, verify_pkce,
 };
 pub use client_auth::presented_credentials;

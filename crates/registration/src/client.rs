@@ -41,6 +41,14 @@ impl Client {
         }
     }
 
+    /// Whether the client registered itself through `/oauth2/register` (RFC 7591): anyone may
+    /// do that, so its redirect URIs are not vouched for by the operator (RFC 9700 §4.11.2).
+    /// Such clients hold a registration access token; clients made on the command line never
+    /// do.
+    pub fn is_dynamically_registered(&self) -> bool {
+        self.registration_token_hash.is_some()
+    }
+
     /// Whether RFC 7592 management is possible (clients made on the command line have no
     /// registration access token).
     pub fn is_manageable(&self) -> bool {

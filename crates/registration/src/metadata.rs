@@ -181,7 +181,13 @@ pub fn parse_metadata(body: &Value, policy: &Policy) -> Result<ClientMetadata, M
     };
     let f = Fields(fields);
 
+    // Without `application_type`, a client whose redirect URIs are all loopback or
+    // private-use schemes is a native app (MCP and command-line clients register so); any
+    // other is a web client, the OpenID Connect Registration default.
     let application_type = match f.string("application_type")?.as_deref() {
+        None if looks_native(&f.string_list("redirect_uris")?.unwrap_or_default()) => {
+            ApplicationType::Native
+        }
         None | Some("web") => ApplicationType::Web,
         Some("native") => ApplicationType::Native,
         Some(other) => {
@@ -354,6 +360,24 @@ pub fn is_loopback_redirect(url: &Url) -> bool {
     url.scheme() == "http" && is_loopback_host(url)
 }
 
+/// True for a redirect URI that any app on the device could claim: a loopback `http` URI
+/// (RFC 8252 §7.3) or a private-use scheme (§7.1). A response sent there cannot prove which
+/// app receives it, so the client's identity is not assured (§8.6): no silent approval.
+pub fn is_native_redirect(uri: &str) -> bool {
+    Url::parse(uri).is_ok_and(|url| match url.scheme() {
+        "http" => is_loopback_host(&url),
+        "https" => false,
+        _ => true,
+    })
+}
+
+/// Whether a registration without `application_type` is a native app: it has redirect URIs,
+/// and each is loopback or a private-use scheme. Unparseable URIs count as web, so the web
+/// rules name them in the error.
+fn looks_native(redirect_uris: &[String]) -> bool {
+    !redirect_uris.is_empty() && redirect_uris.iter().all(|u| is_native_redirect(u))
+}
+
 fn is_loopback_host(url: &Url) -> bool {
     match url.host() {
         Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
@@ -386,9 +410,16 @@ fn check_redirect_uri(raw: &str, app: ApplicationType) -> Result<(), String> {
     match url.scheme() {
         "https" if url.host().is_some() => Ok(()),
         "https" => Err(format!("{raw:?}: a host is required")),
-        "http" if is_loopback_host(&url) => Ok(()),
+        // RFC 8252 §7.3 loopback redirects are for native apps; a web client's response
+        // would go to whatever listens on the user's machine (RFC 7591 §3.2.2).
+        "http" if is_loopback_host(&url) => match app {
+            ApplicationType::Native => Ok(()),
+            ApplicationType::Web => Err(format!(
+                "{raw:?}: loopback redirect URIs are for native apps (application_type native), not web clients"
+            )),
+        },
         "http" => Err(format!(
-            "{raw:?}: http is only allowed on loopback (use https)"
+            "{raw:?}: http is only allowed on loopback for native apps (use https)"
         )),
         "javascript" | "data" | "file" | "vbscript" | "blob" | "about" | "ftp" | "ws" | "wss" => {
             Err(format!(
@@ -564,7 +595,6 @@ mod tests {
             "javascript:alert(1)",
             "data:text/html,hi",
             "https://user:pw@a.example/cb",
-            "com.example.app:/cb",
             "https://a.example/c b",
         ];
         for uri in refused {
@@ -587,6 +617,11 @@ mod tests {
         assert!(parse(native("http://127.0.0.1/cb")).is_ok());
         assert_eq!(code_of(native("myapp:/cb")), "invalid_redirect_uri");
         assert_eq!(
+            code_of(json!({ "redirect_uris": ["com.example.app:/cb"], "application_type": "web" })),
+            "invalid_redirect_uri",
+            "private-use schemes are for native apps"
+        );
+        assert_eq!(
             code_of(json!({ "redirect_uris": "https://a.example/cb" })),
             "invalid_redirect_uri"
         );
@@ -594,6 +629,97 @@ mod tests {
             code_of(json!({ "grant_types": ["authorization_code"] })),
             "invalid_redirect_uri"
         );
+    }
+
+    #[test]
+    fn rfc8252_a_client_without_application_type_and_only_loopback_or_private_use_uris_is_native() {
+        for uris in [
+            json!(["http://127.0.0.1/cb"]),
+            json!(["http://[::1]:8080/cb", "http://localhost:3000/cb"]),
+            json!(["com.example.app:/oauth2redirect"]),
+            json!(["com.example.app:/cb", "http://127.0.0.1:33418/cb"]),
+        ] {
+            let m = parse(json!({ "redirect_uris": uris, "token_endpoint_auth_method": "none" }))
+                .expect("valid");
+            assert_eq!(m.application_type, ApplicationType::Native, "{uris}");
+        }
+        // One https URI makes it a web client, the default; and no redirect URI at all too.
+        let m = parse(json!({ "redirect_uris": ["https://a.example/cb"] })).expect("valid");
+        assert_eq!(m.application_type, ApplicationType::Web);
+        let m = parse(json!({ "grant_types": ["client_credentials"] })).expect("valid");
+        assert_eq!(m.application_type, ApplicationType::Web);
+        // Inferred native still means the native rules: a private-use scheme is a reverse
+        // domain name, and dangerous schemes stay refused.
+        for uri in [
+            "myapp:/cb",
+            "javascript:alert(1)//127.0.0.1",
+            "data:text/html,x",
+        ] {
+            assert_eq!(
+                code_of(json!({ "redirect_uris": [uri] })),
+                "invalid_redirect_uri",
+                "{uri}"
+            );
+        }
+        // The stored form says native, and re-parses to the same metadata.
+        let m = parse(json!({ "redirect_uris": ["http://127.0.0.1/cb"] })).expect("valid");
+        let stored = serde_json::to_value(&m).expect("json");
+        assert_eq!(stored["application_type"], "native");
+        assert_eq!(parse(stored).expect("again"), m);
+    }
+
+    #[test]
+    fn rfc7591_3_2_2_a_web_client_may_not_register_loopback_or_http_redirect_uris() {
+        for uris in [
+            json!(["http://127.0.0.1/cb"]),
+            json!(["http://localhost:3000/cb"]),
+            json!(["http://[::1]/cb"]),
+            json!(["http://app.example/cb"]),
+            json!(["https://a.example/cb", "http://127.0.0.1/cb"]),
+        ] {
+            let web = json!({ "application_type": "web", "redirect_uris": uris });
+            assert_eq!(code_of(web), "invalid_redirect_uri", "{uris}");
+        }
+        // Without application_type, a mix of https and loopback is a web client: refused too.
+        assert_eq!(
+            code_of(json!({ "redirect_uris": ["https://a.example/cb", "http://127.0.0.1/cb"] })),
+            "invalid_redirect_uri"
+        );
+        assert_eq!(
+            code_of(json!({
+                "redirect_uris": ["https://a.example/cb"],
+                "post_logout_redirect_uris": ["http://127.0.0.1/bye"],
+            })),
+            "invalid_redirect_uri"
+        );
+        // A native app may mix https (claimed) and loopback URIs.
+        let native = json!({
+            "application_type": "native",
+            "token_endpoint_auth_method": "none",
+            "redirect_uris": ["https://a.example/cb", "http://127.0.0.1/cb"],
+        });
+        assert!(parse(native).is_ok());
+    }
+
+    #[test]
+    fn native_redirect_uris_are_loopback_or_private_use() {
+        for yes in [
+            "http://127.0.0.1:5000/cb",
+            "http://[::1]/cb",
+            "http://localhost/cb",
+            "com.example.app:/cb",
+        ] {
+            assert!(is_native_redirect(yes), "{yes}");
+        }
+        for no in [
+            "https://app.example/cb",
+            "https://127.0.0.1/cb",
+            "http://app.example/cb",
+            "http://127.0.0.1.evil.example/cb",
+            "not a uri",
+        ] {
+            assert!(!is_native_redirect(no), "{no}");
+        }
     }
 
     #[test]

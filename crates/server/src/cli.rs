@@ -143,7 +143,7 @@ pub enum ClientCommand {
         /// client_secret_basic (default), client_secret_post or none
         #[arg(long = "auth-method", value_name = "METHOD")]
         auth_method: Option<String>,
-        /// web (default) or native
+        /// web or native (default: native when every redirect URI is loopback or a private-use scheme, else web)
         #[arg(long = "application-type", value_name = "TYPE")]
         application_type: Option<String>,
         /// A client of your own: its users are not asked for consent

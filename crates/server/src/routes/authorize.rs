@@ -5,16 +5,28 @@
 //! `error_description`, `state` and `iss` (RFC 9207). A browser without a session (or one whose
 //! sign-in is too old for `max_age` or `prompt=login`) goes to `/login` and comes back; then the
 //! consent page, unless consent was given before or the client is first-party.
+//!
+//! Three rules keep a registered redirect URI from being used against the user:
+//! - A dynamically registered client's redirect URIs are the word of whoever registered it. Until
+//!   the user has signed in, its errors (`login_required` included) are shown on a page naming
+//!   the client and the error, never redirected: otherwise this server would be an open
+//!   redirector to any URI anyone registers (RFC 9700 §4.11.2). Operators' clients redirect.
+//! - A response to a loopback or private-use-scheme redirect URI may reach any app on the
+//!   device, so such requests are never approved silently: the consent page every time, and
+//!   `prompt=none` answers `consent_required` (RFC 8252 §8.6). First-party clients excepted.
+//! - `prompt=login` is satisfied only by a sign-in the server itself saw: the sign-in adds a
+//!   proof bound to the new session ([`grants::SIGNED_IN_PARAM`]); a marker added to a URL by
+//!   anyone else does not match the victim's session.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use grants::{
-    AUTH_AFTER_PARAM, AuthorizationRequest, AuthorizeError, ErrorCode, FormParams, OAuthError,
-    ResponseMode,
+    AuthorizationRequest, AuthorizeError, ErrorCode, FormParams, OAuthError, ResponseMode,
+    SIGNED_IN_PARAM,
 };
-use primitives::{PlainSecret, random_token};
+use primitives::{PlainSecret, SecretHash, random_token};
 use registration::Client;
 use serde::Deserialize;
 use url::Url;
@@ -26,6 +38,10 @@ use crate::routes::pages::{current, tokens_match};
 
 /// Codes live 60 seconds.
 const CODE_TTL: i64 = 60;
+
+/// How long after signing in the sign-in proof satisfies `prompt=login`: the browser comes
+/// straight back from the sign-in form, so a few minutes is plenty.
+const SIGNED_IN_PROOF_TTL: i64 = 300;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -87,10 +103,60 @@ async fn find_client(
     .map_err(|e| PageError::internal(&e))?
 }
 
-/// Checks the request against its client.
+/// The error page of a request that would otherwise be redirected to a client nobody vouches
+/// for: the client's name and the error, so the user sees who sent them.
+fn client_error_page(client: &Client, error: &OAuthError) -> HttpResponse {
+    let name = client.metadata.client_name.as_deref().unwrap_or(&client.id);
+    actix_web::ResponseError::error_response(&bad_request_page(format!(
+        "{name} sent a request this server cannot accept: {} ({}).",
+        error.code.as_str(),
+        error.description
+    )))
+}
+
+/// The proof a sign-in adds to the authorization request it returns to: bound to the session
+/// that signed in (its CSRF token is a secret of that session alone), so it says "this session
+/// signed in on the way here" and nothing about any other session.
+fn signed_in_proof(session: &accounts::Session) -> String {
+    SecretHash::of(&format!("{SIGNED_IN_PARAM}:{}", session.csrf_token))
+        .as_str()
+        .to_owned()
+}
+
+/// Where a sign-in sends the browser: `return_to`, and when that is an authorization request,
+/// with the proof of this sign-in in place of any the URL carried.
+pub(crate) fn return_after_sign_in(return_to: &str, session: &accounts::Session) -> String {
+    let Some(query) = return_to.strip_prefix("/oauth2/authorize?") else {
+        return return_to.to_owned();
+    };
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        if k != SIGNED_IN_PARAM {
+            out.append_pair(&k, &v);
+        }
+    }
+    out.append_pair(SIGNED_IN_PARAM, &signed_in_proof(session));
+    format!("/oauth2/authorize?{}", out.finish())
+}
+
+/// Whether the request came back from a sign-in of this very session, a moment ago.
+fn signed_in_on_the_way(
+    request: &AuthorizationRequest,
+    session: &accounts::Session,
+    now: i64,
+) -> bool {
+    request.signed_in_proof.as_deref().is_some_and(|proof| {
+        tokens_match(&signed_in_proof(session), proof)
+            && now - session.auth_time <= SIGNED_IN_PROOF_TTL
+    })
+}
+
+/// Checks the request against its client. `signed_in` says whether the browser has a session:
+/// before that, a dynamically registered client's errors are shown, not redirected.
 async fn check(
     state: &AppState,
     form: &FormParams,
+    signed_in: bool,
 ) -> Result<(AuthorizationRequest, Client), HttpResponse> {
     let client = find_client(state, grants::client_id_of(form).map(str::to_owned))
         .await
@@ -103,6 +169,19 @@ async fn check(
         Err(AuthorizeError::Page(message)) => Err(actix_web::ResponseError::error_response(
             &bad_request_page(message),
         )),
+        Err(AuthorizeError::Redirect { error, .. })
+            if !signed_in
+                && client
+                    .as_ref()
+                    .is_some_and(Client::is_dynamically_registered) =>
+        {
+            Err(client_error_page(
+                client
+                    .as_ref()
+                    .unwrap_or_else(|| unreachable!("checked in the guard")),
+                &error,
+            ))
+        }
         Err(AuthorizeError::Redirect {
             redirect_uri,
             response_mode,
@@ -122,34 +201,36 @@ async fn authorize(
     state: web::Data<AppState>,
     form: FormParams,
 ) -> Result<HttpResponse, PageError> {
-    let (request, client) = match check(&state, &form).await {
+    let session = current(&req, &state).await?;
+    let (request, client) = match check(&state, &form, session.is_some()).await {
         Ok(ok) => ok,
         Err(response) => return Ok(response),
     };
     let now = state.now();
-    let session = current(&req, &state).await?;
     let reauth_needed = |s: &accounts::Session| {
         let too_old = request.max_age.is_some_and(|max| now - s.auth_time > max);
-        let login_forced =
-            request.prompt.login && request.auth_after.is_none_or(|after| s.auth_time < after);
+        let login_forced = request.prompt.login && !signed_in_on_the_way(&request, s, now);
         too_old || login_forced
     };
     let (session, user) = match session {
         Some((s, u)) if !reauth_needed(&s) => (s, u),
         other => {
             if request.prompt.none {
+                const NOT_SIGNED_IN: &str = "the user is not signed in";
+                if other.is_none() && client.is_dynamically_registered() {
+                    let error = OAuthError::new(ErrorCode::LoginRequired, NOT_SIGNED_IN);
+                    return Ok(client_error_page(&client, &error));
+                }
                 return Ok(redirect_error(
                     &state,
                     &request,
                     ErrorCode::LoginRequired,
-                    "the user is not signed in",
+                    NOT_SIGNED_IN,
                 ));
             }
-            // Back here after signing in; a forced sign-in must be newer than now.
-            let mut back = form.to_query(&[AUTH_AFTER_PARAM]);
-            if other.is_some() || request.prompt.login {
-                back.push_str(&format!("&{AUTH_AFTER_PARAM}={now}"));
-            }
+            // Back here after signing in; the sign-in adds its own proof (a marker the request
+            // carried is dropped, so a stale or forged one cannot be kept).
+            let back = form.to_query(&[SIGNED_IN_PARAM]);
             let return_to = format!("/oauth2/authorize?{back}");
             let mut login = url::form_urlencoded::Serializer::new(String::new());
             login.append_pair("return_to", &return_to);
@@ -180,7 +261,9 @@ async fn authorize(
             .iter()
             .all(|s| c.scope.split(' ').any(|g| g == s))
     });
-    let skip_consent = client.first_party || (consented && !request.prompt.consent);
+    // Remembered consent applies only when the redirect URI proves which app gets the code.
+    let skip_consent = client.first_party
+        || (consented && !request.prompt.consent && !request.redirects_to_native_app());
     if !skip_consent {
         if request.prompt.none {
             return Ok(redirect_error(
@@ -267,7 +350,7 @@ async fn consent(
     }
     let params = FormParams::parse(form.authorization.as_bytes())
         .map_err(|e| bad_request_page(e.description))?;
-    let (request, client) = match check(&state, &params).await {
+    let (request, client) = match check(&state, &params, true).await {
         Ok(ok) => ok,
         Err(response) => return Ok(response),
     };

@@ -18,7 +18,10 @@ use crate::auth::bearer_token;
 use crate::errors::PageError;
 use crate::pages::render;
 use crate::routes::oauth::scope_claims;
-use crate::routes::pages::{SESSION_COOKIE, current, tokens_match};
+use crate::routes::pages::{
+    SESSION_COOKIE, current, pre_session_csrf, pre_session_csrf_matches, tokens_match,
+    with_csrf_cookie,
+};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -197,6 +200,8 @@ async fn userinfo(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>
 #[template(path = "logout.html")]
 struct LogoutPage<'a> {
     confirm: bool,
+    /// Whether there is a session to end (else the page only asks whether to go back).
+    signed_in: bool,
     csrf: &'a str,
     client_name: Option<&'a str>,
     fields: Vec<(String, String)>,
@@ -228,9 +233,12 @@ async fn logout_post(
     logout(req, state, form, true).await
 }
 
-/// RP-Initiated Logout: a valid `id_token_hint` of the signed-in user signs out at once; without
-/// one the user confirms first. `post_logout_redirect_uri` must be registered exactly, and is
-/// used only with a valid hint or after confirmation.
+/// RP-Initiated Logout: an `id_token_hint` naming the signed-in user signs out and sends the
+/// browser back at once. Otherwise (no hint, another user's hint, or no session at all) the user
+/// confirms first on a CSRF-protected form, and only then is sent to `post_logout_redirect_uri`
+/// (RP-Initiated Logout 1.0 §2, §3): a valid ID token is no proof that the browser's user asked
+/// to leave, since anyone holding one of their own could send a link. The URI must be
+/// registered exactly. With nothing to end and nowhere to go, the page says so at once.
 async fn logout(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -295,30 +303,48 @@ async fn logout(
         (Some(h), Some((_, user))) => h.sub == user.id,
         _ => false,
     };
+    // Without a session the form is protected by the pre-session CSRF cookie, as sign-in is.
+    let submitted = form.get("csrf_token").unwrap_or("");
     let confirmed = posted
         && form.get("confirm") == Some("yes")
-        && session.as_ref().is_some_and(|(s, _)| {
-            tokens_match(&s.csrf_token, form.get("csrf_token").unwrap_or(""))
-        });
-    if let Some((s, _)) = &session
-        && !hint_matches
-        && !confirmed
-    {
+        && match &session {
+            Some((s, _)) => tokens_match(&s.csrf_token, submitted),
+            None => pre_session_csrf_matches(&req, submitted),
+        };
+    if !hint_matches && !confirmed && (session.is_some() || redirect.is_some()) {
         let fields = form
             .pairs()
             .iter()
             .filter(|(k, _)| k != "csrf_token" && k != "confirm")
             .cloned()
             .collect();
+        let client_name = client
+            .as_ref()
+            .and_then(|c| c.metadata.client_name.as_deref());
+        if let Some((s, _)) = &session {
+            let page = LogoutPage {
+                confirm: true,
+                signed_in: true,
+                csrf: &s.csrf_token,
+                client_name,
+                fields,
+            };
+            return Ok(render(StatusCode::OK, &page));
+        }
+        let (csrf, is_new) = pre_session_csrf(&req);
         let page = LogoutPage {
             confirm: true,
-            csrf: &s.csrf_token,
-            client_name: client
-                .as_ref()
-                .and_then(|c| c.metadata.client_name.as_deref()),
+            signed_in: false,
+            csrf: &csrf,
+            client_name,
             fields,
         };
-        return Ok(render(StatusCode::OK, &page));
+        return Ok(with_csrf_cookie(
+            &state,
+            render(StatusCode::OK, &page),
+            &csrf,
+            is_new,
+        ));
     }
     if let Some((s, user)) = session {
         let st = state.clone();
@@ -330,8 +356,8 @@ async fn logout(
         .map_err(|e| PageError::internal(&e))??;
         tracing::info!(user = %user.id, "signed out (RP-initiated)");
     }
-    // Without a valid hint, only a confirmed sign-out may send the browser on.
-    let may_redirect = hint_claims.is_some() || confirmed;
+    // Only the signed-in user's own hint, or their confirmation, may send the browser on.
+    let may_redirect = hint_matches || confirmed;
     let mut res = match redirect.filter(|_| may_redirect) {
         Some(uri) => {
             let mut url =
@@ -347,6 +373,7 @@ async fn logout(
             StatusCode::OK,
             &LogoutPage {
                 confirm: false,
+                signed_in: false,
                 csrf: "",
                 client_name: None,
                 fields: Vec::new(),

@@ -80,11 +80,22 @@ pub(crate) fn tokens_match(expected: &str, submitted: &str) -> bool {
 }
 
 /// The pre-session CSRF token: the cookie's, or a new one (to set).
-fn pre_session_csrf(req: &HttpRequest) -> (String, bool) {
+pub(crate) fn pre_session_csrf(req: &HttpRequest) -> (String, bool) {
     match req.cookie(CSRF_COOKIE).map(|c| c.value().to_owned()) {
         Some(v) if v.len() == 43 => (v, false),
         _ => (random_token(32), true),
     }
+}
+
+/// Whether a form posted without a session carries the browser's pre-session CSRF token.
+pub(crate) fn pre_session_csrf_matches(req: &HttpRequest, submitted: &str) -> bool {
+    tokens_match(
+        req.cookie(CSRF_COOKIE)
+            .map(|c| c.value().to_owned())
+            .as_deref()
+            .unwrap_or(""),
+        submitted,
+    )
 }
 
 /// The signed-in user of this browser, if any.
@@ -143,7 +154,10 @@ async fn start_session_response(
     })
     .await
     .map_err(|e| PageError::internal(&e))??;
-    let mut res = see_other(return_to);
+    let mut res = see_other(&crate::routes::authorize::return_after_sign_in(
+        return_to,
+        &started.session,
+    ));
     res.add_cookie(&cookie(
         state,
         SESSION_COOKIE,
@@ -187,7 +201,7 @@ async fn home() -> HttpResponse {
     see_other("/account")
 }
 
-fn with_csrf_cookie(
+pub(crate) fn with_csrf_cookie(
     state: &AppState,
     mut res: HttpResponse,
     csrf: &str,
@@ -246,13 +260,7 @@ async fn login_submit(
 ) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
     let (csrf, _) = pre_session_csrf(&req);
-    if !tokens_match(
-        req.cookie(CSRF_COOKIE)
-            .map(|c| c.value().to_owned())
-            .as_deref()
-            .unwrap_or(""),
-        &form.csrf_token,
-    ) {
+    if !pre_session_csrf_matches(&req, &form.csrf_token) {
         return Err(csrf_failed());
     }
     let return_to = safe_return_to(Some(&form.return_to));

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use url::Url;
 
 use crate::authorize_errors::{
-    REDIRECT, Setup, VERIFIER, authorize, challenge, decide, hidden, id, jar, setup,
+    REDIRECT, Setup, VERIFIER, authorize, challenge, decide, hidden, id, jar, operator_client,
+    setup,
 };
 use crate::common::*;
 
@@ -63,9 +64,14 @@ on_both_backends! {
         // Errors: each has iss, and a forged iss in the request changes nothing.
         let public_no_pkce = vec![("response_type", "code"), ("client_id", id(&s.public)), ("redirect_uri", REDIRECT), ("state", "e-pkce")];
         let stranger = jar();
+        // Before sign-in only an operator's client is redirected to (RFC 9700 §4.11.2).
+        let operator = operator_client(&db, &s, REDIRECT);
+        let mut signed_out = with(&[("prompt", "none")], "e2");
+        signed_out.retain(|(k, _)| *k != "client_id");
+        signed_out.push(("client_id", &operator));
         let cases: Vec<(&reqwest::Client, Params, &str)> = vec![
             (&s.http, with(&[("prompt", "none")], "e1"), "consent_required"),
-            (&stranger, with(&[("prompt", "none")], "e2"), "login_required"),
+            (&stranger, signed_out, "login_required"),
             (&s.http, with(&[("scope", "admin")], "e3"), "invalid_scope"),
             (&s.http, with(&[("prompt", "bogus")], "e4"), "invalid_request"),
             (&s.http, with(&[("request", "eyJ")], "e5"), "request_not_supported"),

@@ -7,8 +7,8 @@ use url::Url;
 
 use crate::authorize::code_client;
 use crate::authorize_errors::{
-    REDIRECT, Setup, VERIFIER, authorize, code_for, decide, error_page, exchange, hidden, id,
-    redirected, setup,
+    REDIRECT, Setup, VERIFIER, authorize, challenge, code_for, decide, error_page, exchange,
+    hidden, id, jar, operator_client, redirected, setup, sign_up,
 };
 use crate::common::*;
 
@@ -326,6 +326,156 @@ on_both_backends! {
         .await;
         assert_eq!(res.status(), 303, "control: the registered URI is followed");
         assert_eq!(res.headers()["location"], format!("{bye}?state=s").as_str());
+    }
+}
+
+/// An ID token of whoever is signed in to `http`, for the public client.
+async fn id_token_of(s: &Setup, http: &reqwest::Client) -> String {
+    let ch = challenge(VERIFIER);
+    let res = authorize(
+        &s.server,
+        http,
+        &[
+            ("response_type", "code"),
+            ("client_id", id(&s.public)),
+            ("redirect_uri", REDIRECT),
+            ("scope", "openid"),
+            ("code_challenge", &ch),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .await;
+    let code = redirected(&decide(&s.server, http, res, "allow").await)["code"].clone();
+    let tokens = json_of(exchange(s, id(&s.public), &code, Some(VERIFIER)).await).await;
+    tokens["id_token"].as_str().expect("id_token").to_owned()
+}
+
+/// A logout request's URL.
+fn logout_url(s: &Setup, params: &[(&str, &str)]) -> Url {
+    let mut url = Url::parse(&s.server.url("/oauth2/logout")).expect("url");
+    url.query_pairs_mut().extend_pairs(params);
+    url
+}
+
+on_both_backends! {
+    async fn attack_a_registered_clients_errors_before_sign_in_are_a_page_not_a_redirect(db) {
+        // RFC 9700 §4.11.2: anyone may register a client whose redirect URI is a phishing
+        // page, then send people a link to this server that fails on purpose. A redirected
+        // error would carry them from a trusted address to the attacker's.
+        let s = setup(&db).await;
+        let evil = "https://evil.example/phish";
+        let res = s.server.post_json("/oauth2/register", &json!({
+            "client_name": "Totally Legit",
+            "redirect_uris": [evil],
+            "scope": "openid",
+        })).await;
+        assert_eq!(res.status(), 201);
+        let attacker = json_of(res).await;
+        let request = |extra: &[(&'static str, &'static str)]| {
+            let mut p: Vec<(&str, &str)> = vec![
+                ("response_type", "code"),
+                ("client_id", id(&attacker)),
+                ("redirect_uri", evil),
+                ("scope", "openid"),
+                ("state", "st"),
+            ];
+            for (k, v) in extra {
+                p.retain(|(name, _)| name != k);
+                p.push((*k, *v));
+            }
+            p
+        };
+        let victim = jar();
+        for (extra, error) in [
+            (vec![("scope", "admin")], "invalid_scope"),
+            (vec![("response_type", "token")], "unsupported_response_type"),
+            (vec![("prompt", "none")], "login_required"),
+            (vec![("prompt", "bogus")], "invalid_request"),
+            (vec![("request", "eyJ")], "request_not_supported"),
+            (vec![("response_mode", "form_post"), ("scope", "admin")], "invalid_scope"),
+        ] {
+            let res = authorize(&s.server, &victim, &request(&extra)).await;
+            assert_eq!(res.status(), 400, "{extra:?}");
+            assert!(res.headers().get("location").is_none(), "{extra:?}");
+            let html = res.text().await.expect("html");
+            assert!(html.contains("Totally Legit") && html.contains(error), "{extra:?}: {html}");
+            assert!(!html.contains("evil.example"), "no form or link to the client: {html}");
+        }
+        // A valid request still sends the browser to sign in, not to the client.
+        let res = authorize(&s.server, &victim, &request(&[])).await;
+        assert_eq!(res.status(), 303);
+        assert!(res.headers()["location"].to_str().unwrap_or("").starts_with("/login?"));
+        // Signed in, errors go back to the client as RFC 6749 §4.1.2.1 says.
+        sign_up(&s.server, &victim, "victim@example.com").await;
+        let res = authorize(&s.server, &victim, &request(&[("scope", "admin")])).await;
+        assert_eq!(res.status(), 303);
+        let location = Url::parse(res.headers()["location"].to_str().expect("ascii")).expect("url");
+        assert!(location.as_str().starts_with(evil), "{location}");
+        assert!(location.query_pairs().any(|(k, v)| k == "error" && v == "invalid_scope"));
+        // An operator's client (made on the command line) keeps redirecting before sign-in.
+        let operator = operator_client(&db, &s, REDIRECT);
+        let res = authorize(&s.server, &jar(), &[
+            ("response_type", "code"),
+            ("client_id", &operator),
+            ("redirect_uri", REDIRECT),
+            ("scope", "admin"),
+            ("state", "op"),
+        ]).await;
+        let got = redirected(&res);
+        assert_eq!((got["error"].as_str(), got["state"].as_str()), ("invalid_scope", "op"));
+    }
+
+    async fn attack_a_logout_link_with_an_id_token_of_another_user_does_not_redirect_unconfirmed(db) {
+        // RP-Initiated Logout 1.0 §2: only a hint naming the signed-in user skips the question.
+        // Anyone can hold an ID token of their own; it says nothing about this browser's user.
+        let s = setup(&db).await;
+        let bye = format!("{REDIRECT}/bye");
+        let eve = jar();
+        sign_up(&s.server, &eve, "eve@example.com").await;
+        let eves_hint = id_token_of(&s, &eve).await;
+        let params = [
+            ("id_token_hint", eves_hint.as_str()),
+            ("post_logout_redirect_uri", bye.as_str()),
+            ("state", "s"),
+        ];
+        // The victim is signed in: asked, not signed out, not redirected.
+        let res = s.http.get(logout_url(&s, &params)).send().await.expect("logout");
+        assert_eq!(res.status(), 200);
+        assert!(res.headers().get("location").is_none());
+        let html = res.text().await.expect("html");
+        assert!(html.contains("Sign out?"), "{html}");
+        still_signed_in(&s).await;
+        // Nobody signed in: still asked before being sent on.
+        let stranger = jar();
+        let res = stranger.get(logout_url(&s, &params)).send().await.expect("logout");
+        assert_eq!(res.status(), 200);
+        assert!(res.headers().get("location").is_none());
+        let html = res.text().await.expect("html");
+        assert!(html.contains("Leave Portcullis?"), "{html}");
+        // The confirmation is a CSRF-protected form: forged, it is refused.
+        let mut forged: Vec<(&str, &str)> = params.to_vec();
+        forged.push(("confirm", "yes"));
+        let res = jar().post(s.server.url("/oauth2/logout")).form(&forged).send().await.expect("post");
+        assert_eq!(res.status(), 200, "an unconfirmed request is asked again");
+        assert!(res.headers().get("location").is_none());
+        let csrf = hidden(&html, "csrf_token");
+        forged.push(("csrf_token", "not-the-token-of-this-browser-000000000000000"));
+        let res = stranger.post(s.server.url("/oauth2/logout")).form(&forged).send().await.expect("post");
+        assert!(res.headers().get("location").is_none());
+        // Confirmed by the user: sent back with state.
+        let mut confirmed: Vec<(&str, &str)> = params.to_vec();
+        confirmed.extend([("confirm", "yes"), ("csrf_token", csrf.as_str())]);
+        let res = stranger.post(s.server.url("/oauth2/logout")).form(&confirmed).send().await.expect("post");
+        assert_eq!(res.status(), 303);
+        assert_eq!(res.headers()["location"], format!("{bye}?state=s").as_str());
+        // Control: the victim's own hint signs out and redirects at once.
+        let own = id_token_of(&s, &s.http).await;
+        let res = s.http.get(logout_url(&s, &[
+            ("id_token_hint", own.as_str()),
+            ("post_logout_redirect_uri", bye.as_str()),
+        ])).send().await.expect("logout");
+        assert_eq!(res.status(), 303);
+        assert_eq!(res.headers()["location"], bye.as_str());
     }
 }
 

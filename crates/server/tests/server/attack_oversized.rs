@@ -247,8 +247,10 @@ fn attacks(ids: &Ids) -> Vec<Attack> {
                 ten_thousand_scopes()
             ),
             || Body::None,
-            303,
-            "error=invalid_scope",
+            // The code client registered itself and nobody is signed in: the error is a page,
+            // not a redirect (RFC 9700 §4.11.2).
+            400,
+            "invalid_scope",
         ),
         attack(
             "10,000 scopes in a POSTed authorization request",

@@ -273,11 +273,13 @@ on_both_backends! {
                 assert!(redirected(&res).contains_key("error"), "scope {payload:?}");
             }
             // login_hint: carried to the sign-in page, shown in its email field; with a NUL,
-            // refused like every authorization parameter holding one.
+            // refused like every authorization parameter holding one (on a page: nobody is
+            // signed in and the client registered itself, RFC 9700 §4.11.2).
             let res = go(base(vec![("login_hint", p.clone())]), jar()).await;
             if payload.contains('\0') {
-                assert_eq!(res.status(), 303, "login_hint {payload:?}");
-                assert_eq!(redirected(&res)["error"], "invalid_request", "login_hint {payload:?}");
+                assert_eq!(res.status(), 400, "login_hint {payload:?}");
+                assert!(res.headers().get("location").is_none(), "login_hint {payload:?}");
+                assert!(res.text().await.expect("html").contains("invalid_request"), "login_hint {payload:?}");
                 continue;
             }
             assert_eq!(res.status(), 303, "login_hint {payload:?}");

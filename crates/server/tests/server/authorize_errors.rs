@@ -146,6 +146,27 @@ pub(crate) async fn setup(db: &TestDb) -> Setup {
     }
 }
 
+/// A confidential client made by the operator (as `portcullis client create` makes it: no
+/// registration access token), not first-party, redirecting to `redirect_uri`.
+pub(crate) fn operator_client(db: &TestDb, s: &Setup, redirect_uri: &str) -> String {
+    let mut conn = db.store().conn().expect("conn");
+    let policy = registration::Policy {
+        known_scopes: vec!["openid".into(), "email".into()],
+        default_code_scopes: vec!["openid".into()],
+        id_token_algs: vec!["RS256".into()],
+        allow_password_grant: false,
+    };
+    let meta = registration::parse_metadata(
+        &json!({ "client_name": "Operator app", "redirect_uris": [redirect_uri] }),
+        &policy,
+    )
+    .expect("meta");
+    registration::register_client_with(&mut conn, meta, false, false, s.server.clock_now())
+        .expect("register")
+        .client
+        .id
+}
+
 pub(crate) fn id(client: &Value) -> &str {
     client["client_id"].as_str().expect("client_id")
 }
@@ -248,11 +269,16 @@ on_both_backends! {
     async fn prompt_none_deny_and_remembered_consent(db) {
         let s = setup(&db).await;
         let base = [("response_type", "code"), ("client_id", id(&s.confidential)), ("redirect_uri", REDIRECT), ("state", "p")];
-        // No session at all.
+        // No session at all: an operator's client gets login_required at its redirect URI; a
+        // dynamically registered one gets a page (RFC 9700 §4.11.2, see attack_open_redirect).
         let stranger = jar();
         let mut params = base.to_vec();
         params.push(("prompt", "none"));
-        assert_eq!(redirected(&authorize(&s.server, &stranger, &params).await)["error"], "login_required");
+        let operator = operator_client(&db, &s, REDIRECT);
+        let mut operator_params = params.clone();
+        operator_params[1] = ("client_id", &operator);
+        assert_eq!(redirected(&authorize(&s.server, &stranger, &operator_params).await)["error"], "login_required");
+        error_page(authorize(&s.server, &stranger, &params).await).await;
         // Signed in, never consented.
         assert_eq!(redirected(&authorize(&s.server, &s.http, &params).await)["error"], "consent_required");
         // Deny.
