@@ -281,6 +281,13 @@ fn migrate(settings: &Settings) -> Result<Store, String> {
 
 fn serve(settings: Settings) -> ExitCode {
     let started = Instant::now();
+    if settings.trust_proxy {
+        tracing::warn!(
+            trusted_proxies = %settings.trusted_proxies,
+            "PORTCULLIS_TRUST_PROXY is deprecated: it trusts X-Forwarded-For from loopback and \
+             every private range; set PORTCULLIS_TRUSTED_PROXIES to your proxies instead"
+        );
+    }
     let store = match migrate(&settings) {
         Ok(store) => store,
         Err(e) => return fail(&e),

@@ -18,6 +18,7 @@ pub mod cli;
 mod clientcache;
 pub mod config;
 pub mod errors;
+pub mod forwarded;
 mod keycache;
 pub mod metrics;
 mod middleware;

@@ -11,6 +11,7 @@ mod attack_clickjacking;
 mod attack_code_injection;
 mod attack_csrf;
 mod attack_enumeration;
+mod attack_forwarded;
 mod attack_jwt;
 mod attack_mixup;
 mod attack_nul_bytes;
