@@ -1,6 +1,8 @@
 //! Client addresses behind a proxy (`PORTCULLIS_TRUSTED_PROXIES`): the per-IP sign-in limit
 //! counts the users behind the shipped nginx apart, and a client that writes its own
 //! `X-Forwarded-For` (or `Forwarded`) to a server that does not trust it gains nothing.
+//! The sign-in throttle counts per account and per client IP apart, so neither a noisy address
+//! nor a third party guessing at an account locks anyone out for longer than the back-off.
 //! Every request here comes from 127.0.0.1, as from nginx on the same host.
 
 use serde_json::json;
@@ -103,5 +105,48 @@ on_both_backends! {
             .await
             .expect("login");
         assert_eq!(res.status(), 200);
+    }
+
+    async fn attack_third_party_cannot_lock_an_account_beyond_the_back_off(db) {
+        let server = TestServer::start_with(&db, |a| a.trusted_proxies = Some("127.0.0.1".into()));
+        signup(&server, "ada@example.com", "Ada").await;
+        let attacker = [("x-forwarded-for", "203.0.113.6")];
+        let ada = [("x-forwarded-for", "198.51.100.1")];
+        for _ in 0..5 {
+            assert_eq!(login(&server, "ada@example.com", "guess", &attacker).await, 401);
+        }
+        // The account backs off, for everyone, for the back-off (60 s).
+        assert_eq!(login(&server, "ada@example.com", "correct horse", &ada).await, 429);
+        // The attacker keeps at it through the back-off, from many addresses: refused, and
+        // it does not move the end of the back-off.
+        for n in 0..10 {
+            server.clock.advance(5);
+            let other = format!("203.0.113.{}", 10 + n);
+            assert_eq!(login(&server, "ada@example.com", "guess", &[("x-forwarded-for", &other)]).await, 429);
+        }
+        server.clock.advance(10);
+        // Right after the back-off it fails four more times: not enough for another one.
+        for _ in 0..4 {
+            assert_eq!(login(&server, "ada@example.com", "guess", &attacker).await, 401);
+        }
+        assert_eq!(
+            login(&server, "ada@example.com", "correct horse", &ada).await,
+            200,
+            "the owner, from an address of her own, after the back-off"
+        );
+    }
+
+    async fn attack_one_noisy_address_cannot_lock_everyone_out(db) {
+        let server = TestServer::start_with(&db, |a| a.trusted_proxies = Some("127.0.0.1".into()));
+        signup(&server, "ada@example.com", "Ada").await;
+        let noisy = [("x-forwarded-for", "203.0.113.6")];
+        // Twenty failures from one address, spread over accounts (four at most each).
+        for n in 0..20 {
+            let email = format!("nobody{}@example.com", n % 5);
+            assert_eq!(login(&server, &email, "guess", &noisy).await, 401);
+        }
+        assert_eq!(login(&server, "ada@example.com", "correct horse", &noisy).await, 429, "the noisy address backs off");
+        let ada = [("x-forwarded-for", "198.51.100.1")];
+        assert_eq!(login(&server, "ada@example.com", "correct horse", &ada).await, 200, "everyone else signs in");
     }
 }
