@@ -410,6 +410,10 @@ fn client_command(settings: &Settings, cmd: ClientCommand) -> CliResult {
         }
         ClientCommand::Delete { client_id } => {
             if registration::delete_client(&mut conn, &client_id).map_err(|e| e.to_string())? {
+                crate::invalidate::publish(
+                    &mut conn,
+                    crate::invalidate::Change::Client(&client_id),
+                );
                 crate::audit::record(
                     &mut conn,
                     now,
@@ -448,6 +452,7 @@ fn keys_command(settings: &Settings, cmd: KeysCommand) -> CliResult {
             };
             for alg in algs {
                 let kid = tokens::rotate_key(&mut conn, alg, now).map_err(|e| e.to_string())?;
+                crate::invalidate::publish(&mut conn, crate::invalidate::Change::SigningKeys);
                 out(&format!("{alg}\t{kid}"))?;
             }
             Ok(())

@@ -65,8 +65,9 @@ impl Principal {
 }
 
 /// Verified keys, by the SHA-256 of the presented key, and agents by id, both for
-/// `PORTCULLIS_API_KEY_CACHE` seconds. An agent changed on this instance is evicted at once;
-/// other instances see the change within the cache time.
+/// `PORTCULLIS_API_KEY_CACHE` seconds. A key or agent changed on this instance is evicted at
+/// once, and on PostgreSQL on the other instances too (`invalidate.rs`); the cache time bounds
+/// a change whose notice was lost.
 #[derive(Debug)]
 pub struct ApiKeyCache {
     keys: TtlMap<VerifiedKey>,
@@ -92,9 +93,21 @@ impl ApiKeyCache {
         self.agents.put(agent.id.clone(), agent, now);
     }
 
-    /// Drops an agent changed or deleted on this instance.
+    /// Drops an agent changed or deleted (here, or on another instance that said so).
     pub fn forget_agent(&self, id: &str) {
         self.agents.forget(id);
+    }
+
+    /// Drops a key by its id (revoked, rotated or changed): the cache is keyed by the hash of
+    /// the presented secret, which revocation does not know.
+    pub fn forget_key(&self, id: &str) {
+        self.keys.forget_where(|key| key.id == id);
+    }
+
+    /// Drops every key and agent (invalidation notices may have been lost).
+    pub fn clear(&self) {
+        self.keys.clear();
+        self.agents.clear();
     }
 
     /// The principal of an API key already verified within the cache time, without touching

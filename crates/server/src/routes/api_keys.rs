@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::app::AppState;
 use crate::audit::Event;
 use crate::errors::{ApiError, json_no_store};
+use crate::invalidate::Change;
 use crate::principal::{Principal, Subject, require_principal, with_org_access};
 use crate::routes::api_auth::required;
 
@@ -214,12 +215,12 @@ async fn update_key(
         org,
         "api-keys:write",
         true,
-        move |_, conn, _, role| {
+        move |st, conn, _, role| {
             if let Some(scopes) = &body.scopes {
                 apikeys::check_key_scopes(scopes, role == accounts::Role::Owner)
                     .map_err(key_error)?;
             }
-            apikeys::update_key(
+            let key = apikeys::update_key(
                 conn,
                 &o,
                 &id,
@@ -227,7 +228,9 @@ async fn update_key(
                 body.scopes.as_deref(),
                 body.expires_at.map(Some),
             )
-            .map_err(key_error)
+            .map_err(key_error)?;
+            crate::invalidate::announce(st, conn, Change::ApiKey(&key.id));
+            Ok(key)
         },
     )
     .await?;
@@ -249,6 +252,7 @@ async fn revoke_key(
         true,
         move |st, conn, principal, _| {
             let key = apikeys::revoke_key(conn, &o, &id, st.now()).map_err(key_error)?;
+            crate::invalidate::announce(st, conn, Change::ApiKey(&key.id));
             crate::audit::record(
                 conn,
                 st.now(),
@@ -289,6 +293,7 @@ async fn rotate_key(
         move |st, conn, principal, _| {
             let rotated =
                 apikeys::rotate_key(conn, &o, &id, overlap, st.now()).map_err(key_error)?;
+            crate::invalidate::announce(st, conn, Change::ApiKey(&id));
             crate::audit::record(
                 conn,
                 st.now(),
@@ -418,7 +423,7 @@ async fn update_agent(
                 body.scopes.as_deref(),
                 st.now(),
             );
-            st.api_keys.forget_agent(&id);
+            crate::invalidate::announce(st, conn, Change::Agent(&id));
             let agent = updated.map_err(key_error)?;
             crate::audit::record(
                 conn,
@@ -449,7 +454,7 @@ async fn delete_agent(
         true,
         move |st, conn, principal, _| {
             let deleted = apikeys::delete_agent(conn, &o, &id);
-            st.api_keys.forget_agent(&id);
+            crate::invalidate::announce(st, conn, Change::Agent(&id));
             deleted.map_err(key_error)?;
             crate::audit::record(
                 conn,

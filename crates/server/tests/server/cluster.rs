@@ -860,3 +860,195 @@ async fn rotated_signing_keys_reach_both_instances() {
         assert!(client.active(&http, inst, &before).await);
     }
 }
+
+// ---- revocation: at once where it is made, within a second everywhere (LISTEN/NOTIFY) ----
+
+/// The longest a revocation may take to reach the other instance. The caches are set to 30 s
+/// in these tests, so only the notification can explain a refusal this fast.
+const NOTIFIED_WITHIN: Duration = Duration::from_secs(1);
+/// The cache times of the notification tests.
+const LONG_CACHE: &str = "30";
+
+#[actix_web::test]
+async fn attack_revoked_api_key_is_refused_at_once_here_and_within_1_s_on_other_instances() {
+    let db = TestDb::postgres();
+    let (a, b) = two_on_postgres(&db, &[("PORTCULLIS_API_KEY_CACHE", LONG_CACHE)]).await;
+    let http = http();
+    let owner = signup(&http, &a, "owner@example.com").await;
+    let token = owner["token"].as_str().expect("token").to_owned();
+    let org = owner["organization"]["id"]
+        .as_str()
+        .expect("org")
+        .to_owned();
+    let org_path = format!("/api/v1/organizations/{org}");
+    let (status, created) = answer(
+        http.post(a.url(&format!("{org_path}/api-keys")))
+            .bearer_auth(&token)
+            .json(&json!({ "name": "shared", "scopes": ["org:read"] })),
+    )
+    .await
+    .expect("create key");
+    assert_eq!(status, 201, "{created}");
+    let key = created["key"].as_str().expect("key").to_owned();
+    let id = created["id"].as_str().expect("id").to_owned();
+    let use_key = |inst: &Instance| {
+        let req = http.get(inst.url(&org_path)).header("x-api-key", &key);
+        async move { answer(req).await.expect("request").0 }
+    };
+    // Both instances accept the key and cache it for 30 s.
+    for _ in 0..3 {
+        assert_eq!(use_key(&a).await, 200);
+        assert_eq!(use_key(&b).await, 200);
+    }
+    let (status, revoked) = answer(
+        http.delete(a.url(&format!("{org_path}/api-keys/{id}")))
+            .bearer_auth(&token),
+    )
+    .await
+    .expect("revoke");
+    assert_eq!(status, 200, "{revoked}");
+    let revoked_at = Instant::now();
+    assert_eq!(
+        use_key(&a).await,
+        401,
+        "refused at once where it was revoked"
+    );
+    let (use_key, b_ref) = (&use_key, &b);
+    eventually(
+        "the other instance refuses the revoked key",
+        Duration::from_secs(30),
+        || async move { use_key(b_ref).await == 401 },
+    )
+    .await;
+    let took = revoked_at.elapsed();
+    report(&format!(
+        "cluster: API key revoked on instance A: refused by A at once, by instance B after \
+         {} ms (LISTEN/NOTIFY; cache {LONG_CACHE} s)",
+        took.as_millis()
+    ));
+    assert!(
+        took <= NOTIFIED_WITHIN,
+        "refused by the other instance only after {took:?}"
+    );
+    for _ in 0..3 {
+        assert_eq!(use_key(&a).await, 401);
+        assert_eq!(use_key(&b).await, 401);
+    }
+}
+
+#[actix_web::test]
+async fn attack_client_deleted_by_rfc7592_is_refused_at_once_here_and_within_1_s_on_other_instances()
+ {
+    let db = TestDb::postgres();
+    let (a, b) = two_on_postgres(&db, &[("PORTCULLIS_CLIENT_CACHE", LONG_CACHE)]).await;
+    let http = http();
+    let (status, reg) = answer(http.post(a.url("/oauth2/register")).json(&json!({
+        "client_name": "doomed",
+        "grant_types": ["client_credentials"],
+        "response_types": [],
+        "redirect_uris": [],
+    })))
+    .await
+    .expect("register");
+    assert_eq!(status, 201, "{reg}");
+    let id = reg["client_id"].as_str().expect("client_id").to_owned();
+    let secret = reg["client_secret"].as_str().expect("secret").to_owned();
+    let rat = reg["registration_access_token"]
+        .as_str()
+        .expect("registration token")
+        .to_owned();
+    let token_status = |inst: &Instance| {
+        let req = http
+            .post(inst.url("/oauth2/token"))
+            .basic_auth(&id, Some(&secret))
+            .form(&[("grant_type", "client_credentials")]);
+        async move { answer(req).await.expect("token").0 }
+    };
+    // Both instances issue tokens to it, and cache it for 30 s.
+    for _ in 0..3 {
+        assert_eq!(token_status(&a).await, 200);
+        assert_eq!(token_status(&b).await, 200);
+    }
+    let res = http
+        .delete(a.url(&format!("/oauth2/register/{id}")))
+        .bearer_auth(&rat)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(res.status(), 204, "RFC 7592 §2.3");
+    let deleted_at = Instant::now();
+    assert_eq!(
+        token_status(&a).await,
+        401,
+        "refused at once where it was deleted"
+    );
+    let (token_status, b_ref) = (&token_status, &b);
+    eventually(
+        "the other instance refuses the deleted client",
+        Duration::from_secs(30),
+        || async move { token_status(b_ref).await == 401 },
+    )
+    .await;
+    let took = deleted_at.elapsed();
+    report(&format!(
+        "cluster: client deleted (RFC 7592) on instance A: refused by A at once, by instance B \
+         after {} ms (LISTEN/NOTIFY; cache {LONG_CACHE} s)",
+        took.as_millis()
+    ));
+    assert!(
+        took <= NOTIFIED_WITHIN,
+        "refused by the other instance only after {took:?}"
+    );
+}
+
+#[actix_web::test]
+async fn rotated_signing_keys_reach_every_instance_within_1_s() {
+    let db = TestDb::postgres();
+    let (a, b) = two_on_postgres(&db, &[("PORTCULLIS_KEYS_REFRESH", LONG_CACHE)]).await;
+    let http = http();
+    let published = |inst: &Instance| {
+        let req = http.get(inst.url("/jwks.json"));
+        async move {
+            let (status, jwks) = answer(req).await.expect("jwks");
+            assert_eq!(status, 200);
+            jwks["keys"]
+                .as_array()
+                .expect("keys")
+                .iter()
+                .filter_map(|k| k["kid"].as_str().map(str::to_owned))
+                .collect::<Vec<String>>()
+        }
+    };
+    // Both instances have loaded their keys (and keep them for 30 s).
+    assert!(!published(&a).await.is_empty());
+    assert!(!published(&b).await.is_empty());
+    // Rotated by the command line: another process, so every instance learns of it from the
+    // notification alone.
+    let rotated = cli(db.url(), &["keys", "rotate", "--alg", "ES256"]);
+    let rotated_at = Instant::now();
+    let new_kid = rotated
+        .trim()
+        .strip_prefix("ES256\t")
+        .unwrap_or_else(|| panic!("keys rotate printed {rotated:?}"))
+        .to_owned();
+    let mut slowest = Duration::ZERO;
+    let (published_ref, new_ref) = (&published, &new_kid);
+    for (name, inst) in [("A", &a), ("B", &b)] {
+        eventually(
+            &format!("instance {name} publishes the new kid"),
+            Duration::from_secs(30),
+            || async move { published_ref(inst).await.contains(new_ref) },
+        )
+        .await;
+        slowest = slowest.max(rotated_at.elapsed());
+    }
+    report(&format!(
+        "cluster: signing key rotated by the command line: published by both instances after \
+         {} ms (LISTEN/NOTIFY; refresh {LONG_CACHE} s)",
+        slowest.as_millis()
+    ));
+    assert!(
+        slowest <= NOTIFIED_WITHIN,
+        "published only after {slowest:?}"
+    );
+}

@@ -35,4 +35,5 @@ mod pages;
 mod password_grant;
 mod rate_limits;
 mod register;
+mod revocation;
 mod token;
