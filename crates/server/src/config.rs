@@ -126,7 +126,8 @@ pub struct SettingsArgs {
     pub scopes: Option<String>,
 
     /// Seconds an instance keeps the signing keys in memory before reloading them from the
-    /// database (a key rotated elsewhere signs here after at most this long) [default: 30]
+    /// database (a key rotated elsewhere signs here after at most this long, even if the
+    /// instances' PostgreSQL notice is lost) [default: 30]
     #[arg(
         long,
         env = "PORTCULLIS_KEYS_REFRESH",
@@ -182,8 +183,9 @@ pub struct SettingsArgs {
     )]
     pub password_grant: Option<bool>,
 
-    /// Seconds an instance trusts a verified API key before checking it again (a revoked key
-    /// stops working everywhere within this time) [default: 10]
+    /// Seconds an instance trusts a verified API key before checking it again (a key revoked
+    /// elsewhere is refused within this time even if the instances' PostgreSQL notice is lost)
+    /// [default: 10]
     #[arg(
         long,
         env = "PORTCULLIS_API_KEY_CACHE",
@@ -240,7 +242,8 @@ pub struct SettingsArgs {
     pub rate_limit_registration: Option<u32>,
 
     /// Seconds an instance keeps a registered client in memory before reading it again (a
-    /// client changed or deleted on another instance is seen within this time) [default: 10]
+    /// client changed or deleted elsewhere is seen within this time even if the instances'
+    /// PostgreSQL notice is lost) [default: 10]
     #[arg(
         long,
         env = "PORTCULLIS_CLIENT_CACHE",
