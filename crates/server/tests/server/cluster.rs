@@ -1052,3 +1052,128 @@ async fn rotated_signing_keys_reach_every_instance_within_1_s() {
         "published only after {slowest:?}"
     );
 }
+
+/// The value of `name="csrf_token"` in a page.
+fn csrf_of(html: &str) -> String {
+    html.split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a csrf token")
+        .to_owned()
+}
+
+/// The session ids of the revoke forms on an account page.
+fn session_forms(html: &str) -> Vec<String> {
+    html.split("action=\"/account/sessions/")
+        .skip(1)
+        .filter_map(|r| r.split('/').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[actix_web::test]
+async fn attack_revoked_browser_session_is_refused_at_once_on_every_instance() {
+    let db = TestDb::postgres();
+    let (a, b) = two_on_postgres(&db, &[]).await;
+    // Ada's first browser (a cookie jar), and a second session whose cookie we hold by hand
+    // to present it to either instance.
+    let browser = Browser::sign_in(&a, "sessions@example.com").await;
+    let plain = http();
+    let login_page = plain.get(a.url("/login")).send().await.expect("login");
+    let pre_cookies = login_page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let login_csrf = csrf_of(&login_page.text().await.expect("html"));
+    let signed_in = plain
+        .post(a.url("/login"))
+        .header("cookie", &pre_cookies)
+        .form(&[
+            ("csrf_token", login_csrf.as_str()),
+            ("email", "sessions@example.com"),
+            ("password", PASSWORD),
+            ("return_to", "/account"),
+        ])
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(signed_in.status(), 303);
+    let session = signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("pcl_session="))
+        .and_then(|v| v.split(';').next())
+        .expect("session cookie")
+        .to_owned();
+    let account = |inst: &Instance| {
+        let req = plain.get(inst.url("/account")).header("cookie", &session);
+        async move { req.send().await.expect("account").status().as_u16() }
+    };
+    assert_eq!(account(&a).await, 200);
+    assert_eq!(account(&b).await, 200);
+    // The id of the hand-held session: the one its own account page marks as this browser.
+    let own_page = plain
+        .get(a.url("/account"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .expect("account")
+        .text()
+        .await
+        .expect("html");
+    let target = own_page
+        .split("<li>")
+        .find(|item| item.contains("(this browser)"))
+        .map(session_forms)
+        .and_then(|ids| ids.into_iter().next())
+        .expect("the current session's revoke form");
+    // The first browser sees both sessions on A and revokes the other one.
+    let html = browser
+        .http
+        .get(a.url("/account"))
+        .send()
+        .await
+        .expect("account")
+        .text()
+        .await
+        .expect("html");
+    let forms = session_forms(&html);
+    assert_eq!(forms.len(), 2, "two sessions listed");
+    assert!(forms.contains(&target));
+    let res = browser
+        .http
+        .post(a.url(&format!("/account/sessions/{target}/revoke")))
+        .form(&[("csrf_token", csrf_of(&html).as_str())])
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(res.status(), 303);
+    // Sessions are read from the database on every request: refused at once, on both.
+    assert_eq!(
+        account(&a).await,
+        303,
+        "refused at once where it was revoked"
+    );
+    assert_eq!(
+        account(&b).await,
+        303,
+        "refused at once by the other instance"
+    );
+    let browser_status = browser
+        .http
+        .get(b.url("/account"))
+        .send()
+        .await
+        .expect("account")
+        .status();
+    assert_eq!(
+        browser_status, 200,
+        "the revoking browser's own session is untouched"
+    );
+}
