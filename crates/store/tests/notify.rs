@@ -75,3 +75,40 @@ fn a_listener_that_cannot_connect_reports_it_and_backs_off() {
     // Within the back-off, no new attempt: an empty answer, no error.
     assert_eq!(l.poll(Duration::from_millis(10)), Ok(Vec::new()));
 }
+
+#[test]
+fn a_listener_whose_connection_is_killed_reconnects_and_hears_again() {
+    let db = store::testing::TestDb::postgres();
+    let url = DatabaseUrl::parse(db.url()).expect("url");
+    let mut l = Listener::new(&url).expect("listener");
+    assert_eq!(
+        l.poll(Duration::from_millis(10)),
+        Ok(vec![Notice::Reconnected])
+    );
+    // The server ends the listener's connection (a restart, a failover, an idle timeout).
+    db.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN %' AND pid <> pg_backend_pid()",
+    );
+    let start = Instant::now();
+    let mut failed = false;
+    let mut reconnected = false;
+    while !reconnected {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "never reconnected"
+        );
+        match l.poll(Duration::from_millis(50)) {
+            Err(_) => failed = true,
+            Ok(notices) => reconnected = notices.contains(&Notice::Reconnected),
+        }
+    }
+    assert!(failed, "the broken connection was reported");
+    assert!(l.is_connected());
+    let mut conn = db.store().conn().expect("conn");
+    notify::publish(&mut conn, "client", "after").expect("publish");
+    assert_eq!(
+        hear(&mut l, 1, Duration::from_secs(5)),
+        vec![changed("client", "after")]
+    );
+}
