@@ -1,5 +1,17 @@
 //! The login throttle: a short back-off after repeated failures, per account and per client IP.
 //!
+//! The two counts are separate, and so are their back-offs:
+//! - A client IP that fails `ip_limit` times in the window backs off; only that address does,
+//!   so one noisy address (or one shared by a misconfigured proxy) locks out no one else. Its
+//!   failures past the limit renew its own back-off: they hurt nobody but itself.
+//! - An account that fails `account_limit` times in the window backs off for `backoff` seconds,
+//!   from every address (guesses spread over many addresses count too). Whoever made those
+//!   failures, a third party included, cannot make that last longer: the count starts over when
+//!   the back-off starts, failures during it are not counted, and the next back-off needs
+//!   `account_limit` new failures after it ends, each of them also spent from the
+//!   guesser's per-IP budget. So the right password from an address of its own works once the
+//!   back-off is over, whatever was tried before.
+//!
 //! It lives in the memory of one instance: behind a load balancer each instance counts on its
 //! own, so an attacker gets at most (instances × limit) tries per window. That bounds online
 //! guessing well enough with argon2id behind it; a shared counter is not worth a database write
@@ -78,13 +90,22 @@ impl LoginThrottle {
             let window = self.window;
             map.retain(|_, e| now - e.window_start < window || e.locked_until > now);
         }
-        for (key, limit) in [(Some(a), self.account_limit), (i, self.ip_limit)] {
+        // (key, limit, whether failures past the limit renew the back-off)
+        for (key, limit, renew) in [
+            (Some(a), self.account_limit, false),
+            (i, self.ip_limit, true),
+        ] {
             let Some(key) = key else { continue };
             let entry = map.entry(key).or_insert(Entry {
                 failures: 0,
                 window_start: now,
                 locked_until: 0,
             });
+            if !renew && entry.locked_until > now {
+                // A failure that raced past `check` while the account backs off: not counted,
+                // so it cannot extend the back-off.
+                continue;
+            }
             if now - entry.window_start >= self.window {
                 *entry = Entry {
                     failures: 0,
@@ -92,9 +113,14 @@ impl LoginThrottle {
                     locked_until: 0,
                 };
             }
-            entry.failures += 1;
+            entry.failures = entry.failures.saturating_add(1);
             if entry.failures >= limit {
                 entry.locked_until = now + self.backoff;
+                if !renew {
+                    // The next back-off needs a full count after this one.
+                    entry.failures = 0;
+                    entry.window_start = now + self.backoff;
+                }
             }
         }
     }
@@ -144,6 +170,73 @@ mod tests {
         }
         assert!(t.check("new@x.io", Some("10.0.0.1"), 1001).is_err());
         assert!(t.check("new@x.io", Some("10.0.0.2"), 1001).is_ok());
+    }
+
+    #[test]
+    fn attack_account_lockout_lasts_the_back_off_and_no_longer() {
+        let t = LoginThrottle::default();
+        // A third party fails five times from its own address: the account backs off for
+        // everyone, for the back-off.
+        for n in 0..5 {
+            t.record_failure("ada@x.io", Some("203.0.113.6"), 1000 + n);
+        }
+        assert_eq!(
+            t.check("ada@x.io", Some("198.51.100.1"), 1004),
+            Err(Throttled { retry_after: 60 })
+        );
+        // It keeps failing during the back-off (requests that raced past the check, or from
+        // other addresses): the back-off does not move.
+        for n in 0..30 {
+            t.record_failure("ada@x.io", Some(&format!("203.0.113.{n}")), 1010 + n);
+        }
+        assert_eq!(
+            t.check("ada@x.io", Some("198.51.100.1"), 1063),
+            Err(Throttled { retry_after: 1 })
+        );
+        // Right after it, four more failures do not lock the account again: a new back-off
+        // needs a full count.
+        for n in 0..4 {
+            t.record_failure("ada@x.io", Some("203.0.113.7"), 1064 + n);
+        }
+        assert!(
+            t.check("ada@x.io", Some("198.51.100.1"), 1068).is_ok(),
+            "the owner from a fresh address signs in after the back-off"
+        );
+        // A fifth does: again exactly one back-off, never a growing one.
+        t.record_failure("ada@x.io", Some("203.0.113.7"), 1070);
+        assert_eq!(
+            t.check("ada@x.io", Some("198.51.100.1"), 1070),
+            Err(Throttled { retry_after: 60 })
+        );
+        assert!(t.check("ada@x.io", Some("198.51.100.1"), 1130).is_ok());
+    }
+
+    #[test]
+    fn attack_one_noisy_address_locks_out_only_itself() {
+        let t = LoginThrottle::default();
+        // Twenty failures spread over ten accounts (two each, under the account limit).
+        for n in 0..20 {
+            t.record_failure(
+                &format!("user{}@x.io", n % 10),
+                Some("203.0.113.6"),
+                1000 + n,
+            );
+        }
+        assert!(t.check("user1@x.io", Some("203.0.113.6"), 1020).is_err());
+        for n in 0..10 {
+            assert!(
+                t.check(&format!("user{n}@x.io"), Some("198.51.100.1"), 1020)
+                    .is_ok(),
+                "user{n} from another address"
+            );
+        }
+        // The noisy address's further failures renew its own back-off only.
+        t.record_failure("user1@x.io", Some("203.0.113.6"), 1100);
+        assert_eq!(
+            t.check("new@x.io", Some("203.0.113.6"), 1100),
+            Err(Throttled { retry_after: 60 })
+        );
+        assert!(t.check("user1@x.io", Some("198.51.100.1"), 1100).is_ok());
     }
 
     #[test]

@@ -158,6 +158,7 @@ fn start_inner(
 ) -> Result<Running, BindError> {
     let bind = state.settings.bind.clone();
     let audit = state.audit.clone();
+    crate::invalidate::spawn_listener(&state);
     let workers = state.settings.workers;
     let shutdown_timeout = state.settings.shutdown_timeout;
     let server = HttpServer::new(move || build_app(state.clone()))

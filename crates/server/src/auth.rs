@@ -38,15 +38,28 @@ pub fn issue_user_token(
     Ok(tokens::issue_access_token(&ring, &spec, now)?)
 }
 
-/// The client's IP for throttling: the TCP peer, or the proxy's `X-Forwarded-For` /
-/// `Forwarded` value when `PORTCULLIS_TRUST_PROXY` says a proxy sets it.
+/// The client's IP for throttling and the audit log: the TCP peer, or, when the peer is one of
+/// `PORTCULLIS_TRUSTED_PROXIES`, the rightmost `X-Forwarded-For` (else `Forwarded: for=`)
+/// address that is not (the rule is in [`crate::forwarded`]).
 pub fn client_ip(req: &HttpRequest, state: &AppState) -> Option<String> {
-    if state.settings.trust_proxy {
-        req.connection_info().realip_remote_addr().map(|ip| {
-            ip.parse::<std::net::SocketAddr>()
-                .map_or_else(|_| ip.to_owned(), |a| a.ip().to_string())
-        })
-    } else {
-        req.peer_addr().map(|a| a.ip().to_string())
+    let peer = req.peer_addr()?.ip();
+    let trusted = &state.settings.trusted_proxies;
+    if trusted.is_empty() {
+        return Some(peer.to_canonical().to_string());
     }
+    // Bytes outside visible ASCII become U+FFFD: that entry is garbage, the line still counts.
+    let values = |name: &str| -> Vec<String> {
+        req.headers()
+            .get_all(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect()
+    };
+    let (xff, fwd) = (values("x-forwarded-for"), values("forwarded"));
+    let ip = crate::forwarded::client_ip(
+        peer,
+        trusted,
+        &xff.iter().map(String::as_str).collect::<Vec<_>>(),
+        &fwd.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    Some(ip.to_string())
 }

@@ -282,6 +282,13 @@ fn migrate(settings: &Settings) -> Result<Store, String> {
 
 fn serve(settings: Settings) -> ExitCode {
     let started = Instant::now();
+    if settings.trust_proxy {
+        tracing::warn!(
+            trusted_proxies = %settings.trusted_proxies,
+            "PORTCULLIS_TRUST_PROXY is deprecated: it trusts X-Forwarded-For from loopback and \
+             every private range; set PORTCULLIS_TRUSTED_PROXIES to your proxies instead"
+        );
+    }
     let store = match migrate(&settings) {
         Ok(store) => store,
         Err(e) => return fail(&e),
@@ -404,6 +411,10 @@ fn client_command(settings: &Settings, cmd: ClientCommand) -> CliResult {
         }
         ClientCommand::Delete { client_id } => {
             if registration::delete_client(&mut conn, &client_id).map_err(|e| e.to_string())? {
+                crate::invalidate::publish(
+                    &mut conn,
+                    crate::invalidate::Change::Client(&client_id),
+                );
                 crate::audit::record(
                     &mut conn,
                     now,
@@ -442,6 +453,7 @@ fn keys_command(settings: &Settings, cmd: KeysCommand) -> CliResult {
             };
             for alg in algs {
                 let kid = tokens::rotate_key(&mut conn, alg, now).map_err(|e| e.to_string())?;
+                crate::invalidate::publish(&mut conn, crate::invalidate::Change::SigningKeys);
                 out(&format!("{alg}\t{kid}"))?;
             }
             Ok(())

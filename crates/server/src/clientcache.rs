@@ -3,8 +3,9 @@
 //!
 //! What it holds: the client as registered (metadata and secret hash), never a secret.
 //! How long: `PORTCULLIS_CLIENT_CACHE` seconds (default 10, 0 turns it off). How it is
-//! invalidated: a change or deletion through this instance evicts the client at once; another
-//! instance (or the command line, which is another process) is seen within the cache time.
+//! invalidated: a change or deletion through this instance evicts the client at once; on
+//! PostgreSQL the other instances hear of it at once too (`invalidate.rs`); the cache time
+//! bounds a change whose notice was lost.
 //! Unknown client ids are never cached, so a new registration works everywhere at once.
 
 use registration::{AuthError, Client, Presented, VerifiedClient};
@@ -32,6 +33,11 @@ impl ClientCache {
     /// Drops a client changed or deleted on this instance.
     pub fn forget(&self, id: &str) {
         self.clients.forget(id);
+    }
+
+    /// Drops every client (invalidation notices may have been lost).
+    pub fn clear(&self) {
+        self.clients.clear();
     }
 
     /// The client of that id, from the cache or else the database (then cached).

@@ -126,7 +126,8 @@ pub struct SettingsArgs {
     pub scopes: Option<String>,
 
     /// Seconds an instance keeps the signing keys in memory before reloading them from the
-    /// database (a key rotated elsewhere signs here after at most this long) [default: 30]
+    /// database (a key rotated elsewhere signs here after at most this long, even if the
+    /// instances' PostgreSQL notice is lost) [default: 30]
     #[arg(
         long,
         env = "PORTCULLIS_KEYS_REFRESH",
@@ -182,8 +183,9 @@ pub struct SettingsArgs {
     )]
     pub password_grant: Option<bool>,
 
-    /// Seconds an instance trusts a verified API key before checking it again (a revoked key
-    /// stops working everywhere within this time) [default: 10]
+    /// Seconds an instance trusts a verified API key before checking it again (a key revoked
+    /// elsewhere is refused within this time even if the instances' PostgreSQL notice is lost)
+    /// [default: 10]
     #[arg(
         long,
         env = "PORTCULLIS_API_KEY_CACHE",
@@ -240,7 +242,8 @@ pub struct SettingsArgs {
     pub rate_limit_registration: Option<u32>,
 
     /// Seconds an instance keeps a registered client in memory before reading it again (a
-    /// client changed or deleted on another instance is seen within this time) [default: 10]
+    /// client changed or deleted elsewhere is seen within this time even if the instances'
+    /// PostgreSQL notice is lost) [default: 10]
     #[arg(
         long,
         env = "PORTCULLIS_CLIENT_CACHE",
@@ -297,8 +300,9 @@ pub struct SettingsArgs {
     )]
     pub gateway_max_body: Option<u64>,
 
-    /// Take the client IP from X-Forwarded-For / Forwarded (only behind a proxy that sets
-    /// them) [default: false]
+    /// Deprecated alias: `true` trusts loopback and the private ranges (127.0.0.0/8, ::1,
+    /// 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7) as proxies; prefer
+    /// PORTCULLIS_TRUSTED_PROXIES [default: false]
     #[arg(
         long,
         env = "PORTCULLIS_TRUST_PROXY",
@@ -306,6 +310,17 @@ pub struct SettingsArgs {
         value_name = "BOOL"
     )]
     pub trust_proxy: Option<bool>,
+
+    /// Proxies whose X-Forwarded-For / Forwarded is believed: CIDR ranges or addresses,
+    /// separated by commas or spaces. The client IP is the rightmost address in those headers
+    /// that is not in this list [default: none, the TCP peer is the client]
+    #[arg(
+        long,
+        env = "PORTCULLIS_TRUSTED_PROXIES",
+        global = true,
+        value_name = "CIDRS"
+    )]
+    pub trusted_proxies: Option<String>,
 }
 
 /// The same settings as keys of `portcullis.toml`. Unknown keys are refused, so a typo is
@@ -345,6 +360,7 @@ struct FileSettings {
     gateway_timeout: Option<i64>,
     gateway_max_body: Option<u64>,
     trust_proxy: Option<bool>,
+    trusted_proxies: Option<String>,
 }
 
 /// Who may register clients over RFC 7591.
@@ -397,7 +413,10 @@ pub struct Settings {
     pub gateway_allow_private: bool,
     pub gateway_timeout: i64,
     pub gateway_max_body: u64,
+    /// `PORTCULLIS_TRUST_PROXY=true` was given (the deprecated alias): `serve` warns.
     pub trust_proxy: bool,
+    /// Whose forwarding headers are believed (the alias fills it with the private ranges).
+    pub trusted_proxies: crate::forwarded::TrustedProxies,
 }
 
 /// A setting that cannot be used, with the name of the setting at fault.
@@ -491,6 +510,11 @@ impl Settings {
             .or(file.scopes)
             .unwrap_or_else(|| "openid profile email offline_access".into());
         let scopes = parse_scopes(&scopes_raw)?;
+        let trust_proxy = args.trust_proxy.or(file.trust_proxy).unwrap_or(false);
+        let trusted_proxies = parse_trusted_proxies(
+            trust_proxy,
+            args.trusted_proxies.or(file.trusted_proxies).as_deref(),
+        )?;
         Ok(Self {
             bind: parse_bind(&bind)?,
             issuer,
@@ -656,7 +680,8 @@ impl Settings {
                     ));
                 }
             },
-            trust_proxy: args.trust_proxy.or(file.trust_proxy).unwrap_or(false),
+            trust_proxy,
+            trusted_proxies,
         })
     }
 
@@ -706,6 +731,26 @@ fn seconds(
             setting,
             format!("{n} is outside {}..={} seconds", range.start(), range.end()),
         )),
+    }
+}
+
+/// The trusted proxies, or the private ranges for the `PORTCULLIS_TRUST_PROXY` alias; both
+/// given is an error (which one was meant is not ours to guess).
+fn parse_trusted_proxies(
+    alias: bool,
+    list: Option<&str>,
+) -> Result<crate::forwarded::TrustedProxies, ConfigError> {
+    use crate::forwarded::TrustedProxies;
+    match (alias, list) {
+        (true, Some(_)) => Err(invalid(
+            "PORTCULLIS_TRUST_PROXY",
+            "give PORTCULLIS_TRUSTED_PROXIES or PORTCULLIS_TRUST_PROXY, not both",
+        )),
+        (true, None) => Ok(TrustedProxies::private_ranges()),
+        (false, None) => Ok(TrustedProxies::default()),
+        (false, Some(raw)) => {
+            TrustedProxies::parse(raw).map_err(|e| invalid("PORTCULLIS_TRUSTED_PROXIES", e))
+        }
     }
 }
 
@@ -821,7 +866,7 @@ mod tests {
     #[test]
     fn bad_values_name_the_setting() {
         type Case = (&'static str, fn(&mut SettingsArgs));
-        let cases: [Case; 8] = [
+        let cases: [Case; 10] = [
             ("PORTCULLIS_ISSUER", |a| a.issuer = Some("not a url".into())),
             ("PORTCULLIS_ISSUER", |a| {
                 a.issuer = Some("ftp://x.example".into())
@@ -842,11 +887,46 @@ mod tests {
             ("PORTCULLIS_DATABASE_POOL_SIZE", |a| {
                 a.database_pool_size = Some(0)
             }),
+            ("PORTCULLIS_TRUSTED_PROXIES", |a| {
+                a.trusted_proxies = Some("10.0.0.0/8, proxy.internal".into())
+            }),
+            ("PORTCULLIS_TRUST_PROXY", |a| {
+                a.trust_proxy = Some(true);
+                a.trusted_proxies = Some("10.0.0.0/8".into());
+            }),
         ];
         for (setting, set) in cases {
             let err = with(set).expect_err(setting).to_string();
             assert!(err.contains(setting), "{err:?} should name {setting}");
         }
+    }
+
+    #[test]
+    fn trusted_proxies_from_the_list_the_alias_or_the_file() {
+        let none = with(|_| {}).expect("defaults");
+        assert!(none.trusted_proxies.is_empty() && !none.trust_proxy);
+        let listed =
+            with(|a| a.trusted_proxies = Some("10.0.0.0/8 ::1,192.0.2.7".into())).expect("list");
+        assert_eq!(
+            listed.trusted_proxies.to_string(),
+            "10.0.0.0/8 ::1/128 192.0.2.7/32"
+        );
+        let alias = with(|a| a.trust_proxy = Some(true)).expect("alias");
+        assert!(alias.trust_proxy, "serve warns about the alias");
+        assert_eq!(
+            alias.trusted_proxies,
+            crate::forwarded::TrustedProxies::private_ranges()
+        );
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("portcullis.toml");
+        std::fs::write(&path, "trusted_proxies = \"172.28.0.0/16\"\n").expect("write");
+        let args = SettingsArgs {
+            config: Some(path),
+            ..SettingsArgs::default()
+        };
+        let s = Settings::load(&args).expect("load");
+        assert_eq!(s.trusted_proxies.to_string(), "172.28.0.0/16");
     }
 
     #[test]

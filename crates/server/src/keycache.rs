@@ -45,6 +45,11 @@ impl KeyCache {
             .map(Arc::clone)
     }
 
+    /// Makes the next use reload the keys (a key was made or retired, here or elsewhere).
+    pub fn invalidate(&self) {
+        self.loaded_at.store(i64::MIN, Ordering::Release);
+    }
+
     /// The key ring, reloaded from the database when older than the refresh interval.
     pub fn get(&self, conn: &mut Conn, now: i64) -> Result<Arc<Keyring>, TokenError> {
         match self.cached(now) {

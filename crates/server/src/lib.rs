@@ -19,6 +19,8 @@ pub mod cli;
 mod clientcache;
 pub mod config;
 pub mod errors;
+pub mod forwarded;
+mod invalidate;
 mod keycache;
 pub mod metrics;
 mod middleware;

@@ -3,8 +3,11 @@
 //! token (`Authorization: Bearer <JWT>`), resolved to the same [`Principal`].
 //!
 //! Verified keys are cached in memory for `PORTCULLIS_API_KEY_CACHE` seconds (default 10),
-//! keyed by the key's SHA-256, never its plaintext: a key revoked on any instance stops working
-//! on every instance within that time. `last_used_at` is written at most once a minute per key.
+//! keyed by the key's SHA-256, never its plaintext. A key revoked, rotated or narrowed is
+//! evicted at once on the instance that changed it and, over PostgreSQL, on the others when
+//! they hear of it (`invalidate.rs`); the cache time bounds it when a notice is lost.
+//! `last_used_at` is written at most once a minute per key. Which routes a principal may call
+//! is decided by `access.rs`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -76,8 +79,9 @@ impl Principal {
 }
 
 /// Verified keys, by the SHA-256 of the presented key, and agents by id, both for
-/// `PORTCULLIS_API_KEY_CACHE` seconds. An agent changed on this instance is evicted at once;
-/// other instances see the change within the cache time.
+/// `PORTCULLIS_API_KEY_CACHE` seconds. A key or agent changed on this instance is evicted at
+/// once, and on PostgreSQL on the other instances too (`invalidate.rs`); the cache time bounds
+/// a change whose notice was lost.
 #[derive(Debug)]
 pub struct ApiKeyCache {
     keys: TtlMap<VerifiedKey>,
@@ -103,9 +107,21 @@ impl ApiKeyCache {
         self.agents.put(agent.id.clone(), agent, now);
     }
 
-    /// Drops an agent changed or deleted on this instance.
+    /// Drops an agent changed or deleted (here, or on another instance that said so).
     pub fn forget_agent(&self, id: &str) {
         self.agents.forget(id);
+    }
+
+    /// Drops a key by its id (revoked, rotated or changed): the cache is keyed by the hash of
+    /// the presented secret, which revocation does not know.
+    pub fn forget_key(&self, id: &str) {
+        self.keys.forget_where(|key| key.id == id);
+    }
+
+    /// Drops every key and agent (invalidation notices may have been lost).
+    pub fn clear(&self) {
+        self.keys.clear();
+        self.agents.clear();
     }
 
     /// The principal of an API key already verified within the cache time, without touching

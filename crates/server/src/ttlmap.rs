@@ -44,6 +44,20 @@ impl<V: Clone> TtlMap<V> {
         let mut map = self.entries.write().unwrap_or_else(|e| e.into_inner());
         map.remove(key);
     }
+
+    /// Drops every value `matches` picks (an entry known by another key than its id).
+    pub fn forget_where(&self, matches: impl Fn(&V) -> bool) {
+        let mut map = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, (value, _)| !matches(value));
+    }
+
+    /// Drops everything (notices may have been lost).
+    pub fn clear(&self) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
 }
 
 #[cfg(test)]
@@ -59,6 +73,12 @@ mod tests {
         map.put("b".into(), 2, 100);
         map.forget("b");
         assert_eq!(map.get("b", 100), None);
+        map.put("c".into(), 3, 100);
+        map.put("d".into(), 4, 100);
+        map.forget_where(|v| *v == 3);
+        assert_eq!((map.get("c", 100), map.get("d", 100)), (None, Some(4)));
+        map.clear();
+        assert_eq!(map.get("d", 100), None);
         let off = TtlMap::new(0);
         off.put("a".into(), 1, 100);
         assert_eq!(off.get("a", 100), None, "a ttl of 0 keeps nothing");

@@ -26,6 +26,7 @@ pub mod clients;
 pub mod codes;
 pub mod gateway;
 pub mod keys;
+pub mod notify;
 pub mod schema;
 
 #[cfg(feature = "testing")]

@@ -14,6 +14,7 @@ use crate::access::{Caller, OrgCaller, with_org};
 use crate::app::AppState;
 use crate::audit::Event;
 use crate::errors::{ApiError, json_no_store};
+use crate::invalidate::Change;
 use crate::principal::{Principal, Subject};
 use crate::routes::api_auth::required;
 
@@ -173,12 +174,12 @@ pub(super) async fn update_key(
     let (org, id) = path.into_inner();
     let body = body.into_inner();
     let o = org.clone();
-    let key = with_org(&state, caller, move |_, conn, principal, role| {
+    let key = with_org(&state, caller, move |st, conn, principal, role| {
         owners_key_guard(conn, &o, &id, role)?;
         if let Some(scopes) = &body.scopes {
             check_grant(scopes, principal, role)?;
         }
-        apikeys::update_key(
+        let key = apikeys::update_key(
             conn,
             &o,
             &id,
@@ -186,7 +187,9 @@ pub(super) async fn update_key(
             body.scopes.as_deref(),
             body.expires_at.map(Some),
         )
-        .map_err(key_error)
+        .map_err(key_error)?;
+        crate::invalidate::announce(st, conn, Change::ApiKey(&key.id));
+        Ok(key)
     })
     .await?;
     Ok(json_no_store(StatusCode::OK, key_json(&key)))
@@ -202,6 +205,7 @@ pub(super) async fn revoke_key(
     let key = with_org(&state, caller, move |st, conn, principal, role| {
         owners_key_guard(conn, &o, &id, role)?;
         let key = apikeys::revoke_key(conn, &o, &id, st.now()).map_err(key_error)?;
+        crate::invalidate::announce(st, conn, Change::ApiKey(&key.id));
         crate::audit::record(
             conn,
             st.now(),
@@ -239,6 +243,7 @@ pub(super) async fn rotate_key(
             return Err(ApiError::forbidden());
         }
         let rotated = apikeys::rotate_key(conn, &o, &id, overlap, st.now()).map_err(key_error)?;
+        crate::invalidate::announce(st, conn, Change::ApiKey(&id));
         crate::audit::record(
             conn,
             st.now(),
@@ -346,7 +351,7 @@ pub(super) async fn update_agent(
             body.scopes.as_deref(),
             st.now(),
         );
-        st.api_keys.forget_agent(&id);
+        crate::invalidate::announce(st, conn, Change::Agent(&id));
         let agent = updated.map_err(key_error)?;
         crate::audit::record(
             conn,
@@ -371,7 +376,7 @@ pub(super) async fn delete_agent(
     with_org(&state, caller, move |st, conn, principal, role| {
         owners_agent_guard(conn, &o, &id, role)?;
         let deleted = apikeys::delete_agent(conn, &o, &id);
-        st.api_keys.forget_agent(&id);
+        crate::invalidate::announce(st, conn, Change::Agent(&id));
         deleted.map_err(key_error)?;
         crate::audit::record(
             conn,

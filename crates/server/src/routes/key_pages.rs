@@ -226,7 +226,12 @@ async fn revoke(
             return Err(forbidden());
         }
         match apikeys::revoke_key(&mut conn, &oid, &key_id, st.now()) {
-            Ok(_) | Err(apikeys::KeyError::NotFound) => Ok(()),
+            Ok(_) => {
+                let change = crate::invalidate::Change::ApiKey(&key_id);
+                crate::invalidate::announce(&st, &mut conn, change);
+                Ok(())
+            }
+            Err(apikeys::KeyError::NotFound) => Ok(()),
             Err(e) => Err(internal(&e)),
         }
     })

@@ -302,7 +302,11 @@ async fn replace(
         }
         let now = st.now();
         let (mut client, secret) = registration::update_client(&mut conn, client, metadata, now)?;
-        st.clients.forget(&client.id);
+        crate::invalidate::announce(
+            &st,
+            &mut conn,
+            crate::invalidate::Change::Client(&client.id),
+        );
         crate::audit::record(
             &mut conn,
             now,
@@ -342,7 +346,11 @@ async fn remove(
         let mut conn = state.store.conn()?;
         let client = managed_client(&mut conn, &client_id, token.as_deref())?;
         registration::delete_client(&mut conn, &client.id)?;
-        state.clients.forget(&client.id);
+        crate::invalidate::announce(
+            &state,
+            &mut conn,
+            crate::invalidate::Change::Client(&client.id),
+        );
         crate::audit::record(
             &mut conn,
             state.now(),

@@ -656,3 +656,50 @@ fn operators_mint_api_keys() {
         .0
     );
 }
+
+/// `PORTCULLIS_TRUSTED_PROXIES` is listed, a bad range stops the start with one line, and the
+/// old `PORTCULLIS_TRUST_PROXY=true` still starts but warns that it trusts every private range.
+#[test]
+fn trusted_proxies_are_checked_at_start_and_the_old_alias_warns() {
+    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .arg("--help")
+        .output()
+        .expect("help");
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("PORTCULLIS_TRUSTED_PROXIES"), "{help}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert_fails_with(
+        dir.path(),
+        &[("PORTCULLIS_TRUSTED_PROXIES", "10.0.0.0/8, 300.1.1.1")],
+        "invalid PORTCULLIS_TRUSTED_PROXIES: \"300.1.1.1\"",
+    );
+    assert_fails_with(
+        dir.path(),
+        &[
+            ("PORTCULLIS_TRUSTED_PROXIES", "10.0.0.0/8"),
+            ("PORTCULLIS_TRUST_PROXY", "true"),
+        ],
+        "not both",
+    );
+    let serve = Process::spawn(
+        dir.path(),
+        &[],
+        &[
+            ("PORTCULLIS_BIND", "127.0.0.1:0"),
+            ("PORTCULLIS_TRUST_PROXY", "true"),
+        ],
+    );
+    let mut warned = false;
+    loop {
+        let line = serve
+            .stderr
+            .recv_timeout(Duration::from_secs(30))
+            .expect("portcullis did not report listening");
+        warned |=
+            line.contains("\"WARN\"") && line.contains("PORTCULLIS_TRUST_PROXY is deprecated");
+        if line.contains("portcullis is listening") {
+            break;
+        }
+    }
+    assert!(warned, "the alias is warned about at start");
+}

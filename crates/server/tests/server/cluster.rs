@@ -860,3 +860,320 @@ async fn rotated_signing_keys_reach_both_instances() {
         assert!(client.active(&http, inst, &before).await);
     }
 }
+
+// ---- revocation: at once where it is made, within a second everywhere (LISTEN/NOTIFY) ----
+
+/// The longest a revocation may take to reach the other instance. The caches are set to 30 s
+/// in these tests, so only the notification can explain a refusal this fast.
+const NOTIFIED_WITHIN: Duration = Duration::from_secs(1);
+/// The cache times of the notification tests.
+const LONG_CACHE: &str = "30";
+
+#[actix_web::test]
+async fn attack_revoked_api_key_is_refused_at_once_here_and_within_1_s_on_other_instances() {
+    let db = TestDb::postgres();
+    let (a, b) = two_on_postgres(&db, &[("PORTCULLIS_API_KEY_CACHE", LONG_CACHE)]).await;
+    let http = http();
+    let owner = signup(&http, &a, "owner@example.com").await;
+    let token = owner["token"].as_str().expect("token").to_owned();
+    let org = owner["organization"]["id"]
+        .as_str()
+        .expect("org")
+        .to_owned();
+    let org_path = format!("/api/v1/organizations/{org}");
+    let (status, created) = answer(
+        http.post(a.url(&format!("{org_path}/api-keys")))
+            .bearer_auth(&token)
+            .json(&json!({ "name": "shared", "scopes": ["org:read"] })),
+    )
+    .await
+    .expect("create key");
+    assert_eq!(status, 201, "{created}");
+    let key = created["key"].as_str().expect("key").to_owned();
+    let id = created["id"].as_str().expect("id").to_owned();
+    let use_key = |inst: &Instance| {
+        let req = http.get(inst.url(&org_path)).header("x-api-key", &key);
+        async move { answer(req).await.expect("request").0 }
+    };
+    // Both instances accept the key and cache it for 30 s.
+    for _ in 0..3 {
+        assert_eq!(use_key(&a).await, 200);
+        assert_eq!(use_key(&b).await, 200);
+    }
+    let (status, revoked) = answer(
+        http.delete(a.url(&format!("{org_path}/api-keys/{id}")))
+            .bearer_auth(&token),
+    )
+    .await
+    .expect("revoke");
+    assert_eq!(status, 200, "{revoked}");
+    let revoked_at = Instant::now();
+    assert_eq!(
+        use_key(&a).await,
+        401,
+        "refused at once where it was revoked"
+    );
+    let (use_key, b_ref) = (&use_key, &b);
+    eventually(
+        "the other instance refuses the revoked key",
+        Duration::from_secs(30),
+        || async move { use_key(b_ref).await == 401 },
+    )
+    .await;
+    let took = revoked_at.elapsed();
+    report(&format!(
+        "cluster: API key revoked on instance A: refused by A at once, by instance B after \
+         {} ms (LISTEN/NOTIFY; cache {LONG_CACHE} s)",
+        took.as_millis()
+    ));
+    assert!(
+        took <= NOTIFIED_WITHIN,
+        "refused by the other instance only after {took:?}"
+    );
+    for _ in 0..3 {
+        assert_eq!(use_key(&a).await, 401);
+        assert_eq!(use_key(&b).await, 401);
+    }
+}
+
+#[actix_web::test]
+async fn attack_client_deleted_by_rfc7592_is_refused_at_once_here_and_within_1_s_on_other_instances()
+ {
+    let db = TestDb::postgres();
+    let (a, b) = two_on_postgres(&db, &[("PORTCULLIS_CLIENT_CACHE", LONG_CACHE)]).await;
+    let http = http();
+    let (status, reg) = answer(http.post(a.url("/oauth2/register")).json(&json!({
+        "client_name": "doomed",
+        "grant_types": ["client_credentials"],
+        "response_types": [],
+        "redirect_uris": [],
+    })))
+    .await
+    .expect("register");
+    assert_eq!(status, 201, "{reg}");
+    let id = reg["client_id"].as_str().expect("client_id").to_owned();
+    let secret = reg["client_secret"].as_str().expect("secret").to_owned();
+    let rat = reg["registration_access_token"]
+        .as_str()
+        .expect("registration token")
+        .to_owned();
+    let token_status = |inst: &Instance| {
+        let req = http
+            .post(inst.url("/oauth2/token"))
+            .basic_auth(&id, Some(&secret))
+            .form(&[("grant_type", "client_credentials")]);
+        async move { answer(req).await.expect("token").0 }
+    };
+    // Both instances issue tokens to it, and cache it for 30 s.
+    for _ in 0..3 {
+        assert_eq!(token_status(&a).await, 200);
+        assert_eq!(token_status(&b).await, 200);
+    }
+    let res = http
+        .delete(a.url(&format!("/oauth2/register/{id}")))
+        .bearer_auth(&rat)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(res.status(), 204, "RFC 7592 §2.3");
+    let deleted_at = Instant::now();
+    assert_eq!(
+        token_status(&a).await,
+        401,
+        "refused at once where it was deleted"
+    );
+    let (token_status, b_ref) = (&token_status, &b);
+    eventually(
+        "the other instance refuses the deleted client",
+        Duration::from_secs(30),
+        || async move { token_status(b_ref).await == 401 },
+    )
+    .await;
+    let took = deleted_at.elapsed();
+    report(&format!(
+        "cluster: client deleted (RFC 7592) on instance A: refused by A at once, by instance B \
+         after {} ms (LISTEN/NOTIFY; cache {LONG_CACHE} s)",
+        took.as_millis()
+    ));
+    assert!(
+        took <= NOTIFIED_WITHIN,
+        "refused by the other instance only after {took:?}"
+    );
+}
+
+#[actix_web::test]
+async fn rotated_signing_keys_reach_every_instance_within_1_s() {
+    let db = TestDb::postgres();
+    let (a, b) = two_on_postgres(&db, &[("PORTCULLIS_KEYS_REFRESH", LONG_CACHE)]).await;
+    let http = http();
+    let published = |inst: &Instance| {
+        let req = http.get(inst.url("/jwks.json"));
+        async move {
+            let (status, jwks) = answer(req).await.expect("jwks");
+            assert_eq!(status, 200);
+            jwks["keys"]
+                .as_array()
+                .expect("keys")
+                .iter()
+                .filter_map(|k| k["kid"].as_str().map(str::to_owned))
+                .collect::<Vec<String>>()
+        }
+    };
+    // Both instances have loaded their keys (and keep them for 30 s).
+    assert!(!published(&a).await.is_empty());
+    assert!(!published(&b).await.is_empty());
+    // Rotated by the command line: another process, so every instance learns of it from the
+    // notification alone.
+    let rotated = cli(db.url(), &["keys", "rotate", "--alg", "ES256"]);
+    let rotated_at = Instant::now();
+    let new_kid = rotated
+        .trim()
+        .strip_prefix("ES256\t")
+        .unwrap_or_else(|| panic!("keys rotate printed {rotated:?}"))
+        .to_owned();
+    let mut slowest = Duration::ZERO;
+    let (published_ref, new_ref) = (&published, &new_kid);
+    for (name, inst) in [("A", &a), ("B", &b)] {
+        eventually(
+            &format!("instance {name} publishes the new kid"),
+            Duration::from_secs(30),
+            || async move { published_ref(inst).await.contains(new_ref) },
+        )
+        .await;
+        slowest = slowest.max(rotated_at.elapsed());
+    }
+    report(&format!(
+        "cluster: signing key rotated by the command line: published by both instances after \
+         {} ms (LISTEN/NOTIFY; refresh {LONG_CACHE} s)",
+        slowest.as_millis()
+    ));
+    assert!(
+        slowest <= NOTIFIED_WITHIN,
+        "published only after {slowest:?}"
+    );
+}
+
+/// The value of `name="csrf_token"` in a page.
+fn csrf_of(html: &str) -> String {
+    html.split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a csrf token")
+        .to_owned()
+}
+
+/// The session ids of the revoke forms on an account page.
+fn session_forms(html: &str) -> Vec<String> {
+    html.split("action=\"/account/sessions/")
+        .skip(1)
+        .filter_map(|r| r.split('/').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[actix_web::test]
+async fn attack_revoked_browser_session_is_refused_at_once_on_every_instance() {
+    let db = TestDb::postgres();
+    let (a, b) = two_on_postgres(&db, &[]).await;
+    // Ada's first browser (a cookie jar), and a second session whose cookie we hold by hand
+    // to present it to either instance.
+    let browser = Browser::sign_in(&a, "sessions@example.com").await;
+    let plain = http();
+    let login_page = plain.get(a.url("/login")).send().await.expect("login");
+    let pre_cookies = login_page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let login_csrf = csrf_of(&login_page.text().await.expect("html"));
+    let signed_in = plain
+        .post(a.url("/login"))
+        .header("cookie", &pre_cookies)
+        .form(&[
+            ("csrf_token", login_csrf.as_str()),
+            ("email", "sessions@example.com"),
+            ("password", PASSWORD),
+            ("return_to", "/account"),
+        ])
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(signed_in.status(), 303);
+    let session = signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("pcl_session="))
+        .and_then(|v| v.split(';').next())
+        .expect("session cookie")
+        .to_owned();
+    let account = |inst: &Instance| {
+        let req = plain.get(inst.url("/account")).header("cookie", &session);
+        async move { req.send().await.expect("account").status().as_u16() }
+    };
+    assert_eq!(account(&a).await, 200);
+    assert_eq!(account(&b).await, 200);
+    // The id of the hand-held session: the one its own account page marks as this browser.
+    let own_page = plain
+        .get(a.url("/account"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .expect("account")
+        .text()
+        .await
+        .expect("html");
+    let target = own_page
+        .split("<li>")
+        .find(|item| item.contains("(this browser)"))
+        .map(session_forms)
+        .and_then(|ids| ids.into_iter().next())
+        .expect("the current session's revoke form");
+    // The first browser sees both sessions on A and revokes the other one.
+    let html = browser
+        .http
+        .get(a.url("/account"))
+        .send()
+        .await
+        .expect("account")
+        .text()
+        .await
+        .expect("html");
+    let forms = session_forms(&html);
+    assert_eq!(forms.len(), 2, "two sessions listed");
+    assert!(forms.contains(&target));
+    let res = browser
+        .http
+        .post(a.url(&format!("/account/sessions/{target}/revoke")))
+        .form(&[("csrf_token", csrf_of(&html).as_str())])
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(res.status(), 303);
+    // Sessions are read from the database on every request: refused at once, on both.
+    assert_eq!(
+        account(&a).await,
+        303,
+        "refused at once where it was revoked"
+    );
+    assert_eq!(
+        account(&b).await,
+        303,
+        "refused at once by the other instance"
+    );
+    let browser_status = browser
+        .http
+        .get(b.url("/account"))
+        .send()
+        .await
+        .expect("account")
+        .status();
+    assert_eq!(
+        browser_status, 200,
+        "the revoking browser's own session is untouched"
+    );
+}
