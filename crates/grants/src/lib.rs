@@ -29,4 +29,4 @@ pub use client_auth::presented_credentials;
 pub use client_credentials::{ClientCredentialsGrant, client_credentials};
 pub use error::{ErrorCode, OAuthError};
 pub use form::FormParams;
-pub use token_request::{TokenRequest, parse_resources};
+pub use token_request::{TokenRequest, parse_resources, select_resources};

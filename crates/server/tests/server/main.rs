@@ -33,5 +33,6 @@ mod introspect_revoke;
 mod pages;
 mod password_grant;
 mod rate_limits;
+mod refresh;
 mod register;
 mod token;
