@@ -178,6 +178,15 @@ on_both_backends! {
         for a in [&a1, &a2] {
             assert_eq!(introspect(&s, (&rs.0, &rs.1), a, None).await, json!({ "active": false }));
         }
+        // Revoking it again, or the used token before it, is still 200.
+        for again in [&r2, &field(&first, "refresh_token")] {
+            assert_eq!(revoke(&s, &s.public, again, Some("refresh_token")).await.status(), 200);
+        }
+        // An access token with the refresh_token hint is found and revoked all the same.
+        let c = code(&s, &s.public, &[("scope", "openid")]).await;
+        let a = field(&ok_json(exchange(&s, &s.public, &c, &[]).await).await, "access_token");
+        assert_eq!(revoke(&s, &s.public, &a, Some("refresh_token")).await.status(), 200);
+        assert_eq!(introspect(&s, (&rs.0, &rs.1), &a, None).await["active"], false);
         // The hint is a hint only: a wrong one, or none, revokes all the same.
         for hint in [Some("access_token"), None, Some("something_else")] {
             let c = code(&s, &s.public, &[("scope", "openid")]).await;
