@@ -30,8 +30,9 @@ pub use orgs::{
 };
 pub use password::{PasswordHasher, check_password_rules};
 pub use refresh::{
-    FIRST_PARTY_CLIENT, Family, IssuedRefresh, RefreshOutcome, revoke_client_families,
-    revoke_family, revoke_family_by_id, rotate_refresh, start_family,
+    ActiveRefresh, FIRST_PARTY_CLIENT, Family, IssuedRefresh, RefreshOutcome, inspect_refresh,
+    revoke_client_families, revoke_family, revoke_family_by_id, revoke_for_client, rotate_refresh,
+    start_family,
 };
 pub use sessions::{
     Session, SessionPolicy, StartedSession, end_session, list_sessions, resolve_session,

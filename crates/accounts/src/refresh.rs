@@ -2,7 +2,8 @@
 //!
 //! Every sign-in starts a family. Each refresh marks the presented token used and issues a new
 //! one in the same family. Presenting a used token again means it was stolen or replayed: the
-//! whole family is revoked, with the access tokens issued with it.
+//! whole family is revoked, with the access tokens issued with it. Within the grace period a
+//! used token is a retry instead, answered with the successor it already has.
 
 use primitives::{PlainSecret, SecretHash, random_id};
 use store::Conn;
@@ -21,6 +22,9 @@ pub struct Family {
     pub client_id: String,
     pub scope: Option<String>,
     pub auth_time: i64,
+    /// The RFC 8707 resources granted (empty: none named). Every refresh keeps them; a
+    /// `resource` at the token endpoint may narrow them, never widen them (§2.2).
+    pub resources: Vec<String>,
 }
 
 impl From<FamilyRow> for Family {
@@ -31,6 +35,13 @@ impl From<FamilyRow> for Family {
             client_id: r.client_id,
             scope: r.scope,
             auth_time: r.auth_time,
+            // Written by `start_family` only; a value that does not parse grants nothing more
+            // than the default audience.
+            resources: r
+                .resources
+                .as_deref()
+                .and_then(|r| serde_json::from_str(r).ok())
+                .unwrap_or_default(),
         }
     }
 }
@@ -69,6 +80,11 @@ pub fn start_family(
                 created_at: now,
                 revoked_at: None,
                 revoked_reason: None,
+                resources: if family.resources.is_empty() {
+                    None
+                } else {
+                    Some(serde_json::Value::from(family.resources.clone()).to_string())
+                },
             },
         )?;
         rows::insert_refresh_token(conn, &token_row(&token, &id, now, ttl, access))?;
@@ -95,6 +111,7 @@ fn token_row(
         used_at: None,
         access_jti: access.0.to_owned(),
         access_exp: access.1,
+        successor: None,
     }
 }
 
@@ -107,13 +124,88 @@ pub struct RefreshOutcome<T> {
     pub access: T,
 }
 
+/// How the token endpoint may take a presented token that exists, in a live family of the
+/// right client.
+enum Presentable {
+    /// Unused and unexpired: it rotates.
+    Unused,
+    /// Used within the grace period, its successor still unused: the retry gets that
+    /// successor again.
+    Retry(PlainSecret),
+}
+
+/// The successor of a used token, if the token was used at most `grace` seconds ago and the
+/// successor is still unused and unexpired: only then may a retry have it.
+fn grace_successor(
+    conn: &mut Conn,
+    token: &RefreshTokenRow,
+    presented: &str,
+    now: i64,
+    grace: i64,
+) -> Result<Option<PlainSecret>, AccountError> {
+    let (Some(used), Some(sealed)) = (token.used_at, token.successor.as_deref()) else {
+        return Ok(None);
+    };
+    if grace <= 0 || now - used > grace {
+        return Ok(None);
+    }
+    let Some(successor) = primitives::open_for_holder(sealed, presented) else {
+        return Ok(None);
+    };
+    let live =
+        rows::find_refresh_token(conn, successor.hash().as_str())?.is_some_and(|(row, _)| {
+            row.family_id == token.family_id && row.used_at.is_none() && now < row.expires_at
+        });
+    Ok(live.then_some(successor))
+}
+
+/// What the token endpoint makes of a found token: `TokenReused` for a used token that is no
+/// retry within grace (the caller revokes the family), `TokenExpired` past its lifetime.
+fn classify(
+    conn: &mut Conn,
+    token: &RefreshTokenRow,
+    presented: &str,
+    now: i64,
+    grace: i64,
+) -> Result<Presentable, AccountError> {
+    let state = if token.used_at.is_some() {
+        match grace_successor(conn, token, presented, now, grace)? {
+            Some(successor) => Presentable::Retry(successor),
+            None => return Err(AccountError::TokenReused),
+        }
+    } else {
+        Presentable::Unused
+    };
+    if now >= token.expires_at {
+        return Err(AccountError::TokenExpired);
+    }
+    Ok(state)
+}
+
+/// A presented token's row and family, if it is one of ours (length-checked, so any input is
+/// safe to pass).
+fn find(
+    conn: &mut Conn,
+    presented: &str,
+) -> Result<Option<(RefreshTokenRow, FamilyRow)>, AccountError> {
+    if presented.is_empty() || presented.len() > 128 {
+        return Ok(None);
+    }
+    Ok(rows::find_refresh_token(
+        conn,
+        SecretHash::of(presented).as_str(),
+    )?)
+}
+
 /// Rotates a refresh token. `issue_access` signs the new access token for the family and
 /// returns it with its `(jti, exp)`; it runs inside the transaction, so if it fails the
 /// presented token stays usable.
 ///
 /// The token must belong to `client_id` (else `TokenInvalid`, and it is not consumed). Within
-/// `grace` seconds of its first use, a used token may be presented again and gets another new
-/// token instead of revoking the family (for a response lost on the way; 0 turns this off).
+/// `grace` seconds of its first use, a used token may be presented again (a response lost on
+/// the way, or two requests racing): it gets a new access token and the *same* successor as
+/// the first use, never a second one, so a family has one live refresh token at a time. A used
+/// token whose successor has been used in turn is a replay, grace or not. 0 turns grace off.
 pub fn rotate_refresh<T>(
     conn: &mut Conn,
     presented: &str,
@@ -123,55 +215,130 @@ pub fn rotate_refresh<T>(
     grace: i64,
     issue_access: impl FnOnce(&mut Conn, &Family) -> Result<(T, String, i64), AccountError>,
 ) -> Result<RefreshOutcome<T>, AccountError> {
-    if presented.is_empty() || presented.len() > 128 {
-        return Err(AccountError::TokenInvalid);
-    }
-    let hash = SecretHash::of(presented);
-    let (token, family) =
-        rows::find_refresh_token(conn, hash.as_str())?.ok_or(AccountError::TokenInvalid)?;
+    let (token, family) = find(conn, presented)?.ok_or(AccountError::TokenInvalid)?;
     if family.revoked_at.is_some() || family.client_id != client_id {
         return Err(AccountError::TokenInvalid);
     }
-    let in_grace = token
-        .used_at
-        .is_some_and(|used| grace > 0 && now - used <= grace);
-    if token.used_at.is_some() && !in_grace {
-        revoke(conn, &family.id, "reuse", now)?;
-        tracing::warn!(family = %family.id, user = %family.user_id, "refresh token reused; family revoked");
-        return Err(AccountError::TokenReused);
-    }
-    if now >= token.expires_at {
-        return Err(AccountError::TokenExpired);
-    }
-    let family = Family::from(family);
-    // The access token is signed before the write transaction, so the write lock is held for
-    // two row writes only, never for a signature. A token signed for a rotation that then loses
-    // the race below is dropped unseen.
-    let (access, jti, exp) = issue_access(conn, &family)?;
-    let result = store::transaction(conn, |conn| {
-        if !in_grace && !rows::mark_refresh_token_used(conn, hash.as_str(), now)? {
-            // Another request rotated it between our read and this write: a replay.
+    let state = match classify(conn, &token, presented, now, grace) {
+        Err(AccountError::TokenReused) => {
+            revoke(conn, &family.id, "reuse", now)?;
+            tracing::warn!(family = %family.id, user = %family.user_id, "refresh token reused; family revoked");
             return Err(AccountError::TokenReused);
         }
-        let refresh = PlainSecret::generate();
+        other => other?,
+    };
+    let family = Family::from(family);
+    // The access token is signed before the write transaction, so the write lock is held for
+    // a few row writes only, never for a signature. A token signed for a rotation that then
+    // loses the race below is dropped unseen (or handed to the retry it turns out to be).
+    let (access, jti, exp) = issue_access(conn, &family)?;
+    if let Presentable::Retry(successor) = state {
+        rows::insert_family_access_token(conn, &family.id, &jti, exp)?;
+        return Ok(RefreshOutcome {
+            family,
+            refresh: successor,
+            access,
+        });
+    }
+    let hash = token.token_hash;
+    let refresh = PlainSecret::generate();
+    let sealed = primitives::seal_for_holder(&refresh, presented);
+    let result = store::transaction(conn, |conn| {
+        if !rows::mark_refresh_token_used(conn, &hash, now, sealed.as_deref())? {
+            // Another request rotated it between our read and this write.
+            return Err(AccountError::TokenReused);
+        }
         rows::insert_refresh_token(
             conn,
             &token_row(&refresh, &family.id, now, ttl, (&jti, exp)),
         )?;
-        Ok((access, refresh))
+        Ok(())
     });
     match result {
-        Ok((access, refresh)) => Ok(RefreshOutcome {
+        Ok(()) => Ok(RefreshOutcome {
             family,
             refresh,
             access,
         }),
         Err(AccountError::TokenReused) => {
+            // Within grace, losing that race is the retry grace is for: the winner's successor.
+            if let Some((token, _)) = rows::find_refresh_token(conn, &hash)?
+                && let Some(successor) = grace_successor(conn, &token, presented, now, grace)?
+            {
+                rows::insert_family_access_token(conn, &family.id, &jti, exp)?;
+                return Ok(RefreshOutcome {
+                    family,
+                    refresh: successor,
+                    access,
+                });
+            }
             revoke(conn, &family.id, "reuse", now)?;
             Err(AccountError::TokenReused)
         }
         Err(e) => Err(e),
     }
+}
+
+/// A refresh token as introspection (RFC 7662) describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveRefresh {
+    pub family: Family,
+    /// When this token was issued.
+    pub issued_at: i64,
+    /// When the token endpoint stops accepting it: its expiry, or for a used token within the
+    /// grace period, the end of that period.
+    pub expires_at: i64,
+}
+
+/// The refresh token as the token endpoint would take it right now, without using it: `Some`
+/// exactly when a refresh with it would succeed for its client (family live, token unused or a
+/// retry within grace, not expired, user present and not disabled). Whether the client still
+/// exists and may refresh is the caller's to check; nothing is written.
+pub fn inspect_refresh(
+    conn: &mut Conn,
+    presented: &str,
+    now: i64,
+    grace: i64,
+) -> Result<Option<ActiveRefresh>, AccountError> {
+    let Some((token, family)) = find(conn, presented)? else {
+        return Ok(None);
+    };
+    if family.revoked_at.is_some() {
+        return Ok(None);
+    }
+    let expires_at = match classify(conn, &token, presented, now, grace) {
+        Ok(Presentable::Unused) => token.expires_at,
+        Ok(Presentable::Retry(_)) => token.expires_at.min(token.used_at.unwrap_or(now) + grace),
+        Err(AccountError::TokenReused | AccountError::TokenExpired) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if rows::find_user(conn, &family.user_id)?.is_none_or(|u| u.disabled) {
+        return Ok(None);
+    }
+    Ok(Some(ActiveRefresh {
+        family: family.into(),
+        issued_at: token.created_at,
+        expires_at,
+    }))
+}
+
+/// Revokes the family of a refresh token for the client it was issued to (RFC 7009 §2.1), with
+/// the access tokens issued from it. `Ok(None)`: not a refresh token of ours (nothing to do);
+/// `Forbidden`: another client's token, left as it was.
+pub fn revoke_for_client(
+    conn: &mut Conn,
+    presented: &str,
+    client_id: &str,
+    now: i64,
+) -> Result<Option<Family>, AccountError> {
+    let Some((_, family)) = find(conn, presented)? else {
+        return Ok(None);
+    };
+    if family.client_id != client_id {
+        return Err(AccountError::Forbidden);
+    }
+    revoke(conn, &family.id, "revoked", now)?;
+    Ok(Some(family.into()))
 }
 
 /// Revokes the family of a refresh token (sign-out). Unknown tokens are not an error.

@@ -206,6 +206,8 @@ pub fn check_authorization(
                     "the scope has characters RFC 6749 §3.3 does not allow",
                 ))
             })?;
+            // Asked for: any registered scope, and offline_access with the refresh grant.
+            let registered = meta.requestable_scopes();
             let allowed = Scope::from_str(&registered.join(" ")).map_err(|_| {
                 redirect(OAuthError::new(
                     ErrorCode::ServerError,

@@ -30,5 +30,5 @@ pub use client_credentials::{ClientCredentialsGrant, client_credentials};
 pub use error::{ErrorCode, OAuthError};
 pub use form::FormParams;
 pub use token_request::{
-    FIRST_PARTY_AUDIENCE, TokenRequest, is_reserved_audience, parse_resources,
+    FIRST_PARTY_AUDIENCE, TokenRequest, is_reserved_audience, parse_resources, select_resources,
 };

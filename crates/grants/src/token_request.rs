@@ -20,12 +20,16 @@ pub enum TokenRequest {
         code: String,
         redirect_uri: Option<String>,
         code_verifier: Option<String>,
+        /// RFC 8707 §2.2: selects among the resources the code was granted for.
+        resources: Vec<String>,
     },
     /// RFC 6749 §6.
     RefreshToken {
         refresh_token: String,
         /// A narrower scope; `None` keeps the granted one.
         scope: Option<String>,
+        /// RFC 8707 §2.2: selects among the resources of the original grant; none keeps them.
+        resources: Vec<String>,
     },
     /// RFC 6749 §4.3, the legacy password grant (`username`, also accepted as `userName`).
     Password {
@@ -43,13 +47,21 @@ impl std::fmt::Debug for TokenRequest {
                 .field("scope", scope)
                 .field("resources", resources)
                 .finish(),
-            Self::AuthorizationCode { redirect_uri, .. } => f
+            Self::AuthorizationCode {
+                redirect_uri,
+                resources,
+                ..
+            } => f
                 .debug_struct("AuthorizationCode")
                 .field("redirect_uri", redirect_uri)
+                .field("resources", resources)
                 .finish_non_exhaustive(),
-            Self::RefreshToken { scope, .. } => f
+            Self::RefreshToken {
+                scope, resources, ..
+            } => f
                 .debug_struct("RefreshToken")
                 .field("scope", scope)
+                .field("resources", resources)
                 .finish_non_exhaustive(),
             Self::Password {
                 username, scope, ..
@@ -87,6 +99,7 @@ impl TokenRequest {
                     .to_owned(),
                 redirect_uri: form.get("redirect_uri").map(str::to_owned),
                 code_verifier: form.get("code_verifier").map(str::to_owned),
+                resources: parse_resources(form)?,
             }),
             Some("refresh_token") => Ok(Self::RefreshToken {
                 refresh_token: form
@@ -94,6 +107,7 @@ impl TokenRequest {
                     .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?
                     .to_owned(),
                 scope: form.get("scope").map(str::to_owned),
+                resources: parse_resources(form)?,
             }),
             Some("password") => {
                 let username = match (form.get("username"), form.get("userName")) {
@@ -168,6 +182,40 @@ pub fn parse_resources(form: &FormParams) -> Result<Vec<String>, OAuthError> {
     Ok(out)
 }
 
+/// The audiences of a token issued from a user's grant (RFC 8707 §2.2): the resources asked for
+/// at the token endpoint, each of which must have been granted, or all granted ones when none is
+/// asked. `granted` empty means the grant named none and holds the default audiences only
+/// (this server, and for a first-party client the first-party audience). Never widens: asking
+/// for anything else is `invalid_target`.
+pub fn select_resources(
+    granted: &[String],
+    asked: &[String],
+    default_audience: &[String],
+) -> Result<Vec<String>, OAuthError> {
+    let granted = if granted.is_empty() {
+        default_audience
+    } else {
+        granted
+    };
+    if let Some(extra) = asked.iter().find(|a| !granted.contains(a)) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidTarget,
+            format!(
+                "{extra} was not granted; a token request can narrow the resources, never widen them"
+            ),
+        ));
+    }
+    Ok(if asked.is_empty() {
+        granted.to_vec()
+    } else {
+        granted
+            .iter()
+            .filter(|g| asked.contains(g))
+            .cloned()
+            .collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,6 +253,79 @@ mod tests {
                 resources: vec!["https://api.example".into()]
             }
         );
+    }
+
+    fn issuer() -> Vec<String> {
+        vec!["https://issuer.example".to_owned()]
+    }
+
+    #[test]
+    fn rfc8707_2_2_resources_are_selected_among_the_granted_never_widened() {
+        let granted = vec![
+            "https://a.example/".to_owned(),
+            "https://b.example/".to_owned(),
+        ];
+        let sel = |asked: &[&str]| {
+            let asked: Vec<String> = asked.iter().map(|s| (*s).to_owned()).collect();
+            select_resources(&granted, &asked, &issuer())
+        };
+        assert_eq!(sel(&[]).expect("all"), granted);
+        assert_eq!(
+            sel(&["https://b.example/"]).expect("one"),
+            vec!["https://b.example/"]
+        );
+        for wider in [
+            &["https://c.example/"][..],
+            &["https://a.example/", "https://c.example/"],
+            &["https://issuer.example"],
+        ] {
+            assert_eq!(
+                sel(wider).expect_err("wider").code,
+                ErrorCode::InvalidTarget,
+                "{wider:?}"
+            );
+        }
+        // A grant that named none holds the default audience, and only that.
+        let none: Vec<String> = Vec::new();
+        assert_eq!(
+            select_resources(&none, &[], &issuer()).expect("default"),
+            vec!["https://issuer.example"]
+        );
+        assert_eq!(
+            select_resources(&none, &["https://issuer.example".into()], &issuer()).expect("same"),
+            vec!["https://issuer.example"]
+        );
+        assert_eq!(
+            select_resources(&none, &["https://a.example/".into()], &issuer())
+                .expect_err("x")
+                .code,
+            ErrorCode::InvalidTarget
+        );
+    }
+
+    #[test]
+    fn code_and_refresh_requests_carry_their_resources() {
+        let r =
+            parse("grant_type=refresh_token&refresh_token=rt&resource=https://mcp.example.com/mcp")
+                .expect("ok");
+        assert!(
+            matches!(r, TokenRequest::RefreshToken { ref resources, .. } if resources == &["https://mcp.example.com/mcp"])
+        );
+        let c = parse("grant_type=authorization_code&code=c&resource=https://a.example&resource=https://b.example").expect("ok");
+        assert!(
+            matches!(c, TokenRequest::AuthorizationCode { ref resources, .. } if resources.len() == 2)
+        );
+        for grant in [
+            "grant_type=refresh_token&refresh_token=rt",
+            "grant_type=authorization_code&code=c",
+        ] {
+            assert_eq!(
+                parse(&format!("{grant}&resource=relative"))
+                    .expect_err("x")
+                    .code,
+                ErrorCode::InvalidTarget
+            );
+        }
     }
 
     #[test]

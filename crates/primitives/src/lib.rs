@@ -113,6 +113,38 @@ impl fmt::Debug for PlainSecret {
     }
 }
 
+/// The pad that seals a value for the holder of `holder`: SHA-256 of a fixed label and the
+/// holder's secret. The label keeps it apart from [`SecretHash::of`] `holder`, which is what
+/// the database stores; without the holder's plaintext the pad cannot be computed.
+fn holder_pad(holder: &str) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(b"portcullis/sealed-for-holder/v1\0");
+    hasher.update(holder.as_bytes());
+    hasher.finalize().into()
+}
+
+/// Seals a 256-bit secret (one made by [`PlainSecret::generate`]) so that only whoever presents
+/// `holder` again can open it: XOR with a pad derived from `holder`. A one-time pad, so each
+/// holder secret must seal one value only (a used refresh token seals its one successor).
+/// `None` for a secret that is not 256 bits of base64url.
+pub fn seal_for_holder(secret: &PlainSecret, holder: &str) -> Option<String> {
+    let bytes = URL_SAFE_NO_PAD.decode(secret.expose()).ok()?;
+    let bytes: [u8; 32] = bytes.try_into().ok()?;
+    let pad = holder_pad(holder);
+    let sealed: Vec<u8> = bytes.iter().zip(pad).map(|(b, p)| b ^ p).collect();
+    Some(URL_SAFE_NO_PAD.encode(sealed))
+}
+
+/// Opens what [`seal_for_holder`] sealed for `holder`. A wrong holder gives another (useless)
+/// secret: callers check the result against the hash they store.
+pub fn open_for_holder(sealed: &str, holder: &str) -> Option<PlainSecret> {
+    let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+    let bytes: [u8; 32] = bytes.try_into().ok()?;
+    let pad = holder_pad(holder);
+    let plain: Vec<u8> = bytes.iter().zip(pad).map(|(b, p)| b ^ p).collect();
+    Some(PlainSecret(URL_SAFE_NO_PAD.encode(plain)))
+}
+
 /// SHA-256 of a secret, hex-encoded: what the database holds. High-entropy random secrets need
 /// no salt or slow hash; passwords use argon2id instead (accounts).
 #[derive(Clone, PartialEq, Eq)]
@@ -166,6 +198,29 @@ mod tests {
                 .bytes()
                 .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
         );
+    }
+
+    #[test]
+    fn a_sealed_secret_opens_only_for_its_holder_and_is_not_its_hash() {
+        let holder = PlainSecret::generate();
+        let secret = PlainSecret::generate();
+        let sealed = seal_for_holder(&secret, holder.expose()).expect("256 bits");
+        assert_ne!(sealed, secret.expose());
+        assert_eq!(
+            open_for_holder(&sealed, holder.expose()),
+            Some(secret.clone())
+        );
+        // Another holder opens something else; the stored hash of the holder is no key.
+        assert_ne!(
+            open_for_holder(&sealed, "someone else"),
+            Some(secret.clone())
+        );
+        assert_ne!(
+            open_for_holder(&sealed, holder.hash().as_str()),
+            Some(secret.clone())
+        );
+        assert!(seal_for_holder(&PlainSecret::from_presented("short"), "h").is_none());
+        assert!(open_for_holder("not base64!", "h").is_none());
     }
 
     #[test]

@@ -27,5 +27,6 @@ pub use client::{
 };
 pub use metadata::{
     ApplicationType, AuthMethod, ClientMetadata, GrantType, MetadataError, MetadataErrorCode,
-    Policy, is_loopback_redirect, is_native_redirect, is_scope_token, parse_metadata,
+    OFFLINE_ACCESS, Policy, is_loopback_redirect, is_native_redirect, is_scope_token,
+    parse_metadata,
 };

@@ -121,7 +121,21 @@ impl ClientMetadata {
             .as_deref()
             .map_or_else(Vec::new, |s| s.split(' ').collect())
     }
+
+    /// The scopes this client may ask for: the registered ones, plus `offline_access` for a
+    /// client that registered the `refresh_token` grant (it opted in to refresh tokens, so
+    /// asking for one is no wider), whether or not its `scope` names it.
+    pub fn requestable_scopes(&self) -> Vec<&str> {
+        let mut scopes = self.scopes();
+        if self.allows_grant(GrantType::RefreshToken) && !scopes.contains(&OFFLINE_ACCESS) {
+            scopes.push(OFFLINE_ACCESS);
+        }
+        scopes
+    }
 }
+
+/// The OpenID Connect scope that asks for a refresh token (OpenID Connect Core §11).
+pub const OFFLINE_ACCESS: &str = "offline_access";
 
 /// The RFC 7591 §3.2.2 error codes we use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,8 +291,17 @@ pub fn parse_metadata(body: &Value, policy: &Policy) -> Result<ClientMetadata, M
     };
     let scope = match scope {
         Some(s) => Some(s),
+        // As other servers do: the server's basic scopes, and `offline_access` when the client
+        // registered the refresh_token grant (and the server offers it).
         None if code_flow && !policy.default_code_scopes.is_empty() => {
-            Some(policy.default_code_scopes.join(" "))
+            let mut scopes = policy.default_code_scopes.clone();
+            if grant_types.contains(&GrantType::RefreshToken)
+                && policy.known_scopes.iter().any(|k| k == OFFLINE_ACCESS)
+                && !scopes.iter().any(|s| s == OFFLINE_ACCESS)
+            {
+                scopes.push(OFFLINE_ACCESS.to_owned());
+            }
+            Some(scopes.join(" "))
         }
         None => None,
     };

@@ -21,6 +21,56 @@ fn policy() -> Policy {
     }
 }
 
+/// What a real client library registers: no `scope`, the code and refresh grants.
+#[test]
+fn offline_access_a_client_registered_without_scope_gets_the_basic_scopes_and_offline_access_with_refresh()
+ {
+    let policy = Policy {
+        known_scopes: [
+            "openid",
+            "profile",
+            "email",
+            "offline_access",
+            "orders:read",
+        ]
+        .map(String::from)
+        .to_vec(),
+        default_code_scopes: ["openid", "profile", "email"].map(String::from).to_vec(),
+        ..policy()
+    };
+    let body = |grants: &[&str]| json!({ "redirect_uris": ["https://app.example/cb"], "grant_types": grants });
+    let with_refresh =
+        parse_metadata(&body(&["authorization_code", "refresh_token"]), &policy).expect("meta");
+    assert_eq!(
+        with_refresh.scope.as_deref(),
+        Some("openid profile email offline_access")
+    );
+    let without = parse_metadata(&body(&["authorization_code"]), &policy).expect("meta");
+    assert_eq!(
+        without.scope.as_deref(),
+        Some("openid profile email"),
+        "no refresh grant, no offline_access"
+    );
+    // A server that does not offer offline_access does not hand it out.
+    let no_offline = Policy {
+        known_scopes: vec!["openid".into()],
+        default_code_scopes: vec!["openid".into()],
+        ..policy.clone()
+    };
+    let m =
+        parse_metadata(&body(&["authorization_code", "refresh_token"]), &no_offline).expect("meta");
+    assert_eq!(m.scope.as_deref(), Some("openid"));
+    // A registered scope is kept as registered; the refresh grant still lets it ask for offline_access.
+    let named = parse_metadata(&json!({ "redirect_uris": ["https://app.example/cb"], "grant_types": ["authorization_code", "refresh_token"], "scope": "openid" }), &policy).expect("meta");
+    assert_eq!(named.scope.as_deref(), Some("openid"));
+    assert_eq!(named.requestable_scopes(), ["openid", "offline_access"]);
+    assert_eq!(
+        without.requestable_scopes(),
+        ["openid", "profile", "email"],
+        "only with the refresh grant"
+    );
+}
+
 store::backend_tests! {
     fn a_confidential_client_authenticates_only_with_its_secret_and_method(db) {
         let mut conn = db.store().conn().expect("conn");

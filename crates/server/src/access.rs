@@ -168,6 +168,9 @@ pub enum Expect {
     /// Our own APIs (the JSON API, userinfo, the gateway): the audience must be this server
     /// (`PORTCULLIS_DEFAULT_AUDIENCE`) or the first-party audience.
     OurApis,
+    /// Introspection (RFC 7662): any audience, since a resource server asks about tokens
+    /// meant for it.
+    AnyAudience,
 }
 
 /// The one access-token check: signature with one of our keys and its one `alg`, `typ`,
@@ -198,6 +201,7 @@ pub fn verify_access_token(
                 return Err(TokenRejected::Invalid("audience"));
             }
         }
+        Expect::AnyAudience => {}
     }
     if store::keys::is_access_token_revoked(conn, &claims.jti).map_err(|e| internal(&e))? {
         return Err(TokenRejected::Invalid("revoked"));

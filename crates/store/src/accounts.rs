@@ -4,7 +4,8 @@ use diesel::prelude::*;
 
 use crate::Conn;
 use crate::schema::{
-    invites, memberships, organizations, refresh_families, refresh_tokens, sessions, users,
+    invites, memberships, organizations, refresh_access_tokens, refresh_families, refresh_tokens,
+    sessions, users,
 };
 
 // ---- users ----
@@ -341,6 +342,8 @@ pub struct FamilyRow {
     pub created_at: i64,
     pub revoked_at: Option<i64>,
     pub revoked_reason: Option<String>,
+    /// JSON array of the RFC 8707 resources granted, or NULL.
+    pub resources: Option<String>,
 }
 
 #[derive(Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -353,6 +356,8 @@ pub struct RefreshTokenRow {
     pub used_at: Option<i64>,
     pub access_jti: String,
     pub access_exp: i64,
+    /// Once used: the successor, sealed for the holder of this token (see `accounts`).
+    pub successor: Option<String>,
 }
 
 impl std::fmt::Debug for RefreshTokenRow {
@@ -395,14 +400,23 @@ pub fn find_refresh_token(
         .map_err(Into::into)
 }
 
-/// Marks a refresh token used; true only for the one caller that found it unused.
-pub fn mark_refresh_token_used(conn: &mut Conn, token_hash: &str, now: i64) -> crate::Result<bool> {
+/// Marks a refresh token used and records its sealed successor; true only for the one caller
+/// that found it unused.
+pub fn mark_refresh_token_used(
+    conn: &mut Conn,
+    token_hash: &str,
+    now: i64,
+    successor: Option<&str>,
+) -> crate::Result<bool> {
     diesel::update(
         refresh_tokens::table
             .find(token_hash)
             .filter(refresh_tokens::used_at.is_null()),
     )
-    .set(refresh_tokens::used_at.eq(now))
+    .set((
+        refresh_tokens::used_at.eq(now),
+        refresh_tokens::successor.eq(successor),
+    ))
     .execute(conn)
     .map(|n| n == 1)
     .map_err(Into::into)
@@ -438,17 +452,43 @@ pub fn find_family(conn: &mut Conn, family_id: &str) -> crate::Result<Option<Fam
         .map_err(Into::into)
 }
 
-/// The access tokens issued with a family's refresh tokens that have not expired at `now`:
-/// (jti, exp).
+/// Records an access token issued from a family that no refresh-token row records (a retry
+/// within the grace period answered with the existing successor).
+pub fn insert_family_access_token(
+    conn: &mut Conn,
+    family_id: &str,
+    jti: &str,
+    exp: i64,
+) -> crate::Result<()> {
+    diesel::insert_into(refresh_access_tokens::table)
+        .values((
+            refresh_access_tokens::jti.eq(jti),
+            refresh_access_tokens::family_id.eq(family_id),
+            refresh_access_tokens::exp.eq(exp),
+        ))
+        .execute(conn)
+        .map(drop)
+        .map_err(Into::into)
+}
+
+/// The access tokens issued with a family's refresh tokens (and its grace-period retries) that
+/// have not expired at `now`: (jti, exp).
 pub fn live_access_tokens_of_family(
     conn: &mut Conn,
     family_id: &str,
     now: i64,
 ) -> crate::Result<Vec<(String, i64)>> {
-    refresh_tokens::table
+    let mut live: Vec<(String, i64)> = refresh_tokens::table
         .filter(refresh_tokens::family_id.eq(family_id))
         .filter(refresh_tokens::access_exp.gt(now))
         .select((refresh_tokens::access_jti, refresh_tokens::access_exp))
-        .load(conn)
-        .map_err(Into::into)
+        .load(conn)?;
+    live.extend(
+        refresh_access_tokens::table
+            .filter(refresh_access_tokens::family_id.eq(family_id))
+            .filter(refresh_access_tokens::exp.gt(now))
+            .select((refresh_access_tokens::jti, refresh_access_tokens::exp))
+            .load::<(String, i64)>(conn)?,
+    );
+    Ok(live)
 }

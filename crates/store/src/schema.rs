@@ -125,6 +125,7 @@ diesel::table! {
         created_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
         revoked_reason -> Nullable<Text>,
+        resources -> Nullable<Text>,
     }
 }
 
@@ -137,6 +138,15 @@ diesel::table! {
         used_at -> Nullable<BigInt>,
         access_jti -> Text,
         access_exp -> BigInt,
+        successor -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    refresh_access_tokens (jti) {
+        jti -> Text,
+        family_id -> Text,
+        exp -> BigInt,
     }
 }
 

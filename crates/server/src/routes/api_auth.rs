@@ -45,6 +45,7 @@ pub fn sign_in(
         client_id: accounts::FIRST_PARTY_CLIENT.to_owned(),
         scope: None,
         auth_time: now,
+        resources: Vec::new(),
     };
     let refresh = accounts::start_family(
         conn,

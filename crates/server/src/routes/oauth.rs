@@ -14,6 +14,7 @@ use tokens::{
     VerifyError,
 };
 
+use crate::access::{Expect, TokenRejected};
 use crate::app::AppState;
 use crate::audit::Event;
 use crate::errors::OAuthHttpError;
@@ -295,24 +296,29 @@ fn issue(
             code,
             redirect_uri,
             code_verifier,
+            resources,
         } => exchange_code(
             state,
             &mut conn,
             &client,
-            &code,
-            redirect_uri.as_deref(),
-            code_verifier.as_deref(),
+            &CodeExchange {
+                code: &code,
+                redirect_uri: redirect_uri.as_deref(),
+                verifier: code_verifier.as_deref(),
+                resources: &resources,
+            },
             now,
         ),
         TokenRequest::RefreshToken {
             refresh_token,
             scope,
+            resources,
         } => refresh(
             state,
             &mut conn,
             &client,
             &refresh_token,
-            scope.as_deref(),
+            (scope.as_deref(), &resources),
             now,
         ),
         TokenRequest::Password {
@@ -366,10 +372,10 @@ fn password_grant(
         )
         .into());
     }
-    let registered = meta.scopes();
     let scopes: Vec<&str> = match attempt.scope {
-        None => registered.clone(),
+        None => meta.scopes(),
         Some(requested) => {
+            let registered = meta.requestable_scopes();
             let wanted: Vec<&str> = requested.split(' ').filter(|s| !s.is_empty()).collect();
             if let Some(extra) = wanted.iter().find(|w| !registered.contains(w)) {
                 return Err(OAuthError::new(
@@ -433,6 +439,7 @@ fn password_grant(
             client_id: client.id().to_owned(),
             scope: Some(grant.scopes.join(" ")),
             auth_time: now,
+            resources: Vec::new(),
         };
         Some(
             accounts::start_family(
@@ -580,19 +587,31 @@ fn account_error(e: accounts::AccountError) -> OAuthHttpError {
             field: "scope",
             message,
         } => OAuthError::new(ErrorCode::InvalidScope, message).into(),
+        E::Invalid {
+            field: "resource",
+            message,
+        } => OAuthError::new(ErrorCode::InvalidTarget, message).into(),
         other => OAuthHttpError::server_error(&other),
     }
+}
+
+/// The parameters of an authorization-code exchange (RFC 6749 §4.1.3, RFC 8707 §2.2).
+struct CodeExchange<'a> {
+    code: &'a str,
+    redirect_uri: Option<&'a str>,
+    verifier: Option<&'a str>,
+    /// The `resource` values of the token request: they select among the granted ones.
+    resources: &'a [String],
 }
 
 fn exchange_code(
     state: &AppState,
     conn: &mut Conn,
     client: &VerifiedClient,
-    code: &str,
-    redirect_uri: Option<&str>,
-    verifier: Option<&str>,
+    request: &CodeExchange<'_>,
     now: i64,
 ) -> Result<TokenAnswer, OAuthHttpError> {
+    let (code, redirect_uri, verifier) = (request.code, request.redirect_uri, request.verifier);
     if !client
         .client()
         .metadata
@@ -638,11 +657,13 @@ fn exchange_code(
         .as_deref()
         .and_then(|r| serde_json::from_str(r).ok())
         .unwrap_or_default();
-    let audience = if resources.is_empty() {
-        user_audience(state, client.client())
-    } else {
-        resources
-    };
+    // The token's audience: the granted resources, or those of them the request names; the
+    // family keeps all granted ones for later refreshes.
+    let audience = grants::select_resources(
+        &resources,
+        request.resources,
+        &user_audience(state, client.client()),
+    )?;
     let registered_refresh = client
         .client()
         .metadata
@@ -670,6 +691,7 @@ fn exchange_code(
                 client_id: client.id().to_owned(),
                 scope: Some(row.scope.clone()),
                 auth_time: row.auth_time,
+                resources: resources.clone(),
             };
             Some(
                 accounts::start_family(
@@ -714,7 +736,7 @@ fn refresh(
     conn: &mut Conn,
     client: &VerifiedClient,
     presented: &str,
-    scope: Option<&str>,
+    (scope, asked_resources): (Option<&str>, &[String]),
     now: i64,
 ) -> Result<TokenAnswer, OAuthHttpError> {
     if !client
@@ -756,6 +778,13 @@ fn refresh(
                     granted.iter().copied().filter(|g| req.iter().any(|r| r == g)).collect()
                 }
             };
+            // RFC 8707 §2.2: the resources of the original grant, or fewer; never others.
+            let audience =
+                grants::select_resources(&family.resources, asked_resources, &default_audience)
+                    .map_err(|e| accounts::AccountError::Invalid {
+                        field: "resource",
+                        message: e.description,
+                    })?;
             let user = accounts::find_user(conn, &family.user_id)?
                 .filter(|u| !u.disabled)
                 .ok_or(accounts::AccountError::TokenInvalid)?;
@@ -763,7 +792,7 @@ fn refresh(
                 user: &user,
                 client: client.client(),
                 scopes,
-                audience: default_audience.clone(),
+                audience,
                 auth_time: family.auth_time,
                 nonce: None,
                 sid: None,
@@ -812,6 +841,23 @@ fn verify(
         .verify_access(conn, token, state.settings.issuer_str(), state.now())?)
 }
 
+/// The kinds of token introspection and revocation look for.
+#[derive(Clone, Copy)]
+enum TokenKind {
+    Access,
+    Refresh,
+}
+
+/// The order in which the kinds are tried: `token_type_hint` decides only that (RFC 7662 §2.1,
+/// RFC 7009 §2.1); an unknown or wrong hint costs one lookup, never a miss.
+fn lookup_order(form: &FormParams) -> [TokenKind; 2] {
+    if form.get("token_type_hint") == Some("refresh_token") {
+        [TokenKind::Refresh, TokenKind::Access]
+    } else {
+        [TokenKind::Access, TokenKind::Refresh]
+    }
+}
+
 async fn introspect(
     req: HttpRequest,
     body: web::Bytes,
@@ -823,32 +869,88 @@ async fn introspect(
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is missing"))?
         .to_owned();
+    let order = lookup_order(&form);
     let answer = web::block(move || -> Result<Value, OAuthHttpError> {
         let mut conn = state.store.conn()?;
-        confidential(&state, &mut conn, &presented)?;
-        let claims = match verify(&state, &mut conn, &token)? {
-            Ok(claims) => claims,
-            Err(reason) => {
-                tracing::debug!(%reason, "introspected token is not active");
-                return Ok(json!({ "active": false }));
+        let caller = confidential(&state, &mut conn, &presented)?;
+        for kind in order {
+            let found = match kind {
+                TokenKind::Access => introspect_access(&state, &mut conn, &token)?,
+                TokenKind::Refresh => introspect_refresh(&state, &mut conn, &caller, &token)?,
+            };
+            if let Some(active) = found {
+                return Ok(active);
             }
-        };
-        if store::keys::is_access_token_revoked(&mut conn, &claims.jti)? {
-            return Ok(json!({ "active": false }));
         }
-        // A deleted client's tokens die with it (first-party sign-in has no client row).
-        if claims.client_id != accounts::FIRST_PARTY_CLIENT
-            && state
-                .clients
-                .find(&mut conn, &claims.client_id, state.now())?
-                .is_none()
-        {
-            return Ok(json!({ "active": false }));
-        }
-        Ok(active_response(&claims))
+        // An inactive token is described by `active` alone (RFC 7662 §2.2).
+        Ok(json!({ "active": false }))
     })
     .await??;
     Ok(no_store(HttpResponse::Ok().json(answer)))
+}
+
+/// The answer for an access token that is active, or `None`.
+fn introspect_access(
+    state: &AppState,
+    conn: &mut Conn,
+    token: &str,
+) -> Result<Option<Value>, OAuthHttpError> {
+    // The one access-token check, for any audience: a resource server introspects tokens
+    // meant for it, not for this server.
+    match crate::access::verify_access_token(state, conn, token, Expect::AnyAudience) {
+        Ok(verified) => Ok(Some(active_response(verified.claims()))),
+        Err(TokenRejected::Internal(detail)) => Err(OAuthHttpError::server_error(&detail)),
+        Err(reason) => {
+            tracing::debug!(?reason, "introspected token is not an active access token");
+            Ok(None)
+        }
+    }
+}
+
+/// The answer for a refresh token that the token endpoint would accept right now from its
+/// client, or `None`. Only the client a refresh token was issued to may learn about it: a
+/// refresh token is never meant for a resource server, so anyone else holding one holds a
+/// leaked credential, and is told `active: false` (RFC 7662 §2.2, §4).
+fn introspect_refresh(
+    state: &AppState,
+    conn: &mut Conn,
+    caller: &VerifiedClient,
+    token: &str,
+) -> Result<Option<Value>, OAuthHttpError> {
+    let now = state.now();
+    let Some(active) = accounts::inspect_refresh(conn, token, now, state.settings.refresh_grace)
+        .map_err(account_error)?
+    else {
+        return Ok(None);
+    };
+    let family = &active.family;
+    if family.client_id != caller.id() {
+        return Ok(None);
+    }
+    // The client must still exist and still be registered for the refresh grant, as the token
+    // endpoint requires.
+    let client_may_refresh = state
+        .clients
+        .find(conn, &family.client_id, now)?
+        .is_some_and(|c| c.metadata.allows_grant(GrantType::RefreshToken));
+    if !client_may_refresh {
+        return Ok(None);
+    }
+    let mut out = Map::new();
+    out.insert("active".into(), Value::Bool(true));
+    if let Some(scope) = family.scope.as_deref().filter(|s| !s.is_empty()) {
+        out.insert("scope".into(), Value::String(scope.to_owned()));
+    }
+    out.insert("client_id".into(), Value::String(family.client_id.clone()));
+    out.insert("token_type".into(), Value::String("refresh_token".into()));
+    out.insert("exp".into(), Value::from(active.expires_at));
+    out.insert("iat".into(), Value::from(active.issued_at));
+    out.insert("sub".into(), Value::String(family.user_id.clone()));
+    out.insert(
+        "iss".into(),
+        Value::String(state.settings.issuer_str().to_owned()),
+    );
+    Ok(Some(Value::Object(out)))
 }
 
 fn active_response(claims: &AccessClaims) -> Value {
@@ -874,6 +976,19 @@ fn active_response(claims: &AccessClaims) -> Value {
     Value::Object(out)
 }
 
+/// RFC 7009 §2.1: the server "verifies whether the token was issued to the client making the
+/// revocation request. If this validation fails, the request is refused and the client is
+/// informed of the error", in the RFC 6749 §5.2 shape (§2.2.1). The RFC names no code for it;
+/// `unauthorized_client` (the client is authenticated but not allowed this) is what Keycloak
+/// and Hydra answer, and the token is left as it was.
+fn not_issued_to_caller() -> OAuthHttpError {
+    OAuthHttpError::new(
+        StatusCode::BAD_REQUEST,
+        "unauthorized_client",
+        "the token was not issued to this client",
+    )
+}
+
 async fn revoke(
     req: HttpRequest,
     body: web::Bytes,
@@ -886,27 +1001,64 @@ async fn revoke(
         .ok_or_else(|| OAuthError::invalid_request("token is missing"))?
         .to_owned();
     // `token_type_hint` is only a hint (RFC 7009 §2.1): every kind is tried whatever it says.
+    let order = lookup_order(&form);
     web::block(move || -> Result<(), OAuthHttpError> {
         let mut conn = state.store.conn()?;
         let client = state
             .clients
             .authenticate(&mut conn, &presented, state.now())?;
-        let Ok(claims) = verify(&state, &mut conn, &token)? else {
-            // Unknown, malformed or expired: nothing to revoke, and not an error (§2.2).
-            return Ok(());
-        };
-        if claims.client_id != client.id() {
-            return Err(OAuthHttpError::new(
-                StatusCode::BAD_REQUEST,
-                "unauthorized_client",
-                "the token was not issued to this client",
-            ));
+        for kind in order {
+            let revoked = match kind {
+                TokenKind::Access => revoke_access(&state, &mut conn, &client, &token)?,
+                TokenKind::Refresh => revoke_refresh(&state, &mut conn, &client, &token)?,
+            };
+            if revoked {
+                return Ok(());
+            }
         }
-        store::keys::revoke_access_token(&mut conn, &claims.jti, claims.exp)?;
-        store::keys::purge_expired_revocations(&mut conn, state.now())?;
-        tracing::info!(client_id = client.id(), jti = %claims.jti, "access token revoked");
+        // Unknown, malformed or expired: nothing to revoke, and not an error (§2.2).
+        tracing::debug!(client_id = client.id(), "revocation of an unknown token");
         Ok(())
     })
     .await??;
     Ok(no_store(HttpResponse::Ok().finish()))
+}
+
+/// Revokes an access token of `client`; false when `token` is not a valid access token.
+fn revoke_access(
+    state: &AppState,
+    conn: &mut Conn,
+    client: &VerifiedClient,
+    token: &str,
+) -> Result<bool, OAuthHttpError> {
+    let Ok(claims) = verify(state, conn, token)? else {
+        return Ok(false);
+    };
+    if claims.client_id != client.id() {
+        return Err(not_issued_to_caller());
+    }
+    store::keys::revoke_access_token(conn, &claims.jti, claims.exp)?;
+    store::keys::purge_expired_revocations(conn, state.now())?;
+    tracing::info!(client_id = client.id(), jti = %claims.jti, "access token revoked");
+    Ok(true)
+}
+
+/// Revokes a refresh token of `client`: its whole family and the access tokens issued from it
+/// (RFC 7009 §2.1). False when `token` is not one of our refresh tokens. A revoked or used
+/// token still names its family, so revoking it again is harmless.
+fn revoke_refresh(
+    state: &AppState,
+    conn: &mut Conn,
+    client: &VerifiedClient,
+    token: &str,
+) -> Result<bool, OAuthHttpError> {
+    match accounts::revoke_for_client(conn, token, client.id(), state.now()) {
+        Ok(Some(family)) => {
+            tracing::info!(client_id = client.id(), family = %family.id, "refresh token revoked with its family");
+            Ok(true)
+        }
+        Ok(None) => Ok(false),
+        Err(accounts::AccountError::Forbidden) => Err(not_issued_to_caller()),
+        Err(e) => Err(account_error(e)),
+    }
 }

@@ -37,6 +37,7 @@ mod introspect_revoke;
 mod pages;
 mod password_grant;
 mod rate_limits;
+mod refresh;
 mod register;
 mod revocation;
 mod token;
