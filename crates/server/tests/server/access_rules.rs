@@ -10,7 +10,7 @@ use server::access::{OrgRule, Rule};
 
 use crate::api_auth::signup;
 use crate::authorize_errors::{
-    REDIRECT, VERIFIER, authorize, challenge, decide, hidden, jar, redirected,
+    REDIRECT, VERIFIER, authorize, challenge, decide, hidden, jar, redirected, sign_in,
 };
 use crate::common::*;
 
@@ -48,25 +48,7 @@ async fn world(db: &TestDb) -> World {
     });
     let ada = signup(&server, "ada@example.com", "Ada").await;
     let browser = jar();
-    let html = browser
-        .get(server.url("/login"))
-        .send()
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("html");
-    let res = browser
-        .post(server.url("/login"))
-        .form(&[
-            ("csrf_token", hidden(&html, "csrf_token").as_str()),
-            ("email", "ada@example.com"),
-            ("password", "correct horse"),
-        ])
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(res.status(), 303, "signed in on the page");
+    sign_in(&server, &browser, "ada@example.com", "correct horse").await;
     World {
         owner: ada["token"].as_str().expect("token").to_owned(),
         org: ada["organization"]["id"].as_str().expect("org").to_owned(),
@@ -586,18 +568,7 @@ on_both_backends! {
             .await;
         assert_eq!(res.status(), 200);
         let admin = jar();
-        let html = admin.get(w.server.url("/login")).send().await.expect("get").text().await.expect("html");
-        let res = admin
-            .post(w.server.url("/login"))
-            .form(&[
-                ("csrf_token", hidden(&html, "csrf_token").as_str()),
-                ("email", "ben@example.com"),
-                ("password", "correct horse"),
-            ])
-            .send()
-            .await
-            .expect("login");
-        assert_eq!(res.status(), 303);
+        sign_in(&w.server, &admin, "ben@example.com", "correct horse").await;
         let page = admin
             .get(w.server.url(&format!("/account/orgs/{}/keys", w.org)))
             .send()

@@ -68,6 +68,34 @@ pub(crate) async fn sign_up(server: &TestServer, http: &reqwest::Client, email: 
     assert_eq!(res.status(), 303);
 }
 
+/// Signs an existing account in on the login page, in `http`'s cookie jar.
+pub(crate) async fn sign_in(
+    server: &TestServer,
+    http: &reqwest::Client,
+    email: &str,
+    password: &str,
+) {
+    let html = http
+        .get(server.url("/login"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("html");
+    let res = http
+        .post(server.url("/login"))
+        .form(&[
+            ("csrf_token", hidden(&html, "csrf_token").as_str()),
+            ("email", email),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), 303, "signed in on the page");
+}
+
 pub(crate) async fn authorize(
     server: &TestServer,
     http: &reqwest::Client,
