@@ -391,6 +391,19 @@ fn password_grant(
                 .collect()
         }
     };
+    // The JSON API's scopes reach a third party only through the consent page, which the
+    // password grant skips: they are for first-party clients here.
+    if !client.client().first_party
+        && let Some(api) = scopes
+            .iter()
+            .find(|s| apikeys::describe_api_scope(s).is_some())
+    {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!("{api} needs the user's consent on the consent page; use the authorization code flow"),
+        )
+        .into());
+    }
     let (username, ip) = (attempt.username, attempt.ip);
     state
         .throttle

@@ -60,4 +60,35 @@ on_both_backends! {
         assert_eq!(res.status(), 429);
         assert!(res.headers().contains_key("retry-after"));
     }
+
+    async fn attack_password_grant_skips_the_consent_page_for_api_scopes(db) {
+        // A third-party client with the password grant would get the JSON API's scopes
+        // without the consent page; only the authorization code flow asks the user.
+        let server = TestServer::start_with(&db, |a| {
+            a.password_grant = Some(true);
+            a.scopes = Some("openid email api-keys:write".into());
+        });
+        signup(&server, "legacy@example.com", "Legacy").await;
+        let res = server
+            .post_json(
+                "/oauth2/register",
+                &json!({ "grant_types": ["password"], "scope": "openid api-keys:write" }),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        let body = json_of(res).await;
+        let (id, secret) = (body["client_id"].as_str().expect("id"), body["client_secret"].as_str().expect("secret"));
+        for scope in [None, Some("openid api-keys:write")] {
+            let mut form = vec![("grant_type", "password"), ("username", "legacy@example.com"), ("password", "correct horse")];
+            if let Some(scope) = scope {
+                form.push(("scope", scope));
+            }
+            let res = server.post_form("/oauth2/token", Some((id, secret)), &form).await;
+            assert_eq!(res.status(), 400, "{scope:?}");
+            assert_eq!(json_of(res).await["error"], "invalid_scope");
+        }
+        // Identity alone is still fine.
+        let res = server.post_form("/oauth2/token", Some((id, secret)), &[("grant_type", "password"), ("username", "legacy@example.com"), ("password", "correct horse"), ("scope", "openid")]).await;
+        assert_eq!(res.status(), 200);
+    }
 }
