@@ -83,8 +83,10 @@ fuzz_target!(|data: &[u8]| {
                 assert!(matches(&req.redirect_uri));
                 assert_eq!(req.redirect_uri_given, form.get("redirect_uri").is_some());
                 assert!(!req.scopes.is_empty());
-                let registered = meta.scopes();
-                assert!(req.scopes.iter().all(|s| registered.contains(&s.as_str())));
+                // The registered scopes, and `offline_access` for a client that registered
+                // the refresh grant (it may ask for one whether or not its `scope` names it).
+                let requestable = meta.requestable_scopes();
+                assert!(req.scopes.iter().all(|s| requestable.contains(&s.as_str())));
                 assert!(req.state.as_ref().is_none_or(|s| s.len() <= 2048));
                 assert!(req.nonce.as_ref().is_none_or(|n| n.len() <= 512));
                 assert!(req.max_age.is_none_or(|m| m >= 0));

@@ -216,7 +216,7 @@ proptest! {
                 prop_assert!(!form.has_nul(), "a NUL character was let through");
                 prop_assert!(redirect_uri_matches(&req.redirect_uri, &meta.redirect_uris, meta.application_type));
                 prop_assert!(req.code_challenge.is_some(), "a public client without PKCE");
-                prop_assert!(req.scopes.iter().all(|s| meta.scopes().contains(&s.as_str())));
+                prop_assert!(req.scopes.iter().all(|s| meta.requestable_scopes().contains(&s.as_str())));
             }
             Err(AuthorizeError::Redirect { redirect_uri, error, .. }) => {
                 prop_assert!(redirect_uri_matches(&redirect_uri, &meta.redirect_uris, meta.application_type));
