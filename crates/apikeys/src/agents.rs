@@ -75,6 +75,23 @@ pub fn find_agent(conn: &mut Conn, id: &str) -> Result<Option<Agent>, KeyError> 
     Ok(rows::find_agent(conn, id)?.map(Agent::from))
 }
 
+/// The agent `id` of `org_id`, for a caller about to change or delete it: an agent holding
+/// `*` is the owners' alone (`OwnersOnly` for anyone else, `by_owner` false).
+pub fn agent_to_manage(
+    conn: &mut Conn,
+    org_id: &str,
+    id: &str,
+    by_owner: bool,
+) -> Result<Agent, KeyError> {
+    let agent = find_agent(conn, id)?
+        .filter(|a| a.org_id == org_id)
+        .ok_or(KeyError::NotFound)?;
+    if !by_owner && agent.scopes.iter().any(|s| s == "*") {
+        return Err(KeyError::OwnersOnly);
+    }
+    Ok(agent)
+}
+
 pub fn update_agent(
     conn: &mut Conn,
     org_id: &str,

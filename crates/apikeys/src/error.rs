@@ -21,6 +21,9 @@ pub enum KeyError {
     },
     #[error("not found")]
     NotFound,
+    /// A key or agent holding `*` is the owners' alone to change, rotate, revoke or delete.
+    #[error("only owners manage what holds *")]
+    OwnersOnly,
 }
 
 pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> KeyError {

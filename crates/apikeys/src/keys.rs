@@ -23,13 +23,6 @@ pub struct ApiKey {
     pub revoked_at: Option<i64>,
 }
 
-impl ApiKey {
-    /// Whether only owners may change, rotate or revoke this key: it holds `*`.
-    pub fn owners_only(&self) -> bool {
-        self.scopes.iter().any(|s| s == "*")
-    }
-}
-
 impl From<ApiKeyRow> for ApiKey {
     fn from(r: ApiKeyRow) -> Self {
         Self {
@@ -122,6 +115,21 @@ fn row_in_org(conn: &mut Conn, org_id: &str, id: &str) -> Result<ApiKeyRow, KeyE
     rows::find_key(conn, id)?
         .filter(|r| r.org_id == org_id)
         .ok_or(KeyError::NotFound)
+}
+
+/// The key `id` of `org_id`, for a caller about to change, rotate or revoke it: a key holding
+/// `*` is the owners' alone (`OwnersOnly` for anyone else, `by_owner` false).
+pub fn key_to_manage(
+    conn: &mut Conn,
+    org_id: &str,
+    id: &str,
+    by_owner: bool,
+) -> Result<ApiKey, KeyError> {
+    let key = find_key(conn, org_id, id)?;
+    if !by_owner && key.scopes.iter().any(|s| s == "*") {
+        return Err(KeyError::OwnersOnly);
+    }
+    Ok(key)
 }
 
 pub fn find_key(conn: &mut Conn, org_id: &str, id: &str) -> Result<ApiKey, KeyError> {

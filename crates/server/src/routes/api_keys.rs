@@ -25,6 +25,7 @@ pub fn key_error(e: KeyError) -> ApiError {
             ApiError::bad_request("invalid_field", format!("{field} {message}.")).with_param(field)
         }
         KeyError::NotFound => ApiError::not_found(),
+        KeyError::OwnersOnly => ApiError::forbidden(),
         KeyError::Revoked => ApiError::new(
             StatusCode::CONFLICT,
             "api_key_revoked",
@@ -103,37 +104,6 @@ fn check_grant(scopes: &[String], principal: &Principal, role: Role) -> Result<(
     apikeys::check_grantable(scopes, principal.scopes.as_deref()).map_err(key_error)
 }
 
-/// The key `id`, when the caller may manage it: keys holding `*` are the owners' alone.
-fn owners_key_guard(
-    conn: &mut store::Conn,
-    org: &str,
-    id: &str,
-    role: Role,
-) -> Result<ApiKey, ApiError> {
-    let key = apikeys::find_key(conn, org, id).map_err(key_error)?;
-    if role != Role::Owner && key.owners_only() {
-        return Err(ApiError::forbidden());
-    }
-    Ok(key)
-}
-
-/// The agent `id`, when the caller may change it: agents holding `*` are the owners' alone.
-fn owners_agent_guard(
-    conn: &mut store::Conn,
-    org: &str,
-    id: &str,
-    role: Role,
-) -> Result<Agent, ApiError> {
-    let agent = apikeys::find_agent(conn, id)
-        .map_err(key_error)?
-        .filter(|a| a.org_id == org)
-        .ok_or_else(ApiError::not_found)?;
-    if role != Role::Owner && agent.scopes.iter().any(|s| s == "*") {
-        return Err(ApiError::forbidden());
-    }
-    Ok(agent)
-}
-
 pub(super) async fn list_keys(
     caller: OrgCaller,
     path: web::Path<String>,
@@ -175,7 +145,7 @@ pub(super) async fn update_key(
     let body = body.into_inner();
     let o = org.clone();
     let key = with_org(&state, caller, move |st, conn, principal, role| {
-        owners_key_guard(conn, &o, &id, role)?;
+        apikeys::key_to_manage(conn, &o, &id, role == Role::Owner).map_err(key_error)?;
         if let Some(scopes) = &body.scopes {
             check_grant(scopes, principal, role)?;
         }
@@ -203,7 +173,7 @@ pub(super) async fn revoke_key(
     let (org, id) = path.into_inner();
     let o = org.clone();
     let key = with_org(&state, caller, move |st, conn, principal, role| {
-        owners_key_guard(conn, &o, &id, role)?;
+        apikeys::key_to_manage(conn, &o, &id, role == Role::Owner).map_err(key_error)?;
         let key = apikeys::revoke_key(conn, &o, &id, st.now()).map_err(key_error)?;
         crate::invalidate::announce(st, conn, Change::ApiKey(&key.id));
         crate::audit::record(
@@ -237,7 +207,8 @@ pub(super) async fn rotate_key(
     let overlap = body.map(|b| b.overlap_seconds).unwrap_or(0);
     let o = org.clone();
     let (key, secret) = with_org(&state, caller, move |st, conn, principal, role| {
-        let current = owners_key_guard(conn, &o, &id, role)?;
+        let current =
+            apikeys::key_to_manage(conn, &o, &id, role == Role::Owner).map_err(key_error)?;
         // The new secret is shown to whoever rotates: only an owner or the key's creator.
         if role != accounts::Role::Owner && current.created_by != principal.actor() {
             return Err(ApiError::forbidden());
@@ -339,7 +310,7 @@ pub(super) async fn update_agent(
     let body = body.into_inner();
     let o = org.clone();
     let agent = with_org(&state, caller, move |st, conn, principal, role| {
-        owners_agent_guard(conn, &o, &id, role)?;
+        apikeys::agent_to_manage(conn, &o, &id, role == Role::Owner).map_err(key_error)?;
         if let Some(scopes) = &body.scopes {
             apikeys::check_agent_grant(scopes, role == Role::Owner).map_err(key_error)?;
         }
@@ -374,7 +345,7 @@ pub(super) async fn delete_agent(
     let (org, id) = path.into_inner();
     let o = org.clone();
     with_org(&state, caller, move |st, conn, principal, role| {
-        owners_agent_guard(conn, &o, &id, role)?;
+        apikeys::agent_to_manage(conn, &o, &id, role == Role::Owner).map_err(key_error)?;
         let deleted = apikeys::delete_agent(conn, &o, &id);
         crate::invalidate::announce(st, conn, Change::Agent(&id));
         deleted.map_err(key_error)?;

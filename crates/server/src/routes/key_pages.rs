@@ -219,11 +219,10 @@ async fn revoke(
         if !role.can_manage() {
             return Err(forbidden());
         }
-        // Keys holding `*` are the owners' alone.
-        if role != accounts::Role::Owner
-            && apikeys::find_key(&mut conn, &oid, &key_id).is_ok_and(|k| k.owners_only())
-        {
-            return Err(forbidden());
+        match apikeys::key_to_manage(&mut conn, &oid, &key_id, role == accounts::Role::Owner) {
+            Ok(_) | Err(apikeys::KeyError::NotFound) => {}
+            Err(apikeys::KeyError::OwnersOnly) => return Err(forbidden()),
+            Err(e) => return Err(internal(&e)),
         }
         match apikeys::revoke_key(&mut conn, &oid, &key_id, st.now()) {
             Ok(_) => {

@@ -6,7 +6,7 @@
 use url::Url;
 
 use crate::authorize_errors::{
-    REDIRECT, Setup, authorize, decide, hidden, id, jar, redirected, setup, sign_up,
+    REDIRECT, Setup, authorize, decide, id, jar, redirected, setup, sign_up, submit_form,
 };
 use crate::common::*;
 
@@ -39,25 +39,9 @@ async fn sign_in_from(
     email: &str,
 ) -> String {
     assert!(login.starts_with("/login?"), "{login}");
-    let html = http
-        .get(server.url(login))
-        .send()
-        .await
-        .expect("login page")
-        .text()
-        .await
-        .expect("html");
-    let res = http
-        .post(server.url("/login"))
-        .form(&[
-            ("csrf_token", hidden(&html, "csrf_token").as_str()),
-            ("return_to", hidden(&html, "return_to").as_str()),
-            ("email", email),
-            ("password", "long password"),
-        ])
-        .send()
-        .await
-        .expect("sign in");
+    let fields = [("email", email), ("password", "long password")];
+    let carry = ["csrf_token", "return_to"];
+    let res = submit_form(server, http, (login, "/login"), &carry, &fields).await;
     location(&res)
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use reqwest::cookie::Jar;
 
 use crate::api_auth::signup as api_signup;
-use crate::authorize_errors::hidden;
+use crate::authorize_errors::{hidden, submit_form};
 use crate::common::*;
 
 /// 43 characters, the length of a real session secret and of a pre-session CSRF token.
@@ -46,24 +46,15 @@ async fn sign_in(
     login_path: &str,
     email: &str,
 ) -> String {
-    let html = http
-        .get(server.url(login_path))
-        .send()
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("html");
-    let res = http
-        .post(server.url("/login"))
-        .form(&[
-            ("csrf_token", hidden(&html, "csrf_token").as_str()),
-            ("email", email),
-            ("password", "correct horse"),
-        ])
-        .send()
-        .await
-        .expect("post");
+    let fields = [("email", email), ("password", "correct horse")];
+    let res = submit_form(
+        server,
+        http,
+        (login_path, "/login"),
+        &["csrf_token"],
+        &fields,
+    )
+    .await;
     assert_eq!(res.status(), 303);
     session_set_by(&res).expect("a session cookie")
 }

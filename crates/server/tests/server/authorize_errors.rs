@@ -44,27 +44,48 @@ pub(crate) fn hidden(html: &str, name: &str) -> String {
         .replace("&#62;", ">")
 }
 
-/// Signs a new person up in `http`'s cookie jar.
-pub(crate) async fn sign_up(server: &TestServer, http: &reqwest::Client, email: &str) {
-    let page = http
-        .get(server.url("/signup"))
+/// Fills in a page's form as a browser does: GETs `page`, then POSTs `fields` to `action`
+/// with the page's hidden fields named in `carry` (its CSRF token, say) copied over.
+pub(crate) async fn submit_form(
+    server: &TestServer,
+    http: &reqwest::Client,
+    (page, action): (&str, &str),
+    carry: &[&str],
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let html = http
+        .get(server.url(page))
         .send()
         .await
         .expect("get")
         .text()
         .await
         .expect("html");
-    let res = http
-        .post(server.url("/signup"))
-        .form(&[
-            ("csrf_token", hidden(&page, "csrf_token").as_str()),
-            ("name", "Pat"),
-            ("email", email),
-            ("password", "long password"),
-        ])
+    let carried: Vec<(&str, String)> = carry.iter().map(|n| (*n, hidden(&html, n))).collect();
+    let mut form: Vec<(&str, &str)> = carried.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    form.extend_from_slice(fields);
+    http.post(server.url(action))
+        .form(&form)
         .send()
         .await
-        .expect("post");
+        .expect("post")
+}
+
+/// Signs a new person up in `http`'s cookie jar.
+pub(crate) async fn sign_up(server: &TestServer, http: &reqwest::Client, email: &str) {
+    let fields = [
+        ("name", "Pat"),
+        ("email", email),
+        ("password", "long password"),
+    ];
+    let res = submit_form(
+        server,
+        http,
+        ("/signup", "/signup"),
+        &["csrf_token"],
+        &fields,
+    )
+    .await;
     assert_eq!(res.status(), 303);
 }
 
@@ -75,24 +96,8 @@ pub(crate) async fn sign_in(
     email: &str,
     password: &str,
 ) {
-    let html = http
-        .get(server.url("/login"))
-        .send()
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("html");
-    let res = http
-        .post(server.url("/login"))
-        .form(&[
-            ("csrf_token", hidden(&html, "csrf_token").as_str()),
-            ("email", email),
-            ("password", password),
-        ])
-        .send()
-        .await
-        .expect("post");
+    let fields = [("email", email), ("password", password)];
+    let res = submit_form(server, http, ("/login", "/login"), &["csrf_token"], &fields).await;
     assert_eq!(res.status(), 303, "signed in on the page");
 }
 

@@ -802,6 +802,28 @@ const NOTIFIED_WITHIN: Duration = Duration::from_secs(1);
 /// The cache times of the notification tests.
 const LONG_CACHE: &str = "30";
 
+/// After a revocation made on `a` at `since`: `status` answers 401 on `a` at once, and on `b`
+/// soon after; how long `b` took.
+async fn refused_here_at_once_then_there<F, Fut>(
+    a: &Instance,
+    b: &Instance,
+    since: Instant,
+    status: &F,
+) -> Duration
+where
+    F: Fn(&Instance) -> Fut,
+    Fut: std::future::Future<Output = u16>,
+{
+    assert_eq!(status(a).await, 401, "refused at once where it was revoked");
+    eventually(
+        "the other instance refuses it",
+        Duration::from_secs(30),
+        || async move { status(b).await == 401 },
+    )
+    .await;
+    since.elapsed()
+}
+
 #[actix_web::test]
 async fn attack_revoked_api_key_is_refused_at_once_here_and_within_1_s_on_other_instances() {
     let db = TestDb::postgres();
@@ -841,19 +863,7 @@ async fn attack_revoked_api_key_is_refused_at_once_here_and_within_1_s_on_other_
     .expect("revoke");
     assert_eq!(status, 200, "{revoked}");
     let revoked_at = Instant::now();
-    assert_eq!(
-        use_key(&a).await,
-        401,
-        "refused at once where it was revoked"
-    );
-    let (use_key, b_ref) = (&use_key, &b);
-    eventually(
-        "the other instance refuses the revoked key",
-        Duration::from_secs(30),
-        || async move { use_key(b_ref).await == 401 },
-    )
-    .await;
-    let took = revoked_at.elapsed();
+    let took = refused_here_at_once_then_there(&a, &b, revoked_at, &use_key).await;
     report(&format!(
         "cluster: API key revoked on instance A: refused by A at once, by instance B after \
          {} ms (LISTEN/NOTIFY; cache {LONG_CACHE} s)",
@@ -910,19 +920,7 @@ async fn attack_client_deleted_by_rfc7592_is_refused_at_once_here_and_within_1_s
         .expect("delete");
     assert_eq!(res.status(), 204, "RFC 7592 §2.3");
     let deleted_at = Instant::now();
-    assert_eq!(
-        token_status(&a).await,
-        401,
-        "refused at once where it was deleted"
-    );
-    let (token_status, b_ref) = (&token_status, &b);
-    eventually(
-        "the other instance refuses the deleted client",
-        Duration::from_secs(30),
-        || async move { token_status(b_ref).await == 401 },
-    )
-    .await;
-    let took = deleted_at.elapsed();
+    let took = refused_here_at_once_then_there(&a, &b, deleted_at, &token_status).await;
     report(&format!(
         "cluster: client deleted (RFC 7592) on instance A: refused by A at once, by instance B \
          after {} ms (LISTEN/NOTIFY; cache {LONG_CACHE} s)",

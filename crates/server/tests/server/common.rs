@@ -27,6 +27,16 @@ impl TestServer {
     /// Starts with settings adjusted by `adjust` (the bind address, issuer and database are
     /// set already; keys are reloaded on every request unless `adjust` says otherwise).
     pub fn start_with(db: &TestDb, adjust: impl FnOnce(&mut SettingsArgs)) -> Self {
+        Self::start_with_state(db, adjust, |_| {})
+    }
+
+    /// [`Self::start_with`], with the application state adjusted by `adjust_state` before the
+    /// server starts (e.g. the gateway's resolver replaced).
+    pub fn start_with_state(
+        db: &TestDb,
+        adjust: impl FnOnce(&mut SettingsArgs),
+        adjust_state: impl FnOnce(&mut server::AppState),
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");
         let base = format!("http://{addr}");
@@ -53,7 +63,8 @@ impl TestServer {
             let mut conn = db.store().conn().expect("conn");
             tokens::ensure_keys(&mut conn, &tokens::SigningAlg::ALL, clock.now()).expect("keys");
         }
-        let state = server::AppState::with_clock(settings, db.store().clone(), clock.clone());
+        let mut state = server::AppState::with_clock(settings, db.store().clone(), clock.clone());
+        adjust_state(&mut state);
         let running = server::start_on(state, listener).expect("start");
         let handle = running.server.handle();
         actix_web::rt::spawn(running.server);

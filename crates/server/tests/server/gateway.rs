@@ -100,49 +100,6 @@ async fn json_call(
         .expect("call")
 }
 
-/// `TestServer::start_with`, with the gateway's resolver replaced by `resolver`.
-fn start_with_resolver(
-    db: &TestDb,
-    adjust: impl FnOnce(&mut SettingsArgs),
-    resolver: Arc<dyn gateway::Resolve>,
-) -> TestServer {
-    use primitives::Clock as _;
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let base = format!("http://{addr}");
-    let mut args = SettingsArgs {
-        bind: Some(addr.to_string()),
-        issuer: Some(base.clone()),
-        database_url: Some(db.url().into()),
-        workers: Some(1),
-        keys_refresh: Some(0),
-        rate_limit_login: Some(0),
-        rate_limit_signup: Some(0),
-        ..SettingsArgs::default()
-    };
-    adjust(&mut args);
-    let settings = Settings::from_args(args).expect("settings");
-    let clock = Arc::new(primitives::ManualClock::new(primitives::SystemClock.now()));
-    {
-        let mut conn = db.store().conn().expect("conn");
-        tokens::ensure_keys(&mut conn, &tokens::SigningAlg::ALL, clock.now()).expect("keys");
-    }
-    let mut state = server::AppState::with_clock(settings, db.store().clone(), clock.clone());
-    state.gateway_resolver = resolver;
-    let running = server::start_on(state, listener).expect("start");
-    let handle = running.server.handle();
-    actix_web::rt::spawn(running.server);
-    TestServer {
-        base,
-        handle,
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client"),
-        clock,
-    }
-}
-
 async fn setup(db: &TestDb, master: Option<&str>, allow_private: bool) -> Gw {
     setup_with(db, master, allow_private, None).await
 }
@@ -161,10 +118,11 @@ async fn setup_with(
         a.gateway_allow_private = Some(allow_private);
         a.api_key_cache = Some(0);
     };
-    let server = match resolver {
-        Some(resolver) => start_with_resolver(db, adjust, resolver),
-        None => TestServer::start_with(db, adjust),
-    };
+    let server = TestServer::start_with_state(db, adjust, |state| {
+        if let Some(resolver) = resolver {
+            state.gateway_resolver = resolver;
+        }
+    });
     let ada = signup(
         &server,
         &format!("gw-{}@example.com", primitives::random_id().to_lowercase()),
@@ -284,6 +242,11 @@ on_both_backends! {
             let agent = g.agent.clone();
             async move { server.http.get(server.url(&path)).header("x-api-key", key).header("x-agent-id", agent).send().await.expect("call") }
         };
+        // The gateway's routes (outside the `/api/v1` table) take an organization API key with
+        // `authorize` only: the owner's own first-party token is the wrong kind of credential.
+        let res = g.server.http.get(g.server.url("/proxy/echo/v1/echo")).bearer_auth(&g.owner).header("x-agent-id", &g.agent).send().await.expect("call");
+        assert_eq!(res.status(), 401);
+        assert_eq!(json_of(res).await["error"]["code"], "invalid_api_key");
         // An unregistered host, and an unregistered service.
         let res = call("/http://127.0.0.2:9/v1/echo".into(), g.key.clone()).await;
         assert_eq!(res.status(), 403);
