@@ -37,7 +37,11 @@ use crate::principal::{Subject, Via, require_principal};
 use crate::routes::api_auth::required;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    // The JSON API of services and usage is in the route table (`routes/api.rs`).
+    // The JSON API of services and usage is in the route table (`routes/api.rs`). The proxy
+    // routes below are not `/api/v1`: they take only an organization API key holding
+    // `authorize` (checked in `proxy`), with an agent whose scopes cover the call; any access
+    // token, first-party or not, gets 401 `invalid_api_key`
+    // (`gateway::refusals_happen_before_any_connection`).
     cfg.service(
         web::resource("/proxy/{service}/{path:.*}")
             .app_data(web::PayloadConfig::new(64 * 1024 * 1024))
