@@ -154,7 +154,8 @@ pub enum ClientCommand {
     List,
     /// Delete a client
     Delete {
-        /// The client_id
+        /// The client_id (random base64url, so it may begin with `-`)
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
     },
     /// Make an initial access token for registration under PORTCULLIS_REGISTRATION=token
