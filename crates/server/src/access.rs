@@ -33,9 +33,9 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use store::Conn;
 use tokens::{AccessClaims, VerifyError};
 
-use crate::app::AppState;
 use crate::errors::{ApiError, ErrorType};
 use crate::principal::{Principal, Subject, require_principal};
+use crate::state::AppState;
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,88 +1,22 @@
-//! The actix application: shared state, middleware, routes, and the listening server.
+//! The actix application: middleware, routes, and the listening server. The top of the crate:
+//! the only module besides `lib.rs` that names `routes` (the shared state is `state.rs`).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
-use accounts::{LoginThrottle, PasswordHasher, SessionPolicy};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
-use primitives::{SharedClock, SystemClock};
 use store::Store;
 
 use crate::config::Settings;
 use crate::errors;
-use crate::keycache::KeyCache;
-use crate::metrics::Metrics;
 use crate::middleware::observe;
-use crate::principal::ApiKeyCache;
 use crate::routes;
+use crate::state::AppState;
 
 /// Largest JSON body the API accepts.
 const JSON_LIMIT: usize = 64 * 1024;
-
-/// What every handler can reach.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    pub store: Store,
-    pub metrics: Arc<Metrics>,
-    pub settings: Arc<Settings>,
-    pub clock: SharedClock,
-    pub keys: Arc<KeyCache>,
-    pub hasher: Arc<PasswordHasher>,
-    pub throttle: Arc<LoginThrottle>,
-    pub api_keys: Arc<ApiKeyCache>,
-    pub clients: Arc<crate::clientcache::ClientCache>,
-    pub limits: Arc<crate::ratelimit::RateLimiter>,
-    /// Background writer of the audit log's token events.
-    pub audit: crate::audit::AuditWriter,
-    /// How the gateway looks upstream hosts up (the system's resolver; tests supply their own).
-    pub gateway_resolver: Arc<dyn gateway::Resolve>,
-}
-
-impl AppState {
-    pub fn new(settings: Settings, store: Store) -> Self {
-        Self::with_clock(settings, store, Arc::new(SystemClock))
-    }
-
-    /// State with a given clock (tests move time by hand).
-    pub fn with_clock(settings: Settings, store: Store, clock: SharedClock) -> Self {
-        // Retired keys stay published for the longest token lifetime, plus a margin for clock
-        // skew and for verifiers' caches.
-        let publish_retired_for = settings.access_token_ttl + 300;
-        let api_keys = Arc::new(ApiKeyCache::new(settings.api_key_cache));
-        let clients = Arc::new(crate::clientcache::ClientCache::new(settings.client_cache));
-        let audit = crate::audit::AuditWriter::start(store.clone());
-        let limits = Arc::new(crate::ratelimit::RateLimiter::new(settings.rate_limits));
-        Self {
-            store,
-            metrics: Arc::new(Metrics::new()),
-            keys: Arc::new(KeyCache::new(settings.keys_refresh, publish_retired_for)),
-            settings: Arc::new(settings),
-            clock,
-            hasher: Arc::new(PasswordHasher::new()),
-            api_keys,
-            clients,
-            limits,
-            audit,
-            gateway_resolver: Arc::new(gateway::SystemResolver),
-
-            throttle: Arc::new(LoginThrottle::default()),
-        }
-    }
-
-    pub fn session_policy(&self) -> SessionPolicy {
-        SessionPolicy {
-            absolute: self.settings.session_ttl,
-            idle: self.settings.session_idle_timeout,
-        }
-    }
-
-    pub fn now(&self) -> i64 {
-        self.clock.now()
-    }
-}
 
 /// The application with all routes, for `HttpServer` and for in-process tests.
 pub fn build_app(

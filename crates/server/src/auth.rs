@@ -6,8 +6,8 @@ use actix_web::http::header::AUTHORIZATION;
 use store::Conn;
 use tokens::{AccessTokenSpec, IssuedAccessToken};
 
-use crate::app::AppState;
 use crate::errors::ApiError;
+use crate::state::AppState;
 
 /// The token of `Authorization: Bearer <token>`, if the request carries one.
 pub fn bearer_token(req: &HttpRequest) -> Option<String> {

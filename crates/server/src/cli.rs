@@ -257,7 +257,7 @@ fn audit_command(
     };
     let events = store::audit::list(&mut conn, &filter, limit).map_err(|e| e.to_string())?;
     for event in &events {
-        out(&crate::routes::audit_json(event).to_string())?;
+        out(&crate::audit::event_json(event).to_string())?;
     }
     Ok(())
 }
@@ -365,7 +365,7 @@ fn client_command(settings: &Settings, cmd: ClientCommand) -> CliResult {
             if let Some(t) = application_type {
                 set("application_type", json!(t));
             }
-            let policy = crate::routes::registration_policy(settings);
+            let policy = crate::state::registration_policy(settings);
             let metadata = registration::parse_metadata(&Value::Object(body), &policy)
                 .map_err(|e| e.to_string())?;
             let reg =

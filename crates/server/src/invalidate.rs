@@ -15,10 +15,10 @@ use std::time::Duration;
 use store::Conn;
 use store::notify::{Listener, Notice};
 
-use crate::app::AppState;
 use crate::clientcache::ClientCache;
 use crate::keycache::KeyCache;
 use crate::principal::ApiKeyCache;
+use crate::state::AppState;
 
 /// What changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -28,10 +28,13 @@ mod pages;
 mod principal;
 pub mod ratelimit;
 pub(crate) mod routes;
+mod session;
 /// The JSON API's route table (`routes/api.rs`): every `/api/v1` route and who may call it.
 pub use routes::api::{API_ROUTES, markdown as api_routes_markdown};
+pub mod state;
 pub mod telemetry;
 mod ttlmap;
 
-pub use app::{AppState, Running, start, start_on, start_with};
+pub use app::{Running, start, start_on, start_with};
 pub use config::Settings;
+pub use state::AppState;

@@ -18,9 +18,9 @@ use primitives::SecretHash;
 use store::Conn;
 
 use crate::access::Expect;
-use crate::app::AppState;
 use crate::auth::bearer_token;
 use crate::errors::ApiError;
+use crate::state::AppState;
 use crate::ttlmap::TtlMap;
 
 /// Who is calling.

@@ -8,11 +8,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::access::{Expect, FirstPartyUser, verify_access_token};
-use crate::app::AppState;
 use crate::audit::Event;
 use crate::auth::{bearer_token, client_ip, issue_user_token};
 use crate::errors::{ApiError, json_no_store};
 use crate::ratelimit::Limit;
+use crate::state::AppState;
 
 /// A required string field, or a 400 naming it.
 pub fn required<'a>(value: &'a Option<String>, field: &'static str) -> Result<&'a str, ApiError> {

@@ -11,12 +11,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::access::{Caller, OrgCaller, with_org};
-use crate::app::AppState;
 use crate::audit::Event;
 use crate::errors::{ApiError, json_no_store};
 use crate::invalidate::Change;
 use crate::principal::{Principal, Subject};
 use crate::routes::api_auth::required;
+use crate::state::AppState;
 
 pub fn key_error(e: KeyError) -> ApiError {
     match e {

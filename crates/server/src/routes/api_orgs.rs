@@ -9,12 +9,12 @@ use serde_json::{Value, json};
 use crate::access::{
     Caller, FirstPartyUser, MaybeFirstParty, OrgCaller, OrgRule, org_access, with_org,
 };
-use crate::app::AppState;
 use crate::audit::Event;
 use crate::auth::client_ip;
 use crate::errors::{ApiError, json_no_store};
 use crate::principal::Subject;
 use crate::routes::api_auth::{required, sign_in, user_json};
+use crate::state::AppState;
 
 /// Invites are valid for a week.
 const INVITE_TTL: i64 = 7 * 86_400;

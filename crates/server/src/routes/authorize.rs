@@ -31,10 +31,10 @@ use registration::Client;
 use serde::Deserialize;
 use url::Url;
 
-use crate::app::AppState;
 use crate::errors::PageError;
 use crate::pages::render;
-use crate::routes::pages::{current, tokens_match};
+use crate::session::{current, tokens_match};
+use crate::state::AppState;
 
 /// Codes live 60 seconds.
 const CODE_TTL: i64 = 60;

@@ -3,8 +3,8 @@
 use actix_web::http::header::{ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL};
 use actix_web::{HttpResponse, web};
 
-use crate::app::AppState;
 use crate::errors::{self, ApiError};
+use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(

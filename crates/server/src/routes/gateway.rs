@@ -31,10 +31,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::access::{OrgCaller, with_org};
-use crate::app::AppState;
 use crate::errors::{ApiError, ErrorType, json_no_store};
 use crate::principal::{Subject, Via, require_principal};
 use crate::routes::api_auth::required;
+use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // The JSON API of services and usage is in the route table (`routes/api.rs`). The proxy

@@ -7,8 +7,8 @@ use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::errors;
+use crate::state::AppState;
 
 /// How long readiness waits for a database connection before answering 503.
 const READY_TIMEOUT: Duration = Duration::from_secs(1);

@@ -6,11 +6,12 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 
-use crate::app::AppState;
 use crate::errors::PageError;
 use crate::pages::render;
-use crate::routes::pages::{current, tokens_match};
+use crate::session::{CsrfChecked, CsrfForm, CsrfOnly, SignedIn, SignedOut};
+use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/account/orgs/{org}/keys", web::get().to(page))
@@ -55,22 +56,24 @@ fn internal(e: &dyn std::fmt::Display) -> PageError {
     PageError::internal(e)
 }
 
+/// A form posted without a session is refused like a stranger's.
+struct NotAMember;
+
+impl SignedOut for NotAMember {
+    fn answer(_: &HttpRequest) -> actix_web::Error {
+        forbidden().into()
+    }
+}
+
 /// Renders the page for a signed-in member, with an optional new secret or error.
-async fn show(
-    req: &HttpRequest,
+async fn show<W>(
+    signed_in: SignedIn<W>,
     state: &AppState,
     org_id: String,
     new_secret: Option<String>,
     error: Option<String>,
 ) -> Result<HttpResponse, PageError> {
-    let Some((session, user)) = current(req, state).await? else {
-        return Ok(HttpResponse::SeeOther()
-            .insert_header((
-                LOCATION,
-                format!("/login?return_to=/account/orgs/{org_id}/keys"),
-            ))
-            .finish());
-    };
+    let SignedIn { session, user, .. } = signed_in;
     let st = state.clone();
     let oid = org_id.clone();
     let (org, role, keys) = web::block(move || {
@@ -128,41 +131,62 @@ async fn show(
 }
 
 async fn page(
-    req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
+    signed_in: SignedIn,
 ) -> Result<HttpResponse, PageError> {
-    show(&req, &state, path.into_inner(), None, None).await
+    show(signed_in, &state, path.into_inner(), None, None).await
 }
 
-/// The form fields; `scopes` repeats (one per ticked box).
-fn fields(body: &[u8]) -> (String, String, Vec<String>) {
-    let (mut csrf, mut name, mut scopes) = (String::new(), String::new(), Vec::new());
-    for (k, v) in url::form_urlencoded::parse(body) {
-        match k.as_ref() {
-            "csrf_token" => csrf = v.into_owned(),
-            "name" => name = v.into_owned(),
-            "scopes" if scopes.len() < 32 => scopes.push(v.into_owned()),
-            _ => {}
-        }
+/// The form that creates a key; `scopes` repeats (one per ticked box, at most 32 kept), which
+/// the derived `Deserialize` would refuse as a duplicate field.
+#[derive(Default)]
+struct CreateForm {
+    csrf_token: String,
+    name: String,
+    scopes: Vec<String>,
+}
+
+impl CsrfForm for CreateForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
     }
-    (csrf, name, scopes)
+}
+
+impl<'de> Deserialize<'de> for CreateForm {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> Visitor<'de> for Fields {
+            type Value = CreateForm;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("form fields")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CreateForm, A::Error> {
+                let mut form = CreateForm::default();
+                while let Some((k, v)) = map.next_entry::<String, String>()? {
+                    match k.as_str() {
+                        "csrf_token" => form.csrf_token = v,
+                        "name" => form.name = v,
+                        "scopes" if form.scopes.len() < 32 => form.scopes.push(v),
+                        _ => {}
+                    }
+                }
+                Ok(form)
+            }
+        }
+        d.deserialize_map(Fields)
+    }
 }
 
 async fn create(
-    req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    checked: CsrfChecked<CreateForm, NotAMember>,
 ) -> Result<HttpResponse, PageError> {
     let org_id = path.into_inner();
-    let (csrf, name, scopes) = fields(&body);
-    let Some((session, user)) = current(&req, &state).await? else {
-        return Err(forbidden());
-    };
-    if !tokens_match(&session.csrf_token, &csrf) {
-        return Err(PageError::form_expired());
-    }
+    let CsrfChecked { signed_in, form } = checked;
+    let CreateForm { name, scopes, .. } = form;
+    let user = signed_in.user.clone();
     let st = state.clone();
     let oid = org_id.clone();
     let outcome = web::block(move || {
@@ -192,25 +216,18 @@ async fn create(
     .await
     .map_err(|e| internal(&e))??;
     match outcome {
-        Ok(secret) => show(&req, &state, org_id, Some(secret), None).await,
-        Err(message) => show(&req, &state, org_id, None, Some(message)).await,
+        Ok(secret) => show(signed_in, &state, org_id, Some(secret), None).await,
+        Err(message) => show(signed_in, &state, org_id, None, Some(message)).await,
     }
 }
 
 async fn revoke(
-    req: HttpRequest,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    checked: CsrfChecked<CsrfOnly, NotAMember>,
 ) -> Result<HttpResponse, PageError> {
     let (org_id, key_id) = path.into_inner();
-    let (csrf, _, _) = fields(&body);
-    let Some((session, user)) = current(&req, &state).await? else {
-        return Err(forbidden());
-    };
-    if !tokens_match(&session.csrf_token, &csrf) {
-        return Err(PageError::form_expired());
-    }
+    let user = checked.signed_in.user;
     let st = state.clone();
     let oid = org_id.clone();
     web::block(move || {

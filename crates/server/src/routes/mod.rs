@@ -17,9 +17,7 @@ mod oidc;
 mod pages;
 mod register;
 
-pub use api_audit::audit_json;
 pub use gateway::{GatewayClient, client as gateway_client};
-pub use register::registration_policy;
 mod static_files;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -15,10 +15,10 @@ use tokens::{
 };
 
 use crate::access::{Expect, TokenRejected};
-use crate::app::AppState;
 use crate::audit::Event;
 use crate::errors::OAuthHttpError;
 use crate::ratelimit::Limit;
+use crate::state::AppState;
 
 /// Largest form body the OAuth endpoints read.
 const FORM_LIMIT: usize = 16 * 1024;

@@ -13,15 +13,15 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::access::{Expect, TokenRejected, verify_access_token};
-use crate::app::AppState;
 use crate::auth::bearer_token;
 use crate::errors::PageError;
 use crate::pages::render;
 use crate::routes::oauth::scope_claims;
-use crate::routes::pages::{
-    SESSION_COOKIE, current, pre_session_csrf, pre_session_csrf_matches, tokens_match,
+use crate::session::{
+    MaybeSignedIn, SESSION_COOKIE, pre_session_csrf, pre_session_csrf_matches, tokens_match,
     with_csrf_cookie,
 };
+use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -218,19 +218,21 @@ fn logout_error(message: &str) -> PageError {
 async fn logout_get(
     req: HttpRequest,
     state: web::Data<AppState>,
+    signed_in: MaybeSignedIn,
 ) -> Result<HttpResponse, PageError> {
     let form = FormParams::parse(req.query_string().as_bytes())
         .map_err(|e| logout_error(&e.description))?;
-    logout(req, state, form, false).await
+    logout(req, state, signed_in, form, false).await
 }
 
 async fn logout_post(
     req: HttpRequest,
     state: web::Data<AppState>,
+    signed_in: MaybeSignedIn,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
     let form = FormParams::parse(&body).map_err(|e| logout_error(&e.description))?;
-    logout(req, state, form, true).await
+    logout(req, state, signed_in, form, true).await
 }
 
 /// RP-Initiated Logout: an `id_token_hint` naming the signed-in user signs out and sends the
@@ -242,6 +244,7 @@ async fn logout_post(
 async fn logout(
     req: HttpRequest,
     state: web::Data<AppState>,
+    signed_in: MaybeSignedIn,
     form: FormParams,
     posted: bool,
 ) -> Result<HttpResponse, PageError> {
@@ -298,7 +301,7 @@ async fn logout(
             ));
         }
     }
-    let session = current(&req, &state).await?;
+    let session = signed_in.0.map(|s| (s.session, s.user));
     let hint_matches = match (&hint_claims, &session) {
         (Some(h), Some((_, user))) => h.sub == user.id,
         _ => false,

@@ -1,25 +1,26 @@
 //! The server-rendered pages: `/signup`, `/login`, `POST /logout`, `/account` and session
 //! revocation. No JavaScript; every form carries a CSRF token (the session's, or before
-//! sign-in a random one also set in the `pcl_csrf` cookie) and every POST checks it.
+//! sign-in a random one also set in the `pcl_csrf` cookie) and every POST checks it: the
+//! handlers take `crate::session`'s extractors (`SignedIn`, `MaybeSignedIn`, `CsrfChecked`,
+//! `PreSessionChecked`), so none reads the cookie or compares a token by hand.
 
-use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{LOCATION, RETRY_AFTER};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use primitives::{SecretHash, random_token};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::audit::Event;
 use crate::auth::client_ip;
 use crate::errors::PageError;
 use crate::pages::render;
 use crate::ratelimit::Limit;
-
-pub const SESSION_COOKIE: &str = "pcl_session";
-const CSRF_COOKIE: &str = "pcl_csrf";
+use crate::session::{
+    CsrfChecked, CsrfForm, CsrfOnly, MaybeSignedIn, PreSessionChecked, ReturnToAccount,
+    SESSION_COOKIE, SignedIn, ToSignIn, cookie, pre_session_csrf, with_csrf_cookie,
+};
+use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home))
@@ -44,16 +45,6 @@ fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
-fn cookie(state: &AppState, name: &'static str, value: String, max_age: i64) -> Cookie<'static> {
-    Cookie::build(name, value)
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(state.settings.issuer.scheme() == "https")
-        .max_age(CookieDuration::seconds(max_age))
-        .finish()
-}
-
 /// Only same-origin relative paths: `/x`, never `//host`, `/\host` or a scheme.
 pub fn safe_return_to(raw: Option<&str>) -> String {
     match raw {
@@ -68,52 +59,6 @@ pub fn safe_return_to(raw: Option<&str>) -> String {
         }
         _ => "/account".to_owned(),
     }
-}
-
-fn csrf_failed() -> PageError {
-    PageError::form_expired()
-}
-
-/// Constant-time comparison of a submitted token with the expected one.
-pub(crate) fn tokens_match(expected: &str, submitted: &str) -> bool {
-    !expected.is_empty() && SecretHash::of(expected).matches(submitted)
-}
-
-/// The pre-session CSRF token: the cookie's, or a new one (to set).
-pub(crate) fn pre_session_csrf(req: &HttpRequest) -> (String, bool) {
-    match req.cookie(CSRF_COOKIE).map(|c| c.value().to_owned()) {
-        Some(v) if v.len() == 43 => (v, false),
-        _ => (random_token(32), true),
-    }
-}
-
-/// Whether a form posted without a session carries the browser's pre-session CSRF token.
-pub(crate) fn pre_session_csrf_matches(req: &HttpRequest, submitted: &str) -> bool {
-    tokens_match(
-        req.cookie(CSRF_COOKIE)
-            .map(|c| c.value().to_owned())
-            .as_deref()
-            .unwrap_or(""),
-        submitted,
-    )
-}
-
-/// The signed-in user of this browser, if any.
-pub(crate) async fn current(
-    req: &HttpRequest,
-    state: &AppState,
-) -> Result<Option<(accounts::Session, accounts::User)>, PageError> {
-    let Some(cookie) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
-        return Ok(None);
-    };
-    let state = state.clone();
-    web::block(move || -> Result<_, PageError> {
-        let mut conn = state.store.conn().map_err(|e| PageError::internal(&e))?;
-        accounts::resolve_session(&mut conn, &cookie, state.now(), state.session_policy())
-            .map_err(|e| PageError::internal(&e))
-    })
-    .await
-    .map_err(|e| PageError::internal(&e))?
 }
 
 /// Signs a user in: a new session (a fresh id: no fixation) and its cookie, then on to
@@ -201,25 +146,14 @@ async fn home() -> HttpResponse {
     see_other("/account")
 }
 
-pub(crate) fn with_csrf_cookie(
-    state: &AppState,
-    mut res: HttpResponse,
-    csrf: &str,
-    is_new: bool,
-) -> HttpResponse {
-    if is_new {
-        let _ = res.add_cookie(&cookie(state, CSRF_COOKIE, csrf.to_owned(), 86_400));
-    }
-    res
-}
-
 async fn login_page(
     req: HttpRequest,
     state: web::Data<AppState>,
     q: web::Query<ReturnTo>,
+    signed_in: MaybeSignedIn,
 ) -> Result<HttpResponse, PageError> {
     let return_to = safe_return_to(q.return_to.as_deref());
-    if q.reauth.is_none() && current(&req, &state).await?.is_some() {
+    if q.reauth.is_none() && signed_in.0.is_some() {
         return Ok(see_other(&return_to));
     }
     let (csrf, is_new) = pre_session_csrf(&req);
@@ -253,16 +187,18 @@ struct LoginForm {
     return_to: String,
 }
 
+impl CsrfForm for LoginForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 async fn login_submit(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<LoginForm>,
+    checked: PreSessionChecked<LoginForm>,
 ) -> Result<HttpResponse, PageError> {
-    let form = form.into_inner();
-    let (csrf, _) = pre_session_csrf(&req);
-    if !pre_session_csrf_matches(&req, &form.csrf_token) {
-        return Err(csrf_failed());
-    }
+    let PreSessionChecked { form, csrf } = checked;
     let return_to = safe_return_to(Some(&form.return_to));
     let ip = client_ip(&req, &state);
     let now = state.now();
@@ -344,9 +280,10 @@ async fn signup_page(
     req: HttpRequest,
     state: web::Data<AppState>,
     q: web::Query<ReturnTo>,
+    signed_in: MaybeSignedIn,
 ) -> Result<HttpResponse, PageError> {
     let return_to = safe_return_to(q.return_to.as_deref());
-    if current(&req, &state).await?.is_some() {
+    if signed_in.0.is_some() {
         return Ok(see_other(&return_to));
     }
     let (csrf, is_new) = pre_session_csrf(&req);
@@ -375,22 +312,18 @@ struct SignupForm {
     return_to: String,
 }
 
+impl CsrfForm for SignupForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 async fn signup_submit(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<SignupForm>,
+    checked: PreSessionChecked<SignupForm>,
 ) -> Result<HttpResponse, PageError> {
-    let form = form.into_inner();
-    let (csrf, _) = pre_session_csrf(&req);
-    if !tokens_match(
-        req.cookie(CSRF_COOKIE)
-            .map(|c| c.value().to_owned())
-            .as_deref()
-            .unwrap_or(""),
-        &form.csrf_token,
-    ) {
-        return Err(csrf_failed());
-    }
+    let PreSessionChecked { form, csrf } = checked;
     let return_to = safe_return_to(Some(&form.return_to));
     let st = state.clone();
     let (name, email, password) = (form.name.clone(), form.email.clone(), form.password.clone());
@@ -471,23 +404,11 @@ fn capitalize(s: &str) -> String {
         .unwrap_or_default()
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct CsrfForm {
-    csrf_token: String,
-}
-
 async fn logout(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<CsrfForm>,
+    checked: CsrfChecked<CsrfOnly, ToSignIn>,
 ) -> Result<HttpResponse, PageError> {
-    let Some((session, _)) = current(&req, &state).await? else {
-        return Ok(see_other("/login"));
-    };
-    if !tokens_match(&session.csrf_token, &form.csrf_token) {
-        return Err(csrf_failed());
-    }
+    let session = checked.signed_in.session;
     let st = state.clone();
     web::block(move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
@@ -524,10 +445,11 @@ struct AppView {
     scope: String,
 }
 
-async fn account(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
-    let Some((session, user)) = current(&req, &state).await? else {
-        return Ok(see_other("/login?return_to=/account"));
-    };
+async fn account(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+) -> Result<HttpResponse, PageError> {
+    let SignedIn { session, user, .. } = signed_in;
     let st = state.clone();
     let user_id = user.id.clone();
     let (orgs, sessions, apps) = web::block(move || {
@@ -576,17 +498,11 @@ async fn account(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
 
 /// Withdraws an app's access: its consent goes, and the refresh tokens it holds for this user.
 async fn revoke_app(
-    req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
-    form: web::Form<CsrfForm>,
+    checked: CsrfChecked<CsrfOnly, ReturnToAccount>,
 ) -> Result<HttpResponse, PageError> {
-    let Some((session, user)) = current(&req, &state).await? else {
-        return Ok(see_other("/login?return_to=/account"));
-    };
-    if !tokens_match(&session.csrf_token, &form.csrf_token) {
-        return Err(csrf_failed());
-    }
+    let user = checked.signed_in.user;
     let client_id = path.into_inner();
     let st = state.clone();
     web::block(move || {
@@ -665,17 +581,11 @@ fn utc_minute(ts: i64) -> String {
 }
 
 async fn revoke(
-    req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
-    form: web::Form<CsrfForm>,
+    checked: CsrfChecked<CsrfOnly, ReturnToAccount>,
 ) -> Result<HttpResponse, PageError> {
-    let Some((session, user)) = current(&req, &state).await? else {
-        return Ok(see_other("/login?return_to=/account"));
-    };
-    if !tokens_match(&session.csrf_token, &form.csrf_token) {
-        return Err(csrf_failed());
-    }
+    let SignedIn { session, user, .. } = checked.signed_in;
     let target = path.into_inner();
     let was_current = target == session.id;
     let st = state.clone();

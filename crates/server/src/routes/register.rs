@@ -11,12 +11,12 @@ use primitives::PlainSecret;
 use registration::{Client, Policy};
 use serde_json::{Map, Value, json};
 
-use crate::app::AppState;
 use crate::audit::Event;
 use crate::auth::bearer_token;
-use crate::config::{RegistrationPolicy, Settings};
+use crate::config::RegistrationPolicy;
 use crate::errors::OAuthHttpError;
 use crate::ratelimit::Limit;
+use crate::state::AppState;
 
 /// Largest registration body.
 const BODY_LIMIT: usize = 64 * 1024;
@@ -39,22 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 fn policy(state: &AppState) -> Policy {
-    registration_policy(&state.settings)
-}
-
-/// What clients may register, from the settings.
-pub fn registration_policy(settings: &Settings) -> Policy {
-    Policy {
-        known_scopes: settings.scopes.clone(),
-        // What Keycloak gives a client by default: the OpenID Connect basics it knows.
-        default_code_scopes: ["openid", "profile", "email"]
-            .into_iter()
-            .filter(|s| settings.scopes.iter().any(|k| k == s))
-            .map(str::to_owned)
-            .collect(),
-        id_token_algs: vec!["RS256".into(), "ES256".into(), "EdDSA".into()],
-        allow_password_grant: settings.password_grant,
-    }
+    crate::state::registration_policy(&state.settings)
 }
 
 fn json_body(body: &[u8]) -> Result<Value, OAuthHttpError> {

@@ -1,0 +1,365 @@
+//! The browser's session and the pages' CSRF protection, as actix extractors.
+//!
+//! A page handler says what it needs in its signature, and the extractor is the only way in:
+//! - [`MaybeSignedIn`]: the session of this browser, if it has a live one (never refuses).
+//! - [`SignedIn<W>`]: a live session and its user; a browser without one gets what `W` says
+//!   (a redirect to sign-in by default, see [`SignedOut`]).
+//! - [`CsrfChecked<F, W>`]: a signed-in user's form `F`, only when the form's `csrf_token`
+//!   matches the session's (compared in constant time); a missing or wrong token is the
+//!   403 "form has expired" page, and a browser without a session gets what `W` says.
+//! - [`PreSessionChecked<F>`]: a form posted before sign-in (sign-in, sign-up), only when its
+//!   token matches the browser's `pcl_csrf` cookie.
+//!
+//! The session is looked up once per request and kept in the request's extensions, so a
+//! handler (or a helper it calls) that asks again gets the same answer without the database.
+//!
+//! Outside the extractors: [`current`] for handlers that decide later whether they need a
+//! session (the authorization endpoint), [`tokens_match`] and the pre-session helpers for a
+//! form whose token is checked only on some paths (RP-initiated logout).
+//!
+//! Below `routes/`: it imports nothing from there.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::dev::Payload;
+use actix_web::error::InternalError;
+use actix_web::http::Method;
+use actix_web::http::header::LOCATION;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, web};
+use primitives::{SecretHash, random_token};
+use serde::de::DeserializeOwned;
+
+use crate::errors::PageError;
+use crate::state::AppState;
+
+/// The session cookie: the session's secret, `HttpOnly`, `SameSite=Lax`, `Secure` on https.
+pub const SESSION_COOKIE: &str = "pcl_session";
+/// The pre-session CSRF cookie: forms shown before sign-in carry its value.
+pub(crate) const CSRF_COOKIE: &str = "pcl_csrf";
+
+/// A cookie as the pages set them: whole site, `HttpOnly`, `SameSite=Lax`, `Secure` when the
+/// issuer is https.
+pub(crate) fn cookie(
+    state: &AppState,
+    name: &'static str,
+    value: String,
+    max_age: i64,
+) -> Cookie<'static> {
+    Cookie::build(name, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.settings.issuer.scheme() == "https")
+        .max_age(CookieDuration::seconds(max_age))
+        .finish()
+}
+
+/// Constant-time comparison of a submitted token with the expected one.
+pub(crate) fn tokens_match(expected: &str, submitted: &str) -> bool {
+    !expected.is_empty() && SecretHash::of(expected).matches(submitted)
+}
+
+/// The pre-session CSRF token: the cookie's, or a new one (to set).
+pub(crate) fn pre_session_csrf(req: &HttpRequest) -> (String, bool) {
+    match req.cookie(CSRF_COOKIE).map(|c| c.value().to_owned()) {
+        Some(v) if v.len() == 43 => (v, false),
+        _ => (random_token(32), true),
+    }
+}
+
+/// Whether a form posted without a session carries the browser's pre-session CSRF token.
+pub(crate) fn pre_session_csrf_matches(req: &HttpRequest, submitted: &str) -> bool {
+    tokens_match(
+        req.cookie(CSRF_COOKIE)
+            .map(|c| c.value().to_owned())
+            .as_deref()
+            .unwrap_or(""),
+        submitted,
+    )
+}
+
+/// Sets the pre-session CSRF cookie on a page when its token is new.
+pub(crate) fn with_csrf_cookie(
+    state: &AppState,
+    mut res: HttpResponse,
+    csrf: &str,
+    is_new: bool,
+) -> HttpResponse {
+    if is_new {
+        let _ = res.add_cookie(&cookie(state, CSRF_COOKIE, csrf.to_owned(), 86_400));
+    }
+    res
+}
+
+/// The session looked up for this request, kept in its extensions.
+#[derive(Clone)]
+struct Resolved(Option<(accounts::Session, accounts::User)>);
+
+/// The signed-in user of this browser, if any (looked up once per request).
+pub(crate) async fn current(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<Option<(accounts::Session, accounts::User)>, PageError> {
+    if let Some(Resolved(known)) = req.extensions().get::<Resolved>() {
+        return Ok(known.clone());
+    }
+    let resolved = match req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()) {
+        None => None,
+        Some(cookie) => {
+            let state = state.clone();
+            web::block(move || -> Result<_, PageError> {
+                let mut conn = state.store.conn().map_err(|e| PageError::internal(&e))?;
+                accounts::resolve_session(&mut conn, &cookie, state.now(), state.session_policy())
+                    .map_err(|e| PageError::internal(&e))
+            })
+            .await
+            .map_err(|e| PageError::internal(&e))??
+        }
+    };
+    req.extensions_mut().insert(Resolved(resolved.clone()));
+    Ok(resolved)
+}
+
+fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, PageError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| PageError::internal(&"the application state is missing"))
+}
+
+/// A redirect that ends extraction: the handler does not run.
+fn redirect(location: String) -> actix_web::Error {
+    let res = HttpResponse::SeeOther()
+        .insert_header((LOCATION, location))
+        .finish();
+    InternalError::from_response("not signed in", res).into()
+}
+
+/// What a browser without a session gets from a route that needs one.
+pub trait SignedOut: 'static {
+    fn answer(req: &HttpRequest) -> actix_web::Error;
+}
+
+/// To sign-in, then back to this page (`/login?return_to=<path>`): the pages one reads.
+#[derive(Debug)]
+pub struct ReturnHere;
+
+impl SignedOut for ReturnHere {
+    fn answer(req: &HttpRequest) -> actix_web::Error {
+        if req.method() == Method::GET {
+            redirect(format!("/login?return_to={}", req.path()))
+        } else {
+            // A form posted without a session is not repeated after sign-in.
+            redirect("/login?return_to=/account".to_owned())
+        }
+    }
+}
+
+/// To sign-in, then to the account page: forms of the account page.
+#[derive(Debug)]
+pub struct ReturnToAccount;
+
+impl SignedOut for ReturnToAccount {
+    fn answer(_: &HttpRequest) -> actix_web::Error {
+        redirect("/login?return_to=/account".to_owned())
+    }
+}
+
+/// To the sign-in page, with nowhere to return to (sign-out without a session).
+#[derive(Debug)]
+pub struct ToSignIn;
+
+impl SignedOut for ToSignIn {
+    fn answer(_: &HttpRequest) -> actix_web::Error {
+        redirect("/login".to_owned())
+    }
+}
+
+/// The browser's live session and its user, if it has one.
+#[derive(Debug, Clone)]
+pub struct MaybeSignedIn(pub Option<SignedIn>);
+
+/// A live session and its user. Without one, the handler does not run: the browser gets what
+/// `W` says (see [`SignedOut`]).
+#[derive(Debug)]
+pub struct SignedIn<W = ReturnHere> {
+    pub session: accounts::Session,
+    pub user: accounts::User,
+    when_signed_out: PhantomData<W>,
+}
+
+impl<W> Clone for SignedIn<W> {
+    fn clone(&self) -> Self {
+        Self::new(self.session.clone(), self.user.clone())
+    }
+}
+
+impl<W> SignedIn<W> {
+    fn new(session: accounts::Session, user: accounts::User) -> Self {
+        Self {
+            session,
+            user,
+            when_signed_out: PhantomData,
+        }
+    }
+
+    /// The CSRF token every form of this session carries.
+    pub fn csrf(&self) -> &str {
+        &self.session.csrf_token
+    }
+}
+
+type Boxed<T> = Pin<Box<dyn Future<Output = Result<T, actix_web::Error>>>>;
+
+impl FromRequest for MaybeSignedIn {
+    type Error = actix_web::Error;
+    type Future = Boxed<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = app_state(&req)?;
+            let found = current(&req, &state).await?;
+            Ok(Self(
+                found.map(|(session, user)| SignedIn::new(session, user)),
+            ))
+        })
+    }
+}
+
+impl<W: SignedOut> FromRequest for SignedIn<W> {
+    type Error = actix_web::Error;
+    type Future = Boxed<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = app_state(&req)?;
+            match current(&req, &state).await? {
+                Some((session, user)) => Ok(Self::new(session, user)),
+                None => Err(W::answer(&req)),
+            }
+        })
+    }
+}
+
+/// A form with a CSRF token.
+pub trait CsrfForm: DeserializeOwned + 'static {
+    fn csrf_token(&self) -> &str;
+}
+
+/// A form that carries nothing but its CSRF token.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct CsrfOnly {
+    csrf_token: String,
+}
+
+impl CsrfForm for CsrfOnly {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// A signed-in user's form whose CSRF token matches the session's. The body is read first (an
+/// unreadable one is the 400 page), then the session (without one: what `W` says), then the
+/// token (wrong or missing: the 403 "form has expired" page).
+#[derive(Debug)]
+pub struct CsrfChecked<F, W = ReturnHere> {
+    pub signed_in: SignedIn<W>,
+    pub form: F,
+}
+
+impl<F: CsrfForm, W: SignedOut> FromRequest for CsrfChecked<F, W> {
+    type Error = actix_web::Error;
+    type Future = Boxed<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let form = web::Form::<F>::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let form = form.await?.into_inner();
+            let signed_in = SignedIn::<W>::extract(&req).await?;
+            if !tokens_match(signed_in.csrf(), form.csrf_token()) {
+                return Err(PageError::form_expired().into());
+            }
+            Ok(Self { signed_in, form })
+        })
+    }
+}
+
+/// A form posted before sign-in whose token matches the browser's `pcl_csrf` cookie; `csrf`
+/// is that token, for a page shown again.
+#[derive(Debug)]
+pub struct PreSessionChecked<F> {
+    pub form: F,
+    pub csrf: String,
+}
+
+impl<F: CsrfForm> FromRequest for PreSessionChecked<F> {
+    type Error = actix_web::Error;
+    type Future = Boxed<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let form = web::Form::<F>::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let form = form.await?.into_inner();
+            if !pre_session_csrf_matches(&req, form.csrf_token()) {
+                return Err(PageError::form_expired().into());
+            }
+            let (csrf, _) = pre_session_csrf(&req);
+            Ok(Self { form, csrf })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_match_only_the_same_nonempty_token() {
+        assert!(tokens_match("abc", "abc"));
+        assert!(!tokens_match("abc", "abd"));
+        assert!(!tokens_match("abc", ""));
+        assert!(
+            !tokens_match("", ""),
+            "an empty expected token matches nothing"
+        );
+    }
+
+    #[test]
+    fn signed_out_answers() {
+        let location = |e: actix_web::Error| {
+            let res = e.error_response();
+            assert_eq!(res.status(), actix_web::http::StatusCode::SEE_OTHER);
+            res.headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+                .expect("a Location")
+        };
+        let get = actix_web::test::TestRequest::get()
+            .uri("/account/orgs/o1/keys")
+            .to_http_request();
+        let post = actix_web::test::TestRequest::post()
+            .uri("/account/orgs/o1/keys")
+            .to_http_request();
+        assert_eq!(
+            location(ReturnHere::answer(&get)),
+            "/login?return_to=/account/orgs/o1/keys"
+        );
+        assert_eq!(
+            location(ReturnHere::answer(&post)),
+            "/login?return_to=/account"
+        );
+        assert_eq!(
+            location(ReturnToAccount::answer(&get)),
+            "/login?return_to=/account"
+        );
+        assert_eq!(location(ToSignIn::answer(&post)), "/login");
+    }
+}

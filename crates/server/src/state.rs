@@ -1,0 +1,92 @@
+//! What every handler can reach: the shared state of one server process.
+//!
+//! Below `routes/`: the routes, the extractors (`session.rs`, `access.rs`) and the audit writer
+//! use it; it imports nothing from `routes` (the application is assembled above, in `app.rs`).
+
+use std::sync::Arc;
+
+use accounts::{LoginThrottle, PasswordHasher, SessionPolicy};
+use primitives::{SharedClock, SystemClock};
+use store::Store;
+
+use crate::config::Settings;
+use crate::keycache::KeyCache;
+use crate::metrics::Metrics;
+use crate::principal::ApiKeyCache;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+    pub settings: Arc<Settings>,
+    pub clock: SharedClock,
+    pub keys: Arc<KeyCache>,
+    pub hasher: Arc<PasswordHasher>,
+    pub throttle: Arc<LoginThrottle>,
+    pub api_keys: Arc<ApiKeyCache>,
+    pub clients: Arc<crate::clientcache::ClientCache>,
+    pub limits: Arc<crate::ratelimit::RateLimiter>,
+    /// Background writer of the audit log's token events.
+    pub audit: crate::audit::AuditWriter,
+    /// How the gateway looks upstream hosts up (the system's resolver; tests supply their own).
+    pub gateway_resolver: Arc<dyn gateway::Resolve>,
+}
+
+impl AppState {
+    pub fn new(settings: Settings, store: Store) -> Self {
+        Self::with_clock(settings, store, Arc::new(SystemClock))
+    }
+
+    /// State with a given clock (tests move time by hand).
+    pub fn with_clock(settings: Settings, store: Store, clock: SharedClock) -> Self {
+        // Retired keys stay published for the longest token lifetime, plus a margin for clock
+        // skew and for verifiers' caches.
+        let publish_retired_for = settings.access_token_ttl + 300;
+        let api_keys = Arc::new(ApiKeyCache::new(settings.api_key_cache));
+        let clients = Arc::new(crate::clientcache::ClientCache::new(settings.client_cache));
+        let audit = crate::audit::AuditWriter::start(store.clone());
+        let limits = Arc::new(crate::ratelimit::RateLimiter::new(settings.rate_limits));
+        Self {
+            store,
+            metrics: Arc::new(Metrics::new()),
+            keys: Arc::new(KeyCache::new(settings.keys_refresh, publish_retired_for)),
+            settings: Arc::new(settings),
+            clock,
+            hasher: Arc::new(PasswordHasher::new()),
+            api_keys,
+            clients,
+            limits,
+            audit,
+            gateway_resolver: Arc::new(gateway::SystemResolver),
+
+            throttle: Arc::new(LoginThrottle::default()),
+        }
+    }
+
+    pub fn session_policy(&self) -> SessionPolicy {
+        SessionPolicy {
+            absolute: self.settings.session_ttl,
+            idle: self.settings.session_idle_timeout,
+        }
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+}
+
+/// What clients may register, from the settings.
+pub fn registration_policy(settings: &Settings) -> registration::Policy {
+    registration::Policy {
+        known_scopes: settings.scopes.clone(),
+        // What Keycloak gives a client by default: the OpenID Connect basics it knows.
+        default_code_scopes: ["openid", "profile", "email"]
+            .into_iter()
+            .filter(|s| settings.scopes.iter().any(|k| k == s))
+            .map(str::to_owned)
+            .collect(),
+        id_token_algs: vec!["RS256".into(), "ES256".into(), "EdDSA".into()],
+        allow_password_grant: settings.password_grant,
+    }
+}
