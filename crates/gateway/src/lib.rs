@@ -12,11 +12,14 @@
 //!   only while a request is being forwarded.
 //! - Without a master key nothing here can run: the gateway is off.
 //! - A target is checked (registered host, scheme, address) before the server connects.
+//! - The usage log (`usage.rs`) holds who called which endpoint, status, time and sizes;
+//!   never bodies, headers or credentials.
 
 mod crypto;
 mod error;
 mod services;
 mod target;
+mod usage;
 
 pub use crypto::MasterKey;
 pub use error::GatewayError;
@@ -28,3 +31,4 @@ pub use target::{
     AddressPolicy, Resolve, SystemResolver, refused_because, required_scope, upstream_url,
     vetted_addrs,
 };
+pub use usage::{Call, UsageFilter, UsageRow, record_call, usage_of_org};

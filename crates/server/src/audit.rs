@@ -1,12 +1,27 @@
-//! The audit log from the server's side: one row per authentication or administration event,
-//! with its time, actor, client IP, organization and outcome, never a secret.
+//! The audit log's one writer: one row per authentication or administration event, with its
+//! time, actor, client IP, organization and outcome, never a secret.
 //!
-//! Events are written in the transaction or connection of the request they describe, and
-//! writing one never fails that request (a lost row is logged). Issued tokens are the
-//! exception: they are the hot path (tens of thousands a second), so they go to a background
-//! writer that inserts them in batches (one transaction of up to 4,096), at least every 200 ms, and drains its queue at
-//! shutdown. A process killed with SIGKILL can lose the token events of its last 200 ms; the
-//! tokens themselves are stateless JWTs, and every other event is written synchronously.
+//! Every event the server records is an [`Event`], and reaches the table through one of two
+//! doors, chosen by how it must be delivered:
+//!
+//! | delivery | entry point | for |
+//! |---|---|---|
+//! | with the change, in the caller's connection (and its transaction, if one is open) | [`record`] | sign-ins, sign-ups, organizations, members, invites, keys, agents, clients: events that must exist exactly when the change does |
+//! | queued, written in batches by a background thread | [`AuditWriter::queue`] (`state.audit`) | the token endpoint's events (`token.issued`, `client.auth_failed`): the hot path, tens of thousands a second, with no change of their own to commit with |
+//!
+//! Writing an event never fails the request: a lost row is logged (`audit event lost`).
+//! The queue holds 16,384 events; when full, senders wait (back-pressure), so none is dropped.
+//! The writer inserts up to 4,096 in one transaction, at least every 200 ms, and drains its
+//! queue at shutdown ([`AuditWriter::flush`]). A process killed with SIGKILL can lose the
+//! queued events of its last 200 ms; the tokens they describe are stateless JWTs.
+//!
+//! Nothing else in `server` inserts audit rows (`store::audit::insert*` is called only here).
+//! Outside this crate two writers remain, both in the OAuth flows being moved to `grants`:
+//! `accounts::refresh` (`refresh_family.revoked`) and `routes/oauth.rs`
+//! (`authorization_code.replayed`) insert their row directly, in their transaction.
+//!
+//! Reading: [`org_events`] pages through an organization's events for the API, and
+//! [`event_json`] is the one JSON shape of an event (the API and `portcullis audit`).
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::time::Duration;
@@ -90,7 +105,8 @@ impl Event {
     }
 }
 
-/// Records an event on this connection (inside the caller's transaction, if any).
+/// Records an event with the change it describes: on this connection, inside the caller's
+/// transaction if one is open (so it commits, or rolls back, with the change).
 pub fn record(conn: &mut Conn, now: i64, event: Event) {
     let kind = event.kind;
     let row = event.into_row(now);
@@ -99,34 +115,42 @@ pub fn record(conn: &mut Conn, now: i64, event: Event) {
     }
 }
 
-/// A password sign-in that succeeded. `detail` says where (`via`) and through what.
-pub fn login_succeeded(conn: &mut Conn, now: i64, user_id: &str, ip: Option<&str>, detail: Value) {
-    record(
-        conn,
-        now,
-        Event::new("login.succeeded")
+impl Event {
+    /// A password sign-in that succeeded. `detail` says where (`via`) and through what.
+    pub fn login_succeeded(user_id: &str, ip: Option<&str>, detail: Value) -> Self {
+        Self::new("login.succeeded")
             .actor(Some(user_id))
             .ip(ip)
-            .detail(detail),
-    );
-}
-
-/// A password sign-in that failed. The event names the account when the email is one (so its
-/// organizations' owners see it) and carries the email as typed, normalized.
-pub fn login_failed(conn: &mut Conn, now: i64, email: &str, ip: Option<&str>, mut detail: Value) {
-    let known = accounts::find_user_by_email(conn, email).ok().flatten();
-    if let Value::Object(map) = &mut detail {
-        map.insert("email".into(), Value::String(email.trim().to_lowercase()));
+            .detail(detail)
     }
-    record(
-        conn,
-        now,
-        Event::new("login.failed")
+
+    /// A password sign-in that failed. The event names the account when the email is one (so
+    /// its organizations' owners see it) and carries the email as typed, normalized. Looks the
+    /// email up on `conn`.
+    pub fn login_failed(conn: &mut Conn, email: &str, ip: Option<&str>, mut detail: Value) -> Self {
+        let known = accounts::find_user_by_email(conn, email).ok().flatten();
+        if let Value::Object(map) = &mut detail {
+            map.insert("email".into(), Value::String(email.trim().to_lowercase()));
+        }
+        Self::new("login.failed")
             .actor(known.as_ref().map(|u| u.id.as_str()))
             .ip(ip)
             .failed()
-            .detail(detail),
-    );
+            .detail(detail)
+    }
+}
+
+/// Shorthand for [`record`] of [`Event::login_succeeded`], kept for the token endpoint and the
+/// JSON sign-in (`routes/oauth.rs`, `routes/api_auth.rs`) until those flows move; new code
+/// writes `record(conn, now, Event::login_succeeded(..))`.
+pub fn login_succeeded(conn: &mut Conn, now: i64, user_id: &str, ip: Option<&str>, detail: Value) {
+    record(conn, now, Event::login_succeeded(user_id, ip, detail));
+}
+
+/// Shorthand for [`record`] of [`Event::login_failed`]; see [`login_succeeded`].
+pub fn login_failed(conn: &mut Conn, now: i64, email: &str, ip: Option<&str>, detail: Value) {
+    let event = Event::login_failed(conn, email, ip, detail);
+    record(conn, now, event);
 }
 
 enum Message {
@@ -134,8 +158,9 @@ enum Message {
     Flush(SyncSender<()>),
 }
 
-/// The background writer of token events: a bounded queue and one thread that inserts them
-/// in batches. When the queue is full, senders wait (back-pressure), so no event is dropped.
+/// The queued delivery: a bounded queue and one thread that inserts events in batches. When
+/// the queue is full, senders wait (back-pressure), so no event is dropped. One per process,
+/// in `AppState::audit`.
 #[derive(Debug, Clone)]
 pub struct AuditWriter {
     queue: SyncSender<Message>,
@@ -160,7 +185,7 @@ impl AuditWriter {
         Self { queue }
     }
 
-    /// Queues an event (waiting if the queue is full).
+    /// Queues an event (waiting if the queue is full); it is written within 200 ms.
     pub fn queue(&self, now: i64, event: Event) {
         let message = Message::Event(Box::new(event.into_row(now)));
         let sent = match self.queue.try_send(message) {
@@ -309,6 +334,28 @@ pub fn event_json(e: &AuditEvent) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_event_becomes_one_row_in_time_order() {
+        let row = Event::new("api_key.revoked")
+            .actor(Some("usr_1"))
+            .ip(Some("192.0.2.1"))
+            .org("org_1")
+            .failed()
+            .detail(json!({ "name": "deploy" }))
+            .into_row(0x1234);
+        assert_eq!(row.kind, "api_key.revoked");
+        assert_eq!(row.outcome, "failure");
+        assert_eq!(row.occurred_at, 0x1234);
+        assert!(row.id.starts_with("0000001234"), "time first: {}", row.id);
+        assert_eq!(row.org_id.as_deref(), Some("org_1"));
+        assert_eq!(row.detail, r#"{"name":"deploy"}"#);
+        let ok = Event::login_succeeded("usr_1", None, json!({ "via": "page" })).into_row(1);
+        assert_eq!(
+            (ok.kind.as_str(), ok.outcome.as_str(), ok.actor.as_deref()),
+            ("login.succeeded", "success", Some("usr_1"))
+        );
+    }
 
     #[test]
     fn cursors_round_trip_and_refuse_what_this_server_never_gave() {

@@ -352,15 +352,12 @@ pub(super) async fn usage(
         if role != accounts::Role::Owner {
             return Err(ApiError::forbidden());
         }
-        let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-        Ok(store::gateway::usage_of_org(
-            conn,
-            &o,
-            q.service.as_deref(),
-            q.agent.as_deref(),
-            q.since,
-            limit,
-        )?)
+        let filter = gateway::UsageFilter {
+            service: q.service.as_deref(),
+            agent_id: q.agent.as_deref(),
+            since: q.since,
+        };
+        gateway::usage_of_org(conn, &o, &filter, q.limit.unwrap_or(100)).map_err(gateway_error)
     })
     .await?;
     let data: Vec<Value> = rows
@@ -782,29 +779,27 @@ fn record(
     bytes_in: u64,
     bytes_out: u64,
 ) {
-    let row = store::gateway::UsageRow {
-        id: primitives::random_id(),
+    let call = gateway::Call {
         org_id: call.org_id.clone(),
         key_id: call.key_id.clone(),
         agent_id: call.agent_id.clone(),
         service: call.service.name.clone(),
         endpoint: call.url.path().to_owned(),
         method: method.to_owned(),
-        status: i64::from(status),
-        latency_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
-        bytes_in: i64::try_from(bytes_in).unwrap_or(i64::MAX),
-        bytes_out: i64::try_from(bytes_out).unwrap_or(i64::MAX),
-        occurred_at: state.now(),
+        status,
+        latency_ms: started.elapsed().as_millis(),
+        bytes_in,
+        bytes_out,
     };
+    let now = state.now();
     let store = state.store.clone();
     actix_web::rt::spawn(async move {
-        let result = web::block(move || {
-            store
-                .conn()
-                .and_then(|mut c| store::gateway::insert_usage(&mut c, &row))
+        let result = web::block(move || -> Result<(), String> {
+            let mut conn = store.conn().map_err(|e| e.to_string())?;
+            gateway::record_call(&mut conn, &call, now).map_err(|e| e.to_string())
         })
         .await;
-        if let Ok(Err(e)) | Err(e) = result.map_err(|e| store::StoreError::Connect(e.to_string())) {
+        if let Ok(Err(e)) | Err(e) = result.map_err(|e| e.to_string()) {
             tracing::warn!(error = %e, "usage record lost");
         }
     });

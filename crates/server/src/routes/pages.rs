@@ -234,23 +234,19 @@ async fn login_submit(
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
         match accounts::authenticate_password(&mut conn, &email, &password, &st.hasher) {
             Ok(user) => {
-                crate::audit::login_succeeded(
-                    &mut conn,
-                    now,
-                    &user.id,
-                    audit_ip.as_deref(),
-                    json!({ "via": "page" }),
-                );
+                let event =
+                    Event::login_succeeded(&user.id, audit_ip.as_deref(), json!({ "via": "page" }));
+                crate::audit::record(&mut conn, now, event);
                 Ok(Some(user))
             }
             Err(accounts::AccountError::InvalidCredentials) => {
-                crate::audit::login_failed(
+                let event = Event::login_failed(
                     &mut conn,
-                    now,
                     &email,
                     audit_ip.as_deref(),
                     json!({ "via": "page" }),
                 );
+                crate::audit::record(&mut conn, now, event);
                 Ok(None)
             }
             Err(e) => Err(PageError::internal(&e)),

@@ -165,18 +165,15 @@ async fn register(
     ))
 }
 
-/// The client named in the path, if the request's bearer token is its registration access
-/// token. Unknown client and wrong token answer the same 401 (RFC 7592 §2.1).
-fn managed_client(
-    conn: &mut store::Conn,
-    client_id: &str,
-    token: Option<&str>,
-) -> Result<Client, OAuthHttpError> {
-    let token = token
-        .ok_or_else(|| OAuthHttpError::invalid_token("a registration access token is required"))?;
-    registration::verify_registration_token(conn, client_id, token)?.ok_or_else(|| {
-        OAuthHttpError::invalid_token("the registration access token is not valid for this client")
-    })
+/// The registration access token of a management request (RFC 7592 §2): the bearer token.
+fn registration_token(req: &HttpRequest) -> Result<String, OAuthHttpError> {
+    bearer_token(req)
+        .ok_or_else(|| OAuthHttpError::invalid_token("a registration access token is required"))
+}
+
+/// Unknown client and wrong token answer the same 401 (RFC 7592 §2.1).
+fn not_managed() -> OAuthHttpError {
+    OAuthHttpError::invalid_token("the registration access token is not valid for this client")
 }
 
 async fn read(
@@ -184,12 +181,17 @@ async fn read(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthHttpError> {
-    let token = bearer_token(&req);
+    let token = registration_token(&req);
     let client_id = path.into_inner();
     let st = state.clone();
     let (client, new_token) = web::block(move || -> Result<_, OAuthHttpError> {
         let mut conn = st.store.conn()?;
-        let mut client = managed_client(&mut conn, &client_id, token.as_deref())?;
+        let mut client = token
+            .and_then(|t| {
+                registration::verify_registration_token(&mut conn, &client_id, &t)
+                    .map_err(Into::into)
+            })?
+            .ok_or_else(not_managed)?;
         let new_token = registration::rotate_registration_token(&mut conn, &mut client, st.now())?;
         Ok((client, new_token))
     })
@@ -217,7 +219,7 @@ async fn replace(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthHttpError> {
-    let token = bearer_token(&req);
+    let token = registration_token(&req);
     let client_id = path.into_inner();
     let body = json_body(&body)?;
     let Value::Object(fields) = &body else {
@@ -244,7 +246,12 @@ async fn replace(
     let ip = crate::auth::client_ip(&req, &state);
     let (client, secret, new_token) = web::block(move || -> Result<_, OAuthHttpError> {
         let mut conn = st.store.conn()?;
-        let client = managed_client(&mut conn, &client_id, token.as_deref())?;
+        let client = token
+            .and_then(|t| {
+                registration::verify_registration_token(&mut conn, &client_id, &t)
+                    .map_err(Into::into)
+            })?
+            .ok_or_else(not_managed)?;
         if sent_id.as_deref() != Some(client.id.as_str()) {
             return Err(OAuthHttpError::new(
                 StatusCode::BAD_REQUEST,
@@ -324,12 +331,17 @@ async fn remove(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthHttpError> {
-    let token = bearer_token(&req);
+    let token = registration_token(&req);
     let client_id = path.into_inner();
     let ip = crate::auth::client_ip(&req, &state);
     web::block(move || -> Result<(), OAuthHttpError> {
         let mut conn = state.store.conn()?;
-        let client = managed_client(&mut conn, &client_id, token.as_deref())?;
+        let client = token
+            .and_then(|t| {
+                registration::verify_registration_token(&mut conn, &client_id, &t)
+                    .map_err(Into::into)
+            })?
+            .ok_or_else(not_managed)?;
         registration::delete_client(&mut conn, &client.id)?;
         crate::invalidate::announce(
             &state,
