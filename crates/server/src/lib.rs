@@ -22,6 +22,8 @@ pub mod errors;
 pub mod forwarded;
 mod invalidate;
 mod keycache;
+#[cfg(test)]
+mod layering;
 pub mod metrics;
 mod middleware;
 mod pages;

@@ -42,12 +42,7 @@ pub(crate) const CSRF_COOKIE: &str = "pcl_csrf";
 
 /// A cookie as the pages set them: whole site, `HttpOnly`, `SameSite=Lax`, `Secure` when the
 /// issuer is https.
-pub(crate) fn cookie(
-    state: &AppState,
-    name: &'static str,
-    value: String,
-    max_age: i64,
-) -> Cookie<'static> {
+fn cookie(state: &AppState, name: &'static str, value: String, max_age: i64) -> Cookie<'static> {
     Cookie::build(name, value)
         .path("/")
         .http_only(true)
@@ -55,6 +50,16 @@ pub(crate) fn cookie(
         .secure(state.settings.issuer.scheme() == "https")
         .max_age(CookieDuration::seconds(max_age))
         .finish()
+}
+
+/// The cookie of a new session: its secret, for the session's lifetime.
+pub(crate) fn session_cookie(state: &AppState, secret: String) -> Cookie<'static> {
+    cookie(state, SESSION_COOKIE, secret, state.settings.session_ttl)
+}
+
+/// What removes the session cookie (sign-out, the current session revoked).
+pub(crate) fn session_removal(state: &AppState) -> Cookie<'static> {
+    cookie(state, SESSION_COOKIE, String::new(), 0)
 }
 
 /// Constant-time comparison of a submitted token with the expected one.

@@ -17,8 +17,8 @@ use crate::errors::PageError;
 use crate::pages::render;
 use crate::ratelimit::Limit;
 use crate::session::{
-    CsrfChecked, CsrfForm, CsrfOnly, MaybeSignedIn, PreSessionChecked, ReturnToAccount,
-    SESSION_COOKIE, SignedIn, ToSignIn, cookie, pre_session_csrf, with_csrf_cookie,
+    CsrfChecked, CsrfForm, CsrfOnly, MaybeSignedIn, PreSessionChecked, ReturnToAccount, SignedIn,
+    ToSignIn, pre_session_csrf, session_cookie, session_removal, with_csrf_cookie,
 };
 use crate::state::AppState;
 
@@ -62,15 +62,16 @@ pub fn safe_return_to(raw: Option<&str>) -> String {
 }
 
 /// Signs a user in: a new session (a fresh id: no fixation) and its cookie, then on to
-/// `return_to`. The session the browser presented, if any (signing in again for `prompt=login`
-/// or `max_age`), ends: its value must not live on beside the new one.
+/// `return_to`. The session the browser presented (`previous`), if any (signing in again for
+/// `prompt=login` or `max_age`), ends: its value must not live on beside the new one.
 async fn start_session_response(
     state: &AppState,
     req: &HttpRequest,
+    previous: MaybeSignedIn,
     user_id: String,
     return_to: &str,
 ) -> Result<HttpResponse, PageError> {
-    let previous = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+    let previous = previous.0.map(|s| s.session);
     let ua = req
         .headers()
         .get("user-agent")
@@ -80,11 +81,7 @@ async fn start_session_response(
     let st = state.clone();
     let started = web::block(move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
-        if let Some(previous) = previous
-            && let Some((old, _)) =
-                accounts::resolve_session(&mut conn, &previous, st.now(), st.session_policy())
-                    .map_err(|e| PageError::internal(&e))?
-        {
+        if let Some(old) = previous {
             accounts::end_session(&mut conn, &old).map_err(|e| PageError::internal(&e))?;
         }
         accounts::start_session(
@@ -103,13 +100,8 @@ async fn start_session_response(
         return_to,
         &started.session,
     ));
-    res.add_cookie(&cookie(
-        state,
-        SESSION_COOKIE,
-        started.cookie.expose().to_owned(),
-        state.settings.session_ttl,
-    ))
-    .map_err(|e| PageError::internal(&e))?;
+    res.add_cookie(&session_cookie(state, started.cookie.expose().to_owned()))
+        .map_err(|e| PageError::internal(&e))?;
     Ok(res)
 }
 
@@ -197,6 +189,7 @@ async fn login_submit(
     req: HttpRequest,
     state: web::Data<AppState>,
     checked: PreSessionChecked<LoginForm>,
+    previous: MaybeSignedIn,
 ) -> Result<HttpResponse, PageError> {
     let PreSessionChecked { form, csrf } = checked;
     let return_to = safe_return_to(Some(&form.return_to));
@@ -258,7 +251,7 @@ async fn login_submit(
         Some(user) => {
             state.throttle.record_success(&form.email);
             tracing::info!(user = %user.id, "signed in (browser)");
-            start_session_response(&state, &req, user.id, &return_to).await
+            start_session_response(&state, &req, previous, user.id, &return_to).await
         }
         None => {
             state
@@ -318,6 +311,7 @@ async fn signup_submit(
     req: HttpRequest,
     state: web::Data<AppState>,
     checked: PreSessionChecked<SignupForm>,
+    previous: MaybeSignedIn,
 ) -> Result<HttpResponse, PageError> {
     let PreSessionChecked { form, csrf } = checked;
     let return_to = safe_return_to(Some(&form.return_to));
@@ -377,7 +371,7 @@ async fn signup_submit(
     match created {
         Ok(user) => {
             tracing::info!(user = %user.id, "signed up (browser)");
-            start_session_response(&state, &req, user.id, &return_to).await
+            start_session_response(&state, &req, previous, user.id, &return_to).await
         }
         Err((status, error)) => Ok(render(
             status,
@@ -413,7 +407,7 @@ async fn logout(
     .await
     .map_err(|e| PageError::internal(&e))??;
     let mut res = see_other("/login");
-    res.add_removal_cookie(&cookie(&state, SESSION_COOKIE, String::new(), 0))
+    res.add_removal_cookie(&session_removal(&state))
         .map_err(|e| PageError::internal(&e))?;
     Ok(res)
 }
@@ -596,7 +590,7 @@ async fn revoke(
     .map_err(|e| PageError::internal(&e))??;
     if was_current {
         let mut res = see_other("/login");
-        res.add_removal_cookie(&cookie(&state, SESSION_COOKIE, String::new(), 0))
+        res.add_removal_cookie(&session_removal(&state))
             .map_err(|e| PageError::internal(&e))?;
         return Ok(res);
     }
