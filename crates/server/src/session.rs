@@ -367,4 +367,220 @@ mod tests {
         );
         assert_eq!(location(ToSignIn::answer(&post)), "/login");
     }
+
+    /// The extractors in an application: who gets in, and what the others get.
+    mod in_an_app {
+        use actix_web::http::StatusCode;
+        use actix_web::{App, HttpResponse, test, web};
+
+        use super::super::*;
+        use crate::config::{Settings, SettingsArgs};
+
+        async fn page(signed_in: SignedIn) -> HttpResponse {
+            HttpResponse::Ok().body(signed_in.user.id)
+        }
+
+        async fn maybe(signed_in: MaybeSignedIn) -> HttpResponse {
+            HttpResponse::Ok().body(signed_in.0.map(|s| s.user.id).unwrap_or_default())
+        }
+
+        async fn form(checked: CsrfChecked<CsrfOnly, ToSignIn>) -> HttpResponse {
+            HttpResponse::Ok().body(checked.signed_in.user.id)
+        }
+
+        async fn pre(checked: PreSessionChecked<CsrfOnly>) -> HttpResponse {
+            HttpResponse::Ok().body(checked.csrf)
+        }
+
+        struct Fixture {
+            _db: store::testing::TestDb,
+            state: AppState,
+            user_id: String,
+            cookie: String,
+            csrf: String,
+            session: accounts::Session,
+        }
+
+        fn fixture() -> Fixture {
+            let db = store::testing::TestDb::sqlite();
+            let settings = Settings::from_args(SettingsArgs {
+                database_url: Some(db.url().into()),
+                ..SettingsArgs::default()
+            })
+            .expect("settings");
+            let state = AppState::new(settings, db.store().clone());
+            let mut conn = db.store().conn().expect("conn");
+            let new = accounts::NewUser {
+                email: "ada@example.com",
+                name: "Ada",
+                password: "correct horse battery",
+            };
+            let user =
+                accounts::create_user(&mut conn, &new, &state.hasher, state.now()).expect("user");
+            let started = accounts::start_session(
+                &mut conn,
+                &user.id,
+                state.now(),
+                state.session_policy(),
+                None,
+                None,
+            )
+            .expect("session");
+            Fixture {
+                user_id: user.id,
+                cookie: started.cookie.expose().to_owned(),
+                csrf: started.session.csrf_token.clone(),
+                session: started.session,
+                state,
+                _db: db,
+            }
+        }
+
+        macro_rules! app {
+            ($state:expr) => {
+                test::init_service(
+                    App::new()
+                        .app_data(web::Data::new($state.clone()))
+                        .app_data(
+                            web::FormConfig::default().error_handler(crate::errors::form_error),
+                        )
+                        .route("/page", web::get().to(page))
+                        .route("/maybe", web::get().to(maybe))
+                        .route("/form", web::post().to(form))
+                        .route("/pre", web::post().to(pre)),
+                )
+                .await
+            };
+        }
+
+        fn location(res: &actix_web::dev::ServiceResponse) -> &str {
+            res.headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+        }
+
+        #[actix_web::test]
+        async fn signed_in_lets_a_session_in_and_sends_others_to_sign_in() {
+            let f = fixture();
+            let app = app!(f.state);
+            let res =
+                test::call_service(&app, test::TestRequest::get().uri("/page").to_request()).await;
+            assert_eq!(res.status(), StatusCode::SEE_OTHER);
+            assert_eq!(location(&res), "/login?return_to=/page");
+            let bogus = test::TestRequest::get()
+                .uri("/page")
+                .cookie(Cookie::new(SESSION_COOKIE, "not-a-session"))
+                .to_request();
+            let res = test::call_service(&app, bogus).await;
+            assert_eq!(
+                location(&res),
+                "/login?return_to=/page",
+                "an unknown cookie is no session"
+            );
+            let req = test::TestRequest::get()
+                .uri("/page")
+                .cookie(Cookie::new(SESSION_COOKIE, f.cookie.clone()))
+                .to_request();
+            let res = test::call_service(&app, req).await;
+            assert_eq!(res.status(), StatusCode::OK);
+            assert_eq!(test::read_body(res).await, f.user_id.as_bytes());
+
+            let anonymous = test::TestRequest::get().uri("/maybe").to_request();
+            assert_eq!(
+                test::read_body(test::call_service(&app, anonymous).await).await,
+                ""
+            );
+
+            let mut conn = f.state.store.conn().expect("conn");
+            accounts::end_session(&mut conn, &f.session).expect("end");
+            let ended = test::TestRequest::get()
+                .uri("/maybe")
+                .cookie(Cookie::new(SESSION_COOKIE, f.cookie.clone()))
+                .to_request();
+            assert_eq!(
+                test::read_body(test::call_service(&app, ended).await).await,
+                "",
+                "an ended session is none"
+            );
+        }
+
+        #[actix_web::test]
+        async fn csrf_checked_needs_the_session_and_its_token() {
+            let f = fixture();
+            let app = app!(f.state);
+            let post = |cookie: Option<&str>, body: String| {
+                let mut req = test::TestRequest::post()
+                    .uri("/form")
+                    .insert_header(("content-type", "application/x-www-form-urlencoded"))
+                    .set_payload(body);
+                if let Some(c) = cookie {
+                    req = req.cookie(Cookie::new(SESSION_COOKIE, c.to_owned()));
+                }
+                req.to_request()
+            };
+            let right = format!("csrf_token={}", f.csrf);
+            let res = test::call_service(&app, post(None, right.clone())).await;
+            assert_eq!(res.status(), StatusCode::SEE_OTHER);
+            assert_eq!(location(&res), "/login", "what W says without a session");
+            for wrong in [
+                String::new(),
+                "csrf_token=".into(),
+                "csrf_token=wrong".into(),
+            ] {
+                let res = test::call_service(&app, post(Some(&f.cookie), wrong.clone())).await;
+                assert_eq!(res.status(), StatusCode::FORBIDDEN, "{wrong:?}");
+            }
+            let unreadable = test::TestRequest::post()
+                .uri("/form")
+                .cookie(Cookie::new(SESSION_COOKIE, f.cookie.clone()))
+                .insert_header(("content-type", "application/json"))
+                .set_payload(format!("{{\"csrf_token\":\"{}\"}}", f.csrf))
+                .to_request();
+            let res = test::call_service(&app, unreadable).await;
+            assert_eq!(
+                res.status(),
+                StatusCode::BAD_REQUEST,
+                "a body that is no form"
+            );
+            let res = test::call_service(&app, post(Some(&f.cookie), right)).await;
+            assert_eq!(res.status(), StatusCode::OK);
+            assert_eq!(test::read_body(res).await, f.user_id.as_bytes());
+        }
+
+        #[actix_web::test]
+        async fn pre_session_forms_need_the_cookie_token() {
+            let f = fixture();
+            let app = app!(f.state);
+            let token = random_token(32);
+            let post = |cookie: Option<&str>, submitted: &str| {
+                let mut req = test::TestRequest::post()
+                    .uri("/pre")
+                    .insert_header(("content-type", "application/x-www-form-urlencoded"))
+                    .set_payload(format!("csrf_token={submitted}"));
+                if let Some(c) = cookie {
+                    req = req.cookie(Cookie::new(CSRF_COOKIE, c.to_owned()));
+                }
+                req.to_request()
+            };
+            let res = test::call_service(&app, post(Some(&token), &token)).await;
+            assert_eq!(res.status(), StatusCode::OK);
+            assert_eq!(test::read_body(res).await, token.as_bytes());
+            for (cookie, submitted) in [
+                (None, token.as_str()),
+                (Some(token.as_str()), "other"),
+                (Some(""), ""),
+            ] {
+                let res = test::call_service(&app, post(cookie, submitted)).await;
+                assert_eq!(
+                    res.status(),
+                    StatusCode::FORBIDDEN,
+                    "{cookie:?} {submitted:?}"
+                );
+            }
+            // A session's token is no pre-session token.
+            let res = test::call_service(&app, post(None, &f.csrf)).await;
+            assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        }
+    }
 }
