@@ -84,6 +84,42 @@ impl fmt::Display for OAuthError {
     }
 }
 
+/// Why a flow did not issue. `Refused` is answered to the client as it is; the other variants
+/// carry what the adapter needs to answer and record (an audit event, a throttle count).
+#[derive(Debug, thiserror::Error)]
+pub enum GrantError {
+    #[error(transparent)]
+    Refused(#[from] OAuthError),
+    /// A used authorization code came back (or lost the race to another exchange): what it
+    /// issued is revoked (RFC 6749 §4.1.2). Answered as `invalid_grant` with `description`.
+    #[error("authorization code replayed")]
+    CodeReplayed {
+        client_id: String,
+        user_id: String,
+        description: &'static str,
+    },
+    /// The password grant's username or password is wrong (`invalid_grant`, and one failure
+    /// for the login throttle).
+    #[error("wrong username or password")]
+    WrongPassword,
+    /// An account-side refusal, kept as it is for the surface to map (the first-party JSON
+    /// API answers these in its own shape).
+    #[error(transparent)]
+    Account(#[from] accounts::AccountError),
+    #[error(transparent)]
+    Client(#[from] registration::ClientError),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Sign(#[from] crate::SignError),
+}
+
+impl GrantError {
+    pub(crate) fn refused(code: ErrorCode, description: impl AsRef<str>) -> Self {
+        Self::Refused(OAuthError::new(code, description))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

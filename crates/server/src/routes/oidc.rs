@@ -17,7 +17,6 @@ use crate::app::AppState;
 use crate::auth::bearer_token;
 use crate::errors::PageError;
 use crate::pages::render;
-use crate::routes::oauth::scope_claims;
 use crate::routes::pages::{
     SESSION_COOKIE, current, pre_session_csrf, pre_session_csrf_matches, tokens_match,
     with_csrf_cookie,
@@ -166,7 +165,7 @@ async fn userinfo(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>
         let Some(user) = verified.user() else {
             return Ok(Err(invalid));
         };
-        let mut body = scope_claims(user, &scopes);
+        let mut body = grants::scope_claims(user, &grants::Scope::from_tokens(&scopes));
         body.insert("sub".into(), Value::String(user.id.clone()));
         Ok::<_, String>(Ok(Value::Object(body)))
     })
