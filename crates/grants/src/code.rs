@@ -154,7 +154,7 @@ fn match_redirect(
 fn replayed(conn: &mut Conn, row: &CodeRow, description: &'static str, now: i64) -> GrantError {
     let revoke = |conn: &mut Conn| -> Result<(), GrantError> {
         if let Some(family) = &row.family_id {
-            accounts::revoke_family_by_id(conn, family, "code_replay", now)?;
+            crate::family::revoke_family_by_id(conn, family, "code_replay", now)?;
         }
         if let (Some(jti), Some(exp)) = (&row.access_jti, row.access_exp) {
             store::keys::revoke_access_token(conn, jti, exp)?;
@@ -266,7 +266,7 @@ pub fn exchange_code(
     let result = store::transaction(conn, |conn| -> Result<Issued, GrantError> {
         let _redeemed: CodeRedeemed = redeem(conn, &code, now)?;
         let refresh = if with_refresh {
-            let family = accounts::Family {
+            let family = crate::family::Family {
                 id: String::new(),
                 user_id: grant.subject().to_owned(),
                 client_id: client.id().to_owned(),
@@ -274,7 +274,7 @@ pub fn exchange_code(
                 auth_time: code.row.auth_time,
                 resources: granted.clone(),
             };
-            Some(accounts::start_family(
+            Some(crate::family::start_family(
                 conn,
                 &family,
                 now,

@@ -105,7 +105,7 @@ pub fn withdraw_consent(
     now: i64,
 ) -> Result<(), crate::GrantError> {
     rows::delete_consent(conn, user_id, client_id)?;
-    accounts::revoke_client_families(conn, user_id, client_id, now)?;
+    crate::family::revoke_client_families(conn, user_id, client_id, now)?;
     tracing::info!(user = %user_id, client = %client_id, "app access withdrawn");
     Ok(())
 }

@@ -32,6 +32,7 @@ mod client_credentials;
 mod code;
 mod consent;
 mod error;
+pub mod family;
 mod form;
 mod grant;
 mod password;

@@ -91,7 +91,7 @@ pub fn password_grant(
     let scope_text = grant.scope.to_string();
     let (access, id_token, grant) = sign_user(signer, grant, now)?;
     let refresh = if meta.allows_grant(GrantType::RefreshToken) {
-        let family = accounts::Family {
+        let family = crate::family::Family {
             id: String::new(),
             user_id: grant.subject().to_owned(),
             client_id: client.id().to_owned(),
@@ -100,7 +100,7 @@ pub fn password_grant(
             resources: Vec::new(),
         };
         Some(
-            accounts::start_family(
+            crate::family::start_family(
                 conn,
                 &family,
                 now,

@@ -44,7 +44,7 @@ pub fn refresh(
     // A refusal decided inside the rotation (which can only fail with an account error) is
     // kept here and answered as it is.
     let mut refused: Option<OAuthError> = None;
-    let outcome = accounts::rotate_refresh(
+    let outcome = crate::family::rotate_refresh(
         conn,
         request.token,
         client.id(),
@@ -129,7 +129,8 @@ pub fn introspect_refresh(
     policy: &Policy<'_>,
     now: i64,
 ) -> Result<Option<RefreshIntrospection>, GrantError> {
-    let Some(active) = accounts::inspect_refresh(conn, token, now, policy.refresh_grace)? else {
+    let Some(active) = crate::family::inspect_refresh(conn, token, now, policy.refresh_grace)?
+    else {
         return Ok(None);
     };
     let family = active.family;
@@ -171,7 +172,7 @@ pub fn revoke_refresh(
     token: &str,
     now: i64,
 ) -> Result<bool, GrantError> {
-    match accounts::revoke_for_client(conn, token, client.id(), now) {
+    match crate::family::revoke_for_client(conn, token, client.id(), now) {
         Ok(Some(family)) => {
             tracing::info!(client_id = client.id(), family = %family.id, "refresh token revoked with its family");
             Ok(true)
@@ -220,15 +221,15 @@ pub fn first_party_sign_in(
 ) -> Result<Issued, GrantError> {
     let grant = UserGrant::first_party(user.clone(), now);
     let (access, _, grant) = sign_user(signer, grant, now)?;
-    let family = accounts::Family {
+    let family = crate::family::Family {
         id: String::new(),
         user_id: user.id.clone(),
-        client_id: accounts::FIRST_PARTY_CLIENT.to_owned(),
+        client_id: crate::family::FIRST_PARTY_CLIENT.to_owned(),
         scope: None,
         auth_time: now,
         resources: Vec::new(),
     };
-    let refresh = accounts::start_family(
+    let refresh = crate::family::start_family(
         conn,
         &family,
         now,
@@ -252,10 +253,10 @@ pub fn first_party_refresh(
     policy: &Policy<'_>,
     now: i64,
 ) -> Result<Issued, GrantError> {
-    let outcome = accounts::rotate_refresh(
+    let outcome = crate::family::rotate_refresh(
         conn,
         token,
-        accounts::FIRST_PARTY_CLIENT,
+        crate::family::FIRST_PARTY_CLIENT,
         now,
         policy.refresh_ttl,
         policy.refresh_grace,
@@ -283,7 +284,7 @@ impl UserGrant {
     fn first_party(user: accounts::User, auth_time: i64) -> Self {
         Self {
             user,
-            client_id: accounts::FIRST_PARTY_CLIENT.to_owned(),
+            client_id: crate::family::FIRST_PARTY_CLIENT.to_owned(),
             id_token_alg: String::new(),
             scope: Scope::default(),
             audience: vec![crate::FIRST_PARTY_AUDIENCE.to_owned()],
@@ -302,7 +303,7 @@ pub fn first_party_sign_out(
     access: Option<VerifiedAccess<'_>>,
     now: i64,
 ) -> Result<(), GrantError> {
-    accounts::revoke_family(conn, refresh_token, "logout", now)?;
+    crate::family::revoke_family(conn, refresh_token, "logout", now)?;
     if let Some(access) = access {
         store::keys::revoke_access_token(conn, access.jti, access.exp)?;
     }

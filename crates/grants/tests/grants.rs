@@ -6,3 +6,6 @@ mod properties;
 
 #[path = "grants/flows.rs"]
 mod flows;
+
+#[path = "grants/family.rs"]
+mod family;

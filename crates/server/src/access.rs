@@ -207,7 +207,7 @@ pub fn verify_access_token(
         return Err(TokenRejected::Invalid("revoked"));
     }
     // A deleted client's tokens die with it; the JSON sign-in has no client row.
-    if claims.client_id != accounts::FIRST_PARTY_CLIENT {
+    if claims.client_id != grants::family::FIRST_PARTY_CLIENT {
         let client = state
             .clients
             .find(conn, &claims.client_id, now)

@@ -11,7 +11,7 @@ use grants::{
 use registration::{Presented, VerifiedClient};
 use serde_json::{Map, Value, json};
 use store::Conn;
-use tokens::{AccessClaims, Audience, VerifyError};
+use tokens::{AccessClaims, Audience};
 
 use crate::access::{Expect, TokenRejected};
 use crate::app::AppState;
@@ -441,18 +441,6 @@ fn confidential(
     Ok(client)
 }
 
-/// Verifies an access token with the current keys, reloading them once for an unknown `kid`
-/// (a key made by another instance).
-fn verify(
-    state: &AppState,
-    conn: &mut Conn,
-    token: &str,
-) -> Result<Result<AccessClaims, VerifyError>, OAuthHttpError> {
-    Ok(state
-        .keys
-        .verify_access(conn, token, state.settings.issuer_str(), state.now())?)
-}
-
 /// The kinds of token introspection and revocation look for.
 #[derive(Clone, Copy)]
 enum TokenKind {
@@ -615,9 +603,16 @@ fn revoke_access(
     client: &VerifiedClient,
     token: &str,
 ) -> Result<bool, OAuthHttpError> {
-    let Ok(claims) = verify(state, conn, token)? else {
-        return Ok(false);
+    // The one access-token check, for any audience (a resource server's token is revoked by
+    // its client too). A token it refuses (expired, revoked, of a deleted client) is nothing to
+    // revoke.
+    let verified = match crate::access::verify_access_token(state, conn, token, Expect::AnyAudience)
+    {
+        Ok(verified) => verified,
+        Err(TokenRejected::Internal(detail)) => return Err(OAuthHttpError::server_error(&detail)),
+        Err(_) => return Ok(false),
     };
+    let claims = verified.claims();
     let verified = VerifiedAccess {
         jti: &claims.jti,
         exp: claims.exp,

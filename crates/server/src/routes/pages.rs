@@ -593,7 +593,7 @@ async fn revoke_app(
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
         store::codes::delete_consent(&mut conn, &user.id, &client_id)
             .map_err(|e| PageError::internal(&e))?;
-        accounts::revoke_client_families(&mut conn, &user.id, &client_id, st.now())
+        grants::family::revoke_client_families(&mut conn, &user.id, &client_id, st.now())
             .map_err(|e| PageError::internal(&e))?;
         tracing::info!(user = %user.id, client = %client_id, "app access withdrawn");
         Ok::<_, PageError>(())
