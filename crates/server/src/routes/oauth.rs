@@ -85,7 +85,7 @@ fn credentials(req: &HttpRequest, form: &FormParams) -> Result<Presented, OAuthH
     presented_credentials(header, form)?.ok_or_else(|| {
         OAuthHttpError::new(
             StatusCode::UNAUTHORIZED,
-            "invalid_client",
+            ErrorCode::InvalidClient,
             "client authentication is required",
         )
     })
@@ -164,7 +164,7 @@ async fn token_for(
     let answer = match outcome {
         Ok(answer) => answer,
         Err(e) => {
-            if e.error == "invalid_client" {
+            if e.error == Some(ErrorCode::InvalidClient) {
                 state.audit.queue(
                     now,
                     Event::new("client.auth_failed")
@@ -433,7 +433,7 @@ fn password_grant(
                 );
                 return Err(invalid_grant("the username or password is wrong"));
             }
-            Err(e) => return Err(account_error(e)),
+            Err(e) => return Err(OAuthHttpError::from(e)),
         };
     let grant = Grant {
         user: &user,
@@ -462,7 +462,7 @@ fn password_grant(
                 state.settings.refresh_token_ttl,
                 (&access.claims.jti, access.claims.exp),
             )
-            .map_err(account_error)?
+            .map_err(OAuthHttpError::from)?
             .token,
         )
     } else {
@@ -567,7 +567,8 @@ fn revoke_code_tokens(
 ) -> Result<(), OAuthHttpError> {
     let now = state.now();
     if let Some(family) = &code.family_id {
-        accounts::revoke_family_by_id(conn, family, "code_replay", now).map_err(account_error)?;
+        accounts::revoke_family_by_id(conn, family, "code_replay", now)
+            .map_err(OAuthHttpError::from)?;
     }
     if let (Some(jti), Some(exp)) = (&code.access_jti, code.access_exp) {
         store::keys::revoke_access_token(conn, jti, exp)?;
@@ -587,25 +588,6 @@ fn revoke_code_tokens(
         },
     )?;
     Ok(())
-}
-
-fn account_error(e: accounts::AccountError) -> OAuthHttpError {
-    use accounts::AccountError as E;
-    match e {
-        E::Store(inner) => inner.into(),
-        E::TokenInvalid | E::TokenReused | E::TokenExpired => {
-            invalid_grant("the refresh token is not valid")
-        }
-        E::Invalid {
-            field: "scope",
-            message,
-        } => OAuthError::new(ErrorCode::InvalidScope, message).into(),
-        E::Invalid {
-            field: "resource",
-            message,
-        } => OAuthError::new(ErrorCode::InvalidTarget, message).into(),
-        other => OAuthHttpError::server_error(&other),
-    }
 }
 
 /// The parameters of an authorization-code exchange (RFC 6749 §4.1.3, RFC 8707 §2.2).
@@ -662,7 +644,7 @@ fn exchange_code(
     }
     grants::verify_pkce(row.code_challenge.as_deref(), verifier)?;
     let user = accounts::find_user(conn, &row.user_id)
-        .map_err(account_error)?
+        .map_err(OAuthHttpError::from)?
         .filter(|u| !u.disabled)
         .ok_or_else(|| invalid_grant("the user can no longer sign in"))?;
     let resources: Vec<String> = row
@@ -714,7 +696,7 @@ fn exchange_code(
                     state.settings.refresh_token_ttl,
                     (&access.claims.jti, access.claims.exp),
                 )
-                .map_err(account_error)?,
+                .map_err(OAuthHttpError::from)?,
             )
         } else {
             None
@@ -733,7 +715,7 @@ fn exchange_code(
         })
     });
     match result {
-        Err(e) if e.error == "invalid_grant" => {
+        Err(e) if e.error == Some(ErrorCode::InvalidGrant) => {
             // Lost the race to another exchange of the same code: a replay.
             if let Some(row) = store::codes::find_code(conn, hash.as_str())? {
                 revoke_code_tokens(state, conn, &row)?;
@@ -816,7 +798,7 @@ fn refresh(
             Ok(((access, id_token), jti, exp))
         },
     )
-    .map_err(account_error)?;
+    .map_err(OAuthHttpError::from)?;
     let (access, id_token) = outcome.access;
     Ok(TokenAnswer {
         access,
@@ -835,7 +817,7 @@ fn confidential(
     if !client.is_authenticated() {
         return Err(OAuthHttpError::new(
             StatusCode::UNAUTHORIZED,
-            "invalid_client",
+            ErrorCode::InvalidClient,
             "only confidential clients may introspect tokens",
         ));
     }
@@ -932,7 +914,7 @@ fn introspect_refresh(
 ) -> Result<Option<Value>, OAuthHttpError> {
     let now = state.now();
     let Some(active) = accounts::inspect_refresh(conn, token, now, state.settings.refresh_grace)
-        .map_err(account_error)?
+        .map_err(OAuthHttpError::from)?
     else {
         return Ok(None);
     };
@@ -997,7 +979,7 @@ fn active_response(claims: &AccessClaims) -> Value {
 fn not_issued_to_caller() -> OAuthHttpError {
     OAuthHttpError::new(
         StatusCode::BAD_REQUEST,
-        "unauthorized_client",
+        ErrorCode::UnauthorizedClient,
         "the token was not issued to this client",
     )
 }
@@ -1072,6 +1054,6 @@ fn revoke_refresh(
         }
         Ok(None) => Ok(false),
         Err(accounts::AccountError::Forbidden) => Err(not_issued_to_caller()),
-        Err(e) => Err(account_error(e)),
+        Err(e) => Err(OAuthHttpError::from(e)),
     }
 }
