@@ -2,7 +2,9 @@
 
 use std::fmt;
 
-/// The `error` codes of RFC 6749 §5.2, RFC 7009 §2.2.1 and RFC 8707 §2.
+/// The OAuth `error` codes the server answers with: RFC 6749 §4.1.2.1 and §5.2, RFC 7009
+/// §2.2.1, RFC 8707 §2, RFC 6750 §3.1, RFC 7591 §3.2.2, OpenID Connect Core §3.1.2.6 and
+/// RFC 8628 §3.5 (`slow_down`, which we also send with a 429 after failed sign-ins).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     InvalidRequest,
@@ -21,6 +23,15 @@ pub enum ErrorCode {
     InteractionRequired,
     RequestNotSupported,
     RequestUriNotSupported,
+    AccountSelectionRequired,
+    TemporarilyUnavailable,
+    SlowDown,
+    InvalidToken,
+    InsufficientScope,
+    InvalidRedirectUri,
+    InvalidClientMetadata,
+    InvalidSoftwareStatement,
+    UnapprovedSoftwareStatement,
 }
 
 impl ErrorCode {
@@ -42,6 +53,15 @@ impl ErrorCode {
             Self::InteractionRequired => "interaction_required",
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::AccountSelectionRequired => "account_selection_required",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::SlowDown => "slow_down",
+            Self::InvalidToken => "invalid_token",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::InvalidRedirectUri => "invalid_redirect_uri",
+            Self::InvalidClientMetadata => "invalid_client_metadata",
+            Self::InvalidSoftwareStatement => "invalid_software_statement",
+            Self::UnapprovedSoftwareStatement => "unapproved_software_statement",
         }
     }
 }

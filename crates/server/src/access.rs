@@ -147,21 +147,6 @@ pub enum TokenRejected {
     Internal(String),
 }
 
-impl From<TokenRejected> for ApiError {
-    fn from(e: TokenRejected) -> Self {
-        match e {
-            TokenRejected::Expired => {
-                ApiError::unauthenticated("token_expired", "The access token has expired.")
-            }
-            TokenRejected::Invalid(reason) => {
-                tracing::debug!(reason, "access token refused");
-                ApiError::unauthenticated("invalid_token", "The access token is not valid.")
-            }
-            TokenRejected::Internal(detail) => ApiError::internal(&detail),
-        }
-    }
-}
-
 /// Where a token is to be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expect {

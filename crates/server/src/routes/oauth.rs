@@ -84,7 +84,7 @@ fn credentials(req: &HttpRequest, form: &FormParams) -> Result<Presented, OAuthH
     presented_credentials(header, form)?.ok_or_else(|| {
         OAuthHttpError::new(
             StatusCode::UNAUTHORIZED,
-            "invalid_client",
+            ErrorCode::InvalidClient,
             "client authentication is required",
         )
     })
@@ -163,7 +163,7 @@ async fn token_for(
     let issued = match outcome {
         Ok(issued) => issued,
         Err(e) => {
-            if e.error == "invalid_client" {
+            if e.error == Some(ErrorCode::InvalidClient) {
                 state.audit.queue(
                     now,
                     Event::new("client.auth_failed")
@@ -403,9 +403,9 @@ fn grant_error(state: &AppState, conn: &mut store::Conn, e: GrantError) -> OAuth
     }
 }
 
-/// The OAuth answer to a flow's error (RFC 6749 §5.2).
+/// The OAuth answer to a flow's error (RFC 6749 §5.2); account refusals map in
+/// `errors/oauth.rs`.
 fn oauth_grant_error(e: GrantError) -> OAuthHttpError {
-    use accounts::AccountError as A;
     match e {
         GrantError::Refused(e) => e.into(),
         GrantError::CodeReplayed { description, .. } => {
@@ -414,12 +414,9 @@ fn oauth_grant_error(e: GrantError) -> OAuthHttpError {
         GrantError::WrongPassword => {
             OAuthError::new(ErrorCode::InvalidGrant, "the username or password is wrong").into()
         }
-        GrantError::Account(A::TokenInvalid | A::TokenReused | A::TokenExpired) => {
-            OAuthError::new(ErrorCode::InvalidGrant, "the refresh token is not valid").into()
-        }
-        GrantError::Account(A::Store(e)) | GrantError::Store(e) => e.into(),
+        GrantError::Account(e) => e.into(),
+        GrantError::Store(e) => e.into(),
         GrantError::Client(e) => e.into(),
-        GrantError::Account(other) => OAuthHttpError::server_error(&other),
         GrantError::Sign(e) => OAuthHttpError::server_error(&e),
     }
 }
@@ -434,7 +431,7 @@ fn confidential(
     if !client.is_authenticated() {
         return Err(OAuthHttpError::new(
             StatusCode::UNAUTHORIZED,
-            "invalid_client",
+            ErrorCode::InvalidClient,
             "only confidential clients may introspect tokens",
         ));
     }
