@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use grants::{
-    AuthorizeError, FormParams, check_authorization, client_id_of, is_pkce_value,
+    AuthorizeError, CodeChallenge, FormParams, check_authorization, client_id_of, is_pkce_value,
     redirect_uri_matches, verify_pkce,
 };
 use libfuzzer_sys::fuzz_target;
@@ -79,22 +79,25 @@ fuzz_target!(|data: &[u8]| {
         match check_authorization(&form, Some(client)) {
             Ok(req) => {
                 assert!(!form.has_nul(), "a NUL character was let through");
-                assert_eq!(req.client_id, client.id);
-                assert!(matches(&req.redirect_uri));
-                assert_eq!(req.redirect_uri_given, form.get("redirect_uri").is_some());
-                assert!(!req.scopes.is_empty());
+                assert_eq!(req.client_id(), client.id);
+                assert!(matches(req.redirect_uri()));
+                assert_eq!(req.redirect_uri_given(), form.get("redirect_uri").is_some());
+                assert!(!req.scope().is_empty());
                 // The registered scopes, and `offline_access` for a client that registered
                 // the refresh grant (it may ask for one whether or not its `scope` names it).
                 let requestable = meta.requestable_scopes();
-                assert!(req.scopes.iter().all(|s| requestable.contains(&s.as_str())));
-                assert!(req.state.as_ref().is_none_or(|s| s.len() <= 2048));
-                assert!(req.nonce.as_ref().is_none_or(|n| n.len() <= 512));
-                assert!(req.max_age.is_none_or(|m| m >= 0));
-                assert!(req.resources.len() <= 10);
+                assert!(req.scope().iter().all(|s| requestable.contains(&s)));
+                assert!(req.state().is_none_or(|s| s.len() <= 2048));
+                assert!(req.nonce().is_none_or(|n| n.len() <= 512));
+                assert!(req.max_age().is_none_or(|m| m >= 0));
+                assert!(req.resources().len() <= 10);
                 if meta.token_endpoint_auth_method == AuthMethod::None {
-                    assert!(req.code_challenge.is_some(), "a public client without PKCE");
+                    assert!(
+                        req.code_challenge().is_some(),
+                        "a public client without PKCE"
+                    );
                 }
-                if let Some(stored) = &req.code_challenge {
+                if let Some(stored) = req.code_challenge() {
                     // A verifier matches exactly when its S256 is the challenge sent.
                     if let Some(verifier) = form.get("code_verifier") {
                         let s256 = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
@@ -126,7 +129,13 @@ fuzz_target!(|data: &[u8]| {
     if let Some(verifier) = form.get("code_verifier") {
         assert!(verify_pkce(None, Some(verifier)).is_err());
         if !is_pkce_value(verifier) {
-            assert!(verify_pkce(Some("x".repeat(43).as_str()), Some(verifier)).is_err());
+            assert!(
+                verify_pkce(
+                    Some(&CodeChallenge::from_stored(&"x".repeat(43))),
+                    Some(verifier)
+                )
+                .is_err()
+            );
         }
     }
 });

@@ -19,8 +19,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use libfuzzer_sys::fuzz_target;
 use tokens::{
-    AccessTokenSpec, IdTokenSpec, Keyring, SigningAlg, issue_access_token, issue_id_token,
-    verify_access_token, verify_id_token_hint,
+    Issuance, Keyring, SigningAlg, issue_access_token, issue_id_token, verify_access_token,
+    verify_id_token_hint,
 };
 
 const ISS: &str = "https://id.example.test";
@@ -43,30 +43,39 @@ fn fixture() -> &'static Fixture {
         let ring = Keyring::in_memory(&keys, NOW).expect("key ring");
         let mut tokens = Vec::new();
         for (_, alg) in keys {
-            let access = AccessTokenSpec {
+            let issuance = Issuance {
                 issuer: ISS,
-                subject: "usr_1",
-                client_id: "client-1",
-                audience: vec!["https://api.example.test".into()],
-                scope: Some("openid orders:read".into()),
                 ttl: 3600,
                 alg,
             };
-            let issued = issue_access_token(&ring, &access, NOW).expect("access token");
+            let grant = grants::testing::client_grant(
+                "client-1",
+                "openid orders:read",
+                &["https://api.example.test"],
+            );
+            let issued = issue_access_token(&ring, &grant, &issuance, NOW).expect("access token");
             tokens.push((issued.token, true));
-            let id = IdTokenSpec {
-                issuer: ISS,
-                subject: "usr_1",
-                audience: "client-1",
-                nonce: Some("n-0S6_WzA2Mj"),
-                auth_time: NOW,
-                access_token: None,
-                sid: Some("sid-1"),
-                claims: serde_json::Map::new(),
-                ttl: 3600,
-                alg,
+            let user = accounts::User {
+                id: "usr_1".into(),
+                email: "a@example.test".into(),
+                name: "A".into(),
+                email_verified: true,
+                disabled: false,
+                created_at: NOW,
+                updated_at: NOW,
             };
-            tokens.push((issue_id_token(&ring, &id, NOW).expect("id token"), false));
+            let id = grants::testing::user_grant(
+                user,
+                "client-1",
+                "openid",
+                (Some("n-0S6_WzA2Mj"), Some("sid-1")),
+                NOW,
+                alg.as_str(),
+            );
+            tokens.push((
+                issue_id_token(&ring, &id, None, &issuance, NOW).expect("id token"),
+                false,
+            ));
         }
         Fixture { ring, tokens }
     })

@@ -1,16 +1,15 @@
 //! Accounts: the people who sign in and the organizations they belong to.
 //!
-//! Owns users (email, name, argon2id password hash), browser sessions, organizations,
-//! memberships with roles, invites, the refresh-token families of first-party sign-in, and the
-//! login throttle. It decides who a person is and what role they hold in an organization.
+//! Owns: users (email, name, argon2id password hash), browser sessions, organizations,
+//! memberships with roles, invites, and the login throttle. It decides who a person is and what
+//! role they hold in an organization. (Refresh-token families belong to the flows: `grants`.)
 //!
 //! Architecture invariants:
 //! - Knows nothing about HTTP, cookies or pages: the server turns requests into calls here.
-//! - Knows nothing about OAuth clients, grants or signing: the server asks `tokens` for access
-//!   tokens and hands their `jti` here so a family revocation can revoke them.
+//! - Knows nothing about OAuth clients, grants or signing.
 //! - Reads and writes rows only through `store`; never imports diesel.
 //! - A plaintext password exists only for the length of a hash or verify call; password rules
-//!   are checked before hashing. Session secrets, refresh tokens and invite tokens are stored
+//!   are checked before hashing. Session secrets and invite tokens are stored
 //!   as SHA-256.
 //! - Failed sign-in says the same thing, in about the same time, whether the email is unknown
 //!   or the password wrong.
@@ -18,7 +17,6 @@
 mod error;
 mod orgs;
 mod password;
-mod refresh;
 mod sessions;
 mod throttle;
 mod users;
@@ -29,11 +27,6 @@ pub use orgs::{
     find_invite, find_org, members, membership, orgs_of, remove_member, signup,
 };
 pub use password::{PasswordHasher, check_password_rules};
-pub use refresh::{
-    ActiveRefresh, FIRST_PARTY_CLIENT, Family, IssuedRefresh, RefreshOutcome, inspect_refresh,
-    revoke_client_families, revoke_family, revoke_family_by_id, revoke_for_client, rotate_refresh,
-    start_family,
-};
 pub use sessions::{
     Session, SessionPolicy, StartedSession, end_session, list_sessions, resolve_session,
     revoke_session, start_session,

@@ -14,11 +14,10 @@ pub struct AddressPolicy {
     pub allow_private: bool,
 }
 
-/// The upstream URL of a call: the service's base URL, the request path (checked: no `..`, no
-/// backslash), and the query.
+/// The upstream URL of a call: the service's base URL, the request path (checked: no `.` or
+/// `..` segment, plain or percent-encoded; no backslash, no `//`), and the query.
 pub fn upstream_url(service: &Service, path: &str, query: &str) -> Result<Url, GatewayError> {
-    if path.split('/').any(|s| s == ".." || s == ".") || path.contains('\\') || path.contains("//")
-    {
+    if path.split('/').any(is_dot_segment) || path.contains('\\') || path.contains("//") {
         return Err(invalid(
             "path",
             "must not contain . or .. segments, backslashes or //",
@@ -29,6 +28,17 @@ pub fn upstream_url(service: &Service, path: &str, query: &str) -> Result<Url, G
     url.set_path(path);
     url.set_query((!query.is_empty()).then_some(query));
     Ok(url)
+}
+
+/// A segment the URL parser takes for `.` or `..` (the WHATWG URL standard's single-dot and
+/// double-dot segments): written plainly or with `%2e` for a dot, in either case. Such a
+/// segment would be resolved away when the URL is built, so the path sent upstream would not
+/// be the path whose scope was checked.
+fn is_dot_segment(segment: &str) -> bool {
+    matches!(
+        segment.to_ascii_lowercase().as_str(),
+        "." | ".." | "%2e" | ".%2e" | "%2e." | "%2e%2e"
+    )
 }
 
 /// `service:` + the path after the service's prefix, `/` turned into `:`

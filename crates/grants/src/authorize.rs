@@ -5,17 +5,13 @@
 //! known to be right, an error is shown on a page and never redirected (RFC 6749 §4.1.2.1,
 //! RFC 9700 §4.11); after that, errors are redirected to the client with `state` and `iss`.
 
-use std::borrow::Cow;
-use std::str::FromStr as _;
-
-use oxide_auth::code_grant::extensions::Pkce;
-use oxide_auth::primitives::scope::Scope;
 use registration::{
     ApplicationType, AuthMethod, Client, GrantType, is_loopback_redirect, is_native_redirect,
 };
 use url::Url;
 
-use crate::{ErrorCode, FormParams, OAuthError, parse_resources};
+use crate::pkce::{CodeChallenge, is_pkce_value};
+use crate::{ErrorCode, FormParams, OAuthError, Scope, parse_resources};
 
 /// How the authorization response travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,37 +31,73 @@ pub struct Prompt {
     pub select_account: bool,
 }
 
-/// A request that passed every check: everything the flow needs, nothing unchecked.
+/// A request that passed every check: everything the flow needs, nothing unchecked. Only
+/// [`check_authorization`] makes one, and its fields are private: holding one proves the client
+/// is known, the redirect URI matched a registered one (RFC 6749 §3.1.2.3, RFC 8252 §7.3), the
+/// scope is one the client may ask for, and the PKCE challenge is S256.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizationRequest {
-    pub client_id: String,
+    client_id: String,
     /// The redirect URI the response goes to: the one sent, or the only one registered.
-    pub redirect_uri: String,
+    redirect_uri: String,
     /// Whether the request named it (then the token request must repeat it).
-    pub redirect_uri_given: bool,
-    pub response_mode: ResponseMode,
-    pub state: Option<String>,
-    pub nonce: Option<String>,
+    pub(crate) redirect_uri_given: bool,
+    response_mode: ResponseMode,
+    state: Option<String>,
+    nonce: Option<String>,
     /// Granted scopes, in the client's registered order.
-    pub scopes: Vec<String>,
-    /// The PKCE challenge, encoded for storage (method and value); never shown to anyone.
-    pub code_challenge: Option<String>,
-    pub prompt: Prompt,
-    pub max_age: Option<i64>,
-    pub login_hint: Option<String>,
-    pub resources: Vec<String>,
+    scope: Scope,
+    code_challenge: Option<CodeChallenge>,
+    prompt: Prompt,
+    max_age: Option<i64>,
+    login_hint: Option<String>,
+    resources: Vec<String>,
     /// The [`SIGNED_IN_PARAM`] the request came back with after a sign-in: a proof the server
     /// checks against the session (the server made it; anyone can add it to a URL).
-    pub signed_in_proof: Option<String>,
+    signed_in_proof: Option<String>,
 }
 
 impl AuthorizationRequest {
-    pub fn scope_string(&self) -> String {
-        self.scopes.join(" ")
+    pub fn client_id(&self) -> &str {
+        &self.client_id
     }
-
-    pub fn has_scope(&self, scope: &str) -> bool {
-        self.scopes.iter().any(|s| s == scope)
+    /// Where the response goes: matched against the client's registered redirect URIs.
+    pub fn redirect_uri(&self) -> &str {
+        &self.redirect_uri
+    }
+    /// Whether the request named its redirect URI (then the token request must repeat it).
+    pub fn redirect_uri_given(&self) -> bool {
+        self.redirect_uri_given
+    }
+    pub fn response_mode(&self) -> ResponseMode {
+        self.response_mode
+    }
+    pub fn state(&self) -> Option<&str> {
+        self.state.as_deref()
+    }
+    pub fn nonce(&self) -> Option<&str> {
+        self.nonce.as_deref()
+    }
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+    pub fn prompt(&self) -> Prompt {
+        self.prompt
+    }
+    pub fn max_age(&self) -> Option<i64> {
+        self.max_age
+    }
+    pub fn login_hint(&self) -> Option<&str> {
+        self.login_hint.as_deref()
+    }
+    pub fn resources(&self) -> &[String] {
+        &self.resources
+    }
+    pub fn code_challenge(&self) -> Option<&CodeChallenge> {
+        self.code_challenge.as_ref()
+    }
+    pub fn signed_in_proof(&self) -> Option<&str> {
+        self.signed_in_proof.as_deref()
     }
 
     /// Whether the response goes to a loopback or private-use-scheme redirect URI, which any
@@ -196,39 +228,23 @@ pub fn check_authorization(
             "this client is not registered for the authorization code grant",
         )));
     }
-    let registered = meta.scopes();
-    let scopes: Vec<String> = match form.get("scope") {
-        None => registered.iter().map(|s| (*s).to_owned()).collect(),
+    let scope = match form.get("scope") {
+        None => Scope::from_tokens(meta.scopes()),
         Some(raw) => {
-            let requested = Scope::from_str(raw).map_err(|_| {
-                redirect(OAuthError::new(
-                    ErrorCode::InvalidScope,
-                    "the scope has characters RFC 6749 §3.3 does not allow",
-                ))
-            })?;
-            // Asked for: any registered scope, and offline_access with the refresh grant.
-            let registered = meta.requestable_scopes();
-            let allowed = Scope::from_str(&registered.join(" ")).map_err(|_| {
-                redirect(OAuthError::new(
-                    ErrorCode::ServerError,
-                    "stored scope is malformed",
-                ))
-            })?;
-            if !allowed.priviledged_to(&requested) {
-                return Err(redirect(OAuthError::new(
-                    ErrorCode::InvalidScope,
-                    "a requested scope is not registered for this client",
-                )));
-            }
-            let wanted: Vec<&str> = requested.iter().collect();
-            registered
-                .iter()
-                .filter(|s| wanted.contains(s))
-                .map(|s| (*s).to_owned())
-                .collect()
+            let requested = Scope::parse(raw).map_err(&redirect)?;
+            // Asked for: any registered scope, and offline_access with the refresh grant; the
+            // grant keeps the registered order.
+            Scope::from_tokens(meta.requestable_scopes())
+                .narrow_to(&requested)
+                .map_err(|_| {
+                    redirect(OAuthError::new(
+                        ErrorCode::InvalidScope,
+                        "a requested scope is not registered for this client",
+                    ))
+                })?
         }
     };
-    if scopes.is_empty() {
+    if scope.is_empty() {
         return Err(redirect(OAuthError::new(
             ErrorCode::InvalidScope,
             "no scope requested and none registered",
@@ -255,16 +271,11 @@ pub fn check_authorization(
             "public clients must use PKCE (code_challenge with S256)",
         )));
     }
-    let code_challenge = match Pkce::optional()
-        .challenge(method.map(Cow::Borrowed), challenge.map(Cow::Borrowed))
-    {
-        Ok(value) => value.and_then(|v| v.into_private_value().ok().flatten()),
-        Err(()) => {
-            return Err(redirect(OAuthError::invalid_request(
-                "code_challenge_method must be S256 (plain is not accepted, and it is the default when the method is left out)",
-            )));
-        }
-    };
+    let code_challenge = CodeChallenge::from_request(method, challenge).map_err(|()| {
+        redirect(OAuthError::invalid_request(
+            "code_challenge_method must be S256 (plain is not accepted, and it is the default when the method is left out)",
+        ))
+    })?;
 
     let mut prompt = Prompt::default();
     if let Some(raw) = form.get("prompt") {
@@ -312,7 +323,7 @@ pub fn check_authorization(
         response_mode,
         state,
         nonce,
-        scopes,
+        scope,
         code_challenge,
         prompt,
         max_age,
@@ -357,35 +368,6 @@ pub fn redirect_uri_matches(uri: &str, registered: &[String], app: ApplicationTy
                 && r.username() == given.username()
                 && given.fragment().is_none()
         })
-}
-
-/// RFC 7636 §4.1: 43–128 characters of `A-Z a-z 0-9 - . _ ~`.
-pub fn is_pkce_value(v: &str) -> bool {
-    (43..=128).contains(&v.len())
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
-}
-
-/// Checks a PKCE verifier against the stored challenge (RFC 7636 §4.6). A verifier without a
-/// stored challenge is refused too (a downgrade, RFC 9700 §4.8.2).
-pub fn verify_pkce(stored: Option<&str>, verifier: Option<&str>) -> Result<(), OAuthError> {
-    let bad = |why: &str| OAuthError::new(ErrorCode::InvalidGrant, why);
-    match (stored, verifier) {
-        (None, None) => Ok(()),
-        (None, Some(_)) => Err(bad(
-            "code_verifier sent but the authorization request had no code_challenge",
-        )),
-        (Some(_), None) => Err(bad("code_verifier is required")),
-        (Some(stored), Some(verifier)) => {
-            if !is_pkce_value(verifier) {
-                return Err(bad("code_verifier is malformed"));
-            }
-            let value = oxide_auth::primitives::grant::Value::private(Some(stored.to_owned()));
-            Pkce::optional()
-                .verify(Some(value), Some(Cow::Borrowed(verifier)))
-                .map_err(|()| bad("code_verifier does not match the code_challenge"))
-        }
-    }
 }
 
 #[cfg(test)]
@@ -526,34 +508,5 @@ mod tests {
             &registered,
             ApplicationType::Web
         ));
-    }
-
-    #[test]
-    fn pkce_s256_round_trip_and_downgrades() {
-        // base64url(SHA-256(verifier)), computed independently.
-        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r7wW1gFWFOEjXk";
-        let challenge = "bwWFMyPfdG9qreDhH2lmftFx_dFeLDalzcT1gb_j68g";
-        let stored = Pkce::optional()
-            .challenge(Some(Cow::Borrowed("S256")), Some(Cow::Borrowed(challenge)))
-            .expect("S256")
-            .and_then(|v| v.into_private_value().ok().flatten())
-            .expect("stored");
-        assert!(verify_pkce(Some(&stored), Some(verifier)).is_ok());
-        assert!(verify_pkce(Some(&stored), Some(&verifier.replace('d', "e"))).is_err());
-        assert!(verify_pkce(Some(&stored), None).is_err());
-        assert!(verify_pkce(None, Some(verifier)).is_err());
-        assert!(verify_pkce(Some(&stored), Some("short")).is_err());
-        assert!(verify_pkce(None, None).is_ok());
-        assert!(
-            Pkce::optional()
-                .challenge(Some(Cow::Borrowed("plain")), Some(Cow::Borrowed(challenge)))
-                .is_err()
-        );
-        assert!(
-            Pkce::optional()
-                .challenge(None, Some(Cow::Borrowed(challenge)))
-                .is_err(),
-            "no method means plain"
-        );
     }
 }

@@ -154,24 +154,33 @@ mod tests {
 
     #[test]
     fn mixing_methods_or_malformed_headers_fail() {
+        use crate::ErrorCode;
         let cases = [
-            (Some(basic("id:s")), "client_secret=s", "invalid_request"),
-            (Some(basic("id:s")), "client_id=other", "invalid_request"),
-            (None, "client_secret=s", "invalid_request"),
-            (Some("Basic !!!".to_owned()), "", "invalid_client"),
-            (Some(basic("no-colon")), "", "invalid_client"),
-            (Some(basic(":secret")), "", "invalid_client"),
-            (Some(basic("id:%zz")), "", "invalid_client"),
-            (Some(basic("id:%+4")), "", "invalid_client"),
-            (Some(basic("i%+d:s")), "", "invalid_client"),
-            (Some(basic("id:%4")), "", "invalid_client"),
-            (Some("Bearer abc".to_owned()), "", "invalid_client"),
-            (Some("Basic".to_owned()), "", "invalid_client"),
+            (
+                Some(basic("id:s")),
+                "client_secret=s",
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                Some(basic("id:s")),
+                "client_id=other",
+                ErrorCode::InvalidRequest,
+            ),
+            (None, "client_secret=s", ErrorCode::InvalidRequest),
+            (Some("Basic !!!".to_owned()), "", ErrorCode::InvalidClient),
+            (Some(basic("no-colon")), "", ErrorCode::InvalidClient),
+            (Some(basic(":secret")), "", ErrorCode::InvalidClient),
+            (Some(basic("id:%zz")), "", ErrorCode::InvalidClient),
+            (Some(basic("id:%+4")), "", ErrorCode::InvalidClient),
+            (Some(basic("i%+d:s")), "", ErrorCode::InvalidClient),
+            (Some(basic("id:%4")), "", ErrorCode::InvalidClient),
+            (Some("Bearer abc".to_owned()), "", ErrorCode::InvalidClient),
+            (Some("Basic".to_owned()), "", ErrorCode::InvalidClient),
         ];
         for (header, body, code) in cases {
             let err =
                 presented_credentials(header.as_deref(), &form(body)).expect_err("should fail");
-            assert_eq!(err.code.as_str(), code, "{header:?} {body}");
+            assert_eq!(err.code, code, "{header:?} {body}");
         }
         assert!(presented_credentials(Some(&basic("id:s")), &form("client_id=id")).is_ok());
     }

@@ -2,7 +2,9 @@
 
 use std::fmt;
 
-/// The `error` codes of RFC 6749 §5.2, RFC 7009 §2.2.1 and RFC 8707 §2.
+/// The OAuth `error` codes the server answers with: RFC 6749 §4.1.2.1 and §5.2, RFC 7009
+/// §2.2.1, RFC 8707 §2, RFC 6750 §3.1, RFC 7591 §3.2.2, OpenID Connect Core §3.1.2.6 and
+/// RFC 8628 §3.5 (`slow_down`, which we also send with a 429 after failed sign-ins).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     InvalidRequest,
@@ -21,6 +23,15 @@ pub enum ErrorCode {
     InteractionRequired,
     RequestNotSupported,
     RequestUriNotSupported,
+    AccountSelectionRequired,
+    TemporarilyUnavailable,
+    SlowDown,
+    InvalidToken,
+    InsufficientScope,
+    InvalidRedirectUri,
+    InvalidClientMetadata,
+    InvalidSoftwareStatement,
+    UnapprovedSoftwareStatement,
 }
 
 impl ErrorCode {
@@ -42,6 +53,15 @@ impl ErrorCode {
             Self::InteractionRequired => "interaction_required",
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::AccountSelectionRequired => "account_selection_required",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::SlowDown => "slow_down",
+            Self::InvalidToken => "invalid_token",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::InvalidRedirectUri => "invalid_redirect_uri",
+            Self::InvalidClientMetadata => "invalid_client_metadata",
+            Self::InvalidSoftwareStatement => "invalid_software_statement",
+            Self::UnapprovedSoftwareStatement => "unapproved_software_statement",
         }
     }
 }
@@ -81,6 +101,42 @@ impl OAuthError {
 impl fmt::Display for OAuthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.code.as_str(), self.description)
+    }
+}
+
+/// Why a flow did not issue. `Refused` is answered to the client as it is; the other variants
+/// carry what the adapter needs to answer and record (an audit event, a throttle count).
+#[derive(Debug, thiserror::Error)]
+pub enum GrantError {
+    #[error(transparent)]
+    Refused(#[from] OAuthError),
+    /// A used authorization code came back (or lost the race to another exchange): what it
+    /// issued is revoked (RFC 6749 §4.1.2). Answered as `invalid_grant` with `description`.
+    #[error("authorization code replayed")]
+    CodeReplayed {
+        client_id: String,
+        user_id: String,
+        description: &'static str,
+    },
+    /// The password grant's username or password is wrong (`invalid_grant`, and one failure
+    /// for the login throttle).
+    #[error("wrong username or password")]
+    WrongPassword,
+    /// An account-side refusal, kept as it is for the surface to map (the first-party JSON
+    /// API answers these in its own shape).
+    #[error(transparent)]
+    Account(#[from] accounts::AccountError),
+    #[error(transparent)]
+    Client(#[from] registration::ClientError),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Sign(#[from] crate::SignError),
+}
+
+impl GrantError {
+    pub(crate) fn refused(code: ErrorCode, description: impl AsRef<str>) -> Self {
+        Self::Refused(OAuthError::new(code, description))
     }
 }
 

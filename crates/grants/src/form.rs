@@ -98,7 +98,7 @@ mod tests {
         assert_eq!(f.get("grant_type"), Some("client_credentials"));
         assert_eq!(f.get("scope"), None);
         let dup = FormParams::parse(b"scope=a&scope=b").expect_err("duplicate");
-        assert_eq!(dup.code.as_str(), "invalid_request");
+        assert_eq!(dup.code, crate::ErrorCode::InvalidRequest);
         assert!(
             FormParams::parse(b"scope=&scope=b").is_ok(),
             "an empty one is absent"

@@ -575,8 +575,8 @@ mod tests {
         parse_metadata(&body, &policy())
     }
 
-    fn code_of(body: Value) -> &'static str {
-        parse(body).expect_err("should be refused").code.as_str()
+    fn code_of(body: Value) -> MetadataErrorCode {
+        parse(body).expect_err("should be refused").code
     }
 
     #[test]
@@ -623,7 +623,7 @@ mod tests {
         for uri in refused {
             assert_eq!(
                 code_of(json!({ "redirect_uris": [uri] })),
-                "invalid_redirect_uri",
+                MetadataErrorCode::InvalidRedirectUri,
                 "{uri}"
             );
         }
@@ -638,19 +638,22 @@ mod tests {
         let native = |uri: &str| json!({ "redirect_uris": [uri], "application_type": "native", "token_endpoint_auth_method": "none" });
         assert!(parse(native("com.example.app:/oauth2redirect")).is_ok());
         assert!(parse(native("http://127.0.0.1/cb")).is_ok());
-        assert_eq!(code_of(native("myapp:/cb")), "invalid_redirect_uri");
+        assert_eq!(
+            code_of(native("myapp:/cb")),
+            MetadataErrorCode::InvalidRedirectUri
+        );
         assert_eq!(
             code_of(json!({ "redirect_uris": ["com.example.app:/cb"], "application_type": "web" })),
-            "invalid_redirect_uri",
+            MetadataErrorCode::InvalidRedirectUri,
             "private-use schemes are for native apps"
         );
         assert_eq!(
             code_of(json!({ "redirect_uris": "https://a.example/cb" })),
-            "invalid_redirect_uri"
+            MetadataErrorCode::InvalidRedirectUri
         );
         assert_eq!(
             code_of(json!({ "grant_types": ["authorization_code"] })),
-            "invalid_redirect_uri"
+            MetadataErrorCode::InvalidRedirectUri
         );
     }
 
@@ -680,7 +683,7 @@ mod tests {
         ] {
             assert_eq!(
                 code_of(json!({ "redirect_uris": [uri] })),
-                "invalid_redirect_uri",
+                MetadataErrorCode::InvalidRedirectUri,
                 "{uri}"
             );
         }
@@ -701,19 +704,23 @@ mod tests {
             json!(["https://a.example/cb", "http://127.0.0.1/cb"]),
         ] {
             let web = json!({ "application_type": "web", "redirect_uris": uris });
-            assert_eq!(code_of(web), "invalid_redirect_uri", "{uris}");
+            assert_eq!(
+                code_of(web),
+                MetadataErrorCode::InvalidRedirectUri,
+                "{uris}"
+            );
         }
         // Without application_type, a mix of https and loopback is a web client: refused too.
         assert_eq!(
             code_of(json!({ "redirect_uris": ["https://a.example/cb", "http://127.0.0.1/cb"] })),
-            "invalid_redirect_uri"
+            MetadataErrorCode::InvalidRedirectUri
         );
         assert_eq!(
             code_of(json!({
                 "redirect_uris": ["https://a.example/cb"],
                 "post_logout_redirect_uris": ["http://127.0.0.1/bye"],
             })),
-            "invalid_redirect_uri"
+            MetadataErrorCode::InvalidRedirectUri
         );
         // A native app may mix https (claimed) and loopback URIs.
         let native = json!({
@@ -770,7 +777,11 @@ mod tests {
             json!([1, 2]),
         ];
         for body in cases {
-            assert_eq!(code_of(body.clone()), "invalid_client_metadata", "{body}");
+            assert_eq!(
+                code_of(body.clone()),
+                MetadataErrorCode::InvalidClientMetadata,
+                "{body}"
+            );
         }
     }
 

@@ -10,7 +10,7 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use criterion::{Criterion, criterion_group, criterion_main};
 use primitives::{PlainSecret, SecretHash};
-use tokens::{AccessTokenSpec, Keyring, SigningAlg};
+use tokens::{Issuance, Keyring, SigningAlg};
 
 const NOW: i64 = 1_900_000_000;
 
@@ -24,13 +24,9 @@ fn keyring() -> (store::testing::TestDb, Keyring) {
     (db, ring)
 }
 
-fn spec(alg: SigningAlg) -> AccessTokenSpec<'static> {
-    AccessTokenSpec {
+fn issuance(alg: SigningAlg) -> Issuance<'static> {
+    Issuance {
         issuer: "https://id.example.test",
-        subject: "svc",
-        client_id: "svc",
-        audience: vec!["https://api.example.test".into()],
-        scope: Some("orders:read".into()),
         ttl: 3600,
         alg,
     }
@@ -38,12 +34,16 @@ fn spec(alg: SigningAlg) -> AccessTokenSpec<'static> {
 
 fn jwt(c: &mut Criterion) {
     let (_db, ring) = keyring();
+    let grant = grants::testing::client_grant("svc", "orders:read", &["https://api.example.test"]);
     let mut g = c.benchmark_group("jwt");
     for alg in SigningAlg::ALL {
         g.bench_function(format!("issue_access_token/{alg}"), |b| {
-            b.iter(|| tokens::issue_access_token(&ring, black_box(&spec(alg)), NOW).expect("issue"))
+            b.iter(|| {
+                tokens::issue_access_token(&ring, black_box(&grant), &issuance(alg), NOW)
+                    .expect("issue")
+            })
         });
-        let token = tokens::issue_access_token(&ring, &spec(alg), NOW)
+        let token = tokens::issue_access_token(&ring, &grant, &issuance(alg), NOW)
             .expect("issue")
             .token;
         g.bench_function(format!("verify_access_token/{alg}"), |b| {
@@ -85,9 +85,10 @@ fn secrets(c: &mut Criterion) {
         b.iter(|| apikeys::parse_key(black_box(key.expose())).expect("parse"))
     });
     let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r7wW1gFWFOEjXk";
-    let challenge = "bwWFMyPfdG9qreDhH2lmftFx_dFeLDalzcT1gb_j68gS";
+    let challenge =
+        grants::CodeChallenge::from_stored("bwWFMyPfdG9qreDhH2lmftFx_dFeLDalzcT1gb_j68gS");
     g.bench_function("pkce_verify", |b| {
-        b.iter(|| grants::verify_pkce(Some(black_box(challenge)), Some(verifier)).expect("pkce"))
+        b.iter(|| grants::verify_pkce(Some(black_box(&challenge)), Some(verifier)).expect("pkce"))
     });
     g.bench_function("scope_covers", |b| {
         b.iter(|| {

@@ -147,21 +147,6 @@ pub enum TokenRejected {
     Internal(String),
 }
 
-impl From<TokenRejected> for ApiError {
-    fn from(e: TokenRejected) -> Self {
-        match e {
-            TokenRejected::Expired => {
-                ApiError::unauthenticated("token_expired", "The access token has expired.")
-            }
-            TokenRejected::Invalid(reason) => {
-                tracing::debug!(reason, "access token refused");
-                ApiError::unauthenticated("invalid_token", "The access token is not valid.")
-            }
-            TokenRejected::Internal(detail) => ApiError::internal(&detail),
-        }
-    }
-}
-
 /// Where a token is to be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expect {
@@ -207,7 +192,7 @@ pub fn verify_access_token(
         return Err(TokenRejected::Invalid("revoked"));
     }
     // A deleted client's tokens die with it; the JSON sign-in has no client row.
-    if claims.client_id != accounts::FIRST_PARTY_CLIENT {
+    if claims.client_id != grants::family::FIRST_PARTY_CLIENT {
         let client = state
             .clients
             .find(conn, &claims.client_id, now)

@@ -15,10 +15,9 @@
 //! queue at shutdown ([`AuditWriter::flush`]). A process killed with SIGKILL can lose the
 //! queued events of its last 200 ms; the tokens they describe are stateless JWTs.
 //!
-//! Nothing else in `server` inserts audit rows (`store::audit::insert*` is called only here).
-//! Outside this crate two writers remain, both in the OAuth flows being moved to `grants`:
-//! `accounts::refresh` (`refresh_family.revoked`) and `routes/oauth.rs`
-//! (`authorization_code.replayed`) insert their row directly, in their transaction.
+//! Nothing else in `server` inserts audit rows (`store::audit::insert*` is called only here;
+//! `layering.rs` checks it). One writer remains outside this crate, which cannot call it:
+//! `grants::family` inserts `refresh_family.revoked` itself, in the revoking transaction.
 //!
 //! Reading: [`org_events`] pages through an organization's events for the API, and
 //! [`event_json`] is the one JSON shape of an event (the API and `portcullis audit`).

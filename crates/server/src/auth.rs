@@ -1,12 +1,9 @@
-//! Bearer tokens as requests carry them, the first-party access tokens we issue to signed-in
-//! users, and the client's address. Checking a token for use is `access::verify_access_token`.
+//! Bearer tokens as requests carry them, the settings the flows and the signer take, and the
+//! client's address. Checking a token for use is `access::verify_access_token`.
 
 use actix_web::HttpRequest;
 use actix_web::http::header::AUTHORIZATION;
-use store::Conn;
-use tokens::{AccessTokenSpec, IssuedAccessToken};
 
-use crate::errors::ApiError;
 use crate::state::AppState;
 
 /// The token of `Authorization: Bearer <token>`, if the request carries one.
@@ -17,25 +14,30 @@ pub fn bearer_token(req: &HttpRequest) -> Option<String> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
 }
 
-/// An access token for a signed-in user of the first-party API.
-pub fn issue_user_token(
-    state: &AppState,
-    conn: &mut Conn,
-    user_id: &str,
-    now: i64,
-) -> Result<IssuedAccessToken, ApiError> {
-    let settings = &state.settings;
-    let ring = state.keys.get(conn, now)?;
-    let spec = AccessTokenSpec {
-        issuer: settings.issuer_str(),
-        subject: user_id,
-        client_id: accounts::FIRST_PARTY_CLIENT,
-        audience: vec![grants::FIRST_PARTY_AUDIENCE.to_owned()],
-        scope: None,
-        ttl: settings.access_token_ttl,
-        alg: settings.access_token_alg,
-    };
-    Ok(tokens::issue_access_token(&ring, &spec, now)?)
+impl AppState {
+    /// What the flows of `grants` need of the settings.
+    pub fn policy(&self) -> grants::Policy<'_> {
+        let s = &self.settings;
+        grants::Policy {
+            default_audience: &s.default_audience,
+            refresh_ttl: s.refresh_token_ttl,
+            refresh_grace: s.refresh_grace,
+            password_grant: s.password_grant,
+        }
+    }
+
+    /// The signer of this server's tokens, with `keyring`.
+    pub fn signer<'a>(&'a self, keyring: &'a tokens::Keyring) -> tokens::Signer<'a> {
+        let s = &self.settings;
+        tokens::Signer {
+            keyring,
+            issuance: tokens::Issuance {
+                issuer: s.issuer_str(),
+                ttl: s.access_token_ttl,
+                alg: s.access_token_alg,
+            },
+        }
+    }
 }
 
 /// The client's IP for throttling and the audit log: the TCP peer, or, when the peer is one of

@@ -20,6 +20,7 @@ use store::Conn;
 use crate::access::Expect;
 use crate::auth::bearer_token;
 use crate::errors::ApiError;
+use crate::errors::api::from_presented_key_error;
 use crate::state::AppState;
 use crate::ttlmap::TtlMap;
 
@@ -157,17 +158,6 @@ impl ApiKeyCache {
     }
 }
 
-fn key_error(e: KeyError) -> ApiError {
-    match e {
-        KeyError::Store(inner) => inner.into(),
-        KeyError::Expired => ApiError::unauthenticated("token_expired", "The API key has expired."),
-        KeyError::Revoked => {
-            ApiError::unauthenticated("invalid_api_key", "The API key has been revoked.")
-        }
-        _ => ApiError::unauthenticated("invalid_api_key", "The API key is not valid."),
-    }
-}
-
 /// The key part of a presented value (a key, or a combined key-and-agent value), its SHA-256
 /// (the cache key) and the agent named with it.
 fn presented_key(raw: &str) -> Result<(apikeys::ParsedKey, String, Option<String>), KeyError> {
@@ -182,18 +172,19 @@ fn presented_key(raw: &str) -> Result<(apikeys::ParsedKey, String, Option<String
 
 /// Verifies an API key (or a combined key-and-agent value), through the cache.
 pub fn verify_api_key(state: &AppState, conn: &mut Conn, raw: &str) -> Result<Principal, ApiError> {
-    let (parsed, hash, agent) = presented_key(raw).map_err(key_error)?;
+    let (parsed, hash, agent) = presented_key(raw).map_err(from_presented_key_error)?;
     let now = state.now();
     let verified = match state.api_keys.key(&hash, now) {
         Some(hit) => hit,
         None => {
-            let verified = apikeys::verify_key(conn, &parsed, now).map_err(key_error)?;
+            let verified =
+                apikeys::verify_key(conn, &parsed, now).map_err(from_presented_key_error)?;
             state.api_keys.keys.put(hash, verified.clone(), now);
             verified
         }
     };
     if state.api_keys.due_for_touch(&verified.id, now) {
-        apikeys::touch_key(conn, &verified.id, now).map_err(key_error)?;
+        apikeys::touch_key(conn, &verified.id, now).map_err(from_presented_key_error)?;
     }
     Ok(key_principal(verified, agent))
 }

@@ -1,12 +1,18 @@
-//! Embedded migrations, one set per backend, applied at start.
+//! Embedded migrations, applied at start.
+//!
+//! One set, `migrations/`, serves both backends: the schema is written in the SQL that SQLite
+//! and PostgreSQL share (text ids, `BIGINT` unix seconds, JSON as text), and diesel's
+//! `EmbeddedMigrations` is a migration source for any backend. A migration that needs
+//! backend-specific SQL would split the set again; none does. The version of a migration is
+//! the date and number its folder starts with, so moving the folders changed nothing recorded
+//! in `__diesel_schema_migrations` of an existing database.
 
 use diesel::RunQueryDsl;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::{Conn, Store, StoreError};
 
-const SQLITE: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
-const POSTGRES: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
 
 /// Advisory-lock key that serialises migrations when several instances start on one
 /// PostgreSQL database at the same moment.
@@ -19,14 +25,14 @@ impl Store {
         let mut conn = self.conn()?;
         let applied: Vec<String> = match &mut *conn {
             Conn::Sqlite(c) => c
-                .run_pending_migrations(SQLITE)
+                .run_pending_migrations(MIGRATIONS)
                 .map(|v| v.iter().map(ToString::to_string).collect())
                 .map_err(|e| StoreError::Migration(e.to_string())),
             Conn::Postgresql(c) => {
                 diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
                     .execute(c)?;
                 let result = c
-                    .run_pending_migrations(POSTGRES)
+                    .run_pending_migrations(MIGRATIONS)
                     .map(|v| v.iter().map(ToString::to_string).collect())
                     .map_err(|e| StoreError::Migration(e.to_string()));
                 diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
@@ -49,10 +55,10 @@ impl Store {
         let mut conn = self.conn()?;
         let pending = match &mut *conn {
             Conn::Sqlite(c) => c
-                .pending_migrations(SQLITE)
+                .pending_migrations(MIGRATIONS)
                 .map(|v| v.iter().map(|m| m.name().version().to_string()).collect()),
             Conn::Postgresql(c) => c
-                .pending_migrations(POSTGRES)
+                .pending_migrations(MIGRATIONS)
                 .map(|v| v.iter().map(|m| m.name().version().to_string()).collect()),
         };
         pending.map_err(|e| StoreError::Migration(e.to_string()))

@@ -1,5 +1,6 @@
 //! The tables, written by hand so that one definition serves both backends. Keep each in step
-//! with `migrations/sqlite` and `migrations/postgres`.
+//! with `migrations/`: the test `live_schema_matches_schema_rs` (crates/store/tests) compares
+//! them on both backends.
 
 diesel::table! {
     audit_events (id) {

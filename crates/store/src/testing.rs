@@ -8,6 +8,8 @@
 //! A PostgreSQL test fails, never passes silently, when that variable is missing: run the
 //! suite with `scripts/test`, which starts a throw-away PostgreSQL cluster for it.
 
+pub mod schema;
+
 use std::path::PathBuf;
 
 use diesel::{Connection, PgConnection, RunQueryDsl};

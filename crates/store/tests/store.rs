@@ -59,6 +59,62 @@ store::backend_tests! {
         assert!(db.store().migrate().expect("second migrate").is_empty());
     }
 
+    fn migration_versions_are_the_ones_existing_databases_recorded(db) {
+        // diesel records each applied migration by the version its folder name starts with;
+        // a database migrated by an earlier build knows these. Renaming a folder would make a
+        // migration look new to every existing database, so the list is fixed here.
+        let empty = store::testing::TestDb::empty(db.backend());
+        assert_eq!(
+            empty.store().pending_migrations().expect("pending"),
+            [
+                "20261122000000",
+                "20261122000100",
+                "20261122000200",
+                "20261122000300",
+                "20261122000400",
+                "20261122000500",
+                "20261122000600",
+                "20261204001300",
+            ]
+        );
+    }
+
+    fn live_schema_matches_schema_rs(db) {
+        use store::testing::schema;
+        let live = schema::live(db.store()).expect("live schema");
+        let declared = schema::declared();
+        assert_eq!(live.len(), declared.len(), "every table is read: {:?}", live.keys());
+        let differences = schema::differences(&declared, &live);
+        assert!(
+            differences.is_empty(),
+            "migrations/ and crates/store/src/schema.rs differ on {:?}:\n{}",
+            db.backend(),
+            differences.join("\n")
+        );
+    }
+
+    fn a_column_only_a_migration_adds_fails_the_schema_check(db) {
+        use store::testing::schema;
+        db.execute("ALTER TABLE services ADD COLUMN extra TEXT");
+        db.execute("ALTER TABLE services ADD COLUMN flag BOOLEAN NOT NULL DEFAULT FALSE");
+        let live = schema::live(db.store()).expect("live schema");
+        assert_eq!(
+            schema::differences(&schema::declared(), &live),
+            [
+                "services.extra is in the database but not in schema.rs",
+                "services.flag is in the database but not in schema.rs",
+            ]
+        );
+        // And the other way round: a column schema.rs names that the database lacks.
+        db.execute("DROP TABLE gateway_usage");
+        assert_eq!(
+            schema::differences(&schema::declared(), &schema::live(db.store()).expect("live"))
+                .first()
+                .map(String::as_str),
+            Some("table gateway_usage is in schema.rs but not in the database")
+        );
+    }
+
     fn a_second_store_on_the_same_database_sees_the_schema(db) {
         let url = DatabaseUrl::parse(db.url()).expect("url");
         let again = Store::open(&StoreConfig::new(url)).expect("reopen");

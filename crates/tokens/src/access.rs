@@ -6,6 +6,8 @@ use jsonwebtoken::{Header, Validation};
 use primitives::random_token;
 use serde::{Deserialize, Serialize};
 
+use grants::{Grant, SignError, SignedAccess, UserGrant};
+
 use crate::keys::{Keyring, SigningAlg};
 use crate::{TokenError, VerifyError};
 
@@ -54,15 +56,11 @@ pub struct AccessClaims {
     pub scope: Option<String>,
 }
 
-/// What to put in a new access token.
-#[derive(Debug, Clone)]
-pub struct AccessTokenSpec<'a> {
+/// How this server signs access tokens: its issuer, their lifetime and algorithm.
+#[derive(Debug, Clone, Copy)]
+pub struct Issuance<'a> {
     pub issuer: &'a str,
-    pub subject: &'a str,
-    pub client_id: &'a str,
-    pub audience: Vec<String>,
-    pub scope: Option<String>,
-    /// Lifetime in seconds.
+    /// Lifetime in seconds (ID tokens live as long).
     pub ttl: i64,
     pub alg: SigningAlg,
 }
@@ -75,34 +73,78 @@ pub struct IssuedAccessToken {
     pub expires_in: i64,
 }
 
-/// Signs a new access token with the current key of `spec.alg`.
+/// Signs the access token of a grant with the current key of `issuance.alg`. Only `grants`
+/// makes a [`Grant`], from the proofs of its flow, so nothing here decides who may have one.
+///
+/// ```compile_fail
+/// // There is no spec anyone can fill: the claims come from a grant.
+/// let spec = tokens::AccessTokenSpec { issuer: "i", subject: "s", client_id: "c",
+///     audience: vec![], scope: None, ttl: 60, alg: tokens::SigningAlg::Es256 };
+/// ```
 pub fn issue_access_token(
     keyring: &Keyring,
-    spec: &AccessTokenSpec<'_>,
+    grant: &Grant,
+    issuance: &Issuance<'_>,
     now: i64,
 ) -> Result<IssuedAccessToken, TokenError> {
     let key = keyring
-        .current(spec.alg)
-        .ok_or(TokenError::NoCurrentKey(spec.alg.as_str()))?;
+        .current(issuance.alg)
+        .ok_or(TokenError::NoCurrentKey(issuance.alg.as_str()))?;
     let claims = AccessClaims {
-        iss: spec.issuer.to_owned(),
-        sub: spec.subject.to_owned(),
-        aud: Audience::from_list(spec.audience.clone()),
-        exp: now + spec.ttl,
+        iss: issuance.issuer.to_owned(),
+        sub: grant.subject().to_owned(),
+        aud: Audience::from_list(grant.audience().to_vec()),
+        exp: now + issuance.ttl,
         iat: now,
         jti: random_token(16),
-        client_id: spec.client_id.to_owned(),
-        scope: spec.scope.clone().filter(|s| !s.is_empty()),
+        client_id: grant.client_id().to_owned(),
+        scope: grant.scope().to_option(),
     };
-    let mut header = Header::new(spec.alg.jwt());
+    let mut header = Header::new(issuance.alg.jwt());
     header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
     header.kid = Some(key.kid.clone());
     let token = compact_jws(&header, &claims, |input| key.sign(input))?;
     Ok(IssuedAccessToken {
         token,
         claims,
-        expires_in: spec.ttl,
+        expires_in: issuance.ttl,
     })
+}
+
+/// The signer the flows of `grants` are handed: this key ring, this issuance.
+#[derive(Debug, Clone, Copy)]
+pub struct Signer<'a> {
+    pub keyring: &'a Keyring,
+    pub issuance: Issuance<'a>,
+}
+
+impl grants::Sign for Signer<'_> {
+    fn access_token(&self, grant: &Grant, now: i64) -> Result<SignedAccess, SignError> {
+        let issued = issue_access_token(self.keyring, grant, &self.issuance, now)
+            .map_err(|e| SignError(e.to_string()))?;
+        Ok(SignedAccess {
+            jti: issued.claims.jti,
+            expires_at: issued.claims.exp,
+            expires_in: issued.expires_in,
+            token: issued.token,
+        })
+    }
+
+    fn id_token(
+        &self,
+        grant: &UserGrant,
+        access: &SignedAccess,
+        now: i64,
+    ) -> Result<String, SignError> {
+        crate::issue_id_token(
+            self.keyring,
+            grant,
+            Some(&access.token),
+            &self.issuance,
+            now,
+        )
+        .map_err(|e| SignError(e.to_string()))
+    }
 }
 
 /// `base64url(header) . base64url(claims) . base64url(signature)` (RFC 7515 §7.1). The key

@@ -7,28 +7,11 @@ use jsonwebtoken::{Header, Validation};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::access::compact_jws;
+use grants::UserGrant;
+
+use crate::access::{Issuance, compact_jws};
 use crate::keys::{Keyring, SigningAlg};
 use crate::{Audience, TokenError, VerifyError};
-
-/// What to put in an ID token.
-#[derive(Debug, Clone)]
-pub struct IdTokenSpec<'a> {
-    pub issuer: &'a str,
-    pub subject: &'a str,
-    /// The client the token is for.
-    pub audience: &'a str,
-    pub nonce: Option<&'a str>,
-    pub auth_time: i64,
-    /// The access token issued alongside, for `at_hash`.
-    pub access_token: Option<&'a str>,
-    /// The browser session, for `sid`.
-    pub sid: Option<&'a str>,
-    /// Scope claims (`email`, `email_verified`, `name`, …), already chosen by scope.
-    pub claims: Map<String, Value>,
-    pub ttl: i64,
-    pub alg: SigningAlg,
-}
 
 /// `at_hash` (Core §3.1.3.6): base64url of the left half of the hash of the access token, with
 /// the hash of the signing algorithm (SHA-256 for RS256 and ES256, SHA-512 for Ed25519).
@@ -42,35 +25,41 @@ pub fn at_hash(access_token: &str, alg: SigningAlg) -> String {
     URL_SAFE_NO_PAD.encode(&bytes[..bytes.len() / 2])
 }
 
-/// Signs an ID token with the current key of `spec.alg`.
+/// Signs the ID token of a user grant (Core §2): `sub` the user, `aud` the client, the grant's
+/// `auth_time`, `nonce` and `sid`, `at_hash` of the access token issued beside it, and the
+/// claims its scope releases; with the client's `id_token_signed_response_alg` (RS256 when it
+/// names none we sign with).
 pub fn issue_id_token(
     keyring: &Keyring,
-    spec: &IdTokenSpec<'_>,
+    grant: &UserGrant,
+    access_token: Option<&str>,
+    issuance: &Issuance<'_>,
     now: i64,
 ) -> Result<String, TokenError> {
+    let alg = SigningAlg::parse(grant.id_token_alg()).unwrap_or(SigningAlg::Rs256);
     let key = keyring
-        .current(spec.alg)
-        .ok_or(TokenError::NoCurrentKey(spec.alg.as_str()))?;
+        .current(alg)
+        .ok_or(TokenError::NoCurrentKey(alg.as_str()))?;
     let mut claims = Map::new();
-    claims.insert("iss".into(), spec.issuer.into());
-    claims.insert("sub".into(), spec.subject.into());
-    claims.insert("aud".into(), spec.audience.into());
-    claims.insert("exp".into(), (now + spec.ttl).into());
+    claims.insert("iss".into(), issuance.issuer.into());
+    claims.insert("sub".into(), grant.user().id.clone().into());
+    claims.insert("aud".into(), grant.client_id().into());
+    claims.insert("exp".into(), (now + issuance.ttl).into());
     claims.insert("iat".into(), now.into());
-    claims.insert("auth_time".into(), spec.auth_time.into());
-    if let Some(nonce) = spec.nonce {
+    claims.insert("auth_time".into(), grant.auth_time().into());
+    if let Some(nonce) = grant.nonce() {
         claims.insert("nonce".into(), nonce.into());
     }
-    if let Some(token) = spec.access_token {
-        claims.insert("at_hash".into(), at_hash(token, spec.alg).into());
+    if let Some(token) = access_token {
+        claims.insert("at_hash".into(), at_hash(token, alg).into());
     }
-    if let Some(sid) = spec.sid {
+    if let Some(sid) = grant.sid() {
         claims.insert("sid".into(), sid.into());
     }
-    for (k, v) in &spec.claims {
-        claims.entry(k.clone()).or_insert_with(|| v.clone());
+    for (k, v) in grant.claims() {
+        claims.entry(k).or_insert(v);
     }
-    let mut header = Header::new(spec.alg.jwt());
+    let mut header = Header::new(alg.jwt());
     header.typ = Some("JWT".to_owned());
     header.kid = Some(key.kid.clone());
     compact_jws(&header, &Value::Object(claims), |input| key.sign(input))

@@ -1,13 +1,15 @@
 //! Tokens: everything that is signed or rotated.
 //!
-//! Owns the signing keys (generated at first start, stored in the database so every instance
-//! signs with the same keys, rotated and published as a JWKS), JWT access tokens (RFC 9068),
-//! and their verification for introspection (RFC 7662) and revocation (RFC 7009). ID tokens and
-//! refresh-token families arrive with the authorization-code issue.
+//! Owns: the signing keys (generated at first start, stored in the database so every instance
+//! signs with the same keys, rotated and published as a JWKS), JWT access tokens (RFC 9068) and
+//! OpenID Connect ID tokens signed from a `grants::Grant` (the only input: there is no spec
+//! anyone can fill), and their verification (the `id_token_hint` of logout included). The
+//! [`Signer`] is the `grants::Sign` the flows are handed.
 //!
 //! Architecture invariants:
 //! - Knows nothing about HTTP.
-//! - Decides nothing about who may get a token: callers pass what a proven grant allows.
+//! - Decides nothing about who may get a token: it signs a `grants::Grant`, which only the flows
+//!   of `grants` can make, from their proofs.
 //! - Verification trusts nothing in the token header: the `kid` is only looked up in our own
 //!   key set, the header `alg` must equal that key's one algorithm (so `alg: none` and
 //!   HMAC-with-a-public-key are refused), and `typ` must be `at+jwt`.
@@ -20,9 +22,9 @@ mod id;
 mod keys;
 
 pub use access::{
-    AccessClaims, AccessTokenSpec, Audience, IssuedAccessToken, issue_access_token,
+    AccessClaims, Audience, Issuance, IssuedAccessToken, Signer, issue_access_token,
     verify_access_token,
 };
 pub use error::{TokenError, VerifyError};
-pub use id::{IdTokenHint, IdTokenSpec, at_hash, issue_id_token, verify_id_token_hint};
+pub use id::{IdTokenHint, at_hash, issue_id_token, verify_id_token_hint};
 pub use keys::{KeyInfo, Keyring, SigningAlg, SigningKey, ensure_keys, list_keys, rotate_key};

@@ -3,8 +3,8 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tokens::{
-    AccessTokenSpec, Audience, Keyring, SigningAlg, VerifyError, ensure_keys, issue_access_token,
-    list_keys, rotate_key, verify_access_token,
+    Audience, Issuance, IssuedAccessToken, Keyring, SigningAlg, TokenError, VerifyError,
+    ensure_keys, issue_access_token, list_keys, rotate_key, verify_access_token,
 };
 
 #[path = "tokens/properties.rs"]
@@ -14,16 +14,16 @@ const ISS: &str = "https://id.example.test";
 const NOW: i64 = 1_900_000_000;
 const DAY: i64 = 86_400;
 
-fn spec(alg: SigningAlg) -> AccessTokenSpec<'static> {
-    AccessTokenSpec {
+/// A client-credentials token of `svc-1` for the orders API, signed with `alg`.
+fn issue(ring: &Keyring, alg: SigningAlg, now: i64) -> Result<IssuedAccessToken, TokenError> {
+    let grant =
+        grants::testing::client_grant("svc-1", "orders:read", &["https://api.example.test"]);
+    let issuance = Issuance {
         issuer: ISS,
-        subject: "svc-1",
-        client_id: "svc-1",
-        audience: vec!["https://api.example.test".into()],
-        scope: Some("orders:read".into()),
         ttl: 3600,
         alg,
-    }
+    };
+    issue_access_token(ring, &grant, &issuance, now)
 }
 
 fn b64json(part: &str) -> serde_json::Value {
@@ -49,7 +49,7 @@ store::backend_tests! {
         ensure_keys(&mut conn, &SigningAlg::ALL, NOW).expect("ensure");
         let ring = Keyring::load(&mut conn, NOW, DAY).expect("load");
         for alg in SigningAlg::ALL {
-            let issued = issue_access_token(&ring, &spec(alg), NOW).expect("issue");
+            let issued = issue(&ring, alg, NOW).expect("issue");
             let parts: Vec<&str> = issued.token.split('.').collect();
             assert_eq!(parts.len(), 3);
             let header = b64json(parts[0]);
@@ -72,13 +72,13 @@ store::backend_tests! {
         ensure_keys(&mut conn, &[SigningAlg::Es256], NOW).expect("ensure");
         let before = Keyring::load(&mut conn, NOW, DAY).expect("load");
         let old_kid = before.current(SigningAlg::Es256).expect("key").kid.clone();
-        let old_token = issue_access_token(&before, &spec(SigningAlg::Es256), NOW).expect("issue");
+        let old_token = issue(&before, SigningAlg::Es256, NOW).expect("issue");
 
         let new_kid = rotate_key(&mut conn, SigningAlg::Es256, NOW + 60).expect("rotate");
         assert_ne!(new_kid, old_kid);
         let after = Keyring::load(&mut conn, NOW + 60, 3600).expect("load");
         assert_eq!(after.current(SigningAlg::Es256).expect("key").kid, new_kid);
-        let new_token = issue_access_token(&after, &spec(SigningAlg::Es256), NOW + 60).expect("issue");
+        let new_token = issue(&after, SigningAlg::Es256, NOW + 60).expect("issue");
         assert_eq!(b64json(new_token.token.split('.').next().expect("h"))["kid"], new_kid.as_str());
         verify_access_token(&after, &old_token.token, ISS, NOW + 61).expect("old still verifies");
         verify_access_token(&after, &new_token.token, ISS, NOW + 61).expect("new verifies");
@@ -122,9 +122,7 @@ mod verification {
     #[test]
     fn times_and_issuer_are_enforced() {
         let (_db, ring) = ring();
-        let t = issue_access_token(&ring, &spec(SigningAlg::Es256), NOW)
-            .expect("issue")
-            .token;
+        let t = issue(&ring, SigningAlg::Es256, NOW).expect("issue").token;
         assert_eq!(
             verify_access_token(&ring, &t, ISS, NOW + 3600),
             Err(VerifyError::Expired)
@@ -142,9 +140,7 @@ mod verification {
     #[test]
     fn alg_none_and_unknown_kids_and_tampering_are_refused() {
         let (_db, ring) = ring();
-        let good = issue_access_token(&ring, &spec(SigningAlg::Es256), NOW)
-            .expect("issue")
-            .token;
+        let good = issue(&ring, SigningAlg::Es256, NOW).expect("issue").token;
         let parts: Vec<&str> = good.split('.').collect();
         let mut header = b64json(parts[0]);
         let claims = b64json(parts[1]);
@@ -227,9 +223,7 @@ mod verification {
     #[test]
     fn a_token_of_one_algorithm_cannot_borrow_the_kid_of_another() {
         let (_db, ring) = ring();
-        let ec = issue_access_token(&ring, &spec(SigningAlg::Es256), NOW)
-            .expect("issue")
-            .token;
+        let ec = issue(&ring, SigningAlg::Es256, NOW).expect("issue").token;
         let parts: Vec<&str> = ec.split('.').collect();
         let mut header = b64json(parts[0]);
         header["kid"] = ring

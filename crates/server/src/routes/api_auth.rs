@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::access::{Expect, FirstPartyUser, verify_access_token};
 use crate::audit::Event;
-use crate::auth::{bearer_token, client_ip, issue_user_token};
+use crate::auth::{bearer_token, client_ip};
 use crate::errors::{ApiError, json_no_store};
 use crate::ratelimit::Limit;
 use crate::state::AppState;
@@ -22,39 +22,38 @@ pub fn required<'a>(value: &'a Option<String>, field: &'static str) -> Result<&'
 }
 
 /// The token pair every sign-in answers with.
-pub fn token_pair(access: &tokens::IssuedAccessToken, refresh: &primitives::PlainSecret) -> Value {
+pub fn token_pair(issued: &grants::Issued) -> Value {
     json!({
-        "token": access.token,
+        "token": issued.access.token,
         "tokenType": "Bearer",
-        "expiresIn": access.expires_in,
-        "refreshToken": refresh.expose(),
+        "expiresIn": issued.access.expires_in,
+        "refreshToken": issued.refresh.as_ref().map(|r| r.expose()),
     })
 }
 
-/// Issues an access token and starts a refresh family for a user who just signed in.
+/// A first-party flow's error as the JSON API answers it: account refusals in their own words,
+/// anything else an internal error.
+fn api_grant_error(e: grants::GrantError) -> ApiError {
+    match e {
+        grants::GrantError::Account(e) => e.into(),
+        grants::GrantError::Store(e) => e.into(),
+        other => ApiError::internal(&other),
+    }
+}
+
+/// Issues an access token and starts a refresh family for a user who just signed in (the
+/// first-party grant of `grants`).
 pub fn sign_in(
     state: &AppState,
     conn: &mut store::Conn,
-    user_id: &str,
+    user: &accounts::User,
     now: i64,
 ) -> Result<Value, ApiError> {
-    let access = issue_user_token(state, conn, user_id, now)?;
-    let family = accounts::Family {
-        id: String::new(),
-        user_id: user_id.to_owned(),
-        client_id: accounts::FIRST_PARTY_CLIENT.to_owned(),
-        scope: None,
-        auth_time: now,
-        resources: Vec::new(),
-    };
-    let refresh = accounts::start_family(
-        conn,
-        &family,
-        now,
-        state.settings.refresh_token_ttl,
-        (&access.claims.jti, access.claims.exp),
-    )?;
-    Ok(token_pair(&access, &refresh.token))
+    let keyring = state.keys.get(conn, now)?;
+    let issued =
+        grants::first_party_sign_in(conn, &state.signer(&keyring), user, &state.policy(), now)
+            .map_err(api_grant_error)?;
+    Ok(token_pair(&issued))
 }
 
 #[derive(Deserialize)]
@@ -104,7 +103,7 @@ pub(super) async fn signup(
                 .org(&org.id)
                 .detail(json!({ "via": "api" })),
         );
-        let mut answer = sign_in(&state, &mut conn, &user.id, now)?;
+        let mut answer = sign_in(&state, &mut conn, &user, now)?;
         answer["user"] = user_json(&user);
         answer["organization"] = json!({ "id": org.id, "name": org.name, "role": "owner" });
         Ok(answer)
@@ -159,7 +158,7 @@ pub(super) async fn login(
                     ip.as_deref(),
                     json!({ "via": "api" }),
                 );
-                sign_in(&state, &mut conn, &user.id, now)
+                sign_in(&state, &mut conn, &user, now)
             }
             Err(e) => {
                 if matches!(e, accounts::AccountError::InvalidCredentials) {
@@ -195,22 +194,16 @@ pub(super) async fn refresh(
     let answer = web::block(move || -> Result<Value, ApiError> {
         let now = state.now();
         let mut conn = state.store.conn()?;
-        let st = state.clone();
-        let outcome = accounts::rotate_refresh(
+        let keyring = state.keys.get(&mut conn, now)?;
+        let issued = grants::first_party_refresh(
             &mut conn,
+            &state.signer(&keyring),
             &presented,
-            accounts::FIRST_PARTY_CLIENT,
+            &state.policy(),
             now,
-            state.settings.refresh_token_ttl,
-            state.settings.refresh_grace,
-            |conn, family| {
-                let access = issue_user_token(&st, conn, &family.user_id, now)
-                    .map_err(|e| accounts::AccountError::Internal(e.to_string()))?;
-                let (jti, exp) = (access.claims.jti.clone(), access.claims.exp);
-                Ok((access, jti, exp))
-            },
-        )?;
-        Ok(token_pair(&outcome.access, &outcome.refresh))
+        )
+        .map_err(api_grant_error)?;
+        Ok(token_pair(&issued))
     })
     .await??;
     Ok(json_no_store(StatusCode::OK, answer))
@@ -226,14 +219,17 @@ pub(super) async fn logout(
     web::block(move || -> Result<(), ApiError> {
         let now = state.now();
         let mut conn = state.store.conn()?;
-        accounts::revoke_family(&mut conn, &presented, "logout", now)?;
         // The access token presented with the request dies too, if it is ours and valid.
-        if let Some(token) = access
-            && let Ok(verified) = verify_access_token(&state, &mut conn, &token, Expect::OurApis)
-        {
-            let claims = verified.claims();
-            store::keys::revoke_access_token(&mut conn, &claims.jti, claims.exp)?;
-        }
+        let verified = access
+            .and_then(|token| verify_access_token(&state, &mut conn, &token, Expect::OurApis).ok());
+        let claims = verified.as_ref().map(|v| v.claims());
+        let access = claims.map(|c| grants::VerifiedAccess {
+            jti: &c.jti,
+            exp: c.exp,
+            client_id: &c.client_id,
+        });
+        grants::first_party_sign_out(&mut conn, &presented, access, now)
+            .map_err(api_grant_error)?;
         Ok(())
     })
     .await??;

@@ -6,37 +6,18 @@ use accounts::Role;
 use actix_web::http::StatusCode;
 use actix_web::http::header::CACHE_CONTROL;
 use actix_web::{HttpRequest, HttpResponse, web};
-use apikeys::{Agent, ApiKey, KeyError};
+use apikeys::{Agent, ApiKey};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::access::{Caller, OrgCaller, with_org};
 use crate::audit::Event;
+use crate::errors::api::from_key_error;
 use crate::errors::{ApiError, json_no_store};
 use crate::invalidate::Change;
 use crate::principal::{Principal, Subject};
 use crate::routes::api_auth::required;
 use crate::state::AppState;
-
-pub fn key_error(e: KeyError) -> ApiError {
-    match e {
-        KeyError::Store(inner) => inner.into(),
-        KeyError::Invalid { field, message } => {
-            ApiError::bad_request("invalid_field", format!("{field} {message}.")).with_param(field)
-        }
-        KeyError::NotFound => ApiError::not_found(),
-        KeyError::OwnersOnly => ApiError::forbidden(),
-        KeyError::Revoked => ApiError::new(
-            StatusCode::CONFLICT,
-            "api_key_revoked",
-            crate::errors::ErrorType::InvalidRequestError,
-            "This API key is revoked.",
-        ),
-        KeyError::Malformed | KeyError::Unknown | KeyError::Expired => {
-            ApiError::unauthenticated("invalid_api_key", "The API key is not valid.")
-        }
-    }
-}
 
 pub fn key_json(k: &ApiKey) -> Value {
     json!({
@@ -80,7 +61,7 @@ pub(super) async fn create_key(
             scopes: &scopes,
             expires_at: body.expires_at,
         };
-        let created = apikeys::create_key(conn, &new, st.now()).map_err(key_error)?;
+        let created = apikeys::create_key(conn, &new, st.now()).map_err(from_key_error)?;
         crate::audit::record(
             conn,
             st.now(),
@@ -100,8 +81,8 @@ pub(super) async fn create_key(
 /// Whether `principal` with `role` may grant `scopes` to a key: known API scopes, `*` for
 /// owners only, and nothing a scoped caller (a key, a third-party token) does not hold itself.
 fn check_grant(scopes: &[String], principal: &Principal, role: Role) -> Result<(), ApiError> {
-    apikeys::check_key_scopes(scopes, role == Role::Owner).map_err(key_error)?;
-    apikeys::check_grantable(scopes, principal.scopes.as_deref()).map_err(key_error)
+    apikeys::check_key_scopes(scopes, role == Role::Owner).map_err(from_key_error)?;
+    apikeys::check_grantable(scopes, principal.scopes.as_deref()).map_err(from_key_error)
 }
 
 pub(super) async fn list_keys(
@@ -112,7 +93,7 @@ pub(super) async fn list_keys(
     let org = path.into_inner();
     let o = org.clone();
     let keys = with_org(&state, caller, move |_, conn, _, _| {
-        apikeys::list_keys(conn, &o).map_err(key_error)
+        apikeys::list_keys(conn, &o).map_err(from_key_error)
     })
     .await?;
     Ok(json_no_store(
@@ -129,7 +110,7 @@ pub(super) async fn show_key(
     let (org, id) = path.into_inner();
     let o = org.clone();
     let key = with_org(&state, caller, move |_, conn, _, _| {
-        apikeys::find_key(conn, &o, &id).map_err(key_error)
+        apikeys::find_key(conn, &o, &id).map_err(from_key_error)
     })
     .await?;
     Ok(json_no_store(StatusCode::OK, key_json(&key)))
@@ -145,7 +126,7 @@ pub(super) async fn update_key(
     let body = body.into_inner();
     let o = org.clone();
     let key = with_org(&state, caller, move |st, conn, principal, role| {
-        apikeys::key_to_manage(conn, &o, &id, role == Role::Owner).map_err(key_error)?;
+        apikeys::key_to_manage(conn, &o, &id, role == Role::Owner).map_err(from_key_error)?;
         if let Some(scopes) = &body.scopes {
             check_grant(scopes, principal, role)?;
         }
@@ -157,7 +138,7 @@ pub(super) async fn update_key(
             body.scopes.as_deref(),
             body.expires_at.map(Some),
         )
-        .map_err(key_error)?;
+        .map_err(from_key_error)?;
         crate::invalidate::announce(st, conn, Change::ApiKey(&key.id));
         Ok(key)
     })
@@ -173,8 +154,8 @@ pub(super) async fn revoke_key(
     let (org, id) = path.into_inner();
     let o = org.clone();
     let key = with_org(&state, caller, move |st, conn, principal, role| {
-        apikeys::key_to_manage(conn, &o, &id, role == Role::Owner).map_err(key_error)?;
-        let key = apikeys::revoke_key(conn, &o, &id, st.now()).map_err(key_error)?;
+        apikeys::key_to_manage(conn, &o, &id, role == Role::Owner).map_err(from_key_error)?;
+        let key = apikeys::revoke_key(conn, &o, &id, st.now()).map_err(from_key_error)?;
         crate::invalidate::announce(st, conn, Change::ApiKey(&key.id));
         crate::audit::record(
             conn,
@@ -208,12 +189,13 @@ pub(super) async fn rotate_key(
     let o = org.clone();
     let (key, secret) = with_org(&state, caller, move |st, conn, principal, role| {
         let current =
-            apikeys::key_to_manage(conn, &o, &id, role == Role::Owner).map_err(key_error)?;
+            apikeys::key_to_manage(conn, &o, &id, role == Role::Owner).map_err(from_key_error)?;
         // The new secret is shown to whoever rotates: only an owner or the key's creator.
         if role != accounts::Role::Owner && current.created_by != principal.actor() {
             return Err(ApiError::forbidden());
         }
-        let rotated = apikeys::rotate_key(conn, &o, &id, overlap, st.now()).map_err(key_error)?;
+        let rotated =
+            apikeys::rotate_key(conn, &o, &id, overlap, st.now()).map_err(from_key_error)?;
         crate::invalidate::announce(st, conn, Change::ApiKey(&id));
         crate::audit::record(
             conn,
@@ -251,8 +233,9 @@ pub(super) async fn create_agent(
     })?;
     let o = org.clone();
     let agent = with_org(&state, caller, move |st, conn, principal, role| {
-        apikeys::check_agent_grant(&scopes, role == Role::Owner).map_err(key_error)?;
-        let agent = apikeys::create_agent(conn, &o, &name, &scopes, st.now()).map_err(key_error)?;
+        apikeys::check_agent_grant(&scopes, role == Role::Owner).map_err(from_key_error)?;
+        let agent =
+            apikeys::create_agent(conn, &o, &name, &scopes, st.now()).map_err(from_key_error)?;
         crate::audit::record(
             conn,
             st.now(),
@@ -274,7 +257,7 @@ pub(super) async fn list_agents(
     let org = path.into_inner();
     let o = org.clone();
     let agents = with_org(&state, caller, move |_, conn, _, _| {
-        apikeys::list_agents(conn, &o).map_err(key_error)
+        apikeys::list_agents(conn, &o).map_err(from_key_error)
     })
     .await?;
     Ok(json_no_store(
@@ -292,7 +275,7 @@ pub(super) async fn show_agent(
     let o = org.clone();
     let agent = with_org(&state, caller, move |_, conn, _, _| {
         apikeys::find_agent(conn, &id)
-            .map_err(key_error)?
+            .map_err(from_key_error)?
             .filter(|a| a.org_id == o)
             .ok_or_else(ApiError::not_found)
     })
@@ -310,9 +293,9 @@ pub(super) async fn update_agent(
     let body = body.into_inner();
     let o = org.clone();
     let agent = with_org(&state, caller, move |st, conn, principal, role| {
-        apikeys::agent_to_manage(conn, &o, &id, role == Role::Owner).map_err(key_error)?;
+        apikeys::agent_to_manage(conn, &o, &id, role == Role::Owner).map_err(from_key_error)?;
         if let Some(scopes) = &body.scopes {
-            apikeys::check_agent_grant(scopes, role == Role::Owner).map_err(key_error)?;
+            apikeys::check_agent_grant(scopes, role == Role::Owner).map_err(from_key_error)?;
         }
         let updated = apikeys::update_agent(
             conn,
@@ -323,7 +306,7 @@ pub(super) async fn update_agent(
             st.now(),
         );
         crate::invalidate::announce(st, conn, Change::Agent(&id));
-        let agent = updated.map_err(key_error)?;
+        let agent = updated.map_err(from_key_error)?;
         crate::audit::record(
             conn,
             st.now(),
@@ -345,10 +328,10 @@ pub(super) async fn delete_agent(
     let (org, id) = path.into_inner();
     let o = org.clone();
     with_org(&state, caller, move |st, conn, principal, role| {
-        apikeys::agent_to_manage(conn, &o, &id, role == Role::Owner).map_err(key_error)?;
+        apikeys::agent_to_manage(conn, &o, &id, role == Role::Owner).map_err(from_key_error)?;
         let deleted = apikeys::delete_agent(conn, &o, &id);
         crate::invalidate::announce(st, conn, Change::Agent(&id));
-        deleted.map_err(key_error)?;
+        deleted.map_err(from_key_error)?;
         crate::audit::record(
             conn,
             st.now(),
@@ -372,7 +355,7 @@ async fn decide(
     service: String,
     endpoint: String,
 ) -> Result<Value, ApiError> {
-    let required = apikeys::required_scope(&service, &endpoint).map_err(key_error)?;
+    let required = apikeys::required_scope(&service, &endpoint).map_err(from_key_error)?;
     if let Subject::Organization { id } = &principal.subject
         && let Some(agent) = state.api_keys.agent(&agent_id, state.now())
     {
@@ -383,7 +366,7 @@ async fn decide(
         let mut conn = st.store.conn()?;
         // An unknown agent and another organization's agent look the same from outside.
         let agent = apikeys::find_agent(&mut conn, &agent_id)
-            .map_err(key_error)?
+            .map_err(from_key_error)?
             .ok_or_else(ApiError::forbidden)?;
         st.api_keys.put_agent(agent.clone(), st.now());
         let allowed = match &principal.subject {

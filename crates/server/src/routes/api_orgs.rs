@@ -282,7 +282,7 @@ pub(super) async fn accept(
                 .org(&org.id)
                 .detail(json!({ "invite_id": invite_id, "role": role.as_str(), "new_account": caller.is_none() })),
         );
-        let mut answer = sign_in(&state, &mut conn, &user.id, now)?;
+        let mut answer = sign_in(&state, &mut conn, &user, now)?;
         answer["user"] = user_json(&user);
         answer["organization"] = org_json(&org, role);
         Ok(answer)

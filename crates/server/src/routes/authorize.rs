@@ -26,7 +26,7 @@ use grants::{
     AuthorizationRequest, AuthorizeError, ErrorCode, FormParams, OAuthError, ResponseMode,
     SIGNED_IN_PARAM,
 };
-use primitives::{PlainSecret, SecretHash, random_token};
+use primitives::{SecretHash, random_token};
 use registration::Client;
 use serde::Deserialize;
 use url::Url;
@@ -35,9 +35,6 @@ use crate::errors::PageError;
 use crate::pages::render;
 use crate::session::{current, tokens_match};
 use crate::state::AppState;
-
-/// Codes live 60 seconds.
-const CODE_TTL: i64 = 60;
 
 /// How long after signing in the sign-in proof satisfies `prompt=login`: the browser comes
 /// straight back from the sign-in form, so a few minutes is plenty.
@@ -145,7 +142,7 @@ fn signed_in_on_the_way(
     session: &accounts::Session,
     now: i64,
 ) -> bool {
-    request.signed_in_proof.as_deref().is_some_and(|proof| {
+    request.signed_in_proof().is_some_and(|proof| {
         tokens_match(&signed_in_proof(session), proof)
             && now - session.auth_time <= SIGNED_IN_PROOF_TTL
     })
@@ -208,14 +205,14 @@ async fn authorize(
     };
     let now = state.now();
     let reauth_needed = |s: &accounts::Session| {
-        let too_old = request.max_age.is_some_and(|max| now - s.auth_time > max);
-        let login_forced = request.prompt.login && !signed_in_on_the_way(&request, s, now);
+        let too_old = request.max_age().is_some_and(|max| now - s.auth_time > max);
+        let login_forced = request.prompt().login && !signed_in_on_the_way(&request, s, now);
         too_old || login_forced
     };
     let (session, user) = match session {
         Some((s, u)) if !reauth_needed(&s) => (s, u),
         other => {
-            if request.prompt.none {
+            if request.prompt().none {
                 const NOT_SIGNED_IN: &str = "the user is not signed in";
                 if other.is_none() && client.is_dynamically_registered() {
                     let error = OAuthError::new(ErrorCode::LoginRequired, NOT_SIGNED_IN);
@@ -237,7 +234,7 @@ async fn authorize(
             if other.is_some() {
                 login.append_pair("reauth", "1");
             }
-            if let Some(hint) = &request.login_hint {
+            if let Some(hint) = request.login_hint() {
                 login.append_pair("login_hint", hint);
             }
             return Ok(HttpResponse::SeeOther()
@@ -246,26 +243,19 @@ async fn authorize(
                 .finish());
         }
     };
+    // Remembered consent applies only when the redirect URI proves which app gets the code
+    // (`grants::remembered_consent`); first-party clients need none.
     let st = state.clone();
-    let (uid, cid) = (user.id.clone(), client.id.clone());
+    let (u, c, r) = (user.clone(), client.clone(), request.clone());
     let consented = web::block(move || {
         let mut conn = st.store.conn()?;
-        store::codes::find_consent(&mut conn, &uid, &cid)
+        grants::remembered_consent(&mut conn, &u, &c, &r)
     })
     .await
     .map_err(|e| PageError::internal(&e))?
-    .map_err(|e| PageError::internal(&e))?
-    .is_some_and(|c| {
-        request
-            .scopes
-            .iter()
-            .all(|s| c.scope.split(' ').any(|g| g == s))
-    });
-    // Remembered consent applies only when the redirect URI proves which app gets the code.
-    let skip_consent = client.first_party
-        || (consented && !request.prompt.consent && !request.redirects_to_native_app());
-    if !skip_consent {
-        if request.prompt.none {
+    .map_err(|e| PageError::internal(&e))?;
+    let Some(consented) = consented else {
+        if request.prompt().none {
             return Ok(redirect_error(
                 &state,
                 &request,
@@ -274,8 +264,8 @@ async fn authorize(
             ));
         }
         return Ok(consent_page(&client, &request, &user, &session, &form));
-    }
-    issue_code(&state, &request, &user, &session).await
+    };
+    issue_code(&state, &request, consented, &session).await
 }
 
 #[derive(Template)]
@@ -319,7 +309,7 @@ fn consent_page(
         client_uri: client.metadata.client_uri.as_deref(),
         logo_uri: client.metadata.logo_uri.as_deref(),
         user_email: &user.email,
-        scope_lines: request.scopes.iter().map(|s| describe(s)).collect(),
+        scope_lines: request.scope().iter().map(describe).collect(),
         csrf: &session.csrf_token,
         authorization: form.to_query(&[]),
     };
@@ -350,42 +340,22 @@ async fn consent(
     }
     let params = FormParams::parse(form.authorization.as_bytes())
         .map_err(|e| bad_request_page(e.description))?;
-    let (request, client) = match check(&state, &params, true).await {
+    let (request, _client) = match check(&state, &params, true).await {
         Ok(ok) => ok,
         Err(response) => return Ok(response),
     };
     match form.decision.as_str() {
         "allow" => {
             let st = state.clone();
-            let (uid, cid, scopes) = (user.id.clone(), client.id.clone(), request.scopes.clone());
-            web::block(move || {
+            let (u, r) = (user.clone(), request.clone());
+            let consented = web::block(move || {
                 let mut conn = st.store.conn()?;
-                let now = st.now();
-                // Remember the union of what was allowed before and now.
-                let mut granted: Vec<String> = store::codes::find_consent(&mut conn, &uid, &cid)?
-                    .map(|c| c.scope.split(' ').map(str::to_owned).collect())
-                    .unwrap_or_default();
-                for s in scopes {
-                    if !granted.contains(&s) {
-                        granted.push(s);
-                    }
-                }
-                store::codes::save_consent(
-                    &mut conn,
-                    &store::codes::ConsentRow {
-                        user_id: uid.to_string(),
-                        client_id: cid.to_string(),
-                        scope: granted.join(" "),
-                        created_at: now,
-                        updated_at: now,
-                    },
-                )
+                grants::give_consent(&mut conn, &u, &r, st.now())
             })
             .await
             .map_err(|e| PageError::internal(&e))?
             .map_err(|e| PageError::internal(&e))?;
-            tracing::info!(user = %user.id, client = %client.id, "consent given");
-            issue_code(&state, &request, &user, &session).await
+            issue_code(&state, &request, consented, &session).await
         }
         "deny" => Ok(redirect_error(
             &state,
@@ -397,53 +367,32 @@ async fn consent(
     }
 }
 
-/// Makes and stores a code for this request, and sends the browser back with it.
+/// Makes and stores a code for this request (`grants::issue_code`, which takes the consent),
+/// and sends the browser back with it.
 async fn issue_code(
     state: &AppState,
     request: &AuthorizationRequest,
-    user: &accounts::User,
+    consented: grants::Consented,
     session: &accounts::Session,
 ) -> Result<HttpResponse, PageError> {
-    let code = PlainSecret::generate();
-    let now = state.now();
-    let row = store::codes::CodeRow {
-        code_hash: code.hash().as_str().to_owned(),
-        client_id: request.client_id.clone(),
-        user_id: user.id.clone(),
-        redirect_uri: request.redirect_uri.clone(),
-        redirect_uri_given: request.redirect_uri_given,
-        scope: request.scope_string(),
-        nonce: request.nonce.clone(),
-        code_challenge: request.code_challenge.clone(),
-        resources: (!request.resources.is_empty())
-            .then(|| serde_json::to_string(&request.resources).unwrap_or_default()),
-        auth_time: session.auth_time,
-        session_id: Some(session.id.clone()),
-        created_at: now,
-        expires_at: now + CODE_TTL,
-        used_at: None,
-        family_id: None,
-        access_jti: None,
-        access_exp: None,
-    };
     let st = state.clone();
-    web::block(move || {
+    let (r, s) = (request.clone(), session.clone());
+    let code = web::block(move || {
         let mut conn = st.store.conn()?;
-        store::codes::purge_codes(&mut conn, now - 3600)?;
-        store::codes::insert_code(&mut conn, &row)
+        grants::issue_code(&mut conn, &r, consented, &s, st.now())
     })
     .await
     .map_err(|e| PageError::internal(&e))?
     .map_err(|e| PageError::internal(&e))?;
     let mut params = vec![("code".to_owned(), code.expose().to_owned())];
-    if let Some(s) = &request.state {
-        params.push(("state".into(), s.clone()));
+    if let Some(s) = request.state() {
+        params.push(("state".into(), s.to_owned()));
     }
     params.push(("iss".into(), state.settings.issuer_str().to_owned()));
     Ok(respond(
         state,
-        &request.redirect_uri,
-        request.response_mode,
+        request.redirect_uri(),
+        request.response_mode(),
         params,
     ))
 }
@@ -465,11 +414,13 @@ fn redirect_error(
     code: ErrorCode,
     description: &str,
 ) -> HttpResponse {
-    let params = error_params(
-        &OAuthError::new(code, description),
-        request.state.as_deref(),
-    );
-    respond(state, &request.redirect_uri, request.response_mode, params)
+    let params = error_params(&OAuthError::new(code, description), request.state());
+    respond(
+        state,
+        request.redirect_uri(),
+        request.response_mode(),
+        params,
+    )
 }
 
 #[derive(Template)]

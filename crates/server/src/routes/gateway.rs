@@ -147,43 +147,6 @@ fn master_key(state: &AppState) -> Result<Arc<MasterKey>, ApiError> {
     state.settings.master_key.clone().ok_or_else(disabled)
 }
 
-fn gateway_error(e: GatewayError) -> ApiError {
-    match e {
-        GatewayError::Store(inner) => inner.into(),
-        GatewayError::Invalid { field, message } => {
-            ApiError::bad_request("invalid_field", format!("{field} {message}.")).with_param(field)
-        }
-        GatewayError::NotFound => ApiError::not_found(),
-        GatewayError::Exists => ApiError::new(
-            StatusCode::CONFLICT,
-            "service_exists",
-            ErrorType::InvalidRequestError,
-            "A service with this name exists already.",
-        ),
-        // A sealed credential that does not open: the master key changed without a re-seal,
-        // or the row was tampered with (a value copied from another service or host). Nothing
-        // is sent upstream; the caller learns only that the credential must be stored again.
-        GatewayError::Undecryptable => {
-            tracing::warn!("a stored gateway credential does not open with the master key");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "credential_unavailable",
-                ErrorType::ApiError,
-                "The stored credential of this service cannot be used; store it again.",
-            )
-        }
-        GatewayError::Refused(why) => {
-            tracing::info!(%why, "gateway target refused");
-            ApiError::new(
-                StatusCode::FORBIDDEN,
-                "upstream_refused",
-                ErrorType::AuthorizationError,
-                "This upstream may not be called through the gateway.",
-            )
-        }
-    }
-}
-
 fn service_json(s: &Service) -> Value {
     json!({
         "id": s.id, "organizationId": s.org_id, "name": s.name, "baseUrl": s.base_url,
@@ -240,7 +203,7 @@ pub(super) async fn create(
             credential_value: &value,
             allow_http: st.settings.gateway_allow_private,
         };
-        gateway::create_service(conn, &key, &o, &new, st.now()).map_err(gateway_error)
+        gateway::create_service(conn, &key, &o, &new, st.now()).map_err(ApiError::from)
     })
     .await?;
     Ok(json_no_store(StatusCode::CREATED, service_json(&service)))
@@ -255,7 +218,7 @@ pub(super) async fn list(
     let org = path.into_inner();
     let o = org.clone();
     let services = with_org(&state, caller, move |_, conn, _, _| {
-        gateway::list_services(conn, &o).map_err(gateway_error)
+        gateway::list_services(conn, &o).map_err(ApiError::from)
     })
     .await?;
     Ok(json_no_store(
@@ -273,7 +236,7 @@ pub(super) async fn show(
     let (org, name) = path.into_inner();
     let o = org.clone();
     let service = with_org(&state, caller, move |_, conn, _, _| {
-        gateway::find_service(conn, &o, &name).map_err(gateway_error)
+        gateway::find_service(conn, &o, &name).map_err(ApiError::from)
     })
     .await?;
     Ok(json_no_store(StatusCode::OK, service_json(&service)))
@@ -309,7 +272,7 @@ pub(super) async fn update(
             st.settings.gateway_allow_private,
             st.now(),
         )
-        .map_err(gateway_error)
+        .map_err(ApiError::from)
     })
     .await?;
     Ok(json_no_store(StatusCode::OK, service_json(&service)))
@@ -324,7 +287,7 @@ pub(super) async fn remove(
     let (org, name) = path.into_inner();
     let o = org.clone();
     with_org(&state, caller, move |_, conn, _, _| {
-        gateway::delete_service(conn, &o, &name).map_err(gateway_error)
+        gateway::delete_service(conn, &o, &name).map_err(ApiError::from)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -357,7 +320,7 @@ pub(super) async fn usage(
             agent_id: q.agent.as_deref(),
             since: q.since,
         };
-        gateway::usage_of_org(conn, &o, &filter, q.limit.unwrap_or(100)).map_err(gateway_error)
+        gateway::usage_of_org(conn, &o, &filter, q.limit.unwrap_or(100)).map_err(ApiError::from)
     })
     .await?;
     let data: Vec<Value> = rows
@@ -573,12 +536,12 @@ async fn proxy(
         let name = match &target {
             Target::Named(name) => name.clone(),
             Target::Origin(origin) => gateway::list_services(&mut conn, &org_id)
-                .map_err(gateway_error)?
+                .map_err(ApiError::from)?
                 .into_iter()
                 .find(|s| s.base_url.eq_ignore_ascii_case(origin))
                 .map(|s| s.name)
                 .ok_or_else(|| {
-                    gateway_error(GatewayError::Refused(format!(
+                    ApiError::from(GatewayError::Refused(format!(
                         "{origin} is not a registered service"
                     )))
                 })?,
@@ -586,15 +549,15 @@ async fn proxy(
         let (service, credential) =
             match gateway::service_credential(&mut conn, &key, &org_id, &name) {
                 Err(GatewayError::NotFound) => {
-                    return Err(gateway_error(GatewayError::Refused(format!(
+                    return Err(ApiError::from(GatewayError::Refused(format!(
                         "no service {name}"
                     ))));
                 }
-                other => other.map_err(gateway_error)?,
+                other => other.map_err(ApiError::from)?,
             };
-        let required_scope = gateway::required_scope(&service, &path).map_err(gateway_error)?;
+        let required_scope = gateway::required_scope(&service, &path).map_err(ApiError::from)?;
         let agent = apikeys::find_agent(&mut conn, &agent_id)
-            .map_err(crate::routes::api_keys::key_error)?
+            .map_err(crate::errors::api::from_key_error)?
             .filter(|a| a.org_id == org_id)
             .ok_or_else(ApiError::forbidden)?;
         if !agent
@@ -606,7 +569,7 @@ async fn proxy(
         }
         // The upstream's addresses are vetted by the client's connector, on the lookup it
         // connects with (see `VettedConnector`).
-        let url = gateway::upstream_url(&service, &path, &query).map_err(gateway_error)?;
+        let url = gateway::upstream_url(&service, &path, &query).map_err(ApiError::from)?;
         Ok(Call {
             org_id,
             key_id,
@@ -670,7 +633,7 @@ async fn forward(
         Ok(r) => r,
         Err(e) => {
             if let Some(why) = connect_refusal(&e) {
-                return Err(gateway_error(GatewayError::Refused(why)));
+                return Err(ApiError::from(GatewayError::Refused(why)));
             }
             let timeout = matches!(e, awc::error::SendRequestError::Timeout);
             tracing::warn!(service = %call.service.name, error = %e, "upstream call failed");

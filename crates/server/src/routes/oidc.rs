@@ -3,9 +3,7 @@
 
 use actix_web::cookie::Cookie;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{
-    ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE,
-};
+use actix_web::http::header::{ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use grants::FormParams;
@@ -14,9 +12,8 @@ use url::Url;
 
 use crate::access::{Expect, TokenRejected, verify_access_token};
 use crate::auth::bearer_token;
-use crate::errors::PageError;
+use crate::errors::{ErrorCode, OAuthHttpError, PageError, oauth};
 use crate::pages::render;
-use crate::routes::oauth::scope_claims;
 use crate::session::{
     MaybeSignedIn, SESSION_COOKIE, pre_session_csrf, pre_session_csrf_matches, tokens_match,
     with_csrf_cookie,
@@ -97,24 +94,12 @@ async fn openid_configuration_for_path(
     }
 }
 
-/// An RFC 6750 §3 error at the userinfo endpoint.
-fn bearer_error(status: StatusCode, error: Option<&str>, description: &str) -> HttpResponse {
-    let challenge = match error {
-        None => "Bearer realm=\"portcullis\"".to_owned(),
-        Some(e) => format!(
-            "Bearer realm=\"portcullis\", error=\"{e}\", error_description=\"{description}\""
-        ),
-    };
-    let mut res = HttpResponse::build(status);
-    res.insert_header((WWW_AUTHENTICATE, challenge))
-        .insert_header((CACHE_CONTROL, "no-store"));
-    match error {
-        None => res.finish(),
-        Some(e) => res.json(json!({ "error": e, "error_description": description })),
-    }
-}
-
-async fn userinfo(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+/// OpenID Connect userinfo; its errors are RFC 6750 §3 answers (`errors::oauth`).
+async fn userinfo(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthHttpError> {
     // The token comes in the header, or (POST only) as a form field (RFC 6750 §2.2); not both.
     let header = bearer_token(&req);
     let form_token = if req.method() == actix_web::http::Method::POST
@@ -132,68 +117,45 @@ async fn userinfo(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>
     };
     let token = match (header, form_token) {
         (Some(_), Some(_)) => {
-            return bearer_error(
-                StatusCode::BAD_REQUEST,
-                Some("invalid_request"),
+            return Err(OAuthHttpError::bearer(
+                ErrorCode::InvalidRequest,
                 "send the token once",
-            );
+            ));
         }
         (Some(t), None) | (None, Some(t)) => t,
-        (None, None) => return bearer_error(StatusCode::UNAUTHORIZED, None, ""),
+        (None, None) => return Err(OAuthHttpError::bearer_required()),
     };
     let st = state.clone();
-    let result = web::block(move || {
-        let mut conn = st.store.conn().map_err(|e| e.to_string())?;
-        let invalid = (
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
-            "the access token is not valid",
-        );
-        let verified = match verify_access_token(&st, &mut conn, &token, Expect::OurApis) {
-            Ok(verified) => verified,
-            Err(TokenRejected::Internal(detail)) => return Err(detail),
-            Err(_) => return Ok(Err(invalid)),
-        };
+    let body = web::block(move || {
+        let mut conn = st
+            .store
+            .conn()
+            .map_err(|e| OAuthHttpError::bearer_server_error(&e))?;
+        let verified = verify_access_token(&st, &mut conn, &token, Expect::OurApis)
+            .map_err(oauth::from_rejected_token)?;
         let scopes = verified.scopes();
         if !scopes.contains(&"openid") {
-            return Ok(Err((
-                StatusCode::FORBIDDEN,
-                "insufficient_scope",
+            return Err(OAuthHttpError::bearer(
+                ErrorCode::InsufficientScope,
                 "the token lacks the openid scope",
-            )));
+            ));
         }
         // A client's own token (client credentials) names no user.
         let Some(user) = verified.user() else {
-            return Ok(Err(invalid));
+            return Err(oauth::from_rejected_token(TokenRejected::Invalid(
+                "a client's own token",
+            )));
         };
-        let mut body = scope_claims(user, &scopes);
+        let mut body = grants::scope_claims(user, &grants::Scope::from_tokens(&scopes));
         body.insert("sub".into(), Value::String(user.id.clone()));
-        Ok::<_, String>(Ok(Value::Object(body)))
+        Ok(Value::Object(body))
     })
-    .await;
-    match result {
-        Ok(Ok(Ok(body))) => HttpResponse::Ok()
-            .insert_header((CACHE_CONTROL, "no-store"))
-            .insert_header((ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
-            .json(body),
-        Ok(Ok(Err((status, error, description)))) => bearer_error(status, Some(error), description),
-        Ok(Err(detail)) => {
-            tracing::error!(error = %detail, "userinfo failed");
-            bearer_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Some("server_error"),
-                "the server could not answer",
-            )
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "userinfo failed");
-            bearer_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Some("server_error"),
-                "the server could not answer",
-            )
-        }
-    }
+    .await
+    .map_err(|e| OAuthHttpError::bearer_server_error(&e))??;
+    Ok(HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .insert_header((ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .json(body))
 }
 
 #[derive(Template)]

@@ -447,20 +447,15 @@ async fn account(
         let orgs = accounts::orgs_of(&mut conn, &user_id).map_err(|e| PageError::internal(&e))?;
         let sessions =
             accounts::list_sessions(&mut conn, &user_id).map_err(|e| PageError::internal(&e))?;
-        let mut apps = Vec::new();
-        for consent in store::codes::consents_of_user(&mut conn, &user_id)
+        let apps = grants::allowed_apps(&mut conn, &user_id)
             .map_err(|e| PageError::internal(&e))?
-        {
-            let name = registration::find_client(&mut conn, &consent.client_id)
-                .map_err(|e| PageError::internal(&e))?
-                .and_then(|c| c.metadata.client_name)
-                .unwrap_or_else(|| consent.client_id.clone());
-            apps.push(AppView {
-                client_id: consent.client_id,
-                name,
-                scope: consent.scope,
-            });
-        }
+            .into_iter()
+            .map(|app| AppView {
+                client_id: app.client_id,
+                name: app.name,
+                scope: app.scope.to_string(),
+            })
+            .collect();
         Ok::<_, PageError>((orgs, sessions, apps))
     })
     .await
@@ -497,12 +492,8 @@ async fn revoke_app(
     let st = state.clone();
     web::block(move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
-        store::codes::delete_consent(&mut conn, &user.id, &client_id)
-            .map_err(|e| PageError::internal(&e))?;
-        accounts::revoke_client_families(&mut conn, &user.id, &client_id, st.now())
-            .map_err(|e| PageError::internal(&e))?;
-        tracing::info!(user = %user.id, client = %client_id, "app access withdrawn");
-        Ok::<_, PageError>(())
+        grants::withdraw_consent(&mut conn, &user.id, &client_id, st.now())
+            .map_err(|e| PageError::internal(&e))
     })
     .await
     .map_err(|e| PageError::internal(&e))??;

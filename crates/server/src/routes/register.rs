@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use crate::audit::Event;
 use crate::auth::bearer_token;
 use crate::config::RegistrationPolicy;
-use crate::errors::OAuthHttpError;
+use crate::errors::{ErrorCode, OAuthHttpError};
 use crate::ratelimit::Limit;
 use crate::state::AppState;
 
@@ -46,7 +46,7 @@ fn json_body(body: &[u8]) -> Result<Value, OAuthHttpError> {
     serde_json::from_slice(body).map_err(|_| {
         OAuthHttpError::new(
             StatusCode::BAD_REQUEST,
-            "invalid_client_metadata",
+            ErrorCode::InvalidClientMetadata,
             "the body must be a JSON object",
         )
     })
@@ -104,7 +104,7 @@ async fn register(
             RegistrationPolicy::Closed => {
                 return Err(OAuthHttpError::new(
                     StatusCode::FORBIDDEN,
-                    "access_denied",
+                    ErrorCode::AccessDenied,
                     "dynamic client registration is closed on this server",
                 ));
             }
@@ -225,7 +225,7 @@ async fn replace(
     let Value::Object(fields) = &body else {
         return Err(OAuthHttpError::new(
             StatusCode::BAD_REQUEST,
-            "invalid_client_metadata",
+            ErrorCode::InvalidClientMetadata,
             "the body must be a JSON object",
         ));
     };
@@ -255,14 +255,14 @@ async fn replace(
         if sent_id.as_deref() != Some(client.id.as_str()) {
             return Err(OAuthHttpError::new(
                 StatusCode::BAD_REQUEST,
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 "the body must carry this client's client_id",
             ));
         }
         if let Some(field) = server_field {
             return Err(OAuthHttpError::new(
                 StatusCode::BAD_REQUEST,
-                "invalid_request",
+                ErrorCode::InvalidRequest,
                 format!("{field} is set by the server and may not be sent"),
             ));
         }
@@ -287,7 +287,7 @@ async fn replace(
             if !matches {
                 return Err(OAuthHttpError::new(
                     StatusCode::BAD_REQUEST,
-                    "invalid_client_metadata",
+                    ErrorCode::InvalidClientMetadata,
                     "client_secret does not match the current secret",
                 ));
             }

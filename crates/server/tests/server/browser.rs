@@ -92,6 +92,19 @@ impl Browser {
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        match self.try_call(method, path, body).await {
+            Ok(value) => value,
+            Err(error) => panic!("webdriver {path}: {error}"),
+        }
+    }
+
+    /// A WebDriver command; `Err` holds the driver's error object.
+    async fn try_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, Value> {
         let url = format!("{}/session/{}{path}", self.base, self.session);
         let mut req = self.http.request(method, &url);
         if let Some(body) = body {
@@ -105,9 +118,28 @@ impl Browser {
             .await
             .expect("json");
         if res["value"].get("error").is_some() {
-            panic!("webdriver {path}: {}", res["value"]);
+            return Err(res["value"].clone());
         }
-        res["value"].clone()
+        Ok(res["value"].clone())
+    }
+
+    /// Finds `css` and sends `command` to it. An element found on the page that was being
+    /// replaced (a navigation still finishing on a loaded machine) is "stale": it is found
+    /// again on the new page, up to a few times.
+    async fn on_element(&self, css: &str, command: &str, body: Value) {
+        for _ in 0..5 {
+            let id = self.element(css).await;
+            let path = format!("/element/{id}/{command}");
+            match self
+                .try_call(reqwest::Method::POST, &path, Some(body.clone()))
+                .await
+            {
+                Ok(_) => return,
+                Err(e) if e["error"] == "stale element reference" => continue,
+                Err(e) => panic!("webdriver {path}: {e}"),
+            }
+        }
+        panic!("{css} stayed stale through five page loads");
     }
 
     pub async fn goto(&self, url: &str) {
@@ -158,23 +190,11 @@ impl Browser {
     }
 
     pub async fn type_into(&self, css: &str, text: &str) {
-        let id = self.element(css).await;
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{id}/value"),
-            Some(json!({ "text": text })),
-        )
-        .await;
+        self.on_element(css, "value", json!({ "text": text })).await;
     }
 
     pub async fn click(&self, css: &str) {
-        let id = self.element(css).await;
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{id}/click"),
-            Some(json!({})),
-        )
-        .await;
+        self.on_element(css, "click", json!({})).await;
     }
 
     /// Waits until the current URL ends with `path` (after a form submission).

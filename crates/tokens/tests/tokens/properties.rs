@@ -9,8 +9,7 @@ use jsonwebtoken::{EncodingKey, Header};
 use proptest::prelude::*;
 use serde_json::json;
 use tokens::{
-    IdTokenSpec, Keyring, SigningAlg, issue_access_token, issue_id_token, verify_access_token,
-    verify_id_token_hint,
+    Issuance, Keyring, SigningAlg, issue_id_token, verify_access_token, verify_id_token_hint,
 };
 
 use super::{ISS, NOW};
@@ -33,21 +32,30 @@ fn fixture() -> &'static Fixture {
         let ring = Keyring::in_memory(&keys, NOW).expect("key ring");
         let (mut access, mut id) = (Vec::new(), Vec::new());
         for (_, alg) in keys {
-            let spec = super::spec(alg);
-            access.push(issue_access_token(&ring, &spec, NOW).expect("access").token);
-            let spec = IdTokenSpec {
+            access.push(super::issue(&ring, alg, NOW).expect("access").token);
+            let user = accounts::User {
+                id: "usr_1".into(),
+                email: "a@example.test".into(),
+                name: "A".into(),
+                email_verified: true,
+                disabled: false,
+                created_at: NOW,
+                updated_at: NOW,
+            };
+            let grant = grants::testing::user_grant(
+                user,
+                "client-1",
+                "openid",
+                (Some("n"), Some("sid-1")),
+                NOW,
+                alg.as_str(),
+            );
+            let issuance = Issuance {
                 issuer: ISS,
-                subject: "usr_1",
-                audience: "client-1",
-                nonce: Some("n"),
-                auth_time: NOW,
-                access_token: None,
-                sid: Some("sid-1"),
-                claims: serde_json::Map::new(),
                 ttl: 3600,
                 alg,
             };
-            id.push(issue_id_token(&ring, &spec, NOW).expect("id token"));
+            id.push(issue_id_token(&ring, &grant, None, &issuance, NOW).expect("id token"));
         }
         Fixture { ring, access, id }
     })

@@ -1,4 +1,4 @@
-//! Refresh-token families for first-party sign-in: rotation with reuse detection.
+//! Refresh-token families, underneath the refresh flow: rotation with reuse detection.
 //!
 //! Every sign-in starts a family. Each refresh marks the presented token used and issues a new
 //! one in the same family. Presenting a used token again means it was stolen or replayed: the
@@ -9,7 +9,7 @@ use primitives::{PlainSecret, SecretHash, random_id};
 use store::Conn;
 use store::accounts::{self as rows, FamilyRow, RefreshTokenRow};
 
-use crate::AccountError;
+use accounts::AccountError;
 
 /// The `client_id` of tokens issued by the first-party JSON sign-in.
 pub const FIRST_PARTY_CLIENT: &str = "portcullis";

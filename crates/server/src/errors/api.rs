@@ -1,0 +1,513 @@
+//! The JSON API surface (`/api/…`): `{"error":{"code","message","type"}}`, never cached, a
+//! `Bearer` challenge on 401, `Retry-After` on 429, `required_scope` on a 403
+//! `insufficient_scope`; and every domain error that answers there.
+//!
+//! The `code` stays a `&'static str`: nothing in the server examines it (handlers build an
+//! `ApiError` and return it; only the response body carries the code), so a string cannot be
+//! compared by mistake, and the codes are an open, documented vocabulary of the API rather
+//! than a protocol's closed list.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use apikeys::KeyError;
+use gateway::GatewayError;
+use serde::Serialize;
+
+use crate::access::TokenRejected;
+
+/// The `type` of an API error: the broad class a client can branch on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorType {
+    /// The request is malformed, refers to nothing, or uses a wrong method.
+    InvalidRequestError,
+    /// No credential, or one that is unknown or expired (401).
+    AuthenticationError,
+    /// A valid credential that may not do this (403).
+    AuthorizationError,
+    /// Too many requests (429).
+    RateLimitError,
+    /// Our fault (5xx).
+    ApiError,
+}
+
+/// An error on the JSON API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    /// A stable, machine-readable code such as `not_found` or `invalid_json`.
+    pub code: &'static str,
+    /// A sentence for the developer reading it.
+    pub message: String,
+    pub kind: ErrorType,
+    /// The request field at fault, for validation errors.
+    pub param: Option<&'static str>,
+    /// The scope a 403 `insufficient_scope` lacked.
+    pub required_scope: Option<String>,
+    /// Seconds to wait, sent as `Retry-After` with a 429.
+    pub retry_after: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct ApiErrorBody<'a> {
+    error: ApiErrorFields<'a>,
+}
+
+#[derive(Serialize)]
+struct ApiErrorFields<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(rename = "type")]
+    kind: ErrorType,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    param: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    required_scope: Option<&'a str>,
+}
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        kind: ErrorType,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            kind,
+            param: None,
+            required_scope: None,
+            retry_after: None,
+        }
+    }
+
+    /// 403: the credential is valid but lacks `scope`.
+    pub fn insufficient_scope(scope: &str) -> Self {
+        let mut e = Self::new(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            ErrorType::AuthorizationError,
+            format!("This credential lacks the scope {scope}."),
+        );
+        e.required_scope = Some(scope.to_owned());
+        e
+    }
+
+    pub fn with_param(mut self, param: &'static str) -> Self {
+        self.param = Some(param);
+        self
+    }
+
+    /// 401: no credential, or one that is not valid.
+    pub fn unauthenticated(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            code,
+            ErrorType::AuthenticationError,
+            message,
+        )
+    }
+
+    /// 403: a valid credential that may not do this.
+    pub fn forbidden() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            ErrorType::AuthorizationError,
+            "You do not have access to this resource.",
+        )
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn rate_limited(retry_after: i64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            ErrorType::RateLimitError,
+            "Too many attempts; wait before trying again.",
+        );
+        e.retry_after = Some(retry_after.max(1));
+        e
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            ErrorType::InvalidRequestError,
+            "No such resource.",
+        )
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            ErrorType::InvalidRequestError,
+            "This method is not allowed on this resource.",
+        )
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            code,
+            ErrorType::InvalidRequestError,
+            message,
+        )
+    }
+
+    /// A failure of ours. `detail` is logged, never sent.
+    pub fn internal(detail: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            ErrorType::ApiError,
+            "Something went wrong on our side; quote the x-request-id header when reporting it.",
+        )
+    }
+
+    /// The database or another dependency is down. `detail` is logged, never sent.
+    pub fn unavailable(detail: &dyn std::fmt::Display) -> Self {
+        tracing::warn!(error = %detail, "service unavailable");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            ErrorType::ApiError,
+            "The service is temporarily unavailable; retry shortly.",
+        )
+    }
+
+    /// 400 `invalid_field` naming the field at fault.
+    fn invalid_field(field: &'static str, message: &str) -> Self {
+        Self::bad_request("invalid_field", format!("{field} {message}.")).with_param(field)
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let body = ApiErrorBody {
+            error: ApiErrorFields {
+                code: self.code,
+                message: &self.message,
+                kind: self.kind,
+                param: self.param,
+                required_scope: self.required_scope.as_deref(),
+            },
+        };
+        let mut res = HttpResponse::build(self.status).json(body);
+        let headers = res.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(secs) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"portcullis\""),
+            );
+        }
+        res
+    }
+}
+
+impl From<store::StoreError> for ApiError {
+    fn from(e: store::StoreError) -> Self {
+        if super::is_unavailable(&e) {
+            Self::unavailable(&e)
+        } else {
+            Self::internal(&e)
+        }
+    }
+}
+
+impl From<accounts::AccountError> for ApiError {
+    fn from(e: accounts::AccountError) -> Self {
+        use accounts::AccountError as E;
+        match e {
+            E::Store(inner) => inner.into(),
+            E::Invalid { field, message } => Self::invalid_field(field, &message),
+            E::EmailTaken => Self::new(
+                StatusCode::CONFLICT,
+                "email_taken",
+                ErrorType::InvalidRequestError,
+                "An account with this email exists already.",
+            )
+            .with_param("email"),
+            E::InvalidCredentials => {
+                Self::unauthenticated("invalid_credentials", "The email or password is wrong.")
+            }
+            E::NotFound => Self::not_found(),
+            E::Forbidden => Self::forbidden(),
+            E::LastOwner => Self::new(
+                StatusCode::CONFLICT,
+                "last_owner",
+                ErrorType::InvalidRequestError,
+                "An organization must keep at least one owner.",
+            ),
+            E::InviteExpired => Self::new(
+                StatusCode::GONE,
+                "invite_expired",
+                ErrorType::InvalidRequestError,
+                "This invite has expired.",
+            ),
+            E::InviteUsed => Self::new(
+                StatusCode::CONFLICT,
+                "invite_used",
+                ErrorType::InvalidRequestError,
+                "This invite has been used.",
+            ),
+            E::TokenExpired => Self::unauthenticated("token_expired", "The token has expired."),
+            E::TokenInvalid | E::TokenReused => {
+                Self::unauthenticated("invalid_token", "The token is not valid.")
+            }
+            E::Hashing(detail) | E::Internal(detail) => Self::internal(&detail),
+        }
+    }
+}
+
+impl From<tokens::TokenError> for ApiError {
+    fn from(e: tokens::TokenError) -> Self {
+        match e {
+            tokens::TokenError::Store(inner) => inner.into(),
+            other => Self::internal(&other),
+        }
+    }
+}
+
+/// An access token refused on the API (and by the gateway): the reason is logged at debug
+/// level, never sent.
+impl From<TokenRejected> for ApiError {
+    fn from(e: TokenRejected) -> Self {
+        match e {
+            TokenRejected::Expired => {
+                Self::unauthenticated("token_expired", "The access token has expired.")
+            }
+            TokenRejected::Invalid(reason) => {
+                tracing::debug!(reason, "access token refused");
+                Self::unauthenticated("invalid_token", "The access token is not valid.")
+            }
+            TokenRejected::Internal(detail) => Self::internal(&detail),
+        }
+    }
+}
+
+/// An API-key error while managing keys and agents (and looking an agent up): a key that is
+/// not valid here is the caller's own, and a revoked key is a conflict with its state.
+pub fn from_key_error(e: KeyError) -> ApiError {
+    match e {
+        KeyError::Store(inner) => inner.into(),
+        KeyError::Invalid { field, message } => ApiError::invalid_field(field, &message),
+        KeyError::NotFound => ApiError::not_found(),
+        KeyError::OwnersOnly => ApiError::forbidden(),
+        KeyError::Revoked => ApiError::new(
+            StatusCode::CONFLICT,
+            "api_key_revoked",
+            ErrorType::InvalidRequestError,
+            "This API key is revoked.",
+        ),
+        KeyError::Malformed | KeyError::Unknown | KeyError::Expired => {
+            ApiError::unauthenticated("invalid_api_key", "The API key is not valid.")
+        }
+    }
+}
+
+/// An API-key error while verifying the key a request presented: always a 401, which says
+/// whether the key expired or was revoked, and nothing more.
+pub fn from_presented_key_error(e: KeyError) -> ApiError {
+    match e {
+        KeyError::Store(inner) => inner.into(),
+        KeyError::Expired => ApiError::unauthenticated("token_expired", "The API key has expired."),
+        KeyError::Revoked => {
+            ApiError::unauthenticated("invalid_api_key", "The API key has been revoked.")
+        }
+        KeyError::Malformed
+        | KeyError::Unknown
+        | KeyError::Invalid { .. }
+        | KeyError::NotFound
+        | KeyError::OwnersOnly => {
+            ApiError::unauthenticated("invalid_api_key", "The API key is not valid.")
+        }
+    }
+}
+
+impl From<GatewayError> for ApiError {
+    fn from(e: GatewayError) -> Self {
+        match e {
+            GatewayError::Store(inner) => inner.into(),
+            GatewayError::Invalid { field, message } => Self::invalid_field(field, &message),
+            GatewayError::NotFound => Self::not_found(),
+            GatewayError::Exists => Self::new(
+                StatusCode::CONFLICT,
+                "service_exists",
+                ErrorType::InvalidRequestError,
+                "A service with this name exists already.",
+            ),
+            // A sealed credential that does not open: the master key changed without a
+            // re-seal, or the row was tampered with (a value copied from another service or
+            // host). Nothing is sent upstream; the caller learns only that the credential must
+            // be stored again.
+            GatewayError::Undecryptable => {
+                tracing::warn!("a stored gateway credential does not open with the master key");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "credential_unavailable",
+                    ErrorType::ApiError,
+                    "The stored credential of this service cannot be used; store it again.",
+                )
+            }
+            GatewayError::Refused(why) => {
+                tracing::info!(%why, "gateway target refused");
+                Self::new(
+                    StatusCode::FORBIDDEN,
+                    "upstream_refused",
+                    ErrorType::AuthorizationError,
+                    "This upstream may not be called through the gateway.",
+                )
+            }
+        }
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        Self::internal(&e)
+    }
+}
+
+/// A JSON answer that must not be cached (every `/api` answer carries account data).
+pub fn json_no_store(status: StatusCode, body: serde_json::Value) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body)
+}
+
+/// Error handler for the JSON body extractor: malformed or oversized JSON is a 400/413 in the
+/// API shape, never a plain-text actix error.
+pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as E;
+    let api = match &err {
+        E::OverflowKnownLength { .. } | E::Overflow { .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            ErrorType::InvalidRequestError,
+            "The request body is too large.",
+        ),
+        E::ContentType => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            ErrorType::InvalidRequestError,
+            "Send the body as application/json.",
+        ),
+        E::Deserialize(e) => {
+            ApiError::bad_request("invalid_json", format!("The JSON body is invalid: {e}"))
+        }
+        _ => ApiError::bad_request("invalid_json", "The JSON body could not be read."),
+    };
+    api.into()
+}
+
+/// Error handler for path and query extractors under `/api/`.
+pub fn query_error(
+    err: actix_web::error::QueryPayloadError,
+    _req: &HttpRequest,
+) -> actix_web::Error {
+    ApiError::bad_request(
+        "invalid_query",
+        format!("The query string is invalid: {err}"),
+    )
+    .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::to_bytes;
+
+    async fn body_of(res: HttpResponse) -> serde_json::Value {
+        let bytes = to_bytes(res.into_body()).await.unwrap_or_default();
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null)
+    }
+
+    #[actix_web::test]
+    async fn api_errors_have_the_documented_shape() {
+        let cases = [
+            (
+                ApiError::not_found(),
+                404,
+                "not_found",
+                "invalid_request_error",
+            ),
+            (
+                ApiError::method_not_allowed(),
+                405,
+                "method_not_allowed",
+                "invalid_request_error",
+            ),
+            (
+                ApiError::bad_request("invalid_json", "x"),
+                400,
+                "invalid_json",
+                "invalid_request_error",
+            ),
+            (
+                ApiError::internal(&"disk on fire"),
+                500,
+                "internal_error",
+                "api_error",
+            ),
+            (
+                ApiError::unavailable(&"db down"),
+                503,
+                "service_unavailable",
+                "api_error",
+            ),
+        ];
+        for (err, status, code, kind) in cases {
+            let res = err.error_response();
+            assert_eq!(res.status().as_u16(), status);
+            assert_eq!(
+                res.headers().get("content-type").map(|v| v.as_bytes()),
+                Some(&b"application/json"[..])
+            );
+            let body = body_of(res).await;
+            assert_eq!(body["error"]["code"], code);
+            assert_eq!(body["error"]["type"], kind);
+            assert!(body["error"]["message"].is_string());
+        }
+    }
+
+    #[actix_web::test]
+    async fn internal_details_are_not_sent() {
+        let body = body_of(ApiError::internal(&"password=hunter2 at db").error_response()).await;
+        assert!(!body.to_string().contains("hunter2"));
+    }
+
+    #[actix_web::test]
+    async fn store_errors_map_to_503_or_500() {
+        let gone = ApiError::from(store::StoreError::FileGone("x.db".into()));
+        assert_eq!(gone.status, StatusCode::SERVICE_UNAVAILABLE);
+        let failed = ApiError::from(store::StoreError::Migration("bad".into()));
+        assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

@@ -1,0 +1,108 @@
+//! The browser surface: an error is an HTML page with a title and a sentence.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+
+use crate::pages;
+
+/// An error on a browser route, shown as an HTML page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageError {
+    pub status: StatusCode,
+    pub title: &'static str,
+    pub message: String,
+}
+
+impl PageError {
+    pub fn not_found() -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            title: "Page not found",
+            message: "There is nothing at this address.".into(),
+        }
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            title: "Method not allowed",
+            message: "This page cannot be used that way.".into(),
+        }
+    }
+
+    pub fn headers_too_large() -> Self {
+        Self {
+            status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            title: "Request headers too large",
+            message: "The request carried more headers than this server reads.".into(),
+        }
+    }
+
+    /// A POST whose CSRF token is missing or wrong.
+    pub fn form_expired() -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            title: "This form has expired",
+            message: "Reload the page and try again.".into(),
+        }
+    }
+
+    /// A failure of ours. `detail` is logged, never shown.
+    pub fn internal(detail: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            title: "Something went wrong",
+            message: "The server could not complete this request. Please try again.".into(),
+        }
+    }
+}
+
+impl std::fmt::Display for PageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status.as_u16(), self.title)
+    }
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        pages::error_page(self.status, self.title, &self.message)
+    }
+}
+
+/// Error handler for form bodies (the pages): a 400 page, never a plain-text actix error.
+pub fn form_error(err: actix_web::error::UrlencodedError, req: &HttpRequest) -> actix_web::Error {
+    tracing::debug!(error = %err, path = req.path(), "unreadable form");
+    PageError {
+        status: StatusCode::BAD_REQUEST,
+        title: "Bad request",
+        message: "The form could not be read.".into(),
+    }
+    .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::to_bytes;
+
+    #[actix_web::test]
+    async fn page_errors_are_html() {
+        let res = PageError::not_found().error_response();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        let ct = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        assert!(ct.starts_with("text/html"), "{ct}");
+        let bytes = to_bytes(res.into_body()).await.unwrap_or_default();
+        let html = String::from_utf8_lossy(&bytes);
+        assert!(html.contains("Page not found"));
+        assert!(html.contains("<!doctype html>"));
+    }
+}

@@ -1,0 +1,927 @@
+//! The error table: for every variant of every domain crate's error enum, the surface it answers
+//! on and the answer: status, code, and which `WWW-Authenticate` challenge (if any) goes with
+//! it. Each row is rendered to the real HTTP response, so changing a mapping fails here.
+//!
+//! A new variant fails to compile in the `variants` guards at the bottom; give it its rows.
+
+use actix_web::body::to_bytes;
+use actix_web::{HttpResponse, ResponseError};
+use grants::OAuthError;
+use registration::{AuthError, ClientError, MetadataError, MetadataErrorCode};
+
+use super::api::{from_key_error, from_presented_key_error};
+use super::oauth::from_rejected_token;
+use super::{ApiError, ErrorCode, OAuthHttpError};
+use crate::access::TokenRejected;
+use accounts::AccountError;
+use apikeys::KeyError;
+use gateway::GatewayError;
+use store::StoreError;
+use tokens::TokenError;
+
+/// Where an answer goes, and so the shape of its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Surface {
+    /// `{"error":{"code",…}}`.
+    Api,
+    /// `{"error","error_description"}` on an OAuth endpoint or at userinfo.
+    OAuth,
+    /// RFC 6750 §3.1: a bare challenge, no body.
+    NoBody,
+}
+
+/// The `WWW-Authenticate` expected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Challenge {
+    None,
+    /// `Basic realm="portcullis"` (client authentication).
+    Basic,
+    /// `Bearer realm="portcullis"` with nothing more.
+    BearerBare,
+    /// `Bearer realm="portcullis", error="<code>", error_description="…"`.
+    BearerError,
+}
+
+struct Row {
+    what: &'static str,
+    surface: Surface,
+    answer: HttpResponse,
+    status: u16,
+    code: &'static str,
+    challenge: Challenge,
+}
+
+fn api(what: &'static str, e: ApiError, status: u16, code: &'static str) -> Row {
+    // Every 401 on the API challenges for a bearer credential, nothing else does.
+    let challenge = if status == 401 {
+        Challenge::BearerBare
+    } else {
+        Challenge::None
+    };
+    Row {
+        what,
+        surface: Surface::Api,
+        answer: e.error_response(),
+        status,
+        code,
+        challenge,
+    }
+}
+
+fn oauth(
+    what: &'static str,
+    e: OAuthHttpError,
+    status: u16,
+    code: &'static str,
+    challenge: Challenge,
+) -> Row {
+    Row {
+        what,
+        surface: Surface::OAuth,
+        answer: e.error_response(),
+        status,
+        code,
+        challenge,
+    }
+}
+
+fn store_gone() -> StoreError {
+    StoreError::FileGone("/gone/portcullis.db".into())
+}
+
+fn store_conflict() -> StoreError {
+    StoreError::Conflict
+}
+
+fn invalid(field: &'static str) -> (&'static str, String) {
+    (field, "is not valid".to_owned())
+}
+
+/// A real `StoreError::Pool`: a pool of one whose connection is held.
+fn pool_error(db: &store::testing::TestDb) -> StoreError {
+    let url = store::DatabaseUrl::parse(db.url()).unwrap_or_else(|e| panic!("{e}"));
+    let mut config = store::StoreConfig::new(url);
+    config.pool_size = 1;
+    config.checkout_timeout = std::time::Duration::from_millis(20);
+    let store = store::Store::open(&config).unwrap_or_else(|e| panic!("{e}"));
+    let _held = store.conn().unwrap_or_else(|e| panic!("{e}"));
+    match store.conn() {
+        Err(e @ StoreError::Pool(_)) => e,
+        other => panic!("expected a pool timeout, got {:?}", other.err()),
+    }
+}
+
+/// A real `StoreError::Query`: a query on a database without the schema.
+fn query_error(db: &store::testing::TestDb) -> StoreError {
+    let mut conn = db.store().conn().unwrap_or_else(|e| panic!("{e}"));
+    match store::codes::find_code(&mut conn, "x") {
+        Err(e @ StoreError::Query(_)) => e,
+        other => panic!("expected a query error, got {other:?}"),
+    }
+}
+
+fn store_errors(db: &store::testing::TestDb) -> Vec<(&'static str, StoreError)> {
+    vec![
+        ("StoreError::InvalidUrl", StoreError::InvalidUrl("x".into())),
+        (
+            "StoreError::DataDir",
+            StoreError::DataDir {
+                path: "/data".into(),
+                source: std::io::Error::other("read-only"),
+            },
+        ),
+        ("StoreError::Connect", StoreError::Connect("refused".into())),
+        ("StoreError::FileGone", store_gone()),
+        ("StoreError::Migration", StoreError::Migration("x".into())),
+        ("StoreError::Pool", pool_error(db)),
+        ("StoreError::Conflict", store_conflict()),
+        ("StoreError::Query", query_error(db)),
+    ]
+}
+
+fn rows() -> Vec<Row> {
+    let db = store::testing::TestDb::empty(store::Backend::Sqlite);
+    let mut rows = Vec::new();
+
+    // store: on the API, out of reach is 503 and anything else 500; likewise on OAuth
+    // (`temporarily_unavailable` / `server_error`).
+    for (what, e) in store_errors(&db) {
+        let unavailable = super::is_unavailable(&e);
+        let (status, code) = if unavailable {
+            (503, "service_unavailable")
+        } else {
+            (500, "internal_error")
+        };
+        rows.push(api(what, e.into(), status, code));
+    }
+    for (what, e) in store_errors(&db) {
+        let (status, code) = if super::is_unavailable(&e) {
+            (503, "temporarily_unavailable")
+        } else {
+            (500, "server_error")
+        };
+        rows.push(oauth(what, e.into(), status, code, Challenge::None));
+    }
+    // Which store errors are "out of reach", spelled out so the rule itself is pinned.
+    let out_of_reach: Vec<&str> = store_errors(&db)
+        .into_iter()
+        .filter(|(_, e)| super::is_unavailable(e))
+        .map(|(what, _)| what)
+        .collect();
+    assert_eq!(
+        out_of_reach,
+        [
+            "StoreError::Connect",
+            "StoreError::FileGone",
+            "StoreError::Pool"
+        ]
+    );
+
+    // accounts, on the API.
+    let (field, message) = invalid("name");
+    rows.extend([
+        api(
+            "AccountError::Store",
+            AccountError::Store(store_gone()).into(),
+            503,
+            "service_unavailable",
+        ),
+        api(
+            "AccountError::Invalid",
+            AccountError::Invalid { field, message }.into(),
+            400,
+            "invalid_field",
+        ),
+        api(
+            "AccountError::EmailTaken",
+            AccountError::EmailTaken.into(),
+            409,
+            "email_taken",
+        ),
+        api(
+            "AccountError::InvalidCredentials",
+            AccountError::InvalidCredentials.into(),
+            401,
+            "invalid_credentials",
+        ),
+        api(
+            "AccountError::NotFound",
+            AccountError::NotFound.into(),
+            404,
+            "not_found",
+        ),
+        api(
+            "AccountError::Forbidden",
+            AccountError::Forbidden.into(),
+            403,
+            "forbidden",
+        ),
+        api(
+            "AccountError::LastOwner",
+            AccountError::LastOwner.into(),
+            409,
+            "last_owner",
+        ),
+        api(
+            "AccountError::InviteExpired",
+            AccountError::InviteExpired.into(),
+            410,
+            "invite_expired",
+        ),
+        api(
+            "AccountError::InviteUsed",
+            AccountError::InviteUsed.into(),
+            409,
+            "invite_used",
+        ),
+        api(
+            "AccountError::TokenExpired",
+            AccountError::TokenExpired.into(),
+            401,
+            "token_expired",
+        ),
+        api(
+            "AccountError::TokenInvalid",
+            AccountError::TokenInvalid.into(),
+            401,
+            "invalid_token",
+        ),
+        api(
+            "AccountError::TokenReused",
+            AccountError::TokenReused.into(),
+            401,
+            "invalid_token",
+        ),
+        api(
+            "AccountError::Hashing",
+            AccountError::Hashing("x".into()).into(),
+            500,
+            "internal_error",
+        ),
+        api(
+            "AccountError::Internal",
+            AccountError::Internal("x".into()).into(),
+            500,
+            "internal_error",
+        ),
+    ]);
+
+    // accounts, at the token endpoint.
+    let oauth_account = |e: AccountError| OAuthHttpError::from(e);
+    let (other_field, other_message) = invalid("name");
+    rows.extend([
+        oauth(
+            "AccountError::Store",
+            oauth_account(AccountError::Store(store_conflict())),
+            500,
+            "server_error",
+            Challenge::None,
+        ),
+        oauth(
+            "AccountError::Invalid",
+            oauth_account(AccountError::Invalid {
+                field: other_field,
+                message: other_message,
+            }),
+            500,
+            "server_error",
+            Challenge::None,
+        ),
+    ]);
+    for (what, e) in [
+        ("AccountError::TokenExpired", AccountError::TokenExpired),
+        ("AccountError::TokenInvalid", AccountError::TokenInvalid),
+        ("AccountError::TokenReused", AccountError::TokenReused),
+    ] {
+        rows.push(oauth(
+            what,
+            oauth_account(e),
+            400,
+            "invalid_grant",
+            Challenge::None,
+        ));
+    }
+    for (what, e) in [
+        ("AccountError::EmailTaken", AccountError::EmailTaken),
+        (
+            "AccountError::InvalidCredentials",
+            AccountError::InvalidCredentials,
+        ),
+        ("AccountError::NotFound", AccountError::NotFound),
+        ("AccountError::Forbidden", AccountError::Forbidden),
+        ("AccountError::LastOwner", AccountError::LastOwner),
+        ("AccountError::InviteExpired", AccountError::InviteExpired),
+        ("AccountError::InviteUsed", AccountError::InviteUsed),
+        ("AccountError::Hashing", AccountError::Hashing("x".into())),
+        ("AccountError::Internal", AccountError::Internal("x".into())),
+    ] {
+        rows.push(oauth(
+            what,
+            oauth_account(e),
+            500,
+            "server_error",
+            Challenge::None,
+        ));
+    }
+
+    // registration: metadata, client authentication, stored clients (all on OAuth).
+    for (what, code, expected) in [
+        (
+            "MetadataErrorCode::InvalidRedirectUri",
+            MetadataErrorCode::InvalidRedirectUri,
+            "invalid_redirect_uri",
+        ),
+        (
+            "MetadataErrorCode::InvalidClientMetadata",
+            MetadataErrorCode::InvalidClientMetadata,
+            "invalid_client_metadata",
+        ),
+    ] {
+        let e = MetadataError {
+            code,
+            description: "why".into(),
+        };
+        rows.push(oauth(what, e.into(), 400, expected, Challenge::None));
+    }
+    for (what, e) in [
+        ("AuthError::UnknownClient", AuthError::UnknownClient),
+        ("AuthError::WrongSecret", AuthError::WrongSecret),
+        (
+            "AuthError::WrongMethod",
+            AuthError::WrongMethod {
+                registered: "client_secret_basic",
+                used: "client_secret_post",
+            },
+        ),
+        ("AuthError::SecretRequired", AuthError::SecretRequired),
+    ] {
+        rows.push(oauth(
+            what,
+            e.into(),
+            401,
+            "invalid_client",
+            Challenge::Basic,
+        ));
+    }
+    rows.extend([
+        oauth(
+            "AuthError::Client",
+            AuthError::Client(ClientError::Store(store_gone())).into(),
+            500,
+            "server_error",
+            Challenge::None,
+        ),
+        oauth(
+            "ClientError::Store",
+            ClientError::Store(store_gone()).into(),
+            500,
+            "server_error",
+            Challenge::None,
+        ),
+        oauth(
+            "ClientError::Corrupt",
+            ClientError::Corrupt {
+                id: "c".into(),
+                reason: "x".into(),
+            }
+            .into(),
+            500,
+            "server_error",
+            Challenge::None,
+        ),
+    ]);
+
+    // grants: every code, at the token endpoint.
+    for (code, status, challenge) in grants_codes() {
+        let e = OAuthError::new(code, "why");
+        rows.push(oauth(
+            code.as_str(),
+            e.into(),
+            status,
+            code.as_str(),
+            challenge,
+        ));
+    }
+
+    // tokens: signing and key failures are ours; the store's follow the store rows.
+    for (what, e) in token_errors() {
+        rows.push(api(what, e.into(), 500, "internal_error"));
+    }
+    for (what, e) in token_errors() {
+        rows.push(oauth(what, e.into(), 500, "server_error", Challenge::None));
+    }
+    rows.extend([
+        api(
+            "TokenError::Store (out of reach)",
+            TokenError::Store(store_gone()).into(),
+            503,
+            "service_unavailable",
+        ),
+        oauth(
+            "TokenError::Store (out of reach)",
+            TokenError::Store(store_gone()).into(),
+            503,
+            "temporarily_unavailable",
+            Challenge::None,
+        ),
+    ]);
+
+    // A refused access token (tokens::VerifyError and the server's checks) on the API, and at
+    // userinfo.
+    rows.extend([
+        api(
+            "TokenRejected::Expired",
+            TokenRejected::Expired.into(),
+            401,
+            "token_expired",
+        ),
+        api(
+            "TokenRejected::Invalid",
+            TokenRejected::Invalid("revoked").into(),
+            401,
+            "invalid_token",
+        ),
+        api(
+            "TokenRejected::Internal",
+            TokenRejected::Internal("x".into()).into(),
+            500,
+            "internal_error",
+        ),
+        oauth(
+            "TokenRejected::Expired (userinfo)",
+            from_rejected_token(TokenRejected::Expired),
+            401,
+            "invalid_token",
+            Challenge::BearerError,
+        ),
+        oauth(
+            "TokenRejected::Invalid (userinfo)",
+            from_rejected_token(TokenRejected::Invalid("revoked")),
+            401,
+            "invalid_token",
+            Challenge::BearerError,
+        ),
+        oauth(
+            "TokenRejected::Internal (userinfo)",
+            from_rejected_token(TokenRejected::Internal("x".into())),
+            500,
+            "server_error",
+            Challenge::BearerError,
+        ),
+        oauth(
+            "userinfo: the token lacks openid",
+            OAuthHttpError::bearer(ErrorCode::InsufficientScope, "why"),
+            403,
+            "insufficient_scope",
+            Challenge::BearerError,
+        ),
+        oauth(
+            "userinfo: the token sent twice",
+            OAuthHttpError::bearer(ErrorCode::InvalidRequest, "why"),
+            400,
+            "invalid_request",
+            Challenge::BearerError,
+        ),
+        Row {
+            what: "userinfo: no token",
+            surface: Surface::NoBody,
+            answer: OAuthHttpError::bearer_required().error_response(),
+            status: 401,
+            code: "",
+            challenge: Challenge::BearerBare,
+        },
+        oauth(
+            "registration: a bad access token",
+            OAuthHttpError::invalid_token("why"),
+            401,
+            "invalid_token",
+            Challenge::BearerError,
+        ),
+        oauth(
+            "sign-in throttle",
+            OAuthHttpError::slow_down(30),
+            429,
+            "slow_down",
+            Challenge::None,
+        ),
+    ]);
+
+    // apikeys: managing keys and agents, and verifying a presented key.
+    let (field, message) = invalid("name");
+    rows.extend([
+        api(
+            "KeyError::Store",
+            from_key_error(KeyError::Store(store_gone())),
+            503,
+            "service_unavailable",
+        ),
+        api(
+            "KeyError::Malformed",
+            from_key_error(KeyError::Malformed),
+            401,
+            "invalid_api_key",
+        ),
+        api(
+            "KeyError::Unknown",
+            from_key_error(KeyError::Unknown),
+            401,
+            "invalid_api_key",
+        ),
+        api(
+            "KeyError::Expired",
+            from_key_error(KeyError::Expired),
+            401,
+            "invalid_api_key",
+        ),
+        api(
+            "KeyError::Revoked",
+            from_key_error(KeyError::Revoked),
+            409,
+            "api_key_revoked",
+        ),
+        api(
+            "KeyError::Invalid",
+            from_key_error(KeyError::Invalid { field, message }),
+            400,
+            "invalid_field",
+        ),
+        api(
+            "KeyError::NotFound",
+            from_key_error(KeyError::NotFound),
+            404,
+            "not_found",
+        ),
+        api(
+            "KeyError::OwnersOnly",
+            from_key_error(KeyError::OwnersOnly),
+            403,
+            "forbidden",
+        ),
+    ]);
+    let (field, message) = invalid("name");
+    rows.extend([
+        api(
+            "KeyError::Store (presented)",
+            from_presented_key_error(KeyError::Store(store_conflict())),
+            500,
+            "internal_error",
+        ),
+        api(
+            "KeyError::Expired (presented)",
+            from_presented_key_error(KeyError::Expired),
+            401,
+            "token_expired",
+        ),
+    ]);
+    for (what, e) in [
+        ("KeyError::Malformed (presented)", KeyError::Malformed),
+        ("KeyError::Unknown (presented)", KeyError::Unknown),
+        ("KeyError::Revoked (presented)", KeyError::Revoked),
+        (
+            "KeyError::Invalid (presented)",
+            KeyError::Invalid { field, message },
+        ),
+        ("KeyError::NotFound (presented)", KeyError::NotFound),
+        ("KeyError::OwnersOnly (presented)", KeyError::OwnersOnly),
+    ] {
+        rows.push(api(
+            what,
+            from_presented_key_error(e),
+            401,
+            "invalid_api_key",
+        ));
+    }
+
+    // gateway, on the API.
+    let (field, message) = invalid("baseUrl");
+    rows.extend([
+        api(
+            "GatewayError::Store",
+            GatewayError::Store(store_conflict()).into(),
+            500,
+            "internal_error",
+        ),
+        api(
+            "GatewayError::Invalid",
+            GatewayError::Invalid { field, message }.into(),
+            400,
+            "invalid_field",
+        ),
+        api(
+            "GatewayError::NotFound",
+            GatewayError::NotFound.into(),
+            404,
+            "not_found",
+        ),
+        api(
+            "GatewayError::Exists",
+            GatewayError::Exists.into(),
+            409,
+            "service_exists",
+        ),
+        api(
+            "GatewayError::Undecryptable",
+            GatewayError::Undecryptable.into(),
+            503,
+            "credential_unavailable",
+        ),
+        api(
+            "GatewayError::Refused",
+            GatewayError::Refused("10.0.0.1 is private".into()).into(),
+            403,
+            "upstream_refused",
+        ),
+    ]);
+    rows
+}
+
+/// Every OAuth error code, with the status and challenge it answers with at the token
+/// endpoint (RFC 6749 §5.2: 400, or 401 `invalid_client`; RFC 6750 §3.1 for the bearer codes).
+fn grants_codes() -> Vec<(ErrorCode, u16, Challenge)> {
+    use ErrorCode as C;
+    let all = [
+        C::InvalidRequest,
+        C::InvalidClient,
+        C::InvalidGrant,
+        C::UnauthorizedClient,
+        C::UnsupportedGrantType,
+        C::InvalidScope,
+        C::InvalidTarget,
+        C::UnsupportedTokenType,
+        C::ServerError,
+        C::AccessDenied,
+        C::UnsupportedResponseType,
+        C::LoginRequired,
+        C::ConsentRequired,
+        C::InteractionRequired,
+        C::RequestNotSupported,
+        C::RequestUriNotSupported,
+        C::AccountSelectionRequired,
+        C::TemporarilyUnavailable,
+        C::SlowDown,
+        C::InvalidToken,
+        C::InsufficientScope,
+        C::InvalidRedirectUri,
+        C::InvalidClientMetadata,
+        C::InvalidSoftwareStatement,
+        C::UnapprovedSoftwareStatement,
+    ];
+    all.into_iter()
+        .map(|code| {
+            // The guard: a new code fails to compile here until it has its answer.
+            let (status, challenge) = match code {
+                C::InvalidClient => (401, Challenge::Basic),
+                C::InvalidToken => (401, Challenge::BearerError),
+                C::InsufficientScope => (403, Challenge::None),
+                C::ServerError => (500, Challenge::None),
+                C::TemporarilyUnavailable => (503, Challenge::None),
+                C::SlowDown => (429, Challenge::None),
+                C::InvalidRequest
+                | C::InvalidGrant
+                | C::UnauthorizedClient
+                | C::UnsupportedGrantType
+                | C::InvalidScope
+                | C::InvalidTarget
+                | C::UnsupportedTokenType
+                | C::AccessDenied
+                | C::UnsupportedResponseType
+                | C::LoginRequired
+                | C::ConsentRequired
+                | C::InteractionRequired
+                | C::AccountSelectionRequired
+                | C::RequestNotSupported
+                | C::RequestUriNotSupported
+                | C::InvalidRedirectUri
+                | C::InvalidClientMetadata
+                | C::InvalidSoftwareStatement
+                | C::UnapprovedSoftwareStatement => (400, Challenge::None),
+            };
+            (code, status, challenge)
+        })
+        .collect()
+}
+
+fn token_errors() -> Vec<(&'static str, TokenError)> {
+    vec![
+        (
+            "TokenError::Store",
+            TokenError::Store(StoreError::Migration("x".into())),
+        ),
+        ("TokenError::KeyGeneration", TokenError::KeyGeneration("x")),
+        (
+            "TokenError::BadStoredKey",
+            TokenError::BadStoredKey {
+                kid: "k".into(),
+                reason: "x".into(),
+            },
+        ),
+        (
+            "TokenError::NoCurrentKey",
+            TokenError::NoCurrentKey("ES256"),
+        ),
+        ("TokenError::Signing", TokenError::Signing("x".into())),
+    ]
+}
+
+/// Compares one row's real response with its expectation; `Err` says what differs.
+async fn check(row: Row) -> Result<(), String> {
+    let Row {
+        what,
+        surface,
+        answer,
+        status,
+        code,
+        challenge,
+    } = row;
+    let fail = |why: String| Err(format!("{what}: {why}"));
+    if answer.status().as_u16() != status {
+        return fail(format!("status {} instead of {status}", answer.status()));
+    }
+    if answer.headers().get("cache-control").map(|v| v.as_bytes()) != Some(&b"no-store"[..]) {
+        return fail("cacheable".into());
+    }
+    let sent = answer
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap_or("<not ascii>").to_owned());
+    let challenge_ok = match challenge {
+        Challenge::None => sent.is_none(),
+        Challenge::Basic => sent.as_deref() == Some("Basic realm=\"portcullis\""),
+        Challenge::BearerBare => sent.as_deref() == Some("Bearer realm=\"portcullis\""),
+        Challenge::BearerError => sent.as_deref().is_some_and(|s| {
+            s.starts_with(&format!(
+                "Bearer realm=\"portcullis\", error=\"{code}\", error_description=\""
+            ))
+        }),
+    };
+    if !challenge_ok {
+        return fail(format!("WWW-Authenticate {sent:?}, expected {challenge:?}"));
+    }
+    let bytes = to_bytes(answer.into_body()).await.unwrap_or_default();
+    let body: serde_json::Value = match surface {
+        Surface::NoBody if bytes.is_empty() => return Ok(()),
+        Surface::NoBody => return fail("a body".into()),
+        Surface::Api | Surface::OAuth => match serde_json::from_slice(&bytes) {
+            Ok(body) => body,
+            Err(e) => return fail(format!("not JSON: {e}")),
+        },
+    };
+    let (sent_code, shaped) = match surface {
+        Surface::Api => (&body["error"]["code"], body["error"]["type"].is_string()),
+        _ => (&body["error"], body["error_description"].is_string()),
+    };
+    if sent_code != code {
+        return fail(format!("code {sent_code} instead of {code}"));
+    }
+    if !shaped {
+        return fail(format!("not the {surface:?} shape: {body}"));
+    }
+    Ok(())
+}
+
+#[actix_web::test]
+async fn every_domain_error_has_its_answer() {
+    let mut failures = Vec::new();
+    for row in rows() {
+        if let Err(why) = check(row).await {
+            failures.push(why);
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// The table notices a change of status, code, challenge or shape.
+#[actix_web::test]
+async fn a_changed_mapping_is_caught() {
+    let exists = || ApiError::from(GatewayError::Exists);
+    assert_eq!(
+        check(api("right", exists(), 409, "service_exists")).await,
+        Ok(())
+    );
+    assert!(
+        check(api("status", exists(), 400, "service_exists"))
+            .await
+            .is_err()
+    );
+    assert!(check(api("code", exists(), 409, "exists")).await.is_err());
+    let client = || OAuthHttpError::from(AuthError::WrongSecret);
+    assert_eq!(
+        check(oauth(
+            "right",
+            client(),
+            401,
+            "invalid_client",
+            Challenge::Basic
+        ))
+        .await,
+        Ok(())
+    );
+    assert!(
+        check(oauth(
+            "challenge",
+            client(),
+            401,
+            "invalid_client",
+            Challenge::None
+        ))
+        .await
+        .is_err()
+    );
+    let shape = Row {
+        surface: Surface::Api,
+        ..oauth("shape", client(), 401, "invalid_client", Challenge::Basic)
+    };
+    assert!(check(shape).await.is_err());
+}
+
+/// The guards: one arm per variant, so a new variant does not compile until the table above
+/// has rows for it.
+#[allow(dead_code)]
+mod variants {
+    use super::*;
+
+    fn store(e: &StoreError) {
+        match e {
+            StoreError::InvalidUrl(_)
+            | StoreError::DataDir { .. }
+            | StoreError::Connect(_)
+            | StoreError::FileGone(_)
+            | StoreError::Migration(_)
+            | StoreError::Pool(_)
+            | StoreError::Conflict
+            | StoreError::Query(_) => {}
+        }
+    }
+
+    fn accounts(e: &AccountError) {
+        match e {
+            AccountError::Store(_)
+            | AccountError::Invalid { .. }
+            | AccountError::EmailTaken
+            | AccountError::InvalidCredentials
+            | AccountError::NotFound
+            | AccountError::Forbidden
+            | AccountError::LastOwner
+            | AccountError::InviteExpired
+            | AccountError::InviteUsed
+            | AccountError::TokenExpired
+            | AccountError::TokenInvalid
+            | AccountError::TokenReused
+            | AccountError::Hashing(_)
+            | AccountError::Internal(_) => {}
+        }
+    }
+
+    fn registration(m: MetadataErrorCode, a: &AuthError, c: &ClientError) {
+        match m {
+            MetadataErrorCode::InvalidRedirectUri | MetadataErrorCode::InvalidClientMetadata => {}
+        }
+        match a {
+            AuthError::UnknownClient
+            | AuthError::WrongSecret
+            | AuthError::WrongMethod { .. }
+            | AuthError::SecretRequired
+            | AuthError::Client(_) => {}
+        }
+        match c {
+            ClientError::Store(_) | ClientError::Corrupt { .. } => {}
+        }
+    }
+
+    fn tokens(e: &TokenError, r: &TokenRejected) {
+        match e {
+            TokenError::Store(_)
+            | TokenError::KeyGeneration(_)
+            | TokenError::BadStoredKey { .. }
+            | TokenError::NoCurrentKey(_)
+            | TokenError::Signing(_) => {}
+        }
+        match r {
+            TokenRejected::Expired | TokenRejected::Invalid(_) | TokenRejected::Internal(_) => {}
+        }
+    }
+
+    fn apikeys(e: &KeyError) {
+        match e {
+            KeyError::Store(_)
+            | KeyError::Malformed
+            | KeyError::Unknown
+            | KeyError::Expired
+            | KeyError::Revoked
+            | KeyError::Invalid { .. }
+            | KeyError::NotFound
+            | KeyError::OwnersOnly => {}
+        }
+    }
+
+    fn gateway(e: &GatewayError) {
+        match e {
+            GatewayError::Store(_)
+            | GatewayError::Invalid { .. }
+            | GatewayError::NotFound
+            | GatewayError::Exists
+            | GatewayError::Undecryptable
+            | GatewayError::Refused(_) => {}
+        }
+    }
+}

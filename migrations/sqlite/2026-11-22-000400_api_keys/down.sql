@@ -1,2 +1,0 @@
-DROP TABLE agents;
-DROP TABLE api_keys;

@@ -1,2 +1,0 @@
-DROP TABLE gateway_usage;
-DROP TABLE services;
