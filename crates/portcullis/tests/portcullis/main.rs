@@ -1,0 +1,6 @@
+//! The `portcullis` binary as an operator runs it: the command line, several processes on one
+//! database, a process killed in the middle of writes.
+
+mod cli;
+mod cluster;
+mod crash;
