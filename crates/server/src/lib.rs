@@ -1,7 +1,9 @@
 //! The Portcullis server: the only crate that knows actix-web, HTTP and askama.
 //!
-//! It owns the routes, the server-rendered pages, the settings and the command line (binary
-//! `portcullis`). Handlers are thin: they parse the request, call a domain crate (`accounts`,
+//! Owns: the routes, the server-rendered pages, the middleware, the in-memory caches and the
+//! HTTP mapping of every error. It is a library handed a validated [`Settings`]; the command
+//! line, the reading of settings and the logging set-up are the binary's (`crates/portcullis`).
+//! Handlers are thin: they parse the request, call a domain crate (`accounts`,
 //! `registration`, `grants`, `tokens`, `apikeys`) and map its answer or error to HTTP. Every
 //! error reaches HTTP through [`errors`]: RFC 6749 shapes on OAuth endpoints, the JSON API shape
 //! (`{"error":{"code","message","type"}}`) under `/api/`, an HTML page elsewhere.
@@ -15,12 +17,11 @@ pub mod access;
 pub mod app;
 pub mod audit;
 mod auth;
-pub mod cli;
 mod clientcache;
 pub mod config;
 pub mod errors;
 pub mod forwarded;
-mod invalidate;
+pub mod invalidate;
 mod keycache;
 pub mod metrics;
 mod middleware;
@@ -30,8 +31,9 @@ pub mod ratelimit;
 pub(crate) mod routes;
 /// The JSON API's route table (`routes/api.rs`): every `/api/v1` route and who may call it.
 pub use routes::api::{API_ROUTES, markdown as api_routes_markdown};
-pub mod telemetry;
 mod ttlmap;
 
-pub use app::{AppState, Running, start, start_on, start_with};
-pub use config::Settings;
+pub use app::{AppState, RunError, Running, run, start, start_on, start_with};
+pub use config::{RegistrationPolicy, Settings};
+/// What the command line's operator commands share with the routes.
+pub use routes::{audit_json, registration_policy};
