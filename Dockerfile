@@ -27,7 +27,7 @@ COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/usr/local/cargo/git,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
-    cargo build --release --locked -p server --bin portcullis \
+    cargo build --release --locked -p portcullis --bin portcullis \
  && install -D -m 0755 target/release/portcullis /out/portcullis
 
 ############################################################################

@@ -3,6 +3,9 @@
 //! passes before any connection is made. The proxying itself (streaming bytes over HTTP) is in
 //! the server; this crate decides where a call may go and with what credential.
 //!
+//! Owns: upstream services and their sealed credentials, the master key, and the rules of
+//! where a proxied call may go (`target.rs`).
+//!
 //! It is a crate of its own, not part of `apikeys`: it owns a secret of a different kind (an
 //! upstream credential that must be read back, so encrypted, where API keys are only hashed)
 //! and rules about the network (no open proxy, no private addresses).

@@ -1,5 +1,8 @@
 //! Primitives every domain crate shares: the clock, secrets, random identifiers.
 //!
+//! Owns: the injected [`Clock`] (the one place that reads the system time), secrets as types
+//! ([`PlainSecret`], [`SecretHash`]), and random identifiers and tokens.
+//!
 //! Architecture invariants:
 //! - Depends on nothing of ours and knows nothing of HTTP, storage or OAuth.
 //! - A [`PlainSecret`] exists only between its creation and the response that shows it once;

@@ -116,3 +116,29 @@ fn start_inner(
         audit,
     })
 }
+
+/// Why [`run`] ended in failure.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Bind(#[from] BindError),
+    #[error(transparent)]
+    Serve(#[from] std::io::Error),
+}
+
+/// Serves on the calling thread until the server stops (SIGTERM or SIGINT): [`start`] in an
+/// actix system of its own, `listening` called with the bound address once it listens, and
+/// the queued audit events written at the end. The binary's `serve`.
+pub fn run(
+    settings: Settings,
+    store: Store,
+    listening: impl FnOnce(SocketAddr),
+) -> Result<(), RunError> {
+    actix_web::rt::System::new().block_on(async move {
+        let running = start(settings, store)?;
+        listening(running.addr);
+        let stopped = running.server.await;
+        running.audit.flush();
+        Ok(stopped?)
+    })
+}

@@ -1,367 +1,24 @@
-//! Settings: command-line flags, `PORTCULLIS_*` environment variables and an optional
-//! `portcullis.toml`, in that order of precedence, validated once at start.
+//! The server's settings: typed, valid by construction, with the documented defaults.
+//!
+//! Reading them (flags, `PORTCULLIS_*` environment variables, `portcullis.toml`) and checking
+//! the text is the binary's job (`crates/portcullis`, `settings.rs`): the server is handed a
+//! [`Settings`] value and never reads the environment or a file itself. Tests build one from
+//! [`Settings::default`] and change the fields they need.
 
-use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use clap::Args;
-use serde::Deserialize;
 use store::DatabaseUrl;
 use tokens::SigningAlg;
 use url::Url;
 
-/// The settings file read when `PORTCULLIS_CONFIG` is not given, if it exists.
-pub const DEFAULT_CONFIG_FILE: &str = "portcullis.toml";
+use crate::forwarded::TrustedProxies;
+use crate::ratelimit::Limits;
+
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 pub const DEFAULT_ISSUER: &str = "http://127.0.0.1:8080";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/portcullis.db";
-
-/// Every setting, as flags and environment variables. `portcullis --help` prints this list.
-#[derive(Debug, Clone, Default, Args)]
-pub struct SettingsArgs {
-    /// Settings file (TOML, keys as the flags with `_` for `-`) [default: portcullis.toml in the
-    /// working directory, when present]
-    #[arg(long, env = "PORTCULLIS_CONFIG", global = true, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// Address to listen on [default: 127.0.0.1:8080]
-    #[arg(long, env = "PORTCULLIS_BIND", global = true, value_name = "HOST:PORT")]
-    pub bind: Option<String>,
-
-    /// Public base URL of this server, the `iss` of every token [default: http://127.0.0.1:8080]
-    #[arg(long, env = "PORTCULLIS_ISSUER", global = true, value_name = "URL")]
-    pub issuer: Option<String>,
-
-    /// sqlite://path/to/file.db or postgres://user:password@host/db [default:
-    /// sqlite://data/portcullis.db, relative to the working directory]
-    #[arg(
-        long,
-        env = "PORTCULLIS_DATABASE_URL",
-        global = true,
-        value_name = "URL"
-    )]
-    pub database_url: Option<String>,
-
-    /// Most database connections each instance keeps open [default: 16]
-    #[arg(
-        long,
-        env = "PORTCULLIS_DATABASE_POOL_SIZE",
-        global = true,
-        value_name = "N"
-    )]
-    pub database_pool_size: Option<u32>,
-
-    /// Log format: `human` or `json` [default: human]
-    #[arg(
-        long,
-        env = "PORTCULLIS_LOG_FORMAT",
-        global = true,
-        value_name = "FORMAT"
-    )]
-    pub log_format: Option<String>,
-
-    /// Log filter, e.g. `info` or `info,portcullis::access=debug` for one line per request
-    /// [default: info]
-    #[arg(
-        long,
-        env = "PORTCULLIS_LOG_LEVEL",
-        global = true,
-        value_name = "FILTER"
-    )]
-    pub log_level: Option<String>,
-
-    /// HTTP worker threads [default: the number of CPU cores]
-    #[arg(long, env = "PORTCULLIS_WORKERS", global = true, value_name = "N")]
-    pub workers: Option<usize>,
-
-    /// Seconds in-flight requests get to finish after SIGTERM or SIGINT [default: 30]
-    #[arg(
-        long,
-        env = "PORTCULLIS_SHUTDOWN_TIMEOUT",
-        global = true,
-        value_name = "SECONDS"
-    )]
-    pub shutdown_timeout: Option<u64>,
-
-    /// Lifetime of access tokens in seconds [default: 3600]
-    #[arg(
-        long,
-        env = "PORTCULLIS_ACCESS_TOKEN_TTL",
-        global = true,
-        value_name = "SECONDS"
-    )]
-    pub access_token_ttl: Option<i64>,
-
-    /// Signature algorithm of access tokens: ES256, RS256 or EdDSA [default: ES256]
-    #[arg(
-        long,
-        env = "PORTCULLIS_ACCESS_TOKEN_ALG",
-        global = true,
-        value_name = "ALG"
-    )]
-    pub access_token_alg: Option<String>,
-
-    /// `aud` of access tokens requested without a `resource` [default: the issuer]
-    #[arg(
-        long,
-        env = "PORTCULLIS_DEFAULT_AUDIENCE",
-        global = true,
-        value_name = "URI"
-    )]
-    pub default_audience: Option<String>,
-
-    /// Dynamic client registration: `open`, `token` (an initial access token from
-    /// `portcullis client token` is required) or `closed` [default: open]
-    #[arg(
-        long,
-        env = "PORTCULLIS_REGISTRATION",
-        global = true,
-        value_name = "POLICY"
-    )]
-    pub registration: Option<String>,
-
-    /// Scopes clients may register, space-separated [default: "openid profile email
-    /// offline_access"]
-    #[arg(long, env = "PORTCULLIS_SCOPES", global = true, value_name = "SCOPES")]
-    pub scopes: Option<String>,
-
-    /// Seconds an instance keeps the signing keys in memory before reloading them from the
-    /// database (a key rotated elsewhere signs here after at most this long, even if the
-    /// instances' PostgreSQL notice is lost) [default: 30]
-    #[arg(
-        long,
-        env = "PORTCULLIS_KEYS_REFRESH",
-        global = true,
-        value_name = "SECONDS"
-    )]
-    pub keys_refresh: Option<i64>,
-
-    /// Longest life of a browser session, in seconds [default: 604800, 7 days]
-    #[arg(
-        long,
-        env = "PORTCULLIS_SESSION_TTL",
-        global = true,
-        value_name = "SECONDS"
-    )]
-    pub session_ttl: Option<i64>,
-
-    /// A browser session unused this many seconds ends [default: 86400, 1 day]
-    #[arg(
-        long,
-        env = "PORTCULLIS_SESSION_IDLE_TIMEOUT",
-        global = true,
-        value_name = "SECONDS"
-    )]
-    pub session_idle_timeout: Option<i64>,
-
-    /// Lifetime of refresh tokens, in seconds [default: 2592000, 30 days]
-    #[arg(
-        long,
-        env = "PORTCULLIS_REFRESH_TOKEN_TTL",
-        global = true,
-        value_name = "SECONDS"
-    )]
-    pub refresh_token_ttl: Option<i64>,
-
-    /// Seconds after a refresh token's rotation during which presenting it again gets another
-    /// new token instead of revoking its family (for a lost response) [default: 0, off]
-    #[arg(
-        long,
-        env = "PORTCULLIS_REFRESH_GRACE",
-        global = true,
-        value_name = "SECONDS"
-    )]
-    pub refresh_grace: Option<i64>,
-
-    /// Enable the legacy password grant for clients that register it (also served at
-    /// `POST /Token`) [default: false]
-    #[arg(
-        long,
-        env = "PORTCULLIS_PASSWORD_GRANT",
-        global = true,
-        value_name = "BOOL"
-    )]
-    pub password_grant: Option<bool>,
-
-    /// Seconds an instance trusts a verified API key before checking it again (a key revoked
-    /// elsewhere is refused within this time even if the instances' PostgreSQL notice is lost)
-    /// [default: 10]
-    #[arg(
-        long,
-        env = "PORTCULLIS_API_KEY_CACHE",
-        global = true,
-        value_name = "SECONDS"
-    )]
-    pub api_key_cache: Option<i64>,
-
-    /// Sign-in attempts per client IP per minute (sign-in page, JSON login, password grant);
-    /// 0 turns the limit off [default: 30]
-    #[arg(
-        long,
-        env = "PORTCULLIS_RATE_LIMIT_LOGIN",
-        global = true,
-        value_name = "PER_MINUTE"
-    )]
-    pub rate_limit_login: Option<u32>,
-
-    /// Sign-ups per client IP per minute (page and JSON); 0 turns the limit off [default: 10]
-    #[arg(
-        long,
-        env = "PORTCULLIS_RATE_LIMIT_SIGNUP",
-        global = true,
-        value_name = "PER_MINUTE"
-    )]
-    pub rate_limit_signup: Option<u32>,
-
-    /// Token endpoint requests per client IP per minute; 0 turns the limit off [default: 3000]
-    #[arg(
-        long,
-        env = "PORTCULLIS_RATE_LIMIT_TOKEN",
-        global = true,
-        value_name = "PER_MINUTE"
-    )]
-    pub rate_limit_token: Option<u32>,
-
-    /// Token endpoint requests per client id per minute; 0 turns the limit off [default: 3000]
-    #[arg(
-        long,
-        env = "PORTCULLIS_RATE_LIMIT_TOKEN_PER_CLIENT",
-        global = true,
-        value_name = "PER_MINUTE"
-    )]
-    pub rate_limit_token_per_client: Option<u32>,
-
-    /// Dynamic client registrations per client IP per minute; 0 turns the limit off
-    /// [default: 10]
-    #[arg(
-        long,
-        env = "PORTCULLIS_RATE_LIMIT_REGISTRATION",
-        global = true,
-        value_name = "PER_MINUTE"
-    )]
-    pub rate_limit_registration: Option<u32>,
-
-    /// Seconds an instance keeps a registered client in memory before reading it again (a
-    /// client changed or deleted elsewhere is seen within this time even if the instances'
-    /// PostgreSQL notice is lost) [default: 10]
-    #[arg(
-        long,
-        env = "PORTCULLIS_CLIENT_CACHE",
-        global = true,
-        value_name = "SECONDS"
-    )]
-    pub client_cache: Option<i64>,
-
-    /// The gateway's master key: 64 hex characters or base64 of 32 bytes. Without one (or a
-    /// key file) the agent gateway is off
-    #[arg(
-        long,
-        env = "PORTCULLIS_MASTER_KEY",
-        global = true,
-        value_name = "KEY",
-        hide_env_values = true
-    )]
-    pub master_key: Option<String>,
-
-    /// A file holding the master key (instead of PORTCULLIS_MASTER_KEY)
-    #[arg(
-        long,
-        env = "PORTCULLIS_MASTER_KEY_FILE",
-        global = true,
-        value_name = "FILE"
-    )]
-    pub master_key_file: Option<PathBuf>,
-
-    /// Let the gateway reach private, loopback and link-local addresses and plain-http
-    /// upstreams (for tests; never in production) [default: false]
-    #[arg(
-        long,
-        env = "PORTCULLIS_GATEWAY_ALLOW_PRIVATE",
-        global = true,
-        value_name = "BOOL"
-    )]
-    pub gateway_allow_private: Option<bool>,
-
-    /// Seconds the gateway waits for an upstream's response head [default: 60]
-    #[arg(
-        long,
-        env = "PORTCULLIS_GATEWAY_TIMEOUT",
-        global = true,
-        value_name = "SECONDS"
-    )]
-    pub gateway_timeout: Option<i64>,
-
-    /// Largest request body the gateway forwards, in bytes [default: 10485760]
-    #[arg(
-        long,
-        env = "PORTCULLIS_GATEWAY_MAX_BODY",
-        global = true,
-        value_name = "BYTES"
-    )]
-    pub gateway_max_body: Option<u64>,
-
-    /// Deprecated alias: `true` trusts loopback and the private ranges (127.0.0.0/8, ::1,
-    /// 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7) as proxies; prefer
-    /// PORTCULLIS_TRUSTED_PROXIES [default: false]
-    #[arg(
-        long,
-        env = "PORTCULLIS_TRUST_PROXY",
-        global = true,
-        value_name = "BOOL"
-    )]
-    pub trust_proxy: Option<bool>,
-
-    /// Proxies whose X-Forwarded-For / Forwarded is believed: CIDR ranges or addresses,
-    /// separated by commas or spaces. The client IP is the rightmost address in those headers
-    /// that is not in this list [default: none, the TCP peer is the client]
-    #[arg(
-        long,
-        env = "PORTCULLIS_TRUSTED_PROXIES",
-        global = true,
-        value_name = "CIDRS"
-    )]
-    pub trusted_proxies: Option<String>,
-}
-
-/// The same settings as keys of `portcullis.toml`. Unknown keys are refused, so a typo is
-/// reported instead of silently ignored.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileSettings {
-    bind: Option<String>,
-    issuer: Option<String>,
-    database_url: Option<String>,
-    database_pool_size: Option<u32>,
-    log_format: Option<String>,
-    log_level: Option<String>,
-    workers: Option<usize>,
-    shutdown_timeout: Option<u64>,
-    access_token_ttl: Option<i64>,
-    access_token_alg: Option<String>,
-    default_audience: Option<String>,
-    registration: Option<String>,
-    scopes: Option<String>,
-    keys_refresh: Option<i64>,
-    session_ttl: Option<i64>,
-    session_idle_timeout: Option<i64>,
-    refresh_token_ttl: Option<i64>,
-    refresh_grace: Option<i64>,
-    password_grant: Option<bool>,
-    api_key_cache: Option<i64>,
-    client_cache: Option<i64>,
-    rate_limit_login: Option<u32>,
-    rate_limit_signup: Option<u32>,
-    rate_limit_token: Option<u32>,
-    rate_limit_token_per_client: Option<u32>,
-    rate_limit_registration: Option<u32>,
-    master_key: Option<String>,
-    master_key_file: Option<PathBuf>,
-    gateway_allow_private: Option<bool>,
-    gateway_timeout: Option<i64>,
-    gateway_max_body: Option<u64>,
-    trust_proxy: Option<bool>,
-    trusted_proxies: Option<String>,
-}
+/// The scopes clients may register when `PORTCULLIS_SCOPES` is not given.
+pub const DEFAULT_SCOPES: &str = "openid profile email offline_access";
 
 /// Who may register clients over RFC 7591.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -374,24 +31,15 @@ pub enum RegistrationPolicy {
     Closed,
 }
 
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    Human,
-    Json,
-}
-
 /// Validated settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// What to listen on, as given (host names are resolved when binding).
     pub bind: String,
-    /// The issuer URL without a trailing slash.
+    /// The issuer URL without a trailing slash. Set it with [`Settings::set_issuer`], which
+    /// keeps the default audience in step.
     pub issuer: Url,
     pub database_url: DatabaseUrl,
-    pub database_pool_size: u32,
-    pub log_format: LogFormat,
-    pub log_level: String,
     pub workers: usize,
     pub shutdown_timeout: u64,
     pub access_token_ttl: i64,
@@ -407,282 +55,61 @@ pub struct Settings {
     pub password_grant: bool,
     pub api_key_cache: i64,
     pub client_cache: i64,
-    pub rate_limits: crate::ratelimit::Limits,
+    pub rate_limits: Limits,
     /// The gateway's master key; `None` turns the gateway off.
-    pub master_key: Option<std::sync::Arc<gateway::MasterKey>>,
+    pub master_key: Option<Arc<gateway::MasterKey>>,
     pub gateway_allow_private: bool,
     pub gateway_timeout: i64,
     pub gateway_max_body: u64,
-    /// `PORTCULLIS_TRUST_PROXY=true` was given (the deprecated alias): `serve` warns.
-    pub trust_proxy: bool,
-    /// Whose forwarding headers are believed (the alias fills it with the private ranges).
-    pub trusted_proxies: crate::forwarded::TrustedProxies,
+    /// Whose forwarding headers are believed.
+    pub trusted_proxies: TrustedProxies,
 }
 
-/// A setting that cannot be used, with the name of the setting at fault.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read settings file {}: {source}", path.display())]
-    Unreadable {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("settings file {}: {message}", path.display())]
-    Malformed { path: PathBuf, message: String },
-    #[error("invalid {setting}: {message}")]
-    Invalid {
-        setting: &'static str,
-        message: String,
-    },
-}
-
-fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        setting,
-        message: message.into(),
+impl Default for Settings {
+    /// The documented defaults (`portcullis --help`, docs/configuration.md).
+    fn default() -> Self {
+        let issuer = Url::parse(DEFAULT_ISSUER).expect("DEFAULT_ISSUER is a URL");
+        Self {
+            bind: DEFAULT_BIND.into(),
+            default_audience: DEFAULT_ISSUER.into(),
+            issuer,
+            database_url: DatabaseUrl::Sqlite("data/portcullis.db".into()),
+            workers: std::thread::available_parallelism().map_or(2, usize::from),
+            shutdown_timeout: 30,
+            access_token_ttl: 3600,
+            access_token_alg: SigningAlg::Es256,
+            registration: RegistrationPolicy::Open,
+            scopes: DEFAULT_SCOPES.split(' ').map(str::to_owned).collect(),
+            keys_refresh: 30,
+            session_ttl: 604_800,
+            session_idle_timeout: 86_400,
+            refresh_token_ttl: 2_592_000,
+            refresh_grace: 0,
+            password_grant: false,
+            api_key_cache: 10,
+            client_cache: 10,
+            rate_limits: Limits {
+                login: 30,
+                signup: 10,
+                token_per_ip: 3000,
+                token_per_client: 3000,
+                registration: 10,
+            },
+            master_key: None,
+            gateway_allow_private: false,
+            gateway_timeout: 60,
+            gateway_max_body: 10 * 1024 * 1024,
+            trusted_proxies: TrustedProxies::default(),
+        }
     }
 }
 
 impl Settings {
-    /// Reads the settings file (if any) under the flags and environment, then validates.
-    pub fn load(args: &SettingsArgs) -> Result<Self, ConfigError> {
-        let file = match &args.config {
-            Some(path) => read_file(path)?,
-            None if Path::new(DEFAULT_CONFIG_FILE).is_file() => {
-                read_file(Path::new(DEFAULT_CONFIG_FILE))?
-            }
-            None => FileSettings::default(),
-        };
-        Self::resolve(args.clone(), file)
-    }
-
-    /// Settings from the flags and environment alone, ignoring any settings file.
-    pub fn from_args(args: SettingsArgs) -> Result<Self, ConfigError> {
-        Self::resolve(args, FileSettings::default())
-    }
-
-    fn resolve(args: SettingsArgs, file: FileSettings) -> Result<Self, ConfigError> {
-        let bind = args
-            .bind
-            .or(file.bind)
-            .unwrap_or_else(|| DEFAULT_BIND.into());
-        let issuer = args
-            .issuer
-            .or(file.issuer)
-            .unwrap_or_else(|| DEFAULT_ISSUER.into());
-        let database_url = args
-            .database_url
-            .or(file.database_url)
-            .unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
-        let log_format = args
-            .log_format
-            .or(file.log_format)
-            .unwrap_or_else(|| "human".into());
-        let log_level = args
-            .log_level
-            .or(file.log_level)
-            .unwrap_or_else(|| "info".into());
-        let workers = args
-            .workers
-            .or(file.workers)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
-        let issuer = parse_issuer(&issuer)?;
-        let default_audience = match args.default_audience.or(file.default_audience) {
-            None => issuer.as_str().trim_end_matches('/').to_owned(),
-            Some(aud) => match Url::parse(&aud) {
-                Ok(_) if grants::is_reserved_audience(&aud) => {
-                    return Err(invalid(
-                        "PORTCULLIS_DEFAULT_AUDIENCE",
-                        format!("{aud:?} is reserved for first-party sign-in"),
-                    ));
-                }
-                Ok(u) if u.fragment().is_none() => aud,
-                _ => {
-                    return Err(invalid(
-                        "PORTCULLIS_DEFAULT_AUDIENCE",
-                        format!("{aud:?}: expected an absolute URI without a fragment"),
-                    ));
-                }
-            },
-        };
-        let scopes_raw = args
-            .scopes
-            .or(file.scopes)
-            .unwrap_or_else(|| "openid profile email offline_access".into());
-        let scopes = parse_scopes(&scopes_raw)?;
-        let trust_proxy = args.trust_proxy.or(file.trust_proxy).unwrap_or(false);
-        let trusted_proxies = parse_trusted_proxies(
-            trust_proxy,
-            args.trusted_proxies.or(file.trusted_proxies).as_deref(),
-        )?;
-        Ok(Self {
-            bind: parse_bind(&bind)?,
-            issuer,
-            database_url: DatabaseUrl::parse(&database_url)
-                .map_err(|e| invalid("PORTCULLIS_DATABASE_URL", e.to_string()))?,
-            database_pool_size: match args.database_pool_size.or(file.database_pool_size) {
-                None => 16,
-                Some(n @ 1..=1000) => n,
-                Some(n) => {
-                    return Err(invalid(
-                        "PORTCULLIS_DATABASE_POOL_SIZE",
-                        format!("{n} is outside 1..=1000"),
-                    ));
-                }
-            },
-            log_format: match log_format.as_str() {
-                "human" => LogFormat::Human,
-                "json" => LogFormat::Json,
-                other => {
-                    return Err(invalid(
-                        "PORTCULLIS_LOG_FORMAT",
-                        format!("{other:?}: expected human or json"),
-                    ));
-                }
-            },
-            log_level: crate::telemetry::check_filter(&log_level)
-                .map_err(|e| invalid("PORTCULLIS_LOG_LEVEL", e))?,
-            workers: match workers {
-                1..=1024 => workers,
-                n => {
-                    return Err(invalid(
-                        "PORTCULLIS_WORKERS",
-                        format!("{n} is outside 1..=1024"),
-                    ));
-                }
-            },
-            shutdown_timeout: args
-                .shutdown_timeout
-                .or(file.shutdown_timeout)
-                .unwrap_or(30),
-            access_token_ttl: match args.access_token_ttl.or(file.access_token_ttl) {
-                None => 3600,
-                Some(n @ 60..=86_400) => n,
-                Some(n) => {
-                    return Err(invalid(
-                        "PORTCULLIS_ACCESS_TOKEN_TTL",
-                        format!("{n} is outside 60..=86400 seconds"),
-                    ));
-                }
-            },
-            access_token_alg: match args.access_token_alg.or(file.access_token_alg) {
-                None => SigningAlg::Es256,
-                Some(name) => SigningAlg::parse(&name).ok_or_else(|| {
-                    invalid(
-                        "PORTCULLIS_ACCESS_TOKEN_ALG",
-                        format!("{name:?}: expected ES256, RS256 or EdDSA"),
-                    )
-                })?,
-            },
-            default_audience,
-            registration: match args.registration.or(file.registration).as_deref() {
-                None | Some("open") => RegistrationPolicy::Open,
-                Some("token") => RegistrationPolicy::Token,
-                Some("closed") => RegistrationPolicy::Closed,
-                Some(other) => {
-                    return Err(invalid(
-                        "PORTCULLIS_REGISTRATION",
-                        format!("{other:?}: expected open, token or closed"),
-                    ));
-                }
-            },
-            scopes,
-            keys_refresh: match args.keys_refresh.or(file.keys_refresh) {
-                None => 30,
-                Some(n @ 0..=3600) => n,
-                Some(n) => {
-                    return Err(invalid(
-                        "PORTCULLIS_KEYS_REFRESH",
-                        format!("{n} is outside 0..=3600 seconds"),
-                    ));
-                }
-            },
-            session_ttl: seconds(
-                "PORTCULLIS_SESSION_TTL",
-                args.session_ttl.or(file.session_ttl),
-                604_800,
-                60..=31_536_000,
-            )?,
-            session_idle_timeout: seconds(
-                "PORTCULLIS_SESSION_IDLE_TIMEOUT",
-                args.session_idle_timeout.or(file.session_idle_timeout),
-                86_400,
-                60..=31_536_000,
-            )?,
-            refresh_token_ttl: seconds(
-                "PORTCULLIS_REFRESH_TOKEN_TTL",
-                args.refresh_token_ttl.or(file.refresh_token_ttl),
-                2_592_000,
-                60..=31_536_000,
-            )?,
-            refresh_grace: seconds(
-                "PORTCULLIS_REFRESH_GRACE",
-                args.refresh_grace.or(file.refresh_grace),
-                0,
-                0..=300,
-            )?,
-            password_grant: args.password_grant.or(file.password_grant).unwrap_or(false),
-            api_key_cache: seconds(
-                "PORTCULLIS_API_KEY_CACHE",
-                args.api_key_cache.or(file.api_key_cache),
-                10,
-                0..=300,
-            )?,
-            rate_limits: crate::ratelimit::Limits {
-                login: args
-                    .rate_limit_login
-                    .or(file.rate_limit_login)
-                    .unwrap_or(30),
-                signup: args
-                    .rate_limit_signup
-                    .or(file.rate_limit_signup)
-                    .unwrap_or(10),
-                token_per_ip: args
-                    .rate_limit_token
-                    .or(file.rate_limit_token)
-                    .unwrap_or(3000),
-                token_per_client: args
-                    .rate_limit_token_per_client
-                    .or(file.rate_limit_token_per_client)
-                    .unwrap_or(3000),
-                registration: args
-                    .rate_limit_registration
-                    .or(file.rate_limit_registration)
-                    .unwrap_or(10),
-            },
-            client_cache: seconds(
-                "PORTCULLIS_CLIENT_CACHE",
-                args.client_cache.or(file.client_cache),
-                10,
-                0..=300,
-            )?,
-            master_key: load_master_key(
-                args.master_key.or(file.master_key),
-                args.master_key_file.or(file.master_key_file),
-            )?,
-            gateway_allow_private: args
-                .gateway_allow_private
-                .or(file.gateway_allow_private)
-                .unwrap_or(false),
-            gateway_timeout: seconds(
-                "PORTCULLIS_GATEWAY_TIMEOUT",
-                args.gateway_timeout.or(file.gateway_timeout),
-                60,
-                1..=3600,
-            )?,
-            gateway_max_body: match args.gateway_max_body.or(file.gateway_max_body) {
-                None => 10 * 1024 * 1024,
-                Some(n @ 1..=1_073_741_824) => n,
-                Some(n) => {
-                    return Err(invalid(
-                        "PORTCULLIS_GATEWAY_MAX_BODY",
-                        format!("{n} is outside 1..=1073741824 bytes"),
-                    ));
-                }
-            },
-            trust_proxy,
-            trusted_proxies,
-        })
+    /// Sets the issuer, and the default audience to it (the audience of a token requested
+    /// without a `resource`); set `default_audience` afterwards to have another one.
+    pub fn set_issuer(&mut self, issuer: Url) {
+        self.issuer = issuer;
+        self.default_audience = self.issuer_str().to_owned();
     }
 
     /// The issuer as a string without a trailing slash, as it appears in `iss`.
@@ -691,279 +118,20 @@ impl Settings {
     }
 }
 
-/// The master key from the setting or its file; both is an error.
-fn load_master_key(
-    value: Option<String>,
-    file: Option<PathBuf>,
-) -> Result<Option<std::sync::Arc<gateway::MasterKey>>, ConfigError> {
-    let raw = match (value, file) {
-        (Some(_), Some(_)) => {
-            return Err(invalid(
-                "PORTCULLIS_MASTER_KEY",
-                "give the key or a key file, not both",
-            ));
-        }
-        (Some(v), None) => v,
-        (None, Some(path)) => std::fs::read_to_string(&path).map_err(|e| {
-            invalid(
-                "PORTCULLIS_MASTER_KEY_FILE",
-                format!("cannot read {}: {e}", path.display()),
-            )
-        })?,
-        (None, None) => return Ok(None),
-    };
-    gateway::MasterKey::parse(&raw)
-        .map(|k| Some(std::sync::Arc::new(k)))
-        .map_err(|e| invalid("PORTCULLIS_MASTER_KEY", e))
-}
-
-/// A duration setting: the default when absent, else a value within `range`.
-fn seconds(
-    setting: &'static str,
-    value: Option<i64>,
-    default: i64,
-    range: std::ops::RangeInclusive<i64>,
-) -> Result<i64, ConfigError> {
-    match value {
-        None => Ok(default),
-        Some(n) if range.contains(&n) => Ok(n),
-        Some(n) => Err(invalid(
-            setting,
-            format!("{n} is outside {}..={} seconds", range.start(), range.end()),
-        )),
-    }
-}
-
-/// The trusted proxies, or the private ranges for the `PORTCULLIS_TRUST_PROXY` alias; both
-/// given is an error (which one was meant is not ours to guess).
-fn parse_trusted_proxies(
-    alias: bool,
-    list: Option<&str>,
-) -> Result<crate::forwarded::TrustedProxies, ConfigError> {
-    use crate::forwarded::TrustedProxies;
-    match (alias, list) {
-        (true, Some(_)) => Err(invalid(
-            "PORTCULLIS_TRUST_PROXY",
-            "give PORTCULLIS_TRUSTED_PROXIES or PORTCULLIS_TRUST_PROXY, not both",
-        )),
-        (true, None) => Ok(TrustedProxies::private_ranges()),
-        (false, None) => Ok(TrustedProxies::default()),
-        (false, Some(raw)) => {
-            TrustedProxies::parse(raw).map_err(|e| invalid("PORTCULLIS_TRUSTED_PROXIES", e))
-        }
-    }
-}
-
-/// Scope names: RFC 6749 §3.3 characters, space-separated, no duplicates.
-fn parse_scopes(raw: &str) -> Result<Vec<String>, ConfigError> {
-    let mut out: Vec<String> = Vec::new();
-    for token in raw.split(' ').filter(|t| !t.is_empty()) {
-        if !registration::is_scope_token(token) {
-            return Err(invalid(
-                "PORTCULLIS_SCOPES",
-                format!("{token:?} has characters a scope cannot have"),
-            ));
-        }
-        if token == "*" {
-            return Err(invalid(
-                "PORTCULLIS_SCOPES",
-                "\"*\" is for organization API keys only; list the API scopes an application may ask for (e.g. org:read)",
-            ));
-        }
-        if !out.iter().any(|s| s == token) {
-            out.push(token.to_owned());
-        }
-    }
-    Ok(out)
-}
-
-fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    toml::from_str(&text).map_err(|e| ConfigError::Malformed {
-        path: path.to_path_buf(),
-        // toml's message spans several lines with a caret; one line is enough here.
-        message: e.message().to_owned(),
-    })
-}
-
-fn parse_bind(raw: &str) -> Result<String, ConfigError> {
-    let raw = raw.trim();
-    if raw.parse::<SocketAddr>().is_ok() {
-        return Ok(raw.to_owned());
-    }
-    match raw.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
-            match raw.to_socket_addrs().map(|mut addrs| addrs.next()) {
-                Ok(Some(_)) => Ok(raw.to_owned()),
-                _ => Err(invalid(
-                    "PORTCULLIS_BIND",
-                    format!("{raw:?}: the host does not resolve"),
-                )),
-            }
-        }
-        _ => Err(invalid(
-            "PORTCULLIS_BIND",
-            format!("{raw:?}: expected HOST:PORT, e.g. 127.0.0.1:8080"),
-        )),
-    }
-}
-
-/// An issuer is an `https` URL (or `http` for development) with a host, and no query or
-/// fragment (OpenID Connect Discovery 1.0 §3, RFC 8414 §2).
-fn parse_issuer(raw: &str) -> Result<Url, ConfigError> {
-    const SETTING: &str = "PORTCULLIS_ISSUER";
-    let url = Url::parse(raw.trim()).map_err(|e| invalid(SETTING, format!("{raw:?}: {e}")))?;
-    if !matches!(url.scheme(), "https" | "http") {
-        return Err(invalid(
-            SETTING,
-            format!("{raw:?}: the scheme must be https or http"),
-        ));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(invalid(SETTING, format!("{raw:?}: a host is required")));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid(
-            SETTING,
-            format!("{raw:?}: no query or fragment allowed"),
-        ));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(invalid(
-            SETTING,
-            format!("{raw:?}: no user information allowed"),
-        ));
-    }
-    Ok(url)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn with(f: impl FnOnce(&mut SettingsArgs)) -> Result<Settings, ConfigError> {
-        let mut args = SettingsArgs::default();
-        f(&mut args);
-        Settings::from_args(args)
-    }
-
     #[test]
-    fn defaults_are_the_documented_ones() {
-        let s = with(|_| {}).expect("defaults");
-        assert_eq!(s.bind, "127.0.0.1:8080");
-        assert_eq!(s.issuer_str(), "http://127.0.0.1:8080");
+    fn the_default_audience_follows_the_issuer() {
+        let mut s = Settings::default();
+        assert_eq!(s.default_audience, "http://127.0.0.1:8080");
         assert_eq!(
             s.database_url,
-            DatabaseUrl::Sqlite("data/portcullis.db".into())
+            DatabaseUrl::parse(DEFAULT_DATABASE_URL).expect("url")
         );
-        assert_eq!(s.log_format, LogFormat::Human);
-        assert_eq!(s.shutdown_timeout, 30);
-    }
-
-    #[test]
-    fn bad_values_name_the_setting() {
-        type Case = (&'static str, fn(&mut SettingsArgs));
-        let cases: [Case; 10] = [
-            ("PORTCULLIS_ISSUER", |a| a.issuer = Some("not a url".into())),
-            ("PORTCULLIS_ISSUER", |a| {
-                a.issuer = Some("ftp://x.example".into())
-            }),
-            ("PORTCULLIS_ISSUER", |a| {
-                a.issuer = Some("https://x.example/?a=b".into())
-            }),
-            ("PORTCULLIS_ISSUER", |a| {
-                a.issuer = Some("https://x.example/#f".into())
-            }),
-            ("PORTCULLIS_BIND", |a| a.bind = Some("8080".into())),
-            ("PORTCULLIS_DATABASE_URL", |a| {
-                a.database_url = Some("mysql://x".into())
-            }),
-            ("PORTCULLIS_LOG_FORMAT", |a| {
-                a.log_format = Some("xml".into())
-            }),
-            ("PORTCULLIS_DATABASE_POOL_SIZE", |a| {
-                a.database_pool_size = Some(0)
-            }),
-            ("PORTCULLIS_TRUSTED_PROXIES", |a| {
-                a.trusted_proxies = Some("10.0.0.0/8, proxy.internal".into())
-            }),
-            ("PORTCULLIS_TRUST_PROXY", |a| {
-                a.trust_proxy = Some(true);
-                a.trusted_proxies = Some("10.0.0.0/8".into());
-            }),
-        ];
-        for (setting, set) in cases {
-            let err = with(set).expect_err(setting).to_string();
-            assert!(err.contains(setting), "{err:?} should name {setting}");
-        }
-    }
-
-    #[test]
-    fn trusted_proxies_from_the_list_the_alias_or_the_file() {
-        let none = with(|_| {}).expect("defaults");
-        assert!(none.trusted_proxies.is_empty() && !none.trust_proxy);
-        let listed =
-            with(|a| a.trusted_proxies = Some("10.0.0.0/8 ::1,192.0.2.7".into())).expect("list");
-        assert_eq!(
-            listed.trusted_proxies.to_string(),
-            "10.0.0.0/8 ::1/128 192.0.2.7/32"
-        );
-        let alias = with(|a| a.trust_proxy = Some(true)).expect("alias");
-        assert!(alias.trust_proxy, "serve warns about the alias");
-        assert_eq!(
-            alias.trusted_proxies,
-            crate::forwarded::TrustedProxies::private_ranges()
-        );
-
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("portcullis.toml");
-        std::fs::write(&path, "trusted_proxies = \"172.28.0.0/16\"\n").expect("write");
-        let args = SettingsArgs {
-            config: Some(path),
-            ..SettingsArgs::default()
-        };
-        let s = Settings::load(&args).expect("load");
-        assert_eq!(s.trusted_proxies.to_string(), "172.28.0.0/16");
-    }
-
-    #[test]
-    fn issuer_keeps_a_path_but_drops_the_trailing_slash() {
-        let s = with(|a| a.issuer = Some("https://id.example.com/tenant/".into())).expect("ok");
+        s.set_issuer(Url::parse("https://id.example.com/tenant/").expect("url"));
         assert_eq!(s.issuer_str(), "https://id.example.com/tenant");
-    }
-
-    #[test]
-    fn file_values_sit_under_flags_and_unknown_keys_are_refused() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("portcullis.toml");
-        std::fs::write(
-            &path,
-            "bind = \"127.0.0.1:9999\"\nissuer = \"https://file.example\"\n",
-        )
-        .expect("write");
-        let args = SettingsArgs {
-            config: Some(path.clone()),
-            issuer: Some("https://flag.example".into()),
-            ..SettingsArgs::default()
-        };
-        let s = Settings::load(&args).expect("load");
-        assert_eq!(s.bind, "127.0.0.1:9999");
-        assert_eq!(s.issuer_str(), "https://flag.example");
-
-        std::fs::write(&path, "bnd = \"x\"\n").expect("write");
-        let err = Settings::load(&args).expect_err("typo").to_string();
-        assert!(err.contains("bnd"), "{err}");
-
-        let missing = SettingsArgs {
-            config: Some(dir.path().join("absent.toml")),
-            ..SettingsArgs::default()
-        };
-        assert!(matches!(
-            Settings::load(&missing),
-            Err(ConfigError::Unreadable { .. })
-        ));
+        assert_eq!(s.default_audience, "https://id.example.com/tenant");
     }
 }

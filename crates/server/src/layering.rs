@@ -2,21 +2,13 @@
 //!
 //! - Only `app.rs` (which assembles the application) and `lib.rs` name `routes`: the state,
 //!   the extractors, the errors, the pages and the audit writer live below the routes.
-//! - Routes do not name the `store` crate; they call a domain crate, or a server module below
-//!   them (the audit listing). `PENDING` lists what is still to move, with the reason.
+//! - (That routes do not name the `store` crate is checked by the workspace's tidy test,
+//!   `crates/portcullis/tests/portcullis/tidy.rs`.)
 //! - Only `audit.rs` inserts audit rows.
 //! - Page handlers get the session and check CSRF through `session.rs`'s extractors; only
 //!   the handlers in `BY_HAND` compare a CSRF token themselves.
 
 use std::path::{Path, PathBuf};
-
-/// Route files that still name `store::`, and the part of it allowed there.
-const PENDING: &[(&str, &str)] = &[
-    // The token endpoint and the JSON sign-in still take a `&mut store::Conn` in helpers
-    // (the lead's part of issue 14).
-    ("oauth.rs", "store::"),
-    ("api_auth.rs", "store::"),
-];
 
 /// Route files that compare a CSRF token by hand, and why.
 const BY_HAND: &[&str] = &[
@@ -77,34 +69,6 @@ fn nothing_below_routes_imports_routes() {
     assert!(
         offenders.is_empty(),
         "modules below routes/ import it: {offenders:?}"
-    );
-}
-
-#[test]
-fn routes_do_not_name_the_store() {
-    let mut offenders = Vec::new();
-    for (path, text) in sources(&src().join("routes")) {
-        let name = file_name(&path);
-        let allowed = PENDING
-            .iter()
-            .find(|(file, _)| *file == name)
-            .map(|(_, a)| *a);
-        for line in code(&text).lines() {
-            let Some(at) = line.find("store::") else {
-                continue;
-            };
-            if at > 0 && line.as_bytes()[at - 1].is_ascii_alphanumeric() {
-                continue; // e.g. `no_store::`, not the crate
-            }
-            if allowed.is_some_and(|a| line[at..].starts_with(a)) {
-                continue;
-            }
-            offenders.push(format!("{name}: {}", line.trim()));
-        }
-    }
-    assert!(
-        offenders.is_empty(),
-        "routes name the store: {offenders:#?}"
     );
 }
 

@@ -1,7 +1,9 @@
 //! The Portcullis server: the only crate that knows actix-web, HTTP and askama.
 //!
-//! It owns the routes, the server-rendered pages, the settings and the command line (binary
-//! `portcullis`). Handlers are thin: they parse the request, call a domain crate (`accounts`,
+//! Owns: the routes, the server-rendered pages, the middleware, the in-memory caches and the
+//! HTTP mapping of every error. It is a library handed a validated [`Settings`]; the command
+//! line, the reading of settings and the logging set-up are the binary's (`crates/portcullis`).
+//! Handlers are thin: they parse the request, call a domain crate (`accounts`,
 //! `registration`, `grants`, `tokens`, `apikeys`) and map its answer or error to HTTP. Every
 //! error reaches HTTP through [`errors`]: RFC 6749 shapes on OAuth endpoints, the JSON API shape
 //! (`{"error":{"code","message","type"}}`) under `/api/`, an HTML page elsewhere.
@@ -15,12 +17,11 @@ pub mod access;
 pub mod app;
 pub mod audit;
 mod auth;
-pub mod cli;
 mod clientcache;
 pub mod config;
 pub mod errors;
 pub mod forwarded;
-mod invalidate;
+pub mod invalidate;
 mod keycache;
 #[cfg(test)]
 mod layering;
@@ -34,9 +35,11 @@ mod session;
 /// The JSON API's route table (`routes/api.rs`): every `/api/v1` route and who may call it.
 pub use routes::api::{API_ROUTES, markdown as api_routes_markdown};
 pub mod state;
-pub mod telemetry;
 mod ttlmap;
 
-pub use app::{Running, start, start_on, start_with};
-pub use config::Settings;
+pub use app::{RunError, Running, run, start, start_on, start_with};
+/// What the command line's operator commands share with the routes.
+pub use audit::event_json as audit_json;
+pub use config::{RegistrationPolicy, Settings};
 pub use state::AppState;
+pub use state::registration_policy;

@@ -374,7 +374,7 @@ mod tests {
         use actix_web::{App, HttpResponse, test, web};
 
         use super::super::*;
-        use crate::config::{Settings, SettingsArgs};
+        use crate::config::Settings;
 
         async fn page(signed_in: SignedIn) -> HttpResponse {
             HttpResponse::Ok().body(signed_in.user.id)
@@ -403,12 +403,7 @@ mod tests {
 
         fn fixture() -> Fixture {
             let db = store::testing::TestDb::sqlite();
-            let settings = Settings::from_args(SettingsArgs {
-                database_url: Some(db.url().into()),
-                ..SettingsArgs::default()
-            })
-            .expect("settings");
-            let state = AppState::new(settings, db.store().clone());
+            let state = AppState::new(Settings::default(), db.store().clone());
             let mut conn = db.store().conn().expect("conn");
             let new = accounts::NewUser {
                 email: "ada@example.com",

@@ -1,6 +1,6 @@
 //! Storage for Portcullis: the one crate that knows diesel.
 //!
-//! It owns the schema (hand-written `table!` definitions in [`schema`]), the row models, every
+//! Owns the schema (hand-written `table!` definitions in [`schema`]), the row models, every
 //! query, the connection pool and the embedded migrations for both backends. One enum,
 //! [`Conn`], wraps a SQLite or a PostgreSQL connection (diesel's `MultiConnection`), so each
 //! query is written once and runs on both.

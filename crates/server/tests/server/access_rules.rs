@@ -42,9 +42,9 @@ struct World {
 
 async fn world(db: &TestDb) -> World {
     let server = TestServer::start_with(db, |a| {
-        a.scopes = Some(all_scopes());
+        a.scopes = scopes(&all_scopes());
         // The gateway's routes answer (rather than 503) only with a master key.
-        a.master_key = Some(MASTER_KEY.into());
+        a.master_key = Some(master_key(MASTER_KEY));
     });
     let ada = signup(&server, "ada@example.com", "Ada").await;
     let browser = jar();

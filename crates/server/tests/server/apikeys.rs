@@ -12,7 +12,7 @@ struct Org {
 }
 
 async fn setup(db: &TestDb, cache: i64) -> Org {
-    let server = TestServer::start_with(db, |a| a.api_key_cache = Some(cache));
+    let server = TestServer::start_with(db, |a| a.api_key_cache = cache);
     let ada = signup(&server, "ada@example.com", "Ada").await;
     Org {
         owner: ada["token"].as_str().expect("token").to_owned(),

@@ -188,7 +188,7 @@ on_both_backends! {
     }
 
     async fn account_forms_need_the_sessions_token(db) {
-        let server = TestServer::start_with(&db, |a| a.api_key_cache = Some(0));
+        let server = TestServer::start_with(&db, |a| a.api_key_cache = 0);
         let victim = jar();
         sign_up(&server, &victim, "victim@example.com").await;
         // A second session of the victim's (another device), an app with access, an org key.

@@ -25,8 +25,8 @@ async fn login(server: &TestServer, email: &str, password: &str, headers: &[(&st
 on_both_backends! {
     async fn users_behind_a_trusted_proxy_do_not_share_one_sign_in_limit(db) {
         let server = TestServer::start_with(&db, |a| {
-            a.rate_limit_login = Some(3);
-            a.trusted_proxies = Some("127.0.0.1/32, ::1".into());
+            a.rate_limits.login = 3;
+            a.trusted_proxies = proxies("127.0.0.1/32, ::1");
         });
         signup(&server, "ada@example.com", "Ada").await;
         signup(&server, "bob@example.com", "Bob").await;
@@ -50,7 +50,7 @@ on_both_backends! {
 
     async fn attack_forged_x_forwarded_for_is_ignored_from_untrusted_peers(db) {
         // No trusted proxies: 127.0.0.1 is the client, whatever it claims.
-        let server = TestServer::start_with(&db, |a| a.rate_limit_login = Some(3));
+        let server = TestServer::start_with(&db, |a| a.rate_limits.login = 3);
         signup(&server, "ada@example.com", "Ada").await;
         for n in 0..3 {
             let forged = format!("198.51.100.{n}");
@@ -72,8 +72,8 @@ on_both_backends! {
     async fn attack_forged_x_forwarded_for_is_ignored_from_peers_outside_the_trusted_list(db) {
         // Trusting another network than the peer's: the peer's headers are still ignored.
         let server = TestServer::start_with(&db, |a| {
-            a.rate_limit_login = Some(2);
-            a.trusted_proxies = Some("10.0.0.0/8".into());
+            a.rate_limits.login = 2;
+            a.trusted_proxies = proxies("10.0.0.0/8");
         });
         signup(&server, "ada@example.com", "Ada").await;
         for n in 0..2 {
@@ -85,8 +85,8 @@ on_both_backends! {
 
     async fn garbage_forwarding_headers_from_a_trusted_proxy_are_safe(db) {
         let server = TestServer::start_with(&db, |a| {
-            a.rate_limit_login = Some(100);
-            a.trusted_proxies = Some("127.0.0.1".into());
+            a.rate_limits.login = 100;
+            a.trusted_proxies = proxies("127.0.0.1");
         });
         signup(&server, "ada@example.com", "Ada").await;
         for value in ["garbage", "unknown, , ,", "[::1", "1.2.3.4.5:99999", "_hidden", "for=\"", "999.1.1.1"] {
@@ -108,7 +108,7 @@ on_both_backends! {
     }
 
     async fn attack_third_party_cannot_lock_an_account_beyond_the_back_off(db) {
-        let server = TestServer::start_with(&db, |a| a.trusted_proxies = Some("127.0.0.1".into()));
+        let server = TestServer::start_with(&db, |a| a.trusted_proxies = proxies("127.0.0.1"));
         signup(&server, "ada@example.com", "Ada").await;
         let attacker = [("x-forwarded-for", "203.0.113.6")];
         let ada = [("x-forwarded-for", "198.51.100.1")];
@@ -137,7 +137,7 @@ on_both_backends! {
     }
 
     async fn attack_one_noisy_address_cannot_lock_everyone_out(db) {
-        let server = TestServer::start_with(&db, |a| a.trusted_proxies = Some("127.0.0.1".into()));
+        let server = TestServer::start_with(&db, |a| a.trusted_proxies = proxies("127.0.0.1"));
         signup(&server, "ada@example.com", "Ada").await;
         let noisy = [("x-forwarded-for", "203.0.113.6")];
         // Twenty failures from one address, spread over accounts (four at most each).

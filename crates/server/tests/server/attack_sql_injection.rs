@@ -85,7 +85,7 @@ fn user_count(db: &TestDb) -> usize {
 
 on_both_backends! {
     async fn account_organization_key_and_agent_fields(db) {
-        let server = TestServer::start_with(&db, |a| a.api_key_cache = Some(0));
+        let server = TestServer::start_with(&db, |a| a.api_key_cache = 0);
         let ada = signup(&server, "ada@example.com", "Ada").await;
         let token = ada["token"].as_str().expect("token").to_owned();
         let org = ada["organization"]["id"].as_str().expect("org").to_owned();

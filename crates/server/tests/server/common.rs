@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use actix_web::dev::ServerHandle;
 use primitives::{Clock as _, ManualClock, SystemClock};
-pub use server::Settings;
-pub use server::config::SettingsArgs;
+pub use server::{RegistrationPolicy, Settings};
 pub use store::Backend;
 pub use store::testing::TestDb;
 
@@ -26,7 +25,7 @@ impl TestServer {
 
     /// Starts with settings adjusted by `adjust` (the bind address, issuer and database are
     /// set already; keys are reloaded on every request unless `adjust` says otherwise).
-    pub fn start_with(db: &TestDb, adjust: impl FnOnce(&mut SettingsArgs)) -> Self {
+    pub fn start_with(db: &TestDb, adjust: impl FnOnce(&mut Settings)) -> Self {
         Self::start_with_state(db, adjust, |_| {})
     }
 
@@ -34,30 +33,34 @@ impl TestServer {
     /// server starts (e.g. the gateway's resolver replaced).
     pub fn start_with_state(
         db: &TestDb,
-        adjust: impl FnOnce(&mut SettingsArgs),
+        adjust: impl FnOnce(&mut Settings),
         adjust_state: impl FnOnce(&mut server::AppState),
     ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");
         let base = format!("http://{addr}");
-        let mut args = SettingsArgs {
-            bind: Some(addr.to_string()),
-            issuer: Some(base.clone()),
-            database_url: Some(db.url().into()),
-            workers: Some(1),
-            keys_refresh: Some(0),
-            scopes: Some("openid profile email offline_access orders:read orders:write".into()),
+        let mut settings = Settings {
+            bind: addr.to_string(),
+            database_url: store::DatabaseUrl::parse(db.url()).expect("database url"),
+            workers: 1,
+            keys_refresh: 0,
+            scopes: "openid profile email offline_access orders:read orders:write"
+                .split(' ')
+                .map(str::to_owned)
+                .collect(),
             // Every request of a test comes from 127.0.0.1: the per-IP rate limits are off
             // unless a test turns them on (see `rate_limits.rs`).
-            rate_limit_login: Some(0),
-            rate_limit_signup: Some(0),
-            rate_limit_token: Some(0),
-            rate_limit_token_per_client: Some(0),
-            rate_limit_registration: Some(0),
-            ..SettingsArgs::default()
+            rate_limits: server::ratelimit::Limits {
+                login: 0,
+                signup: 0,
+                token_per_ip: 0,
+                token_per_client: 0,
+                registration: 0,
+            },
+            ..Settings::default()
         };
-        adjust(&mut args);
-        let settings = Settings::from_args(args).expect("settings");
+        settings.set_issuer(url::Url::parse(&base).expect("issuer"));
+        adjust(&mut settings);
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
         {
             let mut conn = db.store().conn().expect("conn");
@@ -122,6 +125,24 @@ impl Drop for TestServer {
         let handle = self.handle.clone();
         actix_web::rt::spawn(async move { handle.stop(false).await });
     }
+}
+
+/// The scopes of a space-separated list, as `PORTCULLIS_SCOPES` gives them.
+pub fn scopes(list: &str) -> Vec<String> {
+    list.split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The trusted proxies of a list, as `PORTCULLIS_TRUSTED_PROXIES` gives them.
+pub fn proxies(list: &str) -> server::forwarded::TrustedProxies {
+    server::forwarded::TrustedProxies::parse(list).expect("trusted proxies")
+}
+
+/// A gateway master key, as `PORTCULLIS_MASTER_KEY` gives it.
+pub fn master_key(raw: &str) -> Arc<gateway::MasterKey> {
+    Arc::new(gateway::MasterKey::parse(raw).expect("master key"))
 }
 
 /// A response's JSON body.

@@ -52,8 +52,8 @@ on_both_backends! {
 async fn an_issuer_with_a_path_gets_its_metadata_under_the_suffix() {
     let db = TestDb::sqlite();
     let server = TestServer::start_with(&db, |a| {
-        let base = a.issuer.clone().unwrap_or_default();
-        a.issuer = Some(format!("{base}/tenant-a"));
+        let issuer = format!("{}/tenant-a", a.issuer_str());
+        a.set_issuer(url::Url::parse(&issuer).expect("issuer"));
     });
     let res = server
         .get("/.well-known/oauth-authorization-server/tenant-a")

@@ -113,10 +113,10 @@ async fn setup_with(
     let release = Arc::new(Notify::new());
     let base = upstream(Arc::clone(&release));
     let master = master.map(str::to_owned);
-    let adjust = |a: &mut SettingsArgs| {
-        a.master_key = master;
-        a.gateway_allow_private = Some(allow_private);
-        a.api_key_cache = Some(0);
+    let adjust = |a: &mut Settings| {
+        a.master_key = master.as_deref().map(master_key);
+        a.gateway_allow_private = allow_private;
+        a.api_key_cache = 0;
     };
     let server = TestServer::start_with_state(db, adjust, |state| {
         if let Some(resolver) = resolver {
@@ -428,9 +428,9 @@ async fn credentials_are_sealed_at_rest_and_survive_a_master_key_rotation() {
         );
     }
     let rotated = TestServer::start_with(&db, |a| {
-        a.master_key = Some(new.into());
-        a.gateway_allow_private = Some(true);
-        a.api_key_cache = Some(0);
+        a.master_key = Some(master_key(new));
+        a.gateway_allow_private = true;
+        a.api_key_cache = 0;
     });
     let res = rotated
         .http

@@ -1,5 +1,6 @@
-//! The server, run for real: in-process on a free port against each backend, and the
-//! `portcullis` binary as an operator starts it. Modules mirror the routes.
+//! The server, run for real: in-process on a free port against each backend. Modules mirror
+//! the routes. The `portcullis` binary's own tests (command line, several processes, crashes)
+//! are in `crates/portcullis/tests/portcullis/`.
 
 mod browser;
 mod common;
@@ -27,9 +28,6 @@ mod attack_sql_injection;
 mod audit;
 mod authorize;
 mod authorize_errors;
-mod cli;
-mod cluster;
-mod crash;
 mod discovery;
 mod gateway;
 mod health;

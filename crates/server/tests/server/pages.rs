@@ -46,7 +46,7 @@ on_both_backends! {
 #[actix_web::test]
 async fn the_keys_page_creates_shows_once_and_revokes() {
     let db = TestDb::sqlite();
-    let server = TestServer::start_with(&db, |a| a.api_key_cache = Some(0));
+    let server = TestServer::start_with(&db, |a| a.api_key_cache = 0);
     let browser = Browser::start().await;
     browser.goto(&server.url("/signup")).await;
     browser.type_into("#name", "Kay").await;

@@ -34,7 +34,7 @@ on_both_backends! {
     }
 
     async fn enabled_it_serves_registered_clients_at_both_paths(db) {
-        let server = TestServer::start_with(&db, |a| a.password_grant = Some(true));
+        let server = TestServer::start_with(&db, |a| a.password_grant = true);
         signup(&server, "legacy@example.com", "Legacy").await;
         let (id, secret) = legacy_client(&server).await;
         for (path, user_field) in [("/oauth2/token", "username"), ("/Token", "userName")] {
@@ -65,8 +65,8 @@ on_both_backends! {
         // A third-party client with the password grant would get the JSON API's scopes
         // without the consent page; only the authorization code flow asks the user.
         let server = TestServer::start_with(&db, |a| {
-            a.password_grant = Some(true);
-            a.scopes = Some("openid email api-keys:write".into());
+            a.password_grant = true;
+            a.scopes = scopes("openid email api-keys:write");
         });
         signup(&server, "legacy@example.com", "Legacy").await;
         let res = server

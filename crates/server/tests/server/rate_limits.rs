@@ -20,11 +20,11 @@ fn assert_limited(res: &reqwest::Response, what: &str) {
 on_both_backends! {
     async fn bursts_are_cut_per_ip_and_per_client_and_normal_use_is_not(db) {
         let server = TestServer::start_with(&db, |a| {
-            a.rate_limit_login = Some(5);
-            a.rate_limit_signup = Some(3);
-            a.rate_limit_token = Some(8);
-            a.rate_limit_token_per_client = Some(4);
-            a.rate_limit_registration = Some(2);
+            a.rate_limits.login = 5;
+            a.rate_limits.signup = 3;
+            a.rate_limits.token_per_ip = 8;
+            a.rate_limits.token_per_client = 4;
+            a.rate_limits.registration = 2;
         });
         // Sign-up: three pass, the fourth is cut.
         for i in 0..3 {

@@ -437,7 +437,7 @@ on_both_backends! {
 
 /// As `setup`, on a server with a grace period of 30 s.
 async fn grace_setup(db: &TestDb) -> Setup {
-    let server = TestServer::start_with(db, |a| a.refresh_grace = Some(30));
+    let server = TestServer::start_with(db, |a| a.refresh_grace = 30);
     let http = jar();
     sign_up(&server, &http, "pat@example.com").await;
     let public = code_client(&server, true, REDIRECT).await;

@@ -166,7 +166,7 @@ on_both_backends! {
 #[actix_web::test]
 async fn the_token_policy_requires_an_initial_access_token_once() {
     let db = TestDb::sqlite();
-    let server = TestServer::start_with(&db, |a| a.registration = Some("token".into()));
+    let server = TestServer::start_with(&db, |a| a.registration = RegistrationPolicy::Token);
     let res = server.post_json("/oauth2/register", &service()).await;
     assert_eq!(res.status(), 401);
     assert_eq!(json_of(res).await["error"], "invalid_token");
@@ -191,7 +191,7 @@ async fn the_token_policy_requires_an_initial_access_token_once() {
 #[actix_web::test]
 async fn the_closed_policy_refuses_everyone() {
     let db = TestDb::sqlite();
-    let server = TestServer::start_with(&db, |a| a.registration = Some("closed".into()));
+    let server = TestServer::start_with(&db, |a| a.registration = RegistrationPolicy::Closed);
     let res = server.post_json("/oauth2/register", &service()).await;
     assert_eq!(res.status(), 403);
     assert_eq!(json_of(res).await["error"], "access_denied");

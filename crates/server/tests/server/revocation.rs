@@ -21,8 +21,8 @@ struct Org {
 impl Org {
     async fn start(db: &TestDb) -> Self {
         let server = TestServer::start_with(db, |a| {
-            a.api_key_cache = Some(CACHE);
-            a.client_cache = Some(CACHE);
+            a.api_key_cache = CACHE;
+            a.client_cache = CACHE;
         });
         let ada = signup(&server, "ada@example.com", "Ada").await;
         Self {

@@ -201,7 +201,9 @@ fn base64_std(s: &str) -> String {
 async fn rs256_and_eddsa_access_tokens_are_a_setting() {
     for alg in ["RS256", "EdDSA"] {
         let db = TestDb::sqlite();
-        let server = TestServer::start_with(&db, |a| a.access_token_alg = Some(alg.into()));
+        let server = TestServer::start_with(&db, |a| {
+            a.access_token_alg = tokens::SigningAlg::parse(alg).expect("alg")
+        });
         let (id, secret) = service_client(&server, "client_secret_basic").await;
         let res = server
             .post_form(

@@ -6,7 +6,7 @@ use std::io::IsTerminal as _;
 
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{LogFormat, Settings};
+use crate::settings::{Config, LogFormat};
 
 /// Checks a log filter before anything is set up, so a typo is a settings error.
 pub fn check_filter(filter: &str) -> Result<String, String> {
@@ -16,7 +16,7 @@ pub fn check_filter(filter: &str) -> Result<String, String> {
 }
 
 /// Installs the global subscriber. Safe to call twice (the second call does nothing).
-pub fn init(settings: &Settings) {
+pub fn init(settings: &Config) {
     let filter = EnvFilter::try_new(&settings.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -15,8 +15,10 @@ use serde_json::{Value, json};
 use store::{Store, StoreConfig};
 use tokens::SigningAlg;
 
-use crate::config::{Settings, SettingsArgs};
-use crate::{app, telemetry};
+use server::Settings;
+
+use crate::settings::{Config, SettingsArgs};
+use crate::telemetry;
 
 /// Portcullis: an OAuth 2.0 / OpenID Connect authorization server with an API-key store.
 ///
@@ -185,26 +187,26 @@ pub enum KeysCommand {
 pub fn main() -> ExitCode {
     install_panic_hook();
     let cli = Cli::parse();
-    let settings = match Settings::load(&cli.settings) {
-        Ok(s) => s,
+    let config = match Config::load(&cli.settings) {
+        Ok(c) => c,
         Err(e) => return fail(&e),
     };
-    telemetry::init(&settings);
+    telemetry::init(&config);
     let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => return serve(settings),
-        Command::Migrate => migrate(&settings).map(drop),
-        Command::Client(cmd) => client_command(&settings, cmd),
-        Command::Keys(cmd) => keys_command(&settings, cmd),
-        Command::User(cmd) => user_command(&settings, cmd),
-        Command::Apikey(cmd) => apikey_command(&settings, cmd),
-        Command::MasterKey(cmd) => master_key_command(&settings, cmd),
+        Command::Serve => return serve(config),
+        Command::Migrate => migrate(&config).map(drop),
+        Command::Client(cmd) => client_command(&config, cmd),
+        Command::Keys(cmd) => keys_command(&config, cmd),
+        Command::User(cmd) => user_command(&config, cmd),
+        Command::Apikey(cmd) => apikey_command(&config, cmd),
+        Command::MasterKey(cmd) => master_key_command(&config, cmd),
         Command::Audit {
             org,
             kind,
             actor,
             limit,
         } => audit_command(
-            &settings,
+            &config,
             org.as_deref(),
             kind.as_deref(),
             actor.as_deref(),
@@ -238,7 +240,7 @@ fn install_panic_hook() {
 type CliResult = Result<(), String>;
 
 fn audit_command(
-    settings: &Settings,
+    config: &Config,
     org: Option<&str>,
     kind: Option<&str>,
     actor: Option<&str>,
@@ -247,7 +249,7 @@ fn audit_command(
     if !(1..=100_000).contains(&limit) {
         return Err("--limit must be 1..=100000".into());
     }
-    let store = migrate(settings)?;
+    let store = migrate(config)?;
     let mut conn = store.conn().map_err(|e| e.to_string())?;
     let filter = store::audit::Filter {
         org_id: org,
@@ -257,7 +259,7 @@ fn audit_command(
     };
     let events = store::audit::list(&mut conn, &filter, limit).map_err(|e| e.to_string())?;
     for event in &events {
-        out(&crate::audit::event_json(event).to_string())?;
+        out(&server::audit_json(event).to_string())?;
     }
     Ok(())
 }
@@ -268,32 +270,33 @@ fn out(text: &str) -> CliResult {
 }
 
 /// Opens the store and applies pending migrations.
-fn migrate(settings: &Settings) -> Result<Store, String> {
-    let mut config = StoreConfig::new(settings.database_url.clone());
-    config.pool_size = settings.database_pool_size;
-    let store = Store::open(&config).map_err(|e| e.to_string())?;
+fn migrate(config: &Config) -> Result<Store, String> {
+    let mut store_config = StoreConfig::new(config.server.database_url.clone());
+    store_config.pool_size = config.database_pool_size;
+    let store = Store::open(&store_config).map_err(|e| e.to_string())?;
     let applied = store.migrate().map_err(|e| e.to_string())?;
     tracing::info!(
-        database = %settings.database_url,
+        database = %config.server.database_url,
         applied = applied.len(),
         "database schema is current"
     );
     Ok(store)
 }
 
-fn serve(settings: Settings) -> ExitCode {
+fn serve(config: Config) -> ExitCode {
     let started = Instant::now();
-    if settings.trust_proxy {
+    if config.trust_proxy {
         tracing::warn!(
-            trusted_proxies = %settings.trusted_proxies,
+            trusted_proxies = %config.server.trusted_proxies,
             "PORTCULLIS_TRUST_PROXY is deprecated: it trusts X-Forwarded-For from loopback and \
              every private range; set PORTCULLIS_TRUSTED_PROXIES to your proxies instead"
         );
     }
-    let store = match migrate(&settings) {
+    let store = match migrate(&config) {
         Ok(store) => store,
         Err(e) => return fail(&e),
     };
+    let settings: Settings = config.server;
     let made = store
         .conn()
         .map_err(|e| e.to_string())
@@ -304,33 +307,26 @@ fn serve(settings: Settings) -> ExitCode {
     if let Err(e) = made {
         return fail(&format!("cannot prepare signing keys: {e}"));
     }
-    let system = actix_web::rt::System::new();
-    system.block_on(async move {
-        let issuer = settings.issuer_str().to_owned();
-        let running = match app::start(settings, store) {
-            Ok(r) => r,
-            Err(e) => return fail(&e),
-        };
+    let issuer = settings.issuer_str().to_owned();
+    let served = server::run(settings, store, |addr| {
         tracing::info!(
-            addr = %running.addr,
+            %addr,
             %issuer,
             ready_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             "portcullis is listening"
         );
-        let stopped = running.server.await;
-        running.audit.flush();
-        match stopped {
-            Ok(()) => {
-                tracing::info!("portcullis stopped");
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(&e),
+    });
+    match served {
+        Ok(()) => {
+            tracing::info!("portcullis stopped");
+            ExitCode::SUCCESS
         }
-    })
+        Err(e) => fail(&e),
+    }
 }
 
-fn client_command(settings: &Settings, cmd: ClientCommand) -> CliResult {
-    let store = migrate(settings)?;
+fn client_command(config: &Config, cmd: ClientCommand) -> CliResult {
+    let store = migrate(config)?;
     let mut conn = store.conn().map_err(|e| e.to_string())?;
     let now = SystemClock.now();
     match cmd {
@@ -365,16 +361,16 @@ fn client_command(settings: &Settings, cmd: ClientCommand) -> CliResult {
             if let Some(t) = application_type {
                 set("application_type", json!(t));
             }
-            let policy = crate::state::registration_policy(settings);
+            let policy = server::registration_policy(&config.server);
             let metadata = registration::parse_metadata(&Value::Object(body), &policy)
                 .map_err(|e| e.to_string())?;
             let reg =
                 registration::register_client_with(&mut conn, metadata, false, first_party, now)
                     .map_err(|e| e.to_string())?;
-            crate::audit::record(
+            server::audit::record(
                 &mut conn,
                 now,
-                crate::audit::Event::new("client.registered")
+                server::audit::Event::new("client.registered")
                     .actor(Some(&reg.client.id))
                     .detail(json!({
                         "client_id": reg.client.id,
@@ -412,14 +408,14 @@ fn client_command(settings: &Settings, cmd: ClientCommand) -> CliResult {
         }
         ClientCommand::Delete { client_id } => {
             if registration::delete_client(&mut conn, &client_id).map_err(|e| e.to_string())? {
-                crate::invalidate::publish(
+                server::invalidate::publish(
                     &mut conn,
-                    crate::invalidate::Change::Client(&client_id),
+                    server::invalidate::Change::Client(&client_id),
                 );
-                crate::audit::record(
+                server::audit::record(
                     &mut conn,
                     now,
-                    crate::audit::Event::new("client.deleted")
+                    server::audit::Event::new("client.deleted")
                         .actor(Some(&client_id))
                         .detail(json!({ "client_id": client_id, "via": "cli" })),
                 );
@@ -439,8 +435,8 @@ fn client_command(settings: &Settings, cmd: ClientCommand) -> CliResult {
     }
 }
 
-fn keys_command(settings: &Settings, cmd: KeysCommand) -> CliResult {
-    let store = migrate(settings)?;
+fn keys_command(config: &Config, cmd: KeysCommand) -> CliResult {
+    let store = migrate(config)?;
     let mut conn = store.conn().map_err(|e| e.to_string())?;
     let now = SystemClock.now();
     match cmd {
@@ -454,7 +450,7 @@ fn keys_command(settings: &Settings, cmd: KeysCommand) -> CliResult {
             };
             for alg in algs {
                 let kid = tokens::rotate_key(&mut conn, alg, now).map_err(|e| e.to_string())?;
-                crate::invalidate::publish(&mut conn, crate::invalidate::Change::SigningKeys);
+                server::invalidate::publish(&mut conn, server::invalidate::Change::SigningKeys);
                 out(&format!("{alg}\t{kid}"))?;
             }
             Ok(())
@@ -475,8 +471,8 @@ fn keys_command(settings: &Settings, cmd: KeysCommand) -> CliResult {
     }
 }
 
-fn user_command(settings: &Settings, cmd: UserCommand) -> CliResult {
-    let store = migrate(settings)?;
+fn user_command(config: &Config, cmd: UserCommand) -> CliResult {
+    let store = migrate(config)?;
     let mut conn = store.conn().map_err(|e| e.to_string())?;
     let now = SystemClock.now();
     match cmd {
@@ -532,8 +528,8 @@ fn user_command(settings: &Settings, cmd: UserCommand) -> CliResult {
     }
 }
 
-fn apikey_command(settings: &Settings, cmd: ApiKeyCommand) -> CliResult {
-    let store = migrate(settings)?;
+fn apikey_command(config: &Config, cmd: ApiKeyCommand) -> CliResult {
+    let store = migrate(config)?;
     let mut conn = store.conn().map_err(|e| e.to_string())?;
     let now = SystemClock.now();
     match cmd {
@@ -562,12 +558,13 @@ fn apikey_command(settings: &Settings, cmd: ApiKeyCommand) -> CliResult {
     }
 }
 
-fn master_key_command(settings: &Settings, cmd: MasterKeyCommand) -> CliResult {
-    let store = migrate(settings)?;
+fn master_key_command(config: &Config, cmd: MasterKeyCommand) -> CliResult {
+    let store = migrate(config)?;
     let mut conn = store.conn().map_err(|e| e.to_string())?;
     match cmd {
         MasterKeyCommand::Rotate { new_key_file } => {
-            let old = settings
+            let old = config
+                .server
                 .master_key
                 .as_ref()
                 .ok_or("set PORTCULLIS_MASTER_KEY (or its file) to the current key")?;

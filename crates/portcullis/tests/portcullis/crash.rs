@@ -13,7 +13,8 @@ use primitives::SecretHash;
 use serde_json::{Value, json};
 
 use crate::cluster::{Instance, PASSWORD, answer, http, report, signup, sleep_ms};
-use crate::common::*;
+use store::Backend;
+use store::testing::TestDb;
 
 /// The kinds of write, as indices of `Load::acked`.
 const SIGNUP: usize = 0;
@@ -205,9 +206,17 @@ fn unix_now() -> i64 {
     i64::try_from(secs).expect("seconds")
 }
 
-on_both_backends! {
-    async fn acknowledged_writes_survive_a_sigkill(db) {
-        sigkill_in_the_middle_of_writes(db).await
+mod acknowledged_writes_survive_a_sigkill {
+    use super::*;
+
+    #[actix_web::test]
+    async fn sqlite() {
+        sigkill_in_the_middle_of_writes(TestDb::sqlite()).await
+    }
+
+    #[actix_web::test]
+    async fn postgres() {
+        sigkill_in_the_middle_of_writes(TestDb::postgres()).await
     }
 }
 

@@ -729,3 +729,55 @@ fn a_client_id_beginning_with_a_hyphen_is_an_id_not_a_flag() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_command_line_prints_events_as_json_lines() {
+    let db = store::testing::TestDb::sqlite();
+    {
+        let mut conn = db.store().conn().expect("conn");
+        for (i, kind) in ["login.failed", "login.succeeded", "login.failed"]
+            .iter()
+            .enumerate()
+        {
+            let id = format!("evt{i}");
+            store::audit::insert(
+                &mut conn,
+                &store::audit::NewAuditEvent {
+                    id: &id,
+                    occurred_at: 1_800_000_000 + i as i64,
+                    kind,
+                    actor: Some("usr_1"),
+                    ip: Some("192.0.2.1"),
+                    detail: "{}",
+                    org_id: None,
+                    outcome: "failure",
+                },
+            )
+            .expect("insert");
+        }
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["audit", "--kind", "login.failed", "--limit", "10"])
+        .env("PORTCULLIS_DATABASE_URL", db.url())
+        .env("PORTCULLIS_LOG_LEVEL", "error")
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .expect("utf8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["id"], "evt2", "newest first");
+    assert_eq!(lines[1]["id"], "evt0");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["kind"] == "login.failed" && l["ip"] == "192.0.2.1")
+    );
+}

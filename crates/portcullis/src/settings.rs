@@ -1,0 +1,939 @@
+//! Settings: command-line flags, `PORTCULLIS_*` environment variables and an optional
+//! `portcullis.toml`, in that order of precedence, checked once at start into a [`Config`]:
+//! the server's typed [`Settings`] (whose defaults are the server's) and the binary's own.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde::Deserialize;
+use server::{RegistrationPolicy, Settings};
+use store::DatabaseUrl;
+use tokens::SigningAlg;
+use url::Url;
+
+/// The settings file read when `PORTCULLIS_CONFIG` is not given, if it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "portcullis.toml";
+
+/// Every setting, as flags and environment variables. `portcullis --help` prints this list.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SettingsArgs {
+    /// Settings file (TOML, keys as the flags with `_` for `-`) [default: portcullis.toml in the
+    /// working directory, when present]
+    #[arg(long, env = "PORTCULLIS_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "PORTCULLIS_BIND", global = true, value_name = "HOST:PORT")]
+    pub bind: Option<String>,
+
+    /// Public base URL of this server, the `iss` of every token [default: http://127.0.0.1:8080]
+    #[arg(long, env = "PORTCULLIS_ISSUER", global = true, value_name = "URL")]
+    pub issuer: Option<String>,
+
+    /// sqlite://path/to/file.db or postgres://user:password@host/db [default:
+    /// sqlite://data/portcullis.db, relative to the working directory]
+    #[arg(
+        long,
+        env = "PORTCULLIS_DATABASE_URL",
+        global = true,
+        value_name = "URL"
+    )]
+    pub database_url: Option<String>,
+
+    /// Most database connections each instance keeps open [default: 16]
+    #[arg(
+        long,
+        env = "PORTCULLIS_DATABASE_POOL_SIZE",
+        global = true,
+        value_name = "N"
+    )]
+    pub database_pool_size: Option<u32>,
+
+    /// Log format: `human` or `json` [default: human]
+    #[arg(
+        long,
+        env = "PORTCULLIS_LOG_FORMAT",
+        global = true,
+        value_name = "FORMAT"
+    )]
+    pub log_format: Option<String>,
+
+    /// Log filter, e.g. `info` or `info,portcullis::access=debug` for one line per request
+    /// [default: info]
+    #[arg(
+        long,
+        env = "PORTCULLIS_LOG_LEVEL",
+        global = true,
+        value_name = "FILTER"
+    )]
+    pub log_level: Option<String>,
+
+    /// HTTP worker threads [default: the number of CPU cores]
+    #[arg(long, env = "PORTCULLIS_WORKERS", global = true, value_name = "N")]
+    pub workers: Option<usize>,
+
+    /// Seconds in-flight requests get to finish after SIGTERM or SIGINT [default: 30]
+    #[arg(
+        long,
+        env = "PORTCULLIS_SHUTDOWN_TIMEOUT",
+        global = true,
+        value_name = "SECONDS"
+    )]
+    pub shutdown_timeout: Option<u64>,
+
+    /// Lifetime of access tokens in seconds [default: 3600]
+    #[arg(
+        long,
+        env = "PORTCULLIS_ACCESS_TOKEN_TTL",
+        global = true,
+        value_name = "SECONDS"
+    )]
+    pub access_token_ttl: Option<i64>,
+
+    /// Signature algorithm of access tokens: ES256, RS256 or EdDSA [default: ES256]
+    #[arg(
+        long,
+        env = "PORTCULLIS_ACCESS_TOKEN_ALG",
+        global = true,
+        value_name = "ALG"
+    )]
+    pub access_token_alg: Option<String>,
+
+    /// `aud` of access tokens requested without a `resource` [default: the issuer]
+    #[arg(
+        long,
+        env = "PORTCULLIS_DEFAULT_AUDIENCE",
+        global = true,
+        value_name = "URI"
+    )]
+    pub default_audience: Option<String>,
+
+    /// Dynamic client registration: `open`, `token` (an initial access token from
+    /// `portcullis client token` is required) or `closed` [default: open]
+    #[arg(
+        long,
+        env = "PORTCULLIS_REGISTRATION",
+        global = true,
+        value_name = "POLICY"
+    )]
+    pub registration: Option<String>,
+
+    /// Scopes clients may register, space-separated [default: "openid profile email
+    /// offline_access"]
+    #[arg(long, env = "PORTCULLIS_SCOPES", global = true, value_name = "SCOPES")]
+    pub scopes: Option<String>,
+
+    /// Seconds an instance keeps the signing keys in memory before reloading them from the
+    /// database (a key rotated elsewhere signs here after at most this long, even if the
+    /// instances' PostgreSQL notice is lost) [default: 30]
+    #[arg(
+        long,
+        env = "PORTCULLIS_KEYS_REFRESH",
+        global = true,
+        value_name = "SECONDS"
+    )]
+    pub keys_refresh: Option<i64>,
+
+    /// Longest life of a browser session, in seconds [default: 604800, 7 days]
+    #[arg(
+        long,
+        env = "PORTCULLIS_SESSION_TTL",
+        global = true,
+        value_name = "SECONDS"
+    )]
+    pub session_ttl: Option<i64>,
+
+    /// A browser session unused this many seconds ends [default: 86400, 1 day]
+    #[arg(
+        long,
+        env = "PORTCULLIS_SESSION_IDLE_TIMEOUT",
+        global = true,
+        value_name = "SECONDS"
+    )]
+    pub session_idle_timeout: Option<i64>,
+
+    /// Lifetime of refresh tokens, in seconds [default: 2592000, 30 days]
+    #[arg(
+        long,
+        env = "PORTCULLIS_REFRESH_TOKEN_TTL",
+        global = true,
+        value_name = "SECONDS"
+    )]
+    pub refresh_token_ttl: Option<i64>,
+
+    /// Seconds after a refresh token's rotation during which presenting it again gets another
+    /// new token instead of revoking its family (for a lost response) [default: 0, off]
+    #[arg(
+        long,
+        env = "PORTCULLIS_REFRESH_GRACE",
+        global = true,
+        value_name = "SECONDS"
+    )]
+    pub refresh_grace: Option<i64>,
+
+    /// Enable the legacy password grant for clients that register it (also served at
+    /// `POST /Token`) [default: false]
+    #[arg(
+        long,
+        env = "PORTCULLIS_PASSWORD_GRANT",
+        global = true,
+        value_name = "BOOL"
+    )]
+    pub password_grant: Option<bool>,
+
+    /// Seconds an instance trusts a verified API key before checking it again (a key revoked
+    /// elsewhere is refused within this time even if the instances' PostgreSQL notice is lost)
+    /// [default: 10]
+    #[arg(
+        long,
+        env = "PORTCULLIS_API_KEY_CACHE",
+        global = true,
+        value_name = "SECONDS"
+    )]
+    pub api_key_cache: Option<i64>,
+
+    /// Sign-in attempts per client IP per minute (sign-in page, JSON login, password grant);
+    /// 0 turns the limit off [default: 30]
+    #[arg(
+        long,
+        env = "PORTCULLIS_RATE_LIMIT_LOGIN",
+        global = true,
+        value_name = "PER_MINUTE"
+    )]
+    pub rate_limit_login: Option<u32>,
+
+    /// Sign-ups per client IP per minute (page and JSON); 0 turns the limit off [default: 10]
+    #[arg(
+        long,
+        env = "PORTCULLIS_RATE_LIMIT_SIGNUP",
+        global = true,
+        value_name = "PER_MINUTE"
+    )]
+    pub rate_limit_signup: Option<u32>,
+
+    /// Token endpoint requests per client IP per minute; 0 turns the limit off [default: 3000]
+    #[arg(
+        long,
+        env = "PORTCULLIS_RATE_LIMIT_TOKEN",
+        global = true,
+        value_name = "PER_MINUTE"
+    )]
+    pub rate_limit_token: Option<u32>,
+
+    /// Token endpoint requests per client id per minute; 0 turns the limit off [default: 3000]
+    #[arg(
+        long,
+        env = "PORTCULLIS_RATE_LIMIT_TOKEN_PER_CLIENT",
+        global = true,
+        value_name = "PER_MINUTE"
+    )]
+    pub rate_limit_token_per_client: Option<u32>,
+
+    /// Dynamic client registrations per client IP per minute; 0 turns the limit off
+    /// [default: 10]
+    #[arg(
+        long,
+        env = "PORTCULLIS_RATE_LIMIT_REGISTRATION",
+        global = true,
+        value_name = "PER_MINUTE"
+    )]
+    pub rate_limit_registration: Option<u32>,
+
+    /// Seconds an instance keeps a registered client in memory before reading it again (a
+    /// client changed or deleted elsewhere is seen within this time even if the instances'
+    /// PostgreSQL notice is lost) [default: 10]
+    #[arg(
+        long,
+        env = "PORTCULLIS_CLIENT_CACHE",
+        global = true,
+        value_name = "SECONDS"
+    )]
+    pub client_cache: Option<i64>,
+
+    /// The gateway's master key: 64 hex characters or base64 of 32 bytes. Without one (or a
+    /// key file) the agent gateway is off
+    #[arg(
+        long,
+        env = "PORTCULLIS_MASTER_KEY",
+        global = true,
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub master_key: Option<String>,
+
+    /// A file holding the master key (instead of PORTCULLIS_MASTER_KEY)
+    #[arg(
+        long,
+        env = "PORTCULLIS_MASTER_KEY_FILE",
+        global = true,
+        value_name = "FILE"
+    )]
+    pub master_key_file: Option<PathBuf>,
+
+    /// Let the gateway reach private, loopback and link-local addresses and plain-http
+    /// upstreams (for tests; never in production) [default: false]
+    #[arg(
+        long,
+        env = "PORTCULLIS_GATEWAY_ALLOW_PRIVATE",
+        global = true,
+        value_name = "BOOL"
+    )]
+    pub gateway_allow_private: Option<bool>,
+
+    /// Seconds the gateway waits for an upstream's response head [default: 60]
+    #[arg(
+        long,
+        env = "PORTCULLIS_GATEWAY_TIMEOUT",
+        global = true,
+        value_name = "SECONDS"
+    )]
+    pub gateway_timeout: Option<i64>,
+
+    /// Largest request body the gateway forwards, in bytes [default: 10485760]
+    #[arg(
+        long,
+        env = "PORTCULLIS_GATEWAY_MAX_BODY",
+        global = true,
+        value_name = "BYTES"
+    )]
+    pub gateway_max_body: Option<u64>,
+
+    /// Deprecated alias: `true` trusts loopback and the private ranges (127.0.0.0/8, ::1,
+    /// 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7) as proxies; prefer
+    /// PORTCULLIS_TRUSTED_PROXIES [default: false]
+    #[arg(
+        long,
+        env = "PORTCULLIS_TRUST_PROXY",
+        global = true,
+        value_name = "BOOL"
+    )]
+    pub trust_proxy: Option<bool>,
+
+    /// Proxies whose X-Forwarded-For / Forwarded is believed: CIDR ranges or addresses,
+    /// separated by commas or spaces. The client IP is the rightmost address in those headers
+    /// that is not in this list [default: none, the TCP peer is the client]
+    #[arg(
+        long,
+        env = "PORTCULLIS_TRUSTED_PROXIES",
+        global = true,
+        value_name = "CIDRS"
+    )]
+    pub trusted_proxies: Option<String>,
+}
+
+/// The same settings as keys of `portcullis.toml`. Unknown keys are refused, so a typo is
+/// reported instead of silently ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    bind: Option<String>,
+    issuer: Option<String>,
+    database_url: Option<String>,
+    database_pool_size: Option<u32>,
+    log_format: Option<String>,
+    log_level: Option<String>,
+    workers: Option<usize>,
+    shutdown_timeout: Option<u64>,
+    access_token_ttl: Option<i64>,
+    access_token_alg: Option<String>,
+    default_audience: Option<String>,
+    registration: Option<String>,
+    scopes: Option<String>,
+    keys_refresh: Option<i64>,
+    session_ttl: Option<i64>,
+    session_idle_timeout: Option<i64>,
+    refresh_token_ttl: Option<i64>,
+    refresh_grace: Option<i64>,
+    password_grant: Option<bool>,
+    api_key_cache: Option<i64>,
+    client_cache: Option<i64>,
+    rate_limit_login: Option<u32>,
+    rate_limit_signup: Option<u32>,
+    rate_limit_token: Option<u32>,
+    rate_limit_token_per_client: Option<u32>,
+    rate_limit_registration: Option<u32>,
+    master_key: Option<String>,
+    master_key_file: Option<PathBuf>,
+    gateway_allow_private: Option<bool>,
+    gateway_timeout: Option<i64>,
+    gateway_max_body: Option<u64>,
+    trust_proxy: Option<bool>,
+    trusted_proxies: Option<String>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Everything the binary was given, validated: the server's settings and the binary's own
+/// (the database pool, logging, the deprecated proxy alias it warns about).
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: Settings,
+    pub database_pool_size: u32,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    /// `PORTCULLIS_TRUST_PROXY=true` was given (the deprecated alias): `serve` warns.
+    pub trust_proxy: bool,
+}
+
+/// A setting that cannot be used, with the name of the setting at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read settings file {}: {source}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("settings file {}: {message}", path.display())]
+    Malformed { path: PathBuf, message: String },
+    #[error("invalid {setting}: {message}")]
+    Invalid {
+        setting: &'static str,
+        message: String,
+    },
+}
+
+fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting,
+        message: message.into(),
+    }
+}
+
+impl Config {
+    /// Reads the settings file (if any) under the flags and environment, then validates.
+    pub fn load(args: &SettingsArgs) -> Result<Self, ConfigError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None if Path::new(DEFAULT_CONFIG_FILE).is_file() => {
+                read_file(Path::new(DEFAULT_CONFIG_FILE))?
+            }
+            None => FileSettings::default(),
+        };
+        Self::resolve(args.clone(), file)
+    }
+
+    /// Settings from the flags and environment alone, ignoring any settings file.
+    #[cfg(test)]
+    fn from_args(args: SettingsArgs) -> Result<Self, ConfigError> {
+        Self::resolve(args, FileSettings::default())
+    }
+
+    /// Each setting from the flags and environment, else the file, else the server's default
+    /// (`Settings::default`, the one place the defaults are written).
+    fn resolve(args: SettingsArgs, file: FileSettings) -> Result<Self, ConfigError> {
+        let d = Settings::default();
+        let issuer = match args.issuer.or(file.issuer) {
+            Some(raw) => parse_issuer(&raw)?,
+            None => d.issuer,
+        };
+        let default_audience = match args.default_audience.or(file.default_audience) {
+            None => issuer.as_str().trim_end_matches('/').to_owned(),
+            Some(aud) => match Url::parse(&aud) {
+                Ok(_) if grants::is_reserved_audience(&aud) => {
+                    return Err(invalid(
+                        "PORTCULLIS_DEFAULT_AUDIENCE",
+                        format!("{aud:?} is reserved for first-party sign-in"),
+                    ));
+                }
+                Ok(u) if u.fragment().is_none() => aud,
+                _ => {
+                    return Err(invalid(
+                        "PORTCULLIS_DEFAULT_AUDIENCE",
+                        format!("{aud:?}: expected an absolute URI without a fragment"),
+                    ));
+                }
+            },
+        };
+        let scopes = match args.scopes.or(file.scopes) {
+            Some(raw) => parse_scopes(&raw)?,
+            None => d.scopes,
+        };
+        let trust_proxy = args.trust_proxy.or(file.trust_proxy).unwrap_or(false);
+        let trusted_proxies = parse_trusted_proxies(
+            trust_proxy,
+            args.trusted_proxies.or(file.trusted_proxies).as_deref(),
+        )?;
+        let log_format = args
+            .log_format
+            .or(file.log_format)
+            .unwrap_or_else(|| "human".into());
+        let log_level = args
+            .log_level
+            .or(file.log_level)
+            .unwrap_or_else(|| "info".into());
+        let database_url = match args.database_url.or(file.database_url) {
+            Some(raw) => DatabaseUrl::parse(&raw)
+                .map_err(|e| invalid("PORTCULLIS_DATABASE_URL", e.to_string()))?,
+            None => d.database_url,
+        };
+        let server = Settings {
+            bind: match args.bind.or(file.bind) {
+                Some(raw) => parse_bind(&raw)?,
+                None => d.bind,
+            },
+            issuer,
+            database_url,
+            workers: match args.workers.or(file.workers) {
+                None => d.workers,
+                Some(n @ 1..=1024) => n,
+                Some(n) => {
+                    return Err(invalid(
+                        "PORTCULLIS_WORKERS",
+                        format!("{n} is outside 1..=1024"),
+                    ));
+                }
+            },
+            shutdown_timeout: args
+                .shutdown_timeout
+                .or(file.shutdown_timeout)
+                .unwrap_or(d.shutdown_timeout),
+            access_token_ttl: match args.access_token_ttl.or(file.access_token_ttl) {
+                None => d.access_token_ttl,
+                Some(n @ 60..=86_400) => n,
+                Some(n) => {
+                    return Err(invalid(
+                        "PORTCULLIS_ACCESS_TOKEN_TTL",
+                        format!("{n} is outside 60..=86400 seconds"),
+                    ));
+                }
+            },
+            access_token_alg: match args.access_token_alg.or(file.access_token_alg) {
+                None => d.access_token_alg,
+                Some(name) => SigningAlg::parse(&name).ok_or_else(|| {
+                    invalid(
+                        "PORTCULLIS_ACCESS_TOKEN_ALG",
+                        format!("{name:?}: expected ES256, RS256 or EdDSA"),
+                    )
+                })?,
+            },
+            default_audience,
+            registration: match args.registration.or(file.registration).as_deref() {
+                None => d.registration,
+                Some("open") => RegistrationPolicy::Open,
+                Some("token") => RegistrationPolicy::Token,
+                Some("closed") => RegistrationPolicy::Closed,
+                Some(other) => {
+                    return Err(invalid(
+                        "PORTCULLIS_REGISTRATION",
+                        format!("{other:?}: expected open, token or closed"),
+                    ));
+                }
+            },
+            scopes,
+            keys_refresh: match args.keys_refresh.or(file.keys_refresh) {
+                None => d.keys_refresh,
+                Some(n @ 0..=3600) => n,
+                Some(n) => {
+                    return Err(invalid(
+                        "PORTCULLIS_KEYS_REFRESH",
+                        format!("{n} is outside 0..=3600 seconds"),
+                    ));
+                }
+            },
+            session_ttl: seconds(
+                "PORTCULLIS_SESSION_TTL",
+                args.session_ttl.or(file.session_ttl),
+                d.session_ttl,
+                60..=31_536_000,
+            )?,
+            session_idle_timeout: seconds(
+                "PORTCULLIS_SESSION_IDLE_TIMEOUT",
+                args.session_idle_timeout.or(file.session_idle_timeout),
+                d.session_idle_timeout,
+                60..=31_536_000,
+            )?,
+            refresh_token_ttl: seconds(
+                "PORTCULLIS_REFRESH_TOKEN_TTL",
+                args.refresh_token_ttl.or(file.refresh_token_ttl),
+                d.refresh_token_ttl,
+                60..=31_536_000,
+            )?,
+            refresh_grace: seconds(
+                "PORTCULLIS_REFRESH_GRACE",
+                args.refresh_grace.or(file.refresh_grace),
+                d.refresh_grace,
+                0..=300,
+            )?,
+            password_grant: args
+                .password_grant
+                .or(file.password_grant)
+                .unwrap_or(d.password_grant),
+            api_key_cache: seconds(
+                "PORTCULLIS_API_KEY_CACHE",
+                args.api_key_cache.or(file.api_key_cache),
+                d.api_key_cache,
+                0..=300,
+            )?,
+            rate_limits: server::ratelimit::Limits {
+                login: args
+                    .rate_limit_login
+                    .or(file.rate_limit_login)
+                    .unwrap_or(d.rate_limits.login),
+                signup: args
+                    .rate_limit_signup
+                    .or(file.rate_limit_signup)
+                    .unwrap_or(d.rate_limits.signup),
+                token_per_ip: args
+                    .rate_limit_token
+                    .or(file.rate_limit_token)
+                    .unwrap_or(d.rate_limits.token_per_ip),
+                token_per_client: args
+                    .rate_limit_token_per_client
+                    .or(file.rate_limit_token_per_client)
+                    .unwrap_or(d.rate_limits.token_per_client),
+                registration: args
+                    .rate_limit_registration
+                    .or(file.rate_limit_registration)
+                    .unwrap_or(d.rate_limits.registration),
+            },
+            client_cache: seconds(
+                "PORTCULLIS_CLIENT_CACHE",
+                args.client_cache.or(file.client_cache),
+                d.client_cache,
+                0..=300,
+            )?,
+            master_key: load_master_key(
+                args.master_key.or(file.master_key),
+                args.master_key_file.or(file.master_key_file),
+            )?,
+            gateway_allow_private: args
+                .gateway_allow_private
+                .or(file.gateway_allow_private)
+                .unwrap_or(d.gateway_allow_private),
+            gateway_timeout: seconds(
+                "PORTCULLIS_GATEWAY_TIMEOUT",
+                args.gateway_timeout.or(file.gateway_timeout),
+                d.gateway_timeout,
+                1..=3600,
+            )?,
+            gateway_max_body: match args.gateway_max_body.or(file.gateway_max_body) {
+                None => d.gateway_max_body,
+                Some(n @ 1..=1_073_741_824) => n,
+                Some(n) => {
+                    return Err(invalid(
+                        "PORTCULLIS_GATEWAY_MAX_BODY",
+                        format!("{n} is outside 1..=1073741824 bytes"),
+                    ));
+                }
+            },
+            trusted_proxies,
+        };
+        Ok(Self {
+            server,
+            database_pool_size: match args.database_pool_size.or(file.database_pool_size) {
+                None => 16,
+                Some(n @ 1..=1000) => n,
+                Some(n) => {
+                    return Err(invalid(
+                        "PORTCULLIS_DATABASE_POOL_SIZE",
+                        format!("{n} is outside 1..=1000"),
+                    ));
+                }
+            },
+            log_format: match log_format.as_str() {
+                "human" => LogFormat::Human,
+                "json" => LogFormat::Json,
+                other => {
+                    return Err(invalid(
+                        "PORTCULLIS_LOG_FORMAT",
+                        format!("{other:?}: expected human or json"),
+                    ));
+                }
+            },
+            log_level: crate::telemetry::check_filter(&log_level)
+                .map_err(|e| invalid("PORTCULLIS_LOG_LEVEL", e))?,
+            trust_proxy,
+        })
+    }
+}
+
+/// The master key from the setting or its file; both is an error.
+fn load_master_key(
+    value: Option<String>,
+    file: Option<PathBuf>,
+) -> Result<Option<std::sync::Arc<gateway::MasterKey>>, ConfigError> {
+    let raw = match (value, file) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "PORTCULLIS_MASTER_KEY",
+                "give the key or a key file, not both",
+            ));
+        }
+        (Some(v), None) => v,
+        (None, Some(path)) => std::fs::read_to_string(&path).map_err(|e| {
+            invalid(
+                "PORTCULLIS_MASTER_KEY_FILE",
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?,
+        (None, None) => return Ok(None),
+    };
+    gateway::MasterKey::parse(&raw)
+        .map(|k| Some(std::sync::Arc::new(k)))
+        .map_err(|e| invalid("PORTCULLIS_MASTER_KEY", e))
+}
+
+/// A duration setting: the default when absent, else a value within `range`.
+fn seconds(
+    setting: &'static str,
+    value: Option<i64>,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(n) if range.contains(&n) => Ok(n),
+        Some(n) => Err(invalid(
+            setting,
+            format!("{n} is outside {}..={} seconds", range.start(), range.end()),
+        )),
+    }
+}
+
+/// The trusted proxies, or the private ranges for the `PORTCULLIS_TRUST_PROXY` alias; both
+/// given is an error (which one was meant is not ours to guess).
+fn parse_trusted_proxies(
+    alias: bool,
+    list: Option<&str>,
+) -> Result<server::forwarded::TrustedProxies, ConfigError> {
+    use server::forwarded::TrustedProxies;
+    match (alias, list) {
+        (true, Some(_)) => Err(invalid(
+            "PORTCULLIS_TRUST_PROXY",
+            "give PORTCULLIS_TRUSTED_PROXIES or PORTCULLIS_TRUST_PROXY, not both",
+        )),
+        (true, None) => Ok(TrustedProxies::private_ranges()),
+        (false, None) => Ok(TrustedProxies::default()),
+        (false, Some(raw)) => {
+            TrustedProxies::parse(raw).map_err(|e| invalid("PORTCULLIS_TRUSTED_PROXIES", e))
+        }
+    }
+}
+
+/// Scope names: RFC 6749 §3.3 characters, space-separated, no duplicates.
+fn parse_scopes(raw: &str) -> Result<Vec<String>, ConfigError> {
+    let mut out: Vec<String> = Vec::new();
+    for token in raw.split(' ').filter(|t| !t.is_empty()) {
+        if !registration::is_scope_token(token) {
+            return Err(invalid(
+                "PORTCULLIS_SCOPES",
+                format!("{token:?} has characters a scope cannot have"),
+            ));
+        }
+        if token == "*" {
+            return Err(invalid(
+                "PORTCULLIS_SCOPES",
+                "\"*\" is for organization API keys only; list the API scopes an application may ask for (e.g. org:read)",
+            ));
+        }
+        if !out.iter().any(|s| s == token) {
+            out.push(token.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Malformed {
+        path: path.to_path_buf(),
+        // toml's message spans several lines with a caret; one line is enough here.
+        message: e.message().to_owned(),
+    })
+}
+
+fn parse_bind(raw: &str) -> Result<String, ConfigError> {
+    let raw = raw.trim();
+    if raw.parse::<SocketAddr>().is_ok() {
+        return Ok(raw.to_owned());
+    }
+    match raw.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+            match raw.to_socket_addrs().map(|mut addrs| addrs.next()) {
+                Ok(Some(_)) => Ok(raw.to_owned()),
+                _ => Err(invalid(
+                    "PORTCULLIS_BIND",
+                    format!("{raw:?}: the host does not resolve"),
+                )),
+            }
+        }
+        _ => Err(invalid(
+            "PORTCULLIS_BIND",
+            format!("{raw:?}: expected HOST:PORT, e.g. 127.0.0.1:8080"),
+        )),
+    }
+}
+
+/// An issuer is an `https` URL (or `http` for development) with a host, and no query or
+/// fragment (OpenID Connect Discovery 1.0 §3, RFC 8414 §2).
+fn parse_issuer(raw: &str) -> Result<Url, ConfigError> {
+    const SETTING: &str = "PORTCULLIS_ISSUER";
+    let url = Url::parse(raw.trim()).map_err(|e| invalid(SETTING, format!("{raw:?}: {e}")))?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(invalid(
+            SETTING,
+            format!("{raw:?}: the scheme must be https or http"),
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid(SETTING, format!("{raw:?}: a host is required")));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(
+            SETTING,
+            format!("{raw:?}: no query or fragment allowed"),
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            SETTING,
+            format!("{raw:?}: no user information allowed"),
+        ));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(f: impl FnOnce(&mut SettingsArgs)) -> Result<Config, ConfigError> {
+        let mut args = SettingsArgs::default();
+        f(&mut args);
+        Config::from_args(args)
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let c = with(|_| {}).expect("defaults");
+        let s = &c.server;
+        assert_eq!(s.bind, "127.0.0.1:8080");
+        assert_eq!(s.issuer_str(), "http://127.0.0.1:8080");
+        assert_eq!(s.default_audience, "http://127.0.0.1:8080");
+        assert_eq!(
+            s.database_url,
+            DatabaseUrl::Sqlite("data/portcullis.db".into())
+        );
+        assert_eq!(s.scopes, ["openid", "profile", "email", "offline_access"]);
+        assert_eq!(c.log_format, LogFormat::Human);
+        assert_eq!(c.log_level, "info");
+        assert_eq!(c.database_pool_size, 16);
+        assert_eq!(s.shutdown_timeout, 30);
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        type Case = (&'static str, fn(&mut SettingsArgs));
+        let cases: [Case; 10] = [
+            ("PORTCULLIS_ISSUER", |a| a.issuer = Some("not a url".into())),
+            ("PORTCULLIS_ISSUER", |a| {
+                a.issuer = Some("ftp://x.example".into())
+            }),
+            ("PORTCULLIS_ISSUER", |a| {
+                a.issuer = Some("https://x.example/?a=b".into())
+            }),
+            ("PORTCULLIS_ISSUER", |a| {
+                a.issuer = Some("https://x.example/#f".into())
+            }),
+            ("PORTCULLIS_BIND", |a| a.bind = Some("8080".into())),
+            ("PORTCULLIS_DATABASE_URL", |a| {
+                a.database_url = Some("mysql://x".into())
+            }),
+            ("PORTCULLIS_LOG_FORMAT", |a| {
+                a.log_format = Some("xml".into())
+            }),
+            ("PORTCULLIS_DATABASE_POOL_SIZE", |a| {
+                a.database_pool_size = Some(0)
+            }),
+            ("PORTCULLIS_TRUSTED_PROXIES", |a| {
+                a.trusted_proxies = Some("10.0.0.0/8, proxy.internal".into())
+            }),
+            ("PORTCULLIS_TRUST_PROXY", |a| {
+                a.trust_proxy = Some(true);
+                a.trusted_proxies = Some("10.0.0.0/8".into());
+            }),
+        ];
+        for (setting, set) in cases {
+            let err = with(set).expect_err(setting).to_string();
+            assert!(err.contains(setting), "{err:?} should name {setting}");
+        }
+    }
+
+    #[test]
+    fn trusted_proxies_from_the_list_the_alias_or_the_file() {
+        let none = with(|_| {}).expect("defaults");
+        assert!(none.server.trusted_proxies.is_empty() && !none.trust_proxy);
+        let listed =
+            with(|a| a.trusted_proxies = Some("10.0.0.0/8 ::1,192.0.2.7".into())).expect("list");
+        assert_eq!(
+            listed.server.trusted_proxies.to_string(),
+            "10.0.0.0/8 ::1/128 192.0.2.7/32"
+        );
+        let alias = with(|a| a.trust_proxy = Some(true)).expect("alias");
+        assert!(alias.trust_proxy, "serve warns about the alias");
+        assert_eq!(
+            alias.server.trusted_proxies,
+            server::forwarded::TrustedProxies::private_ranges()
+        );
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("portcullis.toml");
+        std::fs::write(&path, "trusted_proxies = \"172.28.0.0/16\"\n").expect("write");
+        let args = SettingsArgs {
+            config: Some(path),
+            ..SettingsArgs::default()
+        };
+        let s = Config::load(&args).expect("load").server;
+        assert_eq!(s.trusted_proxies.to_string(), "172.28.0.0/16");
+    }
+
+    #[test]
+    fn issuer_keeps_a_path_but_drops_the_trailing_slash() {
+        let s = with(|a| a.issuer = Some("https://id.example.com/tenant/".into()))
+            .expect("ok")
+            .server;
+        assert_eq!(s.issuer_str(), "https://id.example.com/tenant");
+        assert_eq!(s.default_audience, "https://id.example.com/tenant");
+    }
+
+    #[test]
+    fn file_values_sit_under_flags_and_unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("portcullis.toml");
+        std::fs::write(
+            &path,
+            "bind = \"127.0.0.1:9999\"\nissuer = \"https://file.example\"\n",
+        )
+        .expect("write");
+        let args = SettingsArgs {
+            config: Some(path.clone()),
+            issuer: Some("https://flag.example".into()),
+            ..SettingsArgs::default()
+        };
+        let s = Config::load(&args).expect("load").server;
+        assert_eq!(s.bind, "127.0.0.1:9999");
+        assert_eq!(s.issuer_str(), "https://flag.example");
+
+        std::fs::write(&path, "bnd = \"x\"\n").expect("write");
+        let err = Config::load(&args).expect_err("typo").to_string();
+        assert!(err.contains("bnd"), "{err}");
+
+        let missing = SettingsArgs {
+            config: Some(dir.path().join("absent.toml")),
+            ..SettingsArgs::default()
+        };
+        assert!(matches!(
+            Config::load(&missing),
+            Err(ConfigError::Unreadable { .. })
+        ));
+    }
+}

@@ -1,5 +1,0 @@
-//! The `portcullis` binary: see `server::cli`.
-
-fn main() -> std::process::ExitCode {
-    server::cli::main()
-}
