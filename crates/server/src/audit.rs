@@ -139,19 +139,6 @@ impl Event {
     }
 }
 
-/// Shorthand for [`record`] of [`Event::login_succeeded`], kept for the token endpoint and the
-/// JSON sign-in (`routes/oauth.rs`, `routes/api_auth.rs`) until those flows move; new code
-/// writes `record(conn, now, Event::login_succeeded(..))`.
-pub fn login_succeeded(conn: &mut Conn, now: i64, user_id: &str, ip: Option<&str>, detail: Value) {
-    record(conn, now, Event::login_succeeded(user_id, ip, detail));
-}
-
-/// Shorthand for [`record`] of [`Event::login_failed`]; see [`login_succeeded`].
-pub fn login_failed(conn: &mut Conn, now: i64, email: &str, ip: Option<&str>, detail: Value) {
-    let event = Event::login_failed(conn, email, ip, detail);
-    record(conn, now, event);
-}
-
 enum Message {
     Event(Box<OwnedAuditEvent>),
     Flush(SyncSender<()>),

@@ -12,8 +12,6 @@ use std::path::{Path, PathBuf};
 
 /// Route files that compare a CSRF token by hand, and why.
 const BY_HAND: &[&str] = &[
-    // The consent form (the lead's file; `CsrfChecked<ConsentForm, _>` fits it).
-    "authorize.rs",
     // RP-initiated logout checks the token only on a confirming POST, against the session's
     // or, without one, the pre-session cookie's.
     "oidc.rs",

@@ -20,6 +20,7 @@ mod auth;
 mod clientcache;
 pub mod config;
 pub mod errors;
+mod flows;
 pub mod forwarded;
 pub mod invalidate;
 mod keycache;

@@ -9,10 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Files of `crates/server/src/routes/` that still name the store crate.
-const KNOWN_STORE_IN_ROUTES: &[&str] = &[
-    "crates/server/src/routes/api_auth.rs",
-    "crates/server/src/routes/oauth.rs",
-];
+const KNOWN_STORE_IN_ROUTES: &[&str] = &[];
 
 /// Files that still compare an error code as a string.
 const KNOWN_ERROR_STRING_COMPARISONS: &[&str] = &[];

@@ -11,6 +11,7 @@ use crate::access::{Expect, FirstPartyUser, verify_access_token};
 use crate::audit::Event;
 use crate::auth::{bearer_token, client_ip};
 use crate::errors::{ApiError, json_no_store};
+use crate::flows::{api_grant_error, sign_in, token_pair};
 use crate::ratelimit::Limit;
 use crate::state::AppState;
 
@@ -19,41 +20,6 @@ pub fn required<'a>(value: &'a Option<String>, field: &'static str) -> Result<&'
     value.as_deref().filter(|v| !v.is_empty()).ok_or_else(|| {
         ApiError::bad_request("invalid_field", format!("{field} is required.")).with_param(field)
     })
-}
-
-/// The token pair every sign-in answers with.
-pub fn token_pair(issued: &grants::Issued) -> Value {
-    json!({
-        "token": issued.access.token,
-        "tokenType": "Bearer",
-        "expiresIn": issued.access.expires_in,
-        "refreshToken": issued.refresh.as_ref().map(|r| r.expose()),
-    })
-}
-
-/// A first-party flow's error as the JSON API answers it: account refusals in their own words,
-/// anything else an internal error.
-fn api_grant_error(e: grants::GrantError) -> ApiError {
-    match e {
-        grants::GrantError::Account(e) => e.into(),
-        grants::GrantError::Store(e) => e.into(),
-        other => ApiError::internal(&other),
-    }
-}
-
-/// Issues an access token and starts a refresh family for a user who just signed in (the
-/// first-party grant of `grants`).
-pub fn sign_in(
-    state: &AppState,
-    conn: &mut store::Conn,
-    user: &accounts::User,
-    now: i64,
-) -> Result<Value, ApiError> {
-    let keyring = state.keys.get(conn, now)?;
-    let issued =
-        grants::first_party_sign_in(conn, &state.signer(&keyring), user, &state.policy(), now)
-            .map_err(api_grant_error)?;
-    Ok(token_pair(&issued))
 }
 
 #[derive(Deserialize)]
@@ -151,26 +117,18 @@ pub(super) async fn login(
             Ok(user) => {
                 state.throttle.record_success(&email);
                 tracing::info!(user = %user.id, "signed in");
-                crate::audit::login_succeeded(
-                    &mut conn,
-                    now,
-                    &user.id,
-                    ip.as_deref(),
-                    json!({ "via": "api" }),
-                );
+                let event =
+                    Event::login_succeeded(&user.id, ip.as_deref(), json!({ "via": "api" }));
+                crate::audit::record(&mut conn, now, event);
                 sign_in(&state, &mut conn, &user, now)
             }
             Err(e) => {
                 if matches!(e, accounts::AccountError::InvalidCredentials) {
                     state.throttle.record_failure(&email, ip.as_deref(), now);
                     tracing::info!("sign-in failed");
-                    crate::audit::login_failed(
-                        &mut conn,
-                        now,
-                        &email,
-                        ip.as_deref(),
-                        json!({ "via": "api" }),
-                    );
+                    let via = json!({ "via": "api" });
+                    let event = Event::login_failed(&mut conn, &email, ip.as_deref(), via);
+                    crate::audit::record(&mut conn, now, event);
                 }
                 Err(e.into())
             }

@@ -12,8 +12,9 @@ use crate::access::{
 use crate::audit::Event;
 use crate::auth::client_ip;
 use crate::errors::{ApiError, json_no_store};
+use crate::flows::sign_in;
 use crate::principal::Subject;
-use crate::routes::api_auth::{required, sign_in, user_json};
+use crate::routes::api_auth::{required, user_json};
 use crate::state::AppState;
 
 /// Invites are valid for a week.

@@ -26,14 +26,16 @@ use grants::{
     AuthorizationRequest, AuthorizeError, ErrorCode, FormParams, OAuthError, ResponseMode,
     SIGNED_IN_PARAM,
 };
-use primitives::{SecretHash, random_token};
+use primitives::random_token;
 use registration::Client;
 use serde::Deserialize;
 use url::Url;
 
 use crate::errors::PageError;
 use crate::pages::render;
-use crate::session::{current, tokens_match};
+use crate::session::{
+    CsrfChecked, CsrfForm, MaybeSignedIn, SignedIn, SignedOut, signed_in_proof, signed_in_recently,
+};
 use crate::state::AppState;
 
 /// How long after signing in the sign-in proof satisfies `prompt=login`: the browser comes
@@ -61,15 +63,17 @@ fn bad_request_page(message: impl Into<String>) -> PageError {
 async fn authorize_get(
     req: HttpRequest,
     state: web::Data<AppState>,
+    signed_in: MaybeSignedIn,
 ) -> Result<HttpResponse, PageError> {
     let form = FormParams::parse(req.query_string().as_bytes())
         .map_err(|e| bad_request_page(e.description))?;
-    authorize(req, state, form).await
+    authorize(state, signed_in, form).await
 }
 
 async fn authorize_post(
     req: HttpRequest,
     state: web::Data<AppState>,
+    signed_in: MaybeSignedIn,
     body: web::Bytes,
 ) -> Result<HttpResponse, PageError> {
     let is_form = req
@@ -81,7 +85,7 @@ async fn authorize_post(
         return Err(bad_request_page("The request must be a form."));
     }
     let form = FormParams::parse(&body).map_err(|e| bad_request_page(e.description))?;
-    authorize(req, state, form).await
+    authorize(state, signed_in, form).await
 }
 
 async fn find_client(
@@ -111,15 +115,6 @@ fn client_error_page(client: &Client, error: &OAuthError) -> HttpResponse {
     )))
 }
 
-/// The proof a sign-in adds to the authorization request it returns to: bound to the session
-/// that signed in (its CSRF token is a secret of that session alone), so it says "this session
-/// signed in on the way here" and nothing about any other session.
-fn signed_in_proof(session: &accounts::Session) -> String {
-    SecretHash::of(&format!("{SIGNED_IN_PARAM}:{}", session.csrf_token))
-        .as_str()
-        .to_owned()
-}
-
 /// Where a sign-in sends the browser: `return_to`, and when that is an authorization request,
 /// with the proof of this sign-in in place of any the URL carried.
 pub(crate) fn return_after_sign_in(return_to: &str, session: &accounts::Session) -> String {
@@ -142,10 +137,9 @@ fn signed_in_on_the_way(
     session: &accounts::Session,
     now: i64,
 ) -> bool {
-    request.signed_in_proof().is_some_and(|proof| {
-        tokens_match(&signed_in_proof(session), proof)
-            && now - session.auth_time <= SIGNED_IN_PROOF_TTL
-    })
+    request
+        .signed_in_proof()
+        .is_some_and(|proof| signed_in_recently(session, proof, now, SIGNED_IN_PROOF_TTL))
 }
 
 /// Checks the request against its client. `signed_in` says whether the browser has a session:
@@ -194,11 +188,11 @@ async fn check(
 }
 
 async fn authorize(
-    req: HttpRequest,
     state: web::Data<AppState>,
+    MaybeSignedIn(signed_in): MaybeSignedIn,
     form: FormParams,
 ) -> Result<HttpResponse, PageError> {
-    let session = current(&req, &state).await?;
+    let session = signed_in.map(|s| (s.session, s.user));
     let (request, client) = match check(&state, &form, session.is_some()).await {
         Ok(ok) => ok,
         Err(response) => return Ok(response),
@@ -324,20 +318,29 @@ struct ConsentForm {
     decision: String,
 }
 
-async fn consent(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    form: web::Form<ConsentForm>,
-) -> Result<HttpResponse, PageError> {
-    let form = form.into_inner();
-    let Some((session, user)) = current(&req, &state).await? else {
-        return Err(bad_request_page(
-            "Your session has ended. Start again from the application.",
-        ));
-    };
-    if !tokens_match(&session.csrf_token, &form.csrf_token) {
-        return Err(PageError::form_expired());
+/// A consent form posted after its session ended: the authorization cannot go on.
+struct SessionEnded;
+
+impl SignedOut for SessionEnded {
+    fn answer(_: &HttpRequest) -> actix_web::Error {
+        bad_request_page("Your session has ended. Start again from the application.").into()
     }
+}
+
+impl CsrfForm for ConsentForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+async fn consent(
+    state: web::Data<AppState>,
+    checked: CsrfChecked<ConsentForm, SessionEnded>,
+) -> Result<HttpResponse, PageError> {
+    let CsrfChecked {
+        signed_in: SignedIn { session, user, .. },
+        form,
+    } = checked;
     let params = FormParams::parse(form.authorization.as_bytes())
         .map_err(|e| bad_request_page(e.description))?;
     let (request, _client) = match check(&state, &params, true).await {

@@ -1,0 +1,460 @@
+//! The server's side of the flows of `grants`: what they are handed (the connection, the
+//! cached clients and keys, the signer, the settings as a `grants::Policy`), and what their
+//! outcomes make happen here (the throttle, the audit log, the answer's JSON). The routes parse
+//! HTTP and call these; these call `grants` and never see a request.
+
+use actix_web::http::StatusCode;
+use grants::{
+    CodeExchange, ErrorCode, GrantError, Issued, OAuthError, PasswordAttempt, RefreshRequest,
+    Sign as _, TokenRequest, VerifiedAccess,
+};
+use registration::{Presented, VerifiedClient};
+use serde_json::{Map, Value, json};
+use store::Conn;
+use tokens::{AccessClaims, Audience};
+
+use crate::access::{Expect, TokenRejected};
+use crate::audit::Event;
+use crate::errors::{ApiError, OAuthHttpError};
+use crate::state::AppState;
+
+/// The client-credentials grant answered on the request's own thread, when the client and the
+/// signing keys are both in memory: nothing to read, nothing to write, so no blocking thread.
+/// `None` sends the request down the ordinary path (which reads what is missing).
+pub(crate) fn fast_client_credentials(
+    state: &AppState,
+    presented: &Presented,
+    request: &TokenRequest,
+) -> Option<Result<Issued, OAuthHttpError>> {
+    let TokenRequest::ClientCredentials { scope, resources } = request else {
+        return None;
+    };
+    let now = state.now();
+    let client = state.clients.get(presented.client_id(), now)?;
+    let keyring = state.keys.cached(now)?;
+    Some(
+        registration::check_credentials(Some(client), presented)
+            .map_err(OAuthHttpError::from)
+            .and_then(|client| {
+                client_credentials(
+                    state,
+                    &client,
+                    scope.as_deref(),
+                    resources.clone(),
+                    &keyring,
+                    now,
+                )
+            }),
+    )
+}
+
+pub(crate) fn client_credentials(
+    state: &AppState,
+    client: &VerifiedClient,
+    scope: Option<&str>,
+    resources: Vec<String>,
+    keyring: &tokens::Keyring,
+    now: i64,
+) -> Result<Issued, OAuthHttpError> {
+    let grant =
+        grants::client_credentials(client, scope, resources, &state.settings.default_audience)?;
+    let signer = state.signer(keyring);
+    let access = signer
+        .access_token(&grant, now)
+        .map_err(|e| OAuthHttpError::server_error(&e))?;
+    Ok(Issued {
+        grant,
+        access,
+        refresh: None,
+        id_token: None,
+    })
+}
+
+/// Every grant but the fast path: authenticates the client, runs the flow of `grants`, and
+/// answers its outcome.
+pub(crate) fn token(
+    state: &AppState,
+    presented: &Presented,
+    request: TokenRequest,
+    ip: Option<String>,
+) -> Result<Issued, OAuthHttpError> {
+    let mut conn = state.store.conn()?;
+    let now = state.now();
+    let client = state.clients.authenticate(&mut conn, presented, now)?;
+    let keyring = state.keys.get(&mut conn, now)?;
+    let signer = state.signer(&keyring);
+    let policy = state.policy();
+    let outcome = match request {
+        TokenRequest::ClientCredentials { scope, resources } => {
+            return client_credentials(state, &client, scope.as_deref(), resources, &keyring, now);
+        }
+        TokenRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+            resources,
+        } => grants::exchange_code(
+            &mut conn,
+            &signer,
+            &client,
+            &CodeExchange {
+                code: &code,
+                redirect_uri: redirect_uri.as_deref(),
+                verifier: code_verifier.as_deref(),
+                resources: &resources,
+            },
+            &policy,
+            now,
+        ),
+        TokenRequest::RefreshToken {
+            refresh_token,
+            scope,
+            resources,
+        } => grants::refresh(
+            &mut conn,
+            &signer,
+            &client,
+            &RefreshRequest {
+                token: &refresh_token,
+                scope: scope.as_deref(),
+                resources: &resources,
+            },
+            &policy,
+            now,
+        ),
+        TokenRequest::Password {
+            username,
+            password,
+            scope,
+        } => {
+            let attempt = PasswordAttempt {
+                username: &username,
+                password: &password,
+                scope: scope.as_deref(),
+            };
+            return password_grant(
+                state,
+                &mut conn,
+                (&signer, &policy),
+                &client,
+                &attempt,
+                ip.as_deref(),
+            );
+        }
+    };
+    outcome.map_err(|e| grant_error(state, &mut conn, e))
+}
+
+/// The password grant, throttled like the sign-in page, its outcome recorded.
+pub(crate) fn password_grant(
+    state: &AppState,
+    conn: &mut store::Conn,
+    (signer, policy): (&tokens::Signer<'_>, &grants::Policy<'_>),
+    client: &VerifiedClient,
+    attempt: &PasswordAttempt<'_>,
+    ip: Option<&str>,
+) -> Result<Issued, OAuthHttpError> {
+    let now = state.now();
+    let username = attempt.username;
+    // Refusals that need no password (grant off, client not registered, scope) come first.
+    if !policy.password_grant
+        || !client
+            .client()
+            .metadata
+            .allows_grant(registration::GrantType::Password)
+    {
+        return grants::password_grant(conn, signer, client, attempt, &state.hasher, policy, now)
+            .map_err(|e| grant_error(state, conn, e));
+    }
+    state
+        .throttle
+        .check(username, ip, now)
+        .map_err(|t| OAuthHttpError::slow_down(t.retry_after))?;
+    let detail = || json!({ "via": "password_grant", "client_id": client.id() });
+    match grants::password_grant(conn, signer, client, attempt, &state.hasher, policy, now) {
+        Ok(issued) => {
+            state.throttle.record_success(username);
+            let event = Event::login_succeeded(issued.grant.subject(), ip, detail());
+            crate::audit::record(conn, now, event);
+            Ok(issued)
+        }
+        Err(GrantError::WrongPassword) => {
+            state.throttle.record_failure(username, ip, now);
+            let event = Event::login_failed(conn, username, ip, detail());
+            crate::audit::record(conn, now, event);
+            Err(
+                OAuthError::new(ErrorCode::InvalidGrant, "the username or password is wrong")
+                    .into(),
+            )
+        }
+        Err(e) => Err(grant_error(state, conn, e)),
+    }
+}
+
+/// A flow's refusal as the token endpoint answers it; a replayed code is recorded.
+pub(crate) fn grant_error(
+    state: &AppState,
+    conn: &mut store::Conn,
+    e: GrantError,
+) -> OAuthHttpError {
+    match e {
+        GrantError::CodeReplayed {
+            client_id,
+            user_id,
+            description,
+        } => {
+            crate::audit::record(
+                conn,
+                state.now(),
+                Event::new("authorization_code.replayed")
+                    .actor(Some(&user_id))
+                    .failed()
+                    .detail(json!({ "client_id": client_id })),
+            );
+            OAuthError::new(ErrorCode::InvalidGrant, description).into()
+        }
+        other => oauth_grant_error(other),
+    }
+}
+
+/// The OAuth answer to a flow's error (RFC 6749 §5.2); account refusals map in
+/// `errors/oauth.rs`.
+pub(crate) fn oauth_grant_error(e: GrantError) -> OAuthHttpError {
+    match e {
+        GrantError::Refused(e) => e.into(),
+        GrantError::CodeReplayed { description, .. } => {
+            OAuthError::new(ErrorCode::InvalidGrant, description).into()
+        }
+        GrantError::WrongPassword => {
+            OAuthError::new(ErrorCode::InvalidGrant, "the username or password is wrong").into()
+        }
+        GrantError::Account(e) => e.into(),
+        GrantError::Store(e) => e.into(),
+        GrantError::Client(e) => e.into(),
+        GrantError::Sign(e) => OAuthHttpError::server_error(&e),
+    }
+}
+
+/// A client that may call introspection: one that authenticated with a secret.
+pub(crate) fn confidential(
+    state: &AppState,
+    conn: &mut Conn,
+    presented: &Presented,
+) -> Result<VerifiedClient, OAuthHttpError> {
+    let client = state.clients.authenticate(conn, presented, state.now())?;
+    if !client.is_authenticated() {
+        return Err(OAuthHttpError::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::InvalidClient,
+            "only confidential clients may introspect tokens",
+        ));
+    }
+    Ok(client)
+}
+
+/// The kinds of token introspection and revocation look for.
+#[derive(Clone, Copy)]
+pub(crate) enum TokenKind {
+    Access,
+    Refresh,
+}
+
+/// The order in which the kinds are tried: `token_type_hint` decides only that (RFC 7662 §2.1,
+/// RFC 7009 §2.1); an unknown or wrong hint costs one lookup, never a miss.
+pub(crate) fn lookup_order(hint: Option<&str>) -> [TokenKind; 2] {
+    if hint == Some("refresh_token") {
+        [TokenKind::Refresh, TokenKind::Access]
+    } else {
+        [TokenKind::Access, TokenKind::Refresh]
+    }
+}
+
+/// Introspection (RFC 7662 §2): the caller must be a confidential client; each kind is looked
+/// for in `order`; an inactive token is described by `active` alone (§2.2).
+pub(crate) fn introspect(
+    state: &AppState,
+    presented: &Presented,
+    token: &str,
+    order: [TokenKind; 2],
+) -> Result<Value, OAuthHttpError> {
+    let mut conn = state.store.conn()?;
+    let caller = confidential(state, &mut conn, presented)?;
+    for kind in order {
+        let found = match kind {
+            TokenKind::Access => introspect_access(state, &mut conn, token)?,
+            TokenKind::Refresh => introspect_refresh(state, &mut conn, &caller, token)?,
+        };
+        if let Some(active) = found {
+            return Ok(active);
+        }
+    }
+    Ok(json!({ "active": false }))
+}
+
+/// The answer for an access token that is active, or `None`.
+fn introspect_access(
+    state: &AppState,
+    conn: &mut Conn,
+    token: &str,
+) -> Result<Option<Value>, OAuthHttpError> {
+    // The one access-token check, for any audience: a resource server introspects tokens
+    // meant for it, not for this server.
+    match crate::access::verify_access_token(state, conn, token, Expect::AnyAudience) {
+        Ok(verified) => Ok(Some(active_response(verified.claims()))),
+        Err(TokenRejected::Internal(detail)) => Err(OAuthHttpError::server_error(&detail)),
+        Err(reason) => {
+            tracing::debug!(?reason, "introspected token is not an active access token");
+            Ok(None)
+        }
+    }
+}
+
+/// The answer for a refresh token that the token endpoint would accept right now from its
+/// client, or `None` (the decision is `grants::introspect_refresh`).
+fn introspect_refresh(
+    state: &AppState,
+    conn: &mut Conn,
+    caller: &VerifiedClient,
+    token: &str,
+) -> Result<Option<Value>, OAuthHttpError> {
+    let Some(active) =
+        grants::introspect_refresh(conn, caller, token, &state.policy(), state.now())
+            .map_err(oauth_grant_error)?
+    else {
+        return Ok(None);
+    };
+    let mut out = Map::new();
+    out.insert("active".into(), Value::Bool(true));
+    if let Some(scope) = active.scope {
+        out.insert("scope".into(), Value::String(scope));
+    }
+    out.insert("client_id".into(), Value::String(active.client_id));
+    out.insert("token_type".into(), Value::String("refresh_token".into()));
+    out.insert("exp".into(), Value::from(active.expires_at));
+    out.insert("iat".into(), Value::from(active.issued_at));
+    out.insert("sub".into(), Value::String(active.user_id));
+    out.insert(
+        "iss".into(),
+        Value::String(state.settings.issuer_str().to_owned()),
+    );
+    Ok(Some(Value::Object(out)))
+}
+
+fn active_response(claims: &AccessClaims) -> Value {
+    let mut out = Map::new();
+    out.insert("active".into(), Value::Bool(true));
+    if let Some(scope) = &claims.scope {
+        out.insert("scope".into(), Value::String(scope.clone()));
+    }
+    out.insert("client_id".into(), Value::String(claims.client_id.clone()));
+    out.insert("token_type".into(), Value::String("Bearer".into()));
+    out.insert("exp".into(), Value::from(claims.exp));
+    out.insert("iat".into(), Value::from(claims.iat));
+    out.insert("sub".into(), Value::String(claims.sub.clone()));
+    out.insert(
+        "aud".into(),
+        match &claims.aud {
+            Audience::One(a) => Value::String(a.clone()),
+            Audience::Many(list) => Value::from(list.clone()),
+        },
+    );
+    out.insert("iss".into(), Value::String(claims.iss.clone()));
+    out.insert("jti".into(), Value::String(claims.jti.clone()));
+    Value::Object(out)
+}
+
+/// Revocation (RFC 7009 §2.1): every kind is tried in `order`; an unknown, malformed or expired
+/// token is nothing to revoke, and not an error (§2.2).
+pub(crate) fn revoke(
+    state: &AppState,
+    presented: &Presented,
+    token: &str,
+    order: [TokenKind; 2],
+) -> Result<(), OAuthHttpError> {
+    let mut conn = state.store.conn()?;
+    let client = state
+        .clients
+        .authenticate(&mut conn, presented, state.now())?;
+    for kind in order {
+        let revoked = match kind {
+            TokenKind::Access => revoke_access(state, &mut conn, &client, token)?,
+            TokenKind::Refresh => revoke_refresh(state, &mut conn, &client, token)?,
+        };
+        if revoked {
+            return Ok(());
+        }
+    }
+    tracing::debug!(client_id = client.id(), "revocation of an unknown token");
+    Ok(())
+}
+
+/// Revokes an access token of `client`; false when `token` is not a valid access token.
+fn revoke_access(
+    state: &AppState,
+    conn: &mut Conn,
+    client: &VerifiedClient,
+    token: &str,
+) -> Result<bool, OAuthHttpError> {
+    // The one access-token check, for any audience (a resource server's token is revoked by
+    // its client too). A token it refuses (expired, revoked, of a deleted client) is nothing to
+    // revoke.
+    let verified = match crate::access::verify_access_token(state, conn, token, Expect::AnyAudience)
+    {
+        Ok(verified) => verified,
+        Err(TokenRejected::Internal(detail)) => return Err(OAuthHttpError::server_error(&detail)),
+        Err(_) => return Ok(false),
+    };
+    let claims = verified.claims();
+    let verified = VerifiedAccess {
+        jti: &claims.jti,
+        exp: claims.exp,
+        client_id: &claims.client_id,
+    };
+    grants::revoke_access(conn, client, verified, state.now()).map_err(oauth_grant_error)?;
+    Ok(true)
+}
+
+/// Revokes a refresh token of `client` with its family; false when `token` is not one of ours.
+fn revoke_refresh(
+    state: &AppState,
+    conn: &mut Conn,
+    client: &VerifiedClient,
+    token: &str,
+) -> Result<bool, OAuthHttpError> {
+    grants::revoke_refresh(conn, client, token, state.now()).map_err(oauth_grant_error)
+}
+
+/// The token pair every sign-in answers with.
+pub(crate) fn token_pair(issued: &grants::Issued) -> Value {
+    json!({
+        "token": issued.access.token,
+        "tokenType": "Bearer",
+        "expiresIn": issued.access.expires_in,
+        "refreshToken": issued.refresh.as_ref().map(|r| r.expose()),
+    })
+}
+
+/// A first-party flow's error as the JSON API answers it: account refusals in their own words,
+/// anything else an internal error.
+pub(crate) fn api_grant_error(e: grants::GrantError) -> ApiError {
+    match e {
+        grants::GrantError::Account(e) => e.into(),
+        grants::GrantError::Store(e) => e.into(),
+        other => ApiError::internal(&other),
+    }
+}
+
+/// Issues an access token and starts a refresh family for a user who just signed in (the
+/// first-party grant of `grants`).
+pub(crate) fn sign_in(
+    state: &AppState,
+    conn: &mut Conn,
+    user: &accounts::User,
+    now: i64,
+) -> Result<Value, ApiError> {
+    let keyring = state.keys.get(conn, now)?;
+    let issued =
+        grants::first_party_sign_in(conn, &state.signer(&keyring), user, &state.policy(), now)
+            .map_err(api_grant_error)?;
+    Ok(token_pair(&issued))
+}
