@@ -321,6 +321,30 @@ impl<F: CsrfForm> FromRequest for PreSessionChecked<F> {
     }
 }
 
+/// The proof a sign-in adds to the authorization request it returns to: bound to the session
+/// that signed in (its CSRF token is a secret of that session alone), so it says "this session
+/// signed in on the way here" and nothing about any other session.
+pub(crate) fn signed_in_proof(session: &accounts::Session) -> String {
+    SecretHash::of(&format!(
+        "{}:{}",
+        grants::SIGNED_IN_PARAM,
+        session.csrf_token
+    ))
+    .as_str()
+    .to_owned()
+}
+
+/// Whether `proof` is this session's sign-in proof and the sign-in was at most `ttl` seconds
+/// before `now` (`prompt=login` is satisfied by a sign-in the server saw, a moment ago).
+pub(crate) fn signed_in_recently(
+    session: &accounts::Session,
+    proof: &str,
+    now: i64,
+    ttl: i64,
+) -> bool {
+    tokens_match(&signed_in_proof(session), proof) && now - session.auth_time <= ttl
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -578,28 +602,4 @@ mod tests {
             assert_eq!(res.status(), StatusCode::FORBIDDEN);
         }
     }
-}
-
-/// The proof a sign-in adds to the authorization request it returns to: bound to the session
-/// that signed in (its CSRF token is a secret of that session alone), so it says "this session
-/// signed in on the way here" and nothing about any other session.
-pub(crate) fn signed_in_proof(session: &accounts::Session) -> String {
-    SecretHash::of(&format!(
-        "{}:{}",
-        grants::SIGNED_IN_PARAM,
-        session.csrf_token
-    ))
-    .as_str()
-    .to_owned()
-}
-
-/// Whether `proof` is this session's sign-in proof and the sign-in was at most `ttl` seconds
-/// before `now` (`prompt=login` is satisfied by a sign-in the server saw, a moment ago).
-pub(crate) fn signed_in_recently(
-    session: &accounts::Session,
-    proof: &str,
-    now: i64,
-    ttl: i64,
-) -> bool {
-    tokens_match(&signed_in_proof(session), proof) && now - session.auth_time <= ttl
 }
