@@ -4,7 +4,9 @@
 //! (RFC 7592), the redirect-URI rules (absolute, no fragment, no wildcard; https except on
 //! loopback; private-use schemes for native apps, RFC 8252), client secrets (256 random bits,
 //! stored as SHA-256, compared in constant time) and client authentication at the token,
-//! introspection and revocation endpoints.
+//! introspection and revocation endpoints, and the decisions of the registration endpoints
+//! ([`manage`]: who may register, what an RFC 7592 call may change, the client information
+//! response).
 //!
 //! Architecture invariants:
 //! - Knows nothing about HTTP; errors are its own enums, mapped to RFC 7591 / RFC 6749 codes by
@@ -17,6 +19,7 @@
 
 mod auth;
 mod client;
+pub mod manage;
 mod metadata;
 
 pub use auth::{AuthError, Presented, VerifiedClient, authenticate, check_credentials};
@@ -25,6 +28,7 @@ pub use client::{
     delete_client, find_client, list_clients, register_client, register_client_with,
     rotate_registration_token, update_client, verify_registration_token,
 };
+pub use manage::{ClientInformation, RegistrationError, RegistrationMode};
 pub use metadata::{
     ApplicationType, AuthMethod, ClientMetadata, GrantType, MetadataError, MetadataErrorCode,
     OFFLINE_ACCESS, Policy, is_loopback_redirect, is_native_redirect, is_scope_token,

@@ -7,6 +7,8 @@ use registration::{
 };
 use serde_json::json;
 
+#[path = "registration/manage.rs"]
+mod manage;
 #[path = "registration/properties.rs"]
 mod properties;
 

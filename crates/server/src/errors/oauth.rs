@@ -264,6 +264,39 @@ impl From<registration::ClientError> for OAuthHttpError {
     }
 }
 
+/// A refusal of the registration endpoints (RFC 7591 §3.2.2, RFC 7592): a missing or wrong
+/// initial or registration access token is 401 `invalid_token` with a `Bearer` challenge; a
+/// closed registration is 403 `access_denied`; an update that names another client or sends
+/// a server field is `invalid_request`; our failure is `server_error`.
+impl From<registration::RegistrationError> for OAuthHttpError {
+    fn from(e: registration::RegistrationError) -> Self {
+        use registration::RegistrationError as E;
+        match e {
+            E::Metadata(inner) => inner.into(),
+            E::Client(inner) => inner.into(),
+            E::Closed => Self::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::AccessDenied,
+                e.to_string(),
+            ),
+            E::InitialTokenRequired
+            | E::InitialTokenInvalid
+            | E::RegistrationTokenRequired
+            | E::NotManaged => Self::invalid_token(e.to_string()),
+            E::ClientIdMismatch | E::ServerField(_) => Self::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidRequest,
+                e.to_string(),
+            ),
+            E::SecretMismatch => Self::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidClientMetadata,
+                e.to_string(),
+            ),
+        }
+    }
+}
+
 impl From<store::StoreError> for OAuthHttpError {
     fn from(e: store::StoreError) -> Self {
         if super::is_unavailable(&e) {

@@ -7,7 +7,7 @@
 use actix_web::body::to_bytes;
 use actix_web::{HttpResponse, ResponseError};
 use grants::OAuthError;
-use registration::{AuthError, ClientError, MetadataError, MetadataErrorCode};
+use registration::{AuthError, ClientError, MetadataError, MetadataErrorCode, RegistrationError};
 
 use super::api::{from_key_error, from_presented_key_error};
 use super::oauth::from_rejected_token;
@@ -390,6 +390,95 @@ fn rows() -> Vec<Row> {
             Challenge::None,
         ),
     ]);
+
+    // registration endpoints (RFC 7591/7592): the mode, the tokens, the update rules.
+    for (what, e, status, code, challenge) in [
+        (
+            "RegistrationError::Closed",
+            RegistrationError::Closed,
+            403,
+            "access_denied",
+            Challenge::None,
+        ),
+        (
+            "RegistrationError::InitialTokenRequired",
+            RegistrationError::InitialTokenRequired,
+            401,
+            "invalid_token",
+            Challenge::BearerError,
+        ),
+        (
+            "RegistrationError::InitialTokenInvalid",
+            RegistrationError::InitialTokenInvalid,
+            401,
+            "invalid_token",
+            Challenge::BearerError,
+        ),
+        (
+            "RegistrationError::RegistrationTokenRequired",
+            RegistrationError::RegistrationTokenRequired,
+            401,
+            "invalid_token",
+            Challenge::BearerError,
+        ),
+        (
+            "RegistrationError::NotManaged",
+            RegistrationError::NotManaged,
+            401,
+            "invalid_token",
+            Challenge::BearerError,
+        ),
+        (
+            "RegistrationError::Metadata (redirect URI)",
+            RegistrationError::Metadata(MetadataError {
+                code: MetadataErrorCode::InvalidRedirectUri,
+                description: "why".into(),
+            }),
+            400,
+            "invalid_redirect_uri",
+            Challenge::None,
+        ),
+        (
+            "RegistrationError::Metadata (metadata)",
+            RegistrationError::Metadata(MetadataError {
+                code: MetadataErrorCode::InvalidClientMetadata,
+                description: "why".into(),
+            }),
+            400,
+            "invalid_client_metadata",
+            Challenge::None,
+        ),
+        (
+            "RegistrationError::ClientIdMismatch",
+            RegistrationError::ClientIdMismatch,
+            400,
+            "invalid_request",
+            Challenge::None,
+        ),
+        (
+            "RegistrationError::ServerField",
+            RegistrationError::ServerField("client_id_issued_at"),
+            400,
+            "invalid_request",
+            Challenge::None,
+        ),
+        (
+            "RegistrationError::SecretMismatch",
+            RegistrationError::SecretMismatch,
+            400,
+            "invalid_client_metadata",
+            Challenge::None,
+        ),
+        (
+            "RegistrationError::Client",
+            RegistrationError::Client(ClientError::Store(store_gone())),
+            500,
+            "server_error",
+            Challenge::None,
+        ),
+    ] {
+        rows.push(oauth(what, e.into(), status, code, challenge));
+    }
 
     // grants: every code, at the token endpoint.
     for (code, status, challenge) in grants_codes() {
@@ -872,7 +961,7 @@ mod variants {
         }
     }
 
-    fn registration(m: MetadataErrorCode, a: &AuthError, c: &ClientError) {
+    fn registration(m: MetadataErrorCode, a: &AuthError, c: &ClientError, r: &RegistrationError) {
         match m {
             MetadataErrorCode::InvalidRedirectUri | MetadataErrorCode::InvalidClientMetadata => {}
         }
@@ -885,6 +974,18 @@ mod variants {
         }
         match c {
             ClientError::Store(_) | ClientError::Corrupt { .. } => {}
+        }
+        match r {
+            RegistrationError::Closed
+            | RegistrationError::InitialTokenRequired
+            | RegistrationError::InitialTokenInvalid
+            | RegistrationError::RegistrationTokenRequired
+            | RegistrationError::NotManaged
+            | RegistrationError::Metadata(_)
+            | RegistrationError::ClientIdMismatch
+            | RegistrationError::ServerField(_)
+            | RegistrationError::SecretMismatch
+            | RegistrationError::Client(_) => {}
         }
     }
 

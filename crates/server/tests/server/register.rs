@@ -196,3 +196,177 @@ async fn the_closed_policy_refuses_everyone() {
     assert_eq!(res.status(), 403);
     assert_eq!(json_of(res).await["error"], "access_denied");
 }
+
+/// Status, the exact body and the headers of a refusal on the registration endpoints.
+async fn refusal(res: reqwest::Response) -> (u16, String, Option<String>, Option<String>) {
+    let status = res.status().as_u16();
+    let header = |name: &str| {
+        res.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap_or("<not ascii>").to_owned())
+    };
+    let (challenge, pragma) = (header("www-authenticate"), header("pragma"));
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    (status, res.text().await.expect("body"), challenge, pragma)
+}
+
+fn refused(code: &str, description: &str) -> String {
+    format!(r#"{{"error":"{code}","error_description":"{description}"}}"#)
+}
+
+fn bearer_challenge(description: &str) -> Option<String> {
+    Some(format!(
+        r#"Bearer realm="portcullis", error="invalid_token", error_description="{description}""#
+    ))
+}
+
+/// The answers `registration::manage`'s refusals get, to the byte: the body, the challenge and
+/// the cache headers.
+#[actix_web::test]
+async fn management_refusals_are_answered_byte_for_byte() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db);
+    let created = register(&server, &service()).await;
+    let uri = created["registration_client_uri"]
+        .as_str()
+        .expect("uri")
+        .to_owned();
+    let token = created["registration_access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let id = created["client_id"].clone();
+    let no_cache = Some("no-cache".to_owned());
+    let raw =
+        |req: reqwest::RequestBuilder| req.header("content-type", "application/json").body("{");
+
+    let not_json = refused("invalid_client_metadata", "the body must be a JSON object");
+    let res = raw(server.http.post(server.url("/oauth2/register")))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(
+        refusal(res).await,
+        (400, not_json.clone(), None, no_cache.clone())
+    );
+    let res = raw(bearer(server.http.put(&uri), &token))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(refusal(res).await, (400, not_json, None, no_cache.clone()));
+
+    let put = |body: Value| bearer(server.http.put(&uri), &token).json(&body).send();
+    for (body, code, description) in [
+        (
+            json!({ "grant_types": ["client_credentials"] }),
+            "invalid_request",
+            "the body must carry this client's client_id",
+        ),
+        (
+            json!({ "client_id": id, "grant_types": ["client_credentials"], "client_id_issued_at": 1 }),
+            "invalid_request",
+            "client_id_issued_at is set by the server and may not be sent",
+        ),
+        (
+            json!({ "client_id": id, "grant_types": ["client_credentials"], "client_secret": "wrong" }),
+            "invalid_client_metadata",
+            "client_secret does not match the current secret",
+        ),
+    ] {
+        let res = put(body).await.expect("put");
+        assert_eq!(
+            refusal(res).await,
+            (400, refused(code, description), None, no_cache.clone())
+        );
+    }
+
+    let required = "a registration access token is required";
+    let res = server
+        .http
+        .put(&uri)
+        .json(&json!({ "client_id": id, "grant_types": ["client_credentials"] }))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(
+        refusal(res).await,
+        (
+            401,
+            refused("invalid_token", required),
+            bearer_challenge(required),
+            no_cache.clone()
+        )
+    );
+    let not_valid = "the registration access token is not valid for this client";
+    for res in [
+        bearer(server.http.get(&uri), "wrong")
+            .send()
+            .await
+            .expect("get"),
+        bearer(
+            server.http.delete(server.url("/oauth2/register/unknown")),
+            &token,
+        )
+        .send()
+        .await
+        .expect("delete"),
+    ] {
+        assert_eq!(
+            refusal(res).await,
+            (
+                401,
+                refused("invalid_token", not_valid),
+                bearer_challenge(not_valid),
+                no_cache.clone()
+            )
+        );
+    }
+
+    let res = bearer(server.http.delete(&uri), &token)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(refusal(res).await, (204, String::new(), None, None));
+}
+
+#[actix_web::test]
+async fn registration_mode_refusals_are_answered_byte_for_byte() {
+    let db = TestDb::sqlite();
+    let no_cache = Some("no-cache".to_owned());
+    let server = TestServer::start_with(&db, |a| a.registration = RegistrationPolicy::Token);
+    let required = "an initial access token is required";
+    let res = server.post_json("/oauth2/register", &service()).await;
+    assert_eq!(
+        refusal(res).await,
+        (
+            401,
+            refused("invalid_token", required),
+            bearer_challenge(required),
+            no_cache.clone()
+        )
+    );
+    let invalid = "the initial access token is not valid";
+    let res = bearer(server.http.post(server.url("/oauth2/register")), "made-up")
+        .json(&service())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(
+        refusal(res).await,
+        (
+            401,
+            refused("invalid_token", invalid),
+            bearer_challenge(invalid),
+            no_cache.clone()
+        )
+    );
+
+    let db = TestDb::sqlite();
+    let server = TestServer::start_with(&db, |a| a.registration = RegistrationPolicy::Closed);
+    let res = server.post_json("/oauth2/register", &service()).await;
+    let closed = refused(
+        "access_denied",
+        "dynamic client registration is closed on this server",
+    );
+    assert_eq!(refusal(res).await, (403, closed, None, no_cache));
+}
