@@ -15,7 +15,7 @@ use super::{ApiError, ErrorCode, OAuthHttpError};
 use crate::access::TokenRejected;
 use accounts::AccountError;
 use apikeys::KeyError;
-use gateway::GatewayError;
+use gateway::{CallRefused, GatewayError};
 use store::StoreError;
 use tokens::TokenError;
 
@@ -632,6 +632,52 @@ fn rows() -> Vec<Row> {
             "upstream_refused",
         ),
     ]);
+
+    // a proxied call refused before any connection, on the API.
+    rows.extend([
+        api(
+            "CallRefused::NotAnOrganizationKey",
+            CallRefused::NotAnOrganizationKey.into(),
+            401,
+            "invalid_api_key",
+        ),
+        api(
+            "CallRefused::InsufficientScope",
+            CallRefused::InsufficientScope("openai:chat".into()).into(),
+            403,
+            "insufficient_scope",
+        ),
+        api(
+            "CallRefused::InvalidJson",
+            CallRefused::InvalidJson.into(),
+            400,
+            "invalid_json",
+        ),
+        api(
+            "CallRefused::NoAgent",
+            CallRefused::NoAgent.into(),
+            400,
+            "invalid_field",
+        ),
+        api(
+            "CallRefused::UnknownAgent",
+            CallRefused::UnknownAgent.into(),
+            403,
+            "forbidden",
+        ),
+        api(
+            "CallRefused::Agent",
+            CallRefused::Agent(KeyError::Store(store_conflict())).into(),
+            500,
+            "internal_error",
+        ),
+        api(
+            "CallRefused::Gateway",
+            CallRefused::Gateway(GatewayError::Undecryptable).into(),
+            503,
+            "credential_unavailable",
+        ),
+    ]);
     rows
 }
 
@@ -922,6 +968,18 @@ mod variants {
             | GatewayError::Exists
             | GatewayError::Undecryptable
             | GatewayError::Refused(_) => {}
+        }
+    }
+
+    fn gateway_call(e: &CallRefused) {
+        match e {
+            CallRefused::NotAnOrganizationKey
+            | CallRefused::InsufficientScope(_)
+            | CallRefused::InvalidJson
+            | CallRefused::NoAgent
+            | CallRefused::UnknownAgent
+            | CallRefused::Agent(_)
+            | CallRefused::Gateway(_) => {}
         }
     }
 }
