@@ -87,6 +87,27 @@ pub enum CallRefused {
     Gateway(#[from] GatewayError),
 }
 
+/// How a call that passed every check failed upstream (no answer to pass back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UpstreamFailure {
+    /// No response head within `PORTCULLIS_GATEWAY_TIMEOUT`.
+    #[error("the upstream did not answer in time")]
+    Timeout,
+    /// Anything else: connection refused or reset, TLS, a malformed answer.
+    #[error("the upstream could not be reached")]
+    Unreachable,
+}
+
+impl UpstreamFailure {
+    /// The status the usage row records for the call: 504 or 502, as the caller is answered.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::Timeout => 504,
+            Self::Unreachable => 502,
+        }
+    }
+}
+
 /// The organization and key a call comes from: an organization API key holding
 /// [`CALL_SCOPE`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -33,9 +33,10 @@ mod usage;
 
 pub use call::{
     AGENT_HEADER, AgentCaller, CALL_SCOPE, CallRefused, CallRequest, Caller, PreparedCall,
-    SCOPE_HEADER, Target, agent_in_body, agent_named, prepare_call, take_agent_from_json,
+    SCOPE_HEADER, Target, UpstreamFailure, agent_in_body, agent_named, prepare_call,
+    take_agent_from_json,
 };
-pub use crypto::MasterKey;
+pub use crypto::{MasterKey, enabled};
 pub use error::GatewayError;
 pub use json::{service_json, usage_json};
 pub use services::{
@@ -46,4 +47,4 @@ pub use target::{
     AddressPolicy, Resolve, SystemResolver, refused_because, required_scope, upstream_url,
     vetted_addrs,
 };
-pub use usage::{Call, UsageFilter, UsageRow, record_call, usage_of_org};
+pub use usage::{Call, DEFAULT_USAGE_LIMIT, UsageFilter, UsageRow, record_call, usage_of_org};

@@ -289,3 +289,19 @@ store::backend_tests! {
         }));
     }
 }
+
+#[test]
+fn without_a_master_key_the_gateway_is_off() {
+    assert!(matches!(
+        gateway::enabled(None::<gateway::MasterKey>),
+        Err(GatewayError::Disabled)
+    ));
+    assert!(gateway::enabled(Some(key())).is_ok());
+}
+
+#[test]
+fn a_failed_upstream_is_recorded_with_the_status_answered() {
+    use gateway::UpstreamFailure;
+    assert_eq!(UpstreamFailure::Timeout.status(), 504);
+    assert_eq!(UpstreamFailure::Unreachable.status(), 502);
+}

@@ -11,7 +11,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use apikeys::KeyError;
-use gateway::{CallRefused, GatewayError};
+use gateway::{CallRefused, GatewayError, UpstreamFailure};
 use serde::Serialize;
 
 use crate::access::TokenRejected;
@@ -355,6 +355,12 @@ impl From<GatewayError> for ApiError {
     fn from(e: GatewayError) -> Self {
         match e {
             GatewayError::Store(inner) => inner.into(),
+            GatewayError::Disabled => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "gateway_disabled",
+                ErrorType::ApiError,
+                "The gateway is off: set PORTCULLIS_MASTER_KEY to turn it on.",
+            ),
             GatewayError::Invalid { field, message } => Self::invalid_field(field, &message),
             GatewayError::NotFound => Self::not_found(),
             GatewayError::Exists => Self::new(
@@ -408,6 +414,26 @@ impl From<CallRefused> for ApiError {
             CallRefused::UnknownAgent => Self::forbidden(),
             CallRefused::Agent(inner) => from_key_error(inner),
             CallRefused::Gateway(inner) => inner.into(),
+        }
+    }
+}
+
+/// A proxied call that failed upstream, after every check (logged where it happened).
+impl From<UpstreamFailure> for ApiError {
+    fn from(e: UpstreamFailure) -> Self {
+        match e {
+            UpstreamFailure::Timeout => Self::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "upstream_timeout",
+                ErrorType::ApiError,
+                "The upstream did not answer in time.",
+            ),
+            UpstreamFailure::Unreachable => Self::new(
+                StatusCode::BAD_GATEWAY,
+                "upstream_unreachable",
+                ErrorType::ApiError,
+                "The upstream could not be reached.",
+            ),
         }
     }
 }

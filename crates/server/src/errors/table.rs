@@ -15,7 +15,7 @@ use super::{ApiError, ErrorCode, OAuthHttpError};
 use crate::access::TokenRejected;
 use accounts::AccountError;
 use apikeys::KeyError;
-use gateway::{CallRefused, GatewayError};
+use gateway::{CallRefused, GatewayError, UpstreamFailure};
 use store::StoreError;
 use tokens::TokenError;
 
@@ -602,6 +602,12 @@ fn rows() -> Vec<Row> {
             "internal_error",
         ),
         api(
+            "GatewayError::Disabled",
+            GatewayError::Disabled.into(),
+            503,
+            "gateway_disabled",
+        ),
+        api(
             "GatewayError::Invalid",
             GatewayError::Invalid { field, message }.into(),
             400,
@@ -676,6 +682,18 @@ fn rows() -> Vec<Row> {
             CallRefused::Gateway(GatewayError::Undecryptable).into(),
             503,
             "credential_unavailable",
+        ),
+        api(
+            "UpstreamFailure::Timeout",
+            UpstreamFailure::Timeout.into(),
+            504,
+            "upstream_timeout",
+        ),
+        api(
+            "UpstreamFailure::Unreachable",
+            UpstreamFailure::Unreachable.into(),
+            502,
+            "upstream_unreachable",
         ),
     ]);
     rows
@@ -963,6 +981,7 @@ mod variants {
     fn gateway(e: &GatewayError) {
         match e {
             GatewayError::Store(_)
+            | GatewayError::Disabled
             | GatewayError::Invalid { .. }
             | GatewayError::NotFound
             | GatewayError::Exists
@@ -980,6 +999,12 @@ mod variants {
             | CallRefused::UnknownAgent
             | CallRefused::Agent(_)
             | CallRefused::Gateway(_) => {}
+        }
+    }
+
+    fn gateway_upstream(e: UpstreamFailure) {
+        match e {
+            UpstreamFailure::Timeout | UpstreamFailure::Unreachable => {}
         }
     }
 }

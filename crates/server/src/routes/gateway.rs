@@ -25,7 +25,7 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::Stream;
 use futures_util::future::LocalBoxFuture;
-use gateway::{GatewayError, MasterKey, PreparedCall, Target, service_json};
+use gateway::{GatewayError, MasterKey, PreparedCall, Target, UpstreamFailure, service_json};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -133,17 +133,8 @@ fn connect_refusal(e: &awc::error::SendRequestError) -> Option<String> {
     }
 }
 
-fn disabled() -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "gateway_disabled",
-        ErrorType::ApiError,
-        "The gateway is off: set PORTCULLIS_MASTER_KEY to turn it on.",
-    )
-}
-
 fn master_key(state: &AppState) -> Result<Arc<MasterKey>, ApiError> {
-    state.settings.master_key.clone().ok_or_else(disabled)
+    Ok(gateway::enabled(state.settings.master_key.clone())?)
 }
 
 #[derive(Deserialize)]
@@ -310,7 +301,13 @@ pub(super) async fn usage(
             agent_id: q.agent.as_deref(),
             since: q.since,
         };
-        gateway::usage_of_org(conn, &o, &filter, q.limit.unwrap_or(100)).map_err(ApiError::from)
+        gateway::usage_of_org(
+            conn,
+            &o,
+            &filter,
+            q.limit.unwrap_or(gateway::DEFAULT_USAGE_LIMIT),
+        )
+        .map_err(ApiError::from)
     })
     .await?;
     let data: Vec<Value> = rows.iter().map(gateway::usage_json).collect();
@@ -486,32 +483,22 @@ async fn forward(
             if let Some(why) = connect_refusal(&e) {
                 return Err(ApiError::from(GatewayError::Refused(why)));
             }
-            let timeout = matches!(e, awc::error::SendRequestError::Timeout);
+            let failure = if matches!(e, awc::error::SendRequestError::Timeout) {
+                UpstreamFailure::Timeout
+            } else {
+                UpstreamFailure::Unreachable
+            };
             tracing::warn!(service = %call.service_name(), error = %e, "upstream call failed");
             record(
                 state,
                 &call,
                 req.method().as_str(),
-                if timeout { 504 } else { 502 },
+                failure.status(),
                 started,
                 bytes_in.load(Ordering::Relaxed),
                 0,
             );
-            return Err(if timeout {
-                ApiError::new(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "upstream_timeout",
-                    ErrorType::ApiError,
-                    "The upstream did not answer in time.",
-                )
-            } else {
-                ApiError::new(
-                    StatusCode::BAD_GATEWAY,
-                    "upstream_unreachable",
-                    ErrorType::ApiError,
-                    "The upstream could not be reached.",
-                )
-            });
+            return Err(failure.into());
         }
     };
     let status = response.status();
