@@ -83,6 +83,12 @@ impl MasterKey {
     }
 }
 
+/// The master key the gateway runs with: without one the gateway is off (`Disabled`, before
+/// anything else is looked at).
+pub fn enabled<K>(configured: Option<K>) -> Result<K, crate::GatewayError> {
+    configured.ok_or(crate::GatewayError::Disabled)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

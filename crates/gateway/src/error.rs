@@ -1,5 +1,8 @@
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
+    /// No master key is configured: the gateway is off and does nothing else.
+    #[error("the gateway is off (no master key)")]
+    Disabled,
     #[error(transparent)]
     Store(#[from] store::StoreError),
     #[error("{field}: {message}")]

@@ -56,6 +56,9 @@ pub struct UsageFilter<'a> {
     pub since: Option<i64>,
 }
 
+/// How many calls a listing returns when the caller does not say.
+pub const DEFAULT_USAGE_LIMIT: i64 = 100;
+
 /// An organization's calls, newest first, at most `limit` (kept within 1..=1000).
 pub fn usage_of_org(
     conn: &mut Conn,

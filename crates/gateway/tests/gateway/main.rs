@@ -3,6 +3,7 @@
 //! call may go. The unit tests in `src/` test the pieces (the AEAD, each refused address block,
 //! the rebinding resolver); these test what the crate promises its caller.
 
+mod call;
 mod sealing;
 mod services;
 mod target;

@@ -11,7 +11,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use apikeys::KeyError;
-use gateway::GatewayError;
+use gateway::{CallRefused, GatewayError, UpstreamFailure};
 use serde::Serialize;
 
 use crate::access::TokenRejected;
@@ -355,6 +355,12 @@ impl From<GatewayError> for ApiError {
     fn from(e: GatewayError) -> Self {
         match e {
             GatewayError::Store(inner) => inner.into(),
+            GatewayError::Disabled => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "gateway_disabled",
+                ErrorType::ApiError,
+                "The gateway is off: set PORTCULLIS_MASTER_KEY to turn it on.",
+            ),
             GatewayError::Invalid { field, message } => Self::invalid_field(field, &message),
             GatewayError::NotFound => Self::not_found(),
             GatewayError::Exists => Self::new(
@@ -385,6 +391,49 @@ impl From<GatewayError> for ApiError {
                     "This upstream may not be called through the gateway.",
                 )
             }
+        }
+    }
+}
+
+/// A proxied call refused before any connection (`gateway::prepare_call` and the checks
+/// before it).
+impl From<CallRefused> for ApiError {
+    fn from(e: CallRefused) -> Self {
+        match e {
+            CallRefused::NotAnOrganizationKey => Self::unauthenticated(
+                "invalid_api_key",
+                "The gateway takes an organization API key.",
+            ),
+            CallRefused::InsufficientScope(scope) => Self::insufficient_scope(&scope),
+            CallRefused::InvalidJson => Self::bad_request("invalid_json", "The JSON body is invalid."),
+            CallRefused::NoAgent => Self::bad_request(
+                "invalid_field",
+                "Name the agent: X-Agent-Id, agent_id in the JSON body, or the combined credential.",
+            )
+            .with_param("agent_id"),
+            CallRefused::UnknownAgent => Self::forbidden(),
+            CallRefused::Agent(inner) => from_key_error(inner),
+            CallRefused::Gateway(inner) => inner.into(),
+        }
+    }
+}
+
+/// A proxied call that failed upstream, after every check (logged where it happened).
+impl From<UpstreamFailure> for ApiError {
+    fn from(e: UpstreamFailure) -> Self {
+        match e {
+            UpstreamFailure::Timeout => Self::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "upstream_timeout",
+                ErrorType::ApiError,
+                "The upstream did not answer in time.",
+            ),
+            UpstreamFailure::Unreachable => Self::new(
+                StatusCode::BAD_GATEWAY,
+                "upstream_unreachable",
+                ErrorType::ApiError,
+                "The upstream could not be reached.",
+            ),
         }
     }
 }

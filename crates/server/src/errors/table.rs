@@ -15,7 +15,7 @@ use super::{ApiError, ErrorCode, OAuthHttpError};
 use crate::access::TokenRejected;
 use accounts::AccountError;
 use apikeys::KeyError;
-use gateway::GatewayError;
+use gateway::{CallRefused, GatewayError, UpstreamFailure};
 use store::StoreError;
 use tokens::TokenError;
 
@@ -691,6 +691,12 @@ fn rows() -> Vec<Row> {
             "internal_error",
         ),
         api(
+            "GatewayError::Disabled",
+            GatewayError::Disabled.into(),
+            503,
+            "gateway_disabled",
+        ),
+        api(
             "GatewayError::Invalid",
             GatewayError::Invalid { field, message }.into(),
             400,
@@ -719,6 +725,64 @@ fn rows() -> Vec<Row> {
             GatewayError::Refused("10.0.0.1 is private".into()).into(),
             403,
             "upstream_refused",
+        ),
+    ]);
+
+    // a proxied call refused before any connection, on the API.
+    rows.extend([
+        api(
+            "CallRefused::NotAnOrganizationKey",
+            CallRefused::NotAnOrganizationKey.into(),
+            401,
+            "invalid_api_key",
+        ),
+        api(
+            "CallRefused::InsufficientScope",
+            CallRefused::InsufficientScope("openai:chat".into()).into(),
+            403,
+            "insufficient_scope",
+        ),
+        api(
+            "CallRefused::InvalidJson",
+            CallRefused::InvalidJson.into(),
+            400,
+            "invalid_json",
+        ),
+        api(
+            "CallRefused::NoAgent",
+            CallRefused::NoAgent.into(),
+            400,
+            "invalid_field",
+        ),
+        api(
+            "CallRefused::UnknownAgent",
+            CallRefused::UnknownAgent.into(),
+            403,
+            "forbidden",
+        ),
+        api(
+            "CallRefused::Agent",
+            CallRefused::Agent(KeyError::Store(store_conflict())).into(),
+            500,
+            "internal_error",
+        ),
+        api(
+            "CallRefused::Gateway",
+            CallRefused::Gateway(GatewayError::Undecryptable).into(),
+            503,
+            "credential_unavailable",
+        ),
+        api(
+            "UpstreamFailure::Timeout",
+            UpstreamFailure::Timeout.into(),
+            504,
+            "upstream_timeout",
+        ),
+        api(
+            "UpstreamFailure::Unreachable",
+            UpstreamFailure::Unreachable.into(),
+            502,
+            "upstream_unreachable",
         ),
     ]);
     rows
@@ -1018,11 +1082,30 @@ mod variants {
     fn gateway(e: &GatewayError) {
         match e {
             GatewayError::Store(_)
+            | GatewayError::Disabled
             | GatewayError::Invalid { .. }
             | GatewayError::NotFound
             | GatewayError::Exists
             | GatewayError::Undecryptable
             | GatewayError::Refused(_) => {}
+        }
+    }
+
+    fn gateway_call(e: &CallRefused) {
+        match e {
+            CallRefused::NotAnOrganizationKey
+            | CallRefused::InsufficientScope(_)
+            | CallRefused::InvalidJson
+            | CallRefused::NoAgent
+            | CallRefused::UnknownAgent
+            | CallRefused::Agent(_)
+            | CallRefused::Gateway(_) => {}
+        }
+    }
+
+    fn gateway_upstream(e: UpstreamFailure) {
+        match e {
+            UpstreamFailure::Timeout | UpstreamFailure::Unreachable => {}
         }
     }
 }

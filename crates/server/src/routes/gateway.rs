@@ -1,13 +1,12 @@
 //! The agent gateway over HTTP: services (`/api/v1/organizations/{org}/services…`), the usage
 //! log (`…/usage`), and the proxy (`/proxy/{service}/{path…}` and `/{https://host/path…}`).
 //!
-//! A call is checked before any connection: an organization API key (`authorize` scope), the
-//! agent (combined credential, `X-Agent-Id`, or `agent_id` in a JSON body, removed before
-//! forwarding) with a scope covering `service:` + the path after the prefix, a registered
-//! service; the upstream's addresses are vetted by the client's connector on the one lookup it
-//! connects with (no private or special-purpose address, no DNS rebinding). The caller's credentials,
-//! cookies and hop-by-hop headers are dropped; the stored credential is injected; bodies
-//! stream both ways; redirects are passed back, never followed.
+//! What a call may do is decided by the `gateway` crate before any connection (`gateway::Caller`,
+//! `gateway::prepare_call`: the key, the agent, the service, the path, the scope, the headers
+//! each way); this module reads the request (the JSON body only when the agent must be found
+//! in it), connects, and streams. The upstream's addresses are vetted by the client's connector
+//! on the one lookup it connects with (no private or special-purpose address, no DNS
+//! rebinding). Bodies stream both ways; redirects are passed back, never followed.
 
 use std::pin::Pin;
 use std::rc::Rc;
@@ -19,14 +18,14 @@ use std::time::{Duration, Instant};
 use actix_tls::connect::{
     ConnectError as TcpConnectError, ConnectInfo, Connection as TcpConnection,
 };
-use actix_web::http::header::{CONTENT_TYPE, HeaderName};
+use actix_web::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode, Uri};
 use actix_web::rt::net::TcpStream;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::Stream;
 use futures_util::future::LocalBoxFuture;
-use gateway::{GatewayError, MasterKey, Service};
+use gateway::{GatewayError, MasterKey, PreparedCall, Target, UpstreamFailure, service_json};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -134,26 +133,8 @@ fn connect_refusal(e: &awc::error::SendRequestError) -> Option<String> {
     }
 }
 
-fn disabled() -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "gateway_disabled",
-        ErrorType::ApiError,
-        "The gateway is off: set PORTCULLIS_MASTER_KEY to turn it on.",
-    )
-}
-
 fn master_key(state: &AppState) -> Result<Arc<MasterKey>, ApiError> {
-    state.settings.master_key.clone().ok_or_else(disabled)
-}
-
-fn service_json(s: &Service) -> Value {
-    json!({
-        "id": s.id, "organizationId": s.org_id, "name": s.name, "baseUrl": s.base_url,
-        "pathPrefix": s.path_prefix,
-        "credential": { "kind": s.credential_kind.as_str(), "name": s.credential_name, "hint": s.credential_hint },
-        "createdAt": s.created_at, "updatedAt": s.updated_at,
-    })
+    Ok(gateway::enabled(state.settings.master_key.clone())?)
 }
 
 #[derive(Deserialize)]
@@ -320,69 +301,20 @@ pub(super) async fn usage(
             agent_id: q.agent.as_deref(),
             since: q.since,
         };
-        gateway::usage_of_org(conn, &o, &filter, q.limit.unwrap_or(100)).map_err(ApiError::from)
+        gateway::usage_of_org(
+            conn,
+            &o,
+            &filter,
+            q.limit.unwrap_or(gateway::DEFAULT_USAGE_LIMIT),
+        )
+        .map_err(ApiError::from)
     })
     .await?;
-    let data: Vec<Value> = rows
-        .iter()
-        .map(|u| {
-            json!({
-                "at": u.occurred_at, "keyId": u.key_id, "agentId": u.agent_id, "service": u.service,
-                "endpoint": u.endpoint, "method": u.method, "status": u.status, "latencyMs": u.latency_ms,
-                "bytesIn": u.bytes_in, "bytesOut": u.bytes_out,
-            })
-        })
-        .collect();
+    let data: Vec<Value> = rows.iter().map(gateway::usage_json).collect();
     Ok(json_no_store(StatusCode::OK, json!({ "data": data })))
 }
 
 // ---- the proxy ----
-
-/// Headers never forwarded upstream: hop-by-hop ones and the caller's credentials.
-const DROP_UP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "host",
-    "authorization",
-    "x-api-key",
-    "cookie",
-    "x-agent-id",
-    "content-length",
-    "x-forwarded-for",
-    "x-forwarded-host",
-    "x-forwarded-proto",
-    "forwarded",
-];
-
-/// Headers never passed back: hop-by-hop ones and upstream cookies.
-const DROP_DOWN: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "set-cookie",
-    "content-length",
-];
-
-struct Call {
-    org_id: String,
-    key_id: String,
-    agent_id: String,
-    service: Service,
-    credential: gateway::Credential,
-    url: url::Url,
-    required_scope: String,
-}
 
 /// Counts the bytes of a stream; the count is read when the stream ends.
 struct Counted<S> {
@@ -449,18 +381,6 @@ async fn proxy_url(
     .await
 }
 
-enum Target {
-    Named(String),
-    Origin(String),
-}
-
-fn agent_from_header(req: &HttpRequest) -> Option<String> {
-    req.headers()
-        .get("x-agent-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
-
 async fn proxy(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -470,31 +390,18 @@ async fn proxy(
 ) -> Result<HttpResponse, ApiError> {
     let key = master_key(&state)?;
     let principal = require_principal(&req, &state).await?;
-    let (org_id, key_id) = match (&principal.subject, &principal.via) {
-        (Subject::Organization { id }, Via::ApiKey { key_id }) => (id.clone(), key_id.clone()),
-        _ => {
-            return Err(ApiError::unauthenticated(
-                "invalid_api_key",
-                "The gateway takes an organization API key.",
-            ));
+    let org_key = match (&principal.subject, &principal.via) {
+        (Subject::Organization { id }, Via::ApiKey { key_id }) => {
+            Some((id.clone(), key_id.clone()))
         }
+        _ => None,
     };
-    if !principal.allows("authorize") {
-        return Err(ApiError::insufficient_scope("authorize"));
-    }
-    // The agent: credential, header, or (for JSON bodies) the `agent_id` field, removed.
-    let is_json = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    let mut agent = principal
-        .agent_id
-        .clone()
-        .or_else(|| agent_from_header(&req));
+    let caller = gateway::Caller::check(org_key, |s| principal.allows(s))?;
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let mut agent = gateway::agent_named(principal.agent_id.clone(), header(gateway::AGENT_HEADER));
     let mut buffered: Option<Bytes> = None;
     let mut payload = Some(payload);
-    if agent.is_none() && is_json {
+    if gateway::agent_in_body(agent.as_deref(), header(CONTENT_TYPE.as_str())) {
         let limit = usize::try_from(state.settings.gateway_max_body).unwrap_or(usize::MAX);
         let body = payload
             .take()
@@ -512,73 +419,21 @@ async fn proxy(
             .map_err(|_| {
                 ApiError::bad_request("invalid_body", "The request body could not be read.")
             })?;
-        let mut value: Value = serde_json::from_slice(&body)
-            .map_err(|_| ApiError::bad_request("invalid_json", "The JSON body is invalid."))?;
-        agent = value
-            .as_object_mut()
-            .and_then(|o| o.remove("agent_id"))
-            .and_then(|v| v.as_str().map(str::to_owned));
-        buffered = Some(Bytes::from(
-            serde_json::to_vec(&value).map_err(|e| ApiError::internal(&e))?,
-        ));
+        let (named, body) = gateway::take_agent_from_json(&body)?;
+        agent = named;
+        buffered = Some(Bytes::from(body));
     }
-    let agent_id = agent.ok_or_else(|| {
-        ApiError::bad_request(
-            "invalid_field",
-            "Name the agent: X-Agent-Id, agent_id in the JSON body, or the combined credential.",
-        )
-        .with_param("agent_id")
-    })?;
+    let caller = caller.with_agent(agent)?;
     let query = req.query_string().to_owned();
     let st = state.clone();
-    let call = web::block(move || -> Result<Call, ApiError> {
+    let call = web::block(move || -> Result<PreparedCall, ApiError> {
         let mut conn = st.store.conn()?;
-        let name = match &target {
-            Target::Named(name) => name.clone(),
-            Target::Origin(origin) => gateway::list_services(&mut conn, &org_id)
-                .map_err(ApiError::from)?
-                .into_iter()
-                .find(|s| s.base_url.eq_ignore_ascii_case(origin))
-                .map(|s| s.name)
-                .ok_or_else(|| {
-                    ApiError::from(GatewayError::Refused(format!(
-                        "{origin} is not a registered service"
-                    )))
-                })?,
+        let request = gateway::CallRequest {
+            target,
+            path: &path,
+            query: &query,
         };
-        let (service, credential) =
-            match gateway::service_credential(&mut conn, &key, &org_id, &name) {
-                Err(GatewayError::NotFound) => {
-                    return Err(ApiError::from(GatewayError::Refused(format!(
-                        "no service {name}"
-                    ))));
-                }
-                other => other.map_err(ApiError::from)?,
-            };
-        let required_scope = gateway::required_scope(&service, &path).map_err(ApiError::from)?;
-        let agent = apikeys::find_agent(&mut conn, &agent_id)
-            .map_err(crate::errors::api::from_key_error)?
-            .filter(|a| a.org_id == org_id)
-            .ok_or_else(ApiError::forbidden)?;
-        if !agent
-            .scopes
-            .iter()
-            .any(|s| apikeys::scope_covers(s, &required_scope))
-        {
-            return Err(ApiError::insufficient_scope(&required_scope));
-        }
-        // The upstream's addresses are vetted by the client's connector, on the lookup it
-        // connects with (see `VettedConnector`).
-        let url = gateway::upstream_url(&service, &path, &query).map_err(ApiError::from)?;
-        Ok(Call {
-            org_id,
-            key_id,
-            agent_id: agent.id,
-            service,
-            credential,
-            url,
-            required_scope,
-        })
+        Ok(gateway::prepare_call(&mut conn, &key, caller, request)?)
     })
     .await??;
     forward(&req, &state, call, buffered, payload).await
@@ -587,31 +442,24 @@ async fn proxy(
 async fn forward(
     req: &HttpRequest,
     state: &web::Data<AppState>,
-    call: Call,
+    call: PreparedCall,
     buffered: Option<Bytes>,
     payload: Option<web::Payload>,
 ) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
-    let mut url = call.url.clone();
-    if call.credential.kind == gateway::CredentialKind::Query {
-        url.query_pairs_mut()
-            .append_pair(&call.credential.name, &call.credential.value);
-    }
+    let url = call.url();
     // Every app carries its worker's client (see `app::build_app`).
     let client = req
         .app_data::<web::Data<GatewayClient>>()
         .map(|c| c.0.clone())
         .ok_or_else(|| ApiError::internal(&"the gateway client is missing"))?;
     let mut upstream = client.request(req.method().clone(), url.as_str());
-    for (name, value) in req.headers() {
-        if !DROP_UP.contains(&name.as_str()) {
-            upstream = upstream.append_header((name.clone(), value.clone()));
-        }
-    }
-    if call.credential.kind == gateway::CredentialKind::Header {
-        let name = HeaderName::from_bytes(call.credential.name.as_bytes())
-            .map_err(|e| ApiError::internal(&e))?;
-        upstream = upstream.insert_header((name, call.credential.value.clone()));
+    let incoming = req
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_bytes()));
+    for (name, value) in call.upstream_headers(incoming) {
+        upstream = upstream.append_header(header_pair(name, value)?);
     }
     let bytes_in = Rc::new(AtomicU64::new(0));
     let sent = match (buffered, payload) {
@@ -635,42 +483,33 @@ async fn forward(
             if let Some(why) = connect_refusal(&e) {
                 return Err(ApiError::from(GatewayError::Refused(why)));
             }
-            let timeout = matches!(e, awc::error::SendRequestError::Timeout);
-            tracing::warn!(service = %call.service.name, error = %e, "upstream call failed");
+            let failure = if matches!(e, awc::error::SendRequestError::Timeout) {
+                UpstreamFailure::Timeout
+            } else {
+                UpstreamFailure::Unreachable
+            };
+            tracing::warn!(service = %call.service_name(), error = %e, "upstream call failed");
             record(
                 state,
                 &call,
                 req.method().as_str(),
-                if timeout { 504 } else { 502 },
+                failure.status(),
                 started,
                 bytes_in.load(Ordering::Relaxed),
                 0,
             );
-            return Err(if timeout {
-                ApiError::new(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "upstream_timeout",
-                    ErrorType::ApiError,
-                    "The upstream did not answer in time.",
-                )
-            } else {
-                ApiError::new(
-                    StatusCode::BAD_GATEWAY,
-                    "upstream_unreachable",
-                    ErrorType::ApiError,
-                    "The upstream could not be reached.",
-                )
-            });
+            return Err(failure.into());
         }
     };
     let status = response.status();
     let mut out = HttpResponse::build(status);
-    for (name, value) in response.headers() {
-        if !DROP_DOWN.contains(&name.as_str()) {
-            out.append_header((name.clone(), value.clone()));
-        }
+    let incoming = response
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_bytes()));
+    for (name, value) in call.response_headers(incoming) {
+        out.append_header(header_pair(name, value)?);
     }
-    out.insert_header(("x-portcullis-scope", call.required_scope.clone()));
     let bytes_out = Rc::new(AtomicU64::new(0));
     let body = Counted {
         inner: response,
@@ -698,6 +537,15 @@ async fn forward(
         count: bytes_out,
     };
     Ok(out.streaming(logged))
+}
+
+/// A header as gateway decided it, in actix's types (the names and values given come from
+/// headers actix parsed, or from a credential checked when it was stored).
+fn header_pair(name: &str, value: &[u8]) -> Result<(HeaderName, HeaderValue), ApiError> {
+    Ok((
+        HeaderName::from_bytes(name.as_bytes()).map_err(|e| ApiError::internal(&e))?,
+        HeaderValue::from_bytes(value).map_err(|e| ApiError::internal(&e))?,
+    ))
 }
 
 /// Calls `on_end` with the byte count when the body ends (or is dropped early).
@@ -735,25 +583,20 @@ impl<S> Drop for Logged<S> {
 /// Writes the usage record off the request path.
 fn record(
     state: &AppState,
-    call: &Call,
+    call: &PreparedCall,
     method: &str,
     status: u16,
     started: Instant,
     bytes_in: u64,
     bytes_out: u64,
 ) {
-    let call = gateway::Call {
-        org_id: call.org_id.clone(),
-        key_id: call.key_id.clone(),
-        agent_id: call.agent_id.clone(),
-        service: call.service.name.clone(),
-        endpoint: call.url.path().to_owned(),
-        method: method.to_owned(),
+    let call = call.usage(
+        method,
         status,
-        latency_ms: started.elapsed().as_millis(),
+        started.elapsed().as_millis(),
         bytes_in,
         bytes_out,
-    };
+    );
     let now = state.now();
     let store = state.store.clone();
     actix_web::rt::spawn(async move {
