@@ -38,9 +38,10 @@ use crate::state::AppState;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // The JSON API of services and usage is in the route table (`routes/api.rs`). The proxy
     // routes below are not `/api/v1`: they take only an organization API key holding
-    // `authorize` (checked in `proxy`), with an agent whose scopes cover the call; any access
-    // token, first-party or not, gets 401 `invalid_api_key`
-    // (`gateway::refusals_happen_before_any_connection`).
+    // `authorize` (`gateway::Caller::check`, first thing in `proxy`), with an agent whose
+    // scopes cover the call; any access token, first-party or third-party with `authorize`
+    // granted, gets 401 `invalid_api_key` (`gateway::refusals_happen_before_any_connection`,
+    // `access_rules::attack_a_third_party_token_granted_authorize_calls_the_gateway_proxy`).
     cfg.service(
         web::resource("/proxy/{service}/{path:.*}")
             .app_data(web::PayloadConfig::new(64 * 1024 * 1024))

@@ -223,6 +223,22 @@ on_both_backends! {
         assert_eq!(call(&w, "GET", "/api/v1/me", &[("authorization", &owner)]).await.status(), 200);
     }
 
+    async fn attack_a_third_party_token_granted_authorize_calls_the_gateway_proxy(db) {
+        // The proxy routes are outside `/api/v1` and its table: they take an organization API
+        // key holding `authorize` and nothing else (`gateway::Caller::check`). A token the user
+        // granted `authorize` on the consent page is still a token: 401 `invalid_api_key`.
+        let w = world(&db).await;
+        let client = third_party_client(&w, "openid authorize").await;
+        let (token, page) = consented_token(&w, &client, "openid authorize").await;
+        assert!(page.contains("agents may call a service"), "the user saw the scope");
+        let bearer = format!("Bearer {token}");
+        for path in ["/proxy/openai/v1/models", "/https://api.openai.com/v1/models"] {
+            let res = call(&w, "GET", path, &[("authorization", &bearer), ("x-agent-id", "agt_x")]).await;
+            assert_eq!(res.status(), 401, "{path}");
+            assert_eq!(json_of(res).await["error"]["code"], "invalid_api_key", "{path}");
+        }
+    }
+
     async fn every_route_follows_its_declared_rule(db) {
         let w = world(&db).await;
         // A third-party token per API scope (consented on the page), one with `openid` only,
