@@ -37,9 +37,6 @@ pub enum AccountError {
     TokenReused,
     #[error("password hashing failed: {0}")]
     Hashing(String),
-    /// A failure of a caller-supplied step (e.g. signing the access token of a rotation).
-    #[error("internal error: {0}")]
-    Internal(String),
 }
 
 pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> AccountError {

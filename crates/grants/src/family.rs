@@ -198,23 +198,50 @@ fn find(
 }
 
 /// Rotates a refresh token. `issue_access` signs the new access token for the family and
-/// returns it with its `(jti, exp)`; it runs inside the transaction, so if it fails the
-/// presented token stays usable.
+/// returns it with its `(jti, exp)`; it runs before the write, so if it fails (with the
+/// caller's own error type) the presented token stays usable.
 ///
 /// The token must belong to `client_id` (else `TokenInvalid`, and it is not consumed). Within
 /// `grace` seconds of its first use, a used token may be presented again (a response lost on
 /// the way, or two requests racing): it gets a new access token and the *same* successor as
 /// the first use, never a second one, so a family has one live refresh token at a time. A used
 /// token whose successor has been used in turn is a replay, grace or not. 0 turns grace off.
-pub fn rotate_refresh<T>(
+pub fn rotate_refresh<T, E: From<AccountError>>(
+    conn: &mut Conn,
+    presented: &str,
+    client_id: &str,
+    (now, ttl, grace): (i64, i64, i64),
+    issue_access: impl FnOnce(&mut Conn, &Family) -> Result<(T, String, i64), E>,
+) -> Result<RefreshOutcome<T>, E> {
+    let rotation = begin_rotation(conn, presented, client_id, now, grace)?;
+    // The access token is signed before the write transaction, so the write lock is held for
+    // a few row writes only, never for a signature. A token signed for a rotation that then
+    // loses the race below is dropped unseen (or handed to the retry it turns out to be).
+    let (access, jti, exp) = issue_access(conn, &rotation.family)?;
+    let (family, refresh) =
+        finish_rotation(conn, rotation, presented, (&jti, exp), (now, ttl, grace))?;
+    Ok(RefreshOutcome {
+        family,
+        refresh,
+        access,
+    })
+}
+
+/// A presented token found, of a live family of the right client, and presentable.
+struct Rotation {
+    token: RefreshTokenRow,
+    family: Family,
+    state: Presentable,
+}
+
+/// The checks of a rotation, before anything is signed; a reused token revokes its family here.
+fn begin_rotation(
     conn: &mut Conn,
     presented: &str,
     client_id: &str,
     now: i64,
-    ttl: i64,
     grace: i64,
-    issue_access: impl FnOnce(&mut Conn, &Family) -> Result<(T, String, i64), AccountError>,
-) -> Result<RefreshOutcome<T>, AccountError> {
+) -> Result<Rotation, AccountError> {
     let (token, family) = find(conn, presented)?.ok_or(AccountError::TokenInvalid)?;
     if family.revoked_at.is_some() || family.client_id != client_id {
         return Err(AccountError::TokenInvalid);
@@ -227,18 +254,30 @@ pub fn rotate_refresh<T>(
         }
         other => other?,
     };
-    let family = Family::from(family);
-    // The access token is signed before the write transaction, so the write lock is held for
-    // a few row writes only, never for a signature. A token signed for a rotation that then
-    // loses the race below is dropped unseen (or handed to the retry it turns out to be).
-    let (access, jti, exp) = issue_access(conn, &family)?;
+    Ok(Rotation {
+        token,
+        family: Family::from(family),
+        state,
+    })
+}
+
+/// The writes of a rotation, after the access token `(jti, exp)` was signed: the successor
+/// (or, for a retry within grace, the one it already has).
+fn finish_rotation(
+    conn: &mut Conn,
+    rotation: Rotation,
+    presented: &str,
+    (jti, exp): (&str, i64),
+    (now, ttl, grace): (i64, i64, i64),
+) -> Result<(Family, PlainSecret), AccountError> {
+    let Rotation {
+        token,
+        family,
+        state,
+    } = rotation;
     if let Presentable::Retry(successor) = state {
-        rows::insert_family_access_token(conn, &family.id, &jti, exp)?;
-        return Ok(RefreshOutcome {
-            family,
-            refresh: successor,
-            access,
-        });
+        rows::insert_family_access_token(conn, &family.id, jti, exp)?;
+        return Ok((family, successor));
     }
     let hash = token.token_hash;
     let refresh = PlainSecret::generate();
@@ -248,29 +287,18 @@ pub fn rotate_refresh<T>(
             // Another request rotated it between our read and this write.
             return Err(AccountError::TokenReused);
         }
-        rows::insert_refresh_token(
-            conn,
-            &token_row(&refresh, &family.id, now, ttl, (&jti, exp)),
-        )?;
+        rows::insert_refresh_token(conn, &token_row(&refresh, &family.id, now, ttl, (jti, exp)))?;
         Ok(())
     });
     match result {
-        Ok(()) => Ok(RefreshOutcome {
-            family,
-            refresh,
-            access,
-        }),
+        Ok(()) => Ok((family, refresh)),
         Err(AccountError::TokenReused) => {
             // Within grace, losing that race is the retry grace is for: the winner's successor.
             if let Some((token, _)) = rows::find_refresh_token(conn, &hash)?
                 && let Some(successor) = grace_successor(conn, &token, presented, now, grace)?
             {
-                rows::insert_family_access_token(conn, &family.id, &jti, exp)?;
-                return Ok(RefreshOutcome {
-                    family,
-                    refresh: successor,
-                    access,
-                });
+                rows::insert_family_access_token(conn, &family.id, jti, exp)?;
+                return Ok((family, successor));
             }
             revoke(conn, &family.id, "reuse", now)?;
             Err(AccountError::TokenReused)

@@ -6,9 +6,7 @@ use store::Conn;
 
 use crate::code::user_audience;
 use crate::grant::sign_user;
-use crate::{
-    ErrorCode, GrantError, Issued, OAuthError, Policy, Scope, Sign, UserGrant, select_resources,
-};
+use crate::{ErrorCode, GrantError, Issued, Policy, Scope, Sign, UserGrant, select_resources};
 
 /// A refresh request (RFC 6749 §6): the token, and the narrower scope and resources asked.
 #[derive(Debug, Clone, Copy)]
@@ -41,35 +39,25 @@ pub fn refresh(
     }
     let asked = request.scope.map(Scope::from_stored);
     let default_audience = user_audience(policy, client.client());
-    // A refusal decided inside the rotation (which can only fail with an account error) is
-    // kept here and answered as it is.
-    let mut refused: Option<OAuthError> = None;
     let outcome = crate::family::rotate_refresh(
         conn,
         request.token,
         client.id(),
-        now,
-        policy.refresh_ttl,
-        policy.refresh_grace,
-        |conn, family| {
-            let mut refuse = |e: OAuthError| {
-                refused = Some(e);
-                accounts::AccountError::Internal("refresh refused".into())
-            };
+        (now, policy.refresh_ttl, policy.refresh_grace),
+        |conn, family| -> Result<_, GrantError> {
             let granted = Scope::from_stored(family.scope.as_deref().unwrap_or(""));
             let scope = match &asked {
                 None => granted,
                 Some(asked) => granted.narrow_to(asked).map_err(|extra| {
-                    refuse(OAuthError::new(
+                    GrantError::refused(
                         ErrorCode::InvalidScope,
                         format!("{extra} was not granted; a refresh can narrow the scope, never widen it"),
-                    ))
+                    )
                 })?,
             };
             // RFC 8707 §2.2: the resources of the original grant, or fewer; never others.
             let audience =
-                select_resources(&family.resources, request.resources, &default_audience)
-                    .map_err(&mut refuse)?;
+                select_resources(&family.resources, request.resources, &default_audience)?;
             let user = accounts::find_user(conn, &family.user_id)?
                 .filter(|u| !u.disabled)
                 .ok_or(accounts::AccountError::TokenInvalid)?;
@@ -87,17 +75,11 @@ pub fn refresh(
                 nonce: None,
                 sid: None,
             };
-            let signed = sign_user(signer, grant, now)
-                .map_err(|e| accounts::AccountError::Internal(e.to_string()))?;
+            let signed = sign_user(signer, grant, now)?;
             let (jti, exp) = (signed.0.jti.clone(), signed.0.expires_at);
             Ok((signed, jti, exp))
         },
-    );
-    let outcome = match (outcome, refused) {
-        (Ok(outcome), _) => outcome,
-        (Err(_), Some(refusal)) => return Err(GrantError::Refused(refusal)),
-        (Err(e), None) => return Err(GrantError::Account(e)),
-    };
+    )?;
     let (access, id_token, grant) = outcome.access;
     Ok(Issued {
         grant,
@@ -257,15 +239,12 @@ pub fn first_party_refresh(
         conn,
         token,
         crate::family::FIRST_PARTY_CLIENT,
-        now,
-        policy.refresh_ttl,
-        policy.refresh_grace,
-        |conn, family| {
+        (now, policy.refresh_ttl, policy.refresh_grace),
+        |conn, family| -> Result<_, GrantError> {
             let user = accounts::find_user(conn, &family.user_id)?
                 .filter(|u| !u.disabled)
                 .ok_or(accounts::AccountError::TokenInvalid)?;
-            let signed = sign_user(signer, UserGrant::first_party(user, family.auth_time), now)
-                .map_err(|e| accounts::AccountError::Internal(e.to_string()))?;
+            let signed = sign_user(signer, UserGrant::first_party(user, family.auth_time), now)?;
             let (jti, exp) = (signed.0.jti.clone(), signed.0.expires_at);
             Ok((signed, jti, exp))
         },

@@ -32,12 +32,12 @@ store::backend_tests! {
         let first = start_family(&mut conn, &family, NOW, 3600, ("jti-0", NOW + 900)).expect("start");
         let mut n = 0;
         let mut issue = |_: &mut store::Conn, _: &Family| { n += 1; Ok(((), format!("jti-{n}"), NOW + 900)) };
-        let second = rotate_refresh(&mut conn, first.token.expose(), grants::family::FIRST_PARTY_CLIENT, NOW + 1, 3600, 0, &mut issue).expect("rotate");
+        let second = rotate_refresh(&mut conn, first.token.expose(), grants::family::FIRST_PARTY_CLIENT, (NOW + 1, 3600, 0), &mut issue).expect("rotate");
         assert_eq!(second.family.id, first.family_id);
-        let third = rotate_refresh(&mut conn, second.refresh.expose(), grants::family::FIRST_PARTY_CLIENT, NOW + 2, 3600, 0, &mut issue).expect("rotate again");
+        let third = rotate_refresh(&mut conn, second.refresh.expose(), grants::family::FIRST_PARTY_CLIENT, (NOW + 2, 3600, 0), &mut issue).expect("rotate again");
         // The first token again: reuse. The family dies, with the live one and its access tokens.
-        assert!(matches!(rotate_refresh(&mut conn, first.token.expose(), grants::family::FIRST_PARTY_CLIENT, NOW + 3, 3600, 0, &mut issue), Err(AccountError::TokenReused)));
-        assert!(matches!(rotate_refresh(&mut conn, third.refresh.expose(), grants::family::FIRST_PARTY_CLIENT, NOW + 4, 3600, 0, &mut issue), Err(AccountError::TokenInvalid)));
+        assert!(matches!(rotate_refresh(&mut conn, first.token.expose(), grants::family::FIRST_PARTY_CLIENT, (NOW + 3, 3600, 0), &mut issue), Err(AccountError::TokenReused)));
+        assert!(matches!(rotate_refresh(&mut conn, third.refresh.expose(), grants::family::FIRST_PARTY_CLIENT, (NOW + 4, 3600, 0), &mut issue), Err(AccountError::TokenInvalid)));
         for jti in ["jti-0", "jti-1", "jti-2"] {
             assert!(store::keys::is_access_token_revoked(&mut conn, jti).expect("check"), "{jti}");
         }
@@ -45,10 +45,10 @@ store::backend_tests! {
         assert!(events.iter().any(|e| e.kind == "refresh_family.revoked" && e.detail.contains("reuse")));
         // Expiry, and sign-out.
         let other = start_family(&mut conn, &family, NOW, 3600, ("jti-x", NOW + 900)).expect("start");
-        assert!(matches!(rotate_refresh(&mut conn, other.token.expose(), grants::family::FIRST_PARTY_CLIENT, NOW + 3600, 3600, 0, &mut issue), Err(AccountError::TokenExpired)));
+        assert!(matches!(rotate_refresh(&mut conn, other.token.expose(), grants::family::FIRST_PARTY_CLIENT, (NOW + 3600, 3600, 0), &mut issue), Err(AccountError::TokenExpired)));
         assert!(revoke_family(&mut conn, other.token.expose(), "logout", NOW).expect("logout").is_some());
-        assert!(matches!(rotate_refresh(&mut conn, other.token.expose(), grants::family::FIRST_PARTY_CLIENT, NOW + 1, 3600, 0, &mut issue), Err(AccountError::TokenInvalid)));
-        assert!(matches!(rotate_refresh(&mut conn, "nonsense", grants::family::FIRST_PARTY_CLIENT, NOW, 3600, 0, &mut issue), Err(AccountError::TokenInvalid)));
+        assert!(matches!(rotate_refresh(&mut conn, other.token.expose(), grants::family::FIRST_PARTY_CLIENT, (NOW + 1, 3600, 0), &mut issue), Err(AccountError::TokenInvalid)));
+        assert!(matches!(rotate_refresh(&mut conn, "nonsense", grants::family::FIRST_PARTY_CLIENT, (NOW, 3600, 0), &mut issue), Err(AccountError::TokenInvalid)));
     }
 
     fn attack_refresh_retry_within_grace_gets_the_same_successor_and_its_access_token_is_tracked(db) {
@@ -58,17 +58,17 @@ store::backend_tests! {
         let first = start_family(&mut conn, &family, NOW, 3600, ("jti-0", NOW + 900)).expect("start");
         let mut n = 0;
         let mut issue = |_: &mut store::Conn, f: &Family| { n += 1; assert_eq!(f.resources, ["https://mcp.example.com/mcp"], "the family keeps its resources"); Ok(((), format!("jti-{n}"), NOW + 900)) };
-        let r2 = rotate_refresh(&mut conn, first.token.expose(), CLIENT, NOW + 1, 3600, 30, &mut issue).expect("rotate");
+        let r2 = rotate_refresh(&mut conn, first.token.expose(), CLIENT, (NOW + 1, 3600, 30), &mut issue).expect("rotate");
         // The same token again within grace: the same successor, no second one.
-        let again = rotate_refresh(&mut conn, first.token.expose(), CLIENT, NOW + 20, 3600, 30, &mut issue).expect("retry");
+        let again = rotate_refresh(&mut conn, first.token.expose(), CLIENT, (NOW + 20, 3600, 30), &mut issue).expect("retry");
         assert_eq!(again.refresh, r2.refresh);
-        let again2 = rotate_refresh(&mut conn, first.token.expose(), CLIENT, NOW + 31, 3600, 30, &mut issue).expect("retry at the edge");
+        let again2 = rotate_refresh(&mut conn, first.token.expose(), CLIENT, (NOW + 31, 3600, 30), &mut issue).expect("retry at the edge");
         assert_eq!(again2.refresh, r2.refresh);
         // Another client presenting it gets nothing, within grace or not.
-        assert!(matches!(rotate_refresh(&mut conn, first.token.expose(), "cl_other", NOW + 2, 3600, 30, &mut issue), Err(AccountError::TokenInvalid)));
+        assert!(matches!(rotate_refresh(&mut conn, first.token.expose(), "cl_other", (NOW + 2, 3600, 30), &mut issue), Err(AccountError::TokenInvalid)));
         // Past grace: a replay; the family dies with every access token, the retries' too.
-        assert!(matches!(rotate_refresh(&mut conn, first.token.expose(), CLIENT, NOW + 32, 3600, 30, &mut issue), Err(AccountError::TokenReused)));
-        assert!(matches!(rotate_refresh(&mut conn, r2.refresh.expose(), CLIENT, NOW + 33, 3600, 30, &mut issue), Err(AccountError::TokenInvalid)));
+        assert!(matches!(rotate_refresh(&mut conn, first.token.expose(), CLIENT, (NOW + 32, 3600, 30), &mut issue), Err(AccountError::TokenReused)));
+        assert!(matches!(rotate_refresh(&mut conn, r2.refresh.expose(), CLIENT, (NOW + 33, 3600, 30), &mut issue), Err(AccountError::TokenInvalid)));
         for jti in ["jti-0", "jti-1", "jti-2", "jti-3"] {
             assert!(store::keys::is_access_token_revoked(&mut conn, jti).expect("check"), "{jti}");
         }
@@ -84,10 +84,10 @@ store::backend_tests! {
         let family = Family { id: String::new(), user_id: user.id.clone(), client_id: CLIENT.into(), scope: None, auth_time: NOW, resources: Vec::new() };
         let first = start_family(&mut conn, &family, NOW, 3600, ("jti-0", NOW + 900)).expect("start");
         let issue = |_: &mut store::Conn, _: &Family| Ok(((), primitives::random_id(), NOW + 900));
-        let r2 = rotate_refresh(&mut conn, first.token.expose(), CLIENT, NOW + 1, 3600, 30, issue).expect("rotate");
-        let r3 = rotate_refresh(&mut conn, r2.refresh.expose(), CLIENT, NOW + 2, 3600, 30, issue).expect("rotate r2");
-        assert!(matches!(rotate_refresh(&mut conn, first.token.expose(), CLIENT, NOW + 3, 3600, 30, issue), Err(AccountError::TokenReused)));
-        assert!(matches!(rotate_refresh(&mut conn, r3.refresh.expose(), CLIENT, NOW + 4, 3600, 30, issue), Err(AccountError::TokenInvalid)));
+        let r2 = rotate_refresh(&mut conn, first.token.expose(), CLIENT, (NOW + 1, 3600, 30), issue).expect("rotate");
+        let r3 = rotate_refresh(&mut conn, r2.refresh.expose(), CLIENT, (NOW + 2, 3600, 30), issue).expect("rotate r2");
+        assert!(matches!(rotate_refresh(&mut conn, first.token.expose(), CLIENT, (NOW + 3, 3600, 30), issue), Err(AccountError::TokenReused)));
+        assert!(matches!(rotate_refresh(&mut conn, r3.refresh.expose(), CLIENT, (NOW + 4, 3600, 30), issue), Err(AccountError::TokenInvalid)));
     }
 
     fn rfc7662_inspect_refresh_agrees_with_the_token_endpoint_and_writes_nothing(db) {
@@ -102,8 +102,8 @@ store::backend_tests! {
         for junk in ["", "x", &"y".repeat(500)] {
             assert_eq!(inspect_refresh(&mut conn, junk, NOW, 0).expect("inspect"), None);
         }
-        let issue = |_: &mut store::Conn, _: &Family| Ok(((), "jti-1".to_owned(), NOW + 900));
-        let r2 = rotate_refresh(&mut conn, t, CLIENT, NOW + 10, 3600, 30, issue).expect("rotate");
+        let issue = |_: &mut store::Conn, _: &Family| Ok::<_, AccountError>(((), "jti-1".to_owned(), NOW + 900));
+        let r2 = rotate_refresh(&mut conn, t, CLIENT, (NOW + 10, 3600, 30), issue).expect("rotate");
         // Used: active within grace (until it ends), inactive without grace; asking twice is no replay.
         assert_eq!(inspect_refresh(&mut conn, t, NOW + 11, 30).expect("inspect").map(|i| i.expires_at), Some(NOW + 40));
         assert_eq!(inspect_refresh(&mut conn, t, NOW + 11, 0).expect("inspect"), None);

@@ -281,7 +281,7 @@ impl From<accounts::AccountError> for ApiError {
             E::TokenInvalid | E::TokenReused => {
                 Self::unauthenticated("invalid_token", "The token is not valid.")
             }
-            E::Hashing(detail) | E::Internal(detail) => Self::internal(&detail),
+            E::Hashing(detail) => Self::internal(&detail),
         }
     }
 }

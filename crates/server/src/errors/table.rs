@@ -258,12 +258,6 @@ fn rows() -> Vec<Row> {
             500,
             "internal_error",
         ),
-        api(
-            "AccountError::Internal",
-            AccountError::Internal("x".into()).into(),
-            500,
-            "internal_error",
-        ),
     ]);
 
     // accounts, at the token endpoint.
@@ -313,7 +307,6 @@ fn rows() -> Vec<Row> {
         ("AccountError::InviteExpired", AccountError::InviteExpired),
         ("AccountError::InviteUsed", AccountError::InviteUsed),
         ("AccountError::Hashing", AccountError::Hashing("x".into())),
-        ("AccountError::Internal", AccountError::Internal("x".into())),
     ] {
         rows.push(oauth(
             what,
@@ -1020,8 +1013,7 @@ mod variants {
             | AccountError::TokenExpired
             | AccountError::TokenInvalid
             | AccountError::TokenReused
-            | AccountError::Hashing(_)
-            | AccountError::Internal(_) => {}
+            | AccountError::Hashing(_) => {}
         }
     }
 
