@@ -213,25 +213,7 @@ pub(crate) fn grant_error(
             );
             OAuthError::new(ErrorCode::InvalidGrant, description).into()
         }
-        other => oauth_grant_error(other),
-    }
-}
-
-/// The OAuth answer to a flow's error (RFC 6749 §5.2); account refusals map in
-/// `errors/oauth.rs`.
-pub(crate) fn oauth_grant_error(e: GrantError) -> OAuthHttpError {
-    match e {
-        GrantError::Refused(e) => e.into(),
-        GrantError::CodeReplayed { description, .. } => {
-            OAuthError::new(ErrorCode::InvalidGrant, description).into()
-        }
-        GrantError::WrongPassword => {
-            OAuthError::new(ErrorCode::InvalidGrant, "the username or password is wrong").into()
-        }
-        GrantError::Account(e) => e.into(),
-        GrantError::Store(e) => e.into(),
-        GrantError::Client(e) => e.into(),
-        GrantError::Sign(e) => OAuthHttpError::server_error(&e),
+        other => other.into(),
     }
 }
 
@@ -319,7 +301,7 @@ fn introspect_refresh(
 ) -> Result<Option<Value>, OAuthHttpError> {
     let Some(active) =
         grants::introspect_refresh(conn, caller, token, &state.policy(), state.now())
-            .map_err(oauth_grant_error)?
+            .map_err(OAuthHttpError::from)?
     else {
         return Ok(None);
     };
@@ -410,7 +392,7 @@ fn revoke_access(
         exp: claims.exp,
         client_id: &claims.client_id,
     };
-    grants::revoke_access(conn, client, verified, state.now()).map_err(oauth_grant_error)?;
+    grants::revoke_access(conn, client, verified, state.now()).map_err(OAuthHttpError::from)?;
     Ok(true)
 }
 
@@ -421,7 +403,7 @@ fn revoke_refresh(
     client: &VerifiedClient,
     token: &str,
 ) -> Result<bool, OAuthHttpError> {
-    grants::revoke_refresh(conn, client, token, state.now()).map_err(oauth_grant_error)
+    grants::revoke_refresh(conn, client, token, state.now()).map_err(OAuthHttpError::from)
 }
 
 /// The token pair every sign-in answers with.
@@ -434,16 +416,6 @@ pub(crate) fn token_pair(issued: &grants::Issued) -> Value {
     })
 }
 
-/// A first-party flow's error as the JSON API answers it: account refusals in their own words,
-/// anything else an internal error.
-pub(crate) fn api_grant_error(e: grants::GrantError) -> ApiError {
-    match e {
-        grants::GrantError::Account(e) => e.into(),
-        grants::GrantError::Store(e) => e.into(),
-        other => ApiError::internal(&other),
-    }
-}
-
 /// Issues an access token and starts a refresh family for a user who just signed in (the
 /// first-party grant of `grants`).
 pub(crate) fn sign_in(
@@ -454,7 +426,6 @@ pub(crate) fn sign_in(
 ) -> Result<Value, ApiError> {
     let keyring = state.keys.get(conn, now)?;
     let issued =
-        grants::first_party_sign_in(conn, &state.signer(&keyring), user, &state.policy(), now)
-            .map_err(api_grant_error)?;
+        grants::first_party_sign_in(conn, &state.signer(&keyring), user, &state.policy(), now)?;
     Ok(token_pair(&issued))
 }

@@ -286,6 +286,20 @@ impl From<accounts::AccountError> for ApiError {
     }
 }
 
+/// A first-party flow's error on the JSON API (sign-in, refresh, sign-out): account refusals in
+/// their own words, the store as the store; the OAuth-only outcomes cannot arise there and are
+/// internal errors.
+impl From<grants::GrantError> for ApiError {
+    fn from(e: grants::GrantError) -> Self {
+        use grants::GrantError as G;
+        match e {
+            G::Account(e) => e.into(),
+            G::Store(e) => e.into(),
+            other => Self::internal(&other),
+        }
+    }
+}
+
 impl From<tokens::TokenError> for ApiError {
     fn from(e: tokens::TokenError) -> Self {
         match e {

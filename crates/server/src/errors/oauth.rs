@@ -324,6 +324,29 @@ impl From<tokens::TokenError> for OAuthHttpError {
 /// An account error at the token endpoint (refresh rotation, code replay, the password grant):
 /// a refresh token that is not valid is `invalid_grant`; a scope or resource it may not
 /// narrow to is `invalid_scope` / `invalid_target`; anything else is our failure.
+/// A flow's error at the token, introspection and revocation endpoints (RFC 6749 §5.2). A
+/// replayed code is also recorded; that is the token endpoint's (`flows::grant_error`).
+impl From<grants::GrantError> for OAuthHttpError {
+    fn from(e: grants::GrantError) -> Self {
+        use grants::GrantError as G;
+        match e {
+            G::Refused(e) => e.into(),
+            G::CodeReplayed { description, .. } => {
+                grants::OAuthError::new(ErrorCode::InvalidGrant, description).into()
+            }
+            G::WrongPassword => grants::OAuthError::new(
+                ErrorCode::InvalidGrant,
+                "the username or password is wrong",
+            )
+            .into(),
+            G::Account(e) => e.into(),
+            G::Store(e) => e.into(),
+            G::Client(e) => e.into(),
+            G::Sign(e) => Self::server_error(&e),
+        }
+    }
+}
+
 impl From<accounts::AccountError> for OAuthHttpError {
     fn from(e: accounts::AccountError) -> Self {
         use accounts::AccountError as E;

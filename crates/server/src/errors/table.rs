@@ -6,7 +6,7 @@
 
 use actix_web::body::to_bytes;
 use actix_web::{HttpResponse, ResponseError};
-use grants::OAuthError;
+use grants::{GrantError, OAuthError};
 use registration::{AuthError, ClientError, MetadataError, MetadataErrorCode, RegistrationError};
 
 use super::api::{from_key_error, from_presented_key_error};
@@ -778,6 +778,93 @@ fn rows() -> Vec<Row> {
             "upstream_unreachable",
         ),
     ]);
+
+    // grants: a flow's outcome, at the token endpoint and on the first-party JSON API.
+    let replayed = || GrantError::CodeReplayed {
+        client_id: "c".into(),
+        user_id: "u".into(),
+        description: "the code was used already",
+    };
+    let sign = || GrantError::Sign(grants::SignError("no current key".into()));
+    rows.extend([
+        oauth(
+            "GrantError::Refused",
+            GrantError::Refused(OAuthError::new(ErrorCode::InvalidScope, "x")).into(),
+            400,
+            "invalid_scope",
+            Challenge::None,
+        ),
+        oauth(
+            "GrantError::CodeReplayed",
+            replayed().into(),
+            400,
+            "invalid_grant",
+            Challenge::None,
+        ),
+        oauth(
+            "GrantError::WrongPassword",
+            GrantError::WrongPassword.into(),
+            400,
+            "invalid_grant",
+            Challenge::None,
+        ),
+        oauth(
+            "GrantError::Account (a spent refresh token)",
+            GrantError::Account(AccountError::TokenReused).into(),
+            400,
+            "invalid_grant",
+            Challenge::None,
+        ),
+        oauth(
+            "GrantError::Store",
+            GrantError::Store(store_conflict()).into(),
+            500,
+            "server_error",
+            Challenge::None,
+        ),
+        oauth(
+            "GrantError::Client",
+            GrantError::Client(ClientError::Corrupt {
+                id: "c".into(),
+                reason: "x".into(),
+            })
+            .into(),
+            500,
+            "server_error",
+            Challenge::None,
+        ),
+        oauth(
+            "GrantError::Sign",
+            sign().into(),
+            500,
+            "server_error",
+            Challenge::None,
+        ),
+        api(
+            "GrantError::Account (first-party refresh)",
+            GrantError::Account(AccountError::TokenReused).into(),
+            401,
+            "invalid_token",
+        ),
+        api(
+            "GrantError::Store (first-party)",
+            GrantError::Store(store_conflict()).into(),
+            500,
+            "internal_error",
+        ),
+        api(
+            "GrantError::Sign (first-party)",
+            sign().into(),
+            500,
+            "internal_error",
+        ),
+        api(
+            "GrantError::CodeReplayed (first-party)",
+            replayed().into(),
+            500,
+            "internal_error",
+        ),
+    ]);
     rows
 }
 
@@ -1092,6 +1179,18 @@ mod variants {
             | CallRefused::UnknownAgent
             | CallRefused::Agent(_)
             | CallRefused::Gateway(_) => {}
+        }
+    }
+
+    fn grants(e: &GrantError) {
+        match e {
+            GrantError::Refused(_)
+            | GrantError::CodeReplayed { .. }
+            | GrantError::WrongPassword
+            | GrantError::Account(_)
+            | GrantError::Client(_)
+            | GrantError::Store(_)
+            | GrantError::Sign(_) => {}
         }
     }
 

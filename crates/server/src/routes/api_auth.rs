@@ -11,7 +11,7 @@ use crate::access::{Expect, FirstPartyUser, verify_access_token};
 use crate::audit::Event;
 use crate::auth::{bearer_token, client_ip};
 use crate::errors::{ApiError, json_no_store};
-use crate::flows::{api_grant_error, sign_in, token_pair};
+use crate::flows::{sign_in, token_pair};
 use crate::ratelimit::Limit;
 use crate::state::AppState;
 
@@ -159,8 +159,7 @@ pub(super) async fn refresh(
             &presented,
             &state.policy(),
             now,
-        )
-        .map_err(api_grant_error)?;
+        )?;
         Ok(token_pair(&issued))
     })
     .await??;
@@ -186,8 +185,7 @@ pub(super) async fn logout(
             exp: c.exp,
             client_id: &c.client_id,
         });
-        grants::first_party_sign_out(&mut conn, &presented, access, now)
-            .map_err(api_grant_error)?;
+        grants::first_party_sign_out(&mut conn, &presented, access, now)?;
         Ok(())
     })
     .await??;
