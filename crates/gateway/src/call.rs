@@ -25,8 +25,9 @@ pub const SCOPE_HEADER: &str = "x-portcullis-scope";
 /// The request header that may name the agent.
 pub const AGENT_HEADER: &str = "x-agent-id";
 
-/// Headers never forwarded upstream: hop-by-hop ones and the caller's credentials.
-const DROP_UP: &[&str] = &[
+/// Hop-by-hop headers (RFC 9110 §7.6.1), and the framing the client recomputes: never passed
+/// on, either way.
+const HOP_BY_HOP: &[&str] = &[
     "connection",
     "keep-alive",
     "proxy-authenticate",
@@ -35,31 +36,25 @@ const DROP_UP: &[&str] = &[
     "trailer",
     "transfer-encoding",
     "upgrade",
+    "content-length",
+];
+
+/// Headers never forwarded upstream besides [`HOP_BY_HOP`]: the caller's credentials, its
+/// cookies, the agent it named, what names this hop.
+const DROP_UP: &[&str] = &[
     "host",
     "authorization",
     "x-api-key",
     "cookie",
     "x-agent-id",
-    "content-length",
     "x-forwarded-for",
     "x-forwarded-host",
     "x-forwarded-proto",
     "forwarded",
 ];
 
-/// Headers never passed back: hop-by-hop ones and upstream cookies.
-const DROP_DOWN: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "set-cookie",
-    "content-length",
-];
+/// Headers never passed back besides [`HOP_BY_HOP`]: upstream cookies.
+const DROP_DOWN: &[&str] = &["set-cookie"];
 
 /// Why a call is refused before any connection. Each variant is one answer of the proxy.
 #[derive(Debug, thiserror::Error)]
@@ -293,7 +288,7 @@ impl PreparedCall {
         let injected = (self.credential.kind == CredentialKind::Header).then_some(&self.credential);
         let mut out: Vec<(&str, &[u8])> = incoming
             .into_iter()
-            .filter(|(name, _)| !DROP_UP.contains(name))
+            .filter(|(name, _)| !HOP_BY_HOP.contains(name) && !DROP_UP.contains(name))
             .filter(|(name, _)| injected.is_none_or(|c| !c.name.eq_ignore_ascii_case(name)))
             .collect();
         if let Some(c) = injected {
@@ -311,7 +306,9 @@ impl PreparedCall {
     ) -> Vec<(&'a str, &'a [u8])> {
         let mut out: Vec<(&str, &[u8])> = incoming
             .into_iter()
-            .filter(|(name, _)| !DROP_DOWN.contains(name) && *name != SCOPE_HEADER)
+            .filter(|(name, _)| {
+                !HOP_BY_HOP.contains(name) && !DROP_DOWN.contains(name) && *name != SCOPE_HEADER
+            })
             .collect();
         out.push((SCOPE_HEADER, self.required_scope.as_bytes()));
         out
