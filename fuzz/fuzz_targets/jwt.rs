@@ -55,17 +55,8 @@ fn fixture() -> &'static Fixture {
             );
             let issued = issue_access_token(&ring, &grant, &issuance, NOW).expect("access token");
             tokens.push((issued.token, true));
-            let user = accounts::User {
-                id: "usr_1".into(),
-                email: "a@example.test".into(),
-                name: "A".into(),
-                email_verified: true,
-                disabled: false,
-                created_at: NOW,
-                updated_at: NOW,
-            };
             let id = grants::testing::user_grant(
-                user,
+                "usr_1",
                 "client-1",
                 "openid",
                 (Some("n-0S6_WzA2Mj"), Some("sid-1")),

@@ -192,15 +192,25 @@ pub mod testing {
         })
     }
 
-    /// A user grant for `user` held by `client_id`, with this nonce and session.
+    /// A user grant for the user `user_id` (`a@example.test`, verified) held by `client_id`,
+    /// with this nonce and session, and the ID-token algorithm `id_token_alg`.
     pub fn user_grant(
-        user: accounts::User,
+        user_id: &str,
         client_id: &str,
         scope: &str,
         (nonce, sid): (Option<&str>, Option<&str>),
         auth_time: i64,
         id_token_alg: &str,
     ) -> UserGrant {
+        let user = accounts::User {
+            id: user_id.to_owned(),
+            email: "a@example.test".to_owned(),
+            name: "A".to_owned(),
+            email_verified: true,
+            disabled: false,
+            created_at: auth_time,
+            updated_at: auth_time,
+        };
         UserGrant {
             user,
             client_id: client_id.to_owned(),

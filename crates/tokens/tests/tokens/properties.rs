@@ -33,17 +33,8 @@ fn fixture() -> &'static Fixture {
         let (mut access, mut id) = (Vec::new(), Vec::new());
         for (_, alg) in keys {
             access.push(super::issue(&ring, alg, NOW).expect("access").token);
-            let user = accounts::User {
-                id: "usr_1".into(),
-                email: "a@example.test".into(),
-                name: "A".into(),
-                email_verified: true,
-                disabled: false,
-                created_at: NOW,
-                updated_at: NOW,
-            };
             let grant = grants::testing::user_grant(
-                user,
+                "usr_1",
                 "client-1",
                 "openid",
                 (Some("n"), Some("sid-1")),
