@@ -16,7 +16,7 @@
 //! queued events of its last 200 ms; the tokens they describe are stateless JWTs.
 //!
 //! Nothing else in `server` inserts audit rows (`store::audit::insert*` is called only here;
-//! `layering.rs` checks it). One writer remains outside this crate, which cannot call it:
+//! the tidy test checks it). One writer remains outside this crate, which cannot call it:
 //! `grants::family` inserts `refresh_family.revoked` itself, in the revoking transaction.
 //!
 //! Reading: [`org_events`] pages through an organization's events for the API, and

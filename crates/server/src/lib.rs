@@ -24,8 +24,6 @@ mod flows;
 pub mod forwarded;
 pub mod invalidate;
 mod keycache;
-#[cfg(test)]
-mod layering;
 pub mod metrics;
 mod middleware;
 mod pages;

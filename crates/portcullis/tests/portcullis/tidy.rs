@@ -618,3 +618,91 @@ fn grants_made_without_a_flow_stay_in_tests() {
         problems.join("\n")
     );
 }
+
+/// `server`'s layering: state, extractors, errors, page rendering, `flows.rs` and the audit
+/// writer live below `routes/` and never import it; only `app.rs` (which assembles the
+/// application) and `lib.rs` name it.
+#[test]
+fn nothing_below_routes_in_the_server_imports_routes() {
+    let src = root().join("crates/server/src");
+    let routes = src.join("routes");
+    let mut problems = Vec::new();
+    for path in rust_files(&src) {
+        let top = path.parent() == Some(src.as_path());
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if path.starts_with(&routes) || top && matches!(name, "app.rs" | "lib.rs") {
+            continue;
+        }
+        let text = read(&path);
+        for (n, line) in code_lines(&text) {
+            if line.contains("routes::") {
+                problems.push(format!("{}:{n}: {}", rel(&path), line.trim()));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "below routes/, importing it:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// Audit rows are inserted by `server`'s one writer (`audit.rs`), and by `grants::family`,
+/// which records `refresh_family.revoked` in the transaction that revokes (docs/ARCHITECTURE.md).
+#[test]
+fn only_the_audit_writer_inserts_audit_rows() {
+    let allowed = ["crates/server/src/audit.rs", "crates/grants/src/family.rs"];
+    let mut problems = Vec::new();
+    for path in product_sources() {
+        if allowed.contains(&rel(&path).as_str()) || rel(&path).starts_with("crates/store/") {
+            continue;
+        }
+        let text = read(&path);
+        for (n, line) in code_lines(&text) {
+            if line.contains("audit::insert") || line.contains("AuditEvent {") {
+                problems.push(format!("{}:{n}: {}", rel(&path), line.trim()));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "audit rows written outside the writer:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// Route files that read the session or compare a CSRF token by hand, and why.
+const SESSION_BY_HAND: &[&str] = &[
+    // RP-initiated logout checks the token only on a confirming POST, against the session's
+    // or, without one, the pre-session cookie's.
+    "crates/server/src/routes/oidc.rs",
+];
+
+/// Page handlers get the session and check CSRF only through `server/src/session.rs`'s
+/// extractors (`SignedIn`, `MaybeSignedIn`, `CsrfChecked`, `PreSessionChecked`).
+#[test]
+fn page_handlers_check_csrf_through_the_extractors() {
+    let mut hits = Hits::new();
+    for path in rust_files(&root().join("crates/server/src/routes")) {
+        let text = read(&path);
+        for (n, line) in code_lines(&text) {
+            let by_hand = [
+                "tokens_match",
+                "current(",
+                "SESSION_COOKIE",
+                "pre_session_csrf_matches",
+            ];
+            if by_hand.iter().any(|b| line.contains(b)) {
+                hit(&mut hits, &path, n, line);
+            }
+        }
+    }
+    check_against_known(
+        "the session or a CSRF token read by hand in a route (use session.rs's extractors)",
+        &hits,
+        SESSION_BY_HAND,
+    );
+}
