@@ -41,7 +41,7 @@ pub struct AuthorizationRequest {
     /// The redirect URI the response goes to: the one sent, or the only one registered.
     redirect_uri: String,
     /// Whether the request named it (then the token request must repeat it).
-    pub(crate) redirect_uri_given: bool,
+    redirect_uri_given: bool,
     response_mode: ResponseMode,
     state: Option<String>,
     nonce: Option<String>,

@@ -47,7 +47,7 @@ pub fn issue_code(
         client_id: request.client_id().to_owned(),
         user_id: session.user_id.clone(),
         redirect_uri: request.redirect_uri().to_owned(),
-        redirect_uri_given: request.redirect_uri_given,
+        redirect_uri_given: request.redirect_uri_given(),
         scope: request.scope().to_string(),
         nonce: request.nonce().map(str::to_owned),
         code_challenge: request.code_challenge().map(|c| c.as_stored().to_owned()),

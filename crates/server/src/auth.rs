@@ -1,5 +1,5 @@
-//! Bearer tokens as requests carry them, the settings the flows and the signer take, and the
-//! client's address. Checking a token for use is `access::verify_access_token`.
+//! Bearer tokens as requests carry them, and the client's address. Checking a token for use
+//! is `access::verify_access_token`.
 
 use actix_web::HttpRequest;
 use actix_web::http::header::AUTHORIZATION;
@@ -12,32 +12,6 @@ pub fn bearer_token(req: &HttpRequest) -> Option<String> {
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
-}
-
-impl AppState {
-    /// What the flows of `grants` need of the settings.
-    pub fn policy(&self) -> grants::Policy<'_> {
-        let s = &self.settings;
-        grants::Policy {
-            default_audience: &s.default_audience,
-            refresh_ttl: s.refresh_token_ttl,
-            refresh_grace: s.refresh_grace,
-            password_grant: s.password_grant,
-        }
-    }
-
-    /// The signer of this server's tokens, with `keyring`.
-    pub fn signer<'a>(&'a self, keyring: &'a tokens::Keyring) -> tokens::Signer<'a> {
-        let s = &self.settings;
-        tokens::Signer {
-            keyring,
-            issuance: tokens::Issuance {
-                issuer: s.issuer_str(),
-                ttl: s.access_token_ttl,
-                alg: s.access_token_alg,
-            },
-        }
-    }
 }
 
 /// The client's IP for throttling and the audit log: the TCP peer, or, when the peer is one of

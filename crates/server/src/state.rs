@@ -90,3 +90,29 @@ pub fn registration_policy(settings: &Settings) -> registration::Policy {
         allow_password_grant: settings.password_grant,
     }
 }
+
+impl AppState {
+    /// What the flows of `grants` need of the settings.
+    pub fn policy(&self) -> grants::Policy<'_> {
+        let s = &self.settings;
+        grants::Policy {
+            default_audience: &s.default_audience,
+            refresh_ttl: s.refresh_token_ttl,
+            refresh_grace: s.refresh_grace,
+            password_grant: s.password_grant,
+        }
+    }
+
+    /// The signer of this server's tokens, with `keyring`.
+    pub fn signer<'a>(&'a self, keyring: &'a tokens::Keyring) -> tokens::Signer<'a> {
+        let s = &self.settings;
+        tokens::Signer {
+            keyring,
+            issuance: tokens::Issuance {
+                issuer: s.issuer_str(),
+                ttl: s.access_token_ttl,
+                alg: s.access_token_alg,
+            },
+        }
+    }
+}
