@@ -1,5 +1,6 @@
-//! The refresh-token grant (RFC 6749 §6) over `accounts`' rotating families, and the decisions
-//! of revocation (RFC 7009) and introspection (RFC 7662) for refresh and access tokens.
+//! The refresh-token grant (RFC 6749 §6) over the rotating families of [`crate::family`], the
+//! first-party JSON sign-in, and the decisions of revocation (RFC 7009) and introspection
+//! (RFC 7662) for refresh and access tokens.
 
 use registration::{GrantType, VerifiedClient};
 use store::Conn;
@@ -18,7 +19,7 @@ pub struct RefreshRequest<'a> {
 
 /// Rotates a refresh token of `client` and issues the next access token (and ID token, for an
 /// OpenID Connect grant). The scope may be narrowed, never widened (§6); the resources likewise
-/// (RFC 8707 §2.2). Reuse of a rotated token revokes the family (`accounts`).
+/// (RFC 8707 §2.2). Reuse of a rotated token revokes the family ([`crate::family`]).
 pub fn refresh(
     conn: &mut Conn,
     signer: &dyn Sign,
