@@ -12,7 +12,9 @@ pub enum MailError {
     #[error("PORTCULLIS_SMTP_URL is not a usable SMTP URL: {0}")]
     BadSmtpUrl(String),
     /// `PORTCULLIS_MAIL_FROM` is not `Name <addr@example.com>` or `addr@example.com`.
-    #[error("PORTCULLIS_MAIL_FROM {from:?} is not a mail address (\"Name <addr@example.com>\" or \"addr@example.com\"): {reason}")]
+    #[error(
+        "PORTCULLIS_MAIL_FROM {from:?} is not a mail address (\"Name <addr@example.com>\" or \"addr@example.com\"): {reason}"
+    )]
     BadFrom { from: String, reason: String },
     /// The outbox folder cannot be created, secured or written.
     #[error("the mail outbox folder {} cannot be used: {source}", path.display())]
@@ -42,7 +44,10 @@ impl MailError {
     pub fn is_permanent(&self) -> bool {
         match self {
             Self::Smtp { permanent, .. } => *permanent,
-            Self::BadRecipient { .. } | Self::Compose(_) | Self::BadFrom { .. } | Self::BadSmtpUrl(_) => true,
+            Self::BadRecipient { .. }
+            | Self::Compose(_)
+            | Self::BadFrom { .. }
+            | Self::BadSmtpUrl(_) => true,
             Self::Outbox { .. } | Self::Thread(_) => false,
         }
     }

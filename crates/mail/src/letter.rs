@@ -36,12 +36,22 @@ macro_rules! templates {
 templates!(VerifyEmailText, VerifyEmailHtml, "mail/verify_email.txt", "mail/verify_email.html", { link: &'a str, valid_hours: i64 });
 templates!(ChangeEmailText, ChangeEmailHtml, "mail/change_email.txt", "mail/change_email.html", { to_new: &'a str, link: &'a str, valid_hours: i64 });
 templates!(PasswordResetText, PasswordResetHtml, "mail/password_reset.txt", "mail/password_reset.html", { link: &'a str, valid_minutes: i64 });
-templates!(PasswordChangedText, PasswordChangedHtml, "mail/password_changed.txt", "mail/password_changed.html", {});
+templates!(
+    PasswordChangedText,
+    PasswordChangedHtml,
+    "mail/password_changed.txt",
+    "mail/password_changed.html",
+    {}
+);
 templates!(EmailChangedText, EmailChangedHtml, "mail/email_changed.txt", "mail/email_changed.html", { new_email: &'a str });
 
 fn render(text: &dyn DynTemplate, html: &dyn DynTemplate) -> Result<(String, String), String> {
-    let text = text.render_dyn().map_err(|e| format!("text template: {e}"))?;
-    let html = html.render_dyn().map_err(|e| format!("HTML template: {e}"))?;
+    let text = text
+        .render_dyn()
+        .map_err(|e| format!("text template: {e}"))?;
+    let html = html
+        .render_dyn()
+        .map_err(|e| format!("HTML template: {e}"))?;
     Ok((text, html))
 }
 
@@ -59,11 +69,18 @@ impl<T: Template> DynTemplate for T {
 /// A subject line: the brand and fixed words; control characters (a brand with a line break)
 /// become spaces, so nothing a setting holds can add a header.
 fn subject(text: String) -> String {
-    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 impl Letter {
-    fn new(kind: &'static str, to: &str, subject_line: String, bodies: Result<(String, String), String>) -> Letter {
+    fn new(
+        kind: &'static str,
+        to: &str,
+        subject_line: String,
+        bodies: Result<(String, String), String>,
+    ) -> Letter {
         Letter {
             kind,
             id: primitives::random_id(),
@@ -76,45 +93,125 @@ impl Letter {
     /// The link that confirms the address of a new account (kind `verify_email`).
     pub fn verify_email(brand: &str, to: &str, name: &str, link: &str, valid_hours: i64) -> Letter {
         let bodies = render(
-            &VerifyEmailText { brand, name, link, valid_hours },
-            &VerifyEmailHtml { brand, name, link, valid_hours },
+            &VerifyEmailText {
+                brand,
+                name,
+                link,
+                valid_hours,
+            },
+            &VerifyEmailHtml {
+                brand,
+                name,
+                link,
+                valid_hours,
+            },
         );
-        Letter::new("verify_email", to, format!("Confirm your email address for {brand}"), bodies)
+        Letter::new(
+            "verify_email",
+            to,
+            format!("Confirm your email address for {brand}"),
+            bodies,
+        )
     }
 
     /// The link, sent to the NEW address, that confirms an email change (kind `change_email`).
-    pub fn change_email(brand: &str, to_new: &str, name: &str, link: &str, valid_hours: i64) -> Letter {
+    pub fn change_email(
+        brand: &str,
+        to_new: &str,
+        name: &str,
+        link: &str,
+        valid_hours: i64,
+    ) -> Letter {
         let bodies = render(
-            &ChangeEmailText { brand, name, to_new, link, valid_hours },
-            &ChangeEmailHtml { brand, name, to_new, link, valid_hours },
+            &ChangeEmailText {
+                brand,
+                name,
+                to_new,
+                link,
+                valid_hours,
+            },
+            &ChangeEmailHtml {
+                brand,
+                name,
+                to_new,
+                link,
+                valid_hours,
+            },
         );
-        Letter::new("change_email", to_new, format!("Confirm your new email address for {brand}"), bodies)
+        Letter::new(
+            "change_email",
+            to_new,
+            format!("Confirm your new email address for {brand}"),
+            bodies,
+        )
     }
 
     /// The single-use link that sets a new password (kind `password_reset`).
-    pub fn password_reset(brand: &str, to: &str, name: &str, link: &str, valid_minutes: i64) -> Letter {
+    pub fn password_reset(
+        brand: &str,
+        to: &str,
+        name: &str,
+        link: &str,
+        valid_minutes: i64,
+    ) -> Letter {
         let bodies = render(
-            &PasswordResetText { brand, name, link, valid_minutes },
-            &PasswordResetHtml { brand, name, link, valid_minutes },
+            &PasswordResetText {
+                brand,
+                name,
+                link,
+                valid_minutes,
+            },
+            &PasswordResetHtml {
+                brand,
+                name,
+                link,
+                valid_minutes,
+            },
         );
-        Letter::new("password_reset", to, format!("Reset your {brand} password"), bodies)
+        Letter::new(
+            "password_reset",
+            to,
+            format!("Reset your {brand} password"),
+            bodies,
+        )
     }
 
     /// Notice to the account's address after its password changed (no link; kind
     /// `password_changed`).
     pub fn password_changed(brand: &str, to: &str, name: &str) -> Letter {
-        let bodies = render(&PasswordChangedText { brand, name }, &PasswordChangedHtml { brand, name });
-        Letter::new("password_changed", to, format!("Your {brand} password was changed"), bodies)
+        let bodies = render(
+            &PasswordChangedText { brand, name },
+            &PasswordChangedHtml { brand, name },
+        );
+        Letter::new(
+            "password_changed",
+            to,
+            format!("Your {brand} password was changed"),
+            bodies,
+        )
     }
 
     /// Notice to the OLD address after the email changed to `new_email` (kind
     /// `email_changed`).
     pub fn email_changed(brand: &str, to_old: &str, name: &str, new_email: &str) -> Letter {
         let bodies = render(
-            &EmailChangedText { brand, name, new_email },
-            &EmailChangedHtml { brand, name, new_email },
+            &EmailChangedText {
+                brand,
+                name,
+                new_email,
+            },
+            &EmailChangedHtml {
+                brand,
+                name,
+                new_email,
+            },
         );
-        Letter::new("email_changed", to_old, format!("Your {brand} email address was changed"), bodies)
+        Letter::new(
+            "email_changed",
+            to_old,
+            format!("Your {brand} email address was changed"),
+            bodies,
+        )
     }
 
     /// What the letter is for: `verify_email`, `change_email`, `password_reset`,
@@ -141,12 +238,18 @@ impl Letter {
 
     /// The plain-text body, or why it could not be rendered.
     pub fn text(&self) -> Result<&str, &str> {
-        self.bodies.as_ref().map(|(text, _)| text.as_str()).map_err(String::as_str)
+        self.bodies
+            .as_ref()
+            .map(|(text, _)| text.as_str())
+            .map_err(String::as_str)
     }
 
     /// The HTML body (every value escaped), or why it could not be rendered.
     pub fn html(&self) -> Result<&str, &str> {
-        self.bodies.as_ref().map(|(_, html)| html.as_str()).map_err(String::as_str)
+        self.bodies
+            .as_ref()
+            .map(|(_, html)| html.as_str())
+            .map_err(String::as_str)
     }
 }
 

@@ -60,13 +60,19 @@ impl MailSettings {
 
     /// Mail through an SMTP server, with the default sender, retries and timeout.
     pub fn smtp(url: SmtpUrl) -> Self {
-        MailSettings { transport: Transport::Smtp(url), ..MailSettings::outbox(PathBuf::new()) }
+        MailSettings {
+            transport: Transport::Smtp(url),
+            ..MailSettings::outbox(PathBuf::new())
+        }
     }
 }
 
 /// 5 s, 30 s, 2 min, 10 min, 30 min.
 pub fn default_retry_delays() -> Vec<Duration> {
-    [5, 30, 120, 600, 1800].into_iter().map(Duration::from_secs).collect()
+    [5, 30, 120, 600, 1800]
+        .into_iter()
+        .map(Duration::from_secs)
+        .collect()
 }
 
 /// What a mailer has done so far (for metrics and tests).
@@ -97,7 +103,9 @@ struct Inner {
 
 impl fmt::Debug for Mailer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Mailer").field("to", &self.inner.describe).finish_non_exhaustive()
+        f.debug_struct("Mailer")
+            .field("to", &self.inner.describe)
+            .finish_non_exhaustive()
     }
 }
 
@@ -105,11 +113,20 @@ impl Mailer {
     /// Checks the settings (the from address, the outbox folder created 0700 if missing, the
     /// TLS set-up) and starts the background sender: a thread fed by a channel.
     pub fn start(settings: MailSettings) -> Result<Mailer, MailError> {
-        let from: Mailbox = settings.from.trim().parse().map_err(|e: lettre::address::AddressError| {
-            MailError::BadFrom { from: settings.from.clone(), reason: e.to_string() }
-        })?;
+        let from: Mailbox =
+            settings
+                .from
+                .trim()
+                .parse()
+                .map_err(|e: lettre::address::AddressError| MailError::BadFrom {
+                    from: settings.from.clone(),
+                    reason: e.to_string(),
+                })?;
         let (route, describe) = match &settings.transport {
-            Transport::Smtp(url) => (Route::Smtp(smtp_transport(url, settings.timeout)?), url.describe()),
+            Transport::Smtp(url) => (
+                Route::Smtp(smtp_transport(url, settings.timeout)?),
+                url.describe(),
+            ),
             Transport::Outbox(dir) => {
                 let dir = prepare_outbox(dir)?;
                 let describe = format!("outbox folder {}", dir.display());
@@ -209,8 +226,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 fn smtp_transport(url: &SmtpUrl, timeout: Duration) -> Result<SmtpTransport, MailError> {
     let tls_parameters = || {
-        TlsParameters::new(url.host().to_owned())
-            .map_err(|e| MailError::BadSmtpUrl(format!("TLS cannot be set up for {}: {e}", url.host())))
+        TlsParameters::new(url.host().to_owned()).map_err(|e| {
+            MailError::BadSmtpUrl(format!("TLS cannot be set up for {}: {e}", url.host()))
+        })
     };
     let tls = match url.tls() {
         TlsMode::Opportunistic => Tls::Opportunistic(tls_parameters()?),
@@ -230,9 +248,16 @@ fn smtp_transport(url: &SmtpUrl, timeout: Duration) -> Result<SmtpTransport, Mai
 /// Creates the folder (0700) if missing and returns its absolute path. An existing folder
 /// that others may read is used as it is, with a warning.
 fn prepare_outbox(dir: &Path) -> Result<PathBuf, MailError> {
-    let err = |source| MailError::Outbox { path: dir.to_owned(), source };
+    let err = |source| MailError::Outbox {
+        path: dir.to_owned(),
+        source,
+    };
     if !dir.is_dir() {
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(err)?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(err)?;
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(err)?;
     }
     let dir = fs::canonicalize(dir).map_err(err)?;
@@ -282,7 +307,11 @@ impl Sender {
                 }
             };
             match received {
-                Ok(letter) => waiting.push_back(Waiting { letter, attempts: 0, due: Instant::now() }),
+                Ok(letter) => waiting.push_back(Waiting {
+                    letter,
+                    attempts: 0,
+                    due: Instant::now(),
+                }),
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => open = false,
             }
@@ -301,9 +330,13 @@ impl Sender {
     fn attempt(&mut self, mut w: Waiting) -> Option<Waiting> {
         let (kind, id) = (w.letter.kind(), w.letter.id().to_owned());
         w.attempts += 1;
-        let result = catch_unwind(AssertUnwindSafe(|| self.deliver(&w.letter))).unwrap_or_else(|_| {
-            Err(MailError::Smtp { message: "the mail transport panicked".to_owned(), permanent: false })
-        });
+        let result =
+            catch_unwind(AssertUnwindSafe(|| self.deliver(&w.letter))).unwrap_or_else(|_| {
+                Err(MailError::Smtp {
+                    message: "the mail transport panicked".to_owned(),
+                    permanent: false,
+                })
+            });
         let inner = self.inner.upgrade();
         match result {
             Ok(()) => {
@@ -343,15 +376,24 @@ impl Sender {
         let now = SystemClock.now();
         let message = compose(&self.from, letter, now)?;
         match &mut self.route {
-            Route::Smtp(transport) => transport.send(&message).map(|_| ()).map_err(|e| MailError::Smtp {
-                message: e.to_string(),
-                permanent: e.is_permanent(),
-            }),
+            Route::Smtp(transport) => {
+                transport
+                    .send(&message)
+                    .map(|_| ())
+                    .map_err(|e| MailError::Smtp {
+                        message: e.to_string(),
+                        permanent: e.is_permanent(),
+                    })
+            }
             Route::Outbox { dir, seq } => {
                 *seq += 1;
                 let name = format!("{}-{:06}-{}.eml", utc_stamp(now), seq, letter.id());
-                write_atomically(dir, &name, &message.formatted())
-                    .map_err(|source| MailError::Outbox { path: dir.clone(), source })
+                write_atomically(dir, &name, &message.formatted()).map_err(|source| {
+                    MailError::Outbox {
+                        path: dir.clone(),
+                        source,
+                    }
+                })
             }
         }
     }
@@ -360,11 +402,19 @@ impl Sender {
 /// The RFC 5322 message: From, To, Subject, Date, Message-ID, and a multipart/alternative
 /// body (text, then HTML).
 fn compose(from: &Mailbox, letter: &Letter, now: i64) -> Result<Message, MailError> {
-    let to: Mailbox = letter.to().parse().map_err(|e: lettre::address::AddressError| {
-        MailError::BadRecipient { to: letter.to().to_owned(), reason: e.to_string() }
-    })?;
-    let text = letter.text().map_err(|e| MailError::Compose(e.to_owned()))?;
-    let html = letter.html().map_err(|e| MailError::Compose(e.to_owned()))?;
+    let to: Mailbox = letter
+        .to()
+        .parse()
+        .map_err(|e: lettre::address::AddressError| MailError::BadRecipient {
+            to: letter.to().to_owned(),
+            reason: e.to_string(),
+        })?;
+    let text = letter
+        .text()
+        .map_err(|e| MailError::Compose(e.to_owned()))?;
+    let html = letter
+        .html()
+        .map_err(|e| MailError::Compose(e.to_owned()))?;
     let date = UNIX_EPOCH + Duration::from_secs(u64::try_from(now).unwrap_or(0));
     Message::builder()
         .from(from.clone())
@@ -372,7 +422,10 @@ fn compose(from: &Mailbox, letter: &Letter, now: i64) -> Result<Message, MailErr
         .subject(letter.subject())
         .date(date)
         .message_id(Some(format!("<{}@{}>", letter.id(), from.email.domain())))
-        .multipart(MultiPart::alternative_plain_html(text.to_owned(), html.to_owned()))
+        .multipart(MultiPart::alternative_plain_html(
+            text.to_owned(),
+            html.to_owned(),
+        ))
         .map_err(|e| MailError::Compose(e.to_string()))
 }
 
@@ -381,7 +434,11 @@ fn compose(from: &Mailbox, letter: &Letter, now: i64) -> Result<Message, MailErr
 fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = dir.join(format!(".{name}.tmp"));
     let written = (|| {
-        let mut file = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         fs::rename(&tmp, dir.join(name))?;

@@ -52,7 +52,8 @@ impl SmtpUrl {
             }
         };
         let host = match url.host() {
-            Some(Host::Domain(d)) if !d.is_empty() => d.to_owned(),
+            // Host names are case-insensitive; non-special URL schemes keep the case given.
+            Some(Host::Domain(d)) if !d.is_empty() => d.to_ascii_lowercase(),
             Some(Host::Ipv4(ip)) => ip.to_string(),
             Some(Host::Ipv6(ip)) => ip.to_string(),
             _ => return Err(bad("it names no host (smtp://host:port)")),
@@ -64,12 +65,18 @@ impl SmtpUrl {
             None => SUBMISSION_PORT,
         };
         if !(url.path().is_empty() || url.path() == "/") {
-            return Err(bad("it has a path; only smtp://[user:password@]host[:port] is read"));
+            return Err(bad(
+                "it has a path; only smtp://[user:password@]host[:port] is read",
+            ));
         }
         if url.fragment().is_some() {
             return Err(bad("it has a #fragment"));
         }
-        let mut tls = if implicit { TlsMode::Implicit } else { TlsMode::Opportunistic };
+        let mut tls = if implicit {
+            TlsMode::Implicit
+        } else {
+            TlsMode::Opportunistic
+        };
         for (key, value) in url.query_pairs() {
             match (key.as_ref(), value.as_ref(), implicit) {
                 ("tls", "required", false) => tls = TlsMode::Required,
@@ -90,7 +97,9 @@ impl SmtpUrl {
             }
         }
         let decode = |s: &str, what: &str| {
-            percent_decode(s).ok_or_else(|| MailError::BadSmtpUrl(format!("the {what} is not UTF-8 once percent-decoded")))
+            percent_decode(s).ok_or_else(|| {
+                MailError::BadSmtpUrl(format!("the {what} is not UTF-8 once percent-decoded"))
+            })
         };
         let credentials = match (url.username(), url.password()) {
             ("", None) => None,
@@ -98,7 +107,12 @@ impl SmtpUrl {
             (_, None) => return Err(bad("it has a user but no password (user:password@host)")),
             (user, Some(password)) => Some((decode(user, "user")?, decode(password, "password")?)),
         };
-        Ok(SmtpUrl { host, port, tls, credentials })
+        Ok(SmtpUrl {
+            host,
+            port,
+            tls,
+            credentials,
+        })
     }
 
     /// The server's host name or address (IPv6 without brackets).
@@ -121,7 +135,9 @@ impl SmtpUrl {
 
     /// The credentials, for the transport only.
     pub(crate) fn credentials(&self) -> Option<(&str, &str)> {
-        self.credentials.as_ref().map(|(u, p)| (u.as_str(), p.as_str()))
+        self.credentials
+            .as_ref()
+            .map(|(u, p)| (u.as_str(), p.as_str()))
     }
 
     /// `SMTP server mail.example.com:587 (STARTTLS when offered)`: for the log line at start.
@@ -151,7 +167,11 @@ fn percent_decode(s: &str) -> Option<String> {
     let mut i = 0;
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
             (b'%', Some(hi), Some(lo)) => {
                 // Two hex digits make a byte: hi * 16 + lo <= 255.
                 out.push(u8::try_from(hi * 16 + lo).unwrap_or(u8::MAX));
@@ -169,7 +189,11 @@ fn percent_decode(s: &str) -> Option<String> {
 /// `smtps://alice:********@mail.example.com:465`: the password is never shown.
 impl fmt::Display for SmtpUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let scheme = if self.tls == TlsMode::Implicit { "smtps" } else { "smtp" };
+        let scheme = if self.tls == TlsMode::Implicit {
+            "smtps"
+        } else {
+            "smtp"
+        };
         write!(f, "{scheme}://")?;
         if let Some(user) = self.user() {
             write!(f, "{user}:********@")?;
