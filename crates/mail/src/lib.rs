@@ -26,7 +26,9 @@
 //!   the Mozilla roots (webpki-roots).
 //! - Outbox files are written whole or not at all (temporary file, then rename), 0600, in a
 //!   folder created 0700, named `YYYYMMDDTHHMMSSZ-SEQ-ID.eml` so they sort by time; each is
-//!   the exact RFC 5322 message SMTP would carry.
+//!   the RFC 5322 message lettre formats (`Message::formatted()`), with the same headers as
+//!   by SMTP, but with its text and HTML parts kept as they are (`7bit`/`8bit`) where SMTP
+//!   gets quoted-printable, so a person can copy the link out of the file.
 
 mod error;
 mod letter;

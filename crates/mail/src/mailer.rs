@@ -12,7 +12,8 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError, mpsc};
 use std::thread;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::ContentTransferEncoding;
+use lettre::message::{Body, Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{Message, SmtpTransport, Transport as _};
@@ -340,7 +341,7 @@ impl Sender {
         let inner = self.inner.upgrade();
         match result {
             Ok(()) => {
-                tracing::info!(kind, id = %id, attempts = w.attempts, to = %self.describe_route(), "mail delivered");
+                tracing::info!(kind, id = %id, attempts = w.attempts, via = self.describe_route(), "mail delivered");
                 if let Some(inner) = inner {
                     inner.delivered.fetch_add(1, Ordering::Relaxed);
                     inner.finish();
@@ -374,7 +375,12 @@ impl Sender {
 
     fn deliver(&mut self, letter: &Letter) -> Result<(), MailError> {
         let now = SystemClock.now();
-        let message = compose(&self.from, letter, now)?;
+        let message = compose(
+            &self.from,
+            letter,
+            now,
+            matches!(self.route, Route::Outbox { .. }),
+        )?;
         match &mut self.route {
             Route::Smtp(transport) => {
                 transport
@@ -400,8 +406,16 @@ impl Sender {
 }
 
 /// The RFC 5322 message: From, To, Subject, Date, Message-ID, and a multipart/alternative
-/// body (text, then HTML).
-fn compose(from: &Mailbox, letter: &Letter, now: i64) -> Result<Message, MailError> {
+/// body (text, then HTML). For SMTP, lettre picks each part's encoding (7-bit when it can,
+/// else quoted-printable or base64: no server needs 8BITMIME). An outbox file is read by
+/// people, so its parts are kept as they are whenever their lines allow ([`readable_body`]),
+/// and a link reads as it is (never `=3D` or a soft line break in the middle).
+fn compose(
+    from: &Mailbox,
+    letter: &Letter,
+    now: i64,
+    eight_bit: bool,
+) -> Result<Message, MailError> {
     let to: Mailbox = letter
         .to()
         .parse()
@@ -415,6 +429,12 @@ fn compose(from: &Mailbox, letter: &Letter, now: i64) -> Result<Message, MailErr
     let html = letter
         .html()
         .map_err(|e| MailError::Compose(e.to_owned()))?;
+    let body = |content: &str| {
+        eight_bit
+            .then(|| readable_body(content))
+            .flatten()
+            .unwrap_or_else(|| Body::new(content.to_owned()))
+    };
     let date = UNIX_EPOCH + Duration::from_secs(u64::try_from(now).unwrap_or(0));
     Message::builder()
         .from(from.clone())
@@ -422,11 +442,28 @@ fn compose(from: &Mailbox, letter: &Letter, now: i64) -> Result<Message, MailErr
         .subject(letter.subject())
         .date(date)
         .message_id(Some(format!("<{}@{}>", letter.id(), from.email.domain())))
-        .multipart(MultiPart::alternative_plain_html(
-            text.to_owned(),
-            html.to_owned(),
-        ))
+        .multipart(MultiPart::alternative_plain_html(body(text), body(html)))
         .map_err(|e| MailError::Compose(e.to_string()))
+}
+
+/// A body as it is (CRLF line ends; `7bit` when ASCII, else `8bit`), when every line fits
+/// RFC 5322's 998 octets and there is no NUL; `None` otherwise (lettre then encodes it).
+/// lettre itself quoted-printables any line of 76 characters or more, which would break a
+/// link in a file that people read.
+fn readable_body(content: &str) -> Option<Body> {
+    let crlf = content
+        .replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .replace('\n', "\r\n");
+    if crlf.contains('\0') || crlf.split("\r\n").any(|line| line.len() > 998) {
+        return None;
+    }
+    let encoding = if crlf.is_ascii() {
+        ContentTransferEncoding::SevenBit
+    } else {
+        ContentTransferEncoding::EightBit
+    };
+    Some(Body::dangerous_pre_encoded(crlf.into_bytes(), encoding))
 }
 
 /// Writes `dir/name` (0600) so that a reader sees the whole file or none: a hidden temporary

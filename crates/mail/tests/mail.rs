@@ -306,6 +306,10 @@ fn the_outbox_gets_one_private_file_per_letter_that_parses() {
     assert!(letters[0].subject().contains(BRAND));
     assert_eq!(letters[0].link().as_deref(), Some(LINK));
     assert!(letters[0].html.as_deref().is_some_and(|h| h.contains(LINK)));
+    assert!(
+        letters[0].raw.contains(&format!("\r\n{LINK}\r\n")),
+        "the link reads as it is"
+    );
     assert_eq!(letters[1].link(), None, "a notice has no link");
     assert!(letters[1].text().contains("password"));
     wait_for_log(&ids[0], "mail delivered");
@@ -457,6 +461,17 @@ fn a_name_in_another_script_survives_encoding() {
         received[0].text()
     );
     assert_eq!(received[0].link().as_deref(), Some(LINK));
+    // The outbox is read by people: 8-bit parts, so the name and the link read as they are.
+    assert!(
+        received[0].raw.contains("Hello Zoë Łukasz 名前,"),
+        "{}",
+        received[0].raw
+    );
+    assert!(
+        received[0].raw.contains(&format!("\r\n{LINK}\r\n")),
+        "{}",
+        received[0].raw
+    );
 }
 
 // ---- flush, refusals and settings
