@@ -35,6 +35,29 @@ pub enum AccountError {
     /// A rotated refresh token was presented again; its family is now revoked.
     #[error("the refresh token was used before; its family is revoked")]
     TokenReused,
+    /// The current password given to confirm a change is not the account's.
+    #[error("the password is wrong")]
+    WrongPassword,
+    /// A mailed link that is unknown, used, for something else, or whose account changed.
+    #[error("the link is not valid")]
+    LinkInvalid,
+    #[error("the link has expired")]
+    LinkExpired,
+    /// Too many links mailed to one user lately.
+    #[error("too many messages; try again in {retry_after} s")]
+    TooSoon { retry_after: i64 },
+    #[error("the email address is verified already")]
+    AlreadyVerified,
+    /// The password was right, but the address must be verified before signing in
+    /// (`PORTCULLIS_REQUIRE_VERIFIED_EMAIL`).
+    #[error("the email address is not verified")]
+    EmailNotVerified { user_id: String },
+    /// Sign-up is by invitation or closed (`PORTCULLIS_SIGNUP`).
+    #[error("sign-up is closed")]
+    SignupClosed,
+    /// The address is outside `PORTCULLIS_SIGNUP_DOMAINS`.
+    #[error("sign-up is not open to this email domain")]
+    DomainNotAllowed,
     #[error("password hashing failed: {0}")]
     Hashing(String),
 }

@@ -1,7 +1,8 @@
 //! Accounts: the people who sign in and the organizations they belong to.
 //!
 //! Owns: users (email, name, argon2id password hash), browser sessions, organizations,
-//! memberships with roles, invites, and the login throttle. It decides who a person is and what
+//! memberships with roles, invites, the one-time links mailed to users (address verification
+//! and change, password reset), the sign-up policy, and the login throttle. It decides who a person is and what
 //! role they hold in an organization. (Refresh-token families belong to the flows: `grants`.)
 //!
 //! Architecture invariants:
@@ -9,24 +10,36 @@
 //! - Knows nothing about OAuth clients, grants or signing.
 //! - Reads and writes rows only through `store`; never imports diesel.
 //! - A plaintext password exists only for the length of a hash or verify call; password rules
-//!   are checked before hashing. Session secrets and invite tokens are stored
-//!   as SHA-256.
+//!   are checked before hashing. Session secrets, invite tokens and mailed links'
+//!   tokens are stored as SHA-256.
 //! - Failed sign-in says the same thing, in about the same time, whether the email is unknown
 //!   or the password wrong.
 
 mod error;
+mod links;
 mod orgs;
 mod password;
+mod profile;
 mod sessions;
 mod throttle;
 mod users;
 
 pub use error::AccountError;
+pub use links::{
+    EmailConfirmed, LinkPurpose, MAIL_GAP, MAIL_PER_HOUR, MailLink, check_reset_link,
+    confirm_email, issue_email_verification, request_email_change, request_password_reset,
+    reset_password,
+};
 pub use orgs::{
     Acceptor, Invite, Member, Org, Role, accept_invite, change_role, create_invite, create_org,
     find_invite, find_org, members, membership, orgs_of, remove_member, signup,
 };
 pub use password::{PasswordHasher, check_password_rules};
+pub use profile::{
+    DeletedAccount, NewPassword, PasswordProof, SignupMode, SignupPolicy, change_password,
+    confirm_password, delete_account, delete_account_as_operator, end_sessions,
+    mark_email_verified, rename, set_password_as_operator,
+};
 pub use sessions::{
     Session, SessionPolicy, StartedSession, end_session, list_sessions, resolve_session,
     revoke_session, start_session,

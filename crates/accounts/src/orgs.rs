@@ -5,7 +5,7 @@ use store::Conn;
 use store::accounts::{self as rows, InviteRow, MembershipRow, OrgRow};
 
 use crate::users::{insert_prepared, normalize_email, prepare_user, validate_name};
-use crate::{AccountError, NewUser, PasswordHasher, User};
+use crate::{AccountError, NewUser, PasswordHasher, SignupPolicy, User};
 
 /// A member's role. Owners and admins manage members, invites and keys; only owners make
 /// owners.
@@ -116,11 +116,13 @@ fn owner(org_id: &str, user_id: &str, now: i64) -> MembershipRow {
 /// owner membership, in one transaction: a failure half way leaves nothing.
 pub fn signup(
     conn: &mut Conn,
+    policy: &SignupPolicy,
     new: &NewUser<'_>,
     org_name: Option<&str>,
     hasher: &PasswordHasher,
     now: i64,
 ) -> Result<(User, Org), AccountError> {
+    policy.admits(new.email)?;
     let user = prepare_user(new, hasher, now)?;
     let org = new_org_row(
         org_name

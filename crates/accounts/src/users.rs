@@ -120,19 +120,28 @@ pub fn create_user(
 }
 
 /// Checks an email and password. Unknown email, disabled account and wrong password all give
-/// [`AccountError::InvalidCredentials`] after one password verification.
+/// [`AccountError::InvalidCredentials`] after one password verification. With
+/// `require_verified_email` (`PORTCULLIS_REQUIRE_VERIFIED_EMAIL`), the right password of an
+/// unverified address gives [`AccountError::EmailNotVerified`]: only the account's holder
+/// learns that.
 pub fn authenticate_password(
     conn: &mut Conn,
     email: &str,
     password: &str,
     hasher: &PasswordHasher,
+    require_verified_email: bool,
 ) -> Result<User, AccountError> {
     let row = match normalize_email(email) {
         Ok((_, normalized)) => rows::find_user_by_email(conn, &normalized)?,
         Err(_) => None,
     };
     match row {
-        Some(row) if hasher.verify(password, &row.password_hash) && !row.disabled => Ok(row.into()),
+        Some(row) if hasher.verify(password, &row.password_hash) && !row.disabled => {
+            if require_verified_email && !row.email_verified {
+                return Err(AccountError::EmailNotVerified { user_id: row.id });
+            }
+            Ok(row.into())
+        }
         Some(_) => Err(AccountError::InvalidCredentials),
         None => {
             hasher.verify_dummy(password);

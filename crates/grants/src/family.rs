@@ -408,6 +408,21 @@ pub fn revoke_client_families(
     Ok(families.len())
 }
 
+/// Revokes every live family of a user, for every client (a password reset or change signs the
+/// user out everywhere).
+pub fn revoke_user_families(
+    conn: &mut Conn,
+    user_id: &str,
+    reason: &str,
+    now: i64,
+) -> Result<usize, AccountError> {
+    let families = store::codes::live_families_of_user(conn, user_id)?;
+    for id in &families {
+        revoke(conn, id, reason, now)?;
+    }
+    Ok(families.len())
+}
+
 /// Revokes a family and the access tokens issued with it that are still alive, and records it
 /// in the audit log.
 fn revoke(conn: &mut Conn, family_id: &str, reason: &str, now: i64) -> Result<(), AccountError> {

@@ -83,4 +83,7 @@ pub struct Policy<'a> {
     pub refresh_grace: i64,
     /// Whether the password grant is on (`PORTCULLIS_PASSWORD_GRANT`).
     pub password_grant: bool,
+    /// Whether a user must have verified their address to sign in
+    /// (`PORTCULLIS_REQUIRE_VERIFIED_EMAIL`).
+    pub require_verified_email: bool,
 }

@@ -70,14 +70,25 @@ pub fn password_grant(
             ),
         ));
     }
-    let user =
-        match accounts::authenticate_password(conn, attempt.username, attempt.password, hasher) {
-            Ok(user) => user,
-            Err(accounts::AccountError::InvalidCredentials) => {
-                return Err(GrantError::WrongPassword);
-            }
-            Err(e) => return Err(e.into()),
-        };
+    let user = match accounts::authenticate_password(
+        conn,
+        attempt.username,
+        attempt.password,
+        hasher,
+        policy.require_verified_email,
+    ) {
+        Ok(user) => user,
+        Err(accounts::AccountError::InvalidCredentials) => {
+            return Err(GrantError::WrongPassword);
+        }
+        Err(accounts::AccountError::EmailNotVerified { .. }) => {
+            return Err(GrantError::refused(
+                ErrorCode::InvalidGrant,
+                "the user's email address is not verified yet",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let grant = UserGrant {
         user,
         client_id: client.id().to_owned(),

@@ -124,6 +124,23 @@ pub enum UserCommand {
         #[arg(long)]
         enable: bool,
     },
+    /// Set a user's password, read from the first line of stdin; every session and refresh
+    /// token of the user ends
+    SetPassword {
+        /// The user's email
+        email: String,
+    },
+    /// Mark a user's email address verified
+    VerifyEmail {
+        /// The user's email
+        email: String,
+    },
+    /// Delete a user, with the organizations only they belong to (refused while they are the
+    /// last owner of an organization with other members)
+    Delete {
+        /// The user's email
+        email: String,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -482,11 +499,7 @@ fn user_command(config: &Config, cmd: UserCommand) -> CliResult {
             password_stdin,
         } => {
             let (password, generated) = if password_stdin {
-                let mut line = String::new();
-                std::io::stdin()
-                    .read_line(&mut line)
-                    .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
-                (line.trim_end_matches(['\r', '\n']).to_owned(), false)
+                (password_from_stdin()?, false)
             } else {
                 (primitives::random_token(18), true)
             };
@@ -496,8 +509,10 @@ fn user_command(config: &Config, cmd: UserCommand) -> CliResult {
                 name: &name,
                 password: &password,
             };
-            let (user, org) =
-                accounts::signup(&mut conn, &new, None, &hasher, now).map_err(|e| e.to_string())?;
+            // Operators make accounts whatever PORTCULLIS_SIGNUP says.
+            let anyone = accounts::SignupPolicy::default();
+            let (user, org) = accounts::signup(&mut conn, &anyone, &new, None, &hasher, now)
+                .map_err(|e| e.to_string())?;
             out(&format!("{}\t{}\t{}", user.id, user.email, org.id))?;
             if generated {
                 out(&format!("password: {password}"))?;
@@ -525,7 +540,60 @@ fn user_command(config: &Config, cmd: UserCommand) -> CliResult {
                 user.email
             ))
         }
+        UserCommand::SetPassword { email } => {
+            let user = find_user(&mut conn, &email)?;
+            let password = password_from_stdin()?;
+            let hasher = accounts::PasswordHasher::new();
+            let password =
+                accounts::NewPassword::hash(&password, &hasher).map_err(|e| e.to_string())?;
+            store::transaction(&mut conn, |conn| {
+                accounts::set_password_as_operator(conn, &user.id, &password, now)?;
+                grants::family::revoke_user_families(conn, &user.id, "password_set", now)?;
+                Ok::<_, accounts::AccountError>(())
+            })
+            .map_err(|e| e.to_string())?;
+            out(&format!(
+                "password set for {}; every session and refresh token ended",
+                user.email
+            ))
+        }
+        UserCommand::VerifyEmail { email } => {
+            let user = find_user(&mut conn, &email)?;
+            accounts::mark_email_verified(&mut conn, &user.id, now).map_err(|e| e.to_string())?;
+            out(&format!("{} is verified", user.email))
+        }
+        UserCommand::Delete { email } => {
+            let user = find_user(&mut conn, &email)?;
+            let deleted = accounts::delete_account_as_operator(&mut conn, &user.email)
+                .map_err(|e| match e {
+                    accounts::AccountError::LastOwner => format!(
+                        "{} is the last owner of an organization with other members: make another member an owner first",
+                        user.email
+                    ),
+                    other => other.to_string(),
+                })?;
+            out(&format!("deleted {}", user.email))?;
+            for org in deleted.orgs_deleted {
+                out(&format!("deleted organization {org}"))?;
+            }
+            Ok(())
+        }
     }
+}
+
+fn find_user(conn: &mut store::Conn, email: &str) -> Result<accounts::User, String> {
+    accounts::find_user_by_email(conn, email)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no user {email}"))
+}
+
+/// The first line of stdin, without its line ending.
+fn password_from_stdin() -> Result<String, String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 fn apikey_command(config: &Config, cmd: ApiKeyCommand) -> CliResult {

@@ -320,6 +320,71 @@ pub struct SettingsArgs {
         value_name = "CIDRS"
     )]
     pub trusted_proxies: Option<String>,
+
+    /// Who may make an account themselves: `open`, `invite` (only by accepting an invite) or
+    /// `closed` (operators make accounts; invites still work) [default: open]
+    #[arg(long, env = "PORTCULLIS_SIGNUP", global = true, value_name = "POLICY")]
+    pub signup: Option<String>,
+
+    /// Email domains that may sign up, separated by commas or spaces (subdomains included);
+    /// invites are not limited by it [default: any]
+    #[arg(
+        long,
+        env = "PORTCULLIS_SIGNUP_DOMAINS",
+        global = true,
+        value_name = "DOMAINS"
+    )]
+    pub signup_domains: Option<String>,
+
+    /// Refuse sign-in until the user has verified their email address [default: false]
+    #[arg(
+        long,
+        env = "PORTCULLIS_REQUIRE_VERIFIED_EMAIL",
+        global = true,
+        value_name = "BOOL"
+    )]
+    pub require_verified_email: Option<bool>,
+
+    /// Outgoing mail server: smtp://[user:password@]host[:port] (STARTTLS when offered;
+    /// `?tls=required` to insist) or smtps://… (TLS from the start). Without it, mail is
+    /// written to the outbox folder [default: none]
+    #[arg(
+        long,
+        env = "PORTCULLIS_SMTP_URL",
+        global = true,
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub smtp_url: Option<String>,
+
+    /// The From of outgoing mail, `Name <address>` or `address` [default: "<brand> <noreply@the
+    /// issuer's host>"]
+    #[arg(
+        long,
+        env = "PORTCULLIS_MAIL_FROM",
+        global = true,
+        value_name = "ADDRESS"
+    )]
+    pub mail_from: Option<String>,
+
+    /// Folder that receives mail when no SMTP server is set, one .eml file per message
+    /// [default: `outbox` beside the SQLite database, else data/outbox]
+    #[arg(
+        long,
+        env = "PORTCULLIS_MAIL_OUTBOX",
+        global = true,
+        value_name = "DIR"
+    )]
+    pub mail_outbox: Option<PathBuf>,
+
+    /// The product's name on pages and in mail [default: Portcullis]
+    #[arg(
+        long,
+        env = "PORTCULLIS_BRAND_NAME",
+        global = true,
+        value_name = "NAME"
+    )]
+    pub brand_name: Option<String>,
 }
 
 /// The same settings as keys of `portcullis.toml`. Unknown keys are refused, so a typo is
@@ -360,6 +425,13 @@ struct FileSettings {
     gateway_max_body: Option<u64>,
     trust_proxy: Option<bool>,
     trusted_proxies: Option<String>,
+    signup: Option<String>,
+    signup_domains: Option<String>,
+    require_verified_email: Option<bool>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
+    mail_outbox: Option<PathBuf>,
+    brand_name: Option<String>,
 }
 
 /// How log lines are written.
@@ -472,7 +544,53 @@ impl Config {
                 .map_err(|e| invalid("PORTCULLIS_DATABASE_URL", e.to_string()))?,
             None => d.database_url,
         };
+        let brand_name = match args.brand_name.or(file.brand_name) {
+            None => d.brand_name,
+            Some(name)
+                if !name.trim().is_empty()
+                    && name.chars().count() <= 60
+                    && !name.chars().any(char::is_control) =>
+            {
+                name.trim().to_owned()
+            }
+            Some(name) => {
+                return Err(invalid(
+                    "PORTCULLIS_BRAND_NAME",
+                    format!("{name:?}: expected 1 to 60 printable characters"),
+                ));
+            }
+        };
+        let mail = mail_settings(
+            args.smtp_url.or(file.smtp_url),
+            args.mail_from.or(file.mail_from),
+            args.mail_outbox.or(file.mail_outbox),
+            &database_url,
+            &issuer,
+            &brand_name,
+        )?;
+        let signup = accounts::SignupPolicy {
+            mode: match args.signup.or(file.signup) {
+                None => d.signup.mode,
+                Some(raw) => accounts::SignupMode::parse(&raw).ok_or_else(|| {
+                    invalid(
+                        "PORTCULLIS_SIGNUP",
+                        format!("{raw:?}: expected open, invite or closed"),
+                    )
+                })?,
+            },
+            domains: match args.signup_domains.or(file.signup_domains) {
+                None => d.signup.domains,
+                Some(raw) => parse_domains(&raw)?,
+            },
+        };
         let server = Settings {
+            signup,
+            require_verified_email: args
+                .require_verified_email
+                .or(file.require_verified_email)
+                .unwrap_or(d.require_verified_email),
+            mail,
+            brand_name,
             bind: match args.bind.or(file.bind) {
                 Some(raw) => parse_bind(&raw)?,
                 None => d.bind,
@@ -651,6 +769,65 @@ impl Config {
             trust_proxy,
         })
     }
+}
+
+/// Mail: an SMTP server if one is named, else the outbox folder (beside the SQLite database).
+fn mail_settings(
+    smtp_url: Option<String>,
+    from: Option<String>,
+    outbox: Option<PathBuf>,
+    database_url: &DatabaseUrl,
+    issuer: &Url,
+    brand: &str,
+) -> Result<mail::MailSettings, ConfigError> {
+    let outbox = outbox.unwrap_or_else(|| match database_url {
+        DatabaseUrl::Sqlite(path) => path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("outbox"), |p| p.join("outbox")),
+        DatabaseUrl::Postgres(_) => PathBuf::from("data/outbox"),
+    });
+    let mut settings = mail::MailSettings::outbox(outbox);
+    if let Some(raw) = smtp_url.filter(|u| !u.is_empty()) {
+        let url = mail::SmtpUrl::parse(&raw)
+            .map_err(|e| invalid("PORTCULLIS_SMTP_URL", e.to_string()))?;
+        settings.transport = mail::Transport::Smtp(url);
+    }
+    settings.from = match from {
+        Some(from) => from,
+        None => {
+            let host = match issuer.host() {
+                Some(url::Host::Domain(domain)) => domain,
+                _ => "localhost",
+            };
+            // A name with specials would need quoting; the brand is quoted as a phrase.
+            format!("\"{}\" <noreply@{host}>", brand.replace(['"', '\\'], ""))
+        }
+    };
+    Ok(settings)
+}
+
+/// Domains of PORTCULLIS_SIGNUP_DOMAINS: lower-cased, without a leading `@` or `.`.
+fn parse_domains(raw: &str) -> Result<Vec<String>, ConfigError> {
+    raw.split([',', ' '])
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| {
+            let d = d.trim_start_matches(['@', '.']).to_ascii_lowercase();
+            let ok = d.contains('.')
+                && d.split('.').all(|l| {
+                    !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                });
+            if ok {
+                Ok(d)
+            } else {
+                Err(invalid(
+                    "PORTCULLIS_SIGNUP_DOMAINS",
+                    format!("{d:?} is not a domain name"),
+                ))
+            }
+        })
+        .collect()
 }
 
 /// The master key from the setting or its file; both is an error.

@@ -60,6 +60,8 @@ pub struct Running {
     pub server: actix_web::dev::Server,
     /// Flush it once the server has stopped, so queued audit events are written.
     pub audit: crate::audit::AuditWriter,
+    /// Flush it once the server has stopped, so queued mail is delivered (or given up).
+    pub mailer: mail::Mailer,
 }
 
 /// Why the server could not start.
@@ -92,6 +94,8 @@ fn start_inner(
 ) -> Result<Running, BindError> {
     let bind = state.settings.bind.clone();
     let audit = state.audit.clone();
+    let mailer = state.mailer.clone();
+    tracing::info!(to = %mailer.describe(), "outgoing mail");
     crate::invalidate::spawn_listener(&state);
     let workers = state.settings.workers;
     let shutdown_timeout = state.settings.shutdown_timeout;
@@ -114,6 +118,7 @@ fn start_inner(
         addr,
         server: server.run(),
         audit,
+        mailer,
     })
 }
 
@@ -139,6 +144,7 @@ pub fn run(
         listening(running.addr);
         let stopped = running.server.await;
         running.audit.flush();
+        running.mailer.flush(std::time::Duration::from_secs(10));
         Ok(stopped?)
     })
 }

@@ -63,6 +63,15 @@ pub struct Settings {
     pub gateway_max_body: u64,
     /// Whose forwarding headers are believed.
     pub trusted_proxies: TrustedProxies,
+    /// Who may make an account themselves (`PORTCULLIS_SIGNUP`, `PORTCULLIS_SIGNUP_DOMAINS`).
+    pub signup: accounts::SignupPolicy,
+    /// Whether signing in needs a verified address (`PORTCULLIS_REQUIRE_VERIFIED_EMAIL`).
+    pub require_verified_email: bool,
+    /// How mail leaves: an SMTP server (`PORTCULLIS_SMTP_URL`, `PORTCULLIS_MAIL_FROM`) or,
+    /// by default, the outbox folder beside the database.
+    pub mail: mail::MailSettings,
+    /// The product's name in pages and mail (`PORTCULLIS_BRAND_NAME`).
+    pub brand_name: String,
 }
 
 impl Default for Settings {
@@ -100,6 +109,10 @@ impl Default for Settings {
             gateway_timeout: 60,
             gateway_max_body: 10 * 1024 * 1024,
             trusted_proxies: TrustedProxies::default(),
+            signup: accounts::SignupPolicy::default(),
+            require_verified_email: false,
+            mail: mail::MailSettings::outbox("data/outbox"),
+            brand_name: "Portcullis".into(),
         }
     }
 }

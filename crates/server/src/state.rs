@@ -31,6 +31,8 @@ pub struct AppState {
     pub audit: crate::audit::AuditWriter,
     /// How the gateway looks upstream hosts up (the system's resolver; tests supply their own).
     pub gateway_resolver: Arc<dyn gateway::Resolve>,
+    /// Outgoing mail (sent after the request's transaction commits, in the background).
+    pub mailer: mail::Mailer,
 }
 
 impl AppState {
@@ -47,6 +49,7 @@ impl AppState {
         let clients = Arc::new(crate::clientcache::ClientCache::new(settings.client_cache));
         let audit = crate::audit::AuditWriter::start(store.clone());
         let limits = Arc::new(crate::ratelimit::RateLimiter::new(settings.rate_limits));
+        let mailer = crate::account::start_mailer(&settings.mail);
         Self {
             store,
             metrics: Arc::new(Metrics::new()),
@@ -59,6 +62,7 @@ impl AppState {
             limits,
             audit,
             gateway_resolver: Arc::new(gateway::SystemResolver),
+            mailer,
 
             throttle: Arc::new(LoginThrottle::default()),
         }
@@ -100,6 +104,7 @@ impl AppState {
             refresh_ttl: s.refresh_token_ttl,
             refresh_grace: s.refresh_grace,
             password_grant: s.password_grant,
+            require_verified_email: s.require_verified_email,
         }
     }
 

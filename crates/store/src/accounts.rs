@@ -84,6 +84,68 @@ pub fn set_user_disabled(
         .map_err(Into::into)
 }
 
+pub fn set_user_email_verified(conn: &mut Conn, id: &str, now: i64) -> crate::Result<bool> {
+    diesel::update(users::table.find(id))
+        .set((users::email_verified.eq(true), users::updated_at.eq(now)))
+        .execute(conn)
+        .map(|n| n > 0)
+        .map_err(Into::into)
+}
+
+/// Sets a user's email (as typed and normalized) and marks it verified: only a confirmed
+/// address is ever written here.
+pub fn set_user_email(
+    conn: &mut Conn,
+    id: &str,
+    email: &str,
+    email_normalized: &str,
+    now: i64,
+) -> crate::Result<bool> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::email.eq(email),
+            users::email_normalized.eq(email_normalized),
+            users::email_verified.eq(true),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(|n| n > 0)
+        .map_err(Into::into)
+}
+
+pub fn set_user_name(conn: &mut Conn, id: &str, name: &str, now: i64) -> crate::Result<bool> {
+    diesel::update(users::table.find(id))
+        .set((users::name.eq(name), users::updated_at.eq(now)))
+        .execute(conn)
+        .map(|n| n > 0)
+        .map_err(Into::into)
+}
+
+pub fn set_user_password_hash(
+    conn: &mut Conn,
+    id: &str,
+    password_hash: &str,
+    now: i64,
+) -> crate::Result<bool> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::password_hash.eq(password_hash),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(|n| n > 0)
+        .map_err(Into::into)
+}
+
+/// Deletes a user; sessions, memberships, refresh families, codes, consents and one-time
+/// links go with it (foreign keys `ON DELETE CASCADE`).
+pub fn delete_user(conn: &mut Conn, id: &str) -> crate::Result<bool> {
+    diesel::delete(users::table.find(id))
+        .execute(conn)
+        .map(|n| n > 0)
+        .map_err(Into::into)
+}
+
 // ---- sessions ----
 
 #[derive(Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -164,6 +226,21 @@ pub fn delete_sessions_of_user(conn: &mut Conn, user_id: &str) -> crate::Result<
     diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id)))
         .execute(conn)
         .map_err(Into::into)
+}
+
+/// Deletes a user's sessions except `keep` (the one making the change).
+pub fn delete_other_sessions_of_user(
+    conn: &mut Conn,
+    user_id: &str,
+    keep: &str,
+) -> crate::Result<usize> {
+    diesel::delete(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::id.ne(keep)),
+    )
+    .execute(conn)
+    .map_err(Into::into)
 }
 
 // ---- organizations and memberships ----
@@ -255,6 +332,23 @@ pub fn count_owners(conn: &mut Conn, org_id: &str) -> crate::Result<i64> {
         .filter(memberships::role.eq("owner"))
         .count()
         .get_result(conn)
+        .map_err(Into::into)
+}
+
+pub fn count_members(conn: &mut Conn, org_id: &str) -> crate::Result<i64> {
+    memberships::table
+        .filter(memberships::org_id.eq(org_id))
+        .count()
+        .get_result(conn)
+        .map_err(Into::into)
+}
+
+/// Deletes an organization; its memberships, invites, API keys, agents and gateway services go
+/// with it (foreign keys `ON DELETE CASCADE`).
+pub fn delete_org(conn: &mut Conn, id: &str) -> crate::Result<bool> {
+    diesel::delete(organizations::table.find(id))
+        .execute(conn)
+        .map(|n| n > 0)
         .map_err(Into::into)
 }
 

@@ -159,6 +159,16 @@ pub fn delete_consent(conn: &mut Conn, user_id: &str, client_id: &str) -> crate:
         .map_err(Into::into)
 }
 
+/// The live refresh families of a user, for every client (signing out everywhere).
+pub fn live_families_of_user(conn: &mut Conn, user_id: &str) -> crate::Result<Vec<String>> {
+    refresh_families::table
+        .filter(refresh_families::user_id.eq(user_id))
+        .filter(refresh_families::revoked_at.is_null())
+        .select(refresh_families::id)
+        .load(conn)
+        .map_err(Into::into)
+}
+
 /// Ids of the live refresh families a user holds for a client.
 pub fn live_families(
     conn: &mut Conn,

@@ -19,6 +19,7 @@ mod migrate;
 mod transaction;
 mod url;
 
+pub mod account_tokens;
 pub mod accounts;
 pub mod apikeys;
 pub mod audit;

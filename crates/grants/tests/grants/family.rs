@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use accounts::{AccountError, NewUser, PasswordHasher, signup};
+use accounts::{AccountError, NewUser, PasswordHasher, SignupPolicy, signup};
 use grants::family::{
     Family, inspect_refresh, revoke_family, revoke_for_client, rotate_refresh, start_family,
 };
@@ -27,7 +27,7 @@ fn new_user<'a>(email: &'a str, name: &'a str) -> NewUser<'a> {
 store::backend_tests! {
     fn refresh_rotation_and_reuse_revokes_the_family(db) {
         let mut conn = db.store().conn().expect("conn");
-        let (user, _) = signup(&mut conn, &new_user("ada@example.com", "Ada"), None, hasher(), NOW).expect("signup");
+        let (user, _) = signup(&mut conn, &SignupPolicy::default(), &new_user("ada@example.com", "Ada"), None, hasher(), NOW).expect("signup");
         let family = Family { id: String::new(), user_id: user.id.clone(), client_id: grants::family::FIRST_PARTY_CLIENT.into(), scope: None, auth_time: NOW, resources: Vec::new() };
         let first = start_family(&mut conn, &family, NOW, 3600, ("jti-0", NOW + 900)).expect("start");
         let mut n = 0;
@@ -53,7 +53,7 @@ store::backend_tests! {
 
     fn attack_refresh_retry_within_grace_gets_the_same_successor_and_its_access_token_is_tracked(db) {
         let mut conn = db.store().conn().expect("conn");
-        let (user, _) = signup(&mut conn, &new_user("ada@example.com", "Ada"), None, hasher(), NOW).expect("signup");
+        let (user, _) = signup(&mut conn, &SignupPolicy::default(), &new_user("ada@example.com", "Ada"), None, hasher(), NOW).expect("signup");
         let family = Family { id: String::new(), user_id: user.id.clone(), client_id: CLIENT.into(), scope: Some("openid".into()), auth_time: NOW, resources: vec!["https://mcp.example.com/mcp".into()] };
         let first = start_family(&mut conn, &family, NOW, 3600, ("jti-0", NOW + 900)).expect("start");
         let mut n = 0;
@@ -80,7 +80,7 @@ store::backend_tests! {
 
     fn attack_refresh_retry_after_the_successor_was_used_is_a_replay(db) {
         let mut conn = db.store().conn().expect("conn");
-        let (user, _) = signup(&mut conn, &new_user("ada@example.com", "Ada"), None, hasher(), NOW).expect("signup");
+        let (user, _) = signup(&mut conn, &SignupPolicy::default(), &new_user("ada@example.com", "Ada"), None, hasher(), NOW).expect("signup");
         let family = Family { id: String::new(), user_id: user.id.clone(), client_id: CLIENT.into(), scope: None, auth_time: NOW, resources: Vec::new() };
         let first = start_family(&mut conn, &family, NOW, 3600, ("jti-0", NOW + 900)).expect("start");
         let issue = |_: &mut store::Conn, _: &Family| Ok(((), primitives::random_id(), NOW + 900));
@@ -92,7 +92,7 @@ store::backend_tests! {
 
     fn rfc7662_inspect_refresh_agrees_with_the_token_endpoint_and_writes_nothing(db) {
         let mut conn = db.store().conn().expect("conn");
-        let (user, _) = signup(&mut conn, &new_user("ada@example.com", "Ada"), None, hasher(), NOW).expect("signup");
+        let (user, _) = signup(&mut conn, &SignupPolicy::default(), &new_user("ada@example.com", "Ada"), None, hasher(), NOW).expect("signup");
         let family = Family { id: String::new(), user_id: user.id.clone(), client_id: CLIENT.into(), scope: Some("openid".into()), auth_time: NOW, resources: Vec::new() };
         let first = start_family(&mut conn, &family, NOW, 3600, ("jti-0", NOW + 900)).expect("start");
         let t = first.token.expose();
@@ -115,7 +115,7 @@ store::backend_tests! {
 
     fn rfc7009_2_1_revoke_for_client_refuses_another_client_and_revokes_the_family(db) {
         let mut conn = db.store().conn().expect("conn");
-        let (user, _) = signup(&mut conn, &new_user("ada@example.com", "Ada"), None, hasher(), NOW).expect("signup");
+        let (user, _) = signup(&mut conn, &SignupPolicy::default(), &new_user("ada@example.com", "Ada"), None, hasher(), NOW).expect("signup");
         let family = Family { id: String::new(), user_id: user.id.clone(), client_id: CLIENT.into(), scope: None, auth_time: NOW, resources: Vec::new() };
         let first = start_family(&mut conn, &family, NOW, 3600, ("jti-0", NOW + 900)).expect("start");
         let t = first.token.expose();

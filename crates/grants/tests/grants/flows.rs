@@ -58,6 +58,7 @@ const POLICY: Policy<'static> = Policy {
     refresh_ttl: 86_400,
     refresh_grace: 0,
     password_grant: true,
+    require_verified_email: false,
 };
 
 fn hasher() -> &'static PasswordHasher {

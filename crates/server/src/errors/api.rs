@@ -281,6 +281,53 @@ impl From<accounts::AccountError> for ApiError {
             E::TokenInvalid | E::TokenReused => {
                 Self::unauthenticated("invalid_token", "The token is not valid.")
             }
+            E::WrongPassword => Self::new(
+                StatusCode::FORBIDDEN,
+                "wrong_password",
+                ErrorType::AuthorizationError,
+                "The password is wrong.",
+            )
+            .with_param("password"),
+            E::LinkInvalid => Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_link",
+                ErrorType::InvalidRequestError,
+                "This link is not valid: it was used already, replaced by a newer one, or never made.",
+            )
+            .with_param("token"),
+            E::LinkExpired => Self::new(
+                StatusCode::GONE,
+                "link_expired",
+                ErrorType::InvalidRequestError,
+                "This link has expired; ask for a new one.",
+            )
+            .with_param("token"),
+            E::TooSoon { retry_after } => Self::rate_limited(retry_after),
+            E::AlreadyVerified => Self::new(
+                StatusCode::CONFLICT,
+                "already_verified",
+                ErrorType::InvalidRequestError,
+                "The email address is verified already.",
+            ),
+            E::EmailNotVerified { .. } => Self::new(
+                StatusCode::FORBIDDEN,
+                "email_not_verified",
+                ErrorType::AuthorizationError,
+                "Verify your email address first: follow the link we sent you, or ask for it again with POST /api/v1/auth/verify-email/resend.",
+            ),
+            E::SignupClosed => Self::new(
+                StatusCode::FORBIDDEN,
+                "signup_closed",
+                ErrorType::AuthorizationError,
+                "Sign-up is closed on this server: accounts are made by invitation or by an operator.",
+            ),
+            E::DomainNotAllowed => Self::new(
+                StatusCode::FORBIDDEN,
+                "domain_not_allowed",
+                ErrorType::AuthorizationError,
+                "Sign-up is not open to this email domain.",
+            )
+            .with_param("email"),
             E::Hashing(detail) => Self::internal(&detail),
         }
     }

@@ -258,6 +258,57 @@ fn rows() -> Vec<Row> {
             500,
             "internal_error",
         ),
+        api(
+            "AccountError::WrongPassword",
+            AccountError::WrongPassword.into(),
+            403,
+            "wrong_password",
+        ),
+        api(
+            "AccountError::LinkInvalid",
+            AccountError::LinkInvalid.into(),
+            400,
+            "invalid_link",
+        ),
+        api(
+            "AccountError::LinkExpired",
+            AccountError::LinkExpired.into(),
+            410,
+            "link_expired",
+        ),
+        api(
+            "AccountError::TooSoon",
+            AccountError::TooSoon { retry_after: 30 }.into(),
+            429,
+            "rate_limited",
+        ),
+        api(
+            "AccountError::AlreadyVerified",
+            AccountError::AlreadyVerified.into(),
+            409,
+            "already_verified",
+        ),
+        api(
+            "AccountError::EmailNotVerified",
+            AccountError::EmailNotVerified {
+                user_id: "usr_x".into(),
+            }
+            .into(),
+            403,
+            "email_not_verified",
+        ),
+        api(
+            "AccountError::SignupClosed",
+            AccountError::SignupClosed.into(),
+            403,
+            "signup_closed",
+        ),
+        api(
+            "AccountError::DomainNotAllowed",
+            AccountError::DomainNotAllowed.into(),
+            403,
+            "domain_not_allowed",
+        ),
     ]);
 
     // accounts, at the token endpoint.
@@ -307,6 +358,28 @@ fn rows() -> Vec<Row> {
         ("AccountError::InviteExpired", AccountError::InviteExpired),
         ("AccountError::InviteUsed", AccountError::InviteUsed),
         ("AccountError::Hashing", AccountError::Hashing("x".into())),
+        ("AccountError::WrongPassword", AccountError::WrongPassword),
+        ("AccountError::LinkInvalid", AccountError::LinkInvalid),
+        ("AccountError::LinkExpired", AccountError::LinkExpired),
+        (
+            "AccountError::TooSoon",
+            AccountError::TooSoon { retry_after: 30 },
+        ),
+        (
+            "AccountError::AlreadyVerified",
+            AccountError::AlreadyVerified,
+        ),
+        (
+            "AccountError::EmailNotVerified",
+            AccountError::EmailNotVerified {
+                user_id: "usr_x".into(),
+            },
+        ),
+        ("AccountError::SignupClosed", AccountError::SignupClosed),
+        (
+            "AccountError::DomainNotAllowed",
+            AccountError::DomainNotAllowed,
+        ),
     ] {
         rows.push(oauth(
             what,
@@ -1100,6 +1173,14 @@ mod variants {
             | AccountError::TokenExpired
             | AccountError::TokenInvalid
             | AccountError::TokenReused
+            | AccountError::WrongPassword
+            | AccountError::LinkInvalid
+            | AccountError::LinkExpired
+            | AccountError::TooSoon { .. }
+            | AccountError::AlreadyVerified
+            | AccountError::EmailNotVerified { .. }
+            | AccountError::SignupClosed
+            | AccountError::DomainNotAllowed
             | AccountError::Hashing(_) => {}
         }
     }

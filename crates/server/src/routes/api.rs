@@ -10,7 +10,7 @@ use actix_web::http::Method;
 use actix_web::middleware::from_fn;
 use actix_web::{guard, web};
 
-use super::{api_audit, api_auth, api_keys, api_orgs, gateway};
+use super::{api_account, api_audit, api_auth, api_keys, api_orgs, gateway};
 use crate::access::{ApiRoute, OrgRule, Rule};
 
 /// An organization rule: the scope, the least role, and whether API keys may call it.
@@ -51,7 +51,16 @@ api_routes! {
     POST "/api/v1/auth/login" => api_auth::login, Rule::Anonymous;
     POST "/api/v1/auth/refresh" => api_auth::refresh, Rule::Anonymous;
     POST "/api/v1/auth/logout" => api_auth::logout, Rule::Anonymous;
+    POST "/api/v1/auth/verify-email" => api_account::verify_email, Rule::Anonymous;
+    POST "/api/v1/auth/verify-email/resend" => api_account::resend_verification, Rule::Anonymous;
+    POST "/api/v1/auth/password/forgot" => api_account::forgot_password, Rule::Anonymous;
+    POST "/api/v1/auth/password/reset" => api_account::reset_password, Rule::Anonymous;
     GET "/api/v1/me" => api_auth::me, Rule::FirstParty;
+    PATCH "/api/v1/me" => api_account::update_me, Rule::FirstParty;
+    DELETE "/api/v1/me" => api_account::delete_me, Rule::FirstParty;
+    POST "/api/v1/me/password" => api_account::change_password, Rule::FirstParty;
+    POST "/api/v1/me/email" => api_account::change_email, Rule::FirstParty;
+    POST "/api/v1/me/verify-email" => api_account::resend_my_verification, Rule::FirstParty;
 
     POST "/api/v1/organizations" => api_orgs::create, Rule::FirstParty;
     GET "/api/v1/organizations" => api_orgs::list, Rule::Caller { scope: "org:read" };

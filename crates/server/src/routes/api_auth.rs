@@ -54,6 +54,7 @@ pub(super) async fn signup(
         };
         let (user, org) = accounts::signup(
             &mut conn,
+            &state.settings.signup,
             &new,
             body.organization.as_deref(),
             &state.hasher,
@@ -69,7 +70,13 @@ pub(super) async fn signup(
                 .org(&org.id)
                 .detail(json!({ "via": "api" })),
         );
-        let mut answer = sign_in(&state, &mut conn, &user, now)?;
+        crate::account::signed_up(&state, &mut conn, &user);
+        let mut answer = if state.settings.require_verified_email {
+            // No tokens before the address is verified: the link in the mail comes first.
+            json!({ "emailVerificationRequired": true })
+        } else {
+            sign_in(&state, &mut conn, &user, now)?
+        };
         answer["user"] = user_json(&user);
         answer["organization"] = json!({ "id": org.id, "name": org.name, "role": "owner" });
         Ok(answer)
@@ -113,7 +120,14 @@ pub(super) async fn login(
     let answer = web::block(move || -> Result<Value, ApiError> {
         let mut conn = state.store.conn()?;
         let password = body.password.as_deref().unwrap_or_default();
-        match accounts::authenticate_password(&mut conn, &email, password, &state.hasher) {
+        let require_verified = state.settings.require_verified_email;
+        match accounts::authenticate_password(
+            &mut conn,
+            &email,
+            password,
+            &state.hasher,
+            require_verified,
+        ) {
             Ok(user) => {
                 state.throttle.record_success(&email);
                 tracing::info!(user = %user.id, "signed in");
@@ -121,6 +135,11 @@ pub(super) async fn login(
                     Event::login_succeeded(&user.id, ip.as_deref(), json!({ "via": "api" }));
                 crate::audit::record(&mut conn, now, event);
                 sign_in(&state, &mut conn, &user, now)
+            }
+            Err(e @ accounts::AccountError::EmailNotVerified { .. }) => {
+                // The password was right: not a failure to count.
+                state.throttle.record_success(&email);
+                Err(e.into())
             }
             Err(e) => {
                 if matches!(e, accounts::AccountError::InvalidCredentials) {

@@ -2,7 +2,9 @@
 
 use actix_web::web;
 
+mod account_pages;
 pub mod api;
+mod api_account;
 mod api_audit;
 mod api_auth;
 mod api_keys;

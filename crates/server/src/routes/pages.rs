@@ -1,5 +1,5 @@
 //! The server-rendered pages: `/signup`, `/login`, `POST /logout`, `/account` and session
-//! revocation. No JavaScript; every form carries a CSRF token (the session's, or before
+//! revocation (the account's mailed links and own-account forms: `account_pages.rs`). No JavaScript; every form carries a CSRF token (the session's, or before
 //! sign-in a random one also set in the `pcl_csrf` cookie) and every POST checks it: the
 //! handlers take `crate::session`'s extractors (`SignedIn`, `MaybeSignedIn`, `CsrfChecked`,
 //! `PreSessionChecked`), so none reads the cookie or compares a token by hand.
@@ -30,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/signup", web::post().to(signup_submit))
         .route("/logout", web::post().to(logout))
         .route("/account", web::get().to(account))
+        .configure(super::account_pages::configure)
         .route("/account/sessions/{id}/revoke", web::post().to(revoke))
         .route(
             "/account/apps/{client_id}/revoke",
@@ -111,19 +112,68 @@ async fn start_session_response(
 #[template(path = "login.html")]
 struct LoginPage<'a> {
     csrf: &'a str,
+    notice: Option<&'a str>,
     error: Option<&'a str>,
+    /// The password was right but the address is not verified: offer to send the link again.
+    unverified: bool,
     email: &'a str,
     return_to: &'a str,
+    signup_open: bool,
 }
 
 #[derive(Template)]
 #[template(path = "signup.html")]
 struct SignupPage<'a> {
     csrf: &'a str,
+    /// Why there is no form (`PORTCULLIS_SIGNUP` is not `open`).
+    closed: Option<&'static str>,
     error: Option<&'a str>,
     email: &'a str,
     name: &'a str,
     return_to: &'a str,
+    /// The allowed email domains, if limited.
+    domains: String,
+}
+
+impl<'a> SignupPage<'a> {
+    fn new(state: &AppState, csrf: &'a str, return_to: &'a str) -> Self {
+        let policy = &state.settings.signup;
+        Self {
+            csrf,
+            closed: match policy.mode {
+                accounts::SignupMode::Open => None,
+                accounts::SignupMode::Invite => Some(
+                    "Accounts here are made by invitation: ask an administrator of your organization to invite you, then follow the invite.",
+                ),
+                accounts::SignupMode::Closed => {
+                    Some("Sign-up is closed on this server: an administrator makes accounts.")
+                }
+            },
+            error: None,
+            email: "",
+            name: "",
+            return_to,
+            domains: policy.domains.join(", "),
+        }
+    }
+}
+
+/// A message the sign-in and account pages show after a redirect, by key (never the query's
+/// text itself).
+pub(super) fn notice_text(key: Option<&str>) -> Option<&'static str> {
+    Some(match key? {
+        "password_reset" => "Your password was changed. Sign in with the new one.",
+        "email_verified" => "Your email address is verified.",
+        "email_changed" => "Your email address was changed.",
+        "account_deleted" => "Your account was deleted.",
+        "name_saved" => "Your name was saved.",
+        "password_changed" => {
+            "Your password was changed; every other place you were signed in is signed out."
+        }
+        "email_sent" => "We sent a link to the new address. Follow it to make it your account's.",
+        "verification_sent" => "We sent a new verification link to your address.",
+        _ => return None,
+    })
 }
 
 #[derive(Deserialize)]
@@ -132,6 +182,7 @@ struct ReturnTo {
     /// Set by the authorization endpoint when the user must sign in again.
     reauth: Option<String>,
     login_hint: Option<String>,
+    notice: Option<String>,
 }
 
 async fn home() -> HttpResponse {
@@ -158,9 +209,12 @@ async fn login_page(
         .collect();
     let page = LoginPage {
         csrf: &csrf,
+        notice: notice_text(q.notice.as_deref()),
         error: None,
+        unverified: false,
         email: &hint,
         return_to: &return_to,
+        signup_open: state.settings.signup.mode == accounts::SignupMode::Open,
     };
     Ok(with_csrf_cookie(
         &state,
@@ -185,6 +239,14 @@ impl CsrfForm for LoginForm {
     }
 }
 
+/// What a sign-in attempt came to.
+enum SignIn {
+    Yes(accounts::User),
+    /// The right password, an unverified address, and verification required.
+    Unverified,
+    No,
+}
+
 async fn login_submit(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -195,14 +257,17 @@ async fn login_submit(
     let return_to = safe_return_to(Some(&form.return_to));
     let ip = client_ip(&req, &state);
     let now = state.now();
-    let again = |status: StatusCode, error: &str| {
+    let again = |status: StatusCode, error: &str, unverified: bool| {
         render(
             status,
             &LoginPage {
                 csrf: &csrf,
+                notice: None,
                 error: Some(error),
+                unverified,
                 email: &form.email,
                 return_to: &return_to,
+                signup_open: state.settings.signup.mode == accounts::SignupMode::Open,
             },
         )
     };
@@ -216,6 +281,7 @@ async fn login_submit(
         let mut res = again(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many attempts. Wait a minute and try again.",
+            false,
         );
         res.headers_mut().insert(RETRY_AFTER, t.retry_after.into());
         return Ok(res);
@@ -225,13 +291,21 @@ async fn login_submit(
     let audit_ip = ip.clone();
     let outcome = web::block(move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
-        match accounts::authenticate_password(&mut conn, &email, &password, &st.hasher) {
+        let require_verified = st.settings.require_verified_email;
+        match accounts::authenticate_password(
+            &mut conn,
+            &email,
+            &password,
+            &st.hasher,
+            require_verified,
+        ) {
             Ok(user) => {
                 let event =
                     Event::login_succeeded(&user.id, audit_ip.as_deref(), json!({ "via": "page" }));
                 crate::audit::record(&mut conn, now, event);
-                Ok(Some(user))
+                Ok(SignIn::Yes(user))
             }
+            Err(accounts::AccountError::EmailNotVerified { .. }) => Ok(SignIn::Unverified),
             Err(accounts::AccountError::InvalidCredentials) => {
                 let event = Event::login_failed(
                     &mut conn,
@@ -240,7 +314,7 @@ async fn login_submit(
                     json!({ "via": "page" }),
                 );
                 crate::audit::record(&mut conn, now, event);
-                Ok(None)
+                Ok(SignIn::No)
             }
             Err(e) => Err(PageError::internal(&e)),
         }
@@ -248,18 +322,27 @@ async fn login_submit(
     .await
     .map_err(|e| PageError::internal(&e))??;
     match outcome {
-        Some(user) => {
+        SignIn::Yes(user) => {
             state.throttle.record_success(&form.email);
             tracing::info!(user = %user.id, "signed in (browser)");
             start_session_response(&state, &req, previous, user.id, &return_to).await
         }
-        None => {
+        SignIn::Unverified => {
+            state.throttle.record_success(&form.email);
+            Ok(again(
+                StatusCode::FORBIDDEN,
+                "Your email address is not verified yet. Follow the link we sent you, then sign in.",
+                true,
+            ))
+        }
+        SignIn::No => {
             state
                 .throttle
                 .record_failure(&form.email, ip.as_deref(), now);
             Ok(again(
                 StatusCode::UNAUTHORIZED,
                 "The email or password is wrong.",
+                false,
             ))
         }
     }
@@ -276,13 +359,7 @@ async fn signup_page(
         return Ok(see_other(&return_to));
     }
     let (csrf, is_new) = pre_session_csrf(&req);
-    let page = SignupPage {
-        csrf: &csrf,
-        error: None,
-        email: "",
-        name: "",
-        return_to: &return_to,
-    };
+    let page = SignupPage::new(&state, &csrf, &return_to);
     Ok(with_csrf_cookie(
         &state,
         render(StatusCode::OK, &page),
@@ -325,11 +402,10 @@ async fn signup_submit(
         let mut res = render(
             StatusCode::TOO_MANY_REQUESTS,
             &SignupPage {
-                csrf: &csrf,
                 error: Some("Too many sign-ups from your network. Wait a minute and try again."),
                 email: &form.email,
                 name: &form.name,
-                return_to: &return_to,
+                ..SignupPage::new(&state, &csrf, &return_to)
             },
         );
         res.headers_mut().insert(RETRY_AFTER, retry_after.into());
@@ -342,7 +418,14 @@ async fn signup_submit(
             name: &name,
             password: &password,
         };
-        match accounts::signup(&mut conn, &new, None, &st.hasher, st.now()) {
+        match accounts::signup(
+            &mut conn,
+            &st.settings.signup,
+            &new,
+            None,
+            &st.hasher,
+            st.now(),
+        ) {
             Ok((user, org)) => {
                 crate::audit::record(
                     &mut conn,
@@ -353,8 +436,17 @@ async fn signup_submit(
                         .org(&org.id)
                         .detail(json!({ "via": "page" })),
                 );
+                crate::account::signed_up(&st, &mut conn, &user);
                 Ok(Ok(user))
             }
+            Err(accounts::AccountError::SignupClosed) => Ok(Err((
+                StatusCode::FORBIDDEN,
+                "Sign-up is not open on this server.".to_owned(),
+            ))),
+            Err(accounts::AccountError::DomainNotAllowed) => Ok(Err((
+                StatusCode::FORBIDDEN,
+                "Sign-up is not open to this email domain.".to_owned(),
+            ))),
             Err(accounts::AccountError::Invalid { field, message }) => Ok(Err((
                 StatusCode::BAD_REQUEST,
                 format!("{} {message}.", capitalize(field)),
@@ -371,16 +463,18 @@ async fn signup_submit(
     match created {
         Ok(user) => {
             tracing::info!(user = %user.id, "signed up (browser)");
+            if state.settings.require_verified_email {
+                return Ok(super::account_pages::check_your_email(&user.email));
+            }
             start_session_response(&state, &req, previous, user.id, &return_to).await
         }
         Err((status, error)) => Ok(render(
             status,
             &SignupPage {
-                csrf: &csrf,
                 error: Some(&error),
                 email: &form.email,
                 name: &form.name,
-                return_to: &return_to,
+                ..SignupPage::new(&state, &csrf, &return_to)
             },
         )),
     }
@@ -421,8 +515,11 @@ struct SessionView {
 #[derive(Template)]
 #[template(path = "account.html")]
 struct AccountPage<'a> {
+    notice: Option<&'a str>,
+    error: Option<&'a str>,
     name: &'a str,
     email: &'a str,
+    email_verified: bool,
     csrf: &'a str,
     orgs: Vec<(String, String, &'static str)>,
     sessions: Vec<SessionView>,
@@ -435,9 +532,27 @@ struct AppView {
     scope: String,
 }
 
+#[derive(Deserialize)]
+struct AccountQuery {
+    notice: Option<String>,
+}
+
 async fn account(
     state: web::Data<AppState>,
     signed_in: SignedIn,
+    q: web::Query<AccountQuery>,
+) -> Result<HttpResponse, PageError> {
+    let notice = notice_text(q.notice.as_deref());
+    account_page(&state, signed_in, notice, None, StatusCode::OK).await
+}
+
+/// The account page, with a notice or an error from a form of it.
+pub(super) async fn account_page<W>(
+    state: &AppState,
+    signed_in: SignedIn<W>,
+    notice: Option<&str>,
+    error: Option<&str>,
+    status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
     let SignedIn { session, user, .. } = signed_in;
     let st = state.clone();
@@ -461,8 +576,11 @@ async fn account(
     .await
     .map_err(|e| PageError::internal(&e))??;
     let page = AccountPage {
+        notice,
+        error,
         name: &user.name,
         email: &user.email,
+        email_verified: user.email_verified,
         csrf: &session.csrf_token,
         orgs: orgs
             .into_iter()
@@ -478,7 +596,7 @@ async fn account(
             .collect(),
         apps,
     };
-    Ok(render(StatusCode::OK, &page))
+    Ok(render(status, &page))
 }
 
 /// Withdraws an app's access: its consent goes, and the refresh tokens it holds for this user.

@@ -16,6 +16,9 @@ pub struct TestServer {
     pub handle: ServerHandle,
     pub http: reqwest::Client,
     pub clock: Arc<ManualClock>,
+    /// Where the server writes mail when no SMTP server is set (the default here).
+    pub outbox: std::path::PathBuf,
+    _outbox: tempfile::TempDir,
 }
 
 impl TestServer {
@@ -60,6 +63,14 @@ impl TestServer {
             ..Settings::default()
         };
         settings.set_issuer(url::Url::parse(&base).expect("issuer"));
+        let outbox_dir = tempfile::tempdir().expect("outbox folder");
+        let outbox = outbox_dir.path().join("outbox");
+        settings.mail = mail::MailSettings::outbox(&outbox);
+        // Retries come quickly in tests (a mail server that is down at first).
+        settings.mail.retry_delays = [50, 100, 200, 400, 800, 1600, 3200]
+            .into_iter()
+            .map(std::time::Duration::from_millis)
+            .collect();
         adjust(&mut settings);
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
         {
@@ -79,7 +90,19 @@ impl TestServer {
                 .build()
                 .expect("client"),
             clock,
+            outbox,
+            _outbox: outbox_dir,
         }
+    }
+
+    /// The letters in the server's outbox so far.
+    pub fn outbox_mail(&self) -> Vec<mail::testing::ReceivedMessage> {
+        mail::testing::read_outbox(&self.outbox)
+    }
+
+    /// Waits (polling, at most 10 s) until the outbox holds `n` letters; returns them all.
+    pub async fn wait_for_mail(&self, n: usize) -> Vec<mail::testing::ReceivedMessage> {
+        wait_for_letters(n, || self.outbox_mail()).await
     }
 
     /// The server's current time.
@@ -174,3 +197,27 @@ macro_rules! on_both_backends {
     };
 }
 pub(crate) use on_both_backends;
+
+/// Waits (polling, at most 10 s) until `read` gives `n` letters; returns them all.
+pub async fn wait_for_letters(
+    n: usize,
+    read: impl Fn() -> Vec<mail::testing::ReceivedMessage>,
+) -> Vec<mail::testing::ReceivedMessage> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let letters = read();
+        if letters.len() >= n {
+            return letters;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "expected {n} letter(s), got {}: {:?}",
+            letters.len(),
+            letters
+                .iter()
+                .map(|l| l.subject().to_owned())
+                .collect::<Vec<_>>()
+        );
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -6,6 +6,7 @@ mod browser;
 mod common;
 
 mod access_rules;
+mod accounts;
 mod api_auth;
 mod api_orgs;
 mod apikeys;

@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::api_auth::signup;
 use crate::common::*;
 
-async fn legacy_client(server: &TestServer) -> (String, String) {
+pub(crate) async fn legacy_client(server: &TestServer) -> (String, String) {
     let res = server
         .post_json(
             "/oauth2/register",

@@ -1,11 +1,14 @@
 //! Accounts against a real database (each test on SQLite and PostgreSQL).
 
+mod links;
+
 use std::sync::OnceLock;
 
 use accounts::{
-    Acceptor, AccountError, NewUser, PasswordHasher, Role, SessionPolicy, accept_invite,
-    authenticate_password, change_role, create_invite, create_org, list_sessions, members,
-    membership, orgs_of, remove_member, resolve_session, revoke_session, signup, start_session,
+    Acceptor, AccountError, NewUser, PasswordHasher, Role, SessionPolicy, SignupPolicy,
+    accept_invite, authenticate_password, change_role, create_invite, create_org, list_sessions,
+    members, membership, orgs_of, remove_member, resolve_session, revoke_session, signup,
+    start_session,
 };
 
 const NOW: i64 = 1_900_000_000;
@@ -30,21 +33,21 @@ fn new_user<'a>(email: &'a str, name: &'a str) -> NewUser<'a> {
 store::backend_tests! {
     fn signup_makes_user_org_and_owner_membership(db) {
         let mut conn = db.store().conn().expect("conn");
-        let (user, org) = signup(&mut conn, &new_user("Ada@Example.com", "Ada"), Some("Engines"), hasher(), NOW).expect("signup");
+        let (user, org) = signup(&mut conn, &SignupPolicy::default(), &new_user("Ada@Example.com", "Ada"), Some("Engines"), hasher(), NOW).expect("signup");
         assert!(user.id.starts_with("usr_"));
         assert!(!user.email_verified);
         assert_eq!(org.name, "Engines");
         assert_eq!(membership(&mut conn, &org.id, &user.id).expect("member").1, Role::Owner);
-        let again = signup(&mut conn, &new_user("ada@example.COM", "Ada 2"), None, hasher(), NOW);
+        let again = signup(&mut conn, &SignupPolicy::default(), &new_user("ada@example.COM", "Ada 2"), None, hasher(), NOW);
         assert!(matches!(again, Err(AccountError::EmailTaken)));
-        let (_, default_org) = signup(&mut conn, &new_user("bob@example.com", "Bob"), None, hasher(), NOW).expect("signup");
+        let (_, default_org) = signup(&mut conn, &SignupPolicy::default(), &new_user("bob@example.com", "Bob"), None, hasher(), NOW).expect("signup");
         assert_eq!(default_org.name, "Bob");
     }
 
     fn a_signup_that_fails_half_way_leaves_nothing(db) {
         db.execute("DROP TABLE memberships");
         let mut conn = db.store().conn().expect("conn");
-        let result = signup(&mut conn, &new_user("half@example.com", "Half"), None, hasher(), NOW);
+        let result = signup(&mut conn, &SignupPolicy::default(), &new_user("half@example.com", "Half"), None, hasher(), NOW);
         assert!(result.is_err());
         assert!(accounts::find_user_by_email(&mut conn, "half@example.com").expect("find").is_none(), "the user row was rolled back");
         assert!(accounts::list_users(&mut conn).expect("list").is_empty());
@@ -52,19 +55,19 @@ store::backend_tests! {
 
     fn passwords_authenticate_and_failures_look_alike(db) {
         let mut conn = db.store().conn().expect("conn");
-        signup(&mut conn, &new_user("ada@example.com", "Ada"), None, hasher(), NOW).expect("signup");
-        let ok = authenticate_password(&mut conn, " ADA@example.com", "correct horse", hasher()).expect("login");
+        signup(&mut conn, &SignupPolicy::default(), &new_user("ada@example.com", "Ada"), None, hasher(), NOW).expect("signup");
+        let ok = authenticate_password(&mut conn, " ADA@example.com", "correct horse", hasher(), false).expect("login");
         assert_eq!(ok.email, "ada@example.com");
-        let wrong = authenticate_password(&mut conn, "ada@example.com", "wrong horse", hasher());
-        let unknown = authenticate_password(&mut conn, "nobody@example.com", "correct horse", hasher());
+        let wrong = authenticate_password(&mut conn, "ada@example.com", "wrong horse", hasher(), false);
+        let unknown = authenticate_password(&mut conn, "nobody@example.com", "correct horse", hasher(), false);
         assert_eq!(format!("{:?}", wrong.err()), format!("{:?}", unknown.err()));
         accounts::set_disabled(&mut conn, &ok.id, true, NOW).expect("disable");
-        assert!(matches!(authenticate_password(&mut conn, "ada@example.com", "correct horse", hasher()), Err(AccountError::InvalidCredentials)));
+        assert!(matches!(authenticate_password(&mut conn, "ada@example.com", "correct horse", hasher(), false), Err(AccountError::InvalidCredentials)));
     }
 
     fn sessions_expire_when_idle_or_old_and_can_be_revoked(db) {
         let mut conn = db.store().conn().expect("conn");
-        let (user, _) = signup(&mut conn, &new_user("ada@example.com", "Ada"), None, hasher(), NOW).expect("signup");
+        let (user, _) = signup(&mut conn, &SignupPolicy::default(), &new_user("ada@example.com", "Ada"), None, hasher(), NOW).expect("signup");
         let s = start_session(&mut conn, &user.id, NOW, POLICY, Some("test"), Some("127.0.0.1")).expect("start");
         let cookie = s.cookie.expose().to_owned();
         let (found, who) = resolve_session(&mut conn, &cookie, NOW + 10, POLICY).expect("resolve").expect("live");
@@ -92,10 +95,10 @@ store::backend_tests! {
 
     fn roles_and_the_last_owner_rule(db) {
         let mut conn = db.store().conn().expect("conn");
-        let (owner, org) = signup(&mut conn, &new_user("o@example.com", "Owner"), None, hasher(), NOW).expect("owner");
-        let (admin, _) = signup(&mut conn, &new_user("a@example.com", "Admin"), None, hasher(), NOW).expect("admin");
-        let (member, _) = signup(&mut conn, &new_user("m@example.com", "Member"), None, hasher(), NOW).expect("member");
-        let (outsider, _) = signup(&mut conn, &new_user("x@example.com", "Outsider"), None, hasher(), NOW).expect("outsider");
+        let (owner, org) = signup(&mut conn, &SignupPolicy::default(), &new_user("o@example.com", "Owner"), None, hasher(), NOW).expect("owner");
+        let (admin, _) = signup(&mut conn, &SignupPolicy::default(), &new_user("a@example.com", "Admin"), None, hasher(), NOW).expect("admin");
+        let (member, _) = signup(&mut conn, &SignupPolicy::default(), &new_user("m@example.com", "Member"), None, hasher(), NOW).expect("member");
+        let (outsider, _) = signup(&mut conn, &SignupPolicy::default(), &new_user("x@example.com", "Outsider"), None, hasher(), NOW).expect("outsider");
         for (user, role) in [(&admin, Role::Admin), (&member, Role::Member)] {
             let (invite, token) = create_invite(&mut conn, &org.id, &owner.id, &user.email, role, NOW, 3600).expect("invite");
             accept_invite(&mut conn, &invite.id, token.expose(), Acceptor::Existing { user_id: &user.id }, hasher(), NOW).expect("accept");
@@ -123,7 +126,7 @@ store::backend_tests! {
 
     fn invites_are_single_use_expire_and_bind_to_their_email(db) {
         let mut conn = db.store().conn().expect("conn");
-        let (owner, org) = signup(&mut conn, &new_user("o@example.com", "Owner"), None, hasher(), NOW).expect("owner");
+        let (owner, org) = signup(&mut conn, &SignupPolicy::default(), &new_user("o@example.com", "Owner"), None, hasher(), NOW).expect("owner");
         let (invite, token) = create_invite(&mut conn, &org.id, &owner.id, "New@Example.com", Role::Member, NOW, 3600).expect("invite");
         let new = Acceptor::NewAccount { name: "Newcomer", password: "long enough" };
         assert!(matches!(accept_invite(&mut conn, &invite.id, "wrong", new.clone(), hasher(), NOW), Err(AccountError::NotFound)));
@@ -134,7 +137,7 @@ store::backend_tests! {
         let (late, late_token) = create_invite(&mut conn, &org.id, &owner.id, "late@example.com", Role::Member, NOW, 60).expect("invite");
         assert!(matches!(accept_invite(&mut conn, &late.id, late_token.expose(), new.clone(), hasher(), NOW + 60), Err(AccountError::InviteExpired)));
 
-        let (other, _) = signup(&mut conn, &new_user("other@example.com", "Other"), None, hasher(), NOW).expect("other");
+        let (other, _) = signup(&mut conn, &SignupPolicy::default(), &new_user("other@example.com", "Other"), None, hasher(), NOW).expect("other");
         let (inv, t) = create_invite(&mut conn, &org.id, &owner.id, "someone@example.com", Role::Member, NOW, 60).expect("invite");
         assert!(matches!(accept_invite(&mut conn, &inv.id, t.expose(), Acceptor::Existing { user_id: &other.id }, hasher(), NOW), Err(AccountError::Forbidden)));
     }
