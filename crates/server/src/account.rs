@@ -50,25 +50,6 @@ pub fn after_answer(
     });
 }
 
-/// Starts the background mail sender. A sender that cannot start (the outbox folder cannot be
-/// made) is an operator's error the binary reports before serving (`Mailer::start` is tried
-/// there first); here the fallback is the system's temporary folder, logged.
-pub fn start_mailer(settings: &mail::MailSettings) -> mail::Mailer {
-    match mail::Mailer::start(settings.clone()) {
-        Ok(mailer) => mailer,
-        Err(e) => {
-            let fallback = std::env::temp_dir().join("portcullis-outbox");
-            tracing::error!(error = %e, folder = %fallback.display(), "mail cannot be sent as configured; writing it to a temporary outbox");
-            let mut settings = mail::MailSettings::outbox(fallback);
-            settings.from = "Portcullis <noreply@localhost>".into();
-            mail::Mailer::start(settings).unwrap_or_else(|_| {
-                mail::Mailer::start(mail::MailSettings::outbox(std::env::temp_dir()))
-                    .unwrap_or_else(|e| panic!("no folder to write mail to: {e}"))
-            })
-        }
-    }
-}
-
 /// Where a mailed link leads: the page that uses it, on this server.
 pub fn link_url(state: &AppState, link: &MailLink) -> String {
     let page = match link.purpose {
@@ -98,7 +79,7 @@ pub fn mail_link(state: &AppState, link: &MailLink) {
             mail::Letter::password_reset(brand, &link.to, &link.user.name, &url, lifetime / 60)
         }
     };
-    state.mailer.send(letter);
+    state.send_mail(letter);
 }
 
 /// After sign-up: a verification link to the new address. A mail limit cannot be reached by
@@ -186,7 +167,7 @@ pub fn reset_password(
         Event::new("password_reset").actor(Some(&user.id)).ip(ip),
     );
     state.throttle.record_success(&user.email);
-    state.mailer.send(mail::Letter::password_changed(
+    state.send_mail(mail::Letter::password_changed(
         &state.settings.brand_name,
         &user.email,
         &user.name,
@@ -221,7 +202,7 @@ pub fn change_password(
         Event::new("password_changed").actor(Some(user_id)).ip(ip),
     );
     let user = proof.user();
-    state.mailer.send(mail::Letter::password_changed(
+    state.send_mail(mail::Letter::password_changed(
         &state.settings.brand_name,
         &user.email,
         &user.name,
@@ -270,7 +251,7 @@ pub fn confirm_email(
     };
     crate::audit::record(conn, now, Event::new(kind).actor(Some(&user.id)).ip(ip));
     if let Some(previous) = confirmed.previous_email {
-        state.mailer.send(mail::Letter::email_changed(
+        state.send_mail(mail::Letter::email_changed(
             &state.settings.brand_name,
             &previous,
             &user.name,

@@ -61,7 +61,7 @@ pub struct Running {
     /// Flush it once the server has stopped, so queued audit events are written.
     pub audit: crate::audit::AuditWriter,
     /// Flush it once the server has stopped, so queued mail is delivered (or given up).
-    pub mailer: mail::Mailer,
+    pub mailer: Option<mail::Mailer>,
 }
 
 /// Why the server could not start.
@@ -95,7 +95,9 @@ fn start_inner(
     let bind = state.settings.bind.clone();
     let audit = state.audit.clone();
     let mailer = state.mailer.clone();
-    tracing::info!(to = %mailer.describe(), "outgoing mail");
+    if let Some(mailer) = &mailer {
+        tracing::info!(to = %mailer.describe(), "outgoing mail");
+    }
     crate::invalidate::spawn_listener(&state);
     let workers = state.settings.workers;
     let shutdown_timeout = state.settings.shutdown_timeout;
@@ -144,7 +146,9 @@ pub fn run(
         listening(running.addr);
         let stopped = running.server.await;
         running.audit.flush();
-        running.mailer.flush(std::time::Duration::from_secs(10));
+        if let Some(mailer) = &running.mailer {
+            mailer.flush(std::time::Duration::from_secs(10));
+        }
         Ok(stopped?)
     })
 }

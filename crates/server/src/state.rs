@@ -32,7 +32,9 @@ pub struct AppState {
     /// How the gateway looks upstream hosts up (the system's resolver; tests supply their own).
     pub gateway_resolver: Arc<dyn gateway::Resolve>,
     /// Outgoing mail (sent after the request's transaction commits, in the background).
-    pub mailer: mail::Mailer,
+    /// `None` only when the sender could not start (logged; the binary checks the mail
+    /// settings before serving, so it does not serve so).
+    pub mailer: Option<mail::Mailer>,
 }
 
 impl AppState {
@@ -49,7 +51,9 @@ impl AppState {
         let clients = Arc::new(crate::clientcache::ClientCache::new(settings.client_cache));
         let audit = crate::audit::AuditWriter::start(store.clone());
         let limits = Arc::new(crate::ratelimit::RateLimiter::new(settings.rate_limits));
-        let mailer = crate::account::start_mailer(&settings.mail);
+        let mailer = mail::Mailer::start(settings.mail.clone())
+            .inspect_err(|e| tracing::error!(error = %e, "mail cannot be sent"))
+            .ok();
         Self {
             store,
             metrics: Arc::new(Metrics::new()),
@@ -77,6 +81,14 @@ impl AppState {
 
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// Hands a letter to the background sender (after the transaction that decided it).
+    pub fn send_mail(&self, letter: mail::Letter) {
+        match &self.mailer {
+            Some(mailer) => mailer.send(letter),
+            None => tracing::error!(kind = letter.kind(), "mail not sent: the sender is off"),
+        }
     }
 }
 

@@ -16,8 +16,8 @@ use crate::errors::PageError;
 use crate::pages::render;
 use crate::ratelimit::Limit;
 use crate::session::{
-    CsrfChecked, CsrfForm, PreSessionChecked, ReturnToAccount, pre_session_csrf, session_removal,
-    with_csrf_cookie,
+    CsrfChecked, CsrfForm, CsrfOnly, PreSessionChecked, ReturnToAccount, pre_session_csrf,
+    session_removal, with_csrf_cookie,
 };
 use crate::state::AppState;
 
@@ -421,8 +421,7 @@ async fn form_failed(
         ),
         _ => return Err(internal(&e)),
     };
-    let refreshed = crate::session::SignedIn::<ReturnToAccount>::clone(&signed_in);
-    account_page(state, refreshed, None, Some(&message), status).await
+    account_page(state, signed_in, None, Some(&message), status).await
 }
 
 async fn save_name(
@@ -527,21 +526,9 @@ async fn change_password(
     }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct CsrfOnlyForm {
-    csrf_token: String,
-}
-
-impl CsrfForm for CsrfOnlyForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
 async fn resend_mine(
     state: web::Data<AppState>,
-    checked: CsrfChecked<CsrfOnlyForm, ReturnToAccount>,
+    checked: CsrfChecked<CsrfOnly, ReturnToAccount>,
 ) -> Result<HttpResponse, PageError> {
     let signed_in = checked.signed_in;
     let user_id = signed_in.user.id.clone();

@@ -283,7 +283,15 @@ pub(super) async fn accept(
                 .org(&org.id)
                 .detail(json!({ "invite_id": invite_id, "role": role.as_str(), "new_account": caller.is_none() })),
         );
-        let mut answer = sign_in(&state, &mut conn, &user, now)?;
+        if caller.is_none() {
+            // A new account: its address is proved by the link mailed to it, as at sign-up.
+            crate::account::signed_up(&state, &mut conn, &user);
+        }
+        let mut answer = if state.settings.require_verified_email && !user.email_verified {
+            json!({ "emailVerificationRequired": true })
+        } else {
+            sign_in(&state, &mut conn, &user, now)?
+        };
         answer["user"] = user_json(&user);
         answer["organization"] = org_json(&org, role);
         Ok(answer)
