@@ -309,15 +309,15 @@ fn serve(config: Config) -> ExitCode {
              every private range; set PORTCULLIS_TRUSTED_PROXIES to your proxies instead"
         );
     }
+    let store = match migrate(&config) {
+        Ok(store) => store,
+        Err(e) => return fail(&e),
+    };
     // The mail settings are checked (the From address, the outbox folder made) before serving:
     // a server that cannot send mail would lose every verification and reset link.
     if let Err(e) = mail::Mailer::start(config.server.mail.clone()) {
         return fail(&format!("cannot send mail: {e}"));
     }
-    let store = match migrate(&config) {
-        Ok(store) => store,
-        Err(e) => return fail(&e),
-    };
     let settings: Settings = config.server;
     let made = store
         .conn()

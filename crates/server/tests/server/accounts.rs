@@ -423,4 +423,61 @@ on_both_backends! {
         let res = server.post_json("/api/v1/auth/password/reset", &json!({ "token": token_of(&reset.link().expect("link")), "password": "new secret one" })).await;
         assert_eq!(res.status(), 204);
     }
+
+    async fn attack_account_takeover_by_email_change_needs_the_password_and_the_new_mailbox(db) {
+        // A stolen access token (or an unlocked laptop) is not enough to move the account to
+        // the thief's address: the password is asked, and the address changes only when the
+        // link mailed to it is followed; the real owner is told at the old address.
+        let server = TestServer::start(&db);
+        let ada = signup(&server, "ada@example.com", "Ada").await;
+        let stolen = ada["token"].as_str().expect("token");
+        server.wait_for_mail(1).await;
+        let res = api(&server, reqwest::Method::POST, "/api/v1/me/email", Some(stolen), &json!({ "email": "eve@evil.example" })).await;
+        assert_eq!(res.status(), 400);
+        let res = api(&server, reqwest::Method::POST, "/api/v1/me/email", Some(stolen), &json!({ "email": "eve@evil.example", "password": "guess" })).await;
+        assert_eq!(res.status(), 403);
+        let res = api(&server, reqwest::Method::DELETE, "/api/v1/me", Some(stolen), &json!({ "password": "guess" })).await;
+        assert_eq!(res.status(), 403);
+        let res = api(&server, reqwest::Method::POST, "/api/v1/me/password", Some(stolen), &json!({ "currentPassword": "guess", "newPassword": "eve's password" })).await;
+        assert_eq!(res.status(), 403);
+        assert_eq!(server.outbox_mail().len(), 1, "no letter went to the thief");
+        assert_eq!(json_of(get_as(&server, "/api/v1/me", stolen).await).await["email"], "ada@example.com");
+        // A third-party app's token reaches none of these (first-party only).
+        for (method, path) in [(reqwest::Method::PATCH, "/api/v1/me"), (reqwest::Method::POST, "/api/v1/me/email"), (reqwest::Method::DELETE, "/api/v1/me"), (reqwest::Method::POST, "/api/v1/me/password")] {
+            let res = api(&server, method.clone(), path, Some("not-a-token"), &json!({})).await;
+            assert_eq!(res.status(), 401, "{method} {path}");
+        }
+    }
+
+    async fn attack_reset_link_replay_and_guessing_are_refused(db) {
+        let server = TestServer::start(&db);
+        signup(&server, "ada@example.com", "Ada").await;
+        server.wait_for_mail(1).await;
+        server.post_json("/api/v1/auth/password/forgot", &json!({ "email": "ada@example.com" })).await;
+        let link = server.wait_for_mail(2).await[1].link().expect("link");
+        let token = token_of(&link);
+        // A guessed or altered token is refused, and does not spend the real one.
+        let mut altered = token.clone();
+        altered.replace_range(0..1, if altered.starts_with('A') { "B" } else { "A" });
+        for guess in [altered.as_str(), "", "AAAA"] {
+            let res = server.post_json("/api/v1/auth/password/reset", &json!({ "token": guess, "password": "eve's password" })).await;
+            assert_eq!(res.status(), 400, "{guess:?}");
+        }
+        let res = server.post_json("/api/v1/auth/password/reset", &json!({ "token": token, "password": "new secret one" })).await;
+        assert_eq!(res.status(), 204);
+        // Replayed: refused, and the password stays the owner's.
+        let res = server.post_json("/api/v1/auth/password/reset", &json!({ "token": token, "password": "eve's password" })).await;
+        assert_eq!(res.status(), 400);
+        assert_eq!(login(&server, "ada@example.com", "new secret one").await.status(), 200);
+        // The link is not even shown as a form after use.
+        assert_eq!(server.http.get(&link).send().await.expect("get").status(), 400);
+        // An expired link: 410, and the form says so.
+        server.clock.advance(61);
+        server.post_json("/api/v1/auth/password/forgot", &json!({ "email": "ada@example.com" })).await;
+        let late = token_of(&server.wait_for_mail(4).await.last().expect("letter").link().expect("link"));
+        server.clock.advance(30 * 60);
+        let res = server.post_json("/api/v1/auth/password/reset", &json!({ "token": late, "password": "another secret" })).await;
+        assert_eq!(res.status(), 410);
+        assert_eq!(json_of(res).await["error"]["code"], "link_expired");
+    }
 }

@@ -249,4 +249,48 @@ on_both_backends! {
         assert!(!page(&server, &victim, &keys_path).await.contains("planted by eve"));
         assert!(key_works().await, "the key was not revoked");
     }
+
+    async fn own_account_forms_need_the_sessions_token(db) {
+        let server = TestServer::start(&db);
+        let victim = jar();
+        sign_up(&server, &victim, "victim@example.com").await;
+        let account = page(&server, &victim, "/account").await;
+        let forms: [(&str, Vec<(&str, &str)>); 5] = [
+            ("/account/profile", vec![("name", "Renamed by Eve")]),
+            ("/account/email", vec![("email", "eve@evil.example"), ("password", "long password")]),
+            ("/account/password", vec![("current_password", "long password"), ("new_password", "eve's password")]),
+            ("/account/verify-email", vec![]),
+            ("/account/delete", vec![("password", "long password")]),
+        ];
+        for (action, _) in &forms {
+            assert!(account.contains(&format!("action=\"{action}\"")), "the page has {action}");
+        }
+        for (action, fields) in &forms {
+            for csrf in ["", "wrong-token"] {
+                let mut form = fields.clone();
+                form.push(("csrf_token", csrf));
+                refused(post(&victim, server.url(action), &form).await, action).await;
+            }
+        }
+        // The pre-sign-in forms need this browser's own token too.
+        for (action, fields) in [
+            ("/password/forgot", vec![("email", "victim@example.com")]),
+            ("/verify-email/resend", vec![("email", "victim@example.com")]),
+            ("/password/reset", vec![("token", "x"), ("password", "eve's password"), ("confirm", "eve's password")]),
+        ] {
+            let eve = jar();
+            let mut form = fields.clone();
+            form.push(("csrf_token", "forged"));
+            refused(post(&eve, server.url(action), &form).await, action).await;
+        }
+        // Nothing changed: same name, same address, same password, still signed in, one
+        // letter (the sign-up's verification) and no more.
+        let account = page(&server, &victim, "/account").await;
+        assert!(account.contains("id=\"profile-name\">Pat<"), "{account}");
+        assert!(account.contains("id=\"profile-email\">victim@example.com<"));
+        let res = server.post_json("/api/v1/auth/login", &serde_json::json!({ "email": "victim@example.com", "password": "long password" })).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(server.wait_for_mail(1).await.len(), 1);
+        assert_eq!(server.outbox_mail().len(), 1);
+    }
 }
