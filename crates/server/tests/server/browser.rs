@@ -197,6 +197,81 @@ impl Browser {
         self.on_element(css, "click", json!({})).await;
     }
 
+    /// Empties an input (one filled in by the page, before typing a new value).
+    pub async fn clear(&self, css: &str) {
+        self.on_element(css, "clear", json!({})).await;
+    }
+
+    /// How many elements match `css` on the current page.
+    pub async fn count(&self, css: &str) -> usize {
+        let found = self
+            .call(
+                reqwest::Method::POST,
+                "/elements",
+                Some(json!({ "using": "css selector", "value": css })),
+            )
+            .await;
+        found.as_array().map_or(0, Vec::len)
+    }
+
+    /// The rendered text of the first element matching `css`.
+    pub async fn text(&self, css: &str) -> String {
+        for _ in 0..5 {
+            let id = self.element(css).await;
+            match self
+                .try_call(reqwest::Method::GET, &format!("/element/{id}/text"), None)
+                .await
+            {
+                Ok(text) => return text.as_str().unwrap_or_default().to_owned(),
+                Err(e) if e["error"] == "stale element reference" => continue,
+                Err(e) => panic!("webdriver text of {css}: {e}"),
+            }
+        }
+        panic!("{css} stayed stale through five page loads");
+    }
+
+    /// Scrolls the first element matching `css` to the top of the window (for a screenshot of
+    /// what is below the fold). The script is the test's: the pages themselves need none.
+    pub async fn scroll_to(&self, css: &str) {
+        let id = self.element(css).await;
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({
+                "script": "arguments[0].scrollIntoView({block: 'start'});",
+                "args": [{ ELEMENT_KEY: id }],
+            })),
+        )
+        .await;
+    }
+
+    /// The page's title.
+    pub async fn title(&self) -> String {
+        self.call(reqwest::Method::GET, "/title", None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Waits (at most 15 s) until the page's source holds `text` (after a form submission that
+    /// answers at the same address, or a followed link); returns the source.
+    pub async fn wait_for_text(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let page = self.source().await;
+            if page.contains(text) {
+                return page;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {text:?} at {}: {page}",
+                self.url().await
+            );
+            tokio_sleep(50).await;
+        }
+    }
+
     /// Waits until the current URL ends with `path` (after a form submission).
     pub async fn wait_for_path(&self, path: &str) {
         let deadline = Instant::now() + Duration::from_secs(15);

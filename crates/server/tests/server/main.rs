@@ -6,6 +6,7 @@ mod browser;
 mod common;
 
 mod access_rules;
+mod account_pages;
 mod accounts;
 mod api_auth;
 mod api_orgs;
