@@ -31,8 +31,8 @@ pub use links::{
     reset_password,
 };
 pub use orgs::{
-    Acceptor, Invite, Member, Org, Role, accept_invite, change_role, create_invite, create_org,
-    find_invite, find_org, members, membership, orgs_of, remove_member, signup,
+    Acceptor, Invite, Member, Org, Role, accept_invite, change_role, check_invite, create_invite,
+    create_org, find_invite, find_org, members, membership, orgs_of, remove_member, signup,
 };
 pub use password::{PasswordHasher, check_password_rules};
 pub use profile::{

@@ -280,6 +280,29 @@ pub fn find_invite(conn: &mut Conn, id: &str) -> Result<Option<Invite>, AccountE
     Ok(rows::find_invite(conn, id)?.map(Invite::from))
 }
 
+/// An invite, if `token` is its token and it can still be accepted, with its organization
+/// (the invite page shows them before anything is accepted). A wrong token is `NotFound`, like
+/// a missing invite.
+pub fn check_invite(
+    conn: &mut Conn,
+    invite_id: &str,
+    token: &str,
+    now: i64,
+) -> Result<(Invite, Org), AccountError> {
+    let row = rows::find_invite(conn, invite_id)?.ok_or(AccountError::NotFound)?;
+    if !SecretHash::from_stored(row.token_hash.clone()).matches(token) {
+        return Err(AccountError::NotFound);
+    }
+    if row.accepted_at.is_some() {
+        return Err(AccountError::InviteUsed);
+    }
+    if now >= row.expires_at {
+        return Err(AccountError::InviteExpired);
+    }
+    let org = rows::find_org(conn, &row.org_id)?.ok_or(AccountError::NotFound)?;
+    Ok((row.into(), org.into()))
+}
+
 /// Who accepts an invite: a signed-in user, or a new account made on the spot.
 #[derive(Clone)]
 pub enum Acceptor<'a> {
@@ -305,16 +328,8 @@ pub fn accept_invite(
     hasher: &PasswordHasher,
     now: i64,
 ) -> Result<(User, Org, Role), AccountError> {
-    let row = rows::find_invite(conn, invite_id)?.ok_or(AccountError::NotFound)?;
-    if !SecretHash::from_stored(row.token_hash.clone()).matches(token) {
-        return Err(AccountError::NotFound);
-    }
-    if row.accepted_at.is_some() {
-        return Err(AccountError::InviteUsed);
-    }
-    if now >= row.expires_at {
-        return Err(AccountError::InviteExpired);
-    }
+    let (invite, _) = check_invite(conn, invite_id, token, now)?;
+    let row = rows::find_invite(conn, &invite.id)?.ok_or(AccountError::NotFound)?;
     let role = Role::from_stored(&row.role);
     let prepared = match acceptor {
         Acceptor::Existing { .. } => None,

@@ -44,6 +44,7 @@ templates!(
     {}
 );
 templates!(EmailChangedText, EmailChangedHtml, "mail/email_changed.txt", "mail/email_changed.html", { new_email: &'a str });
+templates!(InviteText, InviteHtml, "mail/invite.txt", "mail/invite.html", { inviter: &'a str, org: &'a str, role: &'a str, link: &'a str, valid_days: i64 });
 
 fn render(text: &dyn DynTemplate, html: &dyn DynTemplate) -> Result<(String, String), String> {
     let text = text
@@ -214,8 +215,45 @@ impl Letter {
         )
     }
 
+    /// An invitation to join an organization, with the link to accept it (kind `invite`).
+    /// The invitee has no name here yet: the greeting is plain.
+    pub fn invite(brand: &str, to: &str, invitation: &Invitation<'_>, link: &str) -> Letter {
+        let Invitation {
+            inviter,
+            org,
+            role,
+            valid_days,
+        } = *invitation;
+        let bodies = render(
+            &InviteText {
+                brand,
+                name: "",
+                inviter,
+                org,
+                role,
+                link,
+                valid_days,
+            },
+            &InviteHtml {
+                brand,
+                name: "",
+                inviter,
+                org,
+                role,
+                link,
+                valid_days,
+            },
+        );
+        Letter::new(
+            "invite",
+            to,
+            format!("{inviter} invites you to join {org} on {brand}"),
+            bodies,
+        )
+    }
+
     /// What the letter is for: `verify_email`, `change_email`, `password_reset`,
-    /// `password_changed` or `email_changed`. Logged with the id; never the body.
+    /// `password_changed`, `email_changed` or `invite`. Logged with the id; never the body.
     pub fn kind(&self) -> &'static str {
         self.kind
     }
@@ -251,6 +289,16 @@ impl Letter {
             .map(|(_, html)| html.as_str())
             .map_err(String::as_str)
     }
+}
+
+/// What an invitation letter says: who invites, to which organization, with which role, for
+/// how long.
+#[derive(Debug, Clone, Copy)]
+pub struct Invitation<'a> {
+    pub inviter: &'a str,
+    pub org: &'a str,
+    pub role: &'a str,
+    pub valid_days: i64,
 }
 
 impl fmt::Debug for Letter {

@@ -38,6 +38,6 @@ mod smtp_url;
 pub mod testing;
 
 pub use error::MailError;
-pub use letter::Letter;
+pub use letter::{Invitation, Letter};
 pub use mailer::{DEFAULT_FROM, MailSettings, MailStats, Mailer, Transport, default_retry_delays};
 pub use smtp_url::{SUBMISSION_PORT, SUBMISSIONS_PORT, SmtpUrl, TlsMode};

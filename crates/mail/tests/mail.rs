@@ -349,6 +349,22 @@ fn every_kind_carries_the_brand_in_subject_text_and_html() {
             None,
             "new@x.example",
         ),
+        (
+            Letter::invite(
+                BRAND,
+                "invitee@x.example",
+                &mail::Invitation {
+                    inviter: "Grace",
+                    org: "Analytical Engines",
+                    role: "admin",
+                    valid_days: 7,
+                },
+                LINK,
+            ),
+            "invite",
+            Some(LINK),
+            "Analytical Engines",
+        ),
     ];
     let tmp = tempfile::tempdir().expect("tempdir");
     let mailer = Mailer::start(outbox_settings(tmp.path())).expect("mailer");

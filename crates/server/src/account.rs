@@ -82,6 +82,69 @@ pub fn mail_link(state: &AppState, link: &MailLink) {
     state.send_mail(letter);
 }
 
+/// The page that accepts an invite, with its token.
+pub fn invite_url(state: &AppState, invite_id: &str, token: &str) -> String {
+    format!(
+        "{}/invites/{invite_id}?token={token}",
+        state.settings.issuer_str()
+    )
+}
+
+/// Mails an invite to the address it is for (after the transaction that made it). The
+/// inviter's name and the organization's are what the letter says; a failure to read them is
+/// logged and the letter goes with the ids instead.
+pub fn mail_invite(state: &AppState, conn: &mut Conn, invite: &accounts::Invite, token: &str) {
+    let inviter = match accounts::find_user(conn, &invite.invited_by) {
+        Ok(Some(user)) => user.name,
+        _ => "A member".to_owned(),
+    };
+    let org = match accounts::find_org(conn, &invite.org_id) {
+        Ok(Some(org)) => org.name,
+        _ => invite.org_id.clone(),
+    };
+    let invitation = mail::Invitation {
+        inviter: &inviter,
+        org: &org,
+        role: invite.role.as_str(),
+        valid_days: ((invite.expires_at - invite.created_at) / 86_400).max(1),
+    };
+    state.send_mail(mail::Letter::invite(
+        &state.settings.brand_name,
+        &invite.email,
+        &invitation,
+        &invite_url(state, &invite.id, token),
+    ));
+}
+
+/// Accepts an invite, by a signed-in user or by a new account made on the spot, and writes the
+/// audit row; a new account gets the verification link, as at sign-up.
+pub fn accept_invite(
+    state: &AppState,
+    conn: &mut Conn,
+    invite_id: &str,
+    token: &str,
+    acceptor: accounts::Acceptor<'_>,
+    ip: Option<&str>,
+) -> Result<(User, accounts::Org, accounts::Role), AccountError> {
+    let now = state.now();
+    let new_account = matches!(acceptor, accounts::Acceptor::NewAccount { .. });
+    let (user, org, role) =
+        accounts::accept_invite(conn, invite_id, token, acceptor, &state.hasher, now)?;
+    crate::audit::record(
+        conn,
+        now,
+        Event::new("invite.accepted")
+            .actor(Some(&user.id))
+            .ip(ip)
+            .org(&org.id)
+            .detail(json!({ "invite_id": invite_id, "role": role.as_str(), "new_account": new_account })),
+    );
+    if new_account {
+        signed_up(state, conn, &user);
+    }
+    Ok((user, org, role))
+}
+
 /// After sign-up: a verification link to the new address. A mail limit cannot be reached by
 /// a new account; any other failure is logged and the sign-up stands ("send again" works).
 pub fn signed_up(state: &AppState, conn: &mut Conn, user: &User) {

@@ -44,7 +44,7 @@ struct NoticePage<'a> {
     link: Option<(&'a str, &'a str)>,
 }
 
-fn notice(
+pub(super) fn notice(
     status: StatusCode,
     title: &str,
     message: &str,

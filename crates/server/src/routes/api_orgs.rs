@@ -218,6 +218,7 @@ pub(super) async fn invite(
                 .org(org_id)
                 .detail(json!({ "invite_id": created.0.id, "email": created.0.email, "role": role.as_str() })),
         );
+        crate::account::mail_invite(st, conn, &created.0, created.1.expose());
         Ok(created)
     })
     .await?;
@@ -231,6 +232,7 @@ pub(super) async fn invite(
             "expiresAt": invite.expires_at,
             "token": token.expose(),
             "acceptUrl": format!("{issuer}/api/v1/invites/{}/accept", invite.id),
+            "inviteUrl": crate::account::invite_url(&state, &invite.id, token.expose()),
         }),
     ))
 }
@@ -272,21 +274,14 @@ pub(super) async fn accept(
                 password: body.password.as_deref().unwrap_or_default(),
             },
         };
-        let (user, org, role) =
-            accounts::accept_invite(&mut conn, &invite_id, &token, acceptor, &state.hasher, now)?;
-        crate::audit::record(
+        let (user, org, role) = crate::account::accept_invite(
+            &state,
             &mut conn,
-            now,
-            Event::new("invite.accepted")
-                .actor(Some(&user.id))
-                .ip(ip.as_deref())
-                .org(&org.id)
-                .detail(json!({ "invite_id": invite_id, "role": role.as_str(), "new_account": caller.is_none() })),
-        );
-        if caller.is_none() {
-            // A new account: its address is proved by the link mailed to it, as at sign-up.
-            crate::account::signed_up(&state, &mut conn, &user);
-        }
+            &invite_id,
+            &token,
+            acceptor,
+            ip.as_deref(),
+        )?;
         let mut answer = if state.settings.require_verified_email && !user.email_verified {
             json!({ "emailVerificationRequired": true })
         } else {

@@ -13,6 +13,7 @@ mod authorize;
 mod discovery;
 mod gateway;
 mod health;
+mod invite_pages;
 mod key_pages;
 mod oauth;
 mod oidc;
@@ -30,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     register::configure(cfg);
     api::configure(cfg);
     pages::configure(cfg);
+    invite_pages::configure(cfg);
     key_pages::configure(cfg);
     authorize::configure(cfg);
     oidc::configure(cfg);

@@ -65,7 +65,7 @@ pub fn safe_return_to(raw: Option<&str>) -> String {
 /// Signs a user in: a new session (a fresh id: no fixation) and its cookie, then on to
 /// `return_to`. The session the browser presented (`previous`), if any (signing in again for
 /// `prompt=login` or `max_age`), ends: its value must not live on beside the new one.
-async fn start_session_response(
+pub(super) async fn start_session_response(
     state: &AppState,
     req: &HttpRequest,
     previous: MaybeSignedIn,
@@ -172,6 +172,7 @@ pub(super) fn notice_text(key: Option<&str>) -> Option<&'static str> {
         }
         "email_sent" => "We sent a link to the new address. Follow it to make it your account's.",
         "verification_sent" => "We sent a new verification link to your address.",
+        "invite_accepted" => "You joined the organization.",
         _ => return None,
     })
 }

@@ -480,4 +480,95 @@ on_both_backends! {
         assert_eq!(res.status(), 410);
         assert_eq!(json_of(res).await["error"]["code"], "link_expired");
     }
+
+    async fn an_invite_is_mailed_and_its_page_makes_an_account_even_with_sign_up_closed(db) {
+        use crate::authorize_errors::{hidden, jar};
+        let server = TestServer::start_with(&db, |s| s.signup.mode = accounts::SignupMode::Closed);
+        let owner = {
+            let mut conn = db.store().conn().expect("conn");
+            accounts::signup(&mut conn, &accounts::SignupPolicy::default(), &accounts::NewUser { email: "grace@example.com", name: "Grace", password: "correct horse" }, Some("Analytical Engines"), &accounts::PasswordHasher::new(), server.clock_now()).expect("owner")
+        };
+        let grace = json_of(login(&server, "grace@example.com", "correct horse").await).await;
+        let grace_token = grace["token"].as_str().expect("token");
+        let org = &owner.1.id;
+        let res = api(&server, reqwest::Method::POST, &format!("/api/v1/organizations/{org}/invites"), Some(grace_token), &json!({ "email": "Bob@Example.com", "role": "admin" })).await;
+        assert_eq!(res.status(), 201);
+        let invite = json_of(res).await;
+        let letters = server.wait_for_mail(1).await;
+        assert_eq!(letters[0].to(), "bob@example.com");
+        assert!(letters[0].subject().contains("Grace") && letters[0].subject().contains("Analytical Engines"), "{}", letters[0].subject());
+        let link = letters[0].link().expect("link");
+        assert_eq!(Some(link.as_str()), invite["inviteUrl"].as_str());
+        let path = link.trim_start_matches(&server.base).to_owned();
+        // A wrong token shows nothing of the organization.
+        let wrong = server.get(&format!("/invites/{}?token=nope", invite["id"].as_str().expect("id"))).await;
+        assert_eq!(wrong.status(), 404);
+        assert!(!wrong.text().await.expect("html").contains("Analytical Engines"));
+        // Bob has no account: the page offers to make one, whatever PORTCULLIS_SIGNUP says.
+        let bob = jar();
+        let html = bob.get(server.url(&path)).send().await.expect("get").text().await.expect("html");
+        assert!(html.contains("Analytical Engines") && html.contains("as admin") && html.contains("/join"), "{html}");
+        let join = |password: &'static str| {
+            let (bob, server, html) = (&bob, &server, html.clone());
+            let id = invite["id"].as_str().expect("id").to_owned();
+            async move {
+                bob.post(server.url(&format!("/invites/{id}/join"))).form(&[("csrf_token", hidden(&html, "csrf_token")), ("token", hidden(&html, "token")), ("name", "Bob".to_owned()), ("password", password.to_owned())]).send().await.expect("post")
+            }
+        };
+        let res = join("short").await;
+        assert_eq!(res.status(), 400);
+        assert!(res.text().await.expect("html").contains("at least 8"));
+        let res = join("correct horse").await;
+        assert_eq!(res.status(), 303);
+        assert_eq!(res.headers()["location"], "/account?notice=invite_accepted");
+        let account = bob.get(server.url("/account?notice=invite_accepted")).send().await.expect("get").text().await.expect("html");
+        assert!(account.contains("You joined the organization.") && account.contains("Analytical Engines"), "{account}");
+        // The new account's address is verified by its own link, as at sign-up.
+        let letters = server.wait_for_mail(2).await;
+        assert!(letters[1].link().is_some_and(|l| l.contains("/verify-email?token=")));
+        // The invite is spent.
+        assert_eq!(server.get(&path).await.status(), 410);
+        let bob_api = json_of(login(&server, "bob@example.com", "correct horse").await).await;
+        let me = json_of(get_as(&server, "/api/v1/me", bob_api["token"].as_str().expect("token")).await).await;
+        assert_eq!(me["organizations"].as_array().map(Vec::len), Some(1), "{me}");
+        assert_eq!(me["organizations"][0]["role"], "admin");
+    }
+
+    async fn an_invite_for_an_existing_account_is_accepted_signed_in_as_that_account_only(db) {
+        use crate::authorize_errors::{hidden, jar, sign_in};
+        let server = TestServer::start(&db);
+        let grace = signup(&server, "grace@example.com", "Grace").await;
+        signup(&server, "bob@example.com", "Bob").await;
+        signup(&server, "eve@example.com", "Eve").await;
+        server.wait_for_mail(3).await;
+        let org = grace["organization"]["id"].as_str().expect("org");
+        let invite = json_of(api(&server, reqwest::Method::POST, &format!("/api/v1/organizations/{org}/invites"), grace["token"].as_str(), &json!({ "email": "bob@example.com" })).await).await;
+        let path = invite["inviteUrl"].as_str().expect("url").trim_start_matches(&server.base).to_owned();
+        // Signed out: sign in first, and come back here.
+        let html = server.get(&path).await.text().await.expect("html");
+        assert!(html.contains("Sign in to accept") && !html.contains("/join"), "{html}");
+        // Eve, signed in, holds Bob's link: she cannot accept it.
+        let eve = jar();
+        sign_in(&server, &eve, "eve@example.com", "correct horse").await;
+        let html = eve.get(server.url(&path)).send().await.expect("get").text().await.expect("html");
+        assert!(html.contains("You are signed in as eve@example.com") && !html.contains("/accept"), "{html}");
+        let id = invite["id"].as_str().expect("id");
+        let res = eve.post(server.url(&format!("/invites/{id}/accept"))).form(&[("csrf_token", hidden(&html, "csrf_token")), ("token", invite["token"].as_str().expect("t").to_owned())]).send().await.expect("post");
+        assert_eq!(res.status(), 403);
+        // Bob accepts.
+        let bob = jar();
+        sign_in(&server, &bob, "bob@example.com", "correct horse").await;
+        let html = bob.get(server.url(&path)).send().await.expect("get").text().await.expect("html");
+        assert!(html.contains(&format!("action=\"/invites/{id}/accept\"")), "{html}");
+        let res = bob.post(server.url(&format!("/invites/{id}/accept"))).form(&[("csrf_token", hidden(&html, "csrf_token")), ("token", hidden(&html, "token"))]).send().await.expect("post");
+        assert_eq!(res.status(), 303);
+        let members = json_of(get_as(&server, &format!("/api/v1/organizations/{org}/members"), grace["token"].as_str().expect("t")).await).await;
+        assert_eq!(members["data"].as_array().map(Vec::len), Some(2), "{members}");
+        // Expired invites say so.
+        let late = json_of(api(&server, reqwest::Method::POST, &format!("/api/v1/organizations/{org}/invites"), grace["token"].as_str(), &json!({ "email": "carol@example.com" })).await).await;
+        server.clock.advance(7 * 86_400);
+        let res = server.get(late["inviteUrl"].as_str().expect("url").trim_start_matches(&server.base)).await;
+        assert_eq!(res.status(), 410);
+        assert!(res.text().await.expect("html").contains("expired"));
+    }
 }
