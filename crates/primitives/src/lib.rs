@@ -66,6 +66,41 @@ impl Clock for ManualClock {
     }
 }
 
+/// A moment in UTC, in calendar terms (proleptic Gregorian): what pages and file names show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UtcDateTime {
+    pub year: i64,
+    pub month: i64,
+    pub day: i64,
+    pub hour: i64,
+    pub minute: i64,
+    pub second: i64,
+}
+
+impl UtcDateTime {
+    /// From unix seconds, by Howard Hinnant's days-to-civil algorithm.
+    pub fn from_unix(unix: i64) -> Self {
+        let days = unix.div_euclid(86_400);
+        let secs = unix.rem_euclid(86_400);
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        Self {
+            year: yoe + era * 400 + i64::from(month <= 2),
+            month,
+            day,
+            hour: secs / 3600,
+            minute: secs % 3600 / 60,
+            second: secs % 60,
+        }
+    }
+}
+
 /// `n` random bytes from the operating system's CSPRNG, base64url without padding.
 pub fn random_token(n: usize) -> String {
     let mut bytes = vec![0u8; n];
@@ -189,6 +224,22 @@ impl fmt::Debug for SecretHash {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utc_date_times_are_civil() {
+        let t = UtcDateTime::from_unix(951_782_400 + 3_723);
+        assert_eq!(
+            (t.year, t.month, t.day, t.hour, t.minute, t.second),
+            (2000, 2, 29, 1, 2, 3)
+        );
+        let epoch = UtcDateTime::from_unix(0);
+        assert_eq!((epoch.year, epoch.month, epoch.day), (1970, 1, 1));
+        let before = UtcDateTime::from_unix(-1);
+        assert_eq!(
+            (before.year, before.month, before.day, before.second),
+            (1969, 12, 31, 59)
+        );
+    }
 
     #[test]
     fn secrets_are_256_bits_and_distinct() {

@@ -255,17 +255,25 @@ pub trait CsrfForm: DeserializeOwned + 'static {
     fn csrf_token(&self) -> &str;
 }
 
+/// `impl CsrfForm` for forms whose token is their `csrf_token` field.
+macro_rules! csrf_forms {
+    ($($form:ty),+ $(,)?) => {
+        $(
+            impl $crate::session::CsrfForm for $form {
+                fn csrf_token(&self) -> &str {
+                    &self.csrf_token
+                }
+            }
+        )+
+    };
+}
+pub(crate) use csrf_forms;
+
 /// A form that carries nothing but its CSRF token.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]
 pub struct CsrfOnly {
     csrf_token: String,
-}
-
-impl CsrfForm for CsrfOnly {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
 }
 
 /// A signed-in user's form whose CSRF token matches the session's. The body is read first (an
@@ -344,6 +352,8 @@ pub(crate) fn signed_in_recently(
 ) -> bool {
     tokens_match(&signed_in_proof(session), proof) && now - session.auth_time <= ttl
 }
+
+csrf_forms!(CsrfOnly);
 
 #[cfg(test)]
 mod tests {

@@ -16,7 +16,7 @@ use crate::errors::PageError;
 use crate::pages::render;
 use crate::ratelimit::Limit;
 use crate::session::{
-    CsrfChecked, CsrfForm, CsrfOnly, PreSessionChecked, ReturnToAccount, pre_session_csrf,
+    CsrfChecked, CsrfOnly, PreSessionChecked, ReturnToAccount, csrf_forms, pre_session_csrf,
     session_removal, with_csrf_cookie,
 };
 use crate::state::AppState;
@@ -149,12 +149,6 @@ async fn verify_email(
 struct EmailForm {
     csrf_token: String,
     email: String,
-}
-
-impl CsrfForm for EmailForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
 }
 
 /// The per-IP limit of these forms (the sign-in one): the client IP, or how long to wait.
@@ -297,12 +291,6 @@ struct ResetForm {
     confirm: String,
 }
 
-impl CsrfForm for ResetForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
 /// `POST /password/reset`: sets the password, signs the user out everywhere (this browser
 /// too), and sends them to sign in with it.
 async fn reset_submit(
@@ -387,12 +375,6 @@ struct NameForm {
     name: String,
 }
 
-impl CsrfForm for NameForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
 /// An own-account form's failure, on the account page; `Err` for what is not the user's to fix.
 async fn form_failed(
     state: &AppState,
@@ -448,12 +430,6 @@ struct ChangeEmailForm {
     password: String,
 }
 
-impl CsrfForm for ChangeEmailForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
 async fn change_email(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -488,12 +464,6 @@ struct PasswordForm {
     csrf_token: String,
     current_password: String,
     new_password: String,
-}
-
-impl CsrfForm for PasswordForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
 }
 
 /// Changes the password; this browser's session stays, every other one ends.
@@ -549,12 +519,6 @@ struct DeleteForm {
     password: String,
 }
 
-impl CsrfForm for DeleteForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
 async fn delete_account(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -580,3 +544,12 @@ async fn delete_account(
         Err(e) => form_failed(&state, signed_in, e).await,
     }
 }
+
+csrf_forms!(
+    EmailForm,
+    ResetForm,
+    NameForm,
+    ChangeEmailForm,
+    PasswordForm,
+    DeleteForm
+);

@@ -34,7 +34,8 @@ use url::Url;
 use crate::errors::PageError;
 use crate::pages::render;
 use crate::session::{
-    CsrfChecked, CsrfForm, MaybeSignedIn, SignedIn, SignedOut, signed_in_proof, signed_in_recently,
+    CsrfChecked, MaybeSignedIn, SignedIn, SignedOut, csrf_forms, signed_in_proof,
+    signed_in_recently,
 };
 use crate::state::AppState;
 
@@ -327,12 +328,6 @@ impl SignedOut for SessionEnded {
     }
 }
 
-impl CsrfForm for ConsentForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
 async fn consent(
     state: web::Data<AppState>,
     checked: CsrfChecked<ConsentForm, SessionEnded>,
@@ -484,3 +479,5 @@ fn respond(
         }
     }
 }
+
+csrf_forms!(ConsentForm);

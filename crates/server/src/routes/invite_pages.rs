@@ -16,7 +16,7 @@ use crate::auth::client_ip;
 use crate::errors::PageError;
 use crate::pages::render;
 use crate::session::{
-    CsrfChecked, CsrfForm, MaybeSignedIn, PreSessionChecked, ReturnToAccount, pre_session_csrf,
+    CsrfChecked, MaybeSignedIn, PreSessionChecked, ReturnToAccount, csrf_forms, pre_session_csrf,
     with_csrf_cookie,
 };
 use crate::state::AppState;
@@ -160,12 +160,6 @@ struct AcceptForm {
     token: String,
 }
 
-impl CsrfForm for AcceptForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
 /// `POST /invites/{id}/accept`: the signed-in user joins (the invite must be for their
 /// address).
 async fn accept(
@@ -204,12 +198,6 @@ struct JoinForm {
     token: String,
     name: String,
     password: String,
-}
-
-impl CsrfForm for JoinForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
 }
 
 /// `POST /invites/{id}/join`: a new account for the invited address, in the organization, and
@@ -296,3 +284,5 @@ async fn join(
     )
     .await
 }
+
+csrf_forms!(AcceptForm, JoinForm);

@@ -10,7 +10,7 @@ use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 
 use crate::errors::PageError;
 use crate::pages::render;
-use crate::session::{CsrfChecked, CsrfForm, CsrfOnly, SignedIn, SignedOut};
+use crate::session::{CsrfChecked, CsrfOnly, SignedIn, SignedOut, csrf_forms};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -147,12 +147,6 @@ struct CreateForm {
     scopes: Vec<String>,
 }
 
-impl CsrfForm for CreateForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
 impl<'de> Deserialize<'de> for CreateForm {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct Fields;
@@ -257,3 +251,5 @@ async fn revoke(
         .insert_header((LOCATION, format!("/account/orgs/{org_id}/keys")))
         .finish())
 }
+
+csrf_forms!(CreateForm);

@@ -17,8 +17,8 @@ use crate::errors::PageError;
 use crate::pages::render;
 use crate::ratelimit::Limit;
 use crate::session::{
-    CsrfChecked, CsrfForm, CsrfOnly, MaybeSignedIn, PreSessionChecked, ReturnToAccount, SignedIn,
-    ToSignIn, pre_session_csrf, session_cookie, session_removal, with_csrf_cookie,
+    CsrfChecked, CsrfOnly, MaybeSignedIn, PreSessionChecked, ReturnToAccount, SignedIn, ToSignIn,
+    csrf_forms, pre_session_csrf, session_cookie, session_removal, with_csrf_cookie,
 };
 use crate::state::AppState;
 
@@ -234,12 +234,6 @@ struct LoginForm {
     return_to: String,
 }
 
-impl CsrfForm for LoginForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
-}
-
 /// What a sign-in attempt came to.
 enum SignIn {
     Yes(accounts::User),
@@ -377,12 +371,6 @@ struct SignupForm {
     email: String,
     password: String,
     return_to: String,
-}
-
-impl CsrfForm for SignupForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
-    }
 }
 
 async fn signup_submit(
@@ -660,23 +648,12 @@ fn browser_name(ua: Option<&str>) -> String {
     }
 }
 
-/// `YYYY-MM-DD HH:MM UTC` from unix seconds (civil-from-days, proleptic Gregorian).
+/// `YYYY-MM-DD HH:MM UTC` from unix seconds.
 fn utc_minute(ts: i64) -> String {
-    let days = ts.div_euclid(86_400);
-    let secs = ts.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let t = primitives::UtcDateTime::from_unix(ts);
     format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        secs / 3600,
-        secs % 3600 / 60
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        t.year, t.month, t.day, t.hour, t.minute
     )
 }
 
@@ -706,6 +683,8 @@ async fn revoke(
     }
     Ok(see_other("/account"))
 }
+
+csrf_forms!(LoginForm, SignupForm);
 
 #[cfg(test)]
 mod tests {
