@@ -1,6 +1,7 @@
 //! The `portcullis` binary as an operator runs it: the command line, several processes on one
 //! database, a process killed in the middle of writes; and the workspace's tidy rules.
 
+mod accounts;
 mod cli;
 mod cluster;
 mod crash;
