@@ -1143,7 +1143,14 @@ mod tests {
 
     #[test]
     fn signup_domains_are_a_list_of_domain_names() {
-        assert!(with(|_| {}).expect("default").server.signup.domains.is_empty());
+        assert!(
+            with(|_| {})
+                .expect("default")
+                .server
+                .signup
+                .domains
+                .is_empty()
+        );
         let c = with(|a| {
             a.signup_domains = Some(" Example.com,@corp.example  .eu.example.org,, ".into());
         })
@@ -1181,8 +1188,11 @@ mod tests {
 
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("portcullis.toml");
-        std::fs::write(&path, "require_verified_email = true\nsignup = \"invite\"\n")
-            .expect("write");
+        std::fs::write(
+            &path,
+            "require_verified_email = true\nsignup = \"invite\"\n",
+        )
+        .expect("write");
         let args = SettingsArgs {
             config: Some(path.clone()),
             ..SettingsArgs::default()
@@ -1196,7 +1206,12 @@ mod tests {
             require_verified_email: Some(false),
             ..SettingsArgs::default()
         };
-        assert!(!Config::load(&args).expect("load").server.require_verified_email);
+        assert!(
+            !Config::load(&args)
+                .expect("load")
+                .server
+                .require_verified_email
+        );
     }
 
     #[test]
@@ -1212,15 +1227,18 @@ mod tests {
         assert_eq!(url.port(), mail::SUBMISSIONS_PORT);
         assert_eq!(url.tls(), mail::TlsMode::Implicit);
         assert_eq!(url.user(), Some("alice"));
-        let c = with(|a| a.smtp_url = Some("smtp://127.0.0.1:2525?tls=required".into()))
-            .expect("smtp");
+        let c =
+            with(|a| a.smtp_url = Some("smtp://127.0.0.1:2525?tls=required".into())).expect("smtp");
         let mail::Transport::Smtp(url) = &c.server.mail.transport else {
             panic!("expected SMTP: {:?}", c.server.mail.transport);
         };
         assert_eq!((url.port(), url.tls()), (2525, mail::TlsMode::Required));
         // Empty is the same as unset: the outbox.
         let c = with(|a| a.smtp_url = Some(String::new())).expect("empty");
-        assert!(matches!(c.server.mail.transport, mail::Transport::Outbox(_)));
+        assert!(matches!(
+            c.server.mail.transport,
+            mail::Transport::Outbox(_)
+        ));
     }
 
     #[test]
@@ -1280,7 +1298,10 @@ mod tests {
             from("http://127.0.0.1:8080"),
             "\"Portcullis\" <noreply@localhost>"
         );
-        assert_eq!(from("http://[::1]:8080"), "\"Portcullis\" <noreply@localhost>");
+        assert_eq!(
+            from("http://[::1]:8080"),
+            "\"Portcullis\" <noreply@localhost>"
+        );
         assert_eq!(
             with(|_| {}).expect("default").server.mail.from,
             "\"Portcullis\" <noreply@localhost>"
@@ -1290,9 +1311,12 @@ mod tests {
             a.brand_name = Some("Acme \"ID\"".into());
         })
         .expect("brand");
-        assert_eq!(branded.server.mail.from, "\"Acme ID\" <noreply@id.example.com>");
-        let given = with(|a| a.mail_from = Some("Accounts <accounts@mail.example>".into()))
-            .expect("given");
+        assert_eq!(
+            branded.server.mail.from,
+            "\"Acme ID\" <noreply@id.example.com>"
+        );
+        let given =
+            with(|a| a.mail_from = Some("Accounts <accounts@mail.example>".into())).expect("given");
         assert_eq!(given.server.mail.from, "Accounts <accounts@mail.example>");
     }
 
@@ -1324,11 +1348,11 @@ mod tests {
 
     #[test]
     fn the_outbox_sits_beside_the_sqlite_file_or_in_data() {
-        let outbox = |f: fn(&mut SettingsArgs)| match with(f).expect("settings").server.mail.transport
-        {
-            mail::Transport::Outbox(dir) => dir,
-            other => panic!("expected the outbox: {other:?}"),
-        };
+        let outbox =
+            |f: fn(&mut SettingsArgs)| match with(f).expect("settings").server.mail.transport {
+                mail::Transport::Outbox(dir) => dir,
+                other => panic!("expected the outbox: {other:?}"),
+            };
         assert_eq!(outbox(|_| {}), PathBuf::from("data/outbox"));
         assert_eq!(
             outbox(|a| a.database_url = Some("sqlite:///var/lib/portcullis/id.db".into())),
@@ -1350,7 +1374,10 @@ mod tests {
 
     #[test]
     fn brand_name_is_trimmed_and_bounded() {
-        assert_eq!(with(|_| {}).expect("default").server.brand_name, "Portcullis");
+        assert_eq!(
+            with(|_| {}).expect("default").server.brand_name,
+            "Portcullis"
+        );
         let c = with(|a| a.brand_name = Some("  Acme ID \t".into())).expect("trimmed");
         assert_eq!(c.server.brand_name, "Acme ID");
         let sixty = "é".repeat(60);

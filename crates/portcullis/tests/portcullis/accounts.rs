@@ -126,9 +126,7 @@ impl Api {
 }
 
 fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("no {key} in {v}"))
+    v[key].as_str().unwrap_or_else(|| panic!("no {key} in {v}"))
 }
 
 /// The operator commands on a database a server is serving: what they change is what the
@@ -139,10 +137,13 @@ async fn operators_manage_accounts_of_a_running_server(backend: Backend) {
     let env = [
         ("PORTCULLIS_DATABASE_URL", db.url()),
         ("PORTCULLIS_BIND", "127.0.0.1:0"),
+        // Keys are trusted this long unless an instance hears they changed.
+        ("PORTCULLIS_API_KEY_CACHE", "300"),
     ];
     let serve = Process::spawn(dir.path(), &[], &env);
     let api = Api::new(&serve.wait_listening());
     let ada = api.signup("ada@example.com", "correct horse").await;
+    let ada_id = str_of(&ada["user"], "id").to_owned();
     let bob = api.signup("bob@example.com", "correct horse").await;
     assert_eq!(ada["user"]["emailVerified"], false);
 
@@ -154,10 +155,7 @@ async fn operators_manage_accounts_of_a_running_server(backend: Backend) {
         "new secret one\n",
     );
     assert!(ok, "{err}");
-    assert!(
-        out.contains("password set for ada@example.com"),
-        "{out:?}"
-    );
+    assert!(out.contains("password set for ada@example.com"), "{out:?}");
     assert!(!out.contains("new secret one") && !err.contains("new secret one"));
     assert_eq!(api.refresh(str_of(&ada, "refreshToken")).await, 401);
     assert_eq!(api.login("ada@example.com", "correct horse").await.0, 401);
@@ -210,7 +208,11 @@ async fn operators_manage_accounts_of_a_running_server(backend: Backend) {
     // verify-email: /api/v1/me tells the truth.
     let (status, me) = api.get("/api/v1/me", &ada_token).await;
     assert_eq!((status, &me["emailVerified"]), (200, &json!(false)), "{me}");
-    let (ok, out, err) = run(dir.path(), &["user", "verify-email", "ada@example.com"], &env);
+    let (ok, out, err) = run(
+        dir.path(),
+        &["user", "verify-email", "ada@example.com"],
+        &env,
+    );
     assert!(ok, "{err}");
     assert!(out.contains("ada@example.com is verified"), "{out}");
     let (_, me) = api.get("/api/v1/me", &ada_token).await;
@@ -251,6 +253,23 @@ async fn operators_manage_accounts_of_a_running_server(backend: Backend) {
     );
     assert_eq!(api.login("bob@example.com", "correct horse").await.0, 200);
 
+    // An API key of Ada's own organization, used once, so the server has it cached.
+    let (ok, minted, err) = run(
+        dir.path(),
+        &["apikey", "create", "--org", &ada_org, "--scope", "org:read"],
+        &env,
+    );
+    assert!(ok, "{err}");
+    let key = minted.trim().split('\t').nth(1).expect("key").to_owned();
+    let org_path = format!("/api/v1/organizations/{ada_org}");
+    let with_key = || {
+        api.http
+            .get(format!("{}{org_path}", api.base))
+            .header("x-api-key", &key)
+            .send()
+    };
+    assert_eq!(with_key().await.expect("get").status(), 200);
+
     // Ada goes, with the organization only she belonged to; Bob's stays, without her.
     let (ok, out, err) = run(dir.path(), &["user", "delete", "ada@example.com"], &env);
     assert!(ok, "{err}");
@@ -267,9 +286,43 @@ async fn operators_manage_accounts_of_a_running_server(backend: Backend) {
             .expect("find")
             .is_none()
     );
-    assert!(accounts::find_org(&mut conn, &ada_org).expect("find").is_none());
+    assert!(
+        accounts::find_org(&mut conn, &ada_org)
+            .expect("find")
+            .is_none()
+    );
     let members = accounts::members(&mut conn, &bob_org).expect("members");
     assert_eq!(members.len(), 1, "{members:?}");
+    if backend == Backend::Postgres {
+        // The running instance heard that the key went with the organization.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let status = with_key().await.expect("get").status();
+            if status == 401 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the deleted organization's key still answers {status}"
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    // Each operator change is in the audit log, with the user as actor, marked as the CLI's.
+    let (ok, audit, err) = run(dir.path(), &["audit", "--actor", &ada_id], &env);
+    assert!(ok, "{err}");
+    let events: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    for kind in ["password_set", "email_verified", "account_deleted"] {
+        let event = events
+            .iter()
+            .find(|e| e["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} event: {audit}"));
+        assert_eq!(event["detail"]["via"], "cli", "{event}");
+    }
+    assert!(!audit.contains("new secret one"), "{audit}");
 
     // Now alone, Bob may go, and his organization with him.
     let (ok, out, err) = run(dir.path(), &["user", "delete", "bob@example.com"], &env);
@@ -278,7 +331,11 @@ async fn operators_manage_accounts_of_a_running_server(backend: Backend) {
         out.contains(&format!("deleted organization {bob_org}")),
         "{out}"
     );
-    assert!(accounts::find_org(&mut conn, &bob_org).expect("find").is_none());
+    assert!(
+        accounts::find_org(&mut conn, &bob_org)
+            .expect("find")
+            .is_none()
+    );
     let (ok, _, err) = run(dir.path(), &["user", "delete", "bob@example.com"], &env);
     assert!(!ok);
     assert!(err.contains("no user bob@example.com"), "{err}");
@@ -364,7 +421,10 @@ fn unusable_mail_settings_stop_the_start() {
         ),
         "invalid PORTCULLIS_SMTP_URL",
     );
-    assert!(!lines.iter().any(|l| l.contains("Bad-Url-Pass")), "{lines:?}");
+    assert!(
+        !lines.iter().any(|l| l.contains("Bad-Url-Pass")),
+        "{lines:?}"
+    );
 }
 
 /// Polls `read` until it gives at least `n` letters; panics naming what came when 30 s pass.
@@ -448,7 +508,11 @@ async fn mailed_tokens_and_passwords_reach_no_log_and_no_audit_event() {
     assert_eq!(status, 202);
     let letters = wait_for_letters(2, || mail::testing::read_outbox(&outbox));
     let reset_token = token_of(&letters[1]);
-    assert!(letters[1].link().is_some_and(|l| l.contains("/password/reset?token=")));
+    assert!(
+        letters[1]
+            .link()
+            .is_some_and(|l| l.contains("/password/reset?token="))
+    );
     let (status, body) = api
         .post(
             "/api/v1/auth/password/reset",
@@ -495,8 +559,14 @@ async fn mailed_tokens_and_passwords_reach_no_log_and_no_audit_event() {
         ("the second password", second.to_owned()),
         ("the verification token", verify_token),
         ("the reset token", reset_token),
-        ("the sign-up's refresh token", str_of(&ada, "refreshToken").to_owned()),
-        ("the sign-in's access token", str_of(&fresh, "token").to_owned()),
+        (
+            "the sign-up's refresh token",
+            str_of(&ada, "refreshToken").to_owned(),
+        ),
+        (
+            "the sign-in's access token",
+            str_of(&fresh, "token").to_owned(),
+        ),
     ];
     for (what, secret) in &secrets {
         assert!(!log.contains(secret.as_str()), "{what} reached the log");
