@@ -319,6 +319,11 @@ fn serve(config: Config) -> ExitCode {
         return fail(&format!("cannot send mail: {e}"));
     }
     let settings: Settings = config.server;
+    // A From lettre refuses, or an outbox folder that cannot be made, is the operator's to fix
+    // before serving: the server would otherwise fall back to a temporary outbox.
+    if let Err(e) = mail::Mailer::start(settings.mail.clone()) {
+        return fail(&e);
+    }
     let made = store
         .conn()
         .map_err(|e| e.to_string())
@@ -557,6 +562,7 @@ fn user_command(config: &Config, cmd: UserCommand) -> CliResult {
                 Ok::<_, accounts::AccountError>(())
             })
             .map_err(|e| e.to_string())?;
+            record_user_event(&mut conn, now, "password_set", &user.id, json!({}));
             out(&format!(
                 "password set for {}; every session and refresh token ended",
                 user.email
@@ -565,10 +571,19 @@ fn user_command(config: &Config, cmd: UserCommand) -> CliResult {
         UserCommand::VerifyEmail { email } => {
             let user = find_user(&mut conn, &email)?;
             accounts::mark_email_verified(&mut conn, &user.id, now).map_err(|e| e.to_string())?;
+            record_user_event(&mut conn, now, "email_verified", &user.id, json!({}));
             out(&format!("{} is verified", user.email))
         }
         UserCommand::Delete { email } => {
             let user = find_user(&mut conn, &email)?;
+            // The API keys of the organizations that go with the user: every instance evicts
+            // them from its cache, as when a user deletes their own account.
+            let mut keys = Vec::new();
+            for (org, _) in accounts::orgs_of(&mut conn, &user.id).map_err(|e| e.to_string())? {
+                for key in apikeys::list_keys(&mut conn, &org.id).map_err(|e| e.to_string())? {
+                    keys.push((org.id.clone(), key.id));
+                }
+            }
             let deleted = accounts::delete_account_as_operator(&mut conn, &user.email)
                 .map_err(|e| match e {
                     accounts::AccountError::LastOwner => format!(
@@ -577,6 +592,19 @@ fn user_command(config: &Config, cmd: UserCommand) -> CliResult {
                     ),
                     other => other.to_string(),
                 })?;
+            for (_, key) in keys
+                .iter()
+                .filter(|(org, _)| deleted.orgs_deleted.contains(org))
+            {
+                server::invalidate::publish(&mut conn, server::invalidate::Change::ApiKey(key));
+            }
+            record_user_event(
+                &mut conn,
+                now,
+                "account_deleted",
+                &user.id,
+                json!({ "organizationsDeleted": deleted.orgs_deleted }),
+            );
             out(&format!("deleted {}", user.email))?;
             for org in deleted.orgs_deleted {
                 out(&format!("deleted organization {org}"))?;
@@ -584,6 +612,25 @@ fn user_command(config: &Config, cmd: UserCommand) -> CliResult {
             Ok(())
         }
     }
+}
+
+/// An operator's change to a user, in the audit log as the server records the user's own
+/// (same kind, the user as actor), marked `"via": "cli"`.
+fn record_user_event(
+    conn: &mut store::Conn,
+    now: i64,
+    kind: &'static str,
+    user_id: &str,
+    mut detail: Value,
+) {
+    detail["via"] = json!("cli");
+    server::audit::record(
+        conn,
+        now,
+        server::audit::Event::new(kind)
+            .actor(Some(user_id))
+            .detail(detail),
+    );
 }
 
 fn find_user(conn: &mut store::Conn, email: &str) -> Result<accounts::User, String> {

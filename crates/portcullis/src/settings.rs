@@ -544,12 +544,14 @@ impl Config {
                 .map_err(|e| invalid("PORTCULLIS_DATABASE_URL", e.to_string()))?,
             None => d.database_url,
         };
+        // Checked once trimmed: a value with a trailing newline or tab (from a file, say) is
+        // the name without it.
         let brand_name = match args.brand_name.or(file.brand_name) {
             None => d.brand_name,
             Some(name)
                 if !name.trim().is_empty()
-                    && name.chars().count() <= 60
-                    && !name.chars().any(char::is_control) =>
+                    && name.trim().chars().count() <= 60
+                    && !name.trim().chars().any(char::is_control) =>
             {
                 name.trim().to_owned()
             }
@@ -1112,5 +1114,285 @@ mod tests {
             Config::load(&missing),
             Err(ConfigError::Unreadable { .. })
         ));
+    }
+
+    #[test]
+    fn signup_mode_is_open_invite_or_closed() {
+        assert_eq!(
+            with(|_| {}).expect("default").server.signup.mode,
+            accounts::SignupMode::Open
+        );
+        for (raw, mode) in [
+            ("open", accounts::SignupMode::Open),
+            ("invite", accounts::SignupMode::Invite),
+            ("closed", accounts::SignupMode::Closed),
+        ] {
+            let c = with(|a| a.signup = Some(raw.into())).expect(raw);
+            assert_eq!(c.server.signup.mode, mode, "{raw}");
+        }
+        for bad in ["Open", "invites", "", "none"] {
+            let err = with(|a| a.signup = Some(bad.into()))
+                .expect_err(bad)
+                .to_string();
+            assert!(
+                err.contains("PORTCULLIS_SIGNUP") && err.contains("open, invite or closed"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn signup_domains_are_a_list_of_domain_names() {
+        assert!(
+            with(|_| {})
+                .expect("default")
+                .server
+                .signup
+                .domains
+                .is_empty()
+        );
+        let c = with(|a| {
+            a.signup_domains = Some(" Example.com,@corp.example  .eu.example.org,, ".into());
+        })
+        .expect("a list");
+        assert_eq!(
+            c.server.signup.domains,
+            ["example.com", "corp.example", "eu.example.org"]
+        );
+        assert!(
+            c.server.signup.admits("ada@sub.example.com").is_ok()
+                && c.server.signup.admits("eve@evil.example").is_err(),
+            "the parsed list is the one sign-up checks"
+        );
+        for bad in [
+            "example",
+            "exa mple.com;drop",
+            "ex_ample.com",
+            "a..b.com",
+            "user@example.com",
+            "*.example.com",
+            "https://example.com",
+        ] {
+            let err = with(|a| a.signup_domains = Some(bad.into()))
+                .expect_err(bad)
+                .to_string();
+            assert!(err.contains("PORTCULLIS_SIGNUP_DOMAINS"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn required_verification_is_off_unless_asked_for() {
+        assert!(!with(|_| {}).expect("default").server.require_verified_email);
+        let on = with(|a| a.require_verified_email = Some(true)).expect("on");
+        assert!(on.server.require_verified_email);
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("portcullis.toml");
+        std::fs::write(
+            &path,
+            "require_verified_email = true\nsignup = \"invite\"\n",
+        )
+        .expect("write");
+        let args = SettingsArgs {
+            config: Some(path.clone()),
+            ..SettingsArgs::default()
+        };
+        let s = Config::load(&args).expect("load").server;
+        assert!(s.require_verified_email);
+        assert_eq!(s.signup.mode, accounts::SignupMode::Invite);
+        // A flag wins over the file.
+        let args = SettingsArgs {
+            config: Some(path),
+            require_verified_email: Some(false),
+            ..SettingsArgs::default()
+        };
+        assert!(
+            !Config::load(&args)
+                .expect("load")
+                .server
+                .require_verified_email
+        );
+    }
+
+    #[test]
+    fn smtp_url_becomes_the_smtp_transport() {
+        let c = with(|a| {
+            a.smtp_url = Some("smtps://alice:p%40ss@Mail.Example.com".into());
+        })
+        .expect("smtps");
+        let mail::Transport::Smtp(url) = &c.server.mail.transport else {
+            panic!("expected SMTP: {:?}", c.server.mail.transport);
+        };
+        assert_eq!(url.host(), "mail.example.com");
+        assert_eq!(url.port(), mail::SUBMISSIONS_PORT);
+        assert_eq!(url.tls(), mail::TlsMode::Implicit);
+        assert_eq!(url.user(), Some("alice"));
+        let c =
+            with(|a| a.smtp_url = Some("smtp://127.0.0.1:2525?tls=required".into())).expect("smtp");
+        let mail::Transport::Smtp(url) = &c.server.mail.transport else {
+            panic!("expected SMTP: {:?}", c.server.mail.transport);
+        };
+        assert_eq!((url.port(), url.tls()), (2525, mail::TlsMode::Required));
+        // Empty is the same as unset: the outbox.
+        let c = with(|a| a.smtp_url = Some(String::new())).expect("empty");
+        assert!(matches!(
+            c.server.mail.transport,
+            mail::Transport::Outbox(_)
+        ));
+    }
+
+    #[test]
+    fn a_bad_smtp_url_names_the_setting_and_never_its_password() {
+        let password = "Hunter2-Secret";
+        for bad in [
+            format!("http://alice:{password}@mail.example.com"),
+            format!("smtp://alice:{password}@mail.example.com/path"),
+            format!("smtp://alice:{password}@mail.example.com?tls=sometimes"),
+            format!("smtps://alice:{password}@mail.example.com?tls=required"),
+            format!("smtp://alice:{password}@mail.example.com:99999"),
+            format!("smtp://:{password}@mail.example.com"),
+            format!("smtp://alice:{password}@[::1"),
+            format!("smtp://alice:{password}@mail.example.com#frag"),
+        ] {
+            let err = with(|a| a.smtp_url = Some(bad.clone()))
+                .expect_err(&bad.replace(password, "***"))
+                .to_string();
+            assert!(err.contains("PORTCULLIS_SMTP_URL"), "{err}");
+            assert!(!err.contains(password), "the password leaked: {err}");
+        }
+    }
+
+    #[test]
+    fn the_smtp_password_is_not_in_the_configs_debug() {
+        let c = with(|a| {
+            a.smtp_url = Some("smtp://alice:Hunter2-Secret@mail.example.com".into());
+            a.database_url = Some("postgres://portcullis:Pg-Secret-9@db.example/portcullis".into());
+            a.master_key = Some("00".repeat(32));
+        })
+        .expect("settings");
+        let debug = format!("{c:?}");
+        assert!(debug.contains("mail.example.com"), "{debug}");
+        assert!(!debug.contains("Hunter2-Secret"), "{debug}");
+        assert!(!debug.contains("Pg-Secret-9"), "{debug}");
+        assert!(!debug.contains(&"00".repeat(32)), "{debug}");
+    }
+
+    #[test]
+    fn mail_from_defaults_to_the_brand_at_the_issuers_host() {
+        let from = |issuer: &str| {
+            with(|a| a.issuer = Some(issuer.into()))
+                .expect(issuer)
+                .server
+                .mail
+                .from
+        };
+        assert_eq!(
+            from("https://id.example.com"),
+            "\"Portcullis\" <noreply@id.example.com>"
+        );
+        assert_eq!(
+            from("https://ID.Example.com:8443/tenant"),
+            "\"Portcullis\" <noreply@id.example.com>"
+        );
+        assert_eq!(
+            from("http://127.0.0.1:8080"),
+            "\"Portcullis\" <noreply@localhost>"
+        );
+        assert_eq!(
+            from("http://[::1]:8080"),
+            "\"Portcullis\" <noreply@localhost>"
+        );
+        assert_eq!(
+            with(|_| {}).expect("default").server.mail.from,
+            "\"Portcullis\" <noreply@localhost>"
+        );
+        let branded = with(|a| {
+            a.issuer = Some("https://id.example.com".into());
+            a.brand_name = Some("Acme \"ID\"".into());
+        })
+        .expect("brand");
+        assert_eq!(
+            branded.server.mail.from,
+            "\"Acme ID\" <noreply@id.example.com>"
+        );
+        let given =
+            with(|a| a.mail_from = Some("Accounts <accounts@mail.example>".into())).expect("given");
+        assert_eq!(given.server.mail.from, "Accounts <accounts@mail.example>");
+    }
+
+    /// The default From is one lettre takes: a From it refused would make every letter fail.
+    #[test]
+    fn the_mailer_accepts_the_default_from() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (issuer, brand) in [
+            ("https://id.example.com", None),
+            ("http://127.0.0.1:8080", None),
+            ("http://[::1]:8080", None),
+            ("http://localhost:8080", None),
+            ("https://id.example.com", Some("Acme, Inc. (ID)")),
+            ("https://id.example.com", Some("O'Brien & Söhne <ID>")),
+            ("https://id.example.com", Some("Back\\slash \"quoted\"")),
+        ] {
+            let c = with(|a| {
+                a.issuer = Some(issuer.into());
+                a.brand_name = brand.map(str::to_owned);
+                a.mail_outbox = Some(dir.path().join("outbox"));
+            })
+            .expect(issuer);
+            let from = c.server.mail.from.clone();
+            if let Err(e) = mail::Mailer::start(c.server.mail) {
+                panic!("{issuer} {brand:?}: the default From {from:?} is refused: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_outbox_sits_beside_the_sqlite_file_or_in_data() {
+        let outbox =
+            |f: fn(&mut SettingsArgs)| match with(f).expect("settings").server.mail.transport {
+                mail::Transport::Outbox(dir) => dir,
+                other => panic!("expected the outbox: {other:?}"),
+            };
+        assert_eq!(outbox(|_| {}), PathBuf::from("data/outbox"));
+        assert_eq!(
+            outbox(|a| a.database_url = Some("sqlite:///var/lib/portcullis/id.db".into())),
+            PathBuf::from("/var/lib/portcullis/outbox")
+        );
+        assert_eq!(
+            outbox(|a| a.database_url = Some("sqlite://portcullis.db".into())),
+            PathBuf::from("outbox")
+        );
+        assert_eq!(
+            outbox(|a| a.database_url = Some("postgres://u:p@db.example/portcullis".into())),
+            PathBuf::from("data/outbox")
+        );
+        assert_eq!(
+            outbox(|a| a.mail_outbox = Some("/srv/mail".into())),
+            PathBuf::from("/srv/mail")
+        );
+    }
+
+    #[test]
+    fn brand_name_is_trimmed_and_bounded() {
+        assert_eq!(
+            with(|_| {}).expect("default").server.brand_name,
+            "Portcullis"
+        );
+        let c = with(|a| a.brand_name = Some("  Acme ID \t".into())).expect("trimmed");
+        assert_eq!(c.server.brand_name, "Acme ID");
+        let sixty = "é".repeat(60);
+        let c = with(|a| a.brand_name = Some(sixty.clone())).expect("60 characters");
+        assert_eq!(c.server.brand_name, sixty);
+        for bad in [
+            String::new(),
+            "   ".to_owned(),
+            "x".repeat(61),
+            "Acme\nID".to_owned(),
+        ] {
+            let err = with(|a| a.brand_name = Some(bad.clone()))
+                .expect_err(&bad)
+                .to_string();
+            assert!(err.contains("PORTCULLIS_BRAND_NAME"), "{bad:?}: {err}");
+        }
     }
 }

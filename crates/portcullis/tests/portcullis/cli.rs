@@ -11,13 +11,27 @@ use store::Backend;
 use store::testing::TestDb;
 
 /// A `portcullis` process, killed when dropped.
-struct Process {
+pub(crate) struct Process {
     child: Child,
-    stderr: mpsc::Receiver<String>,
+    pub(crate) stderr: mpsc::Receiver<String>,
+    stdout: mpsc::Receiver<String>,
+}
+
+/// Sends each line of `from` to a channel, from a thread of its own.
+fn lines_of(from: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(from).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 impl Process {
-    fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+    pub(crate) fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
         cmd.current_dir(dir)
             .args(args)
@@ -25,26 +39,23 @@ impl Process {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("PORTCULLIS_LOG_FORMAT", "json")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("spawn portcullis");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Self { child, stderr: rx }
+        let stderr = lines_of(child.stderr.take().expect("stderr"));
+        let stdout = lines_of(child.stdout.take().expect("stdout"));
+        Self {
+            child,
+            stderr,
+            stdout,
+        }
     }
 
     /// Waits for the "listening" log line and returns the bound address.
-    fn wait_listening(&self) -> String {
+    pub(crate) fn wait_listening(&self) -> String {
         loop {
             let line = self
                 .stderr
@@ -58,13 +69,35 @@ impl Process {
     }
 
     /// Waits for the exit and returns (success, every stderr line).
-    fn finish(mut self) -> (bool, Vec<String>) {
-        let status = self.child.wait().expect("wait");
-        let lines: Vec<String> = self.stderr.iter().collect();
-        (status.success(), lines)
+    pub(crate) fn finish(self) -> (bool, Vec<String>) {
+        let (ok, stderr, _) = self.finish_with_stdout();
+        (ok, stderr)
     }
 
-    fn terminate(&self) {
+    /// Waits for the exit and returns (success, every stderr line, every stdout line).
+    pub(crate) fn finish_with_stdout(mut self) -> (bool, Vec<String>, Vec<String>) {
+        let status = self.child.wait().expect("wait");
+        let stderr: Vec<String> = self.stderr.iter().collect();
+        let stdout: Vec<String> = self.stdout.iter().collect();
+        (status.success(), stderr, stdout)
+    }
+
+    /// Like [`Process::finish`], but a process still running after `limit` is killed and the
+    /// test fails (a start that should have been refused serves instead).
+    pub(crate) fn finish_within(mut self, limit: Duration) -> (bool, Vec<String>) {
+        let deadline = std::time::Instant::now() + limit;
+        while self.child.try_wait().expect("try_wait").is_none() {
+            if std::time::Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let lines: Vec<String> = self.stderr.try_iter().collect();
+                panic!("portcullis still runs after {limit:?}: {lines:#?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.finish()
+    }
+
+    pub(crate) fn terminate(&self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -267,7 +300,7 @@ async fn two_instances_start_together_on_one_postgres_database() {
 }
 
 /// Runs a command to its end and returns (success, stdout).
-fn output(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+pub(crate) fn output(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
     cmd.current_dir(dir)
         .args(args)

@@ -1,6 +1,8 @@
 //! The `portcullis` binary as an operator runs it: the command line, several processes on one
-//! database, a process killed in the middle of writes; and the workspace's tidy rules.
+//! database, a process killed in the middle of writes, the operator's account commands and what
+//! the account flows leave in the logs; and the workspace's tidy rules.
 
+mod accounts;
 mod cli;
 mod cluster;
 mod crash;
