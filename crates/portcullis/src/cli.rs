@@ -319,11 +319,6 @@ fn serve(config: Config) -> ExitCode {
         return fail(&format!("cannot send mail: {e}"));
     }
     let settings: Settings = config.server;
-    // A From lettre refuses, or an outbox folder that cannot be made, is the operator's to fix
-    // before serving: the server would otherwise fall back to a temporary outbox.
-    if let Err(e) = mail::Mailer::start(settings.mail.clone()) {
-        return fail(&e);
-    }
     let made = store
         .conn()
         .map_err(|e| e.to_string())
