@@ -54,25 +54,40 @@ pub struct OwnedAuditEvent {
 }
 
 pub fn insert(conn: &mut Conn, event: &NewAuditEvent<'_>) -> crate::Result<()> {
-    diesel::insert_into(audit_events::table)
-        .values(event)
-        .execute(conn)
-        .map(drop)
-        .map_err(Into::into)
+    guarded(conn, |conn| {
+        diesel::insert_into(audit_events::table)
+            .values(event)
+            .execute(conn)
+            .map(drop)
+            .map_err(Into::into)
+    })
+}
+
+/// Inside an open transaction, an audit insert runs in a savepoint, so that a failed row is
+/// rolled back alone and the caller's change goes on (a failed statement would otherwise
+/// abort the whole transaction on PostgreSQL). Outside one, it is a plain insert.
+fn guarded(conn: &mut Conn, f: impl FnOnce(&mut Conn) -> crate::Result<()>) -> crate::Result<()> {
+    if crate::transaction::in_transaction(conn) {
+        crate::transaction(conn, f)
+    } else {
+        f(conn)
+    }
 }
 
 /// Several events in one multi-row insert (500 rows at a time, well within both backends'
 /// limits on bound parameters). diesel has no multi-row insert over the connection enum, so
 /// each backend's connection is used directly.
 pub fn insert_many(conn: &mut Conn, events: &[OwnedAuditEvent]) -> crate::Result<()> {
-    for chunk in events.chunks(500) {
-        let insert = diesel::insert_into(audit_events::table).values(chunk);
-        match conn {
-            Conn::Postgresql(pg) => insert.execute(pg)?,
-            Conn::Sqlite(lite) => insert.execute(lite)?,
-        };
-    }
-    Ok(())
+    guarded(conn, |conn| {
+        for chunk in events.chunks(500) {
+            let insert = diesel::insert_into(audit_events::table).values(chunk);
+            match conn {
+                Conn::Postgresql(pg) => insert.execute(pg)?,
+                Conn::Sqlite(lite) => insert.execute(lite)?,
+            };
+        }
+        Ok(())
+    })
 }
 
 /// Where a page of events starts: strictly older than this event.

@@ -48,6 +48,21 @@ where
     }
 }
 
+/// Whether a transaction is open on this connection.
+pub(crate) fn in_transaction(conn: &mut Conn) -> bool {
+    let depth = match conn {
+        Conn::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c)
+            .transaction_depth()
+            .ok()
+            .flatten(),
+        Conn::Postgresql(c) => AnsiTransactionManager::transaction_manager_status_mut(c)
+            .transaction_depth()
+            .ok()
+            .flatten(),
+    };
+    depth.is_some()
+}
+
 /// An outermost SQLite transaction: `BEGIN IMMEDIATE` under the process's writer mutex.
 fn sqlite_immediate<T, E>(
     conn: &mut Conn,

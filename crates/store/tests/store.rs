@@ -19,6 +19,23 @@ fn event<'a>(id: &'a str, at: i64, actor: Option<&'a str>) -> NewAuditEvent<'a> 
 }
 
 store::backend_tests! {
+    fn a_failed_audit_insert_leaves_the_callers_transaction_usable(db) {
+        // A row that cannot be written (here: a duplicate id) is lost alone; the change the
+        // transaction carries still commits (on PostgreSQL a failed statement would otherwise
+        // abort the transaction).
+        let mut conn = db.store().conn().expect("conn");
+        audit::insert(&mut conn, &event("dup", 1, None)).expect("first");
+        let outcome = store::transaction(&mut conn, |conn| {
+            assert!(audit::insert(conn, &event("dup", 2, None)).is_err(), "a duplicate id fails");
+            audit::insert(conn, &event("after", 3, None))?;
+            Ok::<_, StoreError>(())
+        });
+        outcome.expect("the transaction commits");
+        let all = audit::list(&mut conn, &audit::Filter::default(), 10).expect("list");
+        let ids: Vec<&str> = all.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["after", "dup"]);
+    }
+
     fn audit_events_insert_in_batches_and_page_by_cursor(db) {
         let mut conn = db.store().conn().expect("conn");
         let events: Vec<audit::OwnedAuditEvent> = (0..1203)
