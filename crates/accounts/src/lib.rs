@@ -15,6 +15,7 @@
 //! - Failed sign-in says the same thing, in about the same time, whether the email is unknown
 //!   or the password wrong.
 
+mod auth_methods;
 mod error;
 mod links;
 mod orgs;
@@ -24,6 +25,7 @@ mod sessions;
 mod throttle;
 mod users;
 
+pub use auth_methods::{ACR_SINGLE_FACTOR, AuthMethod, AuthMethods};
 pub use error::AccountError;
 pub use links::{
     EmailConfirmed, LinkPurpose, MAIL_GAP, MAIL_PER_HOUR, MailLink, check_reset_link,

@@ -4,7 +4,7 @@ use primitives::{PlainSecret, SecretHash, random_id, random_token};
 use store::Conn;
 use store::accounts::{self as rows, SessionRow};
 
-use crate::{AccountError, User};
+use crate::{AccountError, AuthMethods, User};
 
 /// Absolute and idle lifetimes, in seconds.
 #[derive(Debug, Clone, Copy)]
@@ -26,6 +26,8 @@ pub struct Session {
     pub expires_at: i64,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    /// How the user signed in.
+    pub amr: AuthMethods,
 }
 
 impl From<SessionRow> for Session {
@@ -40,6 +42,7 @@ impl From<SessionRow> for Session {
             expires_at: r.expires_at,
             user_agent: r.user_agent,
             ip: r.ip,
+            amr: AuthMethods::from_stored(&r.amr),
         }
     }
 }
@@ -51,10 +54,12 @@ pub struct StartedSession {
     pub cookie: PlainSecret,
 }
 
-/// Starts a session for a user who just signed in (a fresh id every time: no fixation).
+/// Starts a session for a user who just signed in with `amr` (a fresh id every time: no
+/// fixation).
 pub fn start_session(
     conn: &mut Conn,
     user_id: &str,
+    amr: &AuthMethods,
     now: i64,
     policy: SessionPolicy,
     user_agent: Option<&str>,
@@ -72,6 +77,7 @@ pub fn start_session(
         expires_at: now + policy.absolute,
         user_agent: user_agent.map(|ua| ua.chars().take(200).collect()),
         ip: ip.map(str::to_owned),
+        amr: amr.as_stored(),
     };
     rows::insert_session(conn, &row)?;
     Ok(StartedSession {

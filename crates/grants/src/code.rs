@@ -54,6 +54,7 @@ pub fn issue_code(
         resources: (!request.resources().is_empty())
             .then(|| serde_json::to_string(request.resources()).unwrap_or_default()),
         auth_time: session.auth_time,
+        amr: session.amr.as_stored(),
         session_id: Some(session.id.clone()),
         created_at: now,
         expires_at: now + CODE_TTL,
@@ -203,6 +204,7 @@ impl UserGrant {
             scope: Scope::from_stored(&code.row.scope),
             audience,
             auth_time: code.row.auth_time,
+            amr: accounts::AuthMethods::from_stored(&code.row.amr),
             nonce: code.row.nonce.clone(),
             sid: code.row.session_id.clone(),
         }
@@ -272,6 +274,7 @@ pub fn exchange_code(
                 client_id: client.id().to_owned(),
                 scope: Some(code.row.scope.clone()),
                 auth_time: code.row.auth_time,
+                amr: accounts::AuthMethods::from_stored(&code.row.amr),
                 resources: granted.clone(),
             };
             Some(crate::family::start_family(

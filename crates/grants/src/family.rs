@@ -22,6 +22,8 @@ pub struct Family {
     pub client_id: String,
     pub scope: Option<String>,
     pub auth_time: i64,
+    /// How the user signed in for the grant the family continues.
+    pub amr: accounts::AuthMethods,
     /// The RFC 8707 resources granted (empty: none named). Every refresh keeps them; a
     /// `resource` at the token endpoint may narrow them, never widen them (§2.2).
     pub resources: Vec<String>,
@@ -35,6 +37,7 @@ impl From<FamilyRow> for Family {
             client_id: r.client_id,
             scope: r.scope,
             auth_time: r.auth_time,
+            amr: accounts::AuthMethods::from_stored(&r.amr),
             // Written by `start_family` only; a value that does not parse grants nothing more
             // than the default audience.
             resources: r
@@ -77,6 +80,7 @@ pub fn start_family(
                 client_id: family.client_id.clone(),
                 scope: family.scope.clone(),
                 auth_time: family.auth_time,
+                amr: family.amr.as_stored(),
                 created_at: now,
                 revoked_at: None,
                 revoked_reason: None,

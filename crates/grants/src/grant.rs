@@ -24,6 +24,8 @@ pub struct UserGrant {
     pub(crate) scope: Scope,
     pub(crate) audience: Vec<String>,
     pub(crate) auth_time: i64,
+    /// How the user signed in (the `amr` and `acr` of the ID token).
+    pub(crate) amr: accounts::AuthMethods,
     pub(crate) nonce: Option<String>,
     pub(crate) sid: Option<String>,
 }
@@ -46,6 +48,9 @@ impl UserGrant {
     }
     pub fn auth_time(&self) -> i64 {
         self.auth_time
+    }
+    pub fn amr(&self) -> &accounts::AuthMethods {
+        &self.amr
     }
     pub fn nonce(&self) -> Option<&str> {
         self.nonce.as_deref()
@@ -218,6 +223,7 @@ pub mod testing {
             scope: Scope::from_stored(scope),
             audience: vec![client_id.to_owned()],
             auth_time,
+            amr: accounts::AuthMethods::password(),
             nonce: nonce.map(str::to_owned),
             sid: sid.map(str::to_owned),
         }

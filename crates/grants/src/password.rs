@@ -96,6 +96,7 @@ pub fn password_grant(
         scope,
         audience: user_audience(policy, client.client()),
         auth_time: now,
+        amr: accounts::AuthMethods::password(),
         nonce: None,
         sid: None,
     };
@@ -108,6 +109,7 @@ pub fn password_grant(
             client_id: client.id().to_owned(),
             scope: Some(scope_text),
             auth_time: now,
+            amr: accounts::AuthMethods::password(),
             resources: Vec::new(),
         };
         Some(

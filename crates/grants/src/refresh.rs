@@ -73,6 +73,7 @@ pub fn refresh(
                 scope,
                 audience,
                 auth_time: family.auth_time,
+                amr: family.amr.clone(),
                 nonce: None,
                 sid: None,
             };
@@ -202,7 +203,7 @@ pub fn first_party_sign_in(
     policy: &Policy<'_>,
     now: i64,
 ) -> Result<Issued, GrantError> {
-    let grant = UserGrant::first_party(user.clone(), now);
+    let grant = UserGrant::first_party(user.clone(), now, accounts::AuthMethods::password());
     let (access, _, grant) = sign_user(signer, grant, now)?;
     let family = crate::family::Family {
         id: String::new(),
@@ -210,6 +211,7 @@ pub fn first_party_sign_in(
         client_id: crate::family::FIRST_PARTY_CLIENT.to_owned(),
         scope: None,
         auth_time: now,
+        amr: accounts::AuthMethods::password(),
         resources: Vec::new(),
     };
     let refresh = crate::family::start_family(
@@ -245,7 +247,11 @@ pub fn first_party_refresh(
             let user = accounts::find_user(conn, &family.user_id)?
                 .filter(|u| !u.disabled)
                 .ok_or(accounts::AccountError::TokenInvalid)?;
-            let signed = sign_user(signer, UserGrant::first_party(user, family.auth_time), now)?;
+            let signed = sign_user(
+                signer,
+                UserGrant::first_party(user, family.auth_time, family.amr.clone()),
+                now,
+            )?;
             let (jti, exp) = (signed.0.jti.clone(), signed.0.expires_at);
             Ok((signed, jti, exp))
         },
@@ -261,7 +267,7 @@ pub fn first_party_refresh(
 
 impl UserGrant {
     /// The grant of the first-party JSON API: its own client and audience, no scope.
-    fn first_party(user: accounts::User, auth_time: i64) -> Self {
+    fn first_party(user: accounts::User, auth_time: i64, amr: accounts::AuthMethods) -> Self {
         Self {
             user,
             client_id: crate::family::FIRST_PARTY_CLIENT.to_owned(),
@@ -269,6 +275,7 @@ impl UserGrant {
             scope: Scope::default(),
             audience: vec![crate::FIRST_PARTY_AUDIENCE.to_owned()],
             auth_time,
+            amr,
             nonce: None,
             sid: None,
         }

@@ -449,6 +449,7 @@ mod tests {
             let started = accounts::start_session(
                 &mut conn,
                 &user.id,
+                &accounts::AuthMethods::password(),
                 state.now(),
                 state.session_policy(),
                 None,

@@ -161,6 +161,8 @@ pub struct SessionRow {
     pub expires_at: i64,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    /// How the user authenticated (RFC 8176 values, space-separated).
+    pub amr: String,
 }
 
 impl std::fmt::Debug for SessionRow {
@@ -438,6 +440,8 @@ pub struct FamilyRow {
     pub revoked_reason: Option<String>,
     /// JSON array of the RFC 8707 resources granted, or NULL.
     pub resources: Option<String>,
+    /// How the user authenticated for the sign-in the family continues (RFC 8176).
+    pub amr: String,
 }
 
 #[derive(Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]

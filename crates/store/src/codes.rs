@@ -26,6 +26,8 @@ pub struct CodeRow {
     pub family_id: Option<String>,
     pub access_jti: Option<String>,
     pub access_exp: Option<i64>,
+    /// How the user authenticated for the session the code was issued in (RFC 8176).
+    pub amr: String,
 }
 
 impl std::fmt::Debug for CodeRow {

@@ -81,6 +81,7 @@ diesel::table! {
         expires_at -> BigInt,
         user_agent -> Nullable<Text>,
         ip -> Nullable<Text>,
+        amr -> Text,
     }
 }
 
@@ -127,6 +128,7 @@ diesel::table! {
         revoked_at -> Nullable<BigInt>,
         revoked_reason -> Nullable<Text>,
         resources -> Nullable<Text>,
+        amr -> Text,
     }
 }
 
@@ -170,6 +172,7 @@ diesel::table! {
         family_id -> Nullable<Text>,
         access_jti -> Nullable<Text>,
         access_exp -> Nullable<BigInt>,
+        amr -> Text,
     }
 }
 

@@ -26,7 +26,7 @@ pub fn at_hash(access_token: &str, alg: SigningAlg) -> String {
 }
 
 /// Signs the ID token of a user grant (Core §2): `sub` the user, `aud` the client, the grant's
-/// `auth_time`, `nonce` and `sid`, `at_hash` of the access token issued beside it, and the
+/// `auth_time`, `amr` and `acr` (how the user signed in), `nonce` and `sid`, `at_hash` of the access token issued beside it, and the
 /// claims its scope releases; with the client's `id_token_signed_response_alg` (RS256 when it
 /// names none we sign with).
 pub fn issue_id_token(
@@ -47,6 +47,8 @@ pub fn issue_id_token(
     claims.insert("exp".into(), (now + issuance.ttl).into());
     claims.insert("iat".into(), now.into());
     claims.insert("auth_time".into(), grant.auth_time().into());
+    claims.insert("amr".into(), grant.amr().claim().into());
+    claims.insert("acr".into(), grant.amr().acr().into());
     if let Some(nonce) = grant.nonce() {
         claims.insert("nonce".into(), nonce.into());
     }

@@ -62,7 +62,7 @@ store::backend_tests! {
     fn password_reset_sets_the_password_ends_sessions_and_every_reset_link(db) {
         let mut conn = db.store().conn().expect("conn");
         let (user, _) = signup(&mut conn, &SignupPolicy::default(), &new_user("ada@example.com", "Ada"), None, hasher(), NOW).expect("signup");
-        start_session(&mut conn, &user.id, NOW, POLICY, None, None).expect("session");
+        start_session(&mut conn, &user.id, &accounts::AuthMethods::password(), NOW, POLICY, None, None).expect("session");
         assert!(request_password_reset(&mut conn, "nobody@example.com", NOW).expect("unknown").is_none());
         assert!(request_password_reset(&mut conn, "not an email", NOW).expect("garbage").is_none());
         let first = request_password_reset(&mut conn, " ADA@example.com", NOW).expect("reset").expect("link");

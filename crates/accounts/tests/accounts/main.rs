@@ -68,7 +68,7 @@ store::backend_tests! {
     fn sessions_expire_when_idle_or_old_and_can_be_revoked(db) {
         let mut conn = db.store().conn().expect("conn");
         let (user, _) = signup(&mut conn, &SignupPolicy::default(), &new_user("ada@example.com", "Ada"), None, hasher(), NOW).expect("signup");
-        let s = start_session(&mut conn, &user.id, NOW, POLICY, Some("test"), Some("127.0.0.1")).expect("start");
+        let s = start_session(&mut conn, &user.id, &accounts::AuthMethods::password(), NOW, POLICY, Some("test"), Some("127.0.0.1")).expect("start");
         let cookie = s.cookie.expose().to_owned();
         let (found, who) = resolve_session(&mut conn, &cookie, NOW + 10, POLICY).expect("resolve").expect("live");
         assert_eq!((found.id.as_str(), who.id.as_str()), (s.session.id.as_str(), user.id.as_str()));
@@ -77,7 +77,7 @@ store::backend_tests! {
         assert!(resolve_session(&mut conn, &cookie, NOW + 86_400, POLICY).expect("resolve").is_none());
         assert!(resolve_session(&mut conn, &cookie, NOW + 10, POLICY).expect("resolve").is_none(), "deleted, not just hidden");
         // Kept alive, but past the absolute limit: gone.
-        let s2 = start_session(&mut conn, &user.id, NOW, POLICY, None, None).expect("start");
+        let s2 = start_session(&mut conn, &user.id, &accounts::AuthMethods::password(), NOW, POLICY, None, None).expect("start");
         let c2 = s2.cookie.expose().to_owned();
         let mut t = NOW;
         while t < NOW + 7 * 86_400 - 80_000 {
@@ -86,7 +86,7 @@ store::backend_tests! {
         }
         assert!(resolve_session(&mut conn, &c2, NOW + 7 * 86_400, POLICY).expect("resolve").is_none());
         // Revocation by public id.
-        let s3 = start_session(&mut conn, &user.id, NOW, POLICY, None, None).expect("start");
+        let s3 = start_session(&mut conn, &user.id, &accounts::AuthMethods::password(), NOW, POLICY, None, None).expect("start");
         assert_eq!(list_sessions(&mut conn, &user.id).expect("list").len(), 1);
         revoke_session(&mut conn, &user.id, &s3.session.id).expect("revoke");
         assert!(resolve_session(&mut conn, s3.cookie.expose(), NOW + 1, POLICY).expect("resolve").is_none());

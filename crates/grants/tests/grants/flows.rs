@@ -103,9 +103,17 @@ fn user(conn: &mut Conn, email: &str) -> (accounts::User, accounts::Session) {
         absolute: 86_400,
         idle: 3_600,
     };
-    let session = accounts::start_session(conn, &user.id, NOW, policy, None, None)
-        .expect("session")
-        .session;
+    let session = accounts::start_session(
+        conn,
+        &user.id,
+        &accounts::AuthMethods::password(),
+        NOW,
+        policy,
+        None,
+        None,
+    )
+    .expect("session")
+    .session;
     (user, session)
 }
 

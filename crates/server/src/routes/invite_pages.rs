@@ -280,6 +280,7 @@ async fn join(
         &req,
         previous,
         user.id,
+        accounts::AuthMethods::password(),
         "/account?notice=invite_accepted",
     )
     .await

@@ -70,6 +70,7 @@ pub(super) async fn start_session_response(
     req: &HttpRequest,
     previous: MaybeSignedIn,
     user_id: String,
+    amr: accounts::AuthMethods,
     return_to: &str,
 ) -> Result<HttpResponse, PageError> {
     let previous = previous.0.map(|s| s.session);
@@ -88,6 +89,7 @@ pub(super) async fn start_session_response(
         accounts::start_session(
             &mut conn,
             &user_id,
+            &amr,
             st.now(),
             st.session_policy(),
             ua.as_deref(),
@@ -320,7 +322,15 @@ async fn login_submit(
         SignIn::Yes(user) => {
             state.throttle.record_success(&form.email);
             tracing::info!(user = %user.id, "signed in (browser)");
-            start_session_response(&state, &req, previous, user.id, &return_to).await
+            start_session_response(
+                &state,
+                &req,
+                previous,
+                user.id,
+                accounts::AuthMethods::password(),
+                &return_to,
+            )
+            .await
         }
         SignIn::Unverified => {
             state.throttle.record_success(&form.email);
@@ -455,7 +465,15 @@ async fn signup_submit(
             if state.settings.require_verified_email {
                 return Ok(super::account_pages::check_your_email(&user.email));
             }
-            start_session_response(&state, &req, previous, user.id, &return_to).await
+            start_session_response(
+                &state,
+                &req,
+                previous,
+                user.id,
+                accounts::AuthMethods::password(),
+                &return_to,
+            )
+            .await
         }
         Err((status, error)) => Ok(render(
             status,

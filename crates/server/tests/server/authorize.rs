@@ -153,6 +153,18 @@ async fn full_flow(server: &TestServer, public: bool) {
         Some("grace@example.com")
     );
     assert!(claims.auth_time().is_some());
+    // How the user signed in (RFC 8176), as the openidconnect crate reads it.
+    let amr: Vec<&str> = claims
+        .auth_method_refs()
+        .expect("amr")
+        .iter()
+        .map(|m| m.as_str())
+        .collect();
+    assert_eq!(amr, ["pwd"]);
+    assert_eq!(
+        claims.auth_context_ref().map(|a| a.as_str()),
+        Some("urn:portcullis:pwd")
+    );
     let expected_hash = AccessTokenHash::from_token(
         tokens.access_token(),
         id_token.signing_alg().expect("alg"),
