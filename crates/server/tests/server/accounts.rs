@@ -393,9 +393,14 @@ on_both_backends! {
             s.mail.transport = mail::Transport::Smtp(mail::SmtpUrl::parse(&url).expect("url"));
             s.brand_name = "Acme ID".into();
         });
-        signup(&server, "ada@example.com", "Ada").await;
+        let ada = signup(&server, "ada@example.com", "Ada").await;
         let letters = wait_for_letters(1, || smtp.messages()).await;
         assert_eq!(letters[0].to(), "ada@example.com");
+        // The verification link, followed, verifies.
+        let res = server.post_json("/api/v1/auth/verify-email", &json!({ "token": token_of(&letters[0].link().expect("link")) })).await;
+        assert_eq!(json_of(res).await["emailVerified"], true);
+        let browser = browser_client();
+        assert_eq!(page_login(&server, &browser, "ada@example.com", "correct horse").await.status(), 303);
         assert!(letters[0].subject().contains("Acme ID"), "{}", letters[0].subject());
         assert!(letters[0].html.as_deref().is_some_and(|h| h.contains("Acme ID")));
         assert!(server.outbox_mail().is_empty(), "nothing in the outbox when SMTP is set");
@@ -404,7 +409,16 @@ on_both_backends! {
         let letters = wait_for_letters(2, || smtp.messages()).await;
         let res = server.post_json("/api/v1/auth/password/reset", &json!({ "token": token_of(&letters[1].link().expect("link")), "password": "new secret one" })).await;
         assert_eq!(res.status(), 204);
+        // The old password refused, the new one accepted, every earlier session and refresh
+        // token ended.
+        assert_eq!(login(&server, "ada@example.com", "correct horse").await.status(), 401);
         assert_eq!(login(&server, "ada@example.com", "new secret one").await.status(), 200);
+        assert_eq!(browser.get(server.url("/account")).send().await.expect("get").status(), 303);
+        let res = server.post_json("/api/v1/auth/refresh", &json!({ "refreshToken": ada["refreshToken"] })).await;
+        assert_eq!(res.status(), 401);
+        // And the notice of the change went the same way.
+        let letters = wait_for_letters(3, || smtp.messages()).await;
+        assert!(letters[2].subject().contains("password was changed"), "{}", letters[2].subject());
     }
 
     async fn a_mail_server_that_is_down_loses_no_request(db) {
