@@ -525,11 +525,11 @@ fn user_command(config: &Config, cmd: UserCommand) -> CliResult {
             Ok(())
         }
         UserCommand::List => {
-            out("id\temail\tname\tdisabled")?;
+            out("id\temail\tname\tverified\tdisabled")?;
             for u in accounts::list_users(&mut conn).map_err(|e| e.to_string())? {
                 out(&format!(
-                    "{}\t{}\t{}\t{}",
-                    u.id, u.email, u.name, u.disabled
+                    "{}\t{}\t{}\t{}\t{}",
+                    u.id, u.email, u.name, u.email_verified, u.disabled
                 ))?;
             }
             Ok(())

@@ -238,6 +238,24 @@ pub fn reset_password(
     Ok(user)
 }
 
+/// Renames the account (audited: `profile_updated`).
+pub fn rename(
+    state: &AppState,
+    conn: &mut Conn,
+    user_id: &str,
+    name: &str,
+    ip: Option<&str>,
+) -> Result<User, AccountError> {
+    let now = state.now();
+    let user = accounts::rename(conn, user_id, name, now)?;
+    crate::audit::record(
+        conn,
+        now,
+        Event::new("profile_updated").actor(Some(user_id)).ip(ip),
+    );
+    Ok(user)
+}
+
 /// Changes the password of a signed-in user who gave the current one. Every other session
 /// ends (`keep`: the browser session making the change, if it is one), and every refresh
 /// family of the user, in one transaction.

@@ -619,15 +619,20 @@ fn operators_create_list_and_disable_users() {
     assert!(
         listed
             .lines()
-            .any(|l| l.contains("Op@Example.com") && l.ends_with("false")),
+            .any(|l| l.contains("Op@Example.com") && l.ends_with("\tfalse\tfalse")),
         "{listed}"
     );
+    assert!(
+        listed.starts_with("id\temail\tname\tverified\tdisabled\n"),
+        "{listed}"
+    );
+    assert!(output(dir.path(), &["user", "verify-email", "op@example.com"], &[]).0);
     assert!(output(dir.path(), &["user", "disable", "op@example.com"], &[]).0);
     let (_, listed) = output(dir.path(), &["user", "list"], &[]);
     assert!(
         listed
             .lines()
-            .any(|l| l.contains("Op@Example.com") && l.ends_with("true")),
+            .any(|l| l.contains("Op@Example.com") && l.ends_with("\ttrue\ttrue")),
         "{listed}"
     );
     assert!(!output(dir.path(), &["user", "disable", "nobody@example.com"], &[]).0);

@@ -407,13 +407,15 @@ async fn form_failed(
 }
 
 async fn save_name(
+    req: HttpRequest,
     state: web::Data<AppState>,
     checked: CsrfChecked<NameForm, ReturnToAccount>,
 ) -> Result<HttpResponse, PageError> {
     let CsrfChecked { signed_in, form } = checked;
     let user_id = signed_in.user.id.clone();
+    let ip = client_ip(&req, &state);
     match crate::account::blocking(&state, move |st, conn| {
-        accounts::rename(conn, &user_id, &form.name, st.now())
+        crate::account::rename(st, conn, &user_id, &form.name, ip.as_deref())
     })
     .await?
     {

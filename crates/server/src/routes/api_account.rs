@@ -128,18 +128,21 @@ pub(super) struct ProfileBody {
 
 /// `PATCH /api/v1/me {"name"}`.
 pub(super) async fn update_me(
+    req: HttpRequest,
     caller: FirstPartyUser,
     state: web::Data<AppState>,
     body: web::Json<ProfileBody>,
 ) -> Result<HttpResponse, ApiError> {
     let name = required(&body.name, "name")?.to_owned();
+    let ip = client_ip(&req, &state);
     let user = web::block(move || -> Result<_, ApiError> {
         let mut conn = state.store.conn()?;
-        Ok(accounts::rename(
+        Ok(crate::account::rename(
+            &state,
             &mut conn,
             &caller.user.id,
             &name,
-            state.now(),
+            ip.as_deref(),
         )?)
     })
     .await??;

@@ -246,6 +246,11 @@ on_both_backends! {
         assert_eq!(json_of(res).await["name"], "Ada Lovelace");
         let res = api(&server, reqwest::Method::PATCH, "/api/v1/me", Some(&token), &json!({ "name": "" })).await;
         assert_eq!(res.status(), 400);
+        {
+            let mut conn = db.store().conn().expect("conn");
+            let events = store::audit::list(&mut conn, &store::audit::Filter { kind: Some("profile_updated"), ..Default::default() }, 10).expect("audit");
+            assert_eq!(events.len(), 1, "one rename, audited");
+        }
         // Email: a wrong password, an address in use, then a real change.
         let res = api(&server, reqwest::Method::POST, "/api/v1/me/email", Some(&token), &json!({ "email": "ada@new.example", "password": "wrong horse" })).await;
         assert_eq!(res.status(), 403);
