@@ -234,12 +234,16 @@ pub fn replace(
             return Err(RegistrationError::SecretMismatch);
         }
     }
-    let (mut client, secret) = update_client(conn, client, update.metadata, now)?;
-    let registration_token = rotate_registration_token(conn, &mut client, now)?;
-    Ok(ClientInformation {
-        client,
-        secret,
-        registration_token,
+    // The new metadata and the new registration token commit together: if the token cannot be
+    // rotated, the metadata stays as it was and the client retries with the token it holds.
+    store::transaction(conn, |conn| {
+        let (mut client, secret) = update_client(conn, client, update.metadata, now)?;
+        let registration_token = rotate_registration_token(conn, &mut client, now)?;
+        Ok(ClientInformation {
+            client,
+            secret,
+            registration_token,
+        })
     })
 }
 
@@ -303,5 +307,11 @@ impl ClientInformation {
             Value::String(format!("{issuer}/oauth2/register/{}", client.id)),
         );
         Value::Object(out)
+    }
+}
+
+impl From<store::StoreError> for RegistrationError {
+    fn from(e: store::StoreError) -> Self {
+        Self::Client(ClientError::Store(e))
     }
 }
