@@ -333,3 +333,71 @@ async fn sign_up_by_invitation_or_closed_shows_why_and_no_form() {
         assert_eq!(browser.count("a[href^='/signup']").await, 0, "{mode:?}");
     }
 }
+
+#[actix_web::test]
+async fn an_invited_person_joins_from_the_mailed_link_when_sign_up_is_by_invitation() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start_with(&db, |s| s.signup.mode = accounts::SignupMode::Invite);
+    // The organization's owner, made by an operator, invites Bob over the API.
+    let org = {
+        let mut conn = db.store().conn().expect("conn");
+        let new = accounts::NewUser {
+            email: "grace@example.com",
+            name: "Grace",
+            password: "analytical engine",
+        };
+        let anyone = accounts::SignupPolicy::default();
+        let hasher = accounts::PasswordHasher::new();
+        accounts::signup(
+            &mut conn,
+            &anyone,
+            &new,
+            Some("Analytical Engines"),
+            &hasher,
+            1,
+        )
+        .expect("owner")
+        .1
+    };
+    let login = server
+        .post_json(
+            "/api/v1/auth/login",
+            &serde_json::json!({ "email": "grace@example.com", "password": "analytical engine" }),
+        )
+        .await;
+    let token = json_of(login).await["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let res = server
+        .http
+        .post(server.url(&format!("/api/v1/organizations/{}/invites", org.id)))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "email": "bob@example.com", "role": "member" }))
+        .send()
+        .await
+        .expect("invite");
+    assert_eq!(res.status(), 201);
+    let letters = server.wait_for_mail(1).await;
+    assert_eq!(letters[0].to(), "bob@example.com");
+    // Bob opens the letter's link: the page names the organization and lets him join.
+    let browser = Browser::start().await;
+    browser.goto(&letters[0].link().expect("a link")).await;
+    browser.wait_for_text("Join Analytical Engines").await;
+    assert!(browser.text("#invitation").await.contains("as member"));
+    browser.type_into("#name", "Bob").await;
+    browser.type_into("#password", "difference engine").await;
+    browser.screenshot("accounts-invite").await;
+    browser
+        .click("form[action$='/join'] button[type=submit]")
+        .await;
+    browser.wait_for_text("You joined the organization.").await;
+    assert!(browser.title().await.starts_with("Your account"));
+    // His account has its own verification letter.
+    let letters = server.wait_for_mail(2).await;
+    assert!(
+        letters[1]
+            .link()
+            .is_some_and(|l| l.contains("/verify-email?token="))
+    );
+}
