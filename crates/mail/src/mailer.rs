@@ -59,6 +59,35 @@ impl MailSettings {
         }
     }
 
+    /// What [`Mailer::start`] checks, without starting anything: the From address, the outbox
+    /// folder (created 0700 if missing) or the SMTP set-up. The binary runs it before serving.
+    pub fn check(&self) -> Result<(), MailError> {
+        self.prepare().map(drop)
+    }
+
+    fn prepare(&self) -> Result<(Mailbox, Route, String), MailError> {
+        let from: Mailbox =
+            self.from
+                .trim()
+                .parse()
+                .map_err(|e: lettre::address::AddressError| MailError::BadFrom {
+                    from: self.from.clone(),
+                    reason: e.to_string(),
+                })?;
+        let (route, describe) = match &self.transport {
+            Transport::Smtp(url) => (
+                Route::Smtp(smtp_transport(url, self.timeout)?),
+                url.describe(),
+            ),
+            Transport::Outbox(dir) => {
+                let dir = prepare_outbox(dir)?;
+                let describe = format!("outbox folder {}", dir.display());
+                (Route::Outbox { dir, seq: 0 }, describe)
+            }
+        };
+        Ok((from, route, describe))
+    }
+
     /// Mail through an SMTP server, with the default sender, retries and timeout.
     pub fn smtp(url: SmtpUrl) -> Self {
         MailSettings {
@@ -114,26 +143,7 @@ impl Mailer {
     /// Checks the settings (the from address, the outbox folder created 0700 if missing, the
     /// TLS set-up) and starts the background sender: a thread fed by a channel.
     pub fn start(settings: MailSettings) -> Result<Mailer, MailError> {
-        let from: Mailbox =
-            settings
-                .from
-                .trim()
-                .parse()
-                .map_err(|e: lettre::address::AddressError| MailError::BadFrom {
-                    from: settings.from.clone(),
-                    reason: e.to_string(),
-                })?;
-        let (route, describe) = match &settings.transport {
-            Transport::Smtp(url) => (
-                Route::Smtp(smtp_transport(url, settings.timeout)?),
-                url.describe(),
-            ),
-            Transport::Outbox(dir) => {
-                let dir = prepare_outbox(dir)?;
-                let describe = format!("outbox folder {}", dir.display());
-                (Route::Outbox { dir, seq: 0 }, describe)
-            }
-        };
+        let (from, route, describe) = settings.prepare()?;
         if let Transport::Smtp(url) = &settings.transport
             && url.user().is_some()
             && url.tls() == TlsMode::Opportunistic

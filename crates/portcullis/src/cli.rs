@@ -315,7 +315,7 @@ fn serve(config: Config) -> ExitCode {
     };
     // The mail settings are checked (the From address, the outbox folder made) before serving:
     // a server that cannot send mail would lose every verification and reset link.
-    if let Err(e) = mail::Mailer::start(config.server.mail.clone()) {
+    if let Err(e) = config.server.mail.check() {
         return fail(&format!("cannot send mail: {e}"));
     }
     let settings: Settings = config.server;

@@ -1340,7 +1340,7 @@ mod tests {
             })
             .expect(issuer);
             let from = c.server.mail.from.clone();
-            if let Err(e) = mail::Mailer::start(c.server.mail) {
+            if let Err(e) = c.server.mail.check() {
                 panic!("{issuer} {brand:?}: the default From {from:?} is refused: {e}");
             }
         }
