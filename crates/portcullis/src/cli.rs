@@ -573,24 +573,17 @@ fn user_command(config: &Config, cmd: UserCommand) -> CliResult {
             let user = find_user(&mut conn, &email)?;
             // The API keys of the organizations that go with the user: every instance evicts
             // them from its cache, as when a user deletes their own account.
-            let mut keys = Vec::new();
-            for (org, _) in accounts::orgs_of(&mut conn, &user.id).map_err(|e| e.to_string())? {
-                for key in apikeys::list_keys(&mut conn, &org.id).map_err(|e| e.to_string())? {
-                    keys.push((org.id.clone(), key.id));
-                }
-            }
-            let deleted = accounts::delete_account_as_operator(&mut conn, &user.email)
-                .map_err(|e| match e {
-                    accounts::AccountError::LastOwner => format!(
-                        "{} is the last owner of an organization with other members: make another member an owner first",
-                        user.email
-                    ),
-                    other => other.to_string(),
-                })?;
-            for (_, key) in keys
-                .iter()
-                .filter(|(org, _)| deleted.orgs_deleted.contains(org))
-            {
+            let (deleted, keys) = server::account::delete_with_keys(&mut conn, &user.id, |conn| {
+                accounts::delete_account_as_operator(conn, &user.email)
+            })
+            .map_err(|e| match e {
+                accounts::AccountError::LastOwner => format!(
+                    "{} is the last owner of an organization with other members: make another member an owner first",
+                    user.email
+                ),
+                other => other.to_string(),
+            })?;
+            for key in &keys {
                 server::invalidate::publish(&mut conn, server::invalidate::Change::ApiKey(key));
             }
             record_user_event(

@@ -353,13 +353,10 @@ pub fn delete_account(
 ) -> Result<accounts::DeletedAccount, AccountError> {
     let now = state.now();
     let proof = accounts::confirm_password(conn, user_id, password, &state.hasher)?;
-    let keys = org_keys(conn, user_id)?;
-    let deleted = accounts::delete_account(conn, &proof)?;
-    for key in keys
-        .iter()
-        .filter(|(org, _)| deleted.orgs_deleted.contains(org))
-    {
-        crate::invalidate::announce(state, conn, crate::invalidate::Change::ApiKey(&key.1));
+    let (deleted, keys) =
+        delete_with_keys(conn, user_id, |conn| accounts::delete_account(conn, &proof))?;
+    for key in &keys {
+        crate::invalidate::announce(state, conn, crate::invalidate::Change::ApiKey(key));
     }
     crate::audit::record(
         conn,
@@ -370,6 +367,25 @@ pub fn delete_account(
             .detail(json!({ "organizationsDeleted": deleted.orgs_deleted })),
     );
     Ok(deleted)
+}
+
+/// Deletes an account with `delete` (its holder's or an operator's) and returns what went,
+/// with the ids of the API keys of the organizations deleted with it: listed before they go,
+/// for every instance to evict (`invalidate::announce` here, `invalidate::publish` from the
+/// command line).
+pub fn delete_with_keys(
+    conn: &mut Conn,
+    user_id: &str,
+    delete: impl FnOnce(&mut Conn) -> Result<accounts::DeletedAccount, AccountError>,
+) -> Result<(accounts::DeletedAccount, Vec<String>), AccountError> {
+    let keys = org_keys(conn, user_id)?;
+    let deleted = delete(conn)?;
+    let gone = keys
+        .into_iter()
+        .filter(|(org, _)| deleted.orgs_deleted.contains(org))
+        .map(|(_, key)| key)
+        .collect();
+    Ok((deleted, gone))
 }
 
 /// (organization, key id) of every API key in the user's organizations.

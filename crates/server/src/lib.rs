@@ -14,7 +14,7 @@
 //! - Nothing logs a token, secret, password, cookie or query string.
 
 pub mod access;
-mod account;
+pub mod account;
 pub mod app;
 pub mod audit;
 mod auth;
