@@ -5,19 +5,19 @@
 //! `crate::account`.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{LOCATION, RETRY_AFTER};
+use actix_web::http::header::RETRY_AFTER;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::pages::account_page;
+use super::pages::{account_page, see_other};
 use crate::auth::client_ip;
 use crate::errors::PageError;
 use crate::pages::render;
 use crate::ratelimit::Limit;
 use crate::session::{
-    CsrfChecked, CsrfOnly, PreSessionChecked, ReturnToAccount, csrf_forms, pre_session_csrf,
-    session_removal, with_csrf_cookie,
+    CsrfChecked, CsrfOnly, PreSessionChecked, ReturnToAccount, SignedIn, csrf_forms,
+    pre_session_csrf, session_removal, with_csrf_cookie,
 };
 use crate::state::AppState;
 
@@ -59,12 +59,6 @@ pub(super) fn notice(
             link,
         },
     )
-}
-
-fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((LOCATION, location.to_owned()))
-        .finish()
 }
 
 /// After sign-up when a verified address is required: no session yet.
@@ -109,8 +103,8 @@ fn internal(e: &dyn std::fmt::Display) -> PageError {
 }
 
 #[derive(Deserialize)]
-struct TokenQuery {
-    token: Option<String>,
+pub(super) struct TokenQuery {
+    pub(super) token: Option<String>,
 }
 
 /// `GET /verify-email?token=`: verifies the address, or moves the account to a new one.
@@ -378,7 +372,7 @@ struct NameForm {
 /// An own-account form's failure, on the account page; `Err` for what is not the user's to fix.
 async fn form_failed(
     state: &AppState,
-    signed_in: crate::session::SignedIn<ReturnToAccount>,
+    signed_in: SignedIn<ReturnToAccount>,
     e: accounts::AccountError,
 ) -> Result<HttpResponse, PageError> {
     use accounts::AccountError as E;
@@ -406,6 +400,20 @@ async fn form_failed(
     account_page(state, signed_in, None, Some(&message), status).await
 }
 
+/// An own-account form's answer: on to the account page with `notice`, or the account page
+/// again with the error.
+async fn form_answer<T>(
+    state: &AppState,
+    signed_in: SignedIn<ReturnToAccount>,
+    outcome: Result<T, accounts::AccountError>,
+    notice: &str,
+) -> Result<HttpResponse, PageError> {
+    match outcome {
+        Ok(_) => Ok(see_other(&format!("/account?notice={notice}"))),
+        Err(e) => form_failed(state, signed_in, e).await,
+    }
+}
+
 async fn save_name(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -414,14 +422,11 @@ async fn save_name(
     let CsrfChecked { signed_in, form } = checked;
     let user_id = signed_in.user.id.clone();
     let ip = client_ip(&req, &state);
-    match crate::account::blocking(&state, move |st, conn| {
+    let outcome = crate::account::blocking(&state, move |st, conn| {
         crate::account::rename(st, conn, &user_id, &form.name, ip.as_deref())
     })
-    .await?
-    {
-        Ok(_) => Ok(see_other("/account?notice=name_saved")),
-        Err(e) => form_failed(&state, signed_in, e).await,
-    }
+    .await?;
+    form_answer(&state, signed_in, outcome, "name_saved").await
 }
 
 #[derive(Deserialize, Default)]
@@ -443,7 +448,7 @@ async fn change_email(
         Err(retry_after) => return Ok(too_many(retry_after)),
     };
     let user_id = signed_in.user.id.clone();
-    match crate::account::blocking(&state, move |st, conn| {
+    let outcome = crate::account::blocking(&state, move |st, conn| {
         crate::account::request_email_change(
             st,
             conn,
@@ -453,11 +458,8 @@ async fn change_email(
             ip.as_deref(),
         )
     })
-    .await?
-    {
-        Ok(_) => Ok(see_other("/account?notice=email_sent")),
-        Err(e) => form_failed(&state, signed_in, e).await,
-    }
+    .await?;
+    form_answer(&state, signed_in, outcome, "email_sent").await
 }
 
 #[derive(Deserialize, Default)]
@@ -480,7 +482,7 @@ async fn change_password(
         Err(retry_after) => return Ok(too_many(retry_after)),
     };
     let (user_id, keep) = (signed_in.user.id.clone(), signed_in.session.id.clone());
-    match crate::account::blocking(&state, move |st, conn| {
+    let outcome = crate::account::blocking(&state, move |st, conn| {
         crate::account::change_password(
             st,
             conn,
@@ -491,11 +493,8 @@ async fn change_password(
             ip.as_deref(),
         )
     })
-    .await?
-    {
-        Ok(_) => Ok(see_other("/account?notice=password_changed")),
-        Err(e) => form_failed(&state, signed_in, e).await,
-    }
+    .await?;
+    form_answer(&state, signed_in, outcome, "password_changed").await
 }
 
 async fn resend_mine(
@@ -504,14 +503,11 @@ async fn resend_mine(
 ) -> Result<HttpResponse, PageError> {
     let signed_in = checked.signed_in;
     let user_id = signed_in.user.id.clone();
-    match crate::account::blocking(&state, move |st, conn| {
+    let outcome = crate::account::blocking(&state, move |st, conn| {
         crate::account::resend_verification(st, conn, &user_id)
     })
-    .await?
-    {
-        Ok(()) => Ok(see_other("/account?notice=verification_sent")),
-        Err(e) => form_failed(&state, signed_in, e).await,
-    }
+    .await?;
+    form_answer(&state, signed_in, outcome, "verification_sent").await
 }
 
 #[derive(Deserialize, Default)]

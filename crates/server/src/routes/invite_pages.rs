@@ -6,12 +6,12 @@
 //! CSRF-checked by `crate::session`'s extractors. The flow: `crate::account::accept_invite`.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::account_pages::{check_your_email, notice};
+use super::account_pages::{TokenQuery, check_your_email, notice};
+use super::pages::see_other;
 use crate::auth::client_ip;
 use crate::errors::PageError;
 use crate::pages::render;
@@ -53,11 +53,6 @@ struct InvitePage<'a> {
     name: &'a str,
     /// This page's own path, to come back to after signing in.
     here: String,
-}
-
-#[derive(Deserialize)]
-struct TokenQuery {
-    token: Option<String>,
 }
 
 /// A refused invite, in words a person can act on.
@@ -184,9 +179,7 @@ async fn accept(
     })
     .await?;
     match accepted {
-        Ok(_) => Ok(HttpResponse::SeeOther()
-            .insert_header((LOCATION, "/account?notice=invite_accepted"))
-            .finish()),
+        Ok(_) => Ok(see_other("/account?notice=invite_accepted")),
         Err(e) => invite_refused(&e).ok_or_else(|| PageError::internal(&e)),
     }
 }

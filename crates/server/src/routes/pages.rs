@@ -40,7 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 // ---- helpers ----
 
-fn see_other(location: &str) -> HttpResponse {
+pub(super) fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((LOCATION, location.to_owned()))
         .finish()

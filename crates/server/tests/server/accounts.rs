@@ -590,4 +590,35 @@ on_both_backends! {
         assert_eq!(res.status(), 410);
         assert!(res.text().await.expect("html").contains("expired"));
     }
+
+    async fn attack_a_bearer_token_is_not_a_browser_session_on_the_account_pages(db) {
+        // The own-account forms and the invite acceptance act for a browser session only: a
+        // valid first-party token (or an API key) sent as a bearer to them is no session, and
+        // the caller is sent to sign in with nothing changed. The link routes of the API are
+        // anonymous: a bearer sent along is not looked at, the token in the body decides.
+        let server = TestServer::start(&db);
+        let ada = signup(&server, "ada@example.com", "Ada").await;
+        let token = ada["token"].as_str().expect("token");
+        server.wait_for_mail(1).await;
+        for (path, form) in [
+            ("/account/profile", vec![("name", "Eve")]),
+            ("/account/email", vec![("email", "eve@evil.example"), ("password", "correct horse")]),
+            ("/account/password", vec![("current_password", "correct horse"), ("new_password", "eve's password")]),
+            ("/account/verify-email", vec![]),
+            ("/account/delete", vec![("password", "correct horse")]),
+            ("/invites/inv_x/accept", vec![("token", "x")]),
+        ] {
+            let res = server.http.post(server.url(path)).bearer_auth(token).form(&form).send().await.expect("post");
+            assert_eq!(res.status(), 303, "{path}");
+            assert!(res.headers()["location"].to_str().expect("location").starts_with("/login"), "{path}");
+        }
+        let me = json_of(get_as(&server, "/api/v1/me", token).await).await;
+        assert_eq!((me["name"].as_str(), me["email"].as_str()), (Some("Ada"), Some("ada@example.com")));
+        assert_eq!(login(&server, "ada@example.com", "correct horse").await.status(), 200);
+        assert_eq!(server.outbox_mail().len(), 1, "no letter was sent");
+        // Anonymous link routes: a bearer is ignored.
+        let res = server.http.post(server.url("/api/v1/auth/verify-email")).bearer_auth(token).json(&json!({ "token": "not-a-link" })).send().await.expect("post");
+        assert_eq!(res.status(), 400);
+        assert_eq!(json_of(res).await["error"]["code"], "invalid_link");
+    }
 }
