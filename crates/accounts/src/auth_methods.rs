@@ -66,10 +66,6 @@ impl AuthMethods {
     pub fn acr(&self) -> &'static str {
         ACR_SINGLE_FACTOR
     }
-
-    pub fn contains(&self, method: AuthMethod) -> bool {
-        self.0.contains(&method)
-    }
 }
 
 #[cfg(test)]
@@ -85,6 +81,5 @@ mod tests {
         assert_eq!(AuthMethods::from_stored("pwd pwd"), pwd);
         assert_eq!(AuthMethods::from_stored(""), pwd);
         assert_eq!(AuthMethods::from_stored("smartcard"), pwd);
-        assert!(pwd.contains(AuthMethod::Pwd));
     }
 }

@@ -18,7 +18,7 @@ use crate::state::AppState;
 
 /// Runs an account flow in the blocking pool: `Err` when the pool or the store could not be
 /// reached, else the flow's own outcome.
-pub async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     state: &web::Data<AppState>,
     work: impl FnOnce(&AppState, &mut Conn) -> Result<T, AccountError> + Send + 'static,
 ) -> Result<Result<T, AccountError>, crate::errors::PageError> {
@@ -34,7 +34,7 @@ pub async fn blocking<T: Send + 'static>(
 
 /// Runs account mail work after the answer has gone, so that neither the answer nor its time
 /// says whether there was an account (the enumeration-proof requests). Failures are logged.
-pub fn after_answer(
+pub(crate) fn after_answer(
     state: web::Data<AppState>,
     work: impl FnOnce(&AppState, &mut Conn) + Send + 'static,
 ) {
@@ -51,7 +51,7 @@ pub fn after_answer(
 }
 
 /// Where a mailed link leads: the page that uses it, on this server.
-pub fn link_url(state: &AppState, link: &MailLink) -> String {
+fn link_url(state: &AppState, link: &MailLink) -> String {
     let page = match link.purpose {
         LinkPurpose::VerifyEmail | LinkPurpose::ChangeEmail => "/verify-email",
         LinkPurpose::ResetPassword => "/password/reset",
@@ -64,7 +64,7 @@ pub fn link_url(state: &AppState, link: &MailLink) -> String {
 }
 
 /// Hands a link to the mail sender (after the transaction that made it committed).
-pub fn mail_link(state: &AppState, link: &MailLink) {
+pub(crate) fn mail_link(state: &AppState, link: &MailLink) {
     let brand = &state.settings.brand_name;
     let url = link_url(state, link);
     let lifetime = link.purpose.lifetime();
@@ -83,7 +83,7 @@ pub fn mail_link(state: &AppState, link: &MailLink) {
 }
 
 /// The page that accepts an invite, with its token.
-pub fn invite_url(state: &AppState, invite_id: &str, token: &str) -> String {
+pub(crate) fn invite_url(state: &AppState, invite_id: &str, token: &str) -> String {
     format!(
         "{}/invites/{invite_id}?token={token}",
         state.settings.issuer_str()
@@ -93,7 +93,12 @@ pub fn invite_url(state: &AppState, invite_id: &str, token: &str) -> String {
 /// Mails an invite to the address it is for (after the transaction that made it). The
 /// inviter's name and the organization's are what the letter says; a failure to read them is
 /// logged and the letter goes with the ids instead.
-pub fn mail_invite(state: &AppState, conn: &mut Conn, invite: &accounts::Invite, token: &str) {
+pub(crate) fn mail_invite(
+    state: &AppState,
+    conn: &mut Conn,
+    invite: &accounts::Invite,
+    token: &str,
+) {
     let inviter = match accounts::find_user(conn, &invite.invited_by) {
         Ok(Some(user)) => user.name,
         _ => "A member".to_owned(),
@@ -118,7 +123,7 @@ pub fn mail_invite(state: &AppState, conn: &mut Conn, invite: &accounts::Invite,
 
 /// Accepts an invite, by a signed-in user or by a new account made on the spot, and writes the
 /// audit row; a new account gets the verification link, as at sign-up.
-pub fn accept_invite(
+pub(crate) fn accept_invite(
     state: &AppState,
     conn: &mut Conn,
     invite_id: &str,
@@ -147,7 +152,7 @@ pub fn accept_invite(
 
 /// After sign-up: a verification link to the new address. A mail limit cannot be reached by
 /// a new account; any other failure is logged and the sign-up stands ("send again" works).
-pub fn signed_up(state: &AppState, conn: &mut Conn, user: &User) {
+pub(crate) fn signed_up(state: &AppState, conn: &mut Conn, user: &User) {
     match accounts::issue_email_verification(conn, &user.id, state.now()) {
         Ok(link) => mail_link(state, &link),
         Err(e) => {
@@ -157,7 +162,7 @@ pub fn signed_up(state: &AppState, conn: &mut Conn, user: &User) {
 }
 
 /// "Send the link again" for a signed-in user: `TooSoon`, `AlreadyVerified` as they are.
-pub fn resend_verification(
+pub(crate) fn resend_verification(
     state: &AppState,
     conn: &mut Conn,
     user_id: &str,
@@ -170,7 +175,7 @@ pub fn resend_verification(
 /// "Send the link again" for someone who cannot sign in yet (an unverified address when
 /// verification is required): by email, answered the same whether or not there is such an
 /// account, so nothing is learnt from it.
-pub fn resend_verification_to(state: &AppState, conn: &mut Conn, email: &str) {
+pub(crate) fn resend_verification_to(state: &AppState, conn: &mut Conn, email: &str) {
     let user = match accounts::find_user_by_email(conn, email) {
         Ok(Some(user)) if !user.email_verified && !user.disabled => user,
         Ok(_) | Err(AccountError::Invalid { .. }) => return,
@@ -188,7 +193,7 @@ pub fn resend_verification_to(state: &AppState, conn: &mut Conn, email: &str) {
 
 /// "I forgot my password": a reset link if there is such an account. The caller answers the
 /// same whatever happens here; failures are logged.
-pub fn forgot_password(state: &AppState, conn: &mut Conn, email: &str, ip: Option<&str>) {
+pub(crate) fn forgot_password(state: &AppState, conn: &mut Conn, email: &str, ip: Option<&str>) {
     let now = state.now();
     match accounts::request_password_reset(conn, email, now) {
         Ok(Some(link)) => {
@@ -208,7 +213,7 @@ pub fn forgot_password(state: &AppState, conn: &mut Conn, email: &str, ip: Optio
 
 /// Follows a reset link: the new password, and every session and refresh family of the user
 /// ended, in one transaction; then the audit row and a notice to the address.
-pub fn reset_password(
+pub(crate) fn reset_password(
     state: &AppState,
     conn: &mut Conn,
     token: &str,
@@ -239,7 +244,7 @@ pub fn reset_password(
 }
 
 /// Renames the account (audited: `profile_updated`).
-pub fn rename(
+pub(crate) fn rename(
     state: &AppState,
     conn: &mut Conn,
     user_id: &str,
@@ -259,7 +264,7 @@ pub fn rename(
 /// Changes the password of a signed-in user who gave the current one. Every other session
 /// ends (`keep`: the browser session making the change, if it is one), and every refresh
 /// family of the user, in one transaction.
-pub fn change_password(
+pub(crate) fn change_password(
     state: &AppState,
     conn: &mut Conn,
     user_id: &str,
@@ -293,7 +298,7 @@ pub fn change_password(
 
 /// Asks to move the account to a new address: a link to it; nothing changes until it is
 /// followed.
-pub fn request_email_change(
+pub(crate) fn request_email_change(
     state: &AppState,
     conn: &mut Conn,
     user_id: &str,
@@ -316,7 +321,7 @@ pub fn request_email_change(
 }
 
 /// Follows a verification or address-change link. After a change, the old address is told.
-pub fn confirm_email(
+pub(crate) fn confirm_email(
     state: &AppState,
     conn: &mut Conn,
     token: &str,
@@ -344,7 +349,7 @@ pub fn confirm_email(
 
 /// Deletes the account of a user who gave their password; the organizations only they belonged
 /// to go with it, and their API keys are evicted from every instance's cache.
-pub fn delete_account(
+pub(crate) fn delete_account(
     state: &AppState,
     conn: &mut Conn,
     user_id: &str,
