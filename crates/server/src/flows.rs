@@ -416,6 +416,21 @@ pub(crate) fn token_pair(issued: &grants::Issued) -> Value {
     })
 }
 
+/// The answer to a new account (JSON sign-up, an invite accepted with a new account): signed in,
+/// or, when addresses must be verified first (`PORTCULLIS_REQUIRE_VERIFIED_EMAIL`), no tokens
+/// yet, as the sign-in would refuse them.
+pub(crate) fn sign_in_new_account(
+    state: &AppState,
+    conn: &mut Conn,
+    user: &accounts::User,
+    now: i64,
+) -> Result<Value, ApiError> {
+    if state.settings.require_verified_email && !user.email_verified {
+        return Ok(json!({ "emailVerificationRequired": true }));
+    }
+    sign_in(state, conn, user, now)
+}
+
 /// Issues an access token and starts a refresh family for a user who just signed in (the
 /// first-party grant of `grants`).
 pub(crate) fn sign_in(

@@ -11,7 +11,7 @@ use crate::access::{Expect, FirstPartyUser, verify_access_token};
 use crate::audit::Event;
 use crate::auth::{bearer_token, client_ip};
 use crate::errors::{ApiError, json_no_store};
-use crate::flows::{sign_in, token_pair};
+use crate::flows::{sign_in, sign_in_new_account, token_pair};
 use crate::ratelimit::Limit;
 use crate::state::AppState;
 
@@ -71,12 +71,7 @@ pub(super) async fn signup(
                 .detail(json!({ "via": "api" })),
         );
         crate::account::signed_up(&state, &mut conn, &user);
-        let mut answer = if state.settings.require_verified_email {
-            // No tokens before the address is verified: the link in the mail comes first.
-            json!({ "emailVerificationRequired": true })
-        } else {
-            sign_in(&state, &mut conn, &user, now)?
-        };
+        let mut answer = sign_in_new_account(&state, &mut conn, &user, now)?;
         answer["user"] = user_json(&user);
         answer["organization"] = json!({ "id": org.id, "name": org.name, "role": "owner" });
         Ok(answer)

@@ -12,7 +12,7 @@ use crate::access::{
 use crate::audit::Event;
 use crate::auth::client_ip;
 use crate::errors::{ApiError, json_no_store};
-use crate::flows::sign_in;
+use crate::flows::sign_in_new_account;
 use crate::principal::Subject;
 use crate::routes::api_auth::{required, user_json};
 use crate::state::AppState;
@@ -282,11 +282,8 @@ pub(super) async fn accept(
             acceptor,
             ip.as_deref(),
         )?;
-        let mut answer = if state.settings.require_verified_email && !user.email_verified {
-            json!({ "emailVerificationRequired": true })
-        } else {
-            sign_in(&state, &mut conn, &user, now)?
-        };
+        // An existing account signed in already to accept; a new one is as at sign-up.
+        let mut answer = sign_in_new_account(&state, &mut conn, &user, now)?;
         answer["user"] = user_json(&user);
         answer["organization"] = org_json(&org, role);
         Ok(answer)

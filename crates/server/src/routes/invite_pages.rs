@@ -10,7 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::account_pages::{TokenQuery, check_your_email, notice};
+use super::account_pages::{TokenQuery, notice};
 use super::pages::see_other;
 use crate::auth::client_ip;
 use crate::errors::PageError;
@@ -265,15 +265,11 @@ async fn join(
         }
         Err(e) => return invite_refused(&e).ok_or_else(|| PageError::internal(&e)),
     };
-    if state.settings.require_verified_email {
-        return Ok(check_your_email(&user.email));
-    }
-    super::pages::start_session_response(
+    super::pages::new_account_response(
         &state,
         &req,
         previous,
-        user.id,
-        accounts::AuthMethods::password(),
+        user,
         "/account?notice=invite_accepted",
     )
     .await

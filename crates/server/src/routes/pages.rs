@@ -65,6 +65,23 @@ pub fn safe_return_to(raw: Option<&str>) -> String {
 /// Signs a user in: a new session (a fresh id: no fixation) and its cookie, then on to
 /// `return_to`. The session the browser presented (`previous`), if any (signing in again for
 /// `prompt=login` or `max_age`), ends: its value must not live on beside the new one.
+/// A new account made in the browser (sign-up, an invite accepted with a new account), with a
+/// password: signed in and on to `return_to`, or, when addresses must be verified first
+/// (`PORTCULLIS_REQUIRE_VERIFIED_EMAIL`), sent to its mailbox without a session.
+pub(super) async fn new_account_response(
+    state: &AppState,
+    req: &HttpRequest,
+    previous: MaybeSignedIn,
+    user: accounts::User,
+    return_to: &str,
+) -> Result<HttpResponse, PageError> {
+    if state.settings.require_verified_email && !user.email_verified {
+        return Ok(super::account_pages::check_your_email(&user.email));
+    }
+    let amr = accounts::AuthMethods::password();
+    start_session_response(state, req, previous, user.id, amr, return_to).await
+}
+
 pub(super) async fn start_session_response(
     state: &AppState,
     req: &HttpRequest,
@@ -462,18 +479,7 @@ async fn signup_submit(
     match created {
         Ok(user) => {
             tracing::info!(user = %user.id, "signed up (browser)");
-            if state.settings.require_verified_email {
-                return Ok(super::account_pages::check_your_email(&user.email));
-            }
-            start_session_response(
-                &state,
-                &req,
-                previous,
-                user.id,
-                accounts::AuthMethods::password(),
-                &return_to,
-            )
-            .await
+            new_account_response(&state, &req, previous, user, &return_to).await
         }
         Err((status, error)) => Ok(render(
             status,
