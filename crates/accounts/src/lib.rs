@@ -25,7 +25,7 @@ mod sessions;
 mod throttle;
 mod users;
 
-pub use auth_methods::{ACR_SINGLE_FACTOR, AuthMethod, AuthMethods};
+pub use auth_methods::{ACR_MFA, ACR_SINGLE_FACTOR, ACR_VALUES, AuthMethod, AuthMethods};
 pub use error::AccountError;
 pub use links::{
     EmailConfirmed, LinkPurpose, MAIL_GAP, MAIL_PER_HOUR, MailLink, check_reset_link,

@@ -63,7 +63,7 @@ pub fn provider_metadata(state: &AppState) -> Value {
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "amr", "acr", "nonce", "at_hash", "sid", "email", "email_verified", "name", "updated_at"],
-        "acr_values_supported": [accounts::ACR_SINGLE_FACTOR],
+        "acr_values_supported": accounts::ACR_VALUES,
         "authorization_response_iss_parameter_supported": true,
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
