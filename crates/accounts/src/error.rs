@@ -58,6 +58,20 @@ pub enum AccountError {
     /// The address is outside `PORTCULLIS_SIGNUP_DOMAINS`.
     #[error("sign-up is not open to this email domain")]
     DomainNotAllowed,
+    /// A second factor (TOTP or recovery code) that is not right, or was used before.
+    #[error("the code is wrong")]
+    WrongCode,
+    #[error("a second factor is enabled already")]
+    MfaAlreadyEnabled,
+    #[error("no second factor is enabled")]
+    MfaNotEnabled,
+    /// TOTP needs the server's key ring (`PORTCULLIS_ENCRYPTION_KEYS`), and a sealed secret
+    /// opens only with the key that sealed it.
+    #[error("second factors are not available on this server")]
+    MfaUnavailable,
+    /// A second-factor challenge that is unknown, used, expired or dead after wrong codes.
+    #[error("the sign-in has expired")]
+    ChallengeInvalid,
     #[error("password hashing failed: {0}")]
     Hashing(String),
 }

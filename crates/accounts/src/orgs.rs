@@ -46,6 +46,8 @@ pub struct Org {
     pub id: String,
     pub name: String,
     pub created_at: i64,
+    /// Every member must sign in with a second factor.
+    pub require_mfa: bool,
 }
 
 impl From<OrgRow> for Org {
@@ -54,6 +56,7 @@ impl From<OrgRow> for Org {
             id: r.id,
             name: r.name,
             created_at: r.created_at,
+            require_mfa: r.require_mfa,
         }
     }
 }
@@ -100,6 +103,7 @@ fn new_org_row(name: &str, now: i64) -> Result<OrgRow, AccountError> {
         name: validate_name(name, "organization")?,
         created_at: now,
         updated_at: now,
+        require_mfa: false,
     })
 }
 
@@ -179,6 +183,24 @@ pub fn membership(
     let m = rows::find_membership(conn, org_id, user_id)?.ok_or(AccountError::Forbidden)?;
     let org = rows::find_org(conn, org_id)?.ok_or(AccountError::Forbidden)?;
     Ok((org.into(), Role::from_stored(&m.role)))
+}
+
+/// Sets whether the organization requires its members to sign in with a second factor:
+/// owners only.
+pub fn set_require_mfa(
+    conn: &mut Conn,
+    org_id: &str,
+    actor_id: &str,
+    require: bool,
+    now: i64,
+) -> Result<Org, AccountError> {
+    let (_, role) = membership(conn, org_id, actor_id)?;
+    if role != Role::Owner {
+        return Err(AccountError::Forbidden);
+    }
+    rows::set_org_require_mfa(conn, org_id, require, now)?;
+    let org = rows::find_org(conn, org_id)?.ok_or(AccountError::NotFound)?;
+    Ok(org.into())
 }
 
 pub fn members(conn: &mut Conn, org_id: &str) -> Result<Vec<Member>, AccountError> {

@@ -424,6 +424,7 @@ mod tests {
                 name: "Org".into(),
                 created_at: 0,
                 updated_at: 0,
+                require_mfa: false,
             },
         )
         .expect("org");

@@ -11,6 +11,8 @@
 //! - Domain code asks a [`Clock`] for the time, never `SystemTime::now`, so expiry is testable
 //!   without sleeping.
 
+pub mod seal;
+
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};

@@ -254,6 +254,8 @@ pub struct OrgRow {
     pub name: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Every member must sign in with a second factor.
+    pub require_mfa: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -589,4 +591,34 @@ pub fn live_access_tokens_of_family(
             .load::<(String, i64)>(conn)?,
     );
     Ok(live)
+}
+
+/// Sets whether an organization requires a second factor of its members.
+pub fn set_org_require_mfa(
+    conn: &mut Conn,
+    org_id: &str,
+    require: bool,
+    now: i64,
+) -> crate::Result<bool> {
+    diesel::update(organizations::table.find(org_id))
+        .set((
+            organizations::require_mfa.eq(require),
+            organizations::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(|n| n == 1)
+        .map_err(Into::into)
+}
+
+/// Whether any organization the user belongs to requires a second factor.
+pub fn member_of_org_requiring_mfa(conn: &mut Conn, user_id: &str) -> crate::Result<bool> {
+    use diesel::dsl::exists;
+    diesel::select(exists(
+        memberships::table
+            .inner_join(organizations::table)
+            .filter(memberships::user_id.eq(user_id))
+            .filter(organizations::require_mfa.eq(true)),
+    ))
+    .get_result(conn)
+    .map_err(Into::into)
 }

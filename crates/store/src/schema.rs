@@ -91,6 +91,7 @@ diesel::table! {
         name -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,
+        require_mfa -> Bool,
     }
 }
 
@@ -275,5 +276,35 @@ diesel::table! {
         bytes_in -> BigInt,
         bytes_out -> BigInt,
         occurred_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    totp_authenticators (user_id) {
+        user_id -> Text,
+        secret_sealed -> Text,
+        created_at -> BigInt,
+        confirmed_at -> Nullable<BigInt>,
+        last_step -> BigInt,
+    }
+}
+
+diesel::table! {
+    recovery_codes (code_hash) {
+        code_hash -> Text,
+        user_id -> Text,
+        created_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    mfa_challenges (token_hash) {
+        token_hash -> Text,
+        user_id -> Text,
+        amr -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        failures -> Integer,
     }
 }

@@ -33,6 +33,7 @@ fn org(conn: &mut Conn) -> String {
             name: "Org".into(),
             created_at: 0,
             updated_at: 0,
+            require_mfa: false,
         },
     )
     .expect("org");
