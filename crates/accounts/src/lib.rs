@@ -40,7 +40,8 @@ pub use orgs::{
 pub use password::{PasswordHasher, check_password_rules};
 pub use second_factor::{
     CHALLENGE_FAILURES, CHALLENGE_TTL, MfaChallenge, RECOVERY_CODES, RecoveryCodes,
-    SecondFactors, TotpEnrolment, answer_challenge, confirm_totp, find_challenge,
+    SecondFactors, TotpEnrolment, answer_challenge, confirm_totp, enrol_through_challenge,
+    find_challenge, pending_totp,
     mfa_required_by_org, regenerate_recovery_codes, remove_totp,
     reset_second_factors_as_operator, second_factors, start_challenge, start_totp,
     totp_code_for, verify_second_factor,

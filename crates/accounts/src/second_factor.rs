@@ -135,6 +135,29 @@ pub fn start_totp(
     })
 }
 
+/// The authenticator a user is setting up (made, not yet confirmed), to show again; `None`
+/// if there is none pending.
+pub fn pending_totp(
+    conn: &mut Conn,
+    ring: &KeyRing,
+    user: &User,
+    issuer: &str,
+) -> Result<Option<TotpEnrolment>, AccountError> {
+    let Some(row) = rows::find_totp(conn, &user.id)?.filter(|r| r.confirmed_at.is_none()) else {
+        return Ok(None);
+    };
+    let secret = ring
+        .open(&row.secret_sealed, &context(&user.id))
+        .map_err(|_| AccountError::MfaUnavailable)?;
+    let totp = totp(secret, Some((issuer, &user.email)))?;
+    Ok(Some(TotpEnrolment {
+        secret: totp.secret().to_base32(),
+        otpauth_uri: totp
+            .to_url()
+            .map_err(|e| AccountError::Hashing(format!("totp: {e}")))?,
+    }))
+}
+
 /// Opens a user's authenticator: the TOTP and the row.
 fn authenticator(
     conn: &mut Conn,
@@ -349,6 +372,33 @@ pub fn answer_challenge(
                 return Err(AccountError::ChallengeInvalid);
             }
             Ok(challenge.amr.with(method))
+        }
+        Err(AccountError::WrongCode) => {
+            if rows::fail_challenge(conn, &challenge.token_hash)? >= CHALLENGE_FAILURES {
+                rows::delete_challenge(conn, &challenge.token_hash)?;
+            }
+            Err(AccountError::WrongCode)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Answers a challenge by confirming the authenticator the user is setting up during the
+/// sign-in (an organization requires one, or the relying party asked for it): what the sign-in
+/// now proved, and the new recovery codes. A wrong code counts against the challenge.
+pub fn enrol_through_challenge(
+    conn: &mut Conn,
+    ring: &KeyRing,
+    challenge: &MfaChallenge,
+    code: &str,
+    now: i64,
+) -> Result<(AuthMethods, RecoveryCodes), AccountError> {
+    match confirm_totp(conn, ring, &challenge.user.id, code, now) {
+        Ok(codes) => {
+            if !rows::delete_challenge(conn, &challenge.token_hash)? {
+                return Err(AccountError::ChallengeInvalid);
+            }
+            Ok((challenge.amr.with(AuthMethod::Otp), codes))
         }
         Err(AccountError::WrongCode) => {
             if rows::fail_challenge(conn, &challenge.token_hash)? >= CHALLENGE_FAILURES {

@@ -8,6 +8,7 @@ use crate::error::invalid;
 /// the one it needs.
 pub const API_SCOPES: &[&str] = &[
     "org:read",
+    "org:write",
     "members:read",
     "members:write",
     "api-keys:read",
@@ -25,6 +26,7 @@ pub const API_SCOPES: &[&str] = &[
 pub fn describe_api_scope(scope: &str) -> Option<&'static str> {
     Some(match scope {
         "org:read" => "See your organizations",
+        "org:write" => "Change your organizations' settings, such as requiring a second factor",
         "members:read" => "See who is in your organizations",
         "members:write" => "Invite, remove and change the roles of your organizations' members",
         "api-keys:read" => "See your organizations' API keys (not their secrets)",

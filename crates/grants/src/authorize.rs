@@ -50,6 +50,8 @@ pub struct AuthorizationRequest {
     code_challenge: Option<CodeChallenge>,
     prompt: Prompt,
     max_age: Option<i64>,
+    /// The authentication context classes asked for, in order of preference.
+    acr_values: Vec<String>,
     login_hint: Option<String>,
     resources: Vec<String>,
     /// The [`SIGNED_IN_PARAM`] the request came back with after a sign-in: a proof the server
@@ -89,6 +91,19 @@ impl AuthorizationRequest {
     }
     pub fn login_hint(&self) -> Option<&str> {
         self.login_hint.as_deref()
+    }
+    /// The `acr_values` asked for, in order of preference (OpenID Connect Core §3.1.2.1).
+    pub fn acr_values(&self) -> &[String] {
+        &self.acr_values
+    }
+    /// Whether the request wants a multi-factor sign-in: the first class it names that this
+    /// server knows is [`accounts::ACR_MFA`]. Classes the server does not know are passed over
+    /// (`acr_values` is a voluntary claim).
+    pub fn wants_mfa(&self) -> bool {
+        self.acr_values
+            .iter()
+            .find(|v| accounts::ACR_VALUES.contains(&v.as_str()))
+            .is_some_and(|v| v == accounts::ACR_MFA)
     }
     pub fn resources(&self) -> &[String] {
         &self.resources
@@ -314,6 +329,14 @@ pub fn check_authorization(
     let login_hint = form
         .get("login_hint")
         .map(|h| h.chars().take(254).collect());
+    let acr_values: Vec<String> = form
+        .get("acr_values")
+        .unwrap_or("")
+        .split(' ')
+        .filter(|v| !v.is_empty())
+        .take(16)
+        .map(|v| v.chars().take(256).collect())
+        .collect();
     let signed_in_proof = form.get(SIGNED_IN_PARAM).map(str::to_owned);
 
     Ok(AuthorizationRequest {
@@ -327,6 +350,7 @@ pub fn check_authorization(
         code_challenge,
         prompt,
         max_age,
+        acr_values,
         login_hint,
         resources,
         signed_in_proof,

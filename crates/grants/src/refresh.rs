@@ -195,15 +195,16 @@ pub fn revoke_access(
 
 /// Signs the first-party JSON sign-in of a user this server authenticated (the sign-in,
 /// sign-up and invite routes of the JSON API): an access token for the first-party API and a
-/// new refresh family.
+/// new refresh family, which remembers how the user signed in (`amr`).
 pub fn first_party_sign_in(
     conn: &mut Conn,
     signer: &dyn Sign,
     user: &accounts::User,
+    amr: &accounts::AuthMethods,
     policy: &Policy<'_>,
     now: i64,
 ) -> Result<Issued, GrantError> {
-    let grant = UserGrant::first_party(user.clone(), now, accounts::AuthMethods::password());
+    let grant = UserGrant::first_party(user.clone(), now, amr.clone());
     let (access, _, grant) = sign_user(signer, grant, now)?;
     let family = crate::family::Family {
         id: String::new(),
@@ -211,7 +212,7 @@ pub fn first_party_sign_in(
         client_id: crate::family::FIRST_PARTY_CLIENT.to_owned(),
         scope: None,
         auth_time: now,
-        amr: accounts::AuthMethods::password(),
+        amr: amr.clone(),
         resources: Vec::new(),
     };
     let refresh = crate::family::start_family(

@@ -72,6 +72,9 @@ pub struct Settings {
     pub mail: mail::MailSettings,
     /// The product's name in pages and mail (`PORTCULLIS_BRAND_NAME`).
     pub brand_name: String,
+    /// The keys values sealed at rest (TOTP secrets) are sealed under
+    /// (`PORTCULLIS_ENCRYPTION_KEYS`); `None` leaves TOTP unavailable.
+    pub encryption_keys: Option<Arc<primitives::seal::KeyRing>>,
 }
 
 impl Default for Settings {
@@ -113,6 +116,7 @@ impl Default for Settings {
             require_verified_email: false,
             mail: mail::MailSettings::outbox("data/outbox"),
             brand_name: "Portcullis".into(),
+            encryption_keys: None,
         }
     }
 }

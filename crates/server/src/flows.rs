@@ -428,19 +428,20 @@ pub(crate) fn sign_in_new_account(
     if state.settings.require_verified_email && !user.email_verified {
         return Ok(json!({ "emailVerificationRequired": true }));
     }
-    sign_in(state, conn, user, now)
+    sign_in(state, conn, user, &accounts::AuthMethods::password(), now)
 }
 
-/// Issues an access token and starts a refresh family for a user who just signed in (the
-/// first-party grant of `grants`).
+/// Issues an access token and starts a refresh family for a user who just signed in with
+/// `amr` (the first-party grant of `grants`).
 pub(crate) fn sign_in(
     state: &AppState,
     conn: &mut Conn,
     user: &accounts::User,
+    amr: &accounts::AuthMethods,
     now: i64,
 ) -> Result<Value, ApiError> {
     let keyring = state.keys.get(conn, now)?;
-    let issued =
-        grants::first_party_sign_in(conn, &state.signer(&keyring), user, &state.policy(), now)?;
+    let signer = state.signer(&keyring);
+    let issued = grants::first_party_sign_in(conn, &signer, user, amr, &state.policy(), now)?;
     Ok(token_pair(&issued))
 }

@@ -26,6 +26,7 @@ pub mod forwarded;
 pub mod invalidate;
 mod keycache;
 pub mod metrics;
+mod mfa;
 mod middleware;
 mod pages;
 mod principal;

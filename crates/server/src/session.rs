@@ -62,6 +62,18 @@ pub(crate) fn session_removal(state: &AppState) -> Cookie<'static> {
     cookie(state, SESSION_COOKIE, String::new(), 0)
 }
 
+/// The cookie of a sign-in waiting for its second factor: the challenge's token, for the
+/// challenge's lifetime (`accounts::CHALLENGE_TTL`).
+pub(crate) const MFA_COOKIE: &str = "pcl_mfa";
+
+pub(crate) fn mfa_cookie(state: &AppState, token: String) -> Cookie<'static> {
+    cookie(state, MFA_COOKIE, token, accounts::CHALLENGE_TTL)
+}
+
+pub(crate) fn mfa_removal(state: &AppState) -> Cookie<'static> {
+    cookie(state, MFA_COOKIE, String::new(), 0)
+}
+
 /// Constant-time comparison of a submitted token with the expected one.
 pub(crate) fn tokens_match(expected: &str, submitted: &str) -> bool {
     !expected.is_empty() && SecretHash::of(expected).matches(submitted)

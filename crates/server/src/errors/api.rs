@@ -47,6 +47,23 @@ pub struct ApiError {
     pub required_scope: Option<String>,
     /// Seconds to wait, sent as `Retry-After` with a 429.
     pub retry_after: Option<i64>,
+    /// A 403 `mfa_required`: the sign-in's challenge and the factors that answer it.
+    pub mfa: Option<MfaPending>,
+}
+
+/// The second factor a JSON sign-in waits on (`mfaToken`, `methods`). `Debug` hides the token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MfaPending {
+    pub token: String,
+    pub methods: Vec<&'static str>,
+}
+
+impl std::fmt::Debug for MfaPending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MfaPending")
+            .field("methods", &self.methods)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Serialize)]
@@ -64,6 +81,10 @@ struct ApiErrorFields<'a> {
     param: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     required_scope: Option<&'a str>,
+    #[serde(rename = "mfaToken", skip_serializing_if = "Option::is_none")]
+    mfa_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    methods: Option<&'a [&'static str]>,
 }
 
 impl ApiError {
@@ -81,7 +102,32 @@ impl ApiError {
             param: None,
             required_scope: None,
             retry_after: None,
+            mfa: None,
         }
+    }
+
+    /// 403 `mfa_enrollment_required`: the password was right, but an organization of the user
+    /// requires a second factor and none is set up; the account page sets one up.
+    pub fn mfa_enrollment_required() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "mfa_enrollment_required",
+            ErrorType::AuthorizationError,
+            "An organization you belong to requires a second factor: sign in on the account page to set one up.",
+        )
+    }
+
+    /// 403 `mfa_required`: the password was right; the sign-in goes on at
+    /// `POST /api/v1/auth/mfa` with `mfaToken` and a code.
+    pub fn mfa_required(token: String, methods: Vec<&'static str>) -> Self {
+        let mut e = Self::new(
+            StatusCode::FORBIDDEN,
+            "mfa_required",
+            ErrorType::AuthorizationError,
+            "This account signs in with a second factor: send mfaToken and a code to POST /api/v1/auth/mfa.",
+        );
+        e.mfa = Some(MfaPending { token, methods });
+        e
     }
 
     /// 403: the credential is valid but lacks `scope`.
@@ -213,6 +259,8 @@ impl ResponseError for ApiError {
                 kind: self.kind,
                 param: self.param,
                 required_scope: self.required_scope.as_deref(),
+                mfa_token: self.mfa.as_ref().map(|m| m.token.as_str()),
+                methods: self.mfa.as_ref().map(|m| m.methods.as_slice()),
             },
         };
         let mut res = HttpResponse::build(self.status).json(body);
@@ -303,6 +351,36 @@ impl From<accounts::AccountError> for ApiError {
             )
             .with_param("token"),
             E::TooSoon { retry_after } => Self::rate_limited(retry_after),
+            E::WrongCode => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_code",
+                ErrorType::AuthenticationError,
+                "The code is wrong or was used before.",
+            )
+            .with_param("code"),
+            E::MfaAlreadyEnabled => Self::new(
+                StatusCode::CONFLICT,
+                "mfa_already_enabled",
+                ErrorType::InvalidRequestError,
+                "An authenticator app is set up already; remove it first to set up another.",
+            ),
+            E::MfaNotEnabled => Self::new(
+                StatusCode::CONFLICT,
+                "mfa_not_enabled",
+                ErrorType::InvalidRequestError,
+                "No authenticator app is set up (or none is waiting to be confirmed).",
+            ),
+            E::MfaUnavailable => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "mfa_unavailable",
+                ErrorType::ApiError,
+                "Authenticator apps are not available on this server: it has no encryption keys (PORTCULLIS_ENCRYPTION_KEYS).",
+            ),
+            E::ChallengeInvalid => Self::unauthenticated(
+                "invalid_mfa_token",
+                "This sign-in has expired or was used; sign in again.",
+            )
+            .with_param("mfaToken"),
             E::AlreadyVerified => Self::new(
                 StatusCode::CONFLICT,
                 "already_verified",

@@ -10,7 +10,7 @@ use actix_web::http::Method;
 use actix_web::middleware::from_fn;
 use actix_web::{guard, web};
 
-use super::{api_account, api_audit, api_auth, api_keys, api_orgs, gateway};
+use super::{api_account, api_audit, api_auth, api_keys, api_mfa, api_orgs, gateway};
 use crate::access::{ApiRoute, OrgRule, Rule};
 
 /// An organization rule: the scope, the least role, and whether API keys may call it.
@@ -49,6 +49,7 @@ macro_rules! api_routes {
 api_routes! {
     POST "/api/v1/auth/signup" => api_auth::signup, Rule::Anonymous;
     POST "/api/v1/auth/login" => api_auth::login, Rule::Anonymous;
+    POST "/api/v1/auth/mfa" => api_auth::mfa, Rule::Anonymous;
     POST "/api/v1/auth/refresh" => api_auth::refresh, Rule::Anonymous;
     POST "/api/v1/auth/logout" => api_auth::logout, Rule::Anonymous;
     POST "/api/v1/auth/verify-email" => api_account::verify_email, Rule::Anonymous;
@@ -61,10 +62,16 @@ api_routes! {
     POST "/api/v1/me/password" => api_account::change_password, Rule::FirstParty;
     POST "/api/v1/me/email" => api_account::change_email, Rule::FirstParty;
     POST "/api/v1/me/verify-email" => api_account::resend_my_verification, Rule::FirstParty;
+    GET "/api/v1/me/mfa" => api_mfa::status, Rule::FirstParty;
+    POST "/api/v1/me/mfa/totp" => api_mfa::start_totp, Rule::FirstParty;
+    POST "/api/v1/me/mfa/totp/confirm" => api_mfa::confirm_totp, Rule::FirstParty;
+    DELETE "/api/v1/me/mfa/totp" => api_mfa::remove_totp, Rule::FirstParty;
+    POST "/api/v1/me/mfa/recovery-codes" => api_mfa::recovery_codes, Rule::FirstParty;
 
     POST "/api/v1/organizations" => api_orgs::create, Rule::FirstParty;
     GET "/api/v1/organizations" => api_orgs::list, Rule::Caller { scope: "org:read" };
     GET "/api/v1/organizations/{org}" => api_orgs::show, org("org:read", Member, KEYS);
+    PATCH "/api/v1/organizations/{org}" => api_orgs::update, org("org:write", Owner, USERS);
     GET "/api/v1/organizations/{org}/members" => api_orgs::list_members, org("members:read", Member, KEYS);
     PATCH "/api/v1/organizations/{org}/members/{user}" => api_orgs::change_member, org("members:write", Admin, USERS);
     DELETE "/api/v1/organizations/{org}/members/{user}" => api_orgs::remove_member, org("members:write", Member, USERS);

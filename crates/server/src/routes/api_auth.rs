@@ -12,6 +12,7 @@ use crate::audit::Event;
 use crate::auth::{bearer_token, client_ip};
 use crate::errors::{ApiError, json_no_store};
 use crate::flows::{sign_in, sign_in_new_account, token_pair};
+use crate::mfa;
 use crate::ratelimit::Limit;
 use crate::state::AppState;
 
@@ -124,12 +125,23 @@ pub(super) async fn login(
             require_verified,
         ) {
             Ok(user) => {
+                let pwd = accounts::AuthMethods::password();
+                match mfa::after_first_factor(&mut conn, &user.id, &pwd, false, now)? {
+                    mfa::Next::Done => {}
+                    // The password was right, but the sign-in is not done: the throttle is
+                    // not reset (a code is guessed under the same count).
+                    mfa::Next::SecondFactor(token) => {
+                        let methods = mfa::METHODS.to_vec();
+                        return Err(ApiError::mfa_required(token.expose().to_owned(), methods));
+                    }
+                    mfa::Next::Enrol(_) => return Err(ApiError::mfa_enrollment_required()),
+                }
                 state.throttle.record_success(&email);
                 tracing::info!(user = %user.id, "signed in");
                 let event =
                     Event::login_succeeded(&user.id, ip.as_deref(), json!({ "via": "api" }));
                 crate::audit::record(&mut conn, now, event);
-                sign_in(&state, &mut conn, &user, now)
+                sign_in(&state, &mut conn, &user, &pwd, now)
             }
             Err(e @ accounts::AccountError::EmailNotVerified { .. }) => {
                 // The password was right: not a failure to count.
@@ -142,6 +154,62 @@ pub(super) async fn login(
                     tracing::info!("sign-in failed");
                     let via = json!({ "via": "api" });
                     let event = Event::login_failed(&mut conn, &email, ip.as_deref(), via);
+                    crate::audit::record(&mut conn, now, event);
+                }
+                Err(e.into())
+            }
+        }
+    })
+    .await??;
+    Ok(json_no_store(StatusCode::OK, answer))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct MfaBody {
+    mfa_token: Option<String>,
+    code: Option<String>,
+}
+
+/// `POST /api/v1/auth/mfa`: the second step of a JSON sign-in that answered `mfa_required`. A
+/// wrong code counts against the user's sign-in throttle and the challenge (five kill it).
+pub(super) async fn mfa(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<MfaBody>,
+) -> Result<HttpResponse, ApiError> {
+    let token = required(&body.mfa_token, "mfaToken")?.to_owned();
+    let code = required(&body.code, "code")?.to_owned();
+    let ip = client_ip(&req, &state);
+    let now = state.now();
+    state
+        .limits
+        .check(Limit::Login, ip.as_deref(), now)
+        .map_err(ApiError::rate_limited)?;
+    let answer = web::block(move || -> Result<Value, ApiError> {
+        let mut conn = state.store.conn()?;
+        let challenge = accounts::find_challenge(&mut conn, &token, now)?;
+        let email = challenge.user.email.clone();
+        state
+            .throttle
+            .check(&email, ip.as_deref(), now)
+            .map_err(|t| ApiError::rate_limited(t.retry_after))?;
+        let ring = mfa::key_ring(&state)?;
+        match accounts::answer_challenge(&mut conn, ring, &challenge, &code, now) {
+            Ok(amr) => {
+                state.throttle.record_success(&email);
+                let user = &challenge.user;
+                tracing::info!(user = %user.id, "signed in with a second factor");
+                let detail = json!({ "via": "api", "amr": amr.claim() });
+                let event = Event::login_succeeded(&user.id, ip.as_deref(), detail);
+                crate::audit::record(&mut conn, now, event);
+                sign_in(&state, &mut conn, user, &amr, now)
+            }
+            Err(e) => {
+                if matches!(e, accounts::AccountError::WrongCode) {
+                    state.throttle.record_failure(&email, ip.as_deref(), now);
+                    let detail = json!({ "via": "api", "factor": "second" });
+                    let event = Event::login_failed(&mut conn, &email, ip.as_deref(), detail);
                     crate::audit::record(&mut conn, now, event);
                 }
                 Err(e.into())

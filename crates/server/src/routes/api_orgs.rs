@@ -21,7 +21,7 @@ use crate::state::AppState;
 const INVITE_TTL: i64 = 7 * 86_400;
 
 fn org_json(org: &accounts::Org, role: accounts::Role) -> Value {
-    json!({ "id": org.id, "name": org.name, "createdAt": org.created_at, "role": role.as_str() })
+    json!({ "id": org.id, "name": org.name, "createdAt": org.created_at, "role": role.as_str(), "requireMfa": org.require_mfa })
 }
 
 fn member_json(m: &accounts::Member) -> Value {
@@ -104,6 +104,42 @@ pub(super) async fn show(
     let org_id = caller.org_id.clone();
     let org = with_org(&state, caller, move |_, conn, _, _| {
         accounts::find_org(conn, &org_id)?.ok_or_else(ApiError::forbidden)
+    })
+    .await?;
+    Ok(json_no_store(StatusCode::OK, org_json(&org, role)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct UpdateOrgBody {
+    require_mfa: Option<bool>,
+}
+
+/// `PATCH /api/v1/organizations/{org}` `{"requireMfa"}`: owners decide whether every member
+/// must sign in with a second factor.
+pub(super) async fn update(
+    caller: OrgCaller,
+    state: web::Data<AppState>,
+    body: web::Json<UpdateOrgBody>,
+) -> Result<HttpResponse, ApiError> {
+    let role = caller.role;
+    let org_id = caller.org_id.clone();
+    let require = body.require_mfa;
+    let org = with_org(&state, caller, move |st, conn, principal, _| {
+        let Some(require) = require else {
+            return accounts::find_org(conn, &org_id)?.ok_or_else(ApiError::forbidden);
+        };
+        let now = st.now();
+        let org = accounts::set_require_mfa(conn, &org_id, principal.user_id()?, require, now)?;
+        crate::audit::record(
+            conn,
+            now,
+            Event::new("org.updated")
+                .by(principal)
+                .org(&org_id)
+                .detail(json!({ "require_mfa": require })),
+        );
+        Ok(org)
     })
     .await?;
     Ok(json_no_store(StatusCode::OK, org_json(&org, role)))

@@ -238,6 +238,39 @@ async fn authorize(
                 .finish());
         }
     };
+    // A second factor the relying party asked for (`acr_values`), the user holds, or an
+    // organization of the user requires, and the session was made without: the second step
+    // (or setting one up), then back here.
+    let st = state.clone();
+    let (s, wants_mfa) = (session.clone(), request.wants_mfa());
+    let needs_mfa = web::block(move || {
+        if s.amr.is_multi_factor() {
+            return Ok(false);
+        }
+        let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
+        Ok::<_, PageError>(
+            wants_mfa || crate::mfa::session_needs_mfa(&mut conn, &s).map_err(|e| PageError::internal(&e))?,
+        )
+    })
+    .await
+    .map_err(|e| PageError::internal(&e))??;
+    if needs_mfa {
+        if request.prompt().none {
+            return Ok(redirect_error(
+                &state,
+                &request,
+                ErrorCode::InteractionRequired,
+                "the sign-in needs a second factor",
+            ));
+        }
+        let back = form.to_query(&[SIGNED_IN_PARAM]);
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        q.append_pair("return_to", &format!("/oauth2/authorize?{back}"));
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((LOCATION, format!("/login/mfa?{}", q.finish())))
+            .insert_header((CACHE_CONTROL, "no-store"))
+            .finish());
+    }
     // Remembered consent applies only when the redirect URI proves which app gets the code
     // (`grants::remembered_consent`); first-party clients need none.
     let st = state.clone();

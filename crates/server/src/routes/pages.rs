@@ -90,6 +90,25 @@ pub(super) async fn start_session_response(
     amr: accounts::AuthMethods,
     return_to: &str,
 ) -> Result<HttpResponse, PageError> {
+    let started = begin_session(state, req, previous, user_id, amr).await?;
+    let mut res = see_other(&crate::routes::authorize::return_after_sign_in(
+        return_to,
+        &started.session,
+    ));
+    res.add_cookie(&session_cookie(state, started.cookie.expose().to_owned()))
+        .map_err(|e| PageError::internal(&e))?;
+    Ok(res)
+}
+
+/// A new session for a user who just signed in with `amr`, ending the one the browser
+/// presented (`previous`); the caller sets its cookie ([`session_cookie`]).
+pub(super) async fn begin_session(
+    state: &AppState,
+    req: &HttpRequest,
+    previous: MaybeSignedIn,
+    user_id: String,
+    amr: accounts::AuthMethods,
+) -> Result<accounts::StartedSession, PageError> {
     let previous = previous.0.map(|s| s.session);
     let ua = req
         .headers()
@@ -98,7 +117,7 @@ pub(super) async fn start_session_response(
         .map(str::to_owned);
     let ip = client_ip(req, state);
     let st = state.clone();
-    let started = web::block(move || {
+    web::block(move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
         if let Some(old) = previous {
             accounts::end_session(&mut conn, &old).map_err(|e| PageError::internal(&e))?;
@@ -115,14 +134,7 @@ pub(super) async fn start_session_response(
         .map_err(|e| PageError::internal(&e))
     })
     .await
-    .map_err(|e| PageError::internal(&e))??;
-    let mut res = see_other(&crate::routes::authorize::return_after_sign_in(
-        return_to,
-        &started.session,
-    ));
-    res.add_cookie(&session_cookie(state, started.cookie.expose().to_owned()))
-        .map_err(|e| PageError::internal(&e))?;
-    Ok(res)
+    .map_err(|e| PageError::internal(&e))?
 }
 
 // ---- pages ----
@@ -256,6 +268,8 @@ struct LoginForm {
 /// What a sign-in attempt came to.
 enum SignIn {
     Yes(accounts::User),
+    /// The right password, and a second factor to give (or set up) next.
+    SecondFactor(primitives::PlainSecret),
     /// The right password, an unverified address, and verification required.
     Unverified,
     No,
@@ -314,6 +328,14 @@ async fn login_submit(
             require_verified,
         ) {
             Ok(user) => {
+                let pwd = accounts::AuthMethods::password();
+                let next = crate::mfa::after_first_factor(&mut conn, &user.id, &pwd, false, now)
+                    .map_err(|e| PageError::internal(&e))?;
+                if let crate::mfa::Next::SecondFactor(token) | crate::mfa::Next::Enrol(token) =
+                    next
+                {
+                    return Ok(SignIn::SecondFactor(token));
+                }
                 let event =
                     Event::login_succeeded(&user.id, audit_ip.as_deref(), json!({ "via": "page" }));
                 crate::audit::record(&mut conn, now, event);
@@ -339,15 +361,13 @@ async fn login_submit(
         SignIn::Yes(user) => {
             state.throttle.record_success(&form.email);
             tracing::info!(user = %user.id, "signed in (browser)");
-            start_session_response(
-                &state,
-                &req,
-                previous,
-                user.id,
-                accounts::AuthMethods::password(),
-                &return_to,
-            )
-            .await
+            let pwd = accounts::AuthMethods::password();
+            start_session_response(&state, &req, previous, user.id, pwd, &return_to).await
+        }
+        // The password was right; the second factor is asked for on /login/mfa, and the
+        // throttle is not reset until it is given.
+        SignIn::SecondFactor(token) => {
+            super::mfa_pages::to_second_factor(&state, &token, &return_to)
         }
         SignIn::Unverified => {
             state.throttle.record_success(&form.email);

@@ -60,6 +60,13 @@ impl TestServer {
                 token_per_client: 0,
                 registration: 0,
             },
+            // TOTP secrets are sealed under a ring of the test's own.
+            encryption_keys: Some(Arc::new(
+                primitives::seal::KeyRing::parse(&primitives::seal::KeyRing::generate_entry(
+                    "test",
+                ))
+                .expect("key ring"),
+            )),
             ..Settings::default()
         };
         settings.set_issuer(url::Url::parse(&base).expect("issuer"));

@@ -34,6 +34,7 @@ mod discovery;
 mod gateway;
 mod health;
 mod introspect_revoke;
+mod mfa;
 mod pages;
 mod password_grant;
 mod rate_limits;

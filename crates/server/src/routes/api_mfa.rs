@@ -1,0 +1,187 @@
+//! The account's second factors over the JSON API (first-party tokens only; routes and their
+//! rules: `routes/api.rs`): `GET /api/v1/me/mfa`, `POST /api/v1/me/mfa/totp` (a new secret and
+//! its `otpauth://` URI), `POST /api/v1/me/mfa/totp/confirm` (enabled by a right code, with ten
+//! recovery codes shown once), `DELETE /api/v1/me/mfa/totp` and
+//! `POST /api/v1/me/mfa/recovery-codes` (both on the password).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::api_auth::required;
+use crate::access::FirstPartyUser;
+use crate::audit::Event;
+use crate::auth::client_ip;
+use crate::errors::{ApiError, json_no_store};
+use crate::mfa;
+use crate::ratelimit::Limit;
+use crate::state::AppState;
+
+fn status_json(factors: &accounts::SecondFactors) -> Value {
+    json!({
+        "totp": factors.totp,
+        "recoveryCodesLeft": factors.recovery_codes_left,
+    })
+}
+
+/// `GET /api/v1/me/mfa`: which second factors the account has.
+pub(super) async fn status(
+    caller: FirstPartyUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let factors = web::block(move || -> Result<_, ApiError> {
+        let mut conn = state.store.conn()?;
+        Ok(accounts::second_factors(&mut conn, &caller.user.id)?)
+    })
+    .await??;
+    Ok(json_no_store(StatusCode::OK, status_json(&factors)))
+}
+
+/// `POST /api/v1/me/mfa/totp`: a new TOTP secret to put in an authenticator app; it is enabled
+/// once confirmed with a code.
+pub(super) async fn start_totp(
+    caller: FirstPartyUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let enrolment = web::block(move || -> Result<_, ApiError> {
+        let mut conn = state.store.conn()?;
+        let ring = mfa::key_ring(&state)?;
+        let brand = &state.settings.brand_name;
+        Ok(accounts::start_totp(
+            &mut conn,
+            ring,
+            &caller.user,
+            brand,
+            state.now(),
+        )?)
+    })
+    .await??;
+    Ok(json_no_store(
+        StatusCode::CREATED,
+        json!({ "secret": enrolment.secret, "otpauthUri": enrolment.otpauth_uri }),
+    ))
+}
+
+#[derive(Deserialize)]
+pub(super) struct CodeBody {
+    code: Option<String>,
+}
+
+/// `POST /api/v1/me/mfa/totp/confirm {"code"}`: enables the authenticator; the answer's
+/// `recoveryCodes` are shown this once.
+pub(super) async fn confirm_totp(
+    req: HttpRequest,
+    caller: FirstPartyUser,
+    state: web::Data<AppState>,
+    body: web::Json<CodeBody>,
+) -> Result<HttpResponse, ApiError> {
+    let code = required(&body.code, "code")?.to_owned();
+    let ip = client_ip(&req, &state);
+    state
+        .limits
+        .check(Limit::Login, ip.as_deref(), state.now())
+        .map_err(ApiError::rate_limited)?;
+    let codes = web::block(move || -> Result<_, ApiError> {
+        let mut conn = state.store.conn()?;
+        let ring = mfa::key_ring(&state)?;
+        let now = state.now();
+        let codes = accounts::confirm_totp(&mut conn, ring, &caller.user.id, &code, now)?;
+        crate::audit::record(
+            &mut conn,
+            now,
+            Event::new("mfa.enabled")
+                .actor(Some(&caller.user.id))
+                .ip(ip.as_deref())
+                .detail(json!({ "method": "totp", "via": "api" })),
+        );
+        Ok(codes)
+    })
+    .await??;
+    Ok(json_no_store(
+        StatusCode::OK,
+        json!({ "enabled": true, "recoveryCodes": codes.0 }),
+    ))
+}
+
+#[derive(Deserialize)]
+pub(super) struct PasswordBody {
+    password: Option<String>,
+}
+
+/// Checks the caller's password (rate-limited as a sign-in is), in a blocking section.
+fn with_password<T: Send + 'static>(
+    req: &HttpRequest,
+    caller: FirstPartyUser,
+    state: web::Data<AppState>,
+    password: &Option<String>,
+    f: impl FnOnce(&AppState, &mut store::Conn, accounts::PasswordProof, Option<&str>) -> Result<T, ApiError>
+    + Send
+    + 'static,
+) -> Result<impl std::future::Future<Output = Result<T, ApiError>>, ApiError> {
+    let password = required(password, "password")?.to_owned();
+    let ip = client_ip(req, &state);
+    state
+        .limits
+        .check(Limit::Login, ip.as_deref(), state.now())
+        .map_err(ApiError::rate_limited)?;
+    Ok(async move {
+        web::block(move || -> Result<T, ApiError> {
+            let mut conn = state.store.conn()?;
+            let proof =
+                accounts::confirm_password(&mut conn, &caller.user.id, &password, &state.hasher)?;
+            f(&state, &mut conn, proof, ip.as_deref())
+        })
+        .await?
+    })
+}
+
+/// `DELETE /api/v1/me/mfa/totp {"password"}`: removes the authenticator and its recovery codes.
+pub(super) async fn remove_totp(
+    req: HttpRequest,
+    caller: FirstPartyUser,
+    state: web::Data<AppState>,
+    body: web::Json<PasswordBody>,
+) -> Result<HttpResponse, ApiError> {
+    with_password(&req, caller, state, &body.password, |st, conn, proof, ip| {
+        accounts::remove_totp(conn, &proof)?;
+        crate::audit::record(
+            conn,
+            st.now(),
+            Event::new("mfa.removed")
+                .actor(Some(&proof.user().id))
+                .ip(ip)
+                .detail(json!({ "method": "totp", "via": "api" })),
+        );
+        Ok(())
+    })?
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /api/v1/me/mfa/recovery-codes {"password"}`: ten new recovery codes, the old ones void.
+pub(super) async fn recovery_codes(
+    req: HttpRequest,
+    caller: FirstPartyUser,
+    state: web::Data<AppState>,
+    body: web::Json<PasswordBody>,
+) -> Result<HttpResponse, ApiError> {
+    let codes = with_password(&req, caller, state, &body.password, |st, conn, proof, ip| {
+        let now = st.now();
+        let codes = accounts::regenerate_recovery_codes(conn, &proof, now)?;
+        crate::audit::record(
+            conn,
+            now,
+            Event::new("mfa.recovery_codes_renewed")
+                .actor(Some(&proof.user().id))
+                .ip(ip)
+                .detail(json!({ "via": "api" })),
+        );
+        Ok(codes)
+    })?
+    .await?;
+    Ok(json_no_store(
+        StatusCode::OK,
+        json!({ "recoveryCodes": codes.0 }),
+    ))
+}
