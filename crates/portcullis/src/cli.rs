@@ -130,6 +130,13 @@ pub enum UserCommand {
         /// The user's email
         email: String,
     },
+    /// Remove a user's second factors (the authenticator app and its recovery codes), for a
+    /// user who lost them: the next sign-in asks for the password alone, or, where an
+    /// organization requires a second factor, to set one up again
+    ResetMfa {
+        /// The user's email
+        email: String,
+    },
     /// Mark a user's email address verified
     VerifyEmail {
         /// The user's email
@@ -317,6 +324,22 @@ fn serve(config: Config) -> ExitCode {
     // a server that cannot send mail would lose every verification and reset link.
     if let Err(e) = config.server.mail.check() {
         return fail(&format!("cannot send mail: {e}"));
+    }
+    // The keys that seal TOTP secrets: given, or the key file's (made on first start beside
+    // the SQLite database, like the database itself).
+    let mut config = config;
+    match config.load_encryption_keys() {
+        Ok(Some(path)) => tracing::info!(
+            path = %path.display(),
+            "made a new encryption key file: back it up with the database (TOTP secrets are sealed under it)"
+        ),
+        Ok(None) => {}
+        Err(e) => return fail(&e),
+    }
+    if config.server.encryption_keys.is_none() {
+        tracing::warn!(
+            "no encryption keys (PORTCULLIS_ENCRYPTION_KEYS): authenticator apps (TOTP) are unavailable"
+        );
     }
     let settings: Settings = config.server;
     let made = store
@@ -562,6 +585,16 @@ fn user_command(config: &Config, cmd: UserCommand) -> CliResult {
                 "password set for {}; every session and refresh token ended",
                 user.email
             ))
+        }
+        UserCommand::ResetMfa { email } => {
+            let user = find_user(&mut conn, &email)?;
+            let had = accounts::reset_second_factors_as_operator(&mut conn, &user.id)
+                .map_err(|e| e.to_string())?;
+            if !had {
+                return out(&format!("{} has no second factor", user.email));
+            }
+            record_user_event(&mut conn, now, "mfa_reset", &user.id, json!({}));
+            out(&format!("removed the second factors of {}", user.email))
         }
         UserCommand::VerifyEmail { email } => {
             let user = find_user(&mut conn, &email)?;

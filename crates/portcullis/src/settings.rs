@@ -271,6 +271,29 @@ pub struct SettingsArgs {
     )]
     pub master_key_file: Option<PathBuf>,
 
+    /// The keys that seal secrets kept at rest (TOTP secrets): `ID:KEY` entries, comma or space
+    /// separated, each key 64 hex characters or base64 of 32 bytes; the first seals, all open
+    /// [default: the key file]
+    #[arg(
+        long,
+        env = "PORTCULLIS_ENCRYPTION_KEYS",
+        global = true,
+        value_name = "KEYS",
+        hide_env_values = true
+    )]
+    pub encryption_keys: Option<String>,
+
+    /// A file holding the encryption keys (instead of PORTCULLIS_ENCRYPTION_KEYS), made with a
+    /// new key on first start if missing [default: `encryption.keys` beside the SQLite
+    /// database; none on PostgreSQL, where TOTP needs PORTCULLIS_ENCRYPTION_KEYS]
+    #[arg(
+        long,
+        env = "PORTCULLIS_ENCRYPTION_KEYS_FILE",
+        global = true,
+        value_name = "FILE"
+    )]
+    pub encryption_keys_file: Option<PathBuf>,
+
     /// Let the gateway reach private, loopback and link-local addresses and plain-http
     /// upstreams (for tests; never in production) [default: false]
     #[arg(
@@ -420,6 +443,8 @@ struct FileSettings {
     rate_limit_registration: Option<u32>,
     master_key: Option<String>,
     master_key_file: Option<PathBuf>,
+    encryption_keys: Option<String>,
+    encryption_keys_file: Option<PathBuf>,
     gateway_allow_private: Option<bool>,
     gateway_timeout: Option<i64>,
     gateway_max_body: Option<u64>,
@@ -451,6 +476,9 @@ pub struct Config {
     pub log_level: String,
     /// `PORTCULLIS_TRUST_PROXY=true` was given (the deprecated alias): `serve` warns.
     pub trust_proxy: bool,
+    /// The encryption key file `serve` reads, or makes with a new key, when no keys were given
+    /// (`PORTCULLIS_ENCRYPTION_KEYS_FILE`, or `encryption.keys` beside the SQLite database).
+    pub encryption_keys_file: Option<PathBuf>,
 }
 
 /// A setting that cannot be used, with the name of the setting at fault.
@@ -585,7 +613,28 @@ impl Config {
                 Some(raw) => parse_domains(&raw)?,
             },
         };
+        let (encryption_keys, encryption_keys_file) = match (
+            args.encryption_keys.or(file.encryption_keys),
+            args.encryption_keys_file.or(file.encryption_keys_file),
+        ) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "PORTCULLIS_ENCRYPTION_KEYS",
+                    "give the keys or a key file, not both",
+                ));
+            }
+            (Some(raw), None) => (
+                Some(std::sync::Arc::new(
+                    primitives::seal::KeyRing::parse(&raw)
+                        .map_err(|e| invalid("PORTCULLIS_ENCRYPTION_KEYS", e))?,
+                )),
+                None,
+            ),
+            (None, Some(path)) => (None, Some(path)),
+            (None, None) => (None, default_key_file(&database_url)),
+        };
         let server = Settings {
+            encryption_keys,
             signup,
             require_verified_email: args
                 .require_verified_email
@@ -769,8 +818,68 @@ impl Config {
             log_level: crate::telemetry::check_filter(&log_level)
                 .map_err(|e| invalid("PORTCULLIS_LOG_LEVEL", e))?,
             trust_proxy,
+            encryption_keys_file,
         })
     }
+
+    /// The encryption keys `serve` runs with: the ones given, else the key file's, read, or
+    /// made with one new key (mode 0600) when missing. `None` when there is neither (on
+    /// PostgreSQL without PORTCULLIS_ENCRYPTION_KEYS): TOTP is then unavailable.
+    pub fn load_encryption_keys(&mut self) -> Result<Option<PathBuf>, ConfigError> {
+        let Some(path) = self.encryption_keys_file.clone() else {
+            return Ok(None);
+        };
+        if self.server.encryption_keys.is_some() {
+            return Ok(None);
+        }
+        let setting = "PORTCULLIS_ENCRYPTION_KEYS_FILE";
+        let made = match std::fs::read_to_string(&path) {
+            Ok(raw) => {
+                let ring = primitives::seal::KeyRing::parse(&raw)
+                    .map_err(|e| invalid(setting, format!("{}: {e}", path.display())))?;
+                self.server.encryption_keys = Some(std::sync::Arc::new(ring));
+                return Ok(None);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let entry = primitives::seal::KeyRing::generate_entry("key-1");
+                write_private(&path, &format!("{entry}\n"))
+                    .map_err(|e| invalid(setting, format!("cannot make {}: {e}", path.display())))?;
+                entry
+            }
+            Err(e) => {
+                return Err(invalid(setting, format!("cannot read {}: {e}", path.display())));
+            }
+        };
+        let ring = primitives::seal::KeyRing::parse(&made).map_err(|e| invalid(setting, e))?;
+        self.server.encryption_keys = Some(std::sync::Arc::new(ring));
+        Ok(Some(path))
+    }
+}
+
+/// Where the encryption key file is when none is named: beside the SQLite database; none on
+/// PostgreSQL (instances share their keys, so they must be given).
+fn default_key_file(database_url: &DatabaseUrl) -> Option<PathBuf> {
+    match database_url {
+        DatabaseUrl::Sqlite(path) => Some(
+            std::path::Path::new(path)
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("encryption.keys"), |p| p.join("encryption.keys")),
+        ),
+        DatabaseUrl::Postgres(_) => None,
+    }
+}
+
+/// Writes a new file readable by its owner alone; an existing file is left alone (an error).
+fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
 }
 
 /// Mail: an SMTP server if one is named, else the outbox folder (beside the SQLite database).
@@ -1260,6 +1369,50 @@ mod tests {
             assert!(err.contains("PORTCULLIS_SMTP_URL"), "{err}");
             assert!(!err.contains(password), "the password leaked: {err}");
         }
+    }
+
+    #[test]
+    fn encryption_keys_come_from_the_setting_or_a_key_file_made_beside_the_sqlite_database() {
+        let entry = primitives::seal::KeyRing::generate_entry("k1");
+        let key = entry.split_once(':').map(|(_, k)| k.to_owned()).unwrap_or_default();
+        let given = with(|a| a.encryption_keys = Some(entry.clone())).expect("keys");
+        assert_eq!(given.server.encryption_keys.as_ref().map(|r| r.sealing_id()), Some("k1"));
+        assert_eq!(given.encryption_keys_file, None);
+        assert!(!format!("{given:?}").contains(&key), "the key is not in the Debug");
+
+        let err = with(|a| a.encryption_keys = Some(format!("k1:{}", "0".repeat(10)))).expect_err("short");
+        assert!(err.to_string().contains("PORTCULLIS_ENCRYPTION_KEYS"), "{err}");
+        let err = with(|a| {
+            a.encryption_keys = Some(entry.clone());
+            a.encryption_keys_file = Some("keys".into());
+        })
+        .expect_err("both");
+        assert!(err.to_string().contains("not both"), "{err}");
+
+        // SQLite: a key file beside the database, made on first start (0600), read after.
+        let dir = tempfile::tempdir().expect("dir");
+        let db = dir.path().join("id.db");
+        let mut config = with(|a| a.database_url = Some(format!("sqlite://{}", db.display()))).expect("sqlite");
+        let file = dir.path().join("encryption.keys");
+        assert_eq!(config.encryption_keys_file.as_deref(), Some(file.as_path()));
+        assert!(config.server.encryption_keys.is_none());
+        assert_eq!(config.load_encryption_keys().expect("made").as_deref(), Some(file.as_path()));
+        let sealed = config.server.encryption_keys.as_ref().expect("ring").seal(b"s", "c");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&file).expect("file").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let mut again = with(|a| a.database_url = Some(format!("sqlite://{}", db.display()))).expect("sqlite");
+        assert_eq!(again.load_encryption_keys().expect("read"), None, "read, not made again");
+        assert_eq!(again.server.encryption_keys.as_ref().expect("ring").open(&sealed, "c").expect("opens"), b"s");
+
+        // PostgreSQL: no file, no keys, unless given.
+        let mut pg = with(|a| a.database_url = Some("postgres://u@db.example/p".into())).expect("pg");
+        assert_eq!(pg.encryption_keys_file, None);
+        assert_eq!(pg.load_encryption_keys().expect("nothing"), None);
+        assert!(pg.server.encryption_keys.is_none());
     }
 
     #[test]

@@ -351,6 +351,79 @@ async fn operators_manage_accounts_of_a_running_server_on_postgres() {
     operators_manage_accounts_of_a_running_server(Backend::Postgres).await;
 }
 
+/// TOTP with nothing set up: on SQLite the key file is made beside the database; on
+/// PostgreSQL TOTP waits for PORTCULLIS_ENCRYPTION_KEYS. `user reset-mfa` removes it.
+async fn totp_and_reset_mfa(backend: Backend) {
+    let db = TestDb::new(backend);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut env = vec![
+        ("PORTCULLIS_DATABASE_URL", db.url().to_owned()),
+        ("PORTCULLIS_BIND", "127.0.0.1:0".to_owned()),
+    ];
+    if backend == Backend::Postgres {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let serve = Process::spawn(dir.path(), &[], &env);
+        let api = Api::new(&serve.wait_listening());
+        let ada = api.signup("ada@example.com", "correct horse").await;
+        let (status, body) = api.post("/api/v1/me/mfa/totp", Some(str_of(&ada, "token")), &json!({})).await;
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body["error"]["code"], "mfa_unavailable");
+        drop(serve);
+        let _ = std::fs::remove_dir_all(dir.path().join("outbox"));
+    }
+    let key = format!("k1:{}", "ab".repeat(32));
+    if backend == Backend::Postgres {
+        env.push(("PORTCULLIS_ENCRYPTION_KEYS", key.clone()));
+    }
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let serve = Process::spawn(dir.path(), &[], &env);
+    let api = Api::new(&serve.wait_listening());
+    let email = if backend == Backend::Postgres { "bea@example.com" } else { "ada@example.com" };
+    let ada = api.signup(email, "correct horse").await;
+    let token = str_of(&ada, "token");
+    let (status, body) = api.post("/api/v1/me/mfa/totp", Some(token), &json!({})).await;
+    assert_eq!(status, 201, "{body}");
+    let secret = str_of(&body, "secret").to_owned();
+    let now = primitives::Clock::now(&primitives::SystemClock);
+    let code = accounts::totp_code_for(&secret, now).expect("code");
+    let (status, body) = api.post("/api/v1/me/mfa/totp/confirm", Some(token), &json!({ "code": code })).await;
+    assert_eq!(status, 200, "{body}");
+    if let Some(path) = db.url().strip_prefix("sqlite://") {
+        let file = Path::new(path).parent().expect("folder").join("encryption.keys");
+        let raw = std::fs::read_to_string(&file).expect("a key file beside the database");
+        assert!(raw.starts_with("key-1:"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&file).expect("file").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+    let (status, body) = api.login(email, "correct horse").await;
+    assert_eq!((status, &body["error"]["code"]), (403, &json!("mfa_required")), "{body}");
+
+    let (ok, out, err) = run(dir.path(), &["user", "reset-mfa", email], &env);
+    assert!(ok, "{err}");
+    assert!(out.contains(&format!("removed the second factors of {email}")), "{out}");
+    assert_eq!(api.login(email, "correct horse").await.0, 200, "the password alone again");
+    let (ok, out, _) = run(dir.path(), &["user", "reset-mfa", email], &env);
+    assert!(ok);
+    assert!(out.contains("has no second factor"), "{out}");
+    let (ok, _, err) = run(dir.path(), &["user", "reset-mfa", "nobody@example.com"], &env);
+    assert!(!ok);
+    assert!(err.contains("no user nobody@example.com"), "{err}");
+}
+
+#[actix_web::test]
+async fn totp_needs_no_set_up_on_sqlite_and_reset_mfa_removes_it() {
+    totp_and_reset_mfa(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn totp_waits_for_encryption_keys_on_postgres_and_reset_mfa_removes_it() {
+    totp_and_reset_mfa(Backend::Postgres).await;
+}
+
 #[test]
 fn help_lists_the_account_commands_and_settings() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -364,13 +437,15 @@ fn help_lists_the_account_commands_and_settings() {
         "PORTCULLIS_MAIL_FROM",
         "PORTCULLIS_MAIL_OUTBOX",
         "PORTCULLIS_BRAND_NAME",
+        "PORTCULLIS_ENCRYPTION_KEYS",
+        "PORTCULLIS_ENCRYPTION_KEYS_FILE",
         "user",
     ] {
         assert!(help.contains(setting), "--help lacks {setting}:\n{help}");
     }
     let (ok, help) = output(dir.path(), &["user", "--help"], &[]);
     assert!(ok);
-    for command in ["set-password", "verify-email", "delete", "stdin"] {
+    for command in ["set-password", "verify-email", "reset-mfa", "delete", "stdin"] {
         assert!(
             help.contains(command),
             "user --help lacks {command}:\n{help}"
