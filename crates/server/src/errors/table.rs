@@ -309,6 +309,36 @@ fn rows() -> Vec<Row> {
             403,
             "domain_not_allowed",
         ),
+        api(
+            "AccountError::WrongCode",
+            AccountError::WrongCode.into(),
+            401,
+            "invalid_code",
+        ),
+        api(
+            "AccountError::MfaAlreadyEnabled",
+            AccountError::MfaAlreadyEnabled.into(),
+            409,
+            "mfa_already_enabled",
+        ),
+        api(
+            "AccountError::MfaNotEnabled",
+            AccountError::MfaNotEnabled.into(),
+            409,
+            "mfa_not_enabled",
+        ),
+        api(
+            "AccountError::MfaUnavailable",
+            AccountError::MfaUnavailable.into(),
+            503,
+            "mfa_unavailable",
+        ),
+        api(
+            "AccountError::ChallengeInvalid",
+            AccountError::ChallengeInvalid.into(),
+            401,
+            "invalid_mfa_token",
+        ),
     ]);
 
     // accounts, at the token endpoint.
@@ -379,6 +409,17 @@ fn rows() -> Vec<Row> {
         (
             "AccountError::DomainNotAllowed",
             AccountError::DomainNotAllowed,
+        ),
+        ("AccountError::WrongCode", AccountError::WrongCode),
+        (
+            "AccountError::MfaAlreadyEnabled",
+            AccountError::MfaAlreadyEnabled,
+        ),
+        ("AccountError::MfaNotEnabled", AccountError::MfaNotEnabled),
+        ("AccountError::MfaUnavailable", AccountError::MfaUnavailable),
+        (
+            "AccountError::ChallengeInvalid",
+            AccountError::ChallengeInvalid,
         ),
     ] {
         rows.push(oauth(
@@ -1181,6 +1222,11 @@ mod variants {
             | AccountError::EmailNotVerified { .. }
             | AccountError::SignupClosed
             | AccountError::DomainNotAllowed
+            | AccountError::WrongCode
+            | AccountError::MfaAlreadyEnabled
+            | AccountError::MfaNotEnabled
+            | AccountError::MfaUnavailable
+            | AccountError::ChallengeInvalid
             | AccountError::Hashing(_) => {}
         }
     }
