@@ -62,6 +62,34 @@ pub(crate) fn session_removal(state: &AppState) -> Cookie<'static> {
     cookie(state, SESSION_COOKIE, String::new(), 0)
 }
 
+/// The other accounts signed in on this browser (the account chooser): their sessions'
+/// secrets, space-separated, most recent first, at most [`MAX_OTHER_ACCOUNTS`].
+pub(crate) const ACCOUNTS_COOKIE: &str = "pcl_accounts";
+pub(crate) const MAX_OTHER_ACCOUNTS: usize = 4;
+
+/// The secrets of the other sessions this browser holds (unchecked: resolve each).
+pub(crate) fn other_sessions(req: &HttpRequest) -> Vec<String> {
+    req.cookie(ACCOUNTS_COOKIE)
+        .map(|c| {
+            c.value()
+                .split(' ')
+                .filter(|s| s.len() == 43)
+                .take(MAX_OTHER_ACCOUNTS)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The cookie listing the other sessions (removed when there are none).
+pub(crate) fn accounts_cookie(state: &AppState, secrets: &[String]) -> Cookie<'static> {
+    if secrets.is_empty() {
+        return cookie(state, ACCOUNTS_COOKIE, String::new(), 0);
+    }
+    let list = secrets[..secrets.len().min(MAX_OTHER_ACCOUNTS)].join(" ");
+    cookie(state, ACCOUNTS_COOKIE, list, state.settings.session_ttl)
+}
+
 /// The cookie of a sign-in waiting for its second factor: the challenge's token, for the
 /// challenge's lifetime (`accounts::CHALLENGE_TTL`).
 pub(crate) const MFA_COOKIE: &str = "pcl_mfa";

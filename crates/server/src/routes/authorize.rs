@@ -68,7 +68,8 @@ async fn authorize_get(
 ) -> Result<HttpResponse, PageError> {
     let form = FormParams::parse(req.query_string().as_bytes())
         .map_err(|e| bad_request_page(e.description))?;
-    authorize(state, signed_in, form).await
+    let has_accounts = !crate::session::other_sessions(&req).is_empty();
+    authorize(state, signed_in, form, has_accounts).await
 }
 
 async fn authorize_post(
@@ -86,7 +87,8 @@ async fn authorize_post(
         return Err(bad_request_page("The request must be a form."));
     }
     let form = FormParams::parse(&body).map_err(|e| bad_request_page(e.description))?;
-    authorize(state, signed_in, form).await
+    let has_accounts = !crate::session::other_sessions(&req).is_empty();
+    authorize(state, signed_in, form, has_accounts).await
 }
 
 async fn find_client(
@@ -130,6 +132,26 @@ pub(crate) fn return_after_sign_in(return_to: &str, session: &accounts::Session)
     }
     out.append_pair(SIGNED_IN_PARAM, &signed_in_proof(session));
     format!("/oauth2/authorize?{}", out.finish())
+}
+
+/// An authorization request's query with `select_account` taken out of its `prompt` (the
+/// parameter dropped when nothing is left of it).
+fn without_select_account(query: &str) -> String {
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        if k == "prompt" {
+            let rest: Vec<&str> = v
+                .split(' ')
+                .filter(|p| !p.is_empty() && *p != "select_account")
+                .collect();
+            if !rest.is_empty() {
+                out.append_pair(&k, &rest.join(" "));
+            }
+        } else {
+            out.append_pair(&k, &v);
+        }
+    }
+    out.finish()
 }
 
 /// Whether the request came back from a sign-in of this very session, a moment ago.
@@ -188,16 +210,29 @@ async fn check(
     }
 }
 
+/// `other_accounts`: the browser holds sessions of other accounts beside its current one.
 async fn authorize(
     state: web::Data<AppState>,
     MaybeSignedIn(signed_in): MaybeSignedIn,
     form: FormParams,
+    other_accounts: bool,
 ) -> Result<HttpResponse, PageError> {
     let session = signed_in.map(|s| (s.session, s.user));
     let (request, client) = match check(&state, &form, session.is_some()).await {
         Ok(ok) => ok,
         Err(response) => return Ok(response),
     };
+    // `prompt=select_account` with accounts signed in here: the chooser, then back without it
+    // (the choice is the user's to make, so nothing needs proving on the way back).
+    if request.prompt().select_account && (session.is_some() || other_accounts) {
+        let back = without_select_account(&form.to_query(&[SIGNED_IN_PARAM]));
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        q.append_pair("return_to", &format!("/oauth2/authorize?{back}"));
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((LOCATION, format!("/login/select?{}", q.finish())))
+            .insert_header((CACHE_CONTROL, "no-store"))
+            .finish());
+    }
     let now = state.now();
     let reauth_needed = |s: &accounts::Session| {
         let too_old = request.max_age().is_some_and(|max| now - s.auth_time > max);

@@ -28,8 +28,7 @@ use crate::mfa;
 use crate::pages::render;
 use crate::session::{
     CsrfChecked, CsrfOnly, MFA_COOKIE, MaybeSignedIn, PreSessionChecked, ReturnToAccount,
-    SignedIn, csrf_forms, mfa_cookie, mfa_removal, pre_session_csrf, session_cookie,
-    with_csrf_cookie,
+    SignedIn, csrf_forms, mfa_cookie, mfa_removal, pre_session_csrf, with_csrf_cookie,
 };
 use crate::state::AppState;
 
@@ -321,18 +320,17 @@ async fn mfa_submit(
     let user_id = challenge.user.id.clone();
     match answer {
         Answer::SignedIn(amr) => {
-            let started = begin_session(&state, &req, previous, user_id, amr).await?;
-            let next = super::authorize::return_after_sign_in(&return_to, &started.session);
+            let begun = begin_session(&state, &req, previous, user_id, amr).await?;
+            let next = super::authorize::return_after_sign_in(&return_to, &begun.session);
             let mut res = see_other(&next);
-            res.add_cookie(&session_cookie(&state, started.cookie.expose().to_owned()))
-                .map_err(|e| internal(&e))?;
+            begun.set_cookies(&mut res)?;
             res.add_removal_cookie(&mfa_removal(&state))
                 .map_err(|e| internal(&e))?;
             Ok(res)
         }
         Answer::Enrolled(amr, codes) => {
-            let started = begin_session(&state, &req, previous, user_id, amr).await?;
-            let next = super::authorize::return_after_sign_in(&return_to, &started.session);
+            let begun = begin_session(&state, &req, previous, user_id, amr).await?;
+            let next = super::authorize::return_after_sign_in(&return_to, &begun.session);
             let page = MfaPage {
                 step: MfaStep::RecoveryCodes {
                     codes: codes.0,
@@ -349,8 +347,7 @@ async fn mfa_submit(
                 actix_web::http::header::CACHE_CONTROL,
                 actix_web::http::header::HeaderValue::from_static("no-store"),
             );
-            res.add_cookie(&session_cookie(&state, started.cookie.expose().to_owned()))
-                .map_err(|e| internal(&e))?;
+            begun.set_cookies(&mut res)?;
             res.add_removal_cookie(&mfa_removal(&state))
                 .map_err(|e| internal(&e))?;
             Ok(res)

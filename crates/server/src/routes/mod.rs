@@ -11,6 +11,7 @@ mod api_keys;
 mod api_mfa;
 mod api_orgs;
 mod authorize;
+mod chooser;
 mod discovery;
 mod gateway;
 mod health;
@@ -36,6 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     invite_pages::configure(cfg);
     key_pages::configure(cfg);
     mfa_pages::configure(cfg);
+    chooser::configure(cfg);
     authorize::configure(cfg);
     oidc::configure(cfg);
     gateway::configure(cfg);

@@ -90,26 +90,49 @@ pub(super) async fn start_session_response(
     amr: accounts::AuthMethods,
     return_to: &str,
 ) -> Result<HttpResponse, PageError> {
-    let started = begin_session(state, req, previous, user_id, amr).await?;
+    let begun = begin_session(state, req, previous, user_id, amr).await?;
     let mut res = see_other(&crate::routes::authorize::return_after_sign_in(
         return_to,
-        &started.session,
+        &begun.session,
     ));
-    res.add_cookie(&session_cookie(state, started.cookie.expose().to_owned()))
-        .map_err(|e| PageError::internal(&e))?;
+    begun.set_cookies(&mut res)?;
     Ok(res)
 }
 
-/// A new session for a user who just signed in with `amr`, ending the one the browser
-/// presented (`previous`); the caller sets its cookie ([`session_cookie`]).
+/// A sign-in's new session and the cookies that carry it.
+pub(super) struct Begun {
+    pub(super) session: accounts::Session,
+    cookies: [actix_web::cookie::Cookie<'static>; 2],
+}
+
+impl Begun {
+    /// Sets the session's cookie, and the list of the browser's other accounts, on `res`.
+    pub(super) fn set_cookies(&self, res: &mut HttpResponse) -> Result<(), PageError> {
+        for cookie in &self.cookies {
+            res.add_cookie(cookie).map_err(|e| PageError::internal(&e))?;
+        }
+        Ok(())
+    }
+}
+
+/// A new session for a user who just signed in with `amr` (a fresh id: no fixation).
+///
+/// The browser's sessions of the same user (the one it presented, `previous`, when signing in
+/// again for `prompt=login`, `max_age` or a second factor, and any in its list of accounts) end:
+/// their values must not live on beside the new one. A session of another user stays signed in
+/// beside it, in the list the account chooser shows (`prompt=select_account`).
 pub(super) async fn begin_session(
     state: &AppState,
     req: &HttpRequest,
     previous: MaybeSignedIn,
     user_id: String,
     amr: accounts::AuthMethods,
-) -> Result<accounts::StartedSession, PageError> {
+) -> Result<Begun, PageError> {
     let previous = previous.0.map(|s| s.session);
+    let previous_secret = req
+        .cookie(crate::session::SESSION_COOKIE)
+        .map(|c| c.value().to_owned());
+    let others = crate::session::other_sessions(req);
     let ua = req
         .headers()
         .get("user-agent")
@@ -117,24 +140,50 @@ pub(super) async fn begin_session(
         .map(str::to_owned);
     let ip = client_ip(req, state);
     let st = state.clone();
-    web::block(move || {
+    let (started, kept) = web::block(move || {
+        let internal = |e: accounts::AccountError| PageError::internal(&e);
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
+        let now = st.now();
+        let mut kept = Vec::new();
         if let Some(old) = previous {
-            accounts::end_session(&mut conn, &old).map_err(|e| PageError::internal(&e))?;
+            if old.user_id == user_id {
+                accounts::end_session(&mut conn, &old).map_err(internal)?;
+            } else if let Some(secret) = previous_secret {
+                kept.push(secret);
+            }
         }
-        accounts::start_session(
+        for secret in others {
+            match accounts::resolve_session(&mut conn, &secret, now, st.session_policy())
+                .map_err(internal)?
+            {
+                Some((s, _)) if s.user_id == user_id => {
+                    accounts::end_session(&mut conn, &s).map_err(internal)?;
+                }
+                Some(_) if !kept.contains(&secret) => kept.push(secret),
+                _ => {}
+            }
+        }
+        let started = accounts::start_session(
             &mut conn,
             &user_id,
             &amr,
-            st.now(),
+            now,
             st.session_policy(),
             ua.as_deref(),
             ip.as_deref(),
         )
-        .map_err(|e| PageError::internal(&e))
+        .map_err(internal)?;
+        Ok::<_, PageError>((started, kept))
     })
     .await
-    .map_err(|e| PageError::internal(&e))?
+    .map_err(|e| PageError::internal(&e))??;
+    Ok(Begun {
+        cookies: [
+            session_cookie(state, started.cookie.expose().to_owned()),
+            crate::session::accounts_cookie(state, &kept),
+        ],
+        session: started.session,
+    })
 }
 
 // ---- pages ----
@@ -213,6 +262,8 @@ struct ReturnTo {
     return_to: Option<String>,
     /// Set by the authorization endpoint when the user must sign in again.
     reauth: Option<String>,
+    /// Set by the account chooser: sign in with another account beside this one.
+    add: Option<String>,
     login_hint: Option<String>,
     notice: Option<String>,
 }
@@ -228,7 +279,7 @@ async fn login_page(
     signed_in: MaybeSignedIn,
 ) -> Result<HttpResponse, PageError> {
     let return_to = safe_return_to(q.return_to.as_deref());
-    if q.reauth.is_none() && signed_in.0.is_some() {
+    if q.reauth.is_none() && q.add.is_none() && signed_in.0.is_some() {
         return Ok(see_other(&return_to));
     }
     let (csrf, is_new) = pre_session_csrf(&req);
@@ -522,21 +573,47 @@ fn capitalize(s: &str) -> String {
 }
 
 async fn logout(
+    req: HttpRequest,
     state: web::Data<AppState>,
     checked: CsrfChecked<CsrfOnly, ToSignIn>,
 ) -> Result<HttpResponse, PageError> {
     let session = checked.signed_in.session;
+    let mut res = see_other("/login");
+    end_browser_sessions(&state, &req, session, &mut res).await?;
+    Ok(res)
+}
+
+/// Signing out of this browser: its session and every other account signed in beside it
+/// (the account chooser's) end, and their cookies go.
+pub(super) async fn end_browser_sessions(
+    state: &AppState,
+    req: &HttpRequest,
+    session: accounts::Session,
+    res: &mut HttpResponse,
+) -> Result<(), PageError> {
+    let others = crate::session::other_sessions(req);
     let st = state.clone();
     web::block(move || {
+        let internal = |e: accounts::AccountError| PageError::internal(&e);
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
-        accounts::end_session(&mut conn, &session).map_err(|e| PageError::internal(&e))
+        accounts::end_session(&mut conn, &session).map_err(internal)?;
+        for secret in others {
+            if let Some((s, _)) =
+                accounts::resolve_session(&mut conn, &secret, st.now(), st.session_policy())
+                    .map_err(internal)?
+            {
+                accounts::end_session(&mut conn, &s).map_err(internal)?;
+            }
+        }
+        Ok::<_, PageError>(())
     })
     .await
     .map_err(|e| PageError::internal(&e))??;
-    let mut res = see_other("/login");
-    res.add_removal_cookie(&session_removal(&state))
+    res.add_removal_cookie(&session_removal(state))
         .map_err(|e| PageError::internal(&e))?;
-    Ok(res)
+    res.add_cookie(&crate::session::accounts_cookie(state, &[]))
+        .map_err(|e| PageError::internal(&e))?;
+    Ok(())
 }
 
 struct SessionView {

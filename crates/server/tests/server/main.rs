@@ -3,6 +3,7 @@
 //! are in `crates/portcullis/tests/portcullis/`.
 
 mod browser;
+mod chooser;
 mod common;
 
 mod access_rules;
