@@ -57,9 +57,13 @@ pub(super) fn to_second_factor(
     state: &AppState,
     token: &PlainSecret,
     return_to: &str,
+    add: bool,
 ) -> Result<HttpResponse, PageError> {
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     q.append_pair("return_to", return_to);
+    if add {
+        q.append_pair("add", "1");
+    }
     let mut res = see_other(&format!("/login/mfa?{}", q.finish()));
     res.add_cookie(&mfa_cookie(state, token.expose().to_owned()))
         .map_err(|e| internal(&e))?;
@@ -81,6 +85,8 @@ struct MfaPage<'a> {
     email: &'a str,
     why: &'a str,
     error: Option<&'a str>,
+    /// The sign-in adds an account beside the browser's (the account chooser).
+    add: bool,
 }
 
 const WHY_ENROL: &str = "Your account needs a second step to sign in here.";
@@ -88,6 +94,7 @@ const WHY_ENROL: &str = "Your account needs a second step to sign in here.";
 #[derive(Deserialize)]
 struct ReturnTo {
     return_to: Option<String>,
+    add: Option<String>,
 }
 
 /// The challenge this browser's sign-in is at: the cookie's, if live; else, for a signed-in
@@ -205,6 +212,7 @@ async fn mfa_page(
         email: &challenge.user.email,
         why: WHY_ENROL,
         error: None,
+        add: q.add.is_some(),
     };
     let mut res = with_csrf_cookie(&state, render(StatusCode::OK, &page), &csrf, is_new);
     res.headers_mut().insert(
@@ -224,6 +232,7 @@ struct CodeForm {
     csrf_token: String,
     code: String,
     return_to: String,
+    add: String,
 }
 
 /// What answering the challenge came to.
@@ -244,6 +253,7 @@ async fn mfa_submit(
 ) -> Result<HttpResponse, PageError> {
     let PreSessionChecked { form, csrf } = checked;
     let return_to = safe_return_to(Some(&form.return_to));
+    let add = form.add == "1";
     let Some(token) = req.cookie(MFA_COOKIE).map(|c| c.value().to_owned()) else {
         return Ok(expired(&state, &return_to));
     };
@@ -320,7 +330,7 @@ async fn mfa_submit(
     let user_id = challenge.user.id.clone();
     match answer {
         Answer::SignedIn(amr) => {
-            let begun = begin_session(&state, &req, previous, user_id, amr).await?;
+            let begun = begin_session(&state, &req, previous, user_id, amr, add).await?;
             let next = super::authorize::return_after_sign_in(&return_to, &begun.session);
             let mut res = see_other(&next);
             begun.set_cookies(&mut res)?;
@@ -329,7 +339,7 @@ async fn mfa_submit(
             Ok(res)
         }
         Answer::Enrolled(amr, codes) => {
-            let begun = begin_session(&state, &req, previous, user_id, amr).await?;
+            let begun = begin_session(&state, &req, previous, user_id, amr, add).await?;
             let next = super::authorize::return_after_sign_in(&return_to, &begun.session);
             let page = MfaPage {
                 step: MfaStep::RecoveryCodes {
@@ -341,6 +351,7 @@ async fn mfa_submit(
                 email: &challenge.user.email,
                 why: WHY_ENROL,
                 error: None,
+                add,
             };
             let mut res = render(StatusCode::OK, &page);
             res.headers_mut().insert(
@@ -361,6 +372,7 @@ async fn mfa_submit(
                 email: &challenge.user.email,
                 why: WHY_ENROL,
                 error: Some("The code is wrong, or was used already. Try the next one."),
+                add,
             };
             Ok(render(StatusCode::UNAUTHORIZED, &page))
         }

@@ -90,7 +90,21 @@ pub(super) async fn start_session_response(
     amr: accounts::AuthMethods,
     return_to: &str,
 ) -> Result<HttpResponse, PageError> {
-    let begun = begin_session(state, req, previous, user_id, amr).await?;
+    start_session_response_with(state, req, previous, user_id, amr, return_to, false).await
+}
+
+/// [`start_session_response`]; `add`: the user asked to sign in with another account beside
+/// the one the browser has ("Use another account" in the chooser), which then stays.
+pub(super) async fn start_session_response_with(
+    state: &AppState,
+    req: &HttpRequest,
+    previous: MaybeSignedIn,
+    user_id: String,
+    amr: accounts::AuthMethods,
+    return_to: &str,
+    add: bool,
+) -> Result<HttpResponse, PageError> {
+    let begun = begin_session(state, req, previous, user_id, amr, add).await?;
     let mut res = see_other(&crate::routes::authorize::return_after_sign_in(
         return_to,
         &begun.session,
@@ -117,16 +131,18 @@ impl Begun {
 
 /// A new session for a user who just signed in with `amr` (a fresh id: no fixation).
 ///
-/// The browser's sessions of the same user (the one it presented, `previous`, when signing in
-/// again for `prompt=login`, `max_age` or a second factor, and any in its list of accounts) end:
-/// their values must not live on beside the new one. A session of another user stays signed in
-/// beside it, in the list the account chooser shows (`prompt=select_account`).
+/// The session the browser presented (`previous`) ends: its value must not live on beside the
+/// new one (signing in again for `prompt=login`, `max_age` or a second factor; or a value an
+/// attacker planted). Only when the user asked to add another account (`add`) does another
+/// user's session stay, in the list the account chooser shows (`prompt=select_account`). The
+/// listed sessions of the same user end; those of other users stay.
 pub(super) async fn begin_session(
     state: &AppState,
     req: &HttpRequest,
     previous: MaybeSignedIn,
     user_id: String,
     amr: accounts::AuthMethods,
+    add: bool,
 ) -> Result<Begun, PageError> {
     let previous = previous.0.map(|s| s.session);
     let previous_secret = req
@@ -146,10 +162,9 @@ pub(super) async fn begin_session(
         let now = st.now();
         let mut kept = Vec::new();
         if let Some(old) = previous {
-            if old.user_id == user_id {
-                accounts::end_session(&mut conn, &old).map_err(internal)?;
-            } else if let Some(secret) = previous_secret {
-                kept.push(secret);
+            match previous_secret {
+                Some(secret) if add && old.user_id != user_id => kept.push(secret),
+                _ => accounts::end_session(&mut conn, &old).map_err(internal)?,
             }
         }
         for secret in others {
@@ -199,6 +214,8 @@ struct LoginPage<'a> {
     email: &'a str,
     return_to: &'a str,
     signup_open: bool,
+    /// Signing in with another account beside the browser's (from the account chooser).
+    add: bool,
 }
 
 #[derive(Template)]
@@ -298,6 +315,7 @@ async fn login_page(
         email: &hint,
         return_to: &return_to,
         signup_open: state.settings.signup.mode == accounts::SignupMode::Open,
+        add: q.add.is_some(),
     };
     Ok(with_csrf_cookie(
         &state,
@@ -314,6 +332,8 @@ struct LoginForm {
     email: String,
     password: String,
     return_to: String,
+    /// `1`: keep the browser's account signed in beside this one.
+    add: String,
 }
 
 /// What a sign-in attempt came to.
@@ -347,6 +367,7 @@ async fn login_submit(
                 email: &form.email,
                 return_to: &return_to,
                 signup_open: state.settings.signup.mode == accounts::SignupMode::Open,
+                add: form.add == "1",
             },
         )
     };
@@ -413,12 +434,14 @@ async fn login_submit(
             state.throttle.record_success(&form.email);
             tracing::info!(user = %user.id, "signed in (browser)");
             let pwd = accounts::AuthMethods::password();
-            start_session_response(&state, &req, previous, user.id, pwd, &return_to).await
+            let add = form.add == "1";
+            start_session_response_with(&state, &req, previous, user.id, pwd, &return_to, add)
+                .await
         }
         // The password was right; the second factor is asked for on /login/mfa, and the
         // throttle is not reset until it is given.
         SignIn::SecondFactor(token) => {
-            super::mfa_pages::to_second_factor(&state, &token, &return_to)
+            super::mfa_pages::to_second_factor(&state, &token, &return_to, form.add == "1")
         }
         SignIn::Unverified => {
             state.throttle.record_success(&form.email);

@@ -43,7 +43,7 @@ async fn add_account(http: &reqwest::Client, server: &TestServer, email: &str, p
     let page = html(http, server, "/login?add=1&return_to=%2Faccount").await;
     let res = http
         .post(server.url("/login"))
-        .form(&[("csrf_token", hidden(&page, "csrf_token").as_str()), ("return_to", "/account"), ("email", email), ("password", password)])
+        .form(&[("csrf_token", hidden(&page, "csrf_token").as_str()), ("return_to", "/account"), ("add", hidden(&page, "add").as_str()), ("email", email), ("password", password)])
         .send()
         .await
         .expect("login");
