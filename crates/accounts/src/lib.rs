@@ -35,21 +35,21 @@ pub use links::{
 };
 pub use orgs::{
     Acceptor, Invite, Member, Org, Role, accept_invite, change_role, check_invite, create_invite,
-    create_org, find_invite, find_org, members, membership, orgs_of, remove_member, set_require_mfa, signup,
+    create_org, find_invite, find_org, members, membership, orgs_of, remove_member,
+    set_require_mfa, signup,
 };
 pub use password::{PasswordHasher, check_password_rules};
-pub use second_factor::{
-    CHALLENGE_FAILURES, CHALLENGE_TTL, MfaChallenge, RECOVERY_CODES, RecoveryCodes,
-    SecondFactors, TotpEnrolment, answer_challenge, confirm_totp, enrol_through_challenge,
-    find_challenge, pending_totp,
-    mfa_required_by_org, regenerate_recovery_codes, remove_totp,
-    reset_second_factors_as_operator, second_factors, start_challenge, start_totp,
-    totp_code_for, verify_second_factor,
-};
 pub use profile::{
     DeletedAccount, NewPassword, PasswordProof, SignupMode, SignupPolicy, change_password,
     confirm_password, delete_account, delete_account_as_operator, end_sessions,
     mark_email_verified, rename, set_password_as_operator,
+};
+pub use second_factor::{
+    CHALLENGE_FAILURES, CHALLENGE_TTL, MfaChallenge, RECOVERY_CODES, RecoveryCodes, SecondFactors,
+    TotpEnrolment, answer_challenge, confirm_totp, enrol_through_challenge, find_challenge,
+    mfa_required_by_org, pending_totp, regenerate_recovery_codes, remove_totp,
+    reset_second_factors_as_operator, second_factors, start_challenge, start_totp, totp_code_for,
+    verify_second_factor,
 };
 pub use sessions::{
     Session, SessionPolicy, StartedSession, end_session, list_sessions, resolve_session,

@@ -237,7 +237,11 @@ fn recovery_hash(typed: &str) -> Option<String> {
         .filter(|c| c.is_ascii_alphanumeric())
         .map(|c| c.to_ascii_lowercase())
         .collect();
-    (code.len() == 10).then(|| SecretHash::of(&format!("recovery:{code}")).as_str().to_owned())
+    (code.len() == 10).then(|| {
+        SecretHash::of(&format!("recovery:{code}"))
+            .as_str()
+            .to_owned()
+    })
 }
 
 /// New recovery codes for a user with an authenticator, the old ones void.

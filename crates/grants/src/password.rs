@@ -91,7 +91,9 @@ pub fn password_grant(
     };
     // The password is one factor: an account that signs in with two (or must) cannot be
     // signed in by its password alone.
-    if accounts::second_factors(conn, &user.id)?.any() || accounts::mfa_required_by_org(conn, &user.id)? {
+    if accounts::second_factors(conn, &user.id)?.any()
+        || accounts::mfa_required_by_org(conn, &user.id)?
+    {
         return Err(GrantError::refused(
             ErrorCode::InvalidGrant,
             "this account signs in with a second factor; use the authorization code flow",

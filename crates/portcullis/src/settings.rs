@@ -842,12 +842,16 @@ impl Config {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let entry = primitives::seal::KeyRing::generate_entry("key-1");
-                write_private(&path, &format!("{entry}\n"))
-                    .map_err(|e| invalid(setting, format!("cannot make {}: {e}", path.display())))?;
+                write_private(&path, &format!("{entry}\n")).map_err(|e| {
+                    invalid(setting, format!("cannot make {}: {e}", path.display()))
+                })?;
                 entry
             }
             Err(e) => {
-                return Err(invalid(setting, format!("cannot read {}: {e}", path.display())));
+                return Err(invalid(
+                    setting,
+                    format!("cannot read {}: {e}", path.display()),
+                ));
             }
         };
         let ring = primitives::seal::KeyRing::parse(&made).map_err(|e| invalid(setting, e))?;
@@ -864,7 +868,10 @@ fn default_key_file(database_url: &DatabaseUrl) -> Option<PathBuf> {
             std::path::Path::new(path)
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty())
-                .map_or_else(|| PathBuf::from("encryption.keys"), |p| p.join("encryption.keys")),
+                .map_or_else(
+                    || PathBuf::from("encryption.keys"),
+                    |p| p.join("encryption.keys"),
+                ),
         ),
         DatabaseUrl::Postgres(_) => None,
     }
@@ -1374,14 +1381,31 @@ mod tests {
     #[test]
     fn encryption_keys_come_from_the_setting_or_a_key_file_made_beside_the_sqlite_database() {
         let entry = primitives::seal::KeyRing::generate_entry("k1");
-        let key = entry.split_once(':').map(|(_, k)| k.to_owned()).unwrap_or_default();
+        let key = entry
+            .split_once(':')
+            .map(|(_, k)| k.to_owned())
+            .unwrap_or_default();
         let given = with(|a| a.encryption_keys = Some(entry.clone())).expect("keys");
-        assert_eq!(given.server.encryption_keys.as_ref().map(|r| r.sealing_id()), Some("k1"));
+        assert_eq!(
+            given
+                .server
+                .encryption_keys
+                .as_ref()
+                .map(|r| r.sealing_id()),
+            Some("k1")
+        );
         assert_eq!(given.encryption_keys_file, None);
-        assert!(!format!("{given:?}").contains(&key), "the key is not in the Debug");
+        assert!(
+            !format!("{given:?}").contains(&key),
+            "the key is not in the Debug"
+        );
 
-        let err = with(|a| a.encryption_keys = Some(format!("k1:{}", "0".repeat(10)))).expect_err("short");
-        assert!(err.to_string().contains("PORTCULLIS_ENCRYPTION_KEYS"), "{err}");
+        let err = with(|a| a.encryption_keys = Some(format!("k1:{}", "0".repeat(10))))
+            .expect_err("short");
+        assert!(
+            err.to_string().contains("PORTCULLIS_ENCRYPTION_KEYS"),
+            "{err}"
+        );
         let err = with(|a| {
             a.encryption_keys = Some(entry.clone());
             a.encryption_keys_file = Some("keys".into());
@@ -1392,24 +1416,48 @@ mod tests {
         // SQLite: a key file beside the database, made on first start (0600), read after.
         let dir = tempfile::tempdir().expect("dir");
         let db = dir.path().join("id.db");
-        let mut config = with(|a| a.database_url = Some(format!("sqlite://{}", db.display()))).expect("sqlite");
+        let mut config =
+            with(|a| a.database_url = Some(format!("sqlite://{}", db.display()))).expect("sqlite");
         let file = dir.path().join("encryption.keys");
         assert_eq!(config.encryption_keys_file.as_deref(), Some(file.as_path()));
         assert!(config.server.encryption_keys.is_none());
-        assert_eq!(config.load_encryption_keys().expect("made").as_deref(), Some(file.as_path()));
-        let sealed = config.server.encryption_keys.as_ref().expect("ring").seal(b"s", "c");
+        assert_eq!(
+            config.load_encryption_keys().expect("made").as_deref(),
+            Some(file.as_path())
+        );
+        let sealed = config
+            .server
+            .encryption_keys
+            .as_ref()
+            .expect("ring")
+            .seal(b"s", "c");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
             let mode = std::fs::metadata(&file).expect("file").permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        let mut again = with(|a| a.database_url = Some(format!("sqlite://{}", db.display()))).expect("sqlite");
-        assert_eq!(again.load_encryption_keys().expect("read"), None, "read, not made again");
-        assert_eq!(again.server.encryption_keys.as_ref().expect("ring").open(&sealed, "c").expect("opens"), b"s");
+        let mut again =
+            with(|a| a.database_url = Some(format!("sqlite://{}", db.display()))).expect("sqlite");
+        assert_eq!(
+            again.load_encryption_keys().expect("read"),
+            None,
+            "read, not made again"
+        );
+        assert_eq!(
+            again
+                .server
+                .encryption_keys
+                .as_ref()
+                .expect("ring")
+                .open(&sealed, "c")
+                .expect("opens"),
+            b"s"
+        );
 
         // PostgreSQL: no file, no keys, unless given.
-        let mut pg = with(|a| a.database_url = Some("postgres://u@db.example/p".into())).expect("pg");
+        let mut pg =
+            with(|a| a.database_url = Some("postgres://u@db.example/p".into())).expect("pg");
         assert_eq!(pg.encryption_keys_file, None);
         assert_eq!(pg.load_encryption_keys().expect("nothing"), None);
         assert!(pg.server.encryption_keys.is_none());

@@ -175,7 +175,10 @@ mod tests {
         let ring = KeyRing::parse(&KeyRing::generate_entry("k1")).expect("ring");
         let sealed = ring.seal(b"JBSWY3DPEHPK3PXP", "totp:usr_1");
         assert!(sealed.starts_with("k1."));
-        assert_eq!(ring.open(&sealed, "totp:usr_1").unwrap(), b"JBSWY3DPEHPK3PXP");
+        assert_eq!(
+            ring.open(&sealed, "totp:usr_1").expect("ok"),
+            b"JBSWY3DPEHPK3PXP"
+        );
         assert_eq!(ring.open(&sealed, "totp:usr_2"), Err(Unsealable));
         let other = KeyRing::parse(&KeyRing::generate_entry("k1")).expect("ring");
         assert_eq!(other.open(&sealed, "totp:usr_1"), Err(Unsealable));
@@ -188,10 +191,10 @@ mod tests {
     fn a_rotated_ring_seals_with_the_new_key_and_opens_the_old() {
         let old = KeyRing::generate_entry("2026-01");
         let new = KeyRing::generate_entry("2026-12");
-        let before = KeyRing::parse(&old).unwrap().seal(b"secret", "c");
-        let ring = KeyRing::parse(&format!("{new}, {old}")).unwrap();
+        let before = KeyRing::parse(&old).expect("ok").seal(b"secret", "c");
+        let ring = KeyRing::parse(&format!("{new}, {old}")).expect("ok");
         assert_eq!(ring.sealing_id(), "2026-12");
-        assert_eq!(ring.open(&before, "c").unwrap(), b"secret");
+        assert_eq!(ring.open(&before, "c").expect("ok"), b"secret");
         assert!(ring.seal(b"secret", "c").starts_with("2026-12."));
     }
 
@@ -202,7 +205,11 @@ mod tests {
         assert!(KeyRing::parse("k1:short").is_err());
         assert!(KeyRing::parse("bad.id:AAAA").is_err());
         let e = KeyRing::generate_entry("a");
-        assert!(KeyRing::parse(&format!("{e} {e}")).unwrap_err().contains("twice"));
+        assert!(
+            KeyRing::parse(&format!("{e} {e}"))
+                .expect_err("an error")
+                .contains("twice")
+        );
         assert!(KeyRing::parse(&format!("a:{}", "00".repeat(32))).is_ok());
     }
 }

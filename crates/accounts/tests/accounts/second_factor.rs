@@ -4,9 +4,9 @@
 use accounts::{
     AccountError, AuthMethod, AuthMethods, CHALLENGE_FAILURES, CHALLENGE_TTL, RECOVERY_CODES,
     SignupPolicy, answer_challenge, confirm_password, confirm_totp, create_org, find_challenge,
-    mfa_required_by_org, regenerate_recovery_codes, remove_totp,
-    reset_second_factors_as_operator, second_factors, set_require_mfa, signup, start_challenge,
-    start_totp, totp_code_for, verify_second_factor,
+    mfa_required_by_org, regenerate_recovery_codes, remove_totp, reset_second_factors_as_operator,
+    second_factors, set_require_mfa, signup, start_challenge, start_totp, totp_code_for,
+    verify_second_factor,
 };
 use primitives::seal::KeyRing;
 
@@ -30,7 +30,7 @@ store::backend_tests! {
         assert!(!row.secret_sealed.contains(&enrolment.secret));
         assert!(!second_factors(&mut conn, &user.id).expect("factors").any(), "not before confirming");
 
-        let wrong = if totp_code_for(&enrolment.secret, NOW).unwrap() == "000000" { "111111" } else { "000000" };
+        let wrong = if totp_code_for(&enrolment.secret, NOW).expect("ok") == "000000" { "111111" } else { "000000" };
         assert!(matches!(confirm_totp(&mut conn, &ring, &user.id, wrong, NOW), Err(AccountError::WrongCode)));
         assert!(matches!(confirm_totp(&mut conn, &ring, &user.id, "abc", NOW), Err(AccountError::WrongCode)));
         let code = totp_code_for(&enrolment.secret, NOW).expect("code");
@@ -50,17 +50,17 @@ store::backend_tests! {
         let ring = ring();
         let (user, _) = signup(&mut conn, &SignupPolicy::default(), &new_user("ada@example.com", "Ada"), None, hasher(), NOW).expect("signup");
         let secret = start_totp(&mut conn, &ring, &user, "P", NOW).expect("start").secret;
-        confirm_totp(&mut conn, &ring, &user.id, &totp_code_for(&secret, NOW).unwrap(), NOW).expect("confirm");
+        confirm_totp(&mut conn, &ring, &user.id, &totp_code_for(&secret, NOW).expect("ok"), NOW).expect("confirm");
         // The code that confirmed cannot sign in; nor can an older step's.
-        assert!(matches!(verify_second_factor(&mut conn, &ring, &user.id, &totp_code_for(&secret, NOW).unwrap(), NOW + 5), Err(AccountError::WrongCode)));
+        assert!(matches!(verify_second_factor(&mut conn, &ring, &user.id, &totp_code_for(&secret, NOW).expect("ok"), NOW + 5), Err(AccountError::WrongCode)));
         let later = NOW + 90;
-        let code = totp_code_for(&secret, later).unwrap();
+        let code = totp_code_for(&secret, later).expect("ok");
         assert_eq!(verify_second_factor(&mut conn, &ring, &user.id, &code, later).expect("first use"), AuthMethod::Otp);
         assert!(matches!(verify_second_factor(&mut conn, &ring, &user.id, &code, later + 1), Err(AccountError::WrongCode)), "replay within its window");
         // One step of skew either way; two is too far.
         let next = later + 30;
-        assert!(verify_second_factor(&mut conn, &ring, &user.id, &totp_code_for(&secret, next + 30).unwrap(), next).is_ok());
-        assert!(matches!(verify_second_factor(&mut conn, &ring, &user.id, &totp_code_for(&secret, next + 300).unwrap(), next), Err(AccountError::WrongCode)));
+        assert!(verify_second_factor(&mut conn, &ring, &user.id, &totp_code_for(&secret, next + 30).expect("ok"), next).is_ok());
+        assert!(matches!(verify_second_factor(&mut conn, &ring, &user.id, &totp_code_for(&secret, next + 300).expect("ok"), next), Err(AccountError::WrongCode)));
     }
 
     fn recovery_codes_are_single_use_stored_hashed_and_regenerated(db) {
@@ -68,18 +68,18 @@ store::backend_tests! {
         let ring = ring();
         let (user, _) = signup(&mut conn, &SignupPolicy::default(), &new_user("ada@example.com", "Ada"), None, hasher(), NOW).expect("signup");
         let secret = start_totp(&mut conn, &ring, &user, "P", NOW).expect("start").secret;
-        let codes = confirm_totp(&mut conn, &ring, &user.id, &totp_code_for(&secret, NOW).unwrap(), NOW).expect("confirm").0;
+        let codes = confirm_totp(&mut conn, &ring, &user.id, &totp_code_for(&secret, NOW).expect("ok"), NOW).expect("confirm").0;
         let first = codes[0].clone();
         assert!(store::second_factors::use_recovery_code(&mut conn, &user.id, &first, NOW).is_ok_and(|used| !used), "stored hashed, not plain");
         // Typed loosely: case, spaces, no dash.
         let typed = format!(" {} ", first.replace('-', "").to_uppercase());
         assert_eq!(verify_second_factor(&mut conn, &ring, &user.id, &typed, NOW).expect("recovery"), AuthMethod::Otp);
         assert!(matches!(verify_second_factor(&mut conn, &ring, &user.id, &first, NOW), Err(AccountError::WrongCode)), "used once");
-        assert_eq!(second_factors(&mut conn, &user.id).unwrap().recovery_codes_left, RECOVERY_CODES as i64 - 1);
+        assert_eq!(second_factors(&mut conn, &user.id).expect("ok").recovery_codes_left, RECOVERY_CODES as i64 - 1);
         // Another user's code is not this user's.
         let (bob, _) = signup(&mut conn, &SignupPolicy::default(), &new_user("bob@example.com", "Bob"), None, hasher(), NOW).expect("signup");
         let bob_secret = start_totp(&mut conn, &ring, &bob, "P", NOW).expect("start").secret;
-        confirm_totp(&mut conn, &ring, &bob.id, &totp_code_for(&bob_secret, NOW).unwrap(), NOW).expect("confirm");
+        confirm_totp(&mut conn, &ring, &bob.id, &totp_code_for(&bob_secret, NOW).expect("ok"), NOW).expect("confirm");
         assert!(matches!(verify_second_factor(&mut conn, &ring, &bob.id, &codes[1], NOW), Err(AccountError::WrongCode)));
 
         let proof = confirm_password(&mut conn, &user.id, "correct horse", hasher()).expect("proof");
@@ -88,11 +88,11 @@ store::backend_tests! {
         assert!(verify_second_factor(&mut conn, &ring, &user.id, &fresh[0], NOW).is_ok());
 
         remove_totp(&mut conn, &proof).expect("remove");
-        assert!(!second_factors(&mut conn, &user.id).unwrap().any());
+        assert!(!second_factors(&mut conn, &user.id).expect("ok").any());
         assert!(matches!(verify_second_factor(&mut conn, &ring, &user.id, &fresh[1], NOW), Err(AccountError::WrongCode)), "codes go with the authenticator");
         assert!(matches!(remove_totp(&mut conn, &proof), Err(AccountError::MfaNotEnabled)));
         assert!(reset_second_factors_as_operator(&mut conn, &bob.id).expect("reset"));
-        assert!(!second_factors(&mut conn, &bob.id).unwrap().any());
+        assert!(!second_factors(&mut conn, &bob.id).expect("ok").any());
     }
 
     fn a_challenge_is_answered_once_and_dies_after_wrong_codes_or_time(db) {
@@ -100,14 +100,14 @@ store::backend_tests! {
         let ring = ring();
         let (user, _) = signup(&mut conn, &SignupPolicy::default(), &new_user("ada@example.com", "Ada"), None, hasher(), NOW).expect("signup");
         let secret = start_totp(&mut conn, &ring, &user, "P", NOW).expect("start").secret;
-        confirm_totp(&mut conn, &ring, &user.id, &totp_code_for(&secret, NOW).unwrap(), NOW).expect("confirm");
+        confirm_totp(&mut conn, &ring, &user.id, &totp_code_for(&secret, NOW).expect("ok"), NOW).expect("confirm");
         let pwd = AuthMethods::password();
 
         let token = start_challenge(&mut conn, &user.id, &pwd, NOW).expect("challenge");
         let challenge = find_challenge(&mut conn, token.expose(), NOW + 1).expect("find");
         assert_eq!(challenge.user.id, user.id);
         let at = NOW + 60;
-        let amr = answer_challenge(&mut conn, &ring, &challenge, &totp_code_for(&secret, at).unwrap(), at).expect("answer");
+        let amr = answer_challenge(&mut conn, &ring, &challenge, &totp_code_for(&secret, at).expect("ok"), at).expect("answer");
         assert_eq!(amr.claim(), ["pwd", "otp", "mfa"]);
         assert!(matches!(find_challenge(&mut conn, token.expose(), at), Err(AccountError::ChallengeInvalid)), "used once");
 
@@ -129,11 +129,11 @@ store::backend_tests! {
         let (other, _) = signup(&mut conn, &SignupPolicy::default(), &new_user("bob@example.com", "Bob"), None, hasher(), NOW).expect("signup");
         let org = create_org(&mut conn, &owner.id, "Acme", NOW).expect("org");
         assert!(!org.require_mfa);
-        assert!(!mfa_required_by_org(&mut conn, &owner.id).unwrap());
+        assert!(!mfa_required_by_org(&mut conn, &owner.id).expect("ok"));
         assert!(matches!(set_require_mfa(&mut conn, &org.id, &other.id, true, NOW), Err(AccountError::Forbidden)));
         let org = set_require_mfa(&mut conn, &org.id, &owner.id, true, NOW).expect("require");
         assert!(org.require_mfa);
-        assert!(mfa_required_by_org(&mut conn, &owner.id).unwrap());
-        assert!(!mfa_required_by_org(&mut conn, &other.id).unwrap(), "not a member");
+        assert!(mfa_required_by_org(&mut conn, &owner.id).expect("ok"));
+        assert!(!mfa_required_by_org(&mut conn, &other.id).expect("ok"), "not a member");
     }
 }

@@ -365,7 +365,13 @@ async fn totp_and_reset_mfa(backend: Backend) {
         let serve = Process::spawn(dir.path(), &[], &env);
         let api = Api::new(&serve.wait_listening());
         let ada = api.signup("ada@example.com", "correct horse").await;
-        let (status, body) = api.post("/api/v1/me/mfa/totp", Some(str_of(&ada, "token")), &json!({})).await;
+        let (status, body) = api
+            .post(
+                "/api/v1/me/mfa/totp",
+                Some(str_of(&ada, "token")),
+                &json!({}),
+            )
+            .await;
         assert_eq!(status, 503, "{body}");
         assert_eq!(body["error"]["code"], "mfa_unavailable");
         drop(serve);
@@ -378,18 +384,33 @@ async fn totp_and_reset_mfa(backend: Backend) {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let serve = Process::spawn(dir.path(), &[], &env);
     let api = Api::new(&serve.wait_listening());
-    let email = if backend == Backend::Postgres { "bea@example.com" } else { "ada@example.com" };
+    let email = if backend == Backend::Postgres {
+        "bea@example.com"
+    } else {
+        "ada@example.com"
+    };
     let ada = api.signup(email, "correct horse").await;
     let token = str_of(&ada, "token");
-    let (status, body) = api.post("/api/v1/me/mfa/totp", Some(token), &json!({})).await;
+    let (status, body) = api
+        .post("/api/v1/me/mfa/totp", Some(token), &json!({}))
+        .await;
     assert_eq!(status, 201, "{body}");
     let secret = str_of(&body, "secret").to_owned();
     let now = primitives::Clock::now(&primitives::SystemClock);
     let code = accounts::totp_code_for(&secret, now).expect("code");
-    let (status, body) = api.post("/api/v1/me/mfa/totp/confirm", Some(token), &json!({ "code": code })).await;
+    let (status, body) = api
+        .post(
+            "/api/v1/me/mfa/totp/confirm",
+            Some(token),
+            &json!({ "code": code }),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     if let Some(path) = db.url().strip_prefix("sqlite://") {
-        let file = Path::new(path).parent().expect("folder").join("encryption.keys");
+        let file = Path::new(path)
+            .parent()
+            .expect("folder")
+            .join("encryption.keys");
         let raw = std::fs::read_to_string(&file).expect("a key file beside the database");
         assert!(raw.starts_with("key-1:"));
         #[cfg(unix)]
@@ -400,16 +421,31 @@ async fn totp_and_reset_mfa(backend: Backend) {
         }
     }
     let (status, body) = api.login(email, "correct horse").await;
-    assert_eq!((status, &body["error"]["code"]), (403, &json!("mfa_required")), "{body}");
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (403, &json!("mfa_required")),
+        "{body}"
+    );
 
     let (ok, out, err) = run(dir.path(), &["user", "reset-mfa", email], &env);
     assert!(ok, "{err}");
-    assert!(out.contains(&format!("removed the second factors of {email}")), "{out}");
-    assert_eq!(api.login(email, "correct horse").await.0, 200, "the password alone again");
+    assert!(
+        out.contains(&format!("removed the second factors of {email}")),
+        "{out}"
+    );
+    assert_eq!(
+        api.login(email, "correct horse").await.0,
+        200,
+        "the password alone again"
+    );
     let (ok, out, _) = run(dir.path(), &["user", "reset-mfa", email], &env);
     assert!(ok);
     assert!(out.contains("has no second factor"), "{out}");
-    let (ok, _, err) = run(dir.path(), &["user", "reset-mfa", "nobody@example.com"], &env);
+    let (ok, _, err) = run(
+        dir.path(),
+        &["user", "reset-mfa", "nobody@example.com"],
+        &env,
+    );
     assert!(!ok);
     assert!(err.contains("no user nobody@example.com"), "{err}");
 }
@@ -445,7 +481,13 @@ fn help_lists_the_account_commands_and_settings() {
     }
     let (ok, help) = output(dir.path(), &["user", "--help"], &[]);
     assert!(ok);
-    for command in ["set-password", "verify-email", "reset-mfa", "delete", "stdin"] {
+    for command in [
+        "set-password",
+        "verify-email",
+        "reset-mfa",
+        "delete",
+        "stdin",
+    ] {
         assert!(
             help.contains(command),
             "user --help lacks {command}:\n{help}"

@@ -48,7 +48,7 @@ pub struct ApiError {
     /// Seconds to wait, sent as `Retry-After` with a 429.
     pub retry_after: Option<i64>,
     /// A 403 `mfa_required`: the sign-in's challenge and the factors that answer it.
-    pub mfa: Option<MfaPending>,
+    pub mfa: Option<Box<MfaPending>>,
 }
 
 /// The second factor a JSON sign-in waits on (`mfaToken`, `methods`). `Debug` hides the token.
@@ -126,7 +126,7 @@ impl ApiError {
             ErrorType::AuthorizationError,
             "This account signs in with a second factor: send mfaToken and a code to POST /api/v1/auth/mfa.",
         );
-        e.mfa = Some(MfaPending { token, methods });
+        e.mfa = Some(Box::new(MfaPending { token, methods }));
         e
     }
 

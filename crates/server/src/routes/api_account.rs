@@ -180,7 +180,13 @@ pub(super) async fn change_password(
             None,
             ip.as_deref(),
         )?;
-        sign_in(&state, &mut conn, &user, &accounts::AuthMethods::password(), state.now())
+        sign_in(
+            &state,
+            &mut conn,
+            &user,
+            &accounts::AuthMethods::password(),
+            state.now(),
+        )
     })
     .await??;
     Ok(json_no_store(StatusCode::OK, answer))

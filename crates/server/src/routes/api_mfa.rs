@@ -115,7 +115,12 @@ fn with_password<T: Send + 'static>(
     caller: FirstPartyUser,
     state: web::Data<AppState>,
     password: &Option<String>,
-    f: impl FnOnce(&AppState, &mut store::Conn, accounts::PasswordProof, Option<&str>) -> Result<T, ApiError>
+    f: impl FnOnce(
+        &AppState,
+        &mut store::Conn,
+        accounts::PasswordProof,
+        Option<&str>,
+    ) -> Result<T, ApiError>
     + Send
     + 'static,
 ) -> Result<impl std::future::Future<Output = Result<T, ApiError>>, ApiError> {
@@ -143,18 +148,24 @@ pub(super) async fn remove_totp(
     state: web::Data<AppState>,
     body: web::Json<PasswordBody>,
 ) -> Result<HttpResponse, ApiError> {
-    with_password(&req, caller, state, &body.password, |st, conn, proof, ip| {
-        accounts::remove_totp(conn, &proof)?;
-        crate::audit::record(
-            conn,
-            st.now(),
-            Event::new("mfa.removed")
-                .actor(Some(&proof.user().id))
-                .ip(ip)
-                .detail(json!({ "method": "totp", "via": "api" })),
-        );
-        Ok(())
-    })?
+    with_password(
+        &req,
+        caller,
+        state,
+        &body.password,
+        |st, conn, proof, ip| {
+            accounts::remove_totp(conn, &proof)?;
+            crate::audit::record(
+                conn,
+                st.now(),
+                Event::new("mfa.removed")
+                    .actor(Some(&proof.user().id))
+                    .ip(ip)
+                    .detail(json!({ "method": "totp", "via": "api" })),
+            );
+            Ok(())
+        },
+    )?
     .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -166,19 +177,25 @@ pub(super) async fn recovery_codes(
     state: web::Data<AppState>,
     body: web::Json<PasswordBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let codes = with_password(&req, caller, state, &body.password, |st, conn, proof, ip| {
-        let now = st.now();
-        let codes = accounts::regenerate_recovery_codes(conn, &proof, now)?;
-        crate::audit::record(
-            conn,
-            now,
-            Event::new("mfa.recovery_codes_renewed")
-                .actor(Some(&proof.user().id))
-                .ip(ip)
-                .detail(json!({ "via": "api" })),
-        );
-        Ok(codes)
-    })?
+    let codes = with_password(
+        &req,
+        caller,
+        state,
+        &body.password,
+        |st, conn, proof, ip| {
+            let now = st.now();
+            let codes = accounts::regenerate_recovery_codes(conn, &proof, now)?;
+            crate::audit::record(
+                conn,
+                now,
+                Event::new("mfa.recovery_codes_renewed")
+                    .actor(Some(&proof.user().id))
+                    .ip(ip)
+                    .detail(json!({ "via": "api" })),
+            );
+            Ok(codes)
+        },
+    )?
     .await?;
     Ok(json_no_store(
         StatusCode::OK,

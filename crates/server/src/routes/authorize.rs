@@ -284,7 +284,9 @@ async fn authorize(
         }
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
         Ok::<_, PageError>(
-            wants_mfa || crate::mfa::session_needs_mfa(&mut conn, &s).map_err(|e| PageError::internal(&e))?,
+            wants_mfa
+                || crate::mfa::session_needs_mfa(&mut conn, &s)
+                    .map_err(|e| PageError::internal(&e))?,
         )
     })
     .await

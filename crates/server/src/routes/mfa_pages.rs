@@ -27,8 +27,8 @@ use crate::errors::PageError;
 use crate::mfa;
 use crate::pages::render;
 use crate::session::{
-    CsrfChecked, CsrfOnly, MFA_COOKIE, MaybeSignedIn, PreSessionChecked, ReturnToAccount,
-    SignedIn, csrf_forms, mfa_cookie, mfa_removal, pre_session_csrf, with_csrf_cookie,
+    CsrfChecked, CsrfOnly, MFA_COOKIE, MaybeSignedIn, PreSessionChecked, ReturnToAccount, SignedIn,
+    csrf_forms, mfa_cookie, mfa_removal, pre_session_csrf, with_csrf_cookie,
 };
 use crate::state::AppState;
 
@@ -41,7 +41,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/account/security/totp/confirm",
             web::post().to(security_confirm),
         )
-        .route("/account/security/totp/remove", web::post().to(security_remove))
+        .route(
+            "/account/security/totp/remove",
+            web::post().to(security_remove),
+        )
         .route(
             "/account/security/recovery-codes",
             web::post().to(security_codes),
@@ -259,7 +262,9 @@ async fn mfa_submit(
     };
     let ip = client_ip(&req, &state);
     let now = state.now();
-    if let Err(retry_after) = state.limits.check(crate::ratelimit::Limit::Login, ip.as_deref(), now)
+    if let Err(retry_after) = state
+        .limits
+        .check(crate::ratelimit::Limit::Login, ip.as_deref(), now)
     {
         return Ok(too_many(retry_after));
     }
@@ -417,7 +422,9 @@ struct NoticeQuery {
 
 fn security_notice(key: Option<&str>) -> Option<&'static str> {
     match key? {
-        "totp_removed" => Some("The authenticator app is removed: signing in asks for your password alone."),
+        "totp_removed" => {
+            Some("The authenticator app is removed: signing in asks for your password alone.")
+        }
         _ => None,
     }
 }
@@ -547,9 +554,10 @@ async fn security_confirm(
 ) -> Result<HttpResponse, PageError> {
     let CsrfChecked { signed_in, form } = checked;
     let ip = client_ip(&req, &state);
-    if let Err(retry_after) = state
-        .limits
-        .check(crate::ratelimit::Limit::Login, ip.as_deref(), state.now())
+    if let Err(retry_after) =
+        state
+            .limits
+            .check(crate::ratelimit::Limit::Login, ip.as_deref(), state.now())
     {
         return Ok(too_many(retry_after));
     }
@@ -569,7 +577,15 @@ async fn security_confirm(
     match outcome {
         Ok(codes) => {
             let notice = Some("Two-step sign-in is on.");
-            security_view(&state, &signed_in, notice, None, Some(codes.0), StatusCode::OK).await
+            security_view(
+                &state,
+                &signed_in,
+                notice,
+                None,
+                Some(codes.0),
+                StatusCode::OK,
+            )
+            .await
         }
         Err(e) => security_failed(&state, &signed_in, e).await,
     }
@@ -632,7 +648,15 @@ async fn security_codes(
     match outcome {
         Ok(codes) => {
             let notice = Some("New recovery codes: the old ones no longer work.");
-            security_view(&state, &signed_in, notice, None, Some(codes.0), StatusCode::OK).await
+            security_view(
+                &state,
+                &signed_in,
+                notice,
+                None,
+                Some(codes.0),
+                StatusCode::OK,
+            )
+            .await
         }
         Err(e) => security_failed(&state, &signed_in, e).await,
     }

@@ -123,7 +123,8 @@ impl Begun {
     /// Sets the session's cookie, and the list of the browser's other accounts, on `res`.
     pub(super) fn set_cookies(&self, res: &mut HttpResponse) -> Result<(), PageError> {
         for cookie in &self.cookies {
-            res.add_cookie(cookie).map_err(|e| PageError::internal(&e))?;
+            res.add_cookie(cookie)
+                .map_err(|e| PageError::internal(&e))?;
         }
         Ok(())
     }
@@ -403,8 +404,7 @@ async fn login_submit(
                 let pwd = accounts::AuthMethods::password();
                 let next = crate::mfa::after_first_factor(&mut conn, &user.id, &pwd, false, now)
                     .map_err(|e| PageError::internal(&e))?;
-                if let crate::mfa::Next::SecondFactor(token) | crate::mfa::Next::Enrol(token) =
-                    next
+                if let crate::mfa::Next::SecondFactor(token) | crate::mfa::Next::Enrol(token) = next
                 {
                     return Ok(SignIn::SecondFactor(token));
                 }
@@ -435,8 +435,7 @@ async fn login_submit(
             tracing::info!(user = %user.id, "signed in (browser)");
             let pwd = accounts::AuthMethods::password();
             let add = form.add == "1";
-            start_session_response_with(&state, &req, previous, user.id, pwd, &return_to, add)
-                .await
+            start_session_response_with(&state, &req, previous, user.id, pwd, &return_to, add).await
         }
         // The password was right; the second factor is asked for on /login/mfa, and the
         // throttle is not reset until it is given.

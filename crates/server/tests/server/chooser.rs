@@ -9,7 +9,10 @@ use crate::common::*;
 
 fn location(res: &reqwest::Response) -> String {
     assert_eq!(res.status(), 303, "expected a redirect");
-    res.headers()["location"].to_str().expect("ascii").to_owned()
+    res.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned()
 }
 
 async fn html(http: &reqwest::Client, server: &TestServer, path: &str) -> String {
@@ -20,13 +23,26 @@ async fn html(http: &reqwest::Client, server: &TestServer, path: &str) -> String
 
 /// The position of `email` in the chooser's list.
 fn position(page: &str, email: &str) -> String {
-    let at = page.find(&format!("data-email=\"{email}\"")).unwrap_or_else(|| panic!("{email} not listed: {page}"));
+    let at = page
+        .find(&format!("data-email=\"{email}\""))
+        .unwrap_or_else(|| panic!("{email} not listed: {page}"));
     let before = &page[..at];
-    let field = before.rfind("name=\"account\" value=\"").expect("account field");
-    before[field + 22..].split('"').next().expect("value").to_owned()
+    let field = before
+        .rfind("name=\"account\" value=\"")
+        .expect("account field");
+    before[field + 22..]
+        .split('"')
+        .next()
+        .expect("value")
+        .to_owned()
 }
 
-async fn choose(http: &reqwest::Client, server: &TestServer, page: &str, email: &str) -> reqwest::Response {
+async fn choose(
+    http: &reqwest::Client,
+    server: &TestServer,
+    page: &str,
+    email: &str,
+) -> reqwest::Response {
     http.post(server.url("/login/select"))
         .form(&[
             ("csrf_token", hidden(page, "csrf_token").as_str()),
@@ -43,7 +59,13 @@ async fn add_account(http: &reqwest::Client, server: &TestServer, email: &str, p
     let page = html(http, server, "/login?add=1&return_to=%2Faccount").await;
     let res = http
         .post(server.url("/login"))
-        .form(&[("csrf_token", hidden(&page, "csrf_token").as_str()), ("return_to", "/account"), ("add", hidden(&page, "add").as_str()), ("email", email), ("password", password)])
+        .form(&[
+            ("csrf_token", hidden(&page, "csrf_token").as_str()),
+            ("return_to", "/account"),
+            ("add", hidden(&page, "add").as_str()),
+            ("email", email),
+            ("password", password),
+        ])
         .send()
         .await
         .expect("login");

@@ -32,13 +32,32 @@ async fn api(
 
 /// Turns TOTP on for the holder of `token` over the API: the secret and the recovery codes.
 async fn enrol(server: &TestServer, token: &str) -> (String, Vec<String>) {
-    let res = api(server, reqwest::Method::POST, "/api/v1/me/mfa/totp", token, &json!({})).await;
+    let res = api(
+        server,
+        reqwest::Method::POST,
+        "/api/v1/me/mfa/totp",
+        token,
+        &json!({}),
+    )
+    .await;
     assert_eq!(res.status(), 201);
     let body = json_of(res).await;
     let secret = body["secret"].as_str().expect("secret").to_owned();
-    assert!(body["otpauthUri"].as_str().expect("uri").starts_with("otpauth://totp/Portcullis:"));
+    assert!(
+        body["otpauthUri"]
+            .as_str()
+            .expect("uri")
+            .starts_with("otpauth://totp/Portcullis:")
+    );
     let code = accounts::totp_code_for(&secret, server.clock_now()).expect("code");
-    let res = api(server, reqwest::Method::POST, "/api/v1/me/mfa/totp/confirm", token, &json!({ "code": code })).await;
+    let res = api(
+        server,
+        reqwest::Method::POST,
+        "/api/v1/me/mfa/totp/confirm",
+        token,
+        &json!({ "code": code }),
+    )
+    .await;
     assert_eq!(res.status(), 200);
     let body = json_of(res).await;
     let codes: Vec<String> = body["recoveryCodes"]
@@ -59,7 +78,10 @@ fn next_code(server: &TestServer, secret: &str) -> String {
 
 async fn login(server: &TestServer, email: &str) -> reqwest::Response {
     server
-        .post_json("/api/v1/auth/login", &json!({ "email": email, "password": "correct horse" }))
+        .post_json(
+            "/api/v1/auth/login",
+            &json!({ "email": email, "password": "correct horse" }),
+        )
         .await
 }
 
@@ -70,13 +92,22 @@ async fn mfa_token(server: &TestServer, email: &str) -> String {
     let body = json_of(res).await;
     assert_eq!(body["error"]["code"], "mfa_required");
     assert_eq!(body["error"]["methods"], json!(["totp", "recovery_code"]));
-    assert!(body.get("token").is_none(), "no tokens before the second factor");
-    body["error"]["mfaToken"].as_str().expect("mfaToken").to_owned()
+    assert!(
+        body.get("token").is_none(),
+        "no tokens before the second factor"
+    );
+    body["error"]["mfaToken"]
+        .as_str()
+        .expect("mfaToken")
+        .to_owned()
 }
 
 async fn answer(server: &TestServer, mfa_token: &str, code: &str) -> reqwest::Response {
     server
-        .post_json("/api/v1/auth/mfa", &json!({ "mfaToken": mfa_token, "code": code }))
+        .post_json(
+            "/api/v1/auth/mfa",
+            &json!({ "mfaToken": mfa_token, "code": code }),
+        )
         .await
 }
 
@@ -90,7 +121,10 @@ async fn id_token_after(s: &crate::authorize_errors::Setup, res: reqwest::Respon
     claims_of(json_of(res).await["id_token"].as_str().expect("id_token"))
 }
 
-fn authorize_params<'a>(s: &'a crate::authorize_errors::Setup, ch: &'a str) -> Vec<(&'a str, &'a str)> {
+fn authorize_params<'a>(
+    s: &'a crate::authorize_errors::Setup,
+    ch: &'a str,
+) -> Vec<(&'a str, &'a str)> {
     vec![
         ("response_type", "code"),
         ("client_id", id(&s.public)),
@@ -104,7 +138,10 @@ fn authorize_params<'a>(s: &'a crate::authorize_errors::Setup, ch: &'a str) -> V
 
 fn location(res: &reqwest::Response) -> String {
     assert_eq!(res.status(), 303, "expected a redirect");
-    res.headers()["location"].to_str().expect("ascii").to_owned()
+    res.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned()
 }
 
 /// The text of the element with `id` in a page.
@@ -117,7 +154,11 @@ fn text_of(html: &str, id: &str) -> String {
 }
 
 /// Posts a code on the second-step page the browser is at.
-async fn post_code(s: &crate::authorize_errors::Setup, page: &str, code: &str) -> reqwest::Response {
+async fn post_code(
+    s: &crate::authorize_errors::Setup,
+    page: &str,
+    code: &str,
+) -> reqwest::Response {
     s.http
         .post(s.server.url("/login/mfa"))
         .form(&[
@@ -157,7 +198,7 @@ on_both_backends! {
         assert_eq!(res.status(), 200);
         let body = json_of(res).await;
         assert!(body["token"].is_string() && body["refreshToken"].is_string());
-        assert!(get_as(&server, "/api/v1/me", body["token"].as_str().unwrap()).await.status().is_success());
+        assert!(get_as(&server, "/api/v1/me", body["token"].as_str().expect("ok")).await.status().is_success());
         // The challenge is used.
         let res = answer(&server, &mfa, &next_code(&server, &secret)).await;
         assert_eq!(json_of(res).await["error"]["code"], "invalid_mfa_token");
