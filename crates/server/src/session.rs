@@ -67,6 +67,11 @@ pub(crate) fn session_removal(state: &AppState) -> Cookie<'static> {
 pub(crate) const ACCOUNTS_COOKIE: &str = "pcl_accounts";
 pub(crate) const MAX_OTHER_ACCOUNTS: usize = 4;
 
+/// The secret of the session this browser presents (unchecked: the extractors resolve it).
+pub(crate) fn current_secret(req: &HttpRequest) -> Option<String> {
+    req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned())
+}
+
 /// The secrets of the other sessions this browser holds (unchecked: resolve each).
 pub(crate) fn other_sessions(req: &HttpRequest) -> Vec<String> {
     req.cookie(ACCOUNTS_COOKIE)

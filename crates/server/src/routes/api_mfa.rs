@@ -109,36 +109,19 @@ pub(super) struct PasswordBody {
     password: Option<String>,
 }
 
-/// Checks the caller's password (rate-limited as a sign-in is), in a blocking section.
-fn with_password<T: Send + 'static>(
+/// The caller's password, checked against the sign-in rate limit first.
+fn password_and_ip(
     req: &HttpRequest,
-    caller: FirstPartyUser,
-    state: web::Data<AppState>,
+    state: &AppState,
     password: &Option<String>,
-    f: impl FnOnce(
-        &AppState,
-        &mut store::Conn,
-        accounts::PasswordProof,
-        Option<&str>,
-    ) -> Result<T, ApiError>
-    + Send
-    + 'static,
-) -> Result<impl std::future::Future<Output = Result<T, ApiError>>, ApiError> {
+) -> Result<(String, Option<String>), ApiError> {
     let password = required(password, "password")?.to_owned();
-    let ip = client_ip(req, &state);
+    let ip = client_ip(req, state);
     state
         .limits
         .check(Limit::Login, ip.as_deref(), state.now())
         .map_err(ApiError::rate_limited)?;
-    Ok(async move {
-        web::block(move || -> Result<T, ApiError> {
-            let mut conn = state.store.conn()?;
-            let proof =
-                accounts::confirm_password(&mut conn, &caller.user.id, &password, &state.hasher)?;
-            f(&state, &mut conn, proof, ip.as_deref())
-        })
-        .await?
-    })
+    Ok((password, ip))
 }
 
 /// `DELETE /api/v1/me/mfa/totp {"password"}`: removes the authenticator and its recovery codes.
@@ -148,25 +131,23 @@ pub(super) async fn remove_totp(
     state: web::Data<AppState>,
     body: web::Json<PasswordBody>,
 ) -> Result<HttpResponse, ApiError> {
-    with_password(
-        &req,
-        caller,
-        state,
-        &body.password,
-        |st, conn, proof, ip| {
-            accounts::remove_totp(conn, &proof)?;
-            crate::audit::record(
-                conn,
-                st.now(),
-                Event::new("mfa.removed")
-                    .actor(Some(&proof.user().id))
-                    .ip(ip)
-                    .detail(json!({ "method": "totp", "via": "api" })),
-            );
-            Ok(())
-        },
-    )?
-    .await?;
+    let (password, ip) = password_and_ip(&req, &state, &body.password)?;
+    web::block(move || -> Result<(), ApiError> {
+        let mut conn = state.store.conn()?;
+        let user_id = &caller.user.id;
+        let proof = accounts::confirm_password(&mut conn, user_id, &password, &state.hasher)?;
+        accounts::remove_totp(&mut conn, &proof)?;
+        crate::audit::record(
+            &mut conn,
+            state.now(),
+            Event::new("mfa.removed")
+                .actor(Some(user_id))
+                .ip(ip.as_deref())
+                .detail(json!({ "method": "totp", "via": "api" })),
+        );
+        Ok(())
+    })
+    .await??;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -177,26 +158,24 @@ pub(super) async fn recovery_codes(
     state: web::Data<AppState>,
     body: web::Json<PasswordBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let codes = with_password(
-        &req,
-        caller,
-        state,
-        &body.password,
-        |st, conn, proof, ip| {
-            let now = st.now();
-            let codes = accounts::regenerate_recovery_codes(conn, &proof, now)?;
-            crate::audit::record(
-                conn,
-                now,
-                Event::new("mfa.recovery_codes_renewed")
-                    .actor(Some(&proof.user().id))
-                    .ip(ip)
-                    .detail(json!({ "via": "api" })),
-            );
-            Ok(codes)
-        },
-    )?
-    .await?;
+    let (password, ip) = password_and_ip(&req, &state, &body.password)?;
+    let codes = web::block(move || -> Result<_, ApiError> {
+        let mut conn = state.store.conn()?;
+        let user_id = &caller.user.id;
+        let proof = accounts::confirm_password(&mut conn, user_id, &password, &state.hasher)?;
+        let now = state.now();
+        let codes = accounts::regenerate_recovery_codes(&mut conn, &proof, now)?;
+        crate::audit::record(
+            &mut conn,
+            now,
+            Event::new("mfa.recovery_codes_renewed")
+                .actor(Some(user_id))
+                .ip(ip.as_deref())
+                .detail(json!({ "via": "api" })),
+        );
+        Ok(codes)
+    })
+    .await??;
     Ok(json_no_store(
         StatusCode::OK,
         json!({ "recoveryCodes": codes.0 }),

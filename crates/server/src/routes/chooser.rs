@@ -16,7 +16,7 @@ use super::pages::{safe_return_to, see_other};
 use crate::errors::PageError;
 use crate::pages::render;
 use crate::session::{
-    MaybeSignedIn, PreSessionChecked, SESSION_COOKIE, accounts_cookie, csrf_forms, other_sessions,
+    MaybeSignedIn, PreSessionChecked, accounts_cookie, csrf_forms, current_secret, other_sessions,
     pre_session_csrf, session_cookie, with_csrf_cookie,
 };
 use crate::state::AppState;
@@ -37,8 +37,8 @@ async fn accounts_here(
     current: &MaybeSignedIn,
 ) -> Result<Vec<(String, accounts::User)>, PageError> {
     let mut found = Vec::new();
-    if let (Some(s), Some(secret)) = (&current.0, req.cookie(SESSION_COOKIE)) {
-        found.push((secret.value().to_owned(), s.user.clone()));
+    if let (Some(s), Some(secret)) = (&current.0, current_secret(req)) {
+        found.push((secret, s.user.clone()));
     }
     let others = other_sessions(req);
     let st = state.clone();

@@ -21,6 +21,7 @@ use serde_json::json;
 
 use super::account_pages::notice;
 use super::pages::{begin_session, safe_return_to, see_other};
+use crate::account::blocking;
 use crate::audit::Event;
 use crate::auth::client_ip;
 use crate::errors::PageError;
@@ -506,20 +507,6 @@ async fn security_failed(
         _ => return Err(internal(&e)),
     };
     security_view(state, signed_in, None, Some(message), None, status).await
-}
-
-/// Runs a security form's work in a blocking section.
-async fn blocking<T: Send + 'static>(
-    state: &web::Data<AppState>,
-    f: impl FnOnce(&AppState, &mut store::Conn) -> Result<T, accounts::AccountError> + Send + 'static,
-) -> Result<Result<T, accounts::AccountError>, PageError> {
-    let st = state.clone();
-    web::block(move || {
-        let mut conn = st.store.conn().map_err(|e| internal(&e))?;
-        Ok(f(&st, &mut conn))
-    })
-    .await
-    .map_err(|e| internal(&e))?
 }
 
 /// `POST /account/security/totp`: a new authenticator to set up.

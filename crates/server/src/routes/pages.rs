@@ -146,9 +146,7 @@ pub(super) async fn begin_session(
     add: bool,
 ) -> Result<Begun, PageError> {
     let previous = previous.0.map(|s| s.session);
-    let previous_secret = req
-        .cookie(crate::session::SESSION_COOKIE)
-        .map(|c| c.value().to_owned());
+    let previous_secret = crate::session::current_secret(req);
     let others = crate::session::other_sessions(req);
     let ua = req
         .headers()
