@@ -561,20 +561,22 @@ async fn security_confirm(
         Ok(codes)
     })
     .await?;
+    codes_answer(&state, &signed_in, outcome, "Two-step sign-in is on.").await
+}
+
+/// The security page with new recovery codes shown once, or the form's failure.
+async fn codes_answer(
+    state: &AppState,
+    signed_in: &SignedIn<ReturnToAccount>,
+    outcome: Result<accounts::RecoveryCodes, accounts::AccountError>,
+    notice: &str,
+) -> Result<HttpResponse, PageError> {
     match outcome {
         Ok(codes) => {
-            let notice = Some("Two-step sign-in is on.");
-            security_view(
-                &state,
-                &signed_in,
-                notice,
-                None,
-                Some(codes.0),
-                StatusCode::OK,
-            )
-            .await
+            let (notice, codes) = (Some(notice), Some(codes.0));
+            security_view(state, signed_in, notice, None, codes, StatusCode::OK).await
         }
-        Err(e) => security_failed(&state, &signed_in, e).await,
+        Err(e) => security_failed(state, signed_in, e).await,
     }
 }
 
@@ -632,21 +634,8 @@ async fn security_codes(
         Ok(codes)
     })
     .await?;
-    match outcome {
-        Ok(codes) => {
-            let notice = Some("New recovery codes: the old ones no longer work.");
-            security_view(
-                &state,
-                &signed_in,
-                notice,
-                None,
-                Some(codes.0),
-                StatusCode::OK,
-            )
-            .await
-        }
-        Err(e) => security_failed(&state, &signed_in, e).await,
-    }
+    let notice = "New recovery codes: the old ones no longer work.";
+    codes_answer(&state, &signed_in, outcome, notice).await
 }
 
 csrf_forms!(CodeForm, ConfirmForm, PasswordForm);
