@@ -56,6 +56,15 @@ fn internal(e: &dyn std::fmt::Display) -> PageError {
     PageError::internal(e)
 }
 
+/// The server has no encryption keys, so no authenticator can be set up or checked.
+fn unavailable() -> PageError {
+    PageError {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        title: "Two-step sign-in is unavailable",
+        message: "This server cannot check authenticator codes yet: its operator has to set PORTCULLIS_ENCRYPTION_KEYS.".into(),
+    }
+}
+
 /// After a right password: the challenge's cookie, and on to `/login/mfa`.
 pub(super) fn to_second_factor(
     state: &AppState,
@@ -159,7 +168,7 @@ async fn step_for(state: &AppState, user: &accounts::User) -> Result<MfaStep, Pa
         if factors.any() {
             return Ok(MfaStep::Code);
         }
-        let ring = mfa::key_ring(&st).map_err(|e| internal(&e))?;
+        let ring = mfa::key_ring(&st).map_err(|_| unavailable())?;
         let brand = &st.settings.brand_name;
         let enrolment = match accounts::pending_totp(&mut conn, ring, &user, brand) {
             Ok(Some(pending)) => pending,
@@ -282,7 +291,7 @@ async fn mfa_submit(
         if let Err(t) = st.throttle.check(&email, audit_ip.as_deref(), now) {
             return Ok((Answer::Wrong, Some((challenge, Some(t.retry_after)))));
         }
-        let ring = mfa::key_ring(&st).map_err(|e| internal(&e))?;
+        let ring = mfa::key_ring(&st).map_err(|_| unavailable())?;
         let enrolled = accounts::second_factors(&mut conn, &challenge.user.id)
             .map_err(|e| internal(&e))?
             .any();

@@ -436,4 +436,22 @@ on_both_backends! {
         // From now on the JSON sign-in asks for the code.
         mfa_token(&server, "owner@example.com").await;
     }
+
+    async fn without_encryption_keys_the_second_step_says_so_instead_of_failing(db) {
+        let server = TestServer::start_with(&db, |s| s.encryption_keys = None);
+        let body = signup(&server, "owner@example.com", "Owner").await;
+        let token = body["token"].as_str().expect("token").to_owned();
+        let res = api(&server, reqwest::Method::POST, "/api/v1/me/mfa/totp", &token, &json!({})).await;
+        assert_eq!(res.status(), 503);
+        assert_eq!(json_of(res).await["error"]["code"], "mfa_unavailable");
+        let org = body["organization"]["id"].as_str().expect("org").to_owned();
+        let res = api(&server, reqwest::Method::PATCH, &format!("/api/v1/organizations/{org}"), &token, &json!({ "requireMfa": true })).await;
+        assert_eq!(res.status(), 200);
+        let http = jar();
+        let res = crate::authorize_errors::submit_form(&server, &http, ("/login", "/login"), &["csrf_token"], &[("email", "owner@example.com"), ("password", "correct horse"), ("return_to", "/account")]).await;
+        let to = location(&res);
+        let res = http.get(server.url(&to)).send().await.expect("mfa");
+        assert_eq!(res.status(), 503);
+        assert!(res.text().await.expect("html").contains("PORTCULLIS_ENCRYPTION_KEYS"));
+    }
 }
