@@ -136,4 +136,36 @@ store::backend_tests! {
         assert!(mfa_required_by_org(&mut conn, &owner.id).expect("ok"));
         assert!(!mfa_required_by_org(&mut conn, &other.id).expect("ok"), "not a member");
     }
+
+    fn attack_totp_race_two_uses_of_one_code_cannot_both_win(db) {
+        let ring = ring();
+        let secret = {
+            let mut conn = db.store().conn().expect("conn");
+            let (user, _) = signup(&mut conn, &SignupPolicy::default(), &new_user("ada@example.com", "Ada"), None, hasher(), NOW).expect("signup");
+            let secret = start_totp(&mut conn, &ring, &user, "P", NOW).expect("start").secret;
+            confirm_totp(&mut conn, &ring, &user.id, &totp_code_for(&secret, NOW).expect("code"), NOW).expect("confirm");
+            (user.id, secret)
+        };
+        let (user_id, secret) = secret;
+        let at = NOW + 60;
+        let code = totp_code_for(&secret, at).expect("code");
+        // Four sign-ins (the test pool's size) present the same code at once, each on its own
+        // connection.
+        let barrier = std::sync::Barrier::new(4);
+        let wins = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    let (store, ring, barrier) = (db.store().clone(), &ring, &barrier);
+                    let (user_id, code) = (user_id.clone(), code.clone());
+                    scope.spawn(move || {
+                        let mut conn = store.conn().expect("conn");
+                        barrier.wait();
+                        verify_second_factor(&mut conn, ring, &user_id, &code, at).is_ok()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("thread")).filter(|won| *won).count()
+        });
+        assert_eq!(wins, 1, "exactly one use of the code wins");
+    }
 }
