@@ -28,6 +28,8 @@ mod keycache;
 pub mod metrics;
 mod middleware;
 mod pages;
+/// Passkeys: public for the second-factor step's tests, which run a real ceremony.
+pub mod passkeys;
 mod principal;
 pub mod ratelimit;
 pub(crate) mod routes;

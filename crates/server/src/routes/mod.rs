@@ -18,6 +18,7 @@ mod key_pages;
 mod oauth;
 mod oidc;
 mod pages;
+mod passkey_pages;
 mod register;
 
 pub use gateway::{GatewayClient, client as gateway_client};

@@ -31,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(logout))
         .route("/account", web::get().to(account))
         .configure(super::account_pages::configure)
+        .configure(super::passkey_pages::configure)
         .route("/account/sessions/{id}/revoke", web::post().to(revoke))
         .route(
             "/account/apps/{client_id}/revoke",
@@ -138,6 +139,8 @@ struct LoginPage<'a> {
     email: &'a str,
     return_to: &'a str,
     signup_open: bool,
+    /// Offer "Sign in with a passkey" (the issuer is a host name).
+    passkeys: bool,
 }
 
 #[derive(Template)]
@@ -192,6 +195,9 @@ pub(super) fn notice_text(key: Option<&str>) -> Option<&'static str> {
         "email_sent" => "We sent a link to the new address. Follow it to make it your account's.",
         "verification_sent" => "We sent a new verification link to your address.",
         "invite_accepted" => "You joined the organization.",
+        "passkey_added" => "Your passkey was added. You can sign in with it alone.",
+        "passkey_renamed" => "The passkey was renamed.",
+        "passkey_removed" => "The passkey was removed; it signs in no more.",
         _ => return None,
     })
 }
@@ -235,6 +241,7 @@ async fn login_page(
         email: &hint,
         return_to: &return_to,
         signup_open: state.settings.signup.mode == accounts::SignupMode::Open,
+        passkeys: state.passkeys.is_some(),
     };
     Ok(with_csrf_cookie(
         &state,
@@ -282,6 +289,7 @@ async fn login_submit(
                 email: &form.email,
                 return_to: &return_to,
                 signup_open: state.settings.signup.mode == accounts::SignupMode::Open,
+                passkeys: state.passkeys.is_some(),
             },
         )
     };
@@ -537,6 +545,7 @@ struct AccountPage<'a> {
     orgs: Vec<(String, String, &'static str)>,
     sessions: Vec<SessionView>,
     apps: Vec<AppView>,
+    passkeys: super::passkey_pages::PasskeysSection,
 }
 
 struct AppView {
@@ -570,7 +579,8 @@ pub(super) async fn account_page<W>(
     let SignedIn { session, user, .. } = signed_in;
     let st = state.clone();
     let user_id = user.id.clone();
-    let (orgs, sessions, apps) = web::block(move || {
+    let for_session = session.clone();
+    let (orgs, sessions, apps, passkeys) = web::block(move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
         let orgs = accounts::orgs_of(&mut conn, &user_id).map_err(|e| PageError::internal(&e))?;
         let sessions =
@@ -584,7 +594,8 @@ pub(super) async fn account_page<W>(
                 scope: app.scope.to_string(),
             })
             .collect();
-        Ok::<_, PageError>((orgs, sessions, apps))
+        let passkeys = super::passkey_pages::PasskeysSection::load(&st, &mut conn, &for_session)?;
+        Ok::<_, PageError>((orgs, sessions, apps, passkeys))
     })
     .await
     .map_err(|e| PageError::internal(&e))??;
@@ -608,6 +619,7 @@ pub(super) async fn account_page<W>(
             })
             .collect(),
         apps,
+        passkeys,
     };
     Ok(render(status, &page))
 }
@@ -641,7 +653,7 @@ fn session_label(s: &accounts::Session) -> String {
 }
 
 /// "Chrome on Linux" from a User-Agent header: enough to tell one's sessions apart.
-fn browser_name(ua: Option<&str>) -> String {
+pub(super) fn browser_name(ua: Option<&str>) -> String {
     let Some(ua) = ua else {
         return "Unknown browser".into();
     };
@@ -673,7 +685,7 @@ fn browser_name(ua: Option<&str>) -> String {
 }
 
 /// `YYYY-MM-DD HH:MM UTC` from unix seconds.
-fn utc_minute(ts: i64) -> String {
+pub(super) fn utc_minute(ts: i64) -> String {
     let t = primitives::UtcDateTime::from_unix(ts);
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02} UTC",
