@@ -214,6 +214,27 @@ pub fn list(conn: &mut Conn, user_id: &str) -> Result<Vec<PasskeyInfo>, PasskeyE
         .collect())
 }
 
+/// The name a passkey gets when the person gives none: `browser` (the browser it was made
+/// in, "Chrome on Linux"), unless one of the user's passkeys is called so already, else
+/// "Passkey N".
+pub fn default_name(
+    conn: &mut Conn,
+    user_id: &str,
+    browser: Option<&str>,
+) -> Result<String, PasskeyError> {
+    let taken: Vec<String> = rows::list_for_user(conn, user_id)?
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    if let Some(browser) = browser.filter(|b| !taken.iter().any(|t| t == b)) {
+        return Ok(browser.to_owned());
+    }
+    let n = (taken.len() + 1..)
+        .find(|n| !taken.contains(&format!("Passkey {n}")))
+        .unwrap_or(taken.len() + 1);
+    Ok(format!("Passkey {n}"))
+}
+
 /// Starts registering a new passkey for `user`. The authenticator is asked for a discoverable
 /// credential (so it can sign in alone) with user verification; the user's passkeys are
 /// excluded, so one authenticator is not registered twice.
@@ -389,6 +410,31 @@ pub fn finish_sign_in(
     Ok(row.user_id)
 }
 
+/// Writes a failed passkey sign-in to the audit log, as a failed password sign-in is
+/// (`login.failed`, `"via": "passkey"`, the user when the passkey was found, and a reason word,
+/// never what the browser sent). Failures of ours (storage) are not the sign-in's.
+pub fn audit_failure(conn: &mut Conn, now: i64, failure: &SignInFailure, ip: Option<&str>) {
+    let reason = match &failure.error {
+        PasskeyError::Store(_) | PasskeyError::Internal(_) => return,
+        PasskeyError::CeremonyUnknown => "ceremony_unknown",
+        PasskeyError::Malformed(_) => "malformed",
+        PasskeyError::UnknownCredential => "unknown_passkey",
+        PasskeyError::Rejected(_) => "not_verified",
+        PasskeyError::AlreadyRegistered | PasskeyError::InvalidName | PasskeyError::NotFound => {
+            "other"
+        }
+    };
+    crate::audit::record(
+        conn,
+        now,
+        crate::audit::Event::new("login.failed")
+            .actor(failure.user_id.as_deref())
+            .ip(ip)
+            .failed()
+            .detail(serde_json::json!({ "via": "passkey", "reason": reason })),
+    );
+}
+
 fn record_use(
     conn: &mut Conn,
     row: &PasskeyRow,
@@ -499,6 +545,50 @@ mod tests {
             assert!(check_name(bad).is_err(), "{bad:?}");
         }
         assert!(check_name(&"x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn default_names_follow_the_browser_then_count() {
+        let db = store::testing::TestDb::sqlite();
+        let mut conn = db.store().conn().expect("conn");
+        let user = accounts::create_user(
+            &mut conn,
+            &accounts::NewUser {
+                email: "ada@example.com",
+                name: "Ada",
+                password: "correct horse battery",
+            },
+            &accounts::PasswordHasher::new(),
+            1,
+        )
+        .expect("user");
+        let add = |conn: &mut Conn, name: &str| {
+            let n = rows::list_for_user(conn, &user.id).expect("list").len();
+            rows::insert(
+                conn,
+                &PasskeyRow {
+                    id: format!("pk_{n}"),
+                    user_id: user.id.clone(),
+                    credential_id: format!("c{n}"),
+                    passkey: "{}".into(),
+                    name: name.into(),
+                    created_at: 1,
+                    last_used_at: None,
+                },
+            )
+            .expect("insert");
+        };
+        let name = |conn: &mut Conn, browser| default_name(conn, &user.id, browser).expect("name");
+        assert_eq!(name(&mut conn, Some("Chrome on Linux")), "Chrome on Linux");
+        assert_eq!(name(&mut conn, None), "Passkey 1");
+        add(&mut conn, "Chrome on Linux");
+        assert_eq!(name(&mut conn, Some("Chrome on Linux")), "Passkey 2");
+        add(&mut conn, "Passkey 2");
+        assert_eq!(name(&mut conn, Some("Chrome on Linux")), "Passkey 3");
+        assert_eq!(
+            name(&mut conn, Some("Firefox on Linux")),
+            "Firefox on Linux"
+        );
     }
 
     #[test]

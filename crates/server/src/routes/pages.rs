@@ -594,7 +594,9 @@ pub(super) async fn account_page<W>(
                 scope: app.scope.to_string(),
             })
             .collect();
-        let passkeys = super::passkey_pages::PasskeysSection::load(&st, &mut conn, &for_session)?;
+        let passkeys =
+            crate::passkeys::list(&mut conn, &user_id).map_err(|e| PageError::internal(&e))?;
+        let passkeys = super::passkey_pages::PasskeysSection::new(&st, &for_session, passkeys);
         Ok::<_, PageError>((orgs, sessions, apps, passkeys))
     })
     .await

@@ -16,7 +16,7 @@ use super::pages::{browser_name, safe_return_to, see_other, start_session_respon
 use crate::audit::Event;
 use crate::auth::client_ip;
 use crate::errors::PageError;
-use crate::passkeys::{self, PasskeyError, PasskeyInfo, RelyingParty, SignInFailure};
+use crate::passkeys::{self, PasskeyError, PasskeyInfo, SignInFailure};
 use crate::ratelimit::Limit;
 use crate::session::{
     CsrfChecked, CsrfOnly, MaybeSignedIn, PreSessionChecked, ReturnToAccount, SignedIn, csrf_forms,
@@ -111,14 +111,13 @@ fn answer(e: &PasskeyError) -> HttpResponse {
     refusal(status, code, message)
 }
 
-fn relying_party(state: &AppState) -> Result<std::sync::Arc<RelyingParty>, HttpResponse> {
-    state.passkeys.clone().ok_or_else(|| {
-        refusal(
-            StatusCode::NOT_FOUND,
-            "passkeys_unavailable",
-            "Passkeys are not available on this server.",
-        )
-    })
+/// The answer when the issuer is an IP address (no relying party, no passkeys).
+fn unavailable() -> HttpResponse {
+    refusal(
+        StatusCode::NOT_FOUND,
+        "passkeys_unavailable",
+        "Passkeys are not available on this server.",
+    )
 }
 
 fn too_many(retry_after: i64) -> HttpResponse {
@@ -158,26 +157,24 @@ pub(super) struct PasskeysSection {
 }
 
 impl PasskeysSection {
-    /// Loads the section for a signed-in user (blocking: call it inside `web::block`).
-    pub(super) fn load(
+    /// The section for a signed-in session and the user's passkeys.
+    pub(super) fn new(
         state: &AppState,
-        conn: &mut store::Conn,
         session: &accounts::Session,
-    ) -> Result<Self, PageError> {
-        let items = passkeys::list(conn, &session.user_id)
-            .map_err(|e| internal(&e))?
-            .into_iter()
-            .map(|p| PasskeyView {
-                label: label(&p),
-                id: p.id,
-                name: p.name,
-            })
-            .collect();
-        Ok(Self {
+        passkeys: Vec<PasskeyInfo>,
+    ) -> Self {
+        Self {
             on: state.passkeys.is_some(),
             reauth: !signed_in_recently(state, session),
-            items,
-        })
+            items: passkeys
+                .into_iter()
+                .map(|p| PasskeyView {
+                    label: label(&p),
+                    id: p.id,
+                    name: p.name,
+                })
+                .collect(),
+        }
     }
 }
 
@@ -217,9 +214,8 @@ async fn register_start(
     checked: CsrfChecked<CsrfOnly, ReturnToAccount>,
 ) -> Result<HttpResponse, PageError> {
     let SignedIn { session, user, .. } = checked.signed_in;
-    let rp = match relying_party(&state) {
-        Ok(rp) => rp,
-        Err(res) => return Ok(res),
+    let Some(rp) = state.passkeys.clone() else {
+        return Ok(unavailable());
     };
     if !signed_in_recently(&state, &session) {
         return Ok(reauthentication_required());
@@ -257,9 +253,8 @@ async fn register_finish(
 ) -> Result<HttpResponse, PageError> {
     let CsrfChecked { signed_in, form } = checked;
     let SignedIn { session, user, .. } = signed_in;
-    let rp = match relying_party(&state) {
-        Ok(rp) => rp,
-        Err(res) => return Ok(res),
+    let Some(rp) = state.passkeys.clone() else {
+        return Ok(unavailable());
     };
     if !signed_in_recently(&state, &session) {
         return Ok(reauthentication_required());
@@ -274,8 +269,10 @@ async fn register_finish(
     let outcome = web::block(move || {
         let mut conn = st.store.conn().map_err(|e| internal(&e))?;
         let now = st.now();
+        let browser = ua.is_some().then(|| browser_name(ua.as_deref()));
         let name = match form.name.trim() {
-            "" => default_name(&mut conn, &user.id, ua.as_deref())?,
+            "" => passkeys::default_name(&mut conn, &user.id, browser.as_deref())
+                .map_err(|e| internal(&e))?,
             given => given.to_owned(),
         };
         let done = passkeys::finish_registration(
@@ -309,30 +306,6 @@ async fn register_finish(
         ),
         Err(e) => answer(&e),
     })
-}
-
-/// The name a passkey gets when the person gives none: the browser it was made in, unless
-/// one of theirs is called so already, else "Passkey N".
-fn default_name(
-    conn: &mut store::Conn,
-    user_id: &str,
-    user_agent: Option<&str>,
-) -> Result<String, PageError> {
-    let taken: Vec<String> = passkeys::list(conn, user_id)
-        .map_err(|e| internal(&e))?
-        .into_iter()
-        .map(|p| p.name)
-        .collect();
-    if user_agent.is_some() {
-        let browser = browser_name(user_agent);
-        if !taken.contains(&browser) {
-            return Ok(browser);
-        }
-    }
-    let n = (taken.len() + 1..)
-        .find(|n| !taken.contains(&format!("Passkey {n}")))
-        .unwrap_or(taken.len() + 1);
-    Ok(format!("Passkey {n}"))
 }
 
 #[derive(Deserialize, Default)]
@@ -423,9 +396,8 @@ async fn sign_in_start(
     state: web::Data<AppState>,
     _checked: PreSessionChecked<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
-    let rp = match relying_party(&state) {
-        Ok(rp) => rp,
-        Err(res) => return Ok(res),
+    let Some(rp) = state.passkeys.clone() else {
+        return Ok(unavailable());
     };
     let ip = client_ip(&req, &state);
     if let Err(retry_after) = state.limits.check(Limit::Login, ip.as_deref(), state.now()) {
@@ -474,9 +446,8 @@ async fn sign_in_finish(
     previous: MaybeSignedIn,
 ) -> Result<HttpResponse, PageError> {
     let form = checked.form;
-    let rp = match relying_party(&state) {
-        Ok(rp) => rp,
-        Err(res) => return Ok(res),
+    let Some(rp) = state.passkeys.clone() else {
+        return Ok(unavailable());
     };
     let return_to = safe_return_to(Some(&form.return_to));
     let ip = client_ip(&req, &state);
@@ -524,7 +495,9 @@ async fn sign_in_finish(
                 now,
                 Event::login_succeeded(&user.id, audit_ip.as_deref(), json!({ "via": "passkey" })),
             ),
-            SignIn::No(failure) => record_failure(&mut conn, now, failure, audit_ip.as_deref()),
+            SignIn::No(failure) => {
+                passkeys::audit_failure(&mut conn, now, failure, audit_ip.as_deref())
+            }
             SignIn::Unverified => {}
         }
         Ok::<_, PageError>(outcome)
@@ -580,35 +553,6 @@ fn as_json_redirect(res: HttpResponse) -> HttpResponse {
         out.headers_mut().append(SET_COOKIE, cookie.clone());
     }
     out
-}
-
-fn record_failure(conn: &mut store::Conn, now: i64, failure: &SignInFailure, ip: Option<&str>) {
-    if matches!(
-        failure.error,
-        PasskeyError::Store(_) | PasskeyError::Internal(_)
-    ) {
-        return;
-    }
-    crate::audit::record(
-        conn,
-        now,
-        Event::new("login.failed")
-            .actor(failure.user_id.as_deref())
-            .ip(ip)
-            .failed()
-            .detail(json!({ "via": "passkey", "reason": reason_code(&failure.error) })),
-    );
-}
-
-/// The audit log's word for why a passkey sign-in failed (no detail from the browser).
-fn reason_code(e: &PasskeyError) -> &'static str {
-    match e {
-        PasskeyError::CeremonyUnknown => "ceremony_unknown",
-        PasskeyError::Malformed(_) => "malformed",
-        PasskeyError::UnknownCredential => "unknown_passkey",
-        PasskeyError::Rejected(_) => "not_verified",
-        _ => "other",
-    }
 }
 
 csrf_forms!(RegisterForm, RenameForm, SignInForm);
