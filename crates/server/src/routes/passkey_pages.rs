@@ -7,7 +7,7 @@
 //! and removing are plain forms. The flows: `crate::passkeys`.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, LOCATION, RETRY_AFTER, SET_COOKIE};
+use actix_web::http::header::{LOCATION, RETRY_AFTER, SET_COOKIE};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
@@ -16,6 +16,7 @@ use super::pages::{browser_name, safe_return_to, see_other, start_session_respon
 use crate::audit::Event;
 use crate::auth::client_ip;
 use crate::errors::PageError;
+use crate::errors::page::{json_answer, passkey_refusal as answer, refusal};
 use crate::passkeys::{self, PasskeyError, PasskeyInfo, SignInFailure};
 use crate::ratelimit::Limit;
 use crate::session::{
@@ -47,68 +48,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 fn internal(e: &dyn std::fmt::Display) -> PageError {
     PageError::internal(e)
-}
-
-/// A JSON answer of the ceremony endpoints (never cached).
-fn json_answer(status: StatusCode, body: serde_json::Value) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header((CACHE_CONTROL, "no-store"))
-        .json(body)
-}
-
-/// A refusal the page's script shows: `{"error":{"code","message"[,"location"]}}`.
-fn refusal(status: StatusCode, code: &str, message: &str) -> HttpResponse {
-    json_answer(
-        status,
-        json!({ "error": { "code": code, "message": message } }),
-    )
-}
-
-/// How a passkey error answers on these endpoints. Details of a rejection are logged (at
-/// info: a failed ceremony is the browser's, not ours), never shown.
-fn answer(e: &PasskeyError) -> HttpResponse {
-    let (status, code, message) = match e {
-        PasskeyError::CeremonyUnknown => (
-            StatusCode::BAD_REQUEST,
-            "ceremony_expired",
-            "This attempt took too long or was used already. Try again.",
-        ),
-        PasskeyError::Malformed(_) => (
-            StatusCode::BAD_REQUEST,
-            "invalid_credential",
-            "The browser's answer could not be read. Try again.",
-        ),
-        PasskeyError::Rejected(_) | PasskeyError::UnknownCredential => (
-            StatusCode::UNAUTHORIZED,
-            "passkey_not_accepted",
-            "This passkey was not accepted here.",
-        ),
-        PasskeyError::AlreadyRegistered => (
-            StatusCode::CONFLICT,
-            "passkey_exists",
-            "This passkey is registered already.",
-        ),
-        PasskeyError::InvalidName => (
-            StatusCode::BAD_REQUEST,
-            "invalid_field",
-            "A passkey's name is 1 to 64 characters.",
-        ),
-        PasskeyError::NotFound => (
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "There is no such passkey.",
-        ),
-        PasskeyError::Store(_) | PasskeyError::Internal(_) => {
-            tracing::error!(error = %e, "passkey ceremony failed");
-            return refusal(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "The server could not complete this request. Please try again.",
-            );
-        }
-    };
-    tracing::info!(error = %e, "passkey refused");
-    refusal(status, code, message)
 }
 
 /// The answer when the issuer is an IP address (no relying party, no passkeys).
