@@ -29,6 +29,8 @@ pub mod metrics;
 mod mfa;
 mod middleware;
 mod pages;
+/// Passkeys: public for the second-factor step's tests, which run a real ceremony.
+pub mod passkeys;
 mod principal;
 pub mod ratelimit;
 pub(crate) mod routes;

@@ -5,10 +5,12 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use askama::Template;
 
-/// Sent with every HTML page: no framing (clickjacking), no inline script, styles from us only.
+/// Sent with every HTML page: no framing (clickjacking), no inline script, scripts and styles
+/// from us only (the one script, `static/passkeys.js`, runs the passkey ceremonies and talks
+/// to this origin alone: `connect-src 'self'`).
 /// No `form-action`: browsers apply it to the whole redirect chain of a form submission, and
 /// sign-in and consent forms end, through redirects, at the client's redirect URI.
-pub const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' https: data:; \
+pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' https: data:; \
      frame-ancestors 'none'; base-uri 'none'";
 
 #[derive(Template)]

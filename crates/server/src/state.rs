@@ -35,6 +35,9 @@ pub struct AppState {
     /// `None` only when the sender could not start (logged; the binary checks the mail
     /// settings before serving, so it does not serve so).
     pub mailer: Option<mail::Mailer>,
+    /// This server as a WebAuthn relying party; `None` when the issuer's host is an IP
+    /// address (browsers refuse one as RP ID), and then no page offers passkeys.
+    pub passkeys: Option<Arc<crate::passkeys::RelyingParty>>,
 }
 
 impl AppState {
@@ -54,8 +57,10 @@ impl AppState {
         let mailer = mail::Mailer::start(settings.mail.clone())
             .inspect_err(|e| tracing::error!(error = %e, "mail cannot be sent"))
             .ok();
+        let passkeys = crate::passkeys::RelyingParty::for_issuer(&settings.issuer).map(Arc::new);
         Self {
             store,
+            passkeys,
             metrics: Arc::new(Metrics::new()),
             keys: Arc::new(KeyCache::new(settings.keys_refresh, publish_retired_for)),
             settings: Arc::new(settings),

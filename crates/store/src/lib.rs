@@ -28,6 +28,7 @@ pub mod codes;
 pub mod gateway;
 pub mod keys;
 pub mod notify;
+pub mod passkeys;
 pub mod schema;
 pub mod second_factors;
 

@@ -308,3 +308,25 @@ diesel::table! {
         failures -> Integer,
     }
 }
+
+diesel::table! {
+    passkeys (id) {
+        id -> Text,
+        user_id -> Text,
+        credential_id -> Text,
+        passkey -> Text,
+        name -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    passkey_ceremonies (id_hash) {
+        id_hash -> Text,
+        kind -> Text,
+        user_id -> Nullable<Text>,
+        state -> Text,
+        expires_at -> BigInt,
+    }
+}

@@ -95,6 +95,7 @@ store::backend_tests! {
                 "20261204001500",
                 "20261204001600",
                 "20261204001610",
+                "20261204001620",
             ]
         );
     }
@@ -248,5 +249,128 @@ mod sqlite_setup {
         let url = DatabaseUrl::parse(&format!("sqlite://{}", path.display())).expect("url");
         let result = Store::open(&StoreConfig::new(url)).and_then(|s| s.migrate());
         assert!(result.is_err(), "garbage must not be taken for a database");
+    }
+}
+
+mod passkeys {
+    use store::accounts::{self, UserRow};
+    use store::passkeys::{self, CeremonyRow, PasskeyRow};
+
+    fn user(conn: &mut store::Conn, id: &str) {
+        accounts::insert_user(
+            conn,
+            &UserRow {
+                id: id.into(),
+                email: format!("{id}@example.com"),
+                email_normalized: format!("{id}@example.com"),
+                name: id.into(),
+                password_hash: "x".into(),
+                email_verified: true,
+                disabled: false,
+                created_at: 1,
+                updated_at: 1,
+            },
+        )
+        .expect("user");
+    }
+
+    fn passkey(id: &str, user_id: &str, credential_id: &str, at: i64) -> PasskeyRow {
+        PasskeyRow {
+            id: id.into(),
+            user_id: user_id.into(),
+            credential_id: credential_id.into(),
+            passkey: format!("{{\"cred\":\"{credential_id}\"}}"),
+            name: format!("key {id}"),
+            created_at: at,
+            last_used_at: None,
+        }
+    }
+
+    fn ceremony(id_hash: &str, kind: &str, user_id: Option<&str>, expires_at: i64) -> CeremonyRow {
+        CeremonyRow {
+            id_hash: id_hash.into(),
+            kind: kind.into(),
+            user_id: user_id.map(str::to_owned),
+            state: "{}".into(),
+            expires_at,
+        }
+    }
+
+    store::backend_tests! {
+        fn passkeys_are_a_users_own_and_go_with_the_user(db) {
+            let mut conn = db.store().conn().expect("conn");
+            user(&mut conn, "usr_a");
+            user(&mut conn, "usr_b");
+            passkeys::insert(&mut conn, &passkey("pk_2", "usr_a", "cred-2", 20)).expect("insert");
+            passkeys::insert(&mut conn, &passkey("pk_1", "usr_a", "cred-1", 10)).expect("insert");
+            passkeys::insert(&mut conn, &passkey("pk_3", "usr_b", "cred-3", 5)).expect("insert");
+            assert!(
+                passkeys::insert(&mut conn, &passkey("pk_4", "usr_b", "cred-1", 30)).is_err(),
+                "a credential id belongs to one passkey only"
+            );
+            let ids = |conn: &mut store::Conn, user: &str| -> Vec<String> {
+                passkeys::list_for_user(conn, user)
+                    .expect("list")
+                    .into_iter()
+                    .map(|p| p.id)
+                    .collect()
+            };
+            assert_eq!(ids(&mut conn, "usr_a"), ["pk_1", "pk_2"], "oldest first");
+            let found = passkeys::find_by_credential_id(&mut conn, "cred-3").expect("find");
+            assert_eq!(found.map(|p| p.user_id).as_deref(), Some("usr_b"));
+            assert!(passkeys::find_by_credential_id(&mut conn, "nope").expect("find").is_none());
+
+            // Another user's passkey is neither renamed nor deleted.
+            assert!(!passkeys::rename(&mut conn, "usr_b", "pk_1", "mine now").expect("rename"));
+            assert!(!passkeys::delete(&mut conn, "usr_b", "pk_1").expect("delete"));
+            assert!(passkeys::rename(&mut conn, "usr_a", "pk_1", "Laptop").expect("rename"));
+            let pk1 = passkeys::find_by_credential_id(&mut conn, "cred-1").expect("find").expect("pk_1");
+            assert_eq!(pk1.name, "Laptop");
+
+            assert!(passkeys::record_use(&mut conn, "pk_1", "{\"cred\":\"new\"}", 99).expect("use"));
+            let pk1 = passkeys::find_by_credential_id(&mut conn, "cred-1").expect("find").expect("pk_1");
+            assert_eq!((pk1.passkey.as_str(), pk1.last_used_at), ("{\"cred\":\"new\"}", Some(99)));
+
+            assert!(passkeys::delete(&mut conn, "usr_a", "pk_2").expect("delete"));
+            assert!(!passkeys::delete(&mut conn, "usr_a", "pk_2").expect("again"));
+            assert!(!passkeys::record_use(&mut conn, "pk_2", "{}", 100).expect("gone"));
+            assert_eq!(ids(&mut conn, "usr_a"), ["pk_1"]);
+
+            passkeys::insert_ceremony(&mut conn, &ceremony("h1", "register", Some("usr_a"), 1_000)).expect("ceremony");
+            assert!(accounts::delete_user(&mut conn, "usr_a").expect("delete user"));
+            assert!(ids(&mut conn, "usr_a").is_empty(), "the passkeys went with the user");
+            assert!(passkeys::find_by_credential_id(&mut conn, "cred-1").expect("find").is_none());
+            assert!(passkeys::take_ceremony(&mut conn, "h1", "register", 1).expect("take").is_none());
+            assert_eq!(ids(&mut conn, "usr_b"), ["pk_3"]);
+        }
+
+        fn a_ceremony_is_taken_once_by_kind_while_live(db) {
+            let mut conn = db.store().conn().expect("conn");
+            passkeys::insert_ceremony(&mut conn, &ceremony("h1", "discoverable", None, 100)).expect("insert");
+            assert!(
+                passkeys::take_ceremony(&mut conn, "h1", "register", 50).expect("take").is_none(),
+                "another kind does not take it"
+            );
+            let taken = passkeys::take_ceremony(&mut conn, "h1", "discoverable", 50).expect("take");
+            assert_eq!(taken.map(|c| c.kind).as_deref(), Some("discoverable"));
+            assert!(
+                passkeys::take_ceremony(&mut conn, "h1", "discoverable", 50).expect("again").is_none(),
+                "used once"
+            );
+
+            passkeys::insert_ceremony(&mut conn, &ceremony("h2", "discoverable", None, 100)).expect("insert");
+            assert!(
+                passkeys::take_ceremony(&mut conn, "h2", "discoverable", 100).expect("take").is_none(),
+                "expired at its expiry"
+            );
+            assert!(
+                passkeys::take_ceremony(&mut conn, "h2", "discoverable", 10).expect("take").is_none(),
+                "an expired ceremony taken is gone"
+            );
+            passkeys::insert_ceremony(&mut conn, &ceremony("h3", "authenticate", None, 100)).expect("insert");
+            passkeys::insert_ceremony(&mut conn, &ceremony("h4", "authenticate", None, 300)).expect("insert");
+            assert_eq!(passkeys::delete_expired_ceremonies(&mut conn, 200).expect("clean"), 1);
+            assert!(passkeys::take_ceremony(&mut conn, "h4", "authenticate", 10).expect("take").is_some());
+        }
     }
 }

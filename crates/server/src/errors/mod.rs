@@ -3,7 +3,8 @@
 //! - [`api`]: under `/api/` every error is JSON: `{"error":{"code","message","type"}}`.
 //! - [`oauth`]: the OAuth endpoints answer RFC 6749 `{"error","error_description"}` with an
 //!   [`ErrorCode`]; userinfo answers RFC 6750 `Bearer` challenges through the same type.
-//! - [`page`]: browser routes get an HTML error page.
+//! - [`page`]: browser routes get an HTML error page (and the passkey ceremonies, small JSON
+//!   endpoints of the pages, `{"error":{"code","message"}}`: `page::passkey_refusal`).
 //!
 //! Each domain crate's error enum (store, accounts, registration, grants, tokens, apikeys,
 //! gateway) is mapped in the module of the surface it answers on, not in the handlers; where one

@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 
 use crate::pages;
+use crate::passkeys::PasskeyError;
 
 /// An error on a browser route, shown as an HTML page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +86,71 @@ pub fn form_error(err: actix_web::error::UrlencodedError, req: &HttpRequest) -> 
     .into()
 }
 
+// ---- the passkey ceremonies: small JSON endpoints of the pages ----
+
+/// A JSON answer of the ceremony endpoints (never cached).
+pub fn json_answer(status: StatusCode, body: serde_json::Value) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(body)
+}
+
+/// A refusal the page's script shows: `{"error":{"code","message"[,"location"]}}`.
+pub fn refusal(status: StatusCode, code: &str, message: &str) -> HttpResponse {
+    json_answer(
+        status,
+        serde_json::json!({ "error": { "code": code, "message": message } }),
+    )
+}
+
+/// How a passkey error answers on the passkey ceremony endpoints (JSON, read by
+/// `static/passkeys.js`). Details of a rejection are logged (at
+/// info: a failed ceremony is the browser's, not ours), never shown.
+pub fn passkey_refusal(e: &PasskeyError) -> HttpResponse {
+    let (status, code, message) = match e {
+        PasskeyError::CeremonyUnknown => (
+            StatusCode::BAD_REQUEST,
+            "ceremony_expired",
+            "This attempt took too long or was used already. Try again.",
+        ),
+        PasskeyError::Malformed(_) => (
+            StatusCode::BAD_REQUEST,
+            "invalid_credential",
+            "The browser's answer could not be read. Try again.",
+        ),
+        PasskeyError::Rejected(_) | PasskeyError::UnknownCredential => (
+            StatusCode::UNAUTHORIZED,
+            "passkey_not_accepted",
+            "This passkey was not accepted here.",
+        ),
+        PasskeyError::AlreadyRegistered => (
+            StatusCode::CONFLICT,
+            "passkey_exists",
+            "This passkey is registered already.",
+        ),
+        PasskeyError::InvalidName => (
+            StatusCode::BAD_REQUEST,
+            "invalid_field",
+            "A passkey's name is 1 to 64 characters.",
+        ),
+        PasskeyError::NotFound => (
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "There is no such passkey.",
+        ),
+        PasskeyError::Store(_) | PasskeyError::Internal(_) => {
+            tracing::error!(error = %e, "passkey ceremony failed");
+            return refusal(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "The server could not complete this request. Please try again.",
+            );
+        }
+    };
+    tracing::info!(error = %e, "passkey refused");
+    refusal(status, code, message)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,5 +170,50 @@ mod tests {
         let html = String::from_utf8_lossy(&bytes);
         assert!(html.contains("Page not found"));
         assert!(html.contains("<!doctype html>"));
+    }
+
+    #[actix_web::test]
+    async fn passkey_errors_answer_json_and_hide_their_details() {
+        let cases = [
+            (PasskeyError::CeremonyUnknown, 400, "ceremony_expired"),
+            (
+                PasskeyError::Malformed("secret detail".into()),
+                400,
+                "invalid_credential",
+            ),
+            (
+                PasskeyError::Rejected("secret detail".into()),
+                401,
+                "passkey_not_accepted",
+            ),
+            (PasskeyError::UnknownCredential, 401, "passkey_not_accepted"),
+            (PasskeyError::AlreadyRegistered, 409, "passkey_exists"),
+            (PasskeyError::InvalidName, 400, "invalid_field"),
+            (PasskeyError::NotFound, 404, "not_found"),
+            (
+                PasskeyError::Store(store::StoreError::Conflict),
+                500,
+                "server_error",
+            ),
+            (
+                PasskeyError::Internal("secret detail".into()),
+                500,
+                "server_error",
+            ),
+        ];
+        for (error, status, code) in cases {
+            let res = passkey_refusal(&error);
+            assert_eq!(res.status().as_u16(), status, "{error:?}");
+            assert_eq!(
+                res.headers()
+                    .get("cache-control")
+                    .and_then(|v| v.to_str().ok()),
+                Some("no-store")
+            );
+            let bytes = to_bytes(res.into_body()).await.unwrap_or_default();
+            let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            assert_eq!(body["error"]["code"], code, "{error:?}");
+            assert!(!String::from_utf8_lossy(&bytes).contains("secret detail"));
+        }
     }
 }

@@ -21,6 +21,7 @@ mod mfa_pages;
 mod oauth;
 mod oidc;
 mod pages;
+mod passkey_pages;
 mod register;
 
 pub use gateway::{GatewayClient, client as gateway_client};

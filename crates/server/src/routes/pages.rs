@@ -31,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(logout))
         .route("/account", web::get().to(account))
         .configure(super::account_pages::configure)
+        .configure(super::passkey_pages::configure)
         .route("/account/sessions/{id}/revoke", web::post().to(revoke))
         .route(
             "/account/apps/{client_id}/revoke",
@@ -215,6 +216,8 @@ struct LoginPage<'a> {
     signup_open: bool,
     /// Signing in with another account beside the browser's (from the account chooser).
     add: bool,
+    /// Offer "Sign in with a passkey" (the issuer is a host name).
+    passkeys: bool,
 }
 
 #[derive(Template)]
@@ -269,6 +272,9 @@ pub(super) fn notice_text(key: Option<&str>) -> Option<&'static str> {
         "email_sent" => "We sent a link to the new address. Follow it to make it your account's.",
         "verification_sent" => "We sent a new verification link to your address.",
         "invite_accepted" => "You joined the organization.",
+        "passkey_added" => "Your passkey was added. You can sign in with it alone.",
+        "passkey_renamed" => "The passkey was renamed.",
+        "passkey_removed" => "The passkey was removed; it signs in no more.",
         _ => return None,
     })
 }
@@ -315,6 +321,7 @@ async fn login_page(
         return_to: &return_to,
         signup_open: state.settings.signup.mode == accounts::SignupMode::Open,
         add: q.add.is_some(),
+        passkeys: state.passkeys.is_some(),
     };
     Ok(with_csrf_cookie(
         &state,
@@ -367,6 +374,7 @@ async fn login_submit(
                 return_to: &return_to,
                 signup_open: state.settings.signup.mode == accounts::SignupMode::Open,
                 add: form.add == "1",
+                passkeys: state.passkeys.is_some(),
             },
         )
     };
@@ -654,6 +662,7 @@ struct AccountPage<'a> {
     orgs: Vec<(String, String, &'static str)>,
     sessions: Vec<SessionView>,
     apps: Vec<AppView>,
+    passkeys: super::passkey_pages::PasskeysSection,
 }
 
 struct AppView {
@@ -687,7 +696,8 @@ pub(super) async fn account_page<W>(
     let SignedIn { session, user, .. } = signed_in;
     let st = state.clone();
     let user_id = user.id.clone();
-    let (orgs, sessions, apps) = web::block(move || {
+    let for_session = session.clone();
+    let (orgs, sessions, apps, passkeys) = web::block(move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
         let orgs = accounts::orgs_of(&mut conn, &user_id).map_err(|e| PageError::internal(&e))?;
         let sessions =
@@ -701,7 +711,10 @@ pub(super) async fn account_page<W>(
                 scope: app.scope.to_string(),
             })
             .collect();
-        Ok::<_, PageError>((orgs, sessions, apps))
+        let passkeys =
+            crate::passkeys::list(&mut conn, &user_id).map_err(|e| PageError::internal(&e))?;
+        let passkeys = super::passkey_pages::PasskeysSection::new(&st, &for_session, passkeys);
+        Ok::<_, PageError>((orgs, sessions, apps, passkeys))
     })
     .await
     .map_err(|e| PageError::internal(&e))??;
@@ -725,6 +738,7 @@ pub(super) async fn account_page<W>(
             })
             .collect(),
         apps,
+        passkeys,
     };
     Ok(render(status, &page))
 }
@@ -758,7 +772,7 @@ fn session_label(s: &accounts::Session) -> String {
 }
 
 /// "Chrome on Linux" from a User-Agent header: enough to tell one's sessions apart.
-fn browser_name(ua: Option<&str>) -> String {
+pub(super) fn browser_name(ua: Option<&str>) -> String {
     let Some(ua) = ua else {
         return "Unknown browser".into();
     };
@@ -790,7 +804,7 @@ fn browser_name(ua: Option<&str>) -> String {
 }
 
 /// `YYYY-MM-DD HH:MM UTC` from unix seconds.
-fn utc_minute(ts: i64) -> String {
+pub(super) fn utc_minute(ts: i64) -> String {
     let t = primitives::UtcDateTime::from_unix(ts);
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02} UTC",

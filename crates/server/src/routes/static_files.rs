@@ -1,4 +1,4 @@
-//! `GET /static/{file}`: the stylesheet and the little else the pages need, compiled into the
+//! `GET /static/{file}`: the stylesheet, the passkeys' script and the little else the pages need, compiled into the
 //! binary so a deployment is one file.
 
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
@@ -7,11 +7,18 @@ use actix_web::{HttpResponse, web};
 use crate::errors::{self, PageError};
 
 /// Name, content type, bytes.
-const FILES: &[(&str, &str, &[u8])] = &[(
-    "portcullis.css",
-    "text/css; charset=utf-8",
-    include_bytes!("../../../../static/portcullis.css"),
-)];
+const FILES: &[(&str, &str, &[u8])] = &[
+    (
+        "portcullis.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../../../static/portcullis.css"),
+    ),
+    (
+        "passkeys.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../../static/passkeys.js"),
+    ),
+];
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(

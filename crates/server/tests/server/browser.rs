@@ -303,6 +303,94 @@ impl Browser {
     }
 }
 
+/// A virtual authenticator of WebDriver's WebAuthn extension (W3C WebAuthn §11): a CTAP2
+/// device built into the browser, holding discoverable credentials and verifying its user
+/// (as a fingerprint would) without anyone there.
+#[derive(Debug, Clone)]
+pub struct Authenticator(String);
+
+impl Browser {
+    /// Adds a virtual authenticator: CTAP2, internal (a platform authenticator, like a
+    /// laptop's fingerprint reader), with discoverable credentials and user verification that
+    /// succeeds.
+    pub async fn add_authenticator(&self) -> Authenticator {
+        let id = self
+            .call(
+                reqwest::Method::POST,
+                "/webauthn/authenticator",
+                Some(json!({
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": true,
+                    "hasUserVerification": true,
+                    "isUserVerified": true,
+                    "isUserConsenting": true,
+                })),
+            )
+            .await;
+        Authenticator(id.as_str().expect("an authenticator id").to_owned())
+    }
+
+    /// Takes an authenticator (and its credentials) away.
+    pub async fn remove_authenticator(&self, authenticator: &Authenticator) {
+        self.call(
+            reqwest::Method::DELETE,
+            &format!("/webauthn/authenticator/{}", authenticator.0),
+            None,
+        )
+        .await;
+    }
+
+    /// The credentials an authenticator holds (`credentialId`, `rpId`, `userHandle`,
+    /// `signCount`, `privateKey`, `isResidentCredential`).
+    pub async fn credentials(&self, authenticator: &Authenticator) -> Vec<Value> {
+        self.call(
+            reqwest::Method::GET,
+            &format!("/webauthn/authenticator/{}/credentials", authenticator.0),
+            None,
+        )
+        .await
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    }
+
+    /// Puts a credential (as [`Self::credentials`] lists it) into an authenticator: the same
+    /// key on another device.
+    pub async fn add_credential(&self, authenticator: &Authenticator, credential: &Value) {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/webauthn/authenticator/{}/credential", authenticator.0),
+            Some(credential.clone()),
+        )
+        .await;
+    }
+
+    /// Removes one credential from an authenticator.
+    pub async fn remove_credential(&self, authenticator: &Authenticator, credential_id: &str) {
+        self.call(
+            reqwest::Method::DELETE,
+            &format!(
+                "/webauthn/authenticator/{}/credentials/{credential_id}",
+                authenticator.0
+            ),
+            None,
+        )
+        .await;
+    }
+
+    /// Runs an asynchronous script in the page (WebDriver's execute/async: the script calls
+    /// its last argument with the result); the test's script, not the page's.
+    pub async fn execute_async(&self, script: &str, args: Vec<Value>) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({ "script": script, "args": args })),
+        )
+        .await
+    }
+}
+
 impl Drop for Browser {
     fn drop(&mut self) {
         let _ = self.driver.kill();

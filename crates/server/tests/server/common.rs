@@ -39,9 +39,28 @@ impl TestServer {
         adjust: impl FnOnce(&mut Settings),
         adjust_state: impl FnOnce(&mut server::AppState),
     ) -> Self {
+        Self::start_as(db, None, adjust, adjust_state)
+    }
+
+    /// [`Self::start_with`], with the issuer `http://localhost:PORT` (still listening on
+    /// 127.0.0.1): browsers refuse an IP address as a WebAuthn relying party, so the passkey
+    /// tests need a host name.
+    pub fn start_on_localhost(db: &TestDb, adjust: impl FnOnce(&mut Settings)) -> Self {
+        Self::start_as(db, Some("localhost"), adjust, |_| {})
+    }
+
+    fn start_as(
+        db: &TestDb,
+        host: Option<&str>,
+        adjust: impl FnOnce(&mut Settings),
+        adjust_state: impl FnOnce(&mut server::AppState),
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let base = format!("http://{addr}");
+        let base = match host {
+            Some(host) => format!("http://{host}:{}", addr.port()),
+            None => format!("http://{addr}"),
+        };
         let mut settings = Settings {
             bind: addr.to_string(),
             database_url: store::DatabaseUrl::parse(db.url()).expect("database url"),
