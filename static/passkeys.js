@@ -112,7 +112,10 @@
     const csrf = button.dataset.csrf;
     button.disabled = true;
     try {
-      const started = await post("/login/passkey/start", { csrf_token: csrf });
+      // The second step of a sign-in (/login/mfa) names its own endpoints.
+      const start = button.dataset.start || "/login/passkey/start";
+      const finish = button.dataset.finish || "/login/passkey/finish";
+      const started = await post(start, { csrf_token: csrf });
       const o = started.options.publicKey;
       o.challenge = toBytes(o.challenge);
       o.allowCredentials = withIds(o.allowCredentials);
@@ -130,11 +133,12 @@
         },
         extensions: cred.getClientExtensionResults(),
       };
-      const done = await post("/login/passkey/finish", {
+      const done = await post(finish, {
         csrf_token: csrf,
         ceremony: started.ceremony,
         credential: JSON.stringify(credential),
         return_to: button.dataset.returnTo || "/account",
+        add: button.dataset.add || "",
       });
       window.location.assign(done.location);
     } catch (e) {
@@ -146,7 +150,9 @@
   document.addEventListener("DOMContentLoaded", function () {
     const supported = !!(window.PublicKeyCredential && navigator.credentials);
     const add = document.getElementById("passkey-add");
-    const signin = document.getElementById("passkey-sign-in");
+    const signin =
+      document.getElementById("passkey-sign-in") ||
+      document.getElementById("passkey-second-factor");
     for (const button of [add, signin]) {
       if (!button) continue;
       if (!supported) {

@@ -46,10 +46,10 @@ pub use profile::{
 };
 pub use second_factor::{
     CHALLENGE_FAILURES, CHALLENGE_TTL, MfaChallenge, RECOVERY_CODES, RecoveryCodes, SecondFactors,
-    TotpEnrolment, answer_challenge, confirm_totp, enrol_through_challenge, find_challenge,
-    mfa_required_by_org, pending_totp, regenerate_recovery_codes, remove_totp,
-    reset_second_factors_as_operator, second_factors, start_challenge, start_totp, totp_code_for,
-    verify_second_factor,
+    TotpEnrolment, answer_challenge, confirm_totp, enrol_through_challenge, fail_challenge,
+    find_challenge, mfa_required_by_org, pass_challenge, pending_totp, regenerate_recovery_codes,
+    remove_totp, reset_second_factors_as_operator, second_factors, start_challenge, start_totp,
+    totp_code_for, verify_second_factor,
 };
 pub use sessions::{
     Session, SessionPolicy, StartedSession, end_session, list_sessions, resolve_session,

@@ -378,13 +378,34 @@ pub fn answer_challenge(
             Ok(challenge.amr.with(method))
         }
         Err(AccountError::WrongCode) => {
-            if rows::fail_challenge(conn, &challenge.token_hash)? >= CHALLENGE_FAILURES {
-                rows::delete_challenge(conn, &challenge.token_hash)?;
-            }
+            fail_challenge(conn, challenge)?;
             Err(AccountError::WrongCode)
         }
         Err(e) => Err(e),
     }
+}
+
+/// Passes a challenge on a second factor checked elsewhere (a passkey, by the server's
+/// WebAuthn relying party): what the sign-in now proved. Used once.
+pub fn pass_challenge(
+    conn: &mut Conn,
+    challenge: &MfaChallenge,
+    methods: &[AuthMethod],
+) -> Result<AuthMethods, AccountError> {
+    if !rows::delete_challenge(conn, &challenge.token_hash)? {
+        return Err(AccountError::ChallengeInvalid);
+    }
+    Ok(methods
+        .iter()
+        .fold(challenge.amr.clone(), |amr, m| amr.with(*m)))
+}
+
+/// Counts a failed second factor checked elsewhere against a challenge (the fifth kills it).
+pub fn fail_challenge(conn: &mut Conn, challenge: &MfaChallenge) -> Result<(), AccountError> {
+    if rows::fail_challenge(conn, &challenge.token_hash)? >= CHALLENGE_FAILURES {
+        rows::delete_challenge(conn, &challenge.token_hash)?;
+    }
+    Ok(())
 }
 
 /// Answers a challenge by confirming the authenticator the user is setting up during the
@@ -405,9 +426,7 @@ pub fn enrol_through_challenge(
             Ok((challenge.amr.with(AuthMethod::Otp), codes))
         }
         Err(AccountError::WrongCode) => {
-            if rows::fail_challenge(conn, &challenge.token_hash)? >= CHALLENGE_FAILURES {
-                rows::delete_challenge(conn, &challenge.token_hash)?;
-            }
+            fail_challenge(conn, challenge)?;
             Err(AccountError::WrongCode)
         }
         Err(e) => Err(e),

@@ -21,12 +21,16 @@ use serde_json::json;
 
 use super::account_pages::notice;
 use super::pages::{begin_session, safe_return_to, see_other};
+use super::passkey_pages;
 use crate::account::blocking;
 use crate::audit::Event;
 use crate::auth::client_ip;
 use crate::errors::PageError;
+use crate::errors::page::{json_answer, passkey_refusal as passkey_answer, refusal};
 use crate::mfa;
 use crate::pages::render;
+use crate::passkeys;
+use crate::ratelimit::Limit;
 use crate::session::{
     CsrfChecked, CsrfOnly, MFA_COOKIE, MaybeSignedIn, PreSessionChecked, ReturnToAccount, SignedIn,
     csrf_forms, mfa_cookie, mfa_removal, pre_session_csrf, with_csrf_cookie,
@@ -49,7 +53,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/account/security/recovery-codes",
             web::post().to(security_codes),
-        );
+        )
+        .route("/login/mfa/passkey/start", web::post().to(passkey_start))
+        .route("/login/mfa/passkey/finish", web::post().to(passkey_finish));
 }
 
 fn internal(e: &dyn std::fmt::Display) -> PageError {
@@ -100,6 +106,8 @@ struct MfaPage<'a> {
     error: Option<&'a str>,
     /// The sign-in adds an account beside the browser's (the account chooser).
     add: bool,
+    /// A passkey of the user may answer instead of a code.
+    passkey: bool,
 }
 
 const WHY_ENROL: &str = "Your account needs a second step to sign in here.";
@@ -158,15 +166,19 @@ async fn find(
 }
 
 /// The step to show for a challenge: the code form, or, without an authenticator, a new (or
-/// the pending) one to set up.
-async fn step_for(state: &AppState, user: &accounts::User) -> Result<MfaStep, PageError> {
+/// the pending) one to set up; and whether a passkey of the user may answer instead.
+async fn step_for(state: &AppState, user: &accounts::User) -> Result<(MfaStep, bool), PageError> {
     let st = state.clone();
     let user = user.clone();
     web::block(move || {
         let mut conn = st.store.conn().map_err(|e| internal(&e))?;
+        let passkey = st.passkeys.is_some()
+            && !passkeys::list(&mut conn, &user.id)
+                .map_err(|e| internal(&e))?
+                .is_empty();
         let factors = accounts::second_factors(&mut conn, &user.id).map_err(|e| internal(&e))?;
         if factors.any() {
-            return Ok(MfaStep::Code);
+            return Ok((MfaStep::Code, passkey));
         }
         let ring = mfa::key_ring(&st).map_err(|_| unavailable())?;
         let brand = &st.settings.brand_name;
@@ -176,10 +188,11 @@ async fn step_for(state: &AppState, user: &accounts::User) -> Result<MfaStep, Pa
                 .map_err(|e| internal(&e))?,
             Err(e) => return Err(internal(&e)),
         };
-        Ok(MfaStep::Enrol {
+        let step = MfaStep::Enrol {
             qr: mfa::qr_svg(&enrolment.otpauth_uri),
             secret: enrolment.secret,
-        })
+        };
+        Ok((step, passkey))
     })
     .await
     .map_err(|e| internal(&e))?
@@ -216,7 +229,7 @@ async fn mfa_page(
             return Ok(see_other(&format!("/login?{}", login.finish())));
         }
     };
-    let step = step_for(&state, &challenge.user).await?;
+    let (step, passkey) = step_for(&state, &challenge.user).await?;
     let (csrf, is_new) = pre_session_csrf(&req);
     let page = MfaPage {
         step,
@@ -226,6 +239,7 @@ async fn mfa_page(
         why: WHY_ENROL,
         error: None,
         add: q.add.is_some(),
+        passkey,
     };
     let mut res = with_csrf_cookie(&state, render(StatusCode::OK, &page), &csrf, is_new);
     res.headers_mut().insert(
@@ -367,6 +381,7 @@ async fn mfa_submit(
                 why: WHY_ENROL,
                 error: None,
                 add,
+                passkey: false,
             };
             let mut res = render(StatusCode::OK, &page);
             res.headers_mut().insert(
@@ -379,7 +394,7 @@ async fn mfa_submit(
             Ok(res)
         }
         Answer::Wrong => {
-            let step = step_for(&state, &challenge.user).await?;
+            let (step, passkey) = step_for(&state, &challenge.user).await?;
             let page = MfaPage {
                 step,
                 csrf: &csrf,
@@ -388,6 +403,7 @@ async fn mfa_submit(
                 why: WHY_ENROL,
                 error: Some("The code is wrong, or was used already. Try the next one."),
                 add,
+                passkey,
             };
             Ok(render(StatusCode::UNAUTHORIZED, &page))
         }
@@ -647,4 +663,174 @@ async fn security_codes(
     codes_answer(&state, &signed_in, outcome, notice).await
 }
 
-csrf_forms!(CodeForm, ConfirmForm, PasswordForm);
+// ---- a passkey as the second factor ----
+
+fn expired_json() -> HttpResponse {
+    refusal(
+        StatusCode::BAD_REQUEST,
+        "sign_in_expired",
+        "This sign-in has expired. Sign in again.",
+    )
+}
+
+/// `POST /login/mfa/passkey/start`: the options for one of the challenge's user's passkeys.
+async fn passkey_start(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _checked: PreSessionChecked<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    let Some(rp) = state.passkeys.clone() else {
+        return Ok(passkey_pages::unavailable());
+    };
+    let ip = client_ip(&req, &state);
+    if let Err(retry_after) = state.limits.check(Limit::Login, ip.as_deref(), state.now()) {
+        return Ok(passkey_pages::too_many(retry_after));
+    }
+    let Some(token) = req.cookie(MFA_COOKIE).map(|c| c.value().to_owned()) else {
+        return Ok(expired_json());
+    };
+    let st = state.clone();
+    let started = web::block(move || {
+        let mut conn = st.store.conn().map_err(|e| internal(&e))?;
+        let now = st.now();
+        let challenge = match accounts::find_challenge(&mut conn, &token, now) {
+            Ok(c) => c,
+            Err(accounts::AccountError::ChallengeInvalid) => return Ok(None),
+            Err(e) => return Err(internal(&e)),
+        };
+        Ok(Some(passkeys::start_for_user(
+            &rp,
+            &mut conn,
+            &challenge.user.id,
+            now,
+        )))
+    })
+    .await
+    .map_err(|e| internal(&e))??;
+    Ok(match started {
+        None => expired_json(),
+        Some(Ok(Some(started))) => passkey_pages::started(started),
+        Some(Ok(None)) => refusal(
+            StatusCode::NOT_FOUND,
+            "no_passkey",
+            "This account has no passkey: enter a code instead.",
+        ),
+        Some(Err(e)) => passkey_answer(&e),
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PasskeyFactorForm {
+    csrf_token: String,
+    ceremony: String,
+    credential: String,
+    return_to: String,
+    add: String,
+}
+
+/// What a passkey as the second factor came to.
+enum PasskeyFactor {
+    Yes(String, accounts::AuthMethods),
+    No,
+    Expired,
+    Throttled(i64),
+    Refused(crate::passkeys::PasskeyError),
+}
+
+/// `POST /login/mfa/passkey/finish`: the challenge passes on one of its user's passkeys
+/// (`hwk user`); then signed in as the code form signs in, answered as JSON `{"location"}`.
+/// A passkey that does not verify counts against the challenge and the throttle as a wrong
+/// code does.
+async fn passkey_finish(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    checked: PreSessionChecked<PasskeyFactorForm>,
+    previous: MaybeSignedIn,
+) -> Result<HttpResponse, PageError> {
+    let form = checked.form;
+    let Some(rp) = state.passkeys.clone() else {
+        return Ok(passkey_pages::unavailable());
+    };
+    let return_to = safe_return_to(Some(&form.return_to));
+    let add = form.add == "1";
+    let ip = client_ip(&req, &state);
+    let now = state.now();
+    if let Err(retry_after) = state.limits.check(Limit::Login, ip.as_deref(), now) {
+        return Ok(passkey_pages::too_many(retry_after));
+    }
+    let Some(token) = req.cookie(MFA_COOKIE).map(|c| c.value().to_owned()) else {
+        return Ok(expired_json());
+    };
+    let st = state.clone();
+    let outcome = web::block(move || {
+        let mut conn = st.store.conn().map_err(|e| internal(&e))?;
+        let challenge = match accounts::find_challenge(&mut conn, &token, now) {
+            Ok(c) => c,
+            Err(accounts::AccountError::ChallengeInvalid) => return Ok(PasskeyFactor::Expired),
+            Err(e) => return Err(internal(&e)),
+        };
+        let user = challenge.user.clone();
+        if let Err(t) = st.throttle.check(&user.email, ip.as_deref(), now) {
+            return Ok(PasskeyFactor::Throttled(t.retry_after));
+        }
+        let verified = passkeys::finish_for_user(
+            &rp,
+            &mut conn,
+            &user.id,
+            &form.ceremony,
+            &form.credential,
+            now,
+        );
+        match verified {
+            Ok(true) => {
+                let methods = [accounts::AuthMethod::Hwk, accounts::AuthMethod::User];
+                let amr = match accounts::pass_challenge(&mut conn, &challenge, &methods) {
+                    Ok(amr) => amr,
+                    Err(accounts::AccountError::ChallengeInvalid) => {
+                        return Ok(PasskeyFactor::Expired);
+                    }
+                    Err(e) => return Err(internal(&e)),
+                };
+                st.throttle.record_success(&user.email);
+                let detail = json!({ "via": "page", "amr": amr.claim() });
+                let event = Event::login_succeeded(&user.id, ip.as_deref(), detail);
+                crate::audit::record(&mut conn, now, event);
+                Ok(PasskeyFactor::Yes(user.id, amr))
+            }
+            Ok(false) => {
+                accounts::fail_challenge(&mut conn, &challenge).map_err(|e| internal(&e))?;
+                st.throttle.record_failure(&user.email, ip.as_deref(), now);
+                let detail = json!({ "via": "passkey", "factor": "second" });
+                let event = Event::login_failed(&mut conn, &user.email, ip.as_deref(), detail);
+                crate::audit::record(&mut conn, now, event);
+                Ok(PasskeyFactor::No)
+            }
+            Err(e) => Ok(PasskeyFactor::Refused(e)),
+        }
+    })
+    .await
+    .map_err(|e| internal(&e))??;
+    let (user_id, amr) = match outcome {
+        PasskeyFactor::Yes(user_id, amr) => (user_id, amr),
+        PasskeyFactor::No => {
+            return Ok(refusal(
+                StatusCode::UNAUTHORIZED,
+                "passkey_not_verified",
+                "That passkey did not verify. Try again, or enter a code.",
+            ));
+        }
+        PasskeyFactor::Expired => return Ok(expired_json()),
+        PasskeyFactor::Throttled(retry_after) => return Ok(passkey_pages::too_many(retry_after)),
+        PasskeyFactor::Refused(e) => return Ok(passkey_answer(&e)),
+    };
+    let begun = begin_session(&state, &req, previous, user_id, amr, add).await?;
+    let next = super::authorize::return_after_sign_in(&return_to, &begun.session);
+    let mut res = json_answer(StatusCode::OK, json!({ "location": next }));
+    begun.set_cookies(&mut res)?;
+    res.add_removal_cookie(&mfa_removal(&state))
+        .map_err(|e| internal(&e))?;
+    Ok(res)
+}
+
+csrf_forms!(CodeForm, ConfirmForm, PasswordForm, PasskeyFactorForm);

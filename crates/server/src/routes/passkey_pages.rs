@@ -51,7 +51,7 @@ fn internal(e: &dyn std::fmt::Display) -> PageError {
 }
 
 /// The answer when the issuer is an IP address (no relying party, no passkeys).
-fn unavailable() -> HttpResponse {
+pub(super) fn unavailable() -> HttpResponse {
     refusal(
         StatusCode::NOT_FOUND,
         "passkeys_unavailable",
@@ -59,7 +59,7 @@ fn unavailable() -> HttpResponse {
     )
 }
 
-fn too_many(retry_after: i64) -> HttpResponse {
+pub(super) fn too_many(retry_after: i64) -> HttpResponse {
     let mut res = refusal(
         StatusCode::TOO_MANY_REQUESTS,
         "rate_limited",
@@ -70,7 +70,7 @@ fn too_many(retry_after: i64) -> HttpResponse {
 }
 
 /// A started ceremony as the script reads it.
-fn started(s: passkeys::Started) -> HttpResponse {
+pub(super) fn started(s: passkeys::Started) -> HttpResponse {
     json_answer(
         StatusCode::OK,
         json!({ "ceremony": s.ceremony, "options": s.options }),

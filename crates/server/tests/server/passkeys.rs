@@ -511,3 +511,61 @@ on_both_backends! {
         assert_eq!(json_of(res).await["error"]["code"], "passkeys_unavailable");
     }
 }
+
+/// A passkey answers the second step of a password sign-in, for an account with TOTP on: the
+/// browser lands signed in with both factors (`pwd hwk user mfa`), no code typed.
+#[actix_web::test]
+async fn a_passkey_answers_the_second_step_after_the_password() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start_on_localhost(&db, |_| {});
+    let browser = Browser::start().await;
+    sign_up_here(&browser, &server, "Ada", "ada@example.com").await;
+    browser.add_authenticator().await;
+    add_passkey(&browser, &server, Some("Phone")).await;
+    // TOTP on, over the JSON API, so a password sign-in asks for a second factor.
+    let login = server
+        .post_json(
+            "/api/v1/auth/login",
+            &json!({ "email": "ada@example.com", "password": PASSWORD }),
+        )
+        .await;
+    let token = json_of(login).await["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let started = server
+        .http
+        .post(server.url("/api/v1/me/mfa/totp"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("totp");
+    let secret = json_of(started).await["secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    let code = accounts::totp_code_for(&secret, server.clock_now()).expect("code");
+    let confirmed = server
+        .http
+        .post(server.url("/api/v1/me/mfa/totp/confirm"))
+        .bearer_auth(&token)
+        .json(&json!({ "code": code }))
+        .send()
+        .await
+        .expect("confirm");
+    assert_eq!(confirmed.status(), 200);
+
+    sign_out_by_form(&browser, &server).await;
+    browser.goto(&server.url("/login")).await;
+    browser.type_into("#email", "ada@example.com").await;
+    browser.type_into("#password", PASSWORD).await;
+    browser
+        .click("form[action='/login'] button[type=submit]")
+        .await;
+    browser.wait_for_text("Enter your code").await;
+    browser.click("#passkey-second-factor").await;
+    browser.wait_for_path("/account").await;
+    let claims = id_token_claims(&browser, &server).await;
+    assert_eq!(claims["amr"], json!(["pwd", "hwk", "user", "mfa"]));
+    assert_eq!(claims["acr"], "urn:portcullis:mfa");
+}
