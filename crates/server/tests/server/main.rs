@@ -35,6 +35,7 @@ mod gateway;
 mod health;
 mod introspect_revoke;
 mod mfa;
+mod mfa_pages;
 mod pages;
 mod password_grant;
 mod rate_limits;
