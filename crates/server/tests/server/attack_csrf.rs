@@ -293,4 +293,84 @@ on_both_backends! {
         assert_eq!(server.wait_for_mail(1).await.len(), 1);
         assert_eq!(server.outbox_mail().len(), 1);
     }
+    async fn security_forms_and_the_second_step_need_their_tokens(db) {
+        let server = TestServer::start(&db);
+        let victim = jar();
+        sign_up(&server, &victim, "victim@example.com").await;
+        let attacker = jar();
+        sign_up(&server, &attacker, "eve@example.com").await;
+        let attackers_token = hidden(&page(&server, &attacker, "/account/security").await, "csrf_token");
+        let forged = ["", "wrong-token", attackers_token.as_str()];
+        let security = || async { page(&server, &victim, "/account/security").await };
+
+        // Setting up: a forged post makes no secret.
+        let html = security().await;
+        let token = hidden(&html, "csrf_token");
+        assert!(html.contains("action=\"/account/security/totp\""));
+        for csrf in forged {
+            refused(post(&victim, server.url("/account/security/totp"), &[("csrf_token", csrf)]).await, "/account/security/totp").await;
+        }
+        assert!(security().await.contains("Two-step sign-in is off."), "nothing pending");
+        assert_eq!(post(&victim, server.url("/account/security/totp"), &[("csrf_token", &token)]).await.status(), 303, "control");
+
+        // Confirming: a forged post with the right code does not turn it on.
+        let html = security().await;
+        assert!(html.contains("action=\"/account/security/totp/confirm\""));
+        let secret = html.split("id=\"totp-secret\">").nth(1).and_then(|r| r.split('<').next()).expect("the key").to_owned();
+        let code = accounts::totp_code_for(&secret, server.clock_now()).expect("code");
+        for csrf in forged {
+            refused(post(&victim, server.url("/account/security/totp/confirm"), &[("csrf_token", csrf), ("code", &code)]).await, "/account/security/totp/confirm").await;
+        }
+        let html = security().await;
+        assert!(html.contains("id=\"totp-secret\""), "still waiting for a code");
+        let res = post(&victim, server.url("/account/security/totp/confirm"), &[("csrf_token", &token), ("code", &code)]).await;
+        assert_eq!(res.status(), 200, "control");
+        let html = res.text().await.expect("html");
+        let codes: Vec<String> = html.split("<li><code>").skip(1).filter_map(|r| r.split('<').next()).map(str::to_owned).collect();
+        assert_eq!(codes.len(), 10);
+
+        // New recovery codes and removal, with the right password: refused without the token.
+        let html = security().await;
+        for action in ["/account/security/recovery-codes", "/account/security/totp/remove"] {
+            assert!(html.contains(&format!("action=\"{action}\"")), "the page has {action}");
+            for csrf in forged {
+                refused(post(&victim, server.url(action), &[("csrf_token", csrf), ("password", "long password")]).await, action).await;
+            }
+        }
+        let html = security().await;
+        assert!(html.contains("An authenticator app is on"), "not removed");
+        assert!(html.contains("id=\"codes-left\">10<"));
+        // The first codes still work: none were replaced.
+        let res = server.post_json("/api/v1/auth/login", &serde_json::json!({ "email": "victim@example.com", "password": "long password" })).await;
+        let mfa_token = json_of(res).await["error"]["mfaToken"].as_str().expect("mfa_required").to_owned();
+        let res = server.post_json("/api/v1/auth/mfa", &serde_json::json!({ "mfaToken": mfa_token, "code": codes[0] })).await;
+        assert_eq!(res.status(), 200, "an original recovery code still signs in");
+
+        // The second step of a sign-in: the pre-session token of this browser, as on /login.
+        let browser = jar();
+        let login = page(&server, &browser, "/login").await;
+        let res = post(&browser, server.url("/login"), &[("csrf_token", &hidden(&login, "csrf_token")), ("email", "victim@example.com"), ("password", "long password")]).await;
+        assert_eq!(res.status(), 303);
+        let to = res.headers()["location"].to_str().expect("ascii").to_owned();
+        assert!(to.starts_with("/login/mfa"), "{to}");
+        let html = page(&server, &browser, &to).await;
+        let step_token = hidden(&html, "csrf_token");
+        let eves_login_token = hidden(&page(&server, &jar(), "/login").await, "csrf_token");
+        server.clock.advance(30);
+        let code = accounts::totp_code_for(&secret, server.clock_now()).expect("code");
+        // More forged posts than the challenge's allowance of wrong codes: none is counted.
+        for _ in 0..accounts::CHALLENGE_FAILURES {
+            for csrf in ["", "wrong-token", eves_login_token.as_str()] {
+                refused(post(&browser, server.url("/login/mfa"), &[("csrf_token", csrf), ("return_to", "/account"), ("code", "000000")]).await, "/login/mfa").await;
+            }
+        }
+        refused(post(&browser, server.url("/login/mfa"), &[("csrf_token", ""), ("return_to", "/account"), ("code", &code)]).await, "/login/mfa with the right code").await;
+        assert!(!signed_in(&server, &browser).await, "no session from a forged second step");
+        // Control: the browser's own token and the code sign in.
+        let res = post(&browser, server.url("/login/mfa"), &[("csrf_token", &step_token), ("return_to", "/account"), ("code", &code)]).await;
+        assert_eq!(res.status(), 303);
+        assert_eq!(res.headers()["location"], "/account");
+        assert!(sets_session(&res));
+        assert!(signed_in(&server, &browser).await);
+    }
 }

@@ -16,7 +16,7 @@ use crate::browser::Browser;
 use crate::common::*;
 
 /// A redirect URI with nothing listening: the browser stops there and the test reads the URL.
-fn dead_redirect_uri() -> String {
+pub(crate) fn dead_redirect_uri() -> String {
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("port")

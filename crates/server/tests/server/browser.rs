@@ -245,6 +245,41 @@ impl Browser {
         .await;
     }
 
+    /// Where the first element matching `css` is drawn, in CSS pixels: `(x, y, width,
+    /// height)` relative to the page's top left.
+    pub async fn rect(&self, css: &str) -> (f64, f64, f64, f64) {
+        let id = self.element(css).await;
+        let r = self
+            .call(reqwest::Method::GET, &format!("/element/{id}/rect"), None)
+            .await;
+        let n = |k: &str| r[k].as_f64().unwrap_or_else(|| panic!("no {k} in {r}"));
+        (n("x"), n("y"), n("width"), n("height"))
+    }
+
+    /// The current URL's path and query (`/login/mfa?return_to=…`).
+    pub async fn path(&self) -> String {
+        let url = self.url().await;
+        url.split_once("://")
+            .and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_owned()))
+            .unwrap_or_default()
+    }
+
+    /// Waits until the current URL's path and query start with `prefix`; returns them.
+    pub async fn wait_for_path_starting(&self, prefix: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let path = self.path().await;
+            if path.starts_with(prefix) {
+                return path;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still at {path}, expected {prefix}…"
+            );
+            tokio_sleep(50).await;
+        }
+    }
+
     /// The page's title.
     pub async fn title(&self) -> String {
         self.call(reqwest::Method::GET, "/title", None)

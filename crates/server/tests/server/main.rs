@@ -37,6 +37,7 @@ mod gateway;
 mod health;
 mod introspect_revoke;
 mod mfa;
+mod mfa_pages;
 mod pages;
 mod passkeys;
 mod password_grant;
