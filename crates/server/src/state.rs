@@ -35,6 +35,8 @@ pub struct AppState {
     /// `None` only when the sender could not start (logged; the binary checks the mail
     /// settings before serving, so it does not serve so).
     pub mailer: Option<mail::Mailer>,
+    /// The OpenID providers people may sign in with, and what their discovery said.
+    pub upstreams: Arc<crate::upstream::Upstreams>,
 }
 
 impl AppState {
@@ -54,7 +56,9 @@ impl AppState {
         let mailer = mail::Mailer::start(settings.mail.clone())
             .inspect_err(|e| tracing::error!(error = %e, "mail cannot be sent"))
             .ok();
+        let upstreams = Arc::new(crate::upstream::Upstreams::new(&settings.upstream));
         Self {
+            upstreams,
             store,
             metrics: Arc::new(Metrics::new()),
             keys: Arc::new(KeyCache::new(settings.keys_refresh, publish_retired_for)),

@@ -29,6 +29,7 @@ pub mod gateway;
 pub mod keys;
 pub mod notify;
 pub mod schema;
+pub mod upstream;
 
 #[cfg(feature = "testing")]
 pub mod testing;

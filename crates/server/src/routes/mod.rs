@@ -19,6 +19,7 @@ mod oauth;
 mod oidc;
 mod pages;
 mod register;
+mod upstream;
 
 pub use gateway::{GatewayClient, client as gateway_client};
 mod static_files;
@@ -32,6 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     api::configure(cfg);
     pages::configure(cfg);
     invite_pages::configure(cfg);
+    upstream::configure(cfg);
     key_pages::configure(cfg);
     authorize::configure(cfg);
     oidc::configure(cfg);

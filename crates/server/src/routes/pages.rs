@@ -138,6 +138,8 @@ struct LoginPage<'a> {
     email: &'a str,
     return_to: &'a str,
     signup_open: bool,
+    /// `(name, display name)` of the upstream providers: "Sign in with …".
+    providers: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -192,6 +194,8 @@ pub(super) fn notice_text(key: Option<&str>) -> Option<&'static str> {
         "email_sent" => "We sent a link to the new address. Follow it to make it your account's.",
         "verification_sent" => "We sent a new verification link to your address.",
         "invite_accepted" => "You joined the organization.",
+        "upstream_linked" => "The identity is linked: you can sign in with it.",
+        "upstream_unlinked" => "The identity is unlinked.",
         _ => return None,
     })
 }
@@ -235,6 +239,7 @@ async fn login_page(
         email: &hint,
         return_to: &return_to,
         signup_open: state.settings.signup.mode == accounts::SignupMode::Open,
+        providers: state.upstreams.buttons(),
     };
     Ok(with_csrf_cookie(
         &state,
@@ -282,6 +287,7 @@ async fn login_submit(
                 email: &form.email,
                 return_to: &return_to,
                 signup_open: state.settings.signup.mode == accounts::SignupMode::Open,
+                providers: state.upstreams.buttons(),
             },
         )
     };
@@ -537,6 +543,11 @@ struct AccountPage<'a> {
     orgs: Vec<(String, String, &'static str)>,
     sessions: Vec<SessionView>,
     apps: Vec<AppView>,
+    /// Linked upstream identities: `(id, provider's display name, address given)`.
+    identities: Vec<(String, String, String)>,
+    /// Providers not linked yet: `(name, display name)`.
+    link_providers: Vec<(String, String)>,
+    has_password: bool,
 }
 
 struct AppView {
@@ -570,7 +581,7 @@ pub(super) async fn account_page<W>(
     let SignedIn { session, user, .. } = signed_in;
     let st = state.clone();
     let user_id = user.id.clone();
-    let (orgs, sessions, apps) = web::block(move || {
+    let (orgs, sessions, apps, identities, has_password) = web::block(move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
         let orgs = accounts::orgs_of(&mut conn, &user_id).map_err(|e| PageError::internal(&e))?;
         let sessions =
@@ -584,10 +595,21 @@ pub(super) async fn account_page<W>(
                 scope: app.scope.to_string(),
             })
             .collect();
-        Ok::<_, PageError>((orgs, sessions, apps))
+        let identities = accounts::upstream_identities(&mut conn, &user_id)
+            .map_err(|e| PageError::internal(&e))?;
+        let has_password =
+            accounts::has_password(&mut conn, &user_id).map_err(|e| PageError::internal(&e))?;
+        Ok::<_, PageError>((orgs, sessions, apps, identities, has_password))
     })
     .await
     .map_err(|e| PageError::internal(&e))??;
+    let providers = state.upstreams.buttons();
+    let display = |provider: &str| {
+        providers
+            .iter()
+            .find(|(name, _)| name == provider)
+            .map_or_else(|| provider.to_owned(), |(_, d)| d.clone())
+    };
     let page = AccountPage {
         notice,
         error,
@@ -608,6 +630,19 @@ pub(super) async fn account_page<W>(
             })
             .collect(),
         apps,
+        link_providers: providers
+            .iter()
+            .filter(|(name, _)| !identities.iter().any(|i| &i.provider == name))
+            .cloned()
+            .collect(),
+        identities: identities
+            .iter()
+            .map(|i| {
+                let email = i.email.clone().unwrap_or_default();
+                (i.id.clone(), display(&i.provider), email)
+            })
+            .collect(),
+        has_password,
     };
     Ok(render(status, &page))
 }
