@@ -1,6 +1,7 @@
 //! Accounts against a real database (each test on SQLite and PostgreSQL).
 
 mod links;
+mod upstream;
 
 use std::sync::OnceLock;
 
