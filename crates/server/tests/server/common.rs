@@ -40,6 +40,18 @@ impl TestServer {
         adjust_state: impl FnOnce(&mut server::AppState),
     ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        Self::start_on(db, listener, adjust, adjust_state)
+    }
+
+    /// [`Self::start_with_state`] on a listener bound already (a test that must know the
+    /// address first, or that serves on another loopback address: two servers on one host
+    /// would share the browser's cookies).
+    pub fn start_on(
+        db: &TestDb,
+        listener: TcpListener,
+        adjust: impl FnOnce(&mut Settings),
+        adjust_state: impl FnOnce(&mut server::AppState),
+    ) -> Self {
         let addr = listener.local_addr().expect("addr");
         let base = format!("http://{addr}");
         let mut settings = Settings {
