@@ -156,7 +156,7 @@ fn not_started_here() -> PageError {
 /// The provider's `error` as shown: an RFC 6749 code is letters and `_` only; anything else is
 /// not repeated. The description is the provider's text, shortened (the page escapes it).
 fn provider_error_message(display: &str, error: &str, description: Option<&str>) -> String {
-    if error == "access_denied" {
+    if error == grants::ErrorCode::AccessDenied.as_str() {
         return format!(
             "{display} did not sign you in: access was denied (you may have declined). You can sign in another way, or try again."
         );
@@ -213,7 +213,7 @@ async fn callback(
     .map_err(|e| PageError::internal(&e))??
     .ok_or_else(not_started_here)?;
     if let Some(error) = q.error.as_deref() {
-        let status = if error == "access_denied" {
+        let status = if error == grants::ErrorCode::AccessDenied.as_str() {
             StatusCode::FORBIDDEN
         } else {
             StatusCode::BAD_REQUEST
