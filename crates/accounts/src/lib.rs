@@ -2,7 +2,8 @@
 //!
 //! Owns: users (email, name, argon2id password hash), browser sessions, organizations,
 //! memberships with roles, invites, the one-time links mailed to users (address verification
-//! and change, password reset), the sign-up policy, and the login throttle. It decides who a person is and what
+//! and change, password reset), the sign-up policy, the identities at upstream OpenID providers
+//! linked to users (`upstream.rs`), and the login throttle. It decides who a person is and what
 //! role they hold in an organization. (Refresh-token families belong to the flows: `grants`.)
 //!
 //! Architecture invariants:
@@ -24,6 +25,7 @@ mod profile;
 mod second_factor;
 mod sessions;
 mod throttle;
+mod upstream;
 mod users;
 
 pub use auth_methods::{ACR_MFA, ACR_SINGLE_FACTOR, ACR_VALUES, AuthMethod, AuthMethods};
@@ -56,6 +58,11 @@ pub use sessions::{
     revoke_session, start_session,
 };
 pub use throttle::{LoginThrottle, Throttled};
+pub use upstream::{
+    NewUpstreamRequest, UPSTREAM_REQUEST_TTL, UpstreamClaims, UpstreamIdentity, UpstreamRefusal,
+    UpstreamRequest, UpstreamSignIn, begin_upstream, has_password, link_upstream, sign_in_upstream,
+    take_upstream, unlink_upstream, upstream_identities,
+};
 pub use users::{
     NewUser, User, authenticate_password, create_user, find_user, find_user_by_email, list_users,
     normalize_email, set_disabled,

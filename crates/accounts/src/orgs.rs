@@ -97,7 +97,7 @@ impl From<InviteRow> for Invite {
     }
 }
 
-fn new_org_row(name: &str, now: i64) -> Result<OrgRow, AccountError> {
+pub(crate) fn new_org_row(name: &str, now: i64) -> Result<OrgRow, AccountError> {
     Ok(OrgRow {
         id: format!("org_{}", random_id()),
         name: validate_name(name, "organization")?,
@@ -107,7 +107,7 @@ fn new_org_row(name: &str, now: i64) -> Result<OrgRow, AccountError> {
     })
 }
 
-fn owner(org_id: &str, user_id: &str, now: i64) -> MembershipRow {
+pub(crate) fn owner(org_id: &str, user_id: &str, now: i64) -> MembershipRow {
     MembershipRow {
         org_id: org_id.to_owned(),
         user_id: user_id.to_owned(),

@@ -51,6 +51,12 @@ pub fn confirm_password(
     let row = rows::find_user(conn, user_id)?
         .filter(|u| !u.disabled)
         .ok_or(AccountError::NotFound)?;
+    // An account without a password (made by an upstream sign-in) has none to confirm: its
+    // holder sets one first, through a reset link.
+    if row.password_hash.is_empty() {
+        hasher.verify_dummy(password);
+        return Err(AccountError::WrongPassword);
+    }
     if !hasher.verify(password, &row.password_hash) {
         return Err(AccountError::WrongPassword);
     }

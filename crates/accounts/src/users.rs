@@ -136,6 +136,12 @@ pub fn authenticate_password(
         Err(_) => None,
     };
     match row {
+        // An account without a password (made by an upstream sign-in): the same work and the
+        // same answer as a wrong password.
+        Some(row) if row.password_hash.is_empty() => {
+            hasher.verify_dummy(password);
+            Err(AccountError::InvalidCredentials)
+        }
         Some(row) if hasher.verify(password, &row.password_hash) && !row.disabled => {
             if require_verified_email && !row.email_verified {
                 return Err(AccountError::EmailNotVerified { user_id: row.id });

@@ -457,6 +457,19 @@ struct FileSettings {
     mail_from: Option<String>,
     mail_outbox: Option<PathBuf>,
     brand_name: Option<String>,
+    /// `[upstream.NAME]` tables: OpenID providers to sign in with.
+    upstream: Option<std::collections::BTreeMap<String, FileUpstream>>,
+}
+
+/// One `[upstream.NAME]` table (each key also `PORTCULLIS_UPSTREAM_<NAME>_<KEY>`).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileUpstream {
+    issuer: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    display_name: Option<String>,
+    scopes: Option<String>,
 }
 
 /// How log lines are written.
@@ -496,6 +509,9 @@ pub enum ConfigError {
         setting: &'static str,
         message: String,
     },
+    /// An `[upstream.NAME]` provider (or its `PORTCULLIS_UPSTREAM_<NAME>_*` variables).
+    #[error("invalid upstream provider {name:?}: {message}")]
+    Upstream { name: String, message: String },
 }
 
 fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
@@ -515,19 +531,25 @@ impl Config {
             }
             None => FileSettings::default(),
         };
-        Self::resolve(args.clone(), file)
+        let env = std::env::vars().filter(|(k, _)| k.starts_with(UPSTREAM_ENV_PREFIX));
+        Self::resolve(args.clone(), file, env.collect())
     }
 
     /// Settings from the flags and environment alone, ignoring any settings file.
     #[cfg(test)]
     fn from_args(args: SettingsArgs) -> Result<Self, ConfigError> {
-        Self::resolve(args, FileSettings::default())
+        Self::resolve(args, FileSettings::default(), Vec::new())
     }
 
     /// Each setting from the flags and environment, else the file, else the server's default
     /// (`Settings::default`, the one place the defaults are written).
-    fn resolve(args: SettingsArgs, file: FileSettings) -> Result<Self, ConfigError> {
+    fn resolve(
+        args: SettingsArgs,
+        file: FileSettings,
+        upstream_env: Vec<(String, String)>,
+    ) -> Result<Self, ConfigError> {
         let d = Settings::default();
+        let upstream = upstream_providers(file.upstream.clone().unwrap_or_default(), upstream_env)?;
         let issuer = match args.issuer.or(file.issuer) {
             Some(raw) => parse_issuer(&raw)?,
             None => d.issuer,
@@ -642,6 +664,7 @@ impl Config {
                 .unwrap_or(d.require_verified_email),
             mail,
             brand_name,
+            upstream,
             bind: match args.bind.or(file.bind) {
                 Some(raw) => parse_bind(&raw)?,
                 None => d.bind,
@@ -887,6 +910,130 @@ fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> 
     let mut file = options.open(path)?;
     file.write_all(contents.as_bytes())?;
     file.sync_all()
+}
+
+/// What the environment variables of upstream providers start with.
+const UPSTREAM_ENV_PREFIX: &str = "PORTCULLIS_UPSTREAM_";
+
+/// The upstream providers: the file's `[upstream.NAME]` tables, each key overridden by
+/// `PORTCULLIS_UPSTREAM_<NAME>_<KEY>` (NAME upper-cased, `-` as `_`), and providers named only
+/// by variables. An issuer and a client id are required; an unknown variable is refused, so a
+/// typo is reported.
+fn upstream_providers(
+    mut file: std::collections::BTreeMap<String, FileUpstream>,
+    env: Vec<(String, String)>,
+) -> Result<Vec<server::UpstreamProvider>, ConfigError> {
+    const KEYS: [&str; 5] = [
+        "_CLIENT_SECRET",
+        "_CLIENT_ID",
+        "_DISPLAY_NAME",
+        "_ISSUER",
+        "_SCOPES",
+    ];
+    let fail = |name: &str, message: String| ConfigError::Upstream {
+        name: name.to_owned(),
+        message,
+    };
+    for (var, value) in env {
+        let Some(rest) = var.strip_prefix(UPSTREAM_ENV_PREFIX) else {
+            continue;
+        };
+        let Some((upper, key)) = KEYS
+            .iter()
+            .find_map(|k| rest.strip_suffix(k).map(|name| (name, *k)))
+            .filter(|(name, _)| !name.is_empty())
+        else {
+            return Err(fail(
+                rest,
+                format!(
+                    "{var}: expected PORTCULLIS_UPSTREAM_<NAME>_ISSUER, _CLIENT_ID, _CLIENT_SECRET, _DISPLAY_NAME or _SCOPES"
+                ),
+            ));
+        };
+        if upper.bytes().any(|b| b.is_ascii_lowercase()) {
+            return Err(fail(upper, format!("{var}: write the name in capitals")));
+        }
+        let name = upper.to_ascii_lowercase().replace('_', "-");
+        let entry = file.entry(name).or_default();
+        let slot = match key {
+            "_ISSUER" => &mut entry.issuer,
+            "_CLIENT_ID" => &mut entry.client_id,
+            "_CLIENT_SECRET" => &mut entry.client_secret,
+            "_DISPLAY_NAME" => &mut entry.display_name,
+            _ => &mut entry.scopes,
+        };
+        *slot = Some(value);
+    }
+    let mut out = Vec::new();
+    for (name, p) in file {
+        if !server::UpstreamProvider::valid_name(&name) {
+            return Err(fail(
+                &name,
+                "a name is 1 to 40 lower-case letters, digits and -".into(),
+            ));
+        }
+        let issuer_raw = p
+            .issuer
+            .filter(|i| !i.trim().is_empty())
+            .ok_or_else(|| fail(&name, "issuer is required".into()))?;
+        let issuer = parse_issuer(&issuer_raw).map_err(|e| {
+            let message = match e {
+                ConfigError::Invalid { message, .. } => message,
+                other => other.to_string(),
+            };
+            fail(&name, format!("issuer {message}"))
+        })?;
+        let client_id = p
+            .client_id
+            .map(|c| c.trim().to_owned())
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| fail(&name, "client_id is required".into()))?;
+        let display_name = match p.display_name {
+            None => name.clone(),
+            Some(d)
+                if !d.trim().is_empty()
+                    && d.trim().chars().count() <= 60
+                    && !d.chars().any(char::is_control) =>
+            {
+                d.trim().to_owned()
+            }
+            Some(d) => {
+                return Err(fail(
+                    &name,
+                    format!("display_name {d:?}: expected 1 to 60 printable characters"),
+                ));
+            }
+        };
+        let scopes: Vec<String> = p
+            .scopes
+            .as_deref()
+            .unwrap_or(server::config::DEFAULT_UPSTREAM_SCOPES)
+            .split([' ', ','])
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if !scopes.iter().any(|s| s == "openid") {
+            return Err(fail(&name, "scopes must include openid".into()));
+        }
+        if let Some(bad) = scopes.iter().find(|s| {
+            !s.bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+        }) {
+            return Err(fail(&name, format!("scope {bad:?} is not a scope token")));
+        }
+        out.push(server::UpstreamProvider {
+            name,
+            issuer,
+            client_id,
+            client_secret: p
+                .client_secret
+                .filter(|s| !s.is_empty())
+                .map(server::UpstreamSecret::new),
+            display_name,
+            scopes,
+        });
+    }
+    Ok(out)
 }
 
 /// Mail: an SMTP server if one is named, else the outbox folder (beside the SQLite database).
@@ -1230,6 +1377,99 @@ mod tests {
             Config::load(&missing),
             Err(ConfigError::Unreadable { .. })
         ));
+    }
+
+    fn upstream(toml: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let file: FileSettings = toml::from_str(toml).expect("toml");
+        let env = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::resolve(SettingsArgs::default(), file, env)
+    }
+
+    #[test]
+    fn upstream_providers_come_from_the_file_and_the_environment() {
+        let c = upstream(
+            "[upstream.gitlab]\nissuer = \"https://gitlab.com\"\nclient_id = \"abc\"\nclient_secret = \"file-secret\"\ndisplay_name = \"GitLab\"\n",
+            &[
+                ("PORTCULLIS_UPSTREAM_GITLAB_CLIENT_SECRET", "env-secret"),
+                ("PORTCULLIS_UPSTREAM_MY_CORP_ISSUER", "https://id.corp.example/"),
+                ("PORTCULLIS_UPSTREAM_MY_CORP_CLIENT_ID", "portcullis"),
+                ("PORTCULLIS_UPSTREAM_MY_CORP_SCOPES", "openid email groups"),
+            ],
+        )
+        .expect("providers");
+        let p = &c.server.upstream;
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].name, "gitlab");
+        assert_eq!(p[0].display_name, "GitLab");
+        assert_eq!(p[0].issuer.as_str(), "https://gitlab.com/");
+        assert_eq!(p[0].scopes, ["openid", "email", "profile"]);
+        assert_eq!(
+            p[0].client_secret.as_ref().map(|s| s.expose()),
+            Some("env-secret"),
+            "the environment wins over the file"
+        );
+        assert_eq!(p[1].name, "my-corp");
+        assert_eq!(p[1].display_name, "my-corp");
+        assert_eq!(p[1].client_id, "portcullis");
+        assert!(p[1].client_secret.is_none());
+        assert_eq!(p[1].scopes, ["openid", "email", "groups"]);
+        let debug = format!("{c:?}");
+        assert!(
+            !debug.contains("env-secret") && !debug.contains("file-secret"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn an_upstream_provider_without_issuer_or_client_id_is_a_clear_error() {
+        for (toml, env, expected) in [
+            (
+                "[upstream.corp]\nclient_id = \"x\"\n",
+                vec![],
+                "issuer is required",
+            ),
+            (
+                "[upstream.corp]\nissuer = \"https://id.example\"\n",
+                vec![],
+                "client_id is required",
+            ),
+            (
+                "",
+                vec![("PORTCULLIS_UPSTREAM_CORP_ISSUER", "https://id.example")],
+                "client_id is required",
+            ),
+            (
+                "[upstream.corp]\nissuer = \"ftp://id.example\"\nclient_id = \"x\"\n",
+                vec![],
+                "scheme",
+            ),
+            (
+                "[upstream.corp]\nissuer = \"https://id.example\"\nclient_id = \"x\"\nscopes = \"email\"\n",
+                vec![],
+                "openid",
+            ),
+            (
+                "[upstream.Corp]\nissuer = \"https://id.example\"\nclient_id = \"x\"\n",
+                vec![],
+                "lower-case",
+            ),
+            (
+                "",
+                vec![("PORTCULLIS_UPSTREAM_CORP_ISSUR", "https://id.example")],
+                "PORTCULLIS_UPSTREAM_CORP_ISSUR",
+            ),
+        ] {
+            let err = upstream(toml, &env).expect_err(expected).to_string();
+            assert!(err.contains(expected), "{err}");
+            assert!(err.contains("upstream provider"), "{err}");
+        }
+        let typo = toml::from_str::<FileSettings>(
+            "[upstream.corp]\nissuer = \"https://x\"\nclient = \"x\"\n",
+        );
+        assert!(typo.is_err(), "unknown keys of a provider are refused");
     }
 
     #[test]

@@ -75,6 +75,60 @@ pub struct Settings {
     /// The keys values sealed at rest (TOTP secrets) are sealed under
     /// (`PORTCULLIS_ENCRYPTION_KEYS`); `None` leaves TOTP unavailable.
     pub encryption_keys: Option<Arc<primitives::seal::KeyRing>>,
+    /// OpenID providers people may sign in with (`[upstream.NAME]`), in the order the
+    /// sign-in page lists them.
+    pub upstream: Vec<UpstreamProvider>,
+}
+
+/// The scopes asked of an upstream provider when `scopes` is not given.
+pub const DEFAULT_UPSTREAM_SCOPES: &str = "openid email profile";
+
+/// An upstream OpenID provider (`[upstream.NAME]`, `PORTCULLIS_UPSTREAM_<NAME>_*`).
+#[derive(Debug, Clone)]
+pub struct UpstreamProvider {
+    /// Lower-case letters, digits and `-`: the path `/login/upstream/NAME`.
+    pub name: String,
+    /// The provider's issuer: discovery is at `<issuer>/.well-known/openid-configuration`, and
+    /// ID tokens must name it.
+    pub issuer: Url,
+    pub client_id: String,
+    /// `None` for a public client (PKCE alone).
+    pub client_secret: Option<UpstreamSecret>,
+    /// "Sign in with DISPLAY_NAME".
+    pub display_name: String,
+    /// What is asked for; always holds `openid`.
+    pub scopes: Vec<String>,
+}
+
+/// A client secret at an upstream provider: `Debug` prints nothing of it.
+#[derive(Clone)]
+pub struct UpstreamSecret(String);
+
+impl UpstreamSecret {
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for UpstreamSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UpstreamSecret(***)")
+    }
+}
+
+impl UpstreamProvider {
+    /// Whether `name` may name a provider: 1 to 40 lower-case letters, digits and `-`.
+    pub fn valid_name(name: &str) -> bool {
+        !name.is_empty()
+            && name.len() <= 40
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    }
 }
 
 impl Default for Settings {
@@ -117,6 +171,7 @@ impl Default for Settings {
             mail: mail::MailSettings::outbox("data/outbox"),
             brand_name: "Portcullis".into(),
             encryption_keys: None,
+            upstream: Vec::new(),
         }
     }
 }
@@ -138,6 +193,25 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_upstream_secret_is_not_in_debug() {
+        let p = UpstreamProvider {
+            name: "corp".into(),
+            issuer: Url::parse("https://id.example.com").expect("url"),
+            client_id: "portcullis".into(),
+            client_secret: Some(UpstreamSecret::new("s3cr3t-value")),
+            display_name: "Corp".into(),
+            scopes: vec!["openid".into()],
+        };
+        let debug = format!("{p:?}");
+        assert!(!debug.contains("s3cr3t-value"), "{debug}");
+        assert!(debug.contains("UpstreamSecret(***)"), "{debug}");
+        assert!(UpstreamProvider::valid_name("gitlab-eu2"));
+        for bad in ["", "GitLab", "a_b", "a b", "a/b", &"x".repeat(41)] {
+            assert!(!UpstreamProvider::valid_name(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn the_default_audience_follows_the_issuer() {

@@ -39,10 +39,11 @@ mod session;
 pub use routes::api::{API_ROUTES, markdown as api_routes_markdown};
 pub mod state;
 mod ttlmap;
+pub mod upstream;
 
 pub use app::{RunError, Running, run, start, start_on, start_with};
 /// What the command line's operator commands share with the routes.
 pub use audit::event_json as audit_json;
-pub use config::{RegistrationPolicy, Settings};
+pub use config::{RegistrationPolicy, Settings, UpstreamProvider, UpstreamSecret};
 pub use state::AppState;
 pub use state::registration_policy;

@@ -144,6 +144,35 @@ pub(crate) fn with_csrf_cookie(
     res
 }
 
+/// The cookie that binds a sign-in at an upstream provider to the browser that started it: a
+/// random secret whose SHA-256 the pending request holds (and which seals its PKCE verifier).
+/// `SameSite=Lax` (the provider's redirect back is a top-level GET, which carries it).
+pub(crate) const UPSTREAM_COOKIE: &str = "pcl_upstream";
+
+/// This browser's upstream secret: the cookie's, or a new one (to set with
+/// [`upstream_cookie`]).
+pub(crate) fn upstream_browser_secret(req: &HttpRequest) -> (String, bool) {
+    match req.cookie(UPSTREAM_COOKIE).map(|c| c.value().to_owned()) {
+        Some(v) if v.len() == 43 => (v, false),
+        _ => (random_token(32), true),
+    }
+}
+
+/// The secret the browser presented, if any (at the provider's answer).
+pub(crate) fn presented_upstream_secret(req: &HttpRequest) -> Option<String> {
+    req.cookie(UPSTREAM_COOKIE).map(|c| c.value().to_owned())
+}
+
+/// The upstream cookie, for as long as a request to a provider waits for its answer.
+pub(crate) fn upstream_cookie(state: &AppState, secret: String) -> Cookie<'static> {
+    cookie(
+        state,
+        UPSTREAM_COOKIE,
+        secret,
+        accounts::UPSTREAM_REQUEST_TTL,
+    )
+}
+
 /// The session looked up for this request, kept in its extensions.
 #[derive(Clone)]
 struct Resolved(Option<(accounts::Session, accounts::User)>);

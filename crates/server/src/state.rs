@@ -38,6 +38,8 @@ pub struct AppState {
     /// This server as a WebAuthn relying party; `None` when the issuer's host is an IP
     /// address (browsers refuse one as RP ID), and then no page offers passkeys.
     pub passkeys: Option<Arc<crate::passkeys::RelyingParty>>,
+    /// The OpenID providers people may sign in with, and what their discovery said.
+    pub upstreams: Arc<crate::upstream::Upstreams>,
 }
 
 impl AppState {
@@ -58,7 +60,9 @@ impl AppState {
             .inspect_err(|e| tracing::error!(error = %e, "mail cannot be sent"))
             .ok();
         let passkeys = crate::passkeys::RelyingParty::for_issuer(&settings.issuer).map(Arc::new);
+        let upstreams = Arc::new(crate::upstream::Upstreams::new(&settings.upstream));
         Self {
+            upstreams,
             store,
             passkeys,
             metrics: Arc::new(Metrics::new()),

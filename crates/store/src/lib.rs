@@ -31,6 +31,7 @@ pub mod notify;
 pub mod passkeys;
 pub mod schema;
 pub mod second_factors;
+pub mod upstream;
 
 #[cfg(feature = "testing")]
 pub mod testing;

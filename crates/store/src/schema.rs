@@ -200,6 +200,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    upstream_identities (id) {
+        id -> Text,
+        provider -> Text,
+        issuer -> Text,
+        subject -> Text,
+        user_id -> Text,
+        email -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    upstream_requests (state_hash) {
+        state_hash -> Text,
+        browser_hash -> Text,
+        provider -> Text,
+        nonce -> Text,
+        pkce_sealed -> Text,
+        return_to -> Text,
+        link_user_id -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(memberships -> organizations (org_id));

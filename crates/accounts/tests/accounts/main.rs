@@ -2,6 +2,7 @@
 
 mod links;
 mod second_factor;
+mod upstream;
 
 use std::sync::OnceLock;
 

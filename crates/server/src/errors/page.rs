@@ -59,6 +59,35 @@ impl PageError {
     }
 }
 
+/// A sign-in with an upstream provider that could not be completed: the provider is
+/// unreachable, refused the code, or sent an ID token that failed verification. The detail is
+/// logged; the page says which provider, and to try again.
+impl From<crate::upstream::UpstreamError> for PageError {
+    fn from(e: crate::upstream::UpstreamError) -> Self {
+        use crate::upstream::UpstreamError;
+        tracing::warn!(error = %e, "upstream sign-in failed");
+        let (status, message) = match e {
+            UpstreamError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The provider cannot be reached right now. Try again in a moment, or sign in another way.",
+            ),
+            UpstreamError::Exchange(_) | UpstreamError::UserInfo(_) => (
+                StatusCode::BAD_GATEWAY,
+                "The provider did not complete the sign-in. Start again from the sign-in page.",
+            ),
+            UpstreamError::IdToken(_) => (
+                StatusCode::BAD_GATEWAY,
+                "The provider's answer could not be verified, so it was not used. Start again from the sign-in page.",
+            ),
+        };
+        Self {
+            status,
+            title: "Sign-in with the provider failed",
+            message: message.into(),
+        }
+    }
+}
+
 impl std::fmt::Display for PageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}", self.status.as_u16(), self.title)

@@ -23,6 +23,7 @@ mod oidc;
 mod pages;
 mod passkey_pages;
 mod register;
+mod upstream;
 
 pub use gateway::{GatewayClient, client as gateway_client};
 mod static_files;
@@ -36,6 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     api::configure(cfg);
     pages::configure(cfg);
     invite_pages::configure(cfg);
+    upstream::configure(cfg);
     key_pages::configure(cfg);
     mfa_pages::configure(cfg);
     chooser::configure(cfg);

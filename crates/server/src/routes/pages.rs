@@ -218,6 +218,8 @@ struct LoginPage<'a> {
     add: bool,
     /// Offer "Sign in with a passkey" (the issuer is a host name).
     passkeys: bool,
+    /// `(name, display name)` of the upstream providers: "Sign in with …".
+    providers: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -275,6 +277,8 @@ pub(super) fn notice_text(key: Option<&str>) -> Option<&'static str> {
         "passkey_added" => "Your passkey was added. You can sign in with it alone.",
         "passkey_renamed" => "The passkey was renamed.",
         "passkey_removed" => "The passkey was removed; it signs in no more.",
+        "upstream_linked" => "The identity is linked: you can sign in with it.",
+        "upstream_unlinked" => "The identity is unlinked.",
         _ => return None,
     })
 }
@@ -322,6 +326,7 @@ async fn login_page(
         signup_open: state.settings.signup.mode == accounts::SignupMode::Open,
         add: q.add.is_some(),
         passkeys: state.passkeys.is_some(),
+        providers: state.upstreams.buttons(),
     };
     Ok(with_csrf_cookie(
         &state,
@@ -375,6 +380,7 @@ async fn login_submit(
                 signup_open: state.settings.signup.mode == accounts::SignupMode::Open,
                 add: form.add == "1",
                 passkeys: state.passkeys.is_some(),
+                providers: state.upstreams.buttons(),
             },
         )
     };
@@ -663,6 +669,11 @@ struct AccountPage<'a> {
     sessions: Vec<SessionView>,
     apps: Vec<AppView>,
     passkeys: super::passkey_pages::PasskeysSection,
+    /// Linked upstream identities: `(id, provider's display name, address given)`.
+    identities: Vec<(String, String, String)>,
+    /// Providers not linked yet: `(name, display name)`.
+    link_providers: Vec<(String, String)>,
+    has_password: bool,
 }
 
 struct AppView {
@@ -697,7 +708,7 @@ pub(super) async fn account_page<W>(
     let st = state.clone();
     let user_id = user.id.clone();
     let for_session = session.clone();
-    let (orgs, sessions, apps, passkeys) = web::block(move || {
+    let (orgs, sessions, apps, passkeys, identities, has_password) = web::block(move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
         let orgs = accounts::orgs_of(&mut conn, &user_id).map_err(|e| PageError::internal(&e))?;
         let sessions =
@@ -714,10 +725,21 @@ pub(super) async fn account_page<W>(
         let passkeys =
             crate::passkeys::list(&mut conn, &user_id).map_err(|e| PageError::internal(&e))?;
         let passkeys = super::passkey_pages::PasskeysSection::new(&st, &for_session, passkeys);
-        Ok::<_, PageError>((orgs, sessions, apps, passkeys))
+        let identities = accounts::upstream_identities(&mut conn, &user_id)
+            .map_err(|e| PageError::internal(&e))?;
+        let has_password =
+            accounts::has_password(&mut conn, &user_id).map_err(|e| PageError::internal(&e))?;
+        Ok::<_, PageError>((orgs, sessions, apps, passkeys, identities, has_password))
     })
     .await
     .map_err(|e| PageError::internal(&e))??;
+    let providers = state.upstreams.buttons();
+    let display = |provider: &str| {
+        providers
+            .iter()
+            .find(|(name, _)| name == provider)
+            .map_or_else(|| provider.to_owned(), |(_, d)| d.clone())
+    };
     let page = AccountPage {
         notice,
         error,
@@ -739,6 +761,19 @@ pub(super) async fn account_page<W>(
             .collect(),
         apps,
         passkeys,
+        link_providers: providers
+            .iter()
+            .filter(|(name, _)| !identities.iter().any(|i| &i.provider == name))
+            .cloned()
+            .collect(),
+        identities: identities
+            .iter()
+            .map(|i| {
+                let email = i.email.clone().unwrap_or_default();
+                (i.id.clone(), display(&i.provider), email)
+            })
+            .collect(),
+        has_password,
     };
     Ok(render(status, &page))
 }

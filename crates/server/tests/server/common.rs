@@ -56,6 +56,29 @@ impl TestServer {
         adjust_state: impl FnOnce(&mut server::AppState),
     ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        Self::start_listening(db, listener, host, adjust, adjust_state)
+    }
+
+    /// [`Self::start_with_state`] on a listener bound already (a test that must know the
+    /// address first, or that serves on another loopback address: two servers on one host
+    /// would share the browser's cookies).
+    pub fn start_on(
+        db: &TestDb,
+        listener: TcpListener,
+        adjust: impl FnOnce(&mut Settings),
+        adjust_state: impl FnOnce(&mut server::AppState),
+    ) -> Self {
+        Self::start_listening(db, listener, None, adjust, adjust_state)
+    }
+
+    /// The server on `listener`, its issuer named by `host` (else the listener's address).
+    fn start_listening(
+        db: &TestDb,
+        listener: TcpListener,
+        host: Option<&str>,
+        adjust: impl FnOnce(&mut Settings),
+        adjust_state: impl FnOnce(&mut server::AppState),
+    ) -> Self {
         let addr = listener.local_addr().expect("addr");
         let base = match host {
             Some(host) => format!("http://{host}:{}", addr.port()),

@@ -1,0 +1,2 @@
+DROP TABLE upstream_requests;
+DROP TABLE upstream_identities;
