@@ -7,13 +7,14 @@
 //!   conditional update, so a replay, or two uses racing, cannot both win.
 //! - Enrolment has two steps: [`start_totp`] makes a secret (replacing one not yet
 //!   confirmed), [`confirm_totp`] enables it on a right code and hands out ten recovery codes,
-//!   shown once and stored as SHA-256 (each is 50 random bits).
+//!   shown once and stored as SHA-256 (each is about 49.5 random bits).
 //! - A challenge is what a sign-in that proved its first factor holds while it asks for the
 //!   second: 256 random bits, stored as SHA-256, valid five minutes, used once, dead after five
 //!   wrong codes.
 
 use primitives::seal::KeyRing;
 use primitives::{PlainSecret, SecretHash};
+use rand::Rng as _;
 use store::Conn;
 use store::second_factors::{self as rows, ChallengeRow, TotpRow};
 use totp_rs::{Algorithm, Builder, Secret, Totp};
@@ -210,13 +211,12 @@ fn new_recovery_codes(
     now: i64,
 ) -> Result<RecoveryCodes, AccountError> {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    let mut rng = rand::rng();
     let codes: Vec<String> = (0..RECOVERY_CODES)
         .map(|_| {
-            let mut bytes = [0u8; 10];
-            rand::fill(&mut bytes);
-            let chars: String = bytes
-                .iter()
-                .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+            // Uniform over the 31 characters (no modulo bias): 10 of them, about 49.5 bits.
+            let chars: String = (0..10)
+                .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
                 .collect();
             format!("{}-{}", &chars[..5], &chars[5..])
         })
