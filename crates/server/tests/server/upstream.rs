@@ -373,3 +373,77 @@ on_both_backends! {
         assert!(users_of(&p.down_db).is_empty());
     }
 }
+
+/// A provider's sign-in is one factor: an account with TOTP on gives its code next, as after a
+/// password, instead of getting a session from the provider alone.
+#[actix_web::test]
+async fn attack_second_factor_bypass_through_an_upstream_provider() {
+    let p = pair(TestDb::sqlite(), TestDb::sqlite()).await;
+    let signed_up = crate::api_auth::signup(&p.down, "ada@example.com", "Ada").await;
+    let token = signed_up["token"].as_str().expect("token").to_owned();
+    crate::api_auth::signup(&p.up, "ada.lovelace@corp.example", "Ada").await;
+    let browser = Browser::start().await;
+    browser.goto(&p.down.url("/login")).await;
+    sign_in_here(&browser, "ada@example.com", "correct horse").await;
+    browser.wait_for_path("/account").await;
+    browser
+        .click("form[action='/account/upstream/corp/link'] button")
+        .await;
+    upstream_sign_in_and_consent(&browser, &p.up, "ada.lovelace@corp.example", true).await;
+    browser
+        .wait_for_path("/account?notice=upstream_linked")
+        .await;
+
+    // TOTP on, over the JSON API.
+    let started = p
+        .down
+        .http
+        .post(p.down.url("/api/v1/me/mfa/totp"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("totp");
+    let secret = json_of(started).await["secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    let code = accounts::totp_code_for(&secret, p.down.clock_now()).expect("code");
+    let confirmed = p
+        .down
+        .http
+        .post(p.down.url("/api/v1/me/mfa/totp/confirm"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "code": code }))
+        .send()
+        .await
+        .expect("confirm");
+    assert_eq!(confirmed.status(), 200);
+
+    browser.click("form[action='/logout'] button").await;
+    browser.wait_for_path("/login").await;
+    browser.click("#upstream-corp").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let url = browser.url().await;
+        if url.starts_with(&p.up.base) && browser.source().await.contains("value=\"allow\"") {
+            browser.click("button[value=allow]").await;
+        } else if url.starts_with(&p.down.url("/login/mfa")) {
+            break;
+        }
+        assert!(
+            !url.ends_with("/account"),
+            "signed in by the provider alone"
+        );
+        assert!(std::time::Instant::now() < deadline, "at {url}");
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    browser.wait_for_text("Enter your code").await;
+    p.down.clock.advance(30);
+    let code = accounts::totp_code_for(&secret, p.down.clock_now()).expect("code");
+    browser.type_into("#code", &code).await;
+    browser
+        .click("form[action='/login/mfa'] button[type=submit]")
+        .await;
+    browser.wait_for_path("/account").await;
+    assert_eq!(browser.text("#profile-email").await, "ada@example.com");
+}
