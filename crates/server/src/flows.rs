@@ -428,6 +428,11 @@ pub(crate) fn sign_in_new_account(
     if state.settings.require_verified_email && !user.email_verified {
         return Ok(json!({ "emailVerificationRequired": true }));
     }
+    // An invite into an organization that requires a second factor: no tokens until one is
+    // set up (on the sign-in page, as `mfa_enrollment_required` says at the JSON sign-in).
+    if accounts::mfa_required_by_org(conn, &user.id)? {
+        return Ok(json!({ "mfaEnrollmentRequired": true }));
+    }
     sign_in(state, conn, user, &accounts::AuthMethods::password(), now)
 }
 

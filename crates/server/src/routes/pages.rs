@@ -79,7 +79,21 @@ pub(super) async fn new_account_response(
     if state.settings.require_verified_email && !user.email_verified {
         return Ok(super::account_pages::check_your_email(&user.email));
     }
+    // Joining an organization that requires a second factor (an invite accepted with a new
+    // account): set one up before the first session, as a member signing in would.
     let amr = accounts::AuthMethods::password();
+    let st = state.clone();
+    let (user_id, pwd) = (user.id.clone(), amr.clone());
+    let next = web::block(move || {
+        let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
+        crate::mfa::after_first_factor(&mut conn, &user_id, &pwd, false, st.now())
+            .map_err(|e| PageError::internal(&e))
+    })
+    .await
+    .map_err(|e| PageError::internal(&e))??;
+    if let crate::mfa::Next::SecondFactor(token) | crate::mfa::Next::Enrol(token) = next {
+        return super::mfa_pages::to_second_factor(state, &token, return_to, false);
+    }
     start_session_response(state, req, previous, user.id, amr, return_to).await
 }
 

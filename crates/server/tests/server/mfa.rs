@@ -454,4 +454,42 @@ on_both_backends! {
         assert_eq!(res.status(), 503);
         assert!(res.text().await.expect("html").contains("PORTCULLIS_ENCRYPTION_KEYS"));
     }
+
+    async fn attack_second_factor_bypass_by_joining_through_an_invite(db) {
+        let server = TestServer::start(&db);
+        let body = signup(&server, "owner@example.com", "Owner").await;
+        let token = body["token"].as_str().expect("token").to_owned();
+        let org = body["organization"]["id"].as_str().expect("org").to_owned();
+        let res = api(&server, reqwest::Method::PATCH, &format!("/api/v1/organizations/{org}"), &token, &json!({ "requireMfa": true })).await;
+        assert_eq!(res.status(), 200);
+        let invite = |email: &'static str| {
+            let (server, token, org) = (&server, token.clone(), org.clone());
+            async move {
+                let res = api(server, reqwest::Method::POST, &format!("/api/v1/organizations/{org}/invites"), &token, &json!({ "email": email })).await;
+                assert_eq!(res.status(), 201);
+                json_of(res).await
+            }
+        };
+        // Over JSON: the account is made and joins, but no token comes before a second factor.
+        let first = invite("new@example.com").await;
+        let res = server.post_json(&format!("/api/v1/invites/{}/accept", first["id"].as_str().expect("id")), &json!({ "token": first["token"], "name": "New", "password": "long enough" })).await;
+        assert_eq!(res.status(), 200);
+        let joined = json_of(res).await;
+        assert_eq!(joined["mfaEnrollmentRequired"], true, "{joined}");
+        assert!(joined.get("token").is_none() && joined.get("refreshToken").is_none(), "{joined}");
+        // On the invite page: on to set one up, no session before.
+        let second = invite("page@example.com").await;
+        let http = jar();
+        let path = format!("/invites/{}?token={}", second["id"].as_str().expect("id"), second["token"].as_str().expect("token"));
+        let html = http.get(server.url(&path)).send().await.expect("invite page").text().await.expect("html");
+        let action = html.split("<form method=\"post\" action=\"").filter_map(|r| r.split('"').next()).find(|a| a.starts_with("/invites/")).expect("a form").replace("&#38;", "&");
+        let mut form = vec![("csrf_token", hidden(&html, "csrf_token")), ("name", "Page".to_owned()), ("password", "long enough".to_owned())];
+        if html.contains("name=\"token\"") {
+            form.push(("token", hidden(&html, "token")));
+        }
+        let res = http.post(server.url(&action)).form(&form).send().await.expect("accept");
+        let to = location(&res);
+        assert!(to.starts_with("/login/mfa"), "{to}");
+        assert_eq!(location(&http.get(server.url("/account")).send().await.expect("account")), "/login?return_to=/account", "no one-factor session");
+    }
 }
