@@ -121,3 +121,43 @@ on_both_backends! {
         assert!(location(&res).starts_with("/login?"), "nobody left to choose");
     }
 }
+
+/// The chooser in Chromium: two accounts signed in side by side, "Use another account", and a
+/// switch from one to the other (the screenshot of docs/accounts.md).
+#[actix_web::test]
+async fn the_account_chooser_in_chromium() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db);
+    crate::api_auth::signup(&server, "ada@example.com", "Ada Lovelace").await;
+    crate::api_auth::signup(&server, "grace@example.com", "Grace Hopper").await;
+    let browser = crate::browser::Browser::start().await;
+    let sign_in = |email: &'static str| {
+        let browser = &browser;
+        async move {
+            browser.wait_for_text("Sign in").await;
+            browser.type_into("#email", email).await;
+            browser.type_into("#password", "correct horse").await;
+            browser
+                .click("form[action='/login'] button[type=submit]")
+                .await;
+            browser.wait_for_path("/account").await;
+        }
+    };
+    browser.goto(&server.url("/login")).await;
+    sign_in("ada@example.com").await;
+    browser.click("#switch-account").await;
+    browser.wait_for_text("Choose an account").await;
+    browser.click("#add-account").await;
+    sign_in("grace@example.com").await;
+    assert_eq!(browser.text("#profile-email").await, "grace@example.com");
+
+    browser.click("#switch-account").await;
+    browser.wait_for_text("Choose an account").await;
+    assert_eq!(browser.count("button.account").await, 2);
+    browser.screenshot("accounts-chooser").await;
+    browser
+        .click("button.account[data-email='ada@example.com']")
+        .await;
+    browser.wait_for_path("/account").await;
+    assert_eq!(browser.text("#profile-email").await, "ada@example.com");
+}
