@@ -146,7 +146,9 @@ struct EmailForm {
 }
 
 /// The per-IP limit of these forms (the sign-in one): the client IP, or how long to wait.
-fn limited(state: &AppState, req: &HttpRequest) -> Result<Option<String>, i64> {
+/// The per-IP sign-in limit, shared by the forms that take a password, a code or a link: the
+/// client's address, or how long to wait.
+pub(super) fn limited(state: &AppState, req: &HttpRequest) -> Result<Option<String>, i64> {
     let ip = client_ip(req, state);
     state
         .limits
@@ -154,7 +156,8 @@ fn limited(state: &AppState, req: &HttpRequest) -> Result<Option<String>, i64> {
         .map(|()| ip)
 }
 
-fn too_many(retry_after: i64) -> HttpResponse {
+/// The page a form over its limit answers, with `Retry-After`.
+pub(super) fn too_many(retry_after: i64) -> HttpResponse {
     let mut res = notice(
         StatusCode::TOO_MANY_REQUESTS,
         "Too many attempts",

@@ -273,25 +273,29 @@ async fn authorize(
                 .finish());
         }
     };
-    // A second factor the relying party asked for (`acr_values`), the user holds, or an
-    // organization of the user requires, and the session was made without: the second step
-    // (or setting one up), then back here.
+    // One trip to the database for both questions. First: does the sign-in lack a second
+    // factor the relying party asked for (`acr_values`), the user holds, or an organization
+    // of the user requires? Then the second step (or setting one up), and back here. Else:
+    // remembered consent, which applies only when the redirect URI proves which app gets the
+    // code (`grants::remembered_consent`); first-party clients need none.
     let st = state.clone();
-    let (s, wants_mfa) = (session.clone(), request.wants_mfa());
-    let needs_mfa = web::block(move || {
-        if s.amr.is_multi_factor() {
-            return Ok(false);
-        }
+    let (s, u, c, r) = (session.clone(), user.clone(), client.clone(), request.clone());
+    let gate = web::block(move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
-        Ok::<_, PageError>(
-            wants_mfa
+        let needs_mfa = !s.amr.is_multi_factor()
+            && (r.wants_mfa()
                 || crate::mfa::session_needs_mfa(&mut conn, &s)
-                    .map_err(|e| PageError::internal(&e))?,
-        )
+                    .map_err(|e| PageError::internal(&e))?);
+        if needs_mfa {
+            return Ok(None);
+        }
+        grants::remembered_consent(&mut conn, &u, &c, &r)
+            .map(Some)
+            .map_err(|e| PageError::internal(&e))
     })
     .await
     .map_err(|e| PageError::internal(&e))??;
-    if needs_mfa {
+    let Some(consented) = gate else {
         if request.prompt().none {
             return Ok(redirect_error(
                 &state,
@@ -307,18 +311,7 @@ async fn authorize(
             .insert_header((LOCATION, format!("/login/mfa?{}", q.finish())))
             .insert_header((CACHE_CONTROL, "no-store"))
             .finish());
-    }
-    // Remembered consent applies only when the redirect URI proves which app gets the code
-    // (`grants::remembered_consent`); first-party clients need none.
-    let st = state.clone();
-    let (u, c, r) = (user.clone(), client.clone(), request.clone());
-    let consented = web::block(move || {
-        let mut conn = st.store.conn()?;
-        grants::remembered_consent(&mut conn, &u, &c, &r)
-    })
-    .await
-    .map_err(|e| PageError::internal(&e))?
-    .map_err(|e| PageError::internal(&e))?;
+    };
     let Some(consented) = consented else {
         if request.prompt().none {
             return Ok(redirect_error(

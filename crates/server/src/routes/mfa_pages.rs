@@ -12,14 +12,13 @@
 //! No JavaScript: the QR code is an inline SVG drawn on the server.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::RETRY_AFTER;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use primitives::PlainSecret;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::account_pages::notice;
+use super::account_pages::{limited, notice, too_many};
 use super::pages::{begin_session, safe_return_to, see_other};
 use super::passkey_pages;
 use crate::account::blocking;
@@ -284,14 +283,11 @@ async fn mfa_submit(
     let Some(token) = req.cookie(MFA_COOKIE).map(|c| c.value().to_owned()) else {
         return Ok(expired(&state, &return_to));
     };
-    let ip = client_ip(&req, &state);
     let now = state.now();
-    if let Err(retry_after) = state
-        .limits
-        .check(crate::ratelimit::Limit::Login, ip.as_deref(), now)
-    {
-        return Ok(too_many(retry_after));
-    }
+    let ip = match limited(&state, &req) {
+        Ok(ip) => ip,
+        Err(retry_after) => return Ok(too_many(retry_after)),
+    };
     let st = state.clone();
     let (code, audit_ip) = (form.code.clone(), ip.clone());
     let outcome = web::block(move || {
@@ -409,17 +405,6 @@ async fn mfa_submit(
         }
         Answer::Expired => Ok(expired(&state, &return_to)),
     }
-}
-
-fn too_many(retry_after: i64) -> HttpResponse {
-    let mut res = notice(
-        StatusCode::TOO_MANY_REQUESTS,
-        "Too many attempts",
-        "Too many attempts. Wait a minute and try again.",
-        None,
-    );
-    res.headers_mut().insert(RETRY_AFTER, retry_after.into());
-    res
 }
 
 // ---- /account/security ----
@@ -565,14 +550,10 @@ async fn security_confirm(
     checked: CsrfChecked<ConfirmForm, ReturnToAccount>,
 ) -> Result<HttpResponse, PageError> {
     let CsrfChecked { signed_in, form } = checked;
-    let ip = client_ip(&req, &state);
-    if let Err(retry_after) =
-        state
-            .limits
-            .check(crate::ratelimit::Limit::Login, ip.as_deref(), state.now())
-    {
-        return Ok(too_many(retry_after));
-    }
+    let ip = match limited(&state, &req) {
+        Ok(ip) => ip,
+        Err(retry_after) => return Ok(too_many(retry_after)),
+    };
     let user_id = signed_in.user.id.clone();
     let outcome = blocking(&state, move |st, conn| {
         let ring = mfa::key_ring(st)?;

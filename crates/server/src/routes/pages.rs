@@ -63,9 +63,6 @@ pub fn safe_return_to(raw: Option<&str>) -> String {
     }
 }
 
-/// Signs a user in: a new session (a fresh id: no fixation) and its cookie, then on to
-/// `return_to`. The session the browser presented (`previous`), if any (signing in again for
-/// `prompt=login` or `max_age`), ends: its value must not live on beside the new one.
 /// A new account made in the browser (sign-up, an invite accepted with a new account), with a
 /// password: signed in and on to `return_to`, or, when addresses must be verified first
 /// (`PORTCULLIS_REQUIRE_VERIFIED_EMAIL`), sent to its mailbox without a session.
@@ -79,24 +76,15 @@ pub(super) async fn new_account_response(
     if state.settings.require_verified_email && !user.email_verified {
         return Ok(super::account_pages::check_your_email(&user.email));
     }
-    // Joining an organization that requires a second factor (an invite accepted with a new
-    // account): set one up before the first session, as a member signing in would.
     let amr = accounts::AuthMethods::password();
-    let st = state.clone();
-    let (user_id, pwd) = (user.id.clone(), amr.clone());
-    let next = web::block(move || {
-        let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
-        crate::mfa::after_first_factor(&mut conn, &user_id, &pwd, false, st.now())
-            .map_err(|e| PageError::internal(&e))
-    })
-    .await
-    .map_err(|e| PageError::internal(&e))??;
-    if let crate::mfa::Next::SecondFactor(token) | crate::mfa::Next::Enrol(token) = next {
-        return super::mfa_pages::to_second_factor(state, &token, return_to, false);
-    }
     start_session_response(state, req, previous, user.id, amr, return_to).await
 }
 
+/// Signs a user in who proved `amr`: on to the second step (`/login/mfa`) first when the
+/// account needs one (it holds a second factor, or an organization of it requires one, and
+/// `amr` is one factor), else a new session. Every page sign-in that has not decided this
+/// itself comes here (a new account, an upstream provider, a passkey), so no first factor
+/// skips the second.
 pub(super) async fn start_session_response(
     state: &AppState,
     req: &HttpRequest,
@@ -105,11 +93,27 @@ pub(super) async fn start_session_response(
     amr: accounts::AuthMethods,
     return_to: &str,
 ) -> Result<HttpResponse, PageError> {
+    if !amr.is_multi_factor() {
+        let st = state.clone();
+        let (id, first) = (user_id.clone(), amr.clone());
+        let next = web::block(move || {
+            let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
+            crate::mfa::after_first_factor(&mut conn, &id, &first, false, st.now())
+                .map_err(|e| PageError::internal(&e))
+        })
+        .await
+        .map_err(|e| PageError::internal(&e))??;
+        if let crate::mfa::Next::SecondFactor(token) | crate::mfa::Next::Enrol(token) = next {
+            return super::mfa_pages::to_second_factor(state, &token, return_to, false);
+        }
+    }
     start_session_response_with(state, req, previous, user_id, amr, return_to, false).await
 }
 
-/// [`start_session_response`]; `add`: the user asked to sign in with another account beside
-/// the one the browser has ("Use another account" in the chooser), which then stays.
+/// A new session and on to `return_to`, for a sign-in that has settled its second factor
+/// (the password form decides it with its throttle and audit; see [`start_session_response`]).
+/// `add`: the user asked to sign in with another account beside the one the browser has
+/// ("Use another account" in the chooser), which then stays.
 pub(super) async fn start_session_response_with(
     state: &AppState,
     req: &HttpRequest,

@@ -403,22 +403,10 @@ async fn sign_in(
     if state.settings.require_verified_email && !user.email_verified {
         return Ok(super::account_pages::check_your_email(&user.email));
     }
-    // The provider's sign-in is one factor: an account with a second factor (or whose
-    // organization requires one) gives it next, as after a password.
-    let fed = accounts::AuthMethods::federated();
-    let st = state.clone();
-    let (user_id, amr) = (user.id.clone(), fed.clone());
-    let next = web::block(move || {
-        let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
-        crate::mfa::after_first_factor(&mut conn, &user_id, &amr, false, st.now())
-            .map_err(|e| PageError::internal(&e))
-    })
-    .await
-    .map_err(|e| PageError::internal(&e))??;
-    if let crate::mfa::Next::SecondFactor(token) | crate::mfa::Next::Enrol(token) = next {
-        return super::mfa_pages::to_second_factor(state, &token, return_to, false);
-    }
     tracing::info!(user = %user.id, "signed in (upstream)");
+    // The provider's sign-in is one factor: `start_session_response` asks for a second factor
+    // next when the account has one (or its organization requires one), as after a password.
+    let fed = accounts::AuthMethods::federated();
     start_session_response(state, req, previous, user.id, fed, return_to).await
 }
 
