@@ -279,7 +279,12 @@ async fn authorize(
     // remembered consent, which applies only when the redirect URI proves which app gets the
     // code (`grants::remembered_consent`); first-party clients need none.
     let st = state.clone();
-    let (s, u, c, r) = (session.clone(), user.clone(), client.clone(), request.clone());
+    let (s, u, c, r) = (
+        session.clone(),
+        user.clone(),
+        client.clone(),
+        request.clone(),
+    );
     let gate = web::block(move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
         let needs_mfa = !s.amr.is_multi_factor()

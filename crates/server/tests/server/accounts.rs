@@ -621,4 +621,55 @@ on_both_backends! {
         assert_eq!(res.status(), 400);
         assert_eq!(json_of(res).await["error"]["code"], "invalid_link");
     }
+
+    async fn page_routes_of_strong_sign_in_take_no_token_of_the_api(db) {
+        // Who may call the page routes of issue 16, as the extractors in their signatures
+        // decide (`crate::session`): a browser session and its CSRF token (the account's
+        // forms), or the browser's pre-session token (the sign-in steps). A valid first-party
+        // token or an owner's API key sent to them is neither: the session routes send the
+        // caller to sign in, the sign-in steps answer 403 "form has expired", and nothing
+        // changes.
+        let server = TestServer::start(&db);
+        let ada = signup(&server, "ada@example.com", "Ada").await;
+        let token = ada["token"].as_str().expect("token").to_owned();
+        let org = ada["organization"]["id"].as_str().expect("org").to_owned();
+        let key = api(&server, reqwest::Method::POST, &format!("/api/v1/organizations/{org}/api-keys"), Some(&token), &json!({ "name": "k", "scopes": ["*"] })).await;
+        let key = json_of(key).await["key"].as_str().expect("key").to_owned();
+        let session_routes = [
+            ("GET", "/account/security"),
+            ("POST", "/account/security/totp"),
+            ("POST", "/account/security/totp/confirm"),
+            ("POST", "/account/security/totp/remove"),
+            ("POST", "/account/security/recovery-codes"),
+            ("POST", "/account/passkeys/register/start"),
+            ("POST", "/account/passkeys/register/finish"),
+            ("POST", "/account/passkeys/pk_x/rename"),
+            ("POST", "/account/passkeys/pk_x/delete"),
+            ("POST", "/account/upstream/corp/link"),
+            ("POST", "/account/upstream/identities/x/unlink"),
+        ];
+        let pre_session_routes = [
+            "/login/mfa",
+            "/login/mfa/passkey/start",
+            "/login/mfa/passkey/finish",
+            "/login/passkey/start",
+            "/login/passkey/finish",
+            "/login/select",
+        ];
+        for credential in [("authorization", format!("Bearer {token}")), ("x-api-key", key.clone())] {
+            for (method, path) in session_routes {
+                let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+                let res = server.http.request(method, server.url(path)).header(credential.0, &credential.1).form(&[("csrf_token", "x"), ("code", "123456"), ("password", "correct horse")]).send().await.expect("request");
+                assert_eq!(res.status(), 303, "{path} with {}", credential.0);
+                assert!(res.headers()["location"].to_str().expect("location").starts_with("/login"), "{path}");
+            }
+            for path in pre_session_routes {
+                let res = server.http.post(server.url(path)).header(credential.0, &credential.1).form(&[("csrf_token", "x"), ("code", "123456"), ("account", "0")]).send().await.expect("request");
+                assert_eq!(res.status(), 403, "{path} with {}", credential.0);
+            }
+        }
+        let status = json_of(get_as(&server, "/api/v1/me/mfa", &token).await).await;
+        assert_eq!(status["totp"], false, "nothing was set up");
+        assert_eq!(login(&server, "ada@example.com", "correct horse").await.status(), 200);
+    }
 }
