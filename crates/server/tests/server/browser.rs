@@ -2,6 +2,7 @@
 //! Enough for the page tests: open, type, click, read.
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt as _;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -43,10 +44,14 @@ impl Browser {
         let chrome_bin = find(&["/usr/bin/chromium", "/usr/lib/chromium/chromium"])
             .expect("chromium not found: apt-get install chromium chromium-driver");
         let port = free_port();
+        // chromedriver leads a process group of its own, and Chromium's processes join it:
+        // dropping the browser ends the whole group, not chromedriver alone (which would leave
+        // Chromium running, hundreds of processes over a suite).
         let driver = Command::new(driver_bin)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
             .expect("start chromedriver");
         let http = reqwest::Client::new();
@@ -428,6 +433,12 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
