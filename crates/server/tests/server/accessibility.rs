@@ -153,6 +153,17 @@ async fn every_page_passes_axe_core_and_non_text_contrast() {
     let bob = crate::api_auth::signup(&server, "bob@example.com", "Bob").await;
     let bob_token = bob["token"].as_str().expect("token").to_owned();
     let bob_org = bob["organization"]["id"].as_str().expect("org").to_owned();
+    // The pages forbid inline and foreign scripts; the check's scripts run all the same,
+    // through WebDriver (Chromium runs them outside the page's Content-Security-Policy).
+    let page = server.get("/login").await;
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
     let browser = Browser::start().await;
 
     // Signed out.
@@ -242,6 +253,17 @@ async fn every_page_passes_axe_core_and_non_text_contrast() {
         .click("form[action='/account/security/totp'] button")
         .await;
     browser.wait_for_text("id=\"totp-secret\"").await;
+    // The QR code has a text alternative (WCAG 1.1.1) that points to the key written out.
+    assert_eq!(
+        browser
+            .execute(
+                "const qr = document.getElementById('qr');
+                 return [qr.getAttribute('role'), qr.getAttribute('aria-label')];",
+                vec![],
+            )
+            .await,
+        json!(["img", "QR code of the key below, for an authenticator app"])
+    );
     check(&browser, "security-totp-setup").await;
     let secret = browser.text("#totp-secret").await;
     let right = code_now(&server, &secret);
@@ -417,4 +439,42 @@ async fn the_check_names_each_mistake_of_a_careless_page_and_passes_a_careful_on
     browser.goto(&data_url(CAREFUL)).await;
     browser.wait_for_text("Careful</h1>").await;
     assert_eq!(browser.accessibility_problems().await, Vec::<String>::new());
+}
+
+#[test]
+fn without_axe_core_the_check_fails_and_names_scripts_axe() {
+    let folder = tempfile::tempdir().expect("dir");
+    let missing = folder.path().join("axe.min.js");
+    let why = crate::browser::read_axe(&missing).expect_err("no file");
+    assert!(why.contains("run scripts/axe"), "{why}");
+    std::fs::write(&missing, "<html>not a script</html>").expect("write");
+    let why = crate::browser::read_axe(&missing).expect_err("not axe-core");
+    assert!(why.contains("run scripts/axe"), "{why}");
+    // The copy scripts/axe fetched is the one the tour uses.
+    let found = crate::browser::read_axe(&crate::browser::axe_path());
+    assert!(found.is_ok(), "{found:?}");
+}
+
+/// The pages of signing in with another OpenID provider (a second Portcullis): the sign-in
+/// page with its "Sign in with …" link, and the account page listing the linked identity.
+#[actix_web::test]
+async fn the_pages_of_sign_in_with_another_provider_pass() {
+    let p = crate::upstream::pair(TestDb::sqlite(), TestDb::sqlite()).await;
+    crate::api_auth::signup(&p.up, "grace@corp.example", "Grace").await;
+    let browser = Browser::start().await;
+    browser.goto(&p.down.url("/login")).await;
+    browser.wait_for_text("Sign in with Corp ID").await;
+    check(&browser, "sign-in-with-providers").await;
+    browser.click("#upstream-corp").await;
+    browser.wait_for_text("Forgot your password?").await;
+    assert!(browser.url().await.starts_with(&p.up.base));
+    browser.type_into("#email", "grace@corp.example").await;
+    browser.type_into("#password", API_PASSWORD).await;
+    browser
+        .click("form[action='/login'] button[type=submit]")
+        .await;
+    browser.wait_for_text("Allow").await;
+    browser.click("button[value=allow]").await;
+    browser.wait_for_text("id=\"linked\"").await;
+    check(&browser, "account-linked").await;
 }

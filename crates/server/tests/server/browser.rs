@@ -445,28 +445,37 @@ const NON_TEXT_CONTRAST: &str = include_str!("non_text_contrast.js");
 /// At most this many Tab presses per page (the account page has a few dozen stops).
 const MAX_TAB_STOPS: usize = 300;
 
-/// axe-core's code, fetched by `scripts/axe` (pinned, hash-checked) into `target/axe/`, or
-/// where `PORTCULLIS_AXE_JS` points. Read once per test binary.
+/// Where axe-core's code is: `PORTCULLIS_AXE_JS`, else `target/axe/axe.min.js` of the
+/// workspace, where `scripts/axe` puts it.
+pub fn axe_path() -> std::path::PathBuf {
+    std::env::var_os("PORTCULLIS_AXE_JS").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/axe/axe.min.js"),
+        std::path::PathBuf::from,
+    )
+}
+
+/// axe-core's code at `path`, or why not (naming `scripts/axe`, which fetches it).
+pub fn read_axe(path: &std::path::Path) -> Result<String, String> {
+    match std::fs::read_to_string(path) {
+        Ok(source) if source.contains("axe.version") => Ok(source),
+        Ok(_) => Err(format!(
+            "{} is not axe-core: run scripts/axe (it fetches the pinned axe-core into \
+             target/axe/)",
+            path.display()
+        )),
+        Err(error) => Err(format!(
+            "axe-core not found at {} ({error}): run scripts/axe, which fetches the pinned \
+             axe-core into target/axe/ (or set PORTCULLIS_AXE_JS to its axe.min.js)",
+            path.display()
+        )),
+    }
+}
+
+/// axe-core's code, fetched by `scripts/axe` (pinned, hash-checked); read once per test
+/// binary. A missing file fails the test (never skips it).
 fn axe_source() -> &'static str {
     static SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    SOURCE.get_or_init(|| {
-        let path = std::env::var_os("PORTCULLIS_AXE_JS").map_or_else(
-            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/axe/axe.min.js"),
-            std::path::PathBuf::from,
-        );
-        match std::fs::read_to_string(&path) {
-            Ok(source) if source.contains("axe.version") => source,
-            Ok(_) => panic!(
-                "{} is not axe-core: run scripts/axe (it fetches the pinned axe-core)",
-                path.display()
-            ),
-            Err(error) => panic!(
-                "axe-core not found at {} ({error}): run scripts/axe, which fetches the pinned \
-                 axe-core into target/axe/ (or set PORTCULLIS_AXE_JS to its axe.min.js)",
-                path.display()
-            ),
-        }
-    })
+    SOURCE.get_or_init(|| read_axe(&axe_path()).unwrap_or_else(|why| panic!("{why}")))
 }
 
 impl Browser {
