@@ -431,6 +431,220 @@ impl Browser {
     }
 }
 
+/// The WCAG tags whose rules axe-core runs: WCAG 2.0, 2.1 and 2.2, levels A and AA.
+const AXE_TAGS: [&str; 6] = [
+    "wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa",
+];
+
+/// The impacts that fail the check (axe-core's scale: minor, moderate, serious, critical).
+const FAILING_IMPACTS: [&str; 2] = ["serious", "critical"];
+
+/// The page-side measure of non-text contrast (borders, fills and focus indicators).
+const NON_TEXT_CONTRAST: &str = include_str!("non_text_contrast.js");
+
+/// At most this many Tab presses per page (the account page has a few dozen stops).
+const MAX_TAB_STOPS: usize = 300;
+
+/// Where axe-core's code is: `PORTCULLIS_AXE_JS`, else `target/axe/axe.min.js` of the
+/// workspace, where `scripts/axe` puts it.
+pub fn axe_path() -> std::path::PathBuf {
+    std::env::var_os("PORTCULLIS_AXE_JS").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/axe/axe.min.js"),
+        std::path::PathBuf::from,
+    )
+}
+
+/// axe-core's code at `path`, or why not (naming `scripts/axe`, which fetches it).
+pub fn read_axe(path: &std::path::Path) -> Result<String, String> {
+    match std::fs::read_to_string(path) {
+        Ok(source) if source.contains("axe.version") => Ok(source),
+        Ok(_) => Err(format!(
+            "{} is not axe-core: run scripts/axe (it fetches the pinned axe-core into \
+             target/axe/)",
+            path.display()
+        )),
+        Err(error) => Err(format!(
+            "axe-core not found at {} ({error}): run scripts/axe, which fetches the pinned \
+             axe-core into target/axe/ (or set PORTCULLIS_AXE_JS to its axe.min.js)",
+            path.display()
+        )),
+    }
+}
+
+/// axe-core's code, fetched by `scripts/axe` (pinned, hash-checked); read once per test
+/// binary. A missing file fails the test (never skips it).
+fn axe_source() -> &'static str {
+    static SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SOURCE.get_or_init(|| read_axe(&axe_path()).unwrap_or_else(|why| panic!("{why}")))
+}
+
+impl Browser {
+    /// Runs a synchronous script in the page (WebDriver's execute/sync): the test's script,
+    /// which the page's Content-Security-Policy does not govern (Chromium runs it through the
+    /// DevTools protocol, as it runs the WebAuthn scripts of the passkey tests).
+    pub async fn execute(&self, script: &str, args: Vec<Value>) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({ "script": script, "args": args })),
+        )
+        .await
+    }
+
+    /// Presses and releases Tab: focus moves as a keyboard user moves it.
+    async fn press_tab(&self) {
+        let tab = "\u{E004}";
+        self.call(
+            reqwest::Method::POST,
+            "/actions",
+            Some(json!({ "actions": [{
+                "type": "key",
+                "id": "keyboard",
+                "actions": [
+                    { "type": "keyDown", "value": tab },
+                    { "type": "keyUp", "value": tab },
+                ],
+            }]})),
+        )
+        .await;
+    }
+
+    /// Checks the current page, called `name` in the failure, for accessibility; panics
+    /// listing every problem [`Self::accessibility_problems`] finds.
+    pub async fn assert_accessible(&self, name: &str) {
+        let problems = self.accessibility_problems().await;
+        assert!(
+            problems.is_empty(),
+            "the page {name:?} ({}) has {} accessibility problem(s):\n  {}",
+            self.url().await,
+            problems.len(),
+            problems.join("\n  ")
+        );
+    }
+
+    /// The accessibility problems of the current page, one line each:
+    /// - axe-core's rules of WCAG 2.0, 2.1 and 2.2, levels A and AA: every violation of
+    ///   impact serious or critical (rule, impact, elements, help URL);
+    /// - non-text contrast (WCAG 2.2 SC 1.4.11), which axe-core does not measure: each visible
+    ///   form control's and button's border (or fill) against the background behind it, and
+    ///   the focus indicator of every element Tab reaches against what it is drawn on, each at
+    ///   least 3:1. Tab must reach at least one element.
+    ///
+    /// Focus moves (Tab goes round the page once).
+    pub async fn accessibility_problems(&self) -> Vec<String> {
+        let mut problems = self.axe_violations().await;
+        let controls = self
+            .execute(NON_TEXT_CONTRAST, vec![json!("controls")])
+            .await;
+        for offender in controls.as_array().into_iter().flatten() {
+            problems.push(format!(
+                "non-text contrast below 3:1 (WCAG 1.4.11): {}",
+                offender.as_str().unwrap_or_default()
+            ));
+        }
+        let (reached, rings) = self.focus_indicators().await;
+        if reached == 0 {
+            problems.push("Tab reaches no element of the page".to_owned());
+        }
+        problems.extend(
+            rings
+                .into_iter()
+                .map(|p| format!("focus indicator below 3:1 (WCAG 1.4.11): {p}")),
+        );
+        problems
+    }
+
+    /// axe-core's serious and critical violations of the current page, one line each (with
+    /// the elements below it).
+    async fn axe_violations(&self) -> Vec<String> {
+        let loaded = self
+            .execute(
+                &format!(
+                    "if (typeof window.axe === 'undefined') {{\n{}\n}}\n\
+                     return typeof window.axe === 'object' ? window.axe.version : null;",
+                    axe_source()
+                ),
+                vec![],
+            )
+            .await;
+        let version = loaded
+            .as_str()
+            .unwrap_or_else(|| panic!("axe-core did not load into the page: {loaded}"));
+        let found = self
+            .execute_async(
+                "const [tags, done] = arguments;
+                 axe.run(document, { runOnly: { type: 'tag', values: tags },
+                                     resultTypes: ['violations'] })
+                   .then(r => done({ violations: r.violations.map(v => ({
+                       id: v.id, impact: v.impact, help: v.help, helpUrl: v.helpUrl,
+                       nodes: v.nodes.map(n => ({ target: n.target.join(' '),
+                                                  impact: n.impact,
+                                                  summary: n.failureSummary })),
+                     })) }),
+                     e => done({ error: String(e) }));",
+                vec![json!(AXE_TAGS)],
+            )
+            .await;
+        let violations = found["violations"]
+            .as_array()
+            .unwrap_or_else(|| panic!("axe-core {version} did not run: {found}"));
+        violations
+            .iter()
+            .filter(|v| FAILING_IMPACTS.contains(&v["impact"].as_str().unwrap_or_default()))
+            .map(|v| {
+                let nodes = v["nodes"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|n| {
+                        format!(
+                            "\n      {} [{}]: {}",
+                            n["target"].as_str().unwrap_or_default(),
+                            n["impact"].as_str().unwrap_or_default(),
+                            n["summary"].as_str().unwrap_or_default().replace('\n', " ")
+                        )
+                    })
+                    .collect::<String>();
+                format!(
+                    "axe-core {version} {} [{}]: {} ({}){nodes}",
+                    v["id"].as_str().unwrap_or_default(),
+                    v["impact"].as_str().unwrap_or_default(),
+                    v["help"].as_str().unwrap_or_default(),
+                    v["helpUrl"].as_str().unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
+    /// Tabs through the page until focus comes back to an element it measured (or leaves the
+    /// page twice in a row): how many elements it reached, and the focus indicators below 3:1.
+    async fn focus_indicators(&self) -> (usize, Vec<String>) {
+        let (mut reached, mut problems, mut outside) = (0, Vec::new(), 0);
+        for _ in 0..MAX_TAB_STOPS {
+            self.press_tab().await;
+            let focused = self
+                .execute(NON_TEXT_CONTRAST, vec![json!("focused")])
+                .await;
+            if focused.is_null() {
+                outside += 1;
+                if outside == 2 {
+                    break;
+                }
+                continue;
+            }
+            outside = 0;
+            if focused["seen"] == true {
+                break;
+            }
+            reached += 1;
+            if let Some(problem) = focused["problem"].as_str() {
+                problems.push(problem.to_owned());
+            }
+        }
+        (reached, problems)
+    }
+}
+
 impl Drop for Browser {
     fn drop(&mut self) {
         let group = format!("-{}", self.driver.id());
