@@ -142,6 +142,7 @@ impl Store {
         let (backend, sqlite_path) = match &config.url {
             DatabaseUrl::Sqlite(path) => {
                 prepare_sqlite_folder(path)?;
+                create_private_file(path)?;
                 (Backend::Sqlite, Some(path.clone()))
             }
             DatabaseUrl::Postgres(_) => (Backend::Postgres, None),
@@ -190,7 +191,9 @@ impl Store {
     }
 }
 
-/// Creates the folder that holds the SQLite file and checks that it is a writable folder.
+/// Creates the folder that holds the SQLite file (readable by its owner alone, 0700, like
+/// every folder it has to make on the way) and checks that it is a writable folder. A folder
+/// that exists keeps its mode: it is the operator's.
 fn prepare_sqlite_folder(path: &Path) -> Result<(), StoreError> {
     let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) else {
         return Ok(());
@@ -199,7 +202,11 @@ fn prepare_sqlite_folder(path: &Path) -> Result<(), StoreError> {
         path: folder.to_path_buf(),
         source,
     };
-    std::fs::create_dir_all(folder).map_err(fail)?;
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(folder).map_err(fail)?;
     let meta = std::fs::metadata(folder).map_err(fail)?;
     if meta.permissions().readonly() {
         return Err(fail(std::io::Error::new(
@@ -208,4 +215,22 @@ fn prepare_sqlite_folder(path: &Path) -> Result<(), StoreError> {
         )));
     }
     Ok(())
+}
+
+/// Makes a missing SQLite file empty and readable by its owner alone (0600) before SQLite
+/// opens it: SQLite would make it with the process umask (often 0644), and gives its `-wal`
+/// and `-shm` files the mode of the database file. An existing file is left as it is.
+fn create_private_file(path: &Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Connect(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
+    }
 }

@@ -6,4 +6,5 @@ mod accounts;
 mod cli;
 mod cluster;
 mod crash;
+mod operators;
 mod tidy;
