@@ -123,6 +123,23 @@ pub struct Store {
     pool: Pool<Manager>,
     backend: Backend,
     sqlite_path: Option<PathBuf>,
+    /// Callers inside [`Store::conn`] right now (waiting for a connection, or about to get one).
+    waiting: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// The pool's state, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolState {
+    /// Connections open.
+    pub connections: u64,
+    /// Open connections not in use.
+    pub idle: u64,
+    /// Open connections in use.
+    pub in_use: u64,
+    /// Callers waiting for a connection.
+    pub waiting: u64,
+    /// Most connections the pool opens.
+    pub max: u32,
 }
 
 impl std::fmt::Debug for Store {
@@ -166,6 +183,7 @@ impl Store {
             pool,
             backend,
             sqlite_path,
+            waiting: std::sync::Arc::default(),
         })
     }
 
@@ -175,7 +193,23 @@ impl Store {
 
     /// A connection from the pool, waiting up to the configured checkout timeout.
     pub fn conn(&self) -> Result<PooledConn, StoreError> {
-        Ok(self.pool.get()?)
+        use std::sync::atomic::Ordering;
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let got = self.pool.get();
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        Ok(got?)
+    }
+
+    /// Open, idle and in-use connections, and callers waiting for one.
+    pub fn pool_state(&self) -> PoolState {
+        let state = self.pool.state();
+        PoolState {
+            connections: u64::from(state.connections),
+            idle: u64::from(state.idle_connections),
+            in_use: u64::from(state.connections.saturating_sub(state.idle_connections)),
+            waiting: self.waiting.load(std::sync::atomic::Ordering::Relaxed),
+            max: self.pool.max_size(),
+        }
     }
 
     /// Answers whether the database serves queries right now, waiting at most `within` for a
