@@ -166,6 +166,26 @@ pub fn find_org(conn: &mut Conn, org_id: &str) -> Result<Option<Org>, AccountErr
     Ok(rows::find_org(conn, org_id)?.map(Org::from))
 }
 
+/// Every organization with its number of members, oldest first (for operators).
+pub fn list_orgs(conn: &mut Conn) -> Result<Vec<(Org, i64)>, AccountError> {
+    Ok(rows::list_orgs(conn)?
+        .into_iter()
+        .map(|(o, n)| (o.into(), n))
+        .collect())
+}
+
+/// The ids of the organizations of every user that belongs to one, oldest membership first
+/// (for operators listing users, in one query instead of one per user).
+pub fn org_ids_by_user(
+    conn: &mut Conn,
+) -> Result<std::collections::HashMap<String, Vec<String>>, AccountError> {
+    let mut out: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+    for m in rows::all_memberships(conn)? {
+        out.entry(m.user_id).or_default().push(m.org_id);
+    }
+    Ok(out)
+}
+
 pub fn orgs_of(conn: &mut Conn, user_id: &str) -> Result<Vec<(Org, Role)>, AccountError> {
     Ok(rows::orgs_of_user(conn, user_id)?
         .into_iter()

@@ -136,6 +136,12 @@ pub fn find_key(conn: &mut Conn, org_id: &str, id: &str) -> Result<ApiKey, KeyEr
     Ok(row_in_org(conn, org_id, id)?.into())
 }
 
+/// The key of that id, whatever its organization (for operators, who name a key by its id
+/// alone; callers that act for an organization use [`find_key`]).
+pub fn find_key_by_id(conn: &mut Conn, id: &str) -> Result<Option<ApiKey>, KeyError> {
+    Ok(rows::find_key(conn, id)?.map(ApiKey::from))
+}
+
 /// Renames, re-scopes or changes the expiry of a key (`None` leaves a field as it is).
 pub fn update_key(
     conn: &mut Conn,

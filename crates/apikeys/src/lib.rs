@@ -24,8 +24,8 @@ pub use agents::{
 pub use error::KeyError;
 pub use key::{KEY_PREFIX, LOOKUP_LEN, ParsedKey, parse_key, split_combined};
 pub use keys::{
-    ApiKey, NewKey, VerifiedKey, create_key, find_key, key_to_manage, list_keys, revoke_key,
-    rotate_key, touch_key, update_key, verify_key,
+    ApiKey, NewKey, VerifiedKey, create_key, find_key, find_key_by_id, key_to_manage, list_keys,
+    revoke_key, rotate_key, touch_key, update_key, verify_key,
 };
 pub use scope::{
     API_SCOPES, check_agent_grant, check_agent_scopes, check_grantable, check_key_scopes,

@@ -1,11 +1,10 @@
 //! The `portcullis` command line: `serve` (the default), `migrate`, and the operator commands
-//! `client` and `keys`.
+//! (`client`, `keys`, `user`, `org`, `apikey`, `agent`, `master-key`, `audit`).
 //!
 //! Every failure ends in one line on stderr, `portcullis: error: …`, and a non-zero exit code;
 //! never a panic trace. Command output goes to stdout.
 
 use std::fmt::Display;
-use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -17,18 +16,22 @@ use tokens::SigningAlg;
 
 use server::Settings;
 
-use crate::settings::{Config, SettingsArgs};
+use crate::output::{self, OutputArgs, Printer};
+use crate::settings::{CommonArgs, Config, SettingsArgs};
 use crate::telemetry;
 
 /// Portcullis: an OAuth 2.0 / OpenID Connect authorization server with an API-key store.
 ///
-/// Every setting can be given as a flag, as an environment variable, or as a key in
-/// portcullis.toml; a flag wins over the environment, which wins over the file.
+/// Without a command it serves (`portcullis serve`). The server's settings are listed by
+/// `portcullis serve --help`; each is a flag of `serve`, an environment variable, or a key in
+/// portcullis.toml (a flag wins over the environment, which wins over the file). The other
+/// commands read them from the environment and the file, and refuse to make a new database:
+/// run `portcullis migrate` (or `serve`) first.
 #[derive(Debug, Parser)]
 #[command(name = "portcullis", version)]
 pub struct Cli {
     #[command(flatten)]
-    pub settings: SettingsArgs,
+    pub common: CommonArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -36,25 +39,63 @@ pub struct Cli {
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Apply pending migrations, make missing signing keys, then serve (the default)
-    Serve,
-    /// Apply pending migrations and exit
-    Migrate,
+    Serve(Box<SettingsArgs>),
+    /// Make the database if it is missing, apply pending migrations and exit
+    Migrate {
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// Manage OAuth clients
-    #[command(subcommand)]
-    Client(ClientCommand),
+    Client {
+        #[command(subcommand)]
+        command: ClientCommand,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// Manage signing keys
-    #[command(subcommand)]
-    Keys(KeysCommand),
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// Manage users
-    #[command(subcommand)]
-    User(UserCommand),
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Look at organizations
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// Manage organization API keys
-    #[command(subcommand)]
-    Apikey(ApiKeyCommand),
+    Apikey {
+        #[command(subcommand)]
+        command: ApiKeyCommand,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Manage organization agents (actors with service:resource:action scopes)
+    Agent {
+        #[command(subcommand)]
+        command: AgentCommand,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// Manage the gateway's master key
-    #[command(subcommand, name = "master-key")]
-    MasterKey(MasterKeyCommand),
-    /// Print audit events, newest first, one JSON object per line
+    #[command(name = "master-key")]
+    MasterKey {
+        #[command(subcommand)]
+        command: MasterKeyCommand,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Print audit events, newest first
     Audit {
         /// Only this organization's events (and sign-ins of its members)
         #[arg(long)]
@@ -68,6 +109,8 @@ pub enum Command {
         /// At most this many events
         #[arg(long, default_value_t = 100)]
         limit: i64,
+        #[command(flatten)]
+        output: OutputArgs,
     },
 }
 
@@ -100,6 +143,72 @@ pub enum ApiKeyCommand {
         #[arg(long = "expires-in")]
         expires_in: Option<i64>,
     },
+    /// List an organization's keys (never their secrets)
+    List {
+        /// The organization id (org_…)
+        #[arg(long)]
+        org: String,
+    },
+    /// Revoke a key at once (every instance refuses it within PORTCULLIS_API_KEY_CACHE)
+    Revoke {
+        /// The key id (key_…)
+        id: String,
+    },
+    /// Give a key a new secret (same id and scopes) and print it (shown once)
+    Rotate {
+        /// The key id (key_…)
+        id: String,
+        /// Seconds the old secret keeps working (0 to 604800) [default: 0, it stops at once]
+        #[arg(long, default_value_t = 0)]
+        overlap: i64,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum AgentCommand {
+    /// Define an agent of an organization
+    Create {
+        /// The organization id (org_…)
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        name: String,
+        /// A scope `service:resource:action` (repeatable; `*` in a part matches anything)
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+    },
+    /// List an organization's agents
+    List {
+        /// The organization id (org_…)
+        #[arg(long)]
+        org: String,
+    },
+    /// Rename an agent or replace its scopes
+    Update {
+        /// The agent id (agt_…)
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// The new scopes (repeatable; replaces every scope)
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+    },
+    /// Delete an agent
+    Delete {
+        /// The agent id (agt_…)
+        id: String,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum OrgCommand {
+    /// List organizations with their number of members
+    List,
+    /// Show an organization: its members, and how many API keys and agents it has
+    Show {
+        /// The organization id (org_…)
+        id: String,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -115,7 +224,7 @@ pub enum UserCommand {
         #[arg(long = "password-stdin")]
         password_stdin: bool,
     },
-    /// List users
+    /// List users, with the ids of their organizations
     List,
     /// Disable a user (their sessions end at once); --enable to undo
     Disable {
@@ -163,6 +272,9 @@ pub enum ClientCommand {
         /// Redirect URI (repeatable)
         #[arg(long = "redirect-uri", value_name = "URI")]
         redirect_uris: Vec<String>,
+        /// Where the client may send users after signing out (repeatable)
+        #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+        post_logout_redirect_uris: Vec<String>,
         /// Space-separated scopes
         #[arg(long)]
         scope: Option<String>,
@@ -178,6 +290,56 @@ pub enum ClientCommand {
     },
     /// List clients
     List,
+    /// Show a client's registration
+    Show {
+        /// The client_id (random base64url, so it may begin with `-`)
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+    },
+    /// Change a client: each option given replaces that field (a repeatable option replaces
+    /// the whole list); the rest stays. A client that becomes confidential gets a new secret,
+    /// printed once
+    Update {
+        /// The client_id (random base64url, so it may begin with `-`)
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+        /// Display name
+        #[arg(long)]
+        name: Option<String>,
+        /// Grant type (repeatable; replaces the list)
+        #[arg(long = "grant-type", value_name = "GRANT")]
+        grant_types: Vec<String>,
+        /// Redirect URI (repeatable; replaces the list)
+        #[arg(long = "redirect-uri", value_name = "URI")]
+        redirect_uris: Vec<String>,
+        /// Post-logout redirect URI (repeatable; replaces the list)
+        #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+        post_logout_redirect_uris: Vec<String>,
+        /// Remove every post-logout redirect URI
+        #[arg(
+            long = "clear-post-logout-redirect-uris",
+            conflicts_with = "post_logout_redirect_uris"
+        )]
+        clear_post_logout_redirect_uris: bool,
+        /// Space-separated scopes
+        #[arg(long)]
+        scope: Option<String>,
+        /// client_secret_basic, client_secret_post or none
+        #[arg(long = "auth-method", value_name = "METHOD")]
+        auth_method: Option<String>,
+        /// web or native
+        #[arg(long = "application-type", value_name = "TYPE")]
+        application_type: Option<String>,
+        /// The client's home page
+        #[arg(long = "client-uri", value_name = "URI")]
+        client_uri: Option<String>,
+        /// The client's logo
+        #[arg(long = "logo-uri", value_name = "URI")]
+        logo_uri: Option<String>,
+        /// Whether it is a client of your own (its users are not asked for consent)
+        #[arg(long = "first-party", value_name = "BOOL")]
+        first_party: Option<bool>,
+    },
     /// Delete a client
     Delete {
         /// The client_id (random base64url, so it may begin with `-`)
@@ -211,31 +373,72 @@ pub enum KeysCommand {
 pub fn main() -> ExitCode {
     install_panic_hook();
     let cli = Cli::parse();
-    let config = match Config::load(&cli.settings) {
+    let is_serve = matches!(cli.command, None | Some(Command::Serve(_)));
+    let settings = match &cli.command {
+        Some(Command::Serve(settings)) => Ok((**settings).clone()),
+        _ => SettingsArgs::from_environment(),
+    };
+    let settings = match settings {
+        Ok(s) => s.with_common(&cli.common),
+        Err(e) => {
+            let message = e.to_string();
+            let first = message.lines().next().unwrap_or_default();
+            return fail(&format!(
+                "the environment: {}",
+                first.trim_start_matches("error: ")
+            ));
+        }
+    };
+    let mut config = match Config::load(&settings) {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
+    // The operator commands print their results; their log says only what went wrong, unless
+    // asked for more.
+    if !is_serve && !config.log_level_given {
+        config.log_level = if cli.common.verbose { "info" } else { "warn" }.to_owned();
+    }
     telemetry::init(&config);
-    let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => return serve(config),
-        Command::Migrate => migrate(&config).map(drop),
-        Command::Client(cmd) => client_command(&config, cmd),
-        Command::Keys(cmd) => keys_command(&config, cmd),
-        Command::User(cmd) => user_command(&config, cmd),
-        Command::Apikey(cmd) => apikey_command(&config, cmd),
-        Command::MasterKey(cmd) => master_key_command(&config, cmd),
-        Command::Audit {
+    let result = match cli.command {
+        None | Some(Command::Serve(_)) => return serve(config),
+        Some(Command::Migrate { output }) => migrate_command(&config, Printer::new(output.output)),
+        Some(Command::Client { command, output }) => with_store(&config, |store| {
+            client_command(&config, store, command, output)
+        }),
+        Some(Command::Keys { command, output }) => {
+            with_store(&config, |store| keys_command(store, command, output))
+        }
+        Some(Command::User { command, output }) => {
+            with_store(&config, |store| user_command(store, command, output))
+        }
+        Some(Command::Org { command, output }) => {
+            with_store(&config, |store| org_command(store, command, output))
+        }
+        Some(Command::Apikey { command, output }) => {
+            with_store(&config, |store| apikey_command(store, command, output))
+        }
+        Some(Command::Agent { command, output }) => {
+            with_store(&config, |store| agent_command(store, command, output))
+        }
+        Some(Command::MasterKey { command, output }) => with_store(&config, |store| {
+            master_key_command(&config, store, command, output)
+        }),
+        Some(Command::Audit {
             org,
             kind,
             actor,
             limit,
-        } => audit_command(
-            &config,
-            org.as_deref(),
-            kind.as_deref(),
-            actor.as_deref(),
-            limit,
-        ),
+            output,
+        }) => with_store(&config, |store| {
+            audit_command(
+                store,
+                org.as_deref(),
+                kind.as_deref(),
+                actor.as_deref(),
+                limit,
+                Printer::new(output.output),
+            )
+        }),
     };
     result.map_or_else(|e| fail(&e), |()| ExitCode::SUCCESS)
 }
@@ -263,18 +466,58 @@ fn install_panic_hook() {
 /// An operator command's failure, already worded.
 type CliResult = Result<(), String>;
 
+/// Opens the database an operator command works on, refusing to make one: a command run from
+/// another folder (or with a mistyped URL) must not leave an empty database beside the real
+/// one and report success. Only `serve` and `migrate` make databases.
+fn open_existing(config: &Config) -> Result<Store, String> {
+    let url = &config.server.database_url;
+    let hint = "run `portcullis migrate` to make it, or give the database to use \
+                (PORTCULLIS_DATABASE_URL or --database-url)";
+    if let store::DatabaseUrl::Sqlite(path) = url
+        && !path.is_file()
+    {
+        let shown = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+        return Err(format!(
+            "no database at {} ({url}): {hint}",
+            shown.display()
+        ));
+    }
+    let mut store_config = StoreConfig::new(url.clone());
+    store_config.pool_size = config.database_pool_size.min(2);
+    let store = Store::open(&store_config).map_err(|e| e.to_string())?;
+    if !store.is_initialized().map_err(|e| e.to_string())? {
+        return Err(format!("{url} holds no Portcullis database: {hint}"));
+    }
+    let pending = store.pending_migrations().map_err(|e| e.to_string())?;
+    if !pending.is_empty() {
+        return Err(format!(
+            "{url} is {} migrations behind this portcullis: run `portcullis migrate` first",
+            pending.len()
+        ));
+    }
+    Ok(store)
+}
+
+fn with_store(config: &Config, run: impl FnOnce(&Store) -> CliResult) -> CliResult {
+    run(&open_existing(config)?)
+}
+
+fn conn_of(store: &Store) -> Result<store::PooledConn, String> {
+    store.conn().map_err(|e| e.to_string())
+}
+
 fn audit_command(
-    config: &Config,
+    store: &Store,
     org: Option<&str>,
     kind: Option<&str>,
     actor: Option<&str>,
     limit: i64,
+    printer: Printer,
 ) -> CliResult {
     if !(1..=100_000).contains(&limit) {
         return Err("--limit must be 1..=100000".into());
     }
-    let store = migrate(config)?;
-    let mut conn = store.conn().map_err(|e| e.to_string())?;
+    let mut conn = conn_of(store)?;
     let filter = store::audit::Filter {
         org_id: org,
         kind,
@@ -282,19 +525,31 @@ fn audit_command(
         before: None,
     };
     let events = store::audit::list(&mut conn, &filter, limit).map_err(|e| e.to_string())?;
-    for event in &events {
-        out(&server::audit_json(event).to_string())?;
-    }
-    Ok(())
+    let rows: Vec<Value> = events
+        .iter()
+        .map(|event| {
+            let mut row = server::audit_json(event);
+            row["occurredAt"] = output::time(event.occurred_at);
+            row
+        })
+        .collect();
+    printer.list(
+        &[
+            "occurredAt",
+            "kind",
+            "outcome",
+            "actor",
+            "ip",
+            "organizationId",
+            "id",
+        ],
+        &rows,
+    )
 }
 
-fn out(text: &str) -> CliResult {
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{text}").map_err(|e| format!("cannot write to stdout: {e}"))
-}
-
-/// Opens the store and applies pending migrations.
-fn migrate(config: &Config) -> Result<Store, String> {
+/// Opens the store (making the SQLite file and its folder if missing) and applies pending
+/// migrations.
+fn migrate(config: &Config) -> Result<(Store, Vec<String>), String> {
     let mut store_config = StoreConfig::new(config.server.database_url.clone());
     store_config.pool_size = config.database_pool_size;
     let store = Store::open(&store_config).map_err(|e| e.to_string())?;
@@ -304,7 +559,25 @@ fn migrate(config: &Config) -> Result<Store, String> {
         applied = applied.len(),
         "database schema is current"
     );
-    Ok(store)
+    Ok((store, applied))
+}
+
+fn migrate_command(config: &Config, printer: Printer) -> CliResult {
+    let (_, applied) = migrate(config)?;
+    let database = config.server.database_url.to_string();
+    let sentence = if applied.is_empty() {
+        format!("{database}: the schema is current")
+    } else {
+        format!(
+            "{database}: applied {} migrations ({})",
+            applied.len(),
+            applied.join(", ")
+        )
+    };
+    printer.done(
+        &json!({ "database": database, "applied": applied }),
+        &sentence,
+    )
 }
 
 fn serve(config: Config) -> ExitCode {
@@ -317,7 +590,7 @@ fn serve(config: Config) -> ExitCode {
         );
     }
     let store = match migrate(&config) {
-        Ok(store) => store,
+        Ok((store, _)) => store,
         Err(e) => return fail(&e),
     };
     // The mail settings are checked (the From address, the outbox folder made) before serving:
@@ -370,15 +643,51 @@ fn serve(config: Config) -> ExitCode {
     }
 }
 
-fn client_command(config: &Config, cmd: ClientCommand) -> CliResult {
-    let store = migrate(config)?;
-    let mut conn = store.conn().map_err(|e| e.to_string())?;
+/// A client as the command line shows it (camelCase, times in RFC 3339; never its secret).
+fn client_json(c: &registration::Client) -> Value {
+    let m = &c.metadata;
+    json!({
+        "clientId": c.id,
+        "name": m.client_name,
+        "applicationType": m.application_type,
+        "tokenEndpointAuthMethod": m.token_endpoint_auth_method.as_str(),
+        "grantTypes": m.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+        "responseTypes": m.response_types,
+        "redirectUris": m.redirect_uris,
+        "postLogoutRedirectUris": m.post_logout_redirect_uris,
+        "scope": m.scope,
+        "clientUri": m.client_uri,
+        "logoUri": m.logo_uri,
+        "contacts": m.contacts,
+        "firstParty": c.first_party,
+        "dynamicallyRegistered": c.is_dynamically_registered(),
+        "createdAt": output::time(c.created_at),
+        "updatedAt": output::time(c.updated_at),
+    })
+}
+
+fn find_client(conn: &mut store::Conn, id: &str) -> Result<registration::Client, String> {
+    registration::find_client(conn, id)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no client {id}"))
+}
+
+fn client_command(
+    config: &Config,
+    store: &Store,
+    cmd: ClientCommand,
+    output: OutputArgs,
+) -> CliResult {
+    let printer = Printer::new(output.output);
+    let mut conn = conn_of(store)?;
     let now = SystemClock.now();
+    let policy = server::registration_policy(&config.server);
     match cmd {
         ClientCommand::Create {
             name,
             grant_types,
             redirect_uris,
+            post_logout_redirect_uris,
             scope,
             auth_method,
             application_type,
@@ -397,6 +706,12 @@ fn client_command(config: &Config, cmd: ClientCommand) -> CliResult {
             if !redirect_uris.is_empty() {
                 set("redirect_uris", json!(redirect_uris));
             }
+            if !post_logout_redirect_uris.is_empty() {
+                set(
+                    "post_logout_redirect_uris",
+                    json!(post_logout_redirect_uris),
+                );
+            }
             if let Some(scope) = scope {
                 set("scope", json!(scope));
             }
@@ -406,7 +721,6 @@ fn client_command(config: &Config, cmd: ClientCommand) -> CliResult {
             if let Some(t) = application_type {
                 set("application_type", json!(t));
             }
-            let policy = server::registration_policy(&config.server);
             let metadata = registration::parse_metadata(&Value::Object(body), &policy)
                 .map_err(|e| e.to_string())?;
             let reg =
@@ -425,31 +739,116 @@ fn client_command(config: &Config, cmd: ClientCommand) -> CliResult {
                         "via": "cli",
                     })),
             );
-            let mut shown = json!({ "client_id": reg.client.id });
-            if let Some(secret) = &reg.secret {
-                shown["client_secret"] = json!(secret.expose());
-            }
-            if let (Value::Object(map), Ok(Value::Object(meta))) =
-                (&mut shown, serde_json::to_value(&reg.client.metadata))
-            {
-                map.extend(meta);
-            }
-            out(&serde_json::to_string_pretty(&shown).map_err(|e| e.to_string())?)
+            let mut shown = client_json(&reg.client);
+            shown["clientSecret"] = reg
+                .secret
+                .as_ref()
+                .map_or(Value::Null, |s| json!(s.expose()));
+            printer.object(&shown)
         }
         ClientCommand::List => {
             let clients = registration::list_clients(&mut conn).map_err(|e| e.to_string())?;
-            out("client_id\tauth_method\tgrant_types\tname")?;
-            for c in clients {
-                let grants: Vec<&str> = c.metadata.grant_types.iter().map(|g| g.as_str()).collect();
-                out(&format!(
-                    "{}\t{}\t{}\t{}",
-                    c.id,
-                    c.metadata.token_endpoint_auth_method.as_str(),
-                    grants.join(","),
-                    c.metadata.client_name.as_deref().unwrap_or("-")
-                ))?;
+            let rows: Vec<Value> = clients.iter().map(client_json).collect();
+            printer.list(
+                &[
+                    "clientId",
+                    "tokenEndpointAuthMethod",
+                    "grantTypes",
+                    "firstParty",
+                    "name",
+                ],
+                &rows,
+            )
+        }
+        ClientCommand::Show { client_id } => {
+            printer.object(&client_json(&find_client(&mut conn, &client_id)?))
+        }
+        ClientCommand::Update {
+            client_id,
+            name,
+            grant_types,
+            redirect_uris,
+            post_logout_redirect_uris,
+            clear_post_logout_redirect_uris,
+            scope,
+            auth_method,
+            application_type,
+            client_uri,
+            logo_uri,
+            first_party,
+        } => {
+            let mut client = find_client(&mut conn, &client_id)?;
+            // The registered metadata as a registration request, with the changes applied,
+            // checked again as a whole by the rules every registration passes.
+            let mut body = serde_json::to_value(&client.metadata).map_err(|e| e.to_string())?;
+            let mut changed = Vec::new();
+            let mut set = |k: &'static str, v: Value| {
+                body[k] = v;
+                changed.push(k);
+            };
+            if let Some(v) = name {
+                set("client_name", json!(v));
             }
-            Ok(())
+            if !grant_types.is_empty() {
+                set("grant_types", json!(grant_types));
+            }
+            if !redirect_uris.is_empty() {
+                set("redirect_uris", json!(redirect_uris));
+            }
+            if !post_logout_redirect_uris.is_empty() {
+                set(
+                    "post_logout_redirect_uris",
+                    json!(post_logout_redirect_uris),
+                );
+            }
+            if clear_post_logout_redirect_uris {
+                set("post_logout_redirect_uris", json!([]));
+            }
+            if let Some(v) = scope {
+                set("scope", json!(v));
+            }
+            if let Some(v) = auth_method {
+                set("token_endpoint_auth_method", json!(v));
+            }
+            if let Some(v) = application_type {
+                set("application_type", json!(v));
+            }
+            if let Some(v) = client_uri {
+                set("client_uri", json!(v));
+            }
+            if let Some(v) = logo_uri {
+                set("logo_uri", json!(v));
+            }
+            if let Some(v) = first_party {
+                client.first_party = v;
+                changed.push("first_party");
+            }
+            if changed.is_empty() {
+                return Err("nothing to change: give at least one option (see --help)".into());
+            }
+            let metadata =
+                registration::parse_metadata(&body, &policy).map_err(|e| e.to_string())?;
+            let (client, secret) = registration::update_client(&mut conn, client, metadata, now)
+                .map_err(|e| e.to_string())?;
+            server::invalidate::publish(&mut conn, server::invalidate::Change::Client(&client.id));
+            server::audit::record(
+                &mut conn,
+                now,
+                server::audit::Event::new("client.updated")
+                    .actor(Some(&client.id))
+                    .detail(json!({
+                        "client_id": client.id,
+                        "changed": changed,
+                        "redirect_uris": client.metadata.redirect_uris,
+                        "post_logout_redirect_uris": client.metadata.post_logout_redirect_uris,
+                        "via": "cli",
+                    })),
+            );
+            let mut shown = client_json(&client);
+            if let Some(secret) = &secret {
+                shown["clientSecret"] = json!(secret.expose());
+            }
+            printer.object(&shown)
         }
         ClientCommand::Delete { client_id } => {
             if registration::delete_client(&mut conn, &client_id).map_err(|e| e.to_string())? {
@@ -464,7 +863,10 @@ fn client_command(config: &Config, cmd: ClientCommand) -> CliResult {
                         .actor(Some(&client_id))
                         .detail(json!({ "client_id": client_id, "via": "cli" })),
                 );
-                out(&format!("deleted {client_id}"))
+                printer.done(
+                    &json!({ "clientId": client_id, "deleted": true }),
+                    &format!("deleted {client_id}"),
+                )
             } else {
                 Err(format!("no client {client_id}"))
             }
@@ -475,14 +877,21 @@ fn client_command(config: &Config, cmd: ClientCommand) -> CliResult {
             }
             let token = registration::create_initial_access_token(&mut conn, now, expires_in, uses)
                 .map_err(|e| e.to_string())?;
-            out(token.expose())
+            printer.done(
+                &json!({
+                    "token": token.expose(),
+                    "expiresAt": output::time(now + expires_in),
+                    "uses": uses,
+                }),
+                token.expose(),
+            )
         }
     }
 }
 
-fn keys_command(config: &Config, cmd: KeysCommand) -> CliResult {
-    let store = migrate(config)?;
-    let mut conn = store.conn().map_err(|e| e.to_string())?;
+fn keys_command(store: &Store, cmd: KeysCommand, output: OutputArgs) -> CliResult {
+    let printer = Printer::new(output.output);
+    let mut conn = conn_of(store)?;
     let now = SystemClock.now();
     match cmd {
         KeysCommand::Rotate { alg } => {
@@ -493,32 +902,49 @@ fn keys_command(config: &Config, cmd: KeysCommand) -> CliResult {
                         .ok_or_else(|| format!("{name:?}: expected ES256, RS256 or EdDSA"))?,
                 ],
             };
+            let mut rows = Vec::new();
             for alg in algs {
                 let kid = tokens::rotate_key(&mut conn, alg, now).map_err(|e| e.to_string())?;
                 server::invalidate::publish(&mut conn, server::invalidate::Change::SigningKeys);
-                out(&format!("{alg}\t{kid}"))?;
+                rows.push(
+                    json!({ "alg": alg.to_string(), "kid": kid, "createdAt": output::time(now) }),
+                );
             }
-            Ok(())
+            printer.list(&["alg", "kid"], &rows)
         }
         KeysCommand::List => {
-            out("kid\talg\tcreated_at\tretired_at")?;
-            for k in tokens::list_keys(&mut conn).map_err(|e| e.to_string())? {
-                let retired = k
-                    .retired_at
-                    .map_or_else(|| "-".to_owned(), |t| t.to_string());
-                out(&format!(
-                    "{}\t{}\t{}\t{}",
-                    k.kid, k.alg, k.created_at, retired
-                ))?;
-            }
-            Ok(())
+            let rows: Vec<Value> = tokens::list_keys(&mut conn)
+                .map_err(|e| e.to_string())?
+                .iter()
+                .map(|k| {
+                    json!({
+                        "kid": k.kid,
+                        "alg": k.alg.to_string(),
+                        "createdAt": output::time(k.created_at),
+                        "retiredAt": output::opt_time(k.retired_at),
+                    })
+                })
+                .collect();
+            printer.list(&["kid", "alg", "createdAt", "retiredAt"], &rows)
         }
     }
 }
 
-fn user_command(config: &Config, cmd: UserCommand) -> CliResult {
-    let store = migrate(config)?;
-    let mut conn = store.conn().map_err(|e| e.to_string())?;
+fn user_json(u: &accounts::User, org_ids: &[String]) -> Value {
+    json!({
+        "id": u.id,
+        "email": u.email,
+        "name": u.name,
+        "emailVerified": u.email_verified,
+        "disabled": u.disabled,
+        "organizationIds": org_ids,
+        "createdAt": output::time(u.created_at),
+    })
+}
+
+fn user_command(store: &Store, cmd: UserCommand, output: OutputArgs) -> CliResult {
+    let printer = Printer::new(output.output);
+    let mut conn = conn_of(store)?;
     let now = SystemClock.now();
     match cmd {
         UserCommand::Create {
@@ -541,32 +967,43 @@ fn user_command(config: &Config, cmd: UserCommand) -> CliResult {
             let anyone = accounts::SignupPolicy::default();
             let (user, org) = accounts::signup(&mut conn, &anyone, &new, None, &hasher, now)
                 .map_err(|e| e.to_string())?;
-            out(&format!("{}\t{}\t{}", user.id, user.email, org.id))?;
+            let mut shown = user_json(&user, std::slice::from_ref(&org.id));
+            shown["organizationId"] = json!(org.id);
             if generated {
-                out(&format!("password: {password}"))?;
+                shown["password"] = json!(password);
             }
-            Ok(())
+            printer.object(&shown)
         }
         UserCommand::List => {
-            out("id\temail\tname\tverified\tdisabled")?;
-            for u in accounts::list_users(&mut conn).map_err(|e| e.to_string())? {
-                out(&format!(
-                    "{}\t{}\t{}\t{}\t{}",
-                    u.id, u.email, u.name, u.email_verified, u.disabled
-                ))?;
-            }
-            Ok(())
+            let mut orgs = accounts::org_ids_by_user(&mut conn).map_err(|e| e.to_string())?;
+            let rows: Vec<Value> = accounts::list_users(&mut conn)
+                .map_err(|e| e.to_string())?
+                .iter()
+                .map(|u| user_json(u, &orgs.remove(&u.id).unwrap_or_default()))
+                .collect();
+            printer.list(
+                &[
+                    "id",
+                    "email",
+                    "name",
+                    "emailVerified",
+                    "disabled",
+                    "organizationIds",
+                ],
+                &rows,
+            )
         }
         UserCommand::Disable { email, enable } => {
-            let user = accounts::find_user_by_email(&mut conn, &email)
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no user {email}"))?;
+            let user = find_user(&mut conn, &email)?;
             accounts::set_disabled(&mut conn, &user.id, !enable, now).map_err(|e| e.to_string())?;
-            out(&format!(
-                "{} {}",
-                if enable { "enabled" } else { "disabled" },
-                user.email
-            ))
+            printer.done(
+                &json!({ "id": user.id, "email": user.email, "disabled": !enable }),
+                &format!(
+                    "{} {}",
+                    if enable { "enabled" } else { "disabled" },
+                    user.email
+                ),
+            )
         }
         UserCommand::SetPassword { email } => {
             let user = find_user(&mut conn, &email)?;
@@ -581,26 +1018,38 @@ fn user_command(config: &Config, cmd: UserCommand) -> CliResult {
             })
             .map_err(|e| e.to_string())?;
             record_user_event(&mut conn, now, "password_set", &user.id, json!({}));
-            out(&format!(
-                "password set for {}; every session and refresh token ended",
-                user.email
-            ))
+            printer.done(
+                &json!({ "id": user.id, "email": user.email, "passwordSet": true }),
+                &format!(
+                    "password set for {}; every session and refresh token ended",
+                    user.email
+                ),
+            )
         }
         UserCommand::ResetMfa { email } => {
             let user = find_user(&mut conn, &email)?;
             let had = accounts::reset_second_factors_as_operator(&mut conn, &user.id)
                 .map_err(|e| e.to_string())?;
-            if !had {
-                return out(&format!("{} has no second factor", user.email));
+            if had {
+                record_user_event(&mut conn, now, "mfa_reset", &user.id, json!({}));
             }
-            record_user_event(&mut conn, now, "mfa_reset", &user.id, json!({}));
-            out(&format!("removed the second factors of {}", user.email))
+            printer.done(
+                &json!({ "id": user.id, "email": user.email, "removed": had }),
+                &if had {
+                    format!("removed the second factors of {}", user.email)
+                } else {
+                    format!("{} has no second factor", user.email)
+                },
+            )
         }
         UserCommand::VerifyEmail { email } => {
             let user = find_user(&mut conn, &email)?;
             accounts::mark_email_verified(&mut conn, &user.id, now).map_err(|e| e.to_string())?;
             record_user_event(&mut conn, now, "email_verified", &user.id, json!({}));
-            out(&format!("{} is verified", user.email))
+            printer.done(
+                &json!({ "id": user.id, "email": user.email, "emailVerified": true }),
+                &format!("{} is verified", user.email),
+            )
         }
         UserCommand::Delete { email } => {
             let user = find_user(&mut conn, &email)?;
@@ -626,11 +1075,19 @@ fn user_command(config: &Config, cmd: UserCommand) -> CliResult {
                 &user.id,
                 json!({ "organizationsDeleted": deleted.orgs_deleted }),
             );
-            out(&format!("deleted {}", user.email))?;
-            for org in deleted.orgs_deleted {
-                out(&format!("deleted organization {org}"))?;
+            let mut sentence = format!("deleted {}", user.email);
+            for org in &deleted.orgs_deleted {
+                sentence.push_str(&format!("\ndeleted organization {org}"));
             }
-            Ok(())
+            printer.done(
+                &json!({
+                    "id": user.id,
+                    "email": user.email,
+                    "deleted": true,
+                    "organizationsDeleted": deleted.orgs_deleted,
+                }),
+                &sentence,
+            )
         }
     }
 }
@@ -669,10 +1126,89 @@ fn password_from_stdin() -> Result<String, String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
-fn apikey_command(config: &Config, cmd: ApiKeyCommand) -> CliResult {
-    let store = migrate(config)?;
-    let mut conn = store.conn().map_err(|e| e.to_string())?;
+fn find_org(conn: &mut store::Conn, id: &str) -> Result<accounts::Org, String> {
+    accounts::find_org(conn, id)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no organization {id}"))
+}
+
+fn org_command(store: &Store, cmd: OrgCommand, output: OutputArgs) -> CliResult {
+    let printer = Printer::new(output.output);
+    let mut conn = conn_of(store)?;
+    match cmd {
+        OrgCommand::List => {
+            let rows: Vec<Value> = accounts::list_orgs(&mut conn)
+                .map_err(|e| e.to_string())?
+                .iter()
+                .map(|(o, members)| {
+                    json!({
+                        "id": o.id,
+                        "name": o.name,
+                        "members": members,
+                        "requireMfa": o.require_mfa,
+                        "createdAt": output::time(o.created_at),
+                    })
+                })
+                .collect();
+            printer.list(&["id", "name", "members", "requireMfa", "createdAt"], &rows)
+        }
+        OrgCommand::Show { id } => {
+            let org = find_org(&mut conn, &id)?;
+            let members = accounts::members(&mut conn, &org.id).map_err(|e| e.to_string())?;
+            let keys = apikeys::list_keys(&mut conn, &org.id).map_err(|e| e.to_string())?;
+            let agents = apikeys::list_agents(&mut conn, &org.id).map_err(|e| e.to_string())?;
+            printer.object(&json!({
+                "id": org.id,
+                "name": org.name,
+                "requireMfa": org.require_mfa,
+                "createdAt": output::time(org.created_at),
+                "apiKeys": keys.iter().filter(|k| k.revoked_at.is_none()).count(),
+                "agents": agents.len(),
+                "members": members.iter().map(|m| json!({
+                    "userId": m.user_id,
+                    "email": m.email,
+                    "name": m.name,
+                    "role": m.role.as_str(),
+                    "joinedAt": output::time(m.joined_at),
+                })).collect::<Vec<_>>(),
+            }))
+        }
+    }
+}
+
+/// An API key as the command line shows it: never its secret (only `prefix`, its first
+/// characters).
+fn key_json(k: &apikeys::ApiKey) -> Value {
+    json!({
+        "id": k.id,
+        "organizationId": k.org_id,
+        "name": k.name,
+        "scopes": k.scopes,
+        "prefix": k.prefix,
+        "createdBy": k.created_by,
+        "createdAt": output::time(k.created_at),
+        "expiresAt": output::opt_time(k.expires_at),
+        "lastUsedAt": output::opt_time(k.last_used_at),
+        "revokedAt": output::opt_time(k.revoked_at),
+    })
+}
+
+fn find_key(conn: &mut store::Conn, id: &str) -> Result<apikeys::ApiKey, String> {
+    apikeys::find_key_by_id(conn, id)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no API key {id}"))
+}
+
+fn apikey_command(store: &Store, cmd: ApiKeyCommand, output: OutputArgs) -> CliResult {
+    let printer = Printer::new(output.output);
+    let mut conn = conn_of(store)?;
     let now = SystemClock.now();
+    let cli_event = |kind: &'static str, org: &str, detail: Value| {
+        server::audit::Event::new(kind)
+            .actor(Some("cli"))
+            .org(org)
+            .detail(detail)
+    };
     match cmd {
         ApiKeyCommand::Create {
             org,
@@ -680,9 +1216,7 @@ fn apikey_command(config: &Config, cmd: ApiKeyCommand) -> CliResult {
             name,
             expires_in,
         } => {
-            accounts::find_org(&mut conn, &org)
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no organization {org}"))?;
+            find_org(&mut conn, &org)?;
             // Operators act as owners: `*` is allowed.
             apikeys::check_key_scopes(&scopes, true).map_err(|e| e.to_string())?;
             let new = apikeys::NewKey {
@@ -694,14 +1228,176 @@ fn apikey_command(config: &Config, cmd: ApiKeyCommand) -> CliResult {
             };
             let (key, secret) =
                 apikeys::create_key(&mut conn, &new, now).map_err(|e| e.to_string())?;
-            out(&format!("{}\t{}", key.id, secret.expose()))
+            server::audit::record(
+                &mut conn,
+                now,
+                cli_event(
+                    "api_key.created",
+                    &org,
+                    json!({ "key_id": key.id, "scopes": key.scopes, "via": "cli" }),
+                ),
+            );
+            let mut shown = key_json(&key);
+            shown["key"] = json!(secret.expose());
+            printer.object(&shown)
+        }
+        ApiKeyCommand::List { org } => {
+            find_org(&mut conn, &org)?;
+            let rows: Vec<Value> = apikeys::list_keys(&mut conn, &org)
+                .map_err(|e| e.to_string())?
+                .iter()
+                .map(key_json)
+                .collect();
+            printer.list(
+                &["id", "name", "prefix", "scopes", "expiresAt", "revokedAt"],
+                &rows,
+            )
+        }
+        ApiKeyCommand::Revoke { id } => {
+            let key = find_key(&mut conn, &id)?;
+            let key =
+                apikeys::revoke_key(&mut conn, &key.org_id, &id, now).map_err(|e| e.to_string())?;
+            server::invalidate::publish(&mut conn, server::invalidate::Change::ApiKey(&key.id));
+            server::audit::record(
+                &mut conn,
+                now,
+                cli_event(
+                    "api_key.revoked",
+                    &key.org_id,
+                    json!({ "key_id": key.id, "via": "cli" }),
+                ),
+            );
+            printer.done(&key_json(&key), &format!("revoked {}", key.id))
+        }
+        ApiKeyCommand::Rotate { id, overlap } => {
+            let key = find_key(&mut conn, &id)?;
+            let (key, secret) = apikeys::rotate_key(&mut conn, &key.org_id, &id, overlap, now)
+                .map_err(|e| e.to_string())?;
+            server::invalidate::publish(&mut conn, server::invalidate::Change::ApiKey(&key.id));
+            server::audit::record(
+                &mut conn,
+                now,
+                cli_event(
+                    "api_key.rotated",
+                    &key.org_id,
+                    json!({ "key_id": key.id, "overlap_seconds": overlap, "via": "cli" }),
+                ),
+            );
+            let mut shown = key_json(&key);
+            shown["key"] = json!(secret.expose());
+            printer.object(&shown)
         }
     }
 }
 
-fn master_key_command(config: &Config, cmd: MasterKeyCommand) -> CliResult {
-    let store = migrate(config)?;
-    let mut conn = store.conn().map_err(|e| e.to_string())?;
+fn agent_json(a: &apikeys::Agent) -> Value {
+    json!({
+        "id": a.id,
+        "organizationId": a.org_id,
+        "name": a.name,
+        "scopes": a.scopes,
+        "createdAt": output::time(a.created_at),
+        "updatedAt": output::time(a.updated_at),
+    })
+}
+
+fn find_agent(conn: &mut store::Conn, id: &str) -> Result<apikeys::Agent, String> {
+    apikeys::find_agent(conn, id)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no agent {id}"))
+}
+
+fn agent_command(store: &Store, cmd: AgentCommand, output: OutputArgs) -> CliResult {
+    let printer = Printer::new(output.output);
+    let mut conn = conn_of(store)?;
+    let now = SystemClock.now();
+    let cli_event = |kind: &'static str, org: &str, detail: Value| {
+        server::audit::Event::new(kind)
+            .actor(Some("cli"))
+            .org(org)
+            .detail(detail)
+    };
+    match cmd {
+        AgentCommand::Create { org, name, scopes } => {
+            find_org(&mut conn, &org)?;
+            let agent = apikeys::create_agent(&mut conn, &org, &name, &scopes, now)
+                .map_err(|e| e.to_string())?;
+            server::audit::record(
+                &mut conn,
+                now,
+                cli_event(
+                    "agent.created",
+                    &org,
+                    json!({ "agent_id": agent.id, "name": agent.name, "scopes": agent.scopes, "via": "cli" }),
+                ),
+            );
+            printer.object(&agent_json(&agent))
+        }
+        AgentCommand::List { org } => {
+            find_org(&mut conn, &org)?;
+            let rows: Vec<Value> = apikeys::list_agents(&mut conn, &org)
+                .map_err(|e| e.to_string())?
+                .iter()
+                .map(agent_json)
+                .collect();
+            printer.list(&["id", "name", "scopes", "createdAt"], &rows)
+        }
+        AgentCommand::Update { id, name, scopes } => {
+            if name.is_none() && scopes.is_empty() {
+                return Err("nothing to change: give --name or --scope".into());
+            }
+            let agent = find_agent(&mut conn, &id)?;
+            let scopes = (!scopes.is_empty()).then_some(scopes);
+            let updated = apikeys::update_agent(
+                &mut conn,
+                &agent.org_id,
+                &id,
+                name.as_deref(),
+                scopes.as_deref(),
+                now,
+            )
+            .map_err(|e| e.to_string())?;
+            server::invalidate::publish(&mut conn, server::invalidate::Change::Agent(&id));
+            server::audit::record(
+                &mut conn,
+                now,
+                cli_event(
+                    "agent.updated",
+                    &updated.org_id,
+                    json!({ "agent_id": updated.id, "name": updated.name, "scopes": updated.scopes, "via": "cli" }),
+                ),
+            );
+            printer.object(&agent_json(&updated))
+        }
+        AgentCommand::Delete { id } => {
+            let agent = find_agent(&mut conn, &id)?;
+            apikeys::delete_agent(&mut conn, &agent.org_id, &id).map_err(|e| e.to_string())?;
+            server::invalidate::publish(&mut conn, server::invalidate::Change::Agent(&id));
+            server::audit::record(
+                &mut conn,
+                now,
+                cli_event(
+                    "agent.deleted",
+                    &agent.org_id,
+                    json!({ "agent_id": id, "via": "cli" }),
+                ),
+            );
+            printer.done(
+                &json!({ "id": id, "deleted": true }),
+                &format!("deleted {id}"),
+            )
+        }
+    }
+}
+
+fn master_key_command(
+    config: &Config,
+    store: &Store,
+    cmd: MasterKeyCommand,
+    output: OutputArgs,
+) -> CliResult {
+    let printer = Printer::new(output.output);
+    let mut conn = conn_of(store)?;
     match cmd {
         MasterKeyCommand::Rotate { new_key_file } => {
             let old = config
@@ -713,9 +1409,12 @@ fn master_key_command(config: &Config, cmd: MasterKeyCommand) -> CliResult {
                 .map_err(|e| format!("cannot read {}: {e}", new_key_file.display()))?;
             let new = gateway::MasterKey::parse(&raw).map_err(|e| format!("the new key: {e}"))?;
             let count = gateway::reseal_all(&mut conn, old, &new).map_err(|e| e.to_string())?;
-            out(&format!(
-                "re-encrypted {count} credentials; restart every instance with the new key"
-            ))
+            printer.done(
+                &json!({ "reencrypted": count }),
+                &format!(
+                    "re-encrypted {count} credentials; restart every instance with the new key"
+                ),
+            )
         }
     }
 }

@@ -12,6 +12,7 @@
 //! - Every failure ends in one line on stderr and a non-zero exit code, never a panic trace.
 
 mod cli;
+mod output;
 mod settings;
 mod telemetry;
 

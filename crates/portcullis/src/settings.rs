@@ -15,21 +15,15 @@ use url::Url;
 /// The settings file read when `PORTCULLIS_CONFIG` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "portcullis.toml";
 
-/// Every setting, as flags and environment variables. `portcullis --help` prints this list.
+/// The settings every command needs: where the database is, the settings file, logging. They
+/// are global flags (`portcullis --database-url … user list` and `portcullis user list
+/// --database-url …` both work) and are listed by every command's `--help`.
 #[derive(Debug, Clone, Default, Args)]
-pub struct SettingsArgs {
+pub struct CommonArgs {
     /// Settings file (TOML, keys as the flags with `_` for `-`) [default: portcullis.toml in the
     /// working directory, when present]
     #[arg(long, env = "PORTCULLIS_CONFIG", global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-
-    /// Address to listen on [default: 127.0.0.1:8080]
-    #[arg(long, env = "PORTCULLIS_BIND", global = true, value_name = "HOST:PORT")]
-    pub bind: Option<String>,
-
-    /// Public base URL of this server, the `iss` of every token [default: http://127.0.0.1:8080]
-    #[arg(long, env = "PORTCULLIS_ISSUER", global = true, value_name = "URL")]
-    pub issuer: Option<String>,
 
     /// sqlite://path/to/file.db or postgres://user:password@host/db [default:
     /// sqlite://data/portcullis.db, relative to the working directory]
@@ -60,7 +54,7 @@ pub struct SettingsArgs {
     pub log_format: Option<String>,
 
     /// Log filter, e.g. `info` or `info,portcullis::access=debug` for one line per request
-    /// [default: info]
+    /// [default: info for `serve`, warn for the other commands]
     #[arg(
         long,
         env = "PORTCULLIS_LOG_LEVEL",
@@ -69,163 +63,117 @@ pub struct SettingsArgs {
     )]
     pub log_level: Option<String>,
 
+    /// Log at info level (commands other than `serve` log only warnings and errors by default)
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+/// Every setting. The server's own are flags of `portcullis serve` (and its `--help`); the
+/// other commands read them from the environment and the settings file only. The settings of
+/// [`CommonArgs`] are skipped here (they are global flags) and copied in by
+/// [`SettingsArgs::with_common`].
+#[derive(Debug, Clone, Default, Args)]
+pub struct SettingsArgs {
+    #[arg(skip)]
+    pub config: Option<PathBuf>,
+    #[arg(skip)]
+    pub database_url: Option<String>,
+    #[arg(skip)]
+    pub database_pool_size: Option<u32>,
+    #[arg(skip)]
+    pub log_format: Option<String>,
+    #[arg(skip)]
+    pub log_level: Option<String>,
+
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "PORTCULLIS_BIND", value_name = "HOST:PORT")]
+    pub bind: Option<String>,
+
+    /// Public base URL of this server, the `iss` of every token [default: http://127.0.0.1:8080]
+    #[arg(long, env = "PORTCULLIS_ISSUER", value_name = "URL")]
+    pub issuer: Option<String>,
+
     /// HTTP worker threads [default: the number of CPU cores]
-    #[arg(long, env = "PORTCULLIS_WORKERS", global = true, value_name = "N")]
+    #[arg(long, env = "PORTCULLIS_WORKERS", value_name = "N")]
     pub workers: Option<usize>,
 
     /// Seconds in-flight requests get to finish after SIGTERM or SIGINT [default: 30]
-    #[arg(
-        long,
-        env = "PORTCULLIS_SHUTDOWN_TIMEOUT",
-        global = true,
-        value_name = "SECONDS"
-    )]
+    #[arg(long, env = "PORTCULLIS_SHUTDOWN_TIMEOUT", value_name = "SECONDS")]
     pub shutdown_timeout: Option<u64>,
 
     /// Lifetime of access tokens in seconds [default: 3600]
-    #[arg(
-        long,
-        env = "PORTCULLIS_ACCESS_TOKEN_TTL",
-        global = true,
-        value_name = "SECONDS"
-    )]
+    #[arg(long, env = "PORTCULLIS_ACCESS_TOKEN_TTL", value_name = "SECONDS")]
     pub access_token_ttl: Option<i64>,
 
     /// Signature algorithm of access tokens: ES256, RS256 or EdDSA [default: ES256]
-    #[arg(
-        long,
-        env = "PORTCULLIS_ACCESS_TOKEN_ALG",
-        global = true,
-        value_name = "ALG"
-    )]
+    #[arg(long, env = "PORTCULLIS_ACCESS_TOKEN_ALG", value_name = "ALG")]
     pub access_token_alg: Option<String>,
 
     /// `aud` of access tokens requested without a `resource` [default: the issuer]
-    #[arg(
-        long,
-        env = "PORTCULLIS_DEFAULT_AUDIENCE",
-        global = true,
-        value_name = "URI"
-    )]
+    #[arg(long, env = "PORTCULLIS_DEFAULT_AUDIENCE", value_name = "URI")]
     pub default_audience: Option<String>,
 
     /// Dynamic client registration: `open`, `token` (an initial access token from
     /// `portcullis client token` is required) or `closed` [default: open]
-    #[arg(
-        long,
-        env = "PORTCULLIS_REGISTRATION",
-        global = true,
-        value_name = "POLICY"
-    )]
+    #[arg(long, env = "PORTCULLIS_REGISTRATION", value_name = "POLICY")]
     pub registration: Option<String>,
 
     /// Scopes clients may register, space-separated [default: "openid profile email
     /// offline_access"]
-    #[arg(long, env = "PORTCULLIS_SCOPES", global = true, value_name = "SCOPES")]
+    #[arg(long, env = "PORTCULLIS_SCOPES", value_name = "SCOPES")]
     pub scopes: Option<String>,
 
     /// Seconds an instance keeps the signing keys in memory before reloading them from the
     /// database (a key rotated elsewhere signs here after at most this long, even if the
     /// instances' PostgreSQL notice is lost) [default: 30]
-    #[arg(
-        long,
-        env = "PORTCULLIS_KEYS_REFRESH",
-        global = true,
-        value_name = "SECONDS"
-    )]
+    #[arg(long, env = "PORTCULLIS_KEYS_REFRESH", value_name = "SECONDS")]
     pub keys_refresh: Option<i64>,
 
     /// Longest life of a browser session, in seconds [default: 604800, 7 days]
-    #[arg(
-        long,
-        env = "PORTCULLIS_SESSION_TTL",
-        global = true,
-        value_name = "SECONDS"
-    )]
+    #[arg(long, env = "PORTCULLIS_SESSION_TTL", value_name = "SECONDS")]
     pub session_ttl: Option<i64>,
 
     /// A browser session unused this many seconds ends [default: 86400, 1 day]
-    #[arg(
-        long,
-        env = "PORTCULLIS_SESSION_IDLE_TIMEOUT",
-        global = true,
-        value_name = "SECONDS"
-    )]
+    #[arg(long, env = "PORTCULLIS_SESSION_IDLE_TIMEOUT", value_name = "SECONDS")]
     pub session_idle_timeout: Option<i64>,
 
     /// Lifetime of refresh tokens, in seconds [default: 2592000, 30 days]
-    #[arg(
-        long,
-        env = "PORTCULLIS_REFRESH_TOKEN_TTL",
-        global = true,
-        value_name = "SECONDS"
-    )]
+    #[arg(long, env = "PORTCULLIS_REFRESH_TOKEN_TTL", value_name = "SECONDS")]
     pub refresh_token_ttl: Option<i64>,
 
     /// Seconds after a refresh token's rotation during which presenting it again gets another
     /// new token instead of revoking its family (for a lost response) [default: 0, off]
-    #[arg(
-        long,
-        env = "PORTCULLIS_REFRESH_GRACE",
-        global = true,
-        value_name = "SECONDS"
-    )]
+    #[arg(long, env = "PORTCULLIS_REFRESH_GRACE", value_name = "SECONDS")]
     pub refresh_grace: Option<i64>,
 
     /// Enable the legacy password grant for clients that register it (also served at
     /// `POST /Token`) [default: false]
-    #[arg(
-        long,
-        env = "PORTCULLIS_PASSWORD_GRANT",
-        global = true,
-        value_name = "BOOL"
-    )]
+    #[arg(long, env = "PORTCULLIS_PASSWORD_GRANT", value_name = "BOOL")]
     pub password_grant: Option<bool>,
 
     /// Seconds an instance trusts a verified API key before checking it again (a key revoked
     /// elsewhere is refused within this time even if the instances' PostgreSQL notice is lost)
     /// [default: 10]
-    #[arg(
-        long,
-        env = "PORTCULLIS_API_KEY_CACHE",
-        global = true,
-        value_name = "SECONDS"
-    )]
+    #[arg(long, env = "PORTCULLIS_API_KEY_CACHE", value_name = "SECONDS")]
     pub api_key_cache: Option<i64>,
 
     /// Sign-in attempts per client IP per minute (sign-in page, JSON login, password grant);
     /// 0 turns the limit off [default: 30]
-    #[arg(
-        long,
-        env = "PORTCULLIS_RATE_LIMIT_LOGIN",
-        global = true,
-        value_name = "PER_MINUTE"
-    )]
+    #[arg(long, env = "PORTCULLIS_RATE_LIMIT_LOGIN", value_name = "PER_MINUTE")]
     pub rate_limit_login: Option<u32>,
 
     /// Sign-ups per client IP per minute (page and JSON); 0 turns the limit off [default: 10]
-    #[arg(
-        long,
-        env = "PORTCULLIS_RATE_LIMIT_SIGNUP",
-        global = true,
-        value_name = "PER_MINUTE"
-    )]
+    #[arg(long, env = "PORTCULLIS_RATE_LIMIT_SIGNUP", value_name = "PER_MINUTE")]
     pub rate_limit_signup: Option<u32>,
 
     /// Token endpoint requests per client IP per minute; 0 turns the limit off [default: 3000]
-    #[arg(
-        long,
-        env = "PORTCULLIS_RATE_LIMIT_TOKEN",
-        global = true,
-        value_name = "PER_MINUTE"
-    )]
+    #[arg(long, env = "PORTCULLIS_RATE_LIMIT_TOKEN", value_name = "PER_MINUTE")]
     pub rate_limit_token: Option<u32>,
 
     /// Token endpoint requests per client id per minute; 0 turns the limit off [default: 3000]
     #[arg(
         long,
         env = "PORTCULLIS_RATE_LIMIT_TOKEN_PER_CLIENT",
-        global = true,
         value_name = "PER_MINUTE"
     )]
     pub rate_limit_token_per_client: Option<u32>,
@@ -235,7 +183,6 @@ pub struct SettingsArgs {
     #[arg(
         long,
         env = "PORTCULLIS_RATE_LIMIT_REGISTRATION",
-        global = true,
         value_name = "PER_MINUTE"
     )]
     pub rate_limit_registration: Option<u32>,
@@ -243,12 +190,7 @@ pub struct SettingsArgs {
     /// Seconds an instance keeps a registered client in memory before reading it again (a
     /// client changed or deleted elsewhere is seen within this time even if the instances'
     /// PostgreSQL notice is lost) [default: 10]
-    #[arg(
-        long,
-        env = "PORTCULLIS_CLIENT_CACHE",
-        global = true,
-        value_name = "SECONDS"
-    )]
+    #[arg(long, env = "PORTCULLIS_CLIENT_CACHE", value_name = "SECONDS")]
     pub client_cache: Option<i64>,
 
     /// The gateway's master key: 64 hex characters or base64 of 32 bytes. Without one (or a
@@ -256,19 +198,13 @@ pub struct SettingsArgs {
     #[arg(
         long,
         env = "PORTCULLIS_MASTER_KEY",
-        global = true,
         value_name = "KEY",
         hide_env_values = true
     )]
     pub master_key: Option<String>,
 
     /// A file holding the master key (instead of PORTCULLIS_MASTER_KEY)
-    #[arg(
-        long,
-        env = "PORTCULLIS_MASTER_KEY_FILE",
-        global = true,
-        value_name = "FILE"
-    )]
+    #[arg(long, env = "PORTCULLIS_MASTER_KEY_FILE", value_name = "FILE")]
     pub master_key_file: Option<PathBuf>,
 
     /// The keys that seal secrets kept at rest (TOTP secrets): `ID:KEY` entries, comma or space
@@ -277,7 +213,6 @@ pub struct SettingsArgs {
     #[arg(
         long,
         env = "PORTCULLIS_ENCRYPTION_KEYS",
-        global = true,
         value_name = "KEYS",
         hide_env_values = true
     )]
@@ -286,86 +221,46 @@ pub struct SettingsArgs {
     /// A file holding the encryption keys (instead of PORTCULLIS_ENCRYPTION_KEYS), made with a
     /// new key on first start if missing [default: `encryption.keys` beside the SQLite
     /// database; none on PostgreSQL, where TOTP needs PORTCULLIS_ENCRYPTION_KEYS]
-    #[arg(
-        long,
-        env = "PORTCULLIS_ENCRYPTION_KEYS_FILE",
-        global = true,
-        value_name = "FILE"
-    )]
+    #[arg(long, env = "PORTCULLIS_ENCRYPTION_KEYS_FILE", value_name = "FILE")]
     pub encryption_keys_file: Option<PathBuf>,
 
     /// Let the gateway reach private, loopback and link-local addresses and plain-http
     /// upstreams (for tests; never in production) [default: false]
-    #[arg(
-        long,
-        env = "PORTCULLIS_GATEWAY_ALLOW_PRIVATE",
-        global = true,
-        value_name = "BOOL"
-    )]
+    #[arg(long, env = "PORTCULLIS_GATEWAY_ALLOW_PRIVATE", value_name = "BOOL")]
     pub gateway_allow_private: Option<bool>,
 
     /// Seconds the gateway waits for an upstream's response head [default: 60]
-    #[arg(
-        long,
-        env = "PORTCULLIS_GATEWAY_TIMEOUT",
-        global = true,
-        value_name = "SECONDS"
-    )]
+    #[arg(long, env = "PORTCULLIS_GATEWAY_TIMEOUT", value_name = "SECONDS")]
     pub gateway_timeout: Option<i64>,
 
     /// Largest request body the gateway forwards, in bytes [default: 10485760]
-    #[arg(
-        long,
-        env = "PORTCULLIS_GATEWAY_MAX_BODY",
-        global = true,
-        value_name = "BYTES"
-    )]
+    #[arg(long, env = "PORTCULLIS_GATEWAY_MAX_BODY", value_name = "BYTES")]
     pub gateway_max_body: Option<u64>,
 
     /// Deprecated alias: `true` trusts loopback and the private ranges (127.0.0.0/8, ::1,
     /// 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7) as proxies; prefer
     /// PORTCULLIS_TRUSTED_PROXIES [default: false]
-    #[arg(
-        long,
-        env = "PORTCULLIS_TRUST_PROXY",
-        global = true,
-        value_name = "BOOL"
-    )]
+    #[arg(long, env = "PORTCULLIS_TRUST_PROXY", value_name = "BOOL")]
     pub trust_proxy: Option<bool>,
 
     /// Proxies whose X-Forwarded-For / Forwarded is believed: CIDR ranges or addresses,
     /// separated by commas or spaces. The client IP is the rightmost address in those headers
     /// that is not in this list [default: none, the TCP peer is the client]
-    #[arg(
-        long,
-        env = "PORTCULLIS_TRUSTED_PROXIES",
-        global = true,
-        value_name = "CIDRS"
-    )]
+    #[arg(long, env = "PORTCULLIS_TRUSTED_PROXIES", value_name = "CIDRS")]
     pub trusted_proxies: Option<String>,
 
     /// Who may make an account themselves: `open`, `invite` (only by accepting an invite) or
     /// `closed` (operators make accounts; invites still work) [default: open]
-    #[arg(long, env = "PORTCULLIS_SIGNUP", global = true, value_name = "POLICY")]
+    #[arg(long, env = "PORTCULLIS_SIGNUP", value_name = "POLICY")]
     pub signup: Option<String>,
 
     /// Email domains that may sign up, separated by commas or spaces (subdomains included);
     /// invites are not limited by it [default: any]
-    #[arg(
-        long,
-        env = "PORTCULLIS_SIGNUP_DOMAINS",
-        global = true,
-        value_name = "DOMAINS"
-    )]
+    #[arg(long, env = "PORTCULLIS_SIGNUP_DOMAINS", value_name = "DOMAINS")]
     pub signup_domains: Option<String>,
 
     /// Refuse sign-in until the user has verified their email address [default: false]
-    #[arg(
-        long,
-        env = "PORTCULLIS_REQUIRE_VERIFIED_EMAIL",
-        global = true,
-        value_name = "BOOL"
-    )]
+    #[arg(long, env = "PORTCULLIS_REQUIRE_VERIFIED_EMAIL", value_name = "BOOL")]
     pub require_verified_email: Option<bool>,
 
     /// Outgoing mail server: smtp://[user:password@]host[:port] (STARTTLS when offered;
@@ -374,7 +269,6 @@ pub struct SettingsArgs {
     #[arg(
         long,
         env = "PORTCULLIS_SMTP_URL",
-        global = true,
         value_name = "URL",
         hide_env_values = true
     )]
@@ -382,32 +276,41 @@ pub struct SettingsArgs {
 
     /// The From of outgoing mail, `Name <address>` or `address` [default: "<brand> <noreply@the
     /// issuer's host>"]
-    #[arg(
-        long,
-        env = "PORTCULLIS_MAIL_FROM",
-        global = true,
-        value_name = "ADDRESS"
-    )]
+    #[arg(long, env = "PORTCULLIS_MAIL_FROM", value_name = "ADDRESS")]
     pub mail_from: Option<String>,
 
     /// Folder that receives mail when no SMTP server is set, one .eml file per message
     /// [default: `outbox` beside the SQLite database, else data/outbox]
-    #[arg(
-        long,
-        env = "PORTCULLIS_MAIL_OUTBOX",
-        global = true,
-        value_name = "DIR"
-    )]
+    #[arg(long, env = "PORTCULLIS_MAIL_OUTBOX", value_name = "DIR")]
     pub mail_outbox: Option<PathBuf>,
 
     /// The product's name on pages and in mail [default: Portcullis]
-    #[arg(
-        long,
-        env = "PORTCULLIS_BRAND_NAME",
-        global = true,
-        value_name = "NAME"
-    )]
+    #[arg(long, env = "PORTCULLIS_BRAND_NAME", value_name = "NAME")]
     pub brand_name: Option<String>,
+}
+
+impl SettingsArgs {
+    /// The server's settings from the environment alone (no flags): what every command but
+    /// `serve` runs with, and `portcullis` without a command.
+    pub fn from_environment() -> Result<Self, clap::Error> {
+        #[derive(clap::Parser)]
+        #[command(name = "portcullis")]
+        struct FromEnvironment {
+            #[command(flatten)]
+            settings: SettingsArgs,
+        }
+        <FromEnvironment as clap::Parser>::try_parse_from(["portcullis"]).map(|p| p.settings)
+    }
+
+    /// These settings with the global ones (database, settings file, logging).
+    pub fn with_common(mut self, common: &CommonArgs) -> Self {
+        self.config.clone_from(&common.config);
+        self.database_url.clone_from(&common.database_url);
+        self.database_pool_size = common.database_pool_size;
+        self.log_format.clone_from(&common.log_format);
+        self.log_level.clone_from(&common.log_level);
+        self
+    }
 }
 
 /// The same settings as keys of `portcullis.toml`. Unknown keys are refused, so a typo is
@@ -487,6 +390,8 @@ pub struct Config {
     pub database_pool_size: u32,
     pub log_format: LogFormat,
     pub log_level: String,
+    /// The log level was given (flag, environment or file), not the default.
+    pub log_level_given: bool,
     /// `PORTCULLIS_TRUST_PROXY=true` was given (the deprecated alias): `serve` warns.
     pub trust_proxy: bool,
     /// The encryption key file `serve` reads, or makes with a new key, when no keys were given
@@ -585,6 +490,7 @@ impl Config {
             .log_format
             .or(file.log_format)
             .unwrap_or_else(|| "human".into());
+        let log_level_given = args.log_level.is_some() || file.log_level.is_some();
         let log_level = args
             .log_level
             .or(file.log_level)
@@ -840,6 +746,7 @@ impl Config {
             },
             log_level: crate::telemetry::check_filter(&log_level)
                 .map_err(|e| invalid("PORTCULLIS_LOG_LEVEL", e))?,
+            log_level_given,
             trust_proxy,
             encryption_keys_file,
         })

@@ -117,6 +117,7 @@ pub fn record(conn: &mut Conn, now: i64, event: Event) {
 impl Event {
     /// A password sign-in that succeeded. `detail` says where (`via`) and through what.
     pub fn login_succeeded(user_id: &str, ip: Option<&str>, detail: Value) -> Self {
+        count_sign_in(&detail, true);
         Self::new("login.succeeded")
             .actor(Some(user_id))
             .ip(ip)
@@ -127,6 +128,7 @@ impl Event {
     /// its organizations' owners see it) and carries the email as typed, normalized. Looks the
     /// email up on `conn`.
     pub fn login_failed(conn: &mut Conn, email: &str, ip: Option<&str>, mut detail: Value) -> Self {
+        count_sign_in(&detail, false);
         let known = accounts::find_user_by_email(conn, email).ok().flatten();
         if let Value::Object(map) = &mut detail {
             map.insert("email".into(), Value::String(email.trim().to_lowercase()));
@@ -137,6 +139,16 @@ impl Event {
             .failed()
             .detail(detail)
     }
+}
+
+/// Every sign-in is decided where its audit event is made: the metric counts it there, by the
+/// `via` the event names.
+pub(crate) fn count_sign_in(detail: &Value, success: bool) {
+    use crate::metrics::business::{SignInMethod, sign_in};
+    sign_in(
+        SignInMethod::from_via(detail.get("via").and_then(Value::as_str)),
+        success,
+    );
 }
 
 enum Message {

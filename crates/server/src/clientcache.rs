@@ -21,13 +21,18 @@ pub struct ClientCache {
 impl ClientCache {
     pub fn new(ttl: i64) -> Self {
         Self {
-            clients: TtlMap::new(ttl),
+            clients: TtlMap::counted(ttl, crate::metrics::business::Cache::Client),
         }
     }
 
     /// The client, when it was read within the cache time.
     pub fn get(&self, id: &str, now: i64) -> Option<Client> {
         self.clients.get(id, now)
+    }
+
+    /// The client if cached, without counting a cache look-up (for the metrics themselves).
+    pub fn peek(&self, id: &str, now: i64) -> Option<Client> {
+        self.clients.peek(id, now)
     }
 
     /// Drops a client changed or deleted on this instance.

@@ -52,7 +52,12 @@ impl KeyCache {
 
     /// The key ring, reloaded from the database when older than the refresh interval.
     pub fn get(&self, conn: &mut Conn, now: i64) -> Result<Arc<Keyring>, TokenError> {
-        match self.cached(now) {
+        let cached = self.cached(now);
+        crate::metrics::business::cache(
+            crate::metrics::business::Cache::SigningKeys,
+            cached.is_some(),
+        );
+        match cached {
             Some(ring) => Ok(ring),
             None => self.reload(conn, now),
         }

@@ -1,6 +1,12 @@
-//! Request metrics in the Prometheus text format: a counter and a latency histogram per route
+//! Metrics in the Prometheus text format: a counter and a latency histogram per route
 //! pattern, method and status. Routes are labelled by their pattern (`/oauth2/register/{id}`),
 //! and every unmatched path shares the label `unmatched`, so no request can add a label value.
+//!
+//! Beside them, the business counters of [`business`] (sign-ins, tokens, refresh reuse, rate
+//! limits, caches, gateway calls) and gauges read when `/metrics` is asked (the database pool,
+//! the mail queue).
+
+pub mod business;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -74,7 +80,15 @@ impl Metrics {
         Arc::clone(map.entry(key).or_default())
     }
 
-    /// The Prometheus text exposition (format 0.0.4).
+    /// Everything: the HTTP series, the business counters, and the gauges of `gauges`.
+    pub fn render_with(&self, gauges: &Gauges) -> String {
+        let mut out = self.render();
+        business::render(&mut out);
+        gauges.render(&mut out);
+        out
+    }
+
+    /// The HTTP series in the Prometheus text exposition (format 0.0.4).
     pub fn render(&self) -> String {
         let map = self.series.read().unwrap_or_else(|e| e.into_inner());
         let mut keys: Vec<&Key> = map.keys().collect();
@@ -126,6 +140,84 @@ impl Metrics {
         }
         out
     }
+}
+
+/// Values read when `/metrics` is asked: the database pool and the mail queue.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Gauges {
+    pub pool: Option<store::PoolState>,
+    pub mail: Option<mail::MailStats>,
+}
+
+impl Gauges {
+    fn render(&self, out: &mut String) {
+        if let Some(p) = self.pool {
+            gauge(
+                out,
+                "portcullis_db_pool_connections",
+                "Connections the database pool holds open.",
+                p.connections,
+            );
+            gauge(
+                out,
+                "portcullis_db_pool_in_use",
+                "Connections of the pool in use by a request right now.",
+                p.in_use,
+            );
+            gauge(
+                out,
+                "portcullis_db_pool_idle",
+                "Idle connections of the pool.",
+                p.idle,
+            );
+            gauge(
+                out,
+                "portcullis_db_pool_waiting",
+                "Callers waiting for a connection of the pool right now.",
+                p.waiting,
+            );
+            gauge(
+                out,
+                "portcullis_db_pool_max",
+                "Most connections the pool may open.",
+                u64::from(p.max),
+            );
+        }
+        if let Some(m) = self.mail {
+            gauge(
+                out,
+                "portcullis_mail_pending",
+                "Letters queued and not yet delivered or given up.",
+                m.pending,
+            );
+            counter(
+                out,
+                "portcullis_mail_sent_total",
+                "Letters delivered since start.",
+                m.delivered,
+            );
+            counter(
+                out,
+                "portcullis_mail_failed_total",
+                "Letters given up since start (refused, or every attempt failed).",
+                m.given_up,
+            );
+        }
+    }
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+    );
+}
+
+fn counter(out: &mut String, name: &str, help: &str, value: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+    );
 }
 
 fn labels(key: &Key) -> String {

@@ -424,6 +424,7 @@ pub fn audit_failure(conn: &mut Conn, now: i64, failure: &SignInFailure, ip: Opt
             "other"
         }
     };
+    crate::metrics::business::sign_in(crate::metrics::business::SignInMethod::Passkey, false);
     crate::audit::record(
         conn,
         now,

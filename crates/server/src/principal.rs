@@ -93,8 +93,8 @@ pub struct ApiKeyCache {
 impl ApiKeyCache {
     pub fn new(ttl: i64) -> Self {
         Self {
-            keys: TtlMap::new(ttl),
-            agents: TtlMap::new(ttl),
+            keys: TtlMap::counted(ttl, crate::metrics::business::Cache::ApiKey),
+            agents: TtlMap::counted(ttl, crate::metrics::business::Cache::Agent),
             touched: Mutex::new(HashMap::new()),
         }
     }

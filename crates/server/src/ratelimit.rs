@@ -24,6 +24,27 @@ pub enum Limit {
     Registration,
 }
 
+impl Limit {
+    pub const ALL: [Self; 5] = [
+        Self::Login,
+        Self::Signup,
+        Self::TokenPerIp,
+        Self::TokenPerClient,
+        Self::Registration,
+    ];
+
+    /// The `limit` label of the rate-limit metric.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::Signup => "signup",
+            Self::TokenPerIp => "token_per_ip",
+            Self::TokenPerClient => "token_per_client",
+            Self::Registration => "registration",
+        }
+    }
+}
+
 /// Requests per minute allowed for each [`Limit`]; 0 is unlimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -90,6 +111,7 @@ impl RateLimiter {
             *entry = (window, 0);
         }
         if entry.1 >= max {
+            crate::metrics::business::rate_limited(limit);
             return Err(window + WINDOW - now);
         }
         entry.1 += 1;

@@ -10,6 +10,8 @@ use std::sync::RwLock;
 pub struct TtlMap<V> {
     entries: RwLock<HashMap<String, (V, i64)>>,
     ttl: i64,
+    /// The cache whose hits and misses `get` counts, if any.
+    counted: Option<crate::metrics::business::Cache>,
 }
 
 impl<V: Clone> TtlMap<V> {
@@ -17,11 +19,33 @@ impl<V: Clone> TtlMap<V> {
         Self {
             entries: RwLock::new(HashMap::new()),
             ttl,
+            counted: None,
+        }
+    }
+
+    /// A map whose look-ups count as hits and misses of `cache` in the metrics.
+    pub fn counted(ttl: i64, cache: crate::metrics::business::Cache) -> Self {
+        Self {
+            counted: Some(cache),
+            ..Self::new(ttl)
         }
     }
 
     /// The value put under `key` less than `ttl` seconds before `now`.
     pub fn get(&self, key: &str, now: i64) -> Option<V> {
+        let map = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        let found = map
+            .get(key)
+            .filter(|(_, at)| now - at < self.ttl)
+            .map(|(value, _)| value.clone());
+        if let Some(cache) = self.counted {
+            crate::metrics::business::cache(cache, found.is_some());
+        }
+        found
+    }
+
+    /// Like [`TtlMap::get`], without counting a hit or a miss.
+    pub fn peek(&self, key: &str, now: i64) -> Option<V> {
         let map = self.entries.read().unwrap_or_else(|e| e.into_inner());
         let (value, at) = map.get(key)?;
         (now - at < self.ttl).then(|| value.clone())

@@ -305,6 +305,40 @@ pub fn find_membership(
         .map_err(Into::into)
 }
 
+/// Every organization with its number of members, oldest first (for operators).
+pub fn list_orgs(conn: &mut Conn) -> crate::Result<Vec<(OrgRow, i64)>> {
+    let orgs: Vec<OrgRow> = organizations::table
+        .select(OrgRow::as_select())
+        .order((organizations::created_at.asc(), organizations::id.asc()))
+        .load(conn)?;
+    let counts: std::collections::HashMap<String, i64> = memberships::table
+        .group_by(memberships::org_id)
+        .select((memberships::org_id, diesel::dsl::count_star()))
+        .load::<(String, i64)>(conn)?
+        .into_iter()
+        .collect();
+    Ok(orgs
+        .into_iter()
+        .map(|o| {
+            let n = counts.get(&o.id).copied().unwrap_or(0);
+            (o, n)
+        })
+        .collect())
+}
+
+/// Every membership, by user then organization (for operators listing users).
+pub fn all_memberships(conn: &mut Conn) -> crate::Result<Vec<MembershipRow>> {
+    memberships::table
+        .select(MembershipRow::as_select())
+        .order((
+            memberships::user_id.asc(),
+            memberships::created_at.asc(),
+            memberships::org_id.asc(),
+        ))
+        .load(conn)
+        .map_err(Into::into)
+}
+
 /// The organizations a user belongs to, with the user's role, oldest first.
 pub fn orgs_of_user(conn: &mut Conn, user_id: &str) -> crate::Result<Vec<(OrgRow, String)>> {
     memberships::table

@@ -123,6 +123,23 @@ pub struct Store {
     pool: Pool<Manager>,
     backend: Backend,
     sqlite_path: Option<PathBuf>,
+    /// Callers inside [`Store::conn`] right now (waiting for a connection, or about to get one).
+    waiting: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// The pool's state, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolState {
+    /// Connections open.
+    pub connections: u64,
+    /// Open connections not in use.
+    pub idle: u64,
+    /// Open connections in use.
+    pub in_use: u64,
+    /// Callers waiting for a connection.
+    pub waiting: u64,
+    /// Most connections the pool opens.
+    pub max: u32,
 }
 
 impl std::fmt::Debug for Store {
@@ -142,6 +159,7 @@ impl Store {
         let (backend, sqlite_path) = match &config.url {
             DatabaseUrl::Sqlite(path) => {
                 prepare_sqlite_folder(path)?;
+                create_private_file(path)?;
                 (Backend::Sqlite, Some(path.clone()))
             }
             DatabaseUrl::Postgres(_) => (Backend::Postgres, None),
@@ -165,6 +183,7 @@ impl Store {
             pool,
             backend,
             sqlite_path,
+            waiting: std::sync::Arc::default(),
         })
     }
 
@@ -174,7 +193,23 @@ impl Store {
 
     /// A connection from the pool, waiting up to the configured checkout timeout.
     pub fn conn(&self) -> Result<PooledConn, StoreError> {
-        Ok(self.pool.get()?)
+        use std::sync::atomic::Ordering;
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let got = self.pool.get();
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        Ok(got?)
+    }
+
+    /// Open, idle and in-use connections, and callers waiting for one.
+    pub fn pool_state(&self) -> PoolState {
+        let state = self.pool.state();
+        PoolState {
+            connections: u64::from(state.connections),
+            idle: u64::from(state.idle_connections),
+            in_use: u64::from(state.connections.saturating_sub(state.idle_connections)),
+            waiting: self.waiting.load(std::sync::atomic::Ordering::Relaxed),
+            max: self.pool.max_size(),
+        }
     }
 
     /// Answers whether the database serves queries right now, waiting at most `within` for a
@@ -190,7 +225,9 @@ impl Store {
     }
 }
 
-/// Creates the folder that holds the SQLite file and checks that it is a writable folder.
+/// Creates the folder that holds the SQLite file (readable by its owner alone, 0700, like
+/// every folder it has to make on the way) and checks that it is a writable folder. A folder
+/// that exists keeps its mode: it is the operator's.
 fn prepare_sqlite_folder(path: &Path) -> Result<(), StoreError> {
     let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) else {
         return Ok(());
@@ -199,7 +236,11 @@ fn prepare_sqlite_folder(path: &Path) -> Result<(), StoreError> {
         path: folder.to_path_buf(),
         source,
     };
-    std::fs::create_dir_all(folder).map_err(fail)?;
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(folder).map_err(fail)?;
     let meta = std::fs::metadata(folder).map_err(fail)?;
     if meta.permissions().readonly() {
         return Err(fail(std::io::Error::new(
@@ -208,4 +249,22 @@ fn prepare_sqlite_folder(path: &Path) -> Result<(), StoreError> {
         )));
     }
     Ok(())
+}
+
+/// Makes a missing SQLite file empty and readable by its owner alone (0600) before SQLite
+/// opens it: SQLite would make it with the process umask (often 0644), and gives its `-wal`
+/// and `-shm` files the mode of the database file. An existing file is left as it is.
+fn create_private_file(path: &Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Connect(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
+    }
 }

@@ -36,7 +36,7 @@ pub mod upstream;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use conn::{Backend, Conn, PooledConn, Store, StoreConfig};
+pub use conn::{Backend, Conn, PoolState, PooledConn, Store, StoreConfig};
 pub use error::{Result, StoreError};
 pub use transaction::transaction;
 pub use url::DatabaseUrl;

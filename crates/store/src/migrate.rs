@@ -50,6 +50,36 @@ impl Store {
         Ok(applied)
     }
 
+    /// Whether the database holds a Portcullis schema at all (any migration applied), asked
+    /// without writing anything: diesel's own questions make its bookkeeping table first.
+    pub fn is_initialized(&self) -> Result<bool, StoreError> {
+        #[derive(diesel::QueryableByName)]
+        struct Found {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = self.conn()?;
+        let sql = match &*conn {
+            Conn::Sqlite(_) => {
+                "SELECT count(*) AS n FROM sqlite_master \
+                 WHERE type = 'table' AND name = '__diesel_schema_migrations'"
+            }
+            Conn::Postgresql(_) => {
+                "SELECT count(*) AS n FROM information_schema.tables \
+                 WHERE table_schema = current_schema() \
+                 AND table_name = '__diesel_schema_migrations'"
+            }
+        };
+        let found: Found = diesel::sql_query(sql).get_result(&mut *conn)?;
+        if found.n == 0 {
+            return Ok(false);
+        }
+        let applied: Found =
+            diesel::sql_query("SELECT count(*) AS n FROM __diesel_schema_migrations")
+                .get_result(&mut *conn)?;
+        Ok(applied.n > 0)
+    }
+
     /// Versions of the migrations this build knows but the database has not applied.
     pub fn pending_migrations(&self) -> Result<Vec<String>, StoreError> {
         let mut conn = self.conn()?;

@@ -256,11 +256,14 @@ async fn operators_manage_accounts_of_a_running_server(backend: Backend) {
     // An API key of Ada's own organization, used once, so the server has it cached.
     let (ok, minted, err) = run(
         dir.path(),
-        &["apikey", "create", "--org", &ada_org, "--scope", "org:read"],
+        &[
+            "apikey", "create", "--org", &ada_org, "--scope", "org:read", "--output", "json",
+        ],
         &env,
     );
     assert!(ok, "{err}");
-    let key = minted.trim().split('\t').nth(1).expect("key").to_owned();
+    let minted: Value = serde_json::from_str(&minted).expect("one JSON object");
+    let key = str_of(&minted, "key").to_owned();
     let org_path = format!("/api/v1/organizations/{ada_org}");
     let with_key = || {
         api.http
@@ -309,7 +312,11 @@ async fn operators_manage_accounts_of_a_running_server(backend: Backend) {
         }
     }
     // Each operator change is in the audit log, with the user as actor, marked as the CLI's.
-    let (ok, audit, err) = run(dir.path(), &["audit", "--actor", &ada_id], &env);
+    let (ok, audit, err) = run(
+        dir.path(),
+        &["audit", "--actor", &ada_id, "--output", "json"],
+        &env,
+    );
     assert!(ok, "{err}");
     let events: Vec<Value> = audit
         .lines()
@@ -463,7 +470,7 @@ async fn totp_waits_for_encryption_keys_on_postgres_and_reset_mfa_removes_it() {
 #[test]
 fn help_lists_the_account_commands_and_settings() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (ok, help) = output(dir.path(), &["--help"], &[]);
+    let (ok, help) = output(dir.path(), &["serve", "--help"], &[]);
     assert!(ok);
     for setting in [
         "PORTCULLIS_SIGNUP",
@@ -475,10 +482,15 @@ fn help_lists_the_account_commands_and_settings() {
         "PORTCULLIS_BRAND_NAME",
         "PORTCULLIS_ENCRYPTION_KEYS",
         "PORTCULLIS_ENCRYPTION_KEYS_FILE",
-        "user",
     ] {
-        assert!(help.contains(setting), "--help lacks {setting}:\n{help}");
+        assert!(
+            help.contains(setting),
+            "serve --help lacks {setting}:\n{help}"
+        );
     }
+    let (ok, help) = output(dir.path(), &["--help"], &[]);
+    assert!(ok);
+    assert!(help.contains("user"), "{help}");
     let (ok, help) = output(dir.path(), &["user", "--help"], &[]);
     assert!(ok);
     for command in [
@@ -496,7 +508,7 @@ fn help_lists_the_account_commands_and_settings() {
     // The SMTP URL's value is never shown, even when it is set.
     let (ok, help) = output(
         dir.path(),
-        &["--help"],
+        &["serve", "--help"],
         &[("PORTCULLIS_SMTP_URL", "smtp://u:Hidden-Pass-1@mail.example")],
     );
     assert!(ok);
@@ -663,7 +675,11 @@ async fn mailed_tokens_and_passwords_reach_no_log_and_no_audit_event() {
         log.contains("\"DEBUG\""),
         "debug lines are on, so they are checked too"
     );
-    let (ok, audit, err) = run(dir.path(), &["audit", "--limit", "1000"], &[]);
+    let (ok, audit, err) = run(
+        dir.path(),
+        &["audit", "--limit", "1000", "--output", "json"],
+        &[],
+    );
     assert!(ok, "{err}");
     for kind in ["password_reset", "login.failed"] {
         assert!(

@@ -151,20 +151,19 @@ async fn a_fresh_start_creates_the_sqlite_file_and_a_restart_reuses_it() {
 #[test]
 fn migrate_applies_the_schema_and_exits() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (ok, lines) = run_to_end(dir.path(), &["migrate"], &[]);
-    assert!(ok, "{lines:?}");
+    let (ok, out) = output(dir.path(), &["migrate"], &[]);
+    assert!(ok, "{out}");
     assert!(dir.path().join("data/portcullis.db").is_file());
     assert!(
-        lines.iter().any(|l| l.contains("applied migrations")),
-        "{lines:?}"
+        out.starts_with("sqlite://data/portcullis.db: applied "),
+        "{out}"
     );
     // A second run has nothing to apply and still succeeds.
-    let (ok, lines) = run_to_end(dir.path(), &["migrate"], &[]);
-    assert!(ok, "{lines:?}");
-    assert!(
-        !lines.iter().any(|l| l.contains("applied migrations")),
-        "{lines:?}"
-    );
+    let (ok, out) = output(dir.path(), &["migrate", "--output", "json"], &[]);
+    assert!(ok, "{out}");
+    let done: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+    assert_eq!(done["applied"], serde_json::json!([]), "{out}");
+    assert_eq!(done["database"], "sqlite://data/portcullis.db");
 }
 
 /// Asserts a failed start: non-zero exit, and the last stderr line is the one error line.
@@ -249,9 +248,9 @@ fn a_postgres_server_that_is_not_there_is_one_clear_error() {
 }
 
 #[test]
-fn help_lists_every_setting() {
+fn serve_help_lists_every_setting() {
     let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .arg("--help")
+        .args(["serve", "--help"])
         .output()
         .expect("help");
     assert!(out.status.success());
@@ -272,12 +271,8 @@ fn help_lists_every_setting() {
         "PORTCULLIS_REGISTRATION",
         "PORTCULLIS_SCOPES",
         "PORTCULLIS_KEYS_REFRESH",
-        "serve",
-        "migrate",
-        "client",
-        "keys",
     ] {
-        assert!(help.contains(var), "--help lacks {var}:\n{help}");
+        assert!(help.contains(var), "serve --help lacks {var}:\n{help}");
     }
 }
 
@@ -297,6 +292,28 @@ async fn two_instances_start_together_on_one_postgres_database() {
     assert_eq!(get_status(&addr_a, "/health/ready").await, 200);
     assert_eq!(get_status(&addr_b, "/health/ready").await, 200);
     assert!(db.store().pending_migrations().expect("pending").is_empty());
+}
+
+/// Makes the SQLite database of `dir` the way an operator does before any other command.
+pub(crate) fn migrated(dir: &Path) {
+    let (ok, out) = output(dir, &["migrate"], &[]);
+    assert!(ok, "migrate: {out}");
+}
+
+/// Runs a command with `--output json` and parses what it printed: one object, or one per
+/// line.
+pub(crate) fn json_output(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Vec<serde_json::Value> {
+    let mut all = args.to_vec();
+    all.extend(["--output", "json"]);
+    let (ok, out) = output(dir, &all, env);
+    assert!(ok, "portcullis {args:?} failed: {out}");
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+        .collect()
 }
 
 /// Runs a command to its end and returns (success, stdout).
@@ -327,7 +344,8 @@ pub(crate) fn output(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, 
 fn operators_create_list_and_delete_clients() {
     let dir = tempfile::tempdir().expect("tempdir");
     let env = [("PORTCULLIS_SCOPES", "orders:read")];
-    let (ok, created) = output(
+    migrated(dir.path());
+    let created = json_output(
         dir.path(),
         &[
             "client",
@@ -341,14 +359,17 @@ fn operators_create_list_and_delete_clients() {
         ],
         &env,
     );
-    assert!(ok, "{created}");
-    let created: serde_json::Value = serde_json::from_str(&created).expect("JSON");
-    let id = created["client_id"].as_str().expect("id").to_owned();
-    assert_eq!(created["client_secret"].as_str().map(str::len), Some(43));
-    assert_eq!(created["client_name"], "Billing");
+    let created = &created[0];
+    let id = created["clientId"].as_str().expect("id").to_owned();
+    assert_eq!(created["clientSecret"].as_str().map(str::len), Some(43));
+    assert_eq!(created["name"], "Billing");
 
     let (ok, listed) = output(dir.path(), &["client", "list"], &env);
     assert!(ok);
+    assert!(
+        listed.starts_with("clientId\ttokenEndpointAuthMethod\tgrantTypes\tfirstParty\tname\n"),
+        "{listed}"
+    );
     assert!(
         listed.lines().any(|l| l.starts_with(&id)
             && l.contains("client_credentials")
@@ -381,17 +402,33 @@ fn operators_create_list_and_delete_clients() {
     let (ok, token) = output(dir.path(), &["client", "token", "--uses", "3"], &env);
     assert!(ok);
     assert_eq!(token.trim().len(), 43);
+    let token = json_output(dir.path(), &["client", "token", "--uses", "3"], &env);
+    assert_eq!(token[0]["token"].as_str().map(str::len), Some(43));
+    assert_eq!(token[0]["uses"], 3);
+    assert!(
+        token[0]["expiresAt"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z') && t.contains('T')),
+        "RFC 3339: {}",
+        token[0]
+    );
 }
 
 #[test]
 fn operators_rotate_and_list_keys() {
     let dir = tempfile::tempdir().expect("tempdir");
+    migrated(dir.path());
     let (ok, rotated) = output(dir.path(), &["keys", "rotate", "--alg", "ES256"], &[]);
     assert!(ok);
-    let kid = rotated.trim().split('\t').nth(1).expect("kid").to_owned();
-    let (ok, again) = output(dir.path(), &["keys", "rotate", "--alg", "ES256"], &[]);
-    assert!(ok);
-    let new_kid = again.trim().split('\t').nth(1).expect("kid").to_owned();
+    assert!(rotated.starts_with("alg\tkid\n"), "{rotated}");
+    let kid = rotated
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split('\t').nth(1))
+        .expect("kid")
+        .to_owned();
+    let again = json_output(dir.path(), &["keys", "rotate", "--alg", "ES256"], &[]);
+    let new_kid = again[0]["kid"].as_str().expect("kid").to_owned();
     let (ok, listed) = output(dir.path(), &["keys", "list"], &[]);
     assert!(ok);
     let old = listed
@@ -550,6 +587,7 @@ async fn secrets_never_reach_the_log() {
 #[test]
 fn operators_create_list_and_disable_users() {
     let dir = tempfile::tempdir().expect("tempdir");
+    migrated(dir.path());
     let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .current_dir(dir.path())
         .args([
@@ -576,7 +614,7 @@ fn operators_create_list_and_disable_users() {
     assert!(out.status.success());
     let created = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
-        created.contains("Op@Example.com") && !created.contains("password:"),
+        created.contains("Op@Example.com") && !created.contains("password\t"),
         "{created}"
     );
 
@@ -594,8 +632,8 @@ fn operators_create_list_and_disable_users() {
     );
     assert!(ok);
     assert!(
-        generated.contains("password: "),
-        "a generated password is shown once"
+        generated.lines().any(|l| l.starts_with("password\t")),
+        "a generated password is shown once: {generated}"
     );
     assert!(
         !output(
@@ -619,11 +657,11 @@ fn operators_create_list_and_disable_users() {
     assert!(
         listed
             .lines()
-            .any(|l| l.contains("Op@Example.com") && l.ends_with("\tfalse\tfalse")),
+            .any(|l| l.contains("Op@Example.com\tOperator\tfalse\tfalse\torg_")),
         "{listed}"
     );
     assert!(
-        listed.starts_with("id\temail\tname\tverified\tdisabled\n"),
+        listed.starts_with("id\temail\tname\temailVerified\tdisabled\torganizationIds\n"),
         "{listed}"
     );
     assert!(output(dir.path(), &["user", "verify-email", "op@example.com"], &[]).0);
@@ -632,7 +670,7 @@ fn operators_create_list_and_disable_users() {
     assert!(
         listed
             .lines()
-            .any(|l| l.contains("Op@Example.com") && l.ends_with("\ttrue\ttrue")),
+            .any(|l| l.contains("Op@Example.com\tOperator\ttrue\ttrue\torg_")),
         "{listed}"
     );
     assert!(!output(dir.path(), &["user", "disable", "nobody@example.com"], &[]).0);
@@ -641,7 +679,8 @@ fn operators_create_list_and_disable_users() {
 #[test]
 fn operators_mint_api_keys() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (ok, created) = output(
+    migrated(dir.path());
+    let created = json_output(
         dir.path(),
         &[
             "user",
@@ -653,14 +692,11 @@ fn operators_mint_api_keys() {
         ],
         &[],
     );
-    assert!(ok);
-    let org = created
-        .lines()
-        .next()
-        .and_then(|l| l.split('\t').nth(2))
+    let org = created[0]["organizationId"]
+        .as_str()
         .expect("org id")
         .to_owned();
-    let (ok, minted) = output(
+    let minted = json_output(
         dir.path(),
         &[
             "apikey",
@@ -674,8 +710,7 @@ fn operators_mint_api_keys() {
         ],
         &[],
     );
-    assert!(ok, "{minted}");
-    let key = minted.trim().split('\t').nth(1).expect("key");
+    let key = minted[0]["key"].as_str().expect("key");
     assert!(key.starts_with("pcl_sk_") && key.len() == 50);
     assert!(
         !output(
@@ -707,7 +742,7 @@ fn operators_mint_api_keys() {
 #[test]
 fn trusted_proxies_are_checked_at_start_and_the_old_alias_warns() {
     let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .arg("--help")
+        .args(["serve", "--help"])
         .output()
         .expect("help");
     let help = String::from_utf8_lossy(&out.stdout);
@@ -754,6 +789,7 @@ fn trusted_proxies_are_checked_at_start_and_the_old_alias_warns() {
 #[test]
 fn a_client_id_beginning_with_a_hyphen_is_an_id_not_a_flag() {
     let dir = tempfile::tempdir().expect("tempdir");
+    migrated(dir.path());
     let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .current_dir(dir.path())
         .args(["client", "delete", "-bWTHBLBybM8wIfMa51gMw"])
@@ -795,7 +831,15 @@ fn the_command_line_prints_events_as_json_lines() {
         }
     }
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["audit", "--kind", "login.failed", "--limit", "10"])
+        .args([
+            "audit",
+            "--kind",
+            "login.failed",
+            "--limit",
+            "10",
+            "--output",
+            "json",
+        ])
         .env("PORTCULLIS_DATABASE_URL", db.url())
         .env("PORTCULLIS_LOG_LEVEL", "error")
         .output()
@@ -812,6 +856,7 @@ fn the_command_line_prints_events_as_json_lines() {
         .collect();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["id"], "evt2", "newest first");
+    assert_eq!(lines[0]["occurredAt"], "2027-01-15T08:00:02Z", "RFC 3339");
     assert_eq!(lines[1]["id"], "evt0");
     assert!(
         lines

@@ -695,15 +695,19 @@ async fn rotated_signing_keys_reach_both_instances() {
     let http = http();
     let out = cli(
         db.url(),
-        &["client", "create", "--grant-type", "client_credentials"],
+        &[
+            "client",
+            "create",
+            "--grant-type",
+            "client_credentials",
+            "--output",
+            "json",
+        ],
     );
     let created: Value = serde_json::from_str(&out).expect("client JSON");
     let client = CodeClient {
-        id: created["client_id"].as_str().expect("id").to_owned(),
-        secret: created["client_secret"]
-            .as_str()
-            .expect("secret")
-            .to_owned(),
+        id: created["clientId"].as_str().expect("id").to_owned(),
+        secret: created["clientSecret"].as_str().expect("secret").to_owned(),
     };
     let issue = |inst: &Instance| {
         let req = client
@@ -740,12 +744,17 @@ async fn rotated_signing_keys_reach_both_instances() {
     assert!(published(&a).await.contains(&old_kid));
     assert!(published(&b).await.contains(&old_kid));
 
-    let rotated = cli(db.url(), &["keys", "rotate", "--alg", "ES256"]);
+    let rotated = cli(
+        db.url(),
+        &["keys", "rotate", "--alg", "ES256", "--output", "json"],
+    );
     let new_kid = rotated
         .trim()
-        .strip_prefix("ES256\t")
-        .unwrap_or_else(|| panic!("keys rotate printed {rotated:?}"))
-        .to_owned();
+        .parse::<Value>()
+        .ok()
+        .filter(|v| v["alg"] == "ES256")
+        .and_then(|v| v["kid"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("keys rotate printed {rotated:?}"));
     assert_ne!(new_kid, old_kid);
 
     let rotated_at = Instant::now();
@@ -955,13 +964,18 @@ async fn rotated_signing_keys_reach_every_instance_within_1_s() {
     assert!(!published(&b).await.is_empty());
     // Rotated by the command line: another process, so every instance learns of it from the
     // notification alone.
-    let rotated = cli(db.url(), &["keys", "rotate", "--alg", "ES256"]);
+    let rotated = cli(
+        db.url(),
+        &["keys", "rotate", "--alg", "ES256", "--output", "json"],
+    );
     let rotated_at = Instant::now();
     let new_kid = rotated
         .trim()
-        .strip_prefix("ES256\t")
-        .unwrap_or_else(|| panic!("keys rotate printed {rotated:?}"))
-        .to_owned();
+        .parse::<Value>()
+        .ok()
+        .filter(|v| v["alg"] == "ES256")
+        .and_then(|v| v["kid"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("keys rotate printed {rotated:?}"));
     let mut slowest = Duration::ZERO;
     let (published_ref, new_ref) = (&published, &new_kid);
     for (name, inst) in [("A", &a), ("B", &b)] {

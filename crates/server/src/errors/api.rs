@@ -326,7 +326,11 @@ impl From<accounts::AccountError> for ApiError {
                 "This invite has been used.",
             ),
             E::TokenExpired => Self::unauthenticated("token_expired", "The token has expired."),
-            E::TokenInvalid | E::TokenReused => {
+            E::TokenReused => {
+                crate::metrics::business::refresh_reuse_detected();
+                Self::unauthenticated("invalid_token", "The token is not valid.")
+            }
+            E::TokenInvalid => {
                 Self::unauthenticated("invalid_token", "The token is not valid.")
             }
             E::WrongPassword => Self::new(

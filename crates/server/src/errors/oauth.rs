@@ -352,7 +352,14 @@ impl From<accounts::AccountError> for OAuthHttpError {
         use accounts::AccountError as E;
         match e {
             E::Store(inner) => inner.into(),
-            E::TokenInvalid | E::TokenReused | E::TokenExpired => {
+            E::TokenReused => {
+                // Counted here, where every refresh at the token endpoint that was refused
+                // for reuse passes (the family was revoked in `grants`).
+                crate::metrics::business::refresh_reuse_detected();
+                grants::OAuthError::new(ErrorCode::InvalidGrant, "the refresh token is not valid")
+                    .into()
+            }
+            E::TokenInvalid | E::TokenExpired => {
                 grants::OAuthError::new(ErrorCode::InvalidGrant, "the refresh token is not valid")
                     .into()
             }

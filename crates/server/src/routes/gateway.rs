@@ -601,6 +601,7 @@ fn record(
     let now = state.now();
     let store = state.store.clone();
     actix_web::rt::spawn(async move {
+        crate::metrics::business::gateway_call(&call.service, call.status);
         let result = web::block(move || -> Result<(), String> {
             let mut conn = store.conn().map_err(|e| e.to_string())?;
             gateway::record_call(&mut conn, &call, now).map_err(|e| e.to_string())

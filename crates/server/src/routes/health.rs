@@ -63,5 +63,8 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"))
         .insert_header((CACHE_CONTROL, "no-store"))
-        .body(state.metrics.render())
+        .body(state.metrics.render_with(&crate::metrics::Gauges {
+            pool: Some(state.store.pool_state()),
+            mail: state.mailer.as_ref().map(mail::Mailer::stats),
+        }))
 }

@@ -172,6 +172,15 @@ async fn token_for(
         }
     };
     let scope = issued.grant.scope().to_option();
+    {
+        use crate::metrics::business::{ClientType, TokenGrant, token_issued};
+        // The client was read through this instance's cache a moment ago.
+        let client_type = state
+            .clients
+            .peek(issued.grant.client_id(), now)
+            .map_or(ClientType::Unknown, |c| ClientType::of(&c));
+        token_issued(TokenGrant::from_grant_type(grant), client_type);
+    }
     state.audit.queue(
         now,
         Event::new("token.issued")

@@ -380,6 +380,10 @@ async fn sign_in(
                 Ok(Ok(user))
             }
             Ok(Err(refused)) => {
+                crate::metrics::business::sign_in(
+                    crate::metrics::business::SignInMethod::Upstream,
+                    false,
+                );
                 crate::audit::record(
                     &mut conn,
                     now,

@@ -38,6 +38,7 @@ mod discovery;
 mod gateway;
 mod health;
 mod introspect_revoke;
+mod metrics;
 mod mfa;
 mod mfa_pages;
 mod pages;
