@@ -114,6 +114,20 @@ pub enum UserCommand {
         /// Read the password from the first line of stdin
         #[arg(long = "password-stdin")]
         password_stdin: bool,
+        /// Make the user an admin: they may use the console at /admin (after signing in
+        /// with a second factor)
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Make a user an admin (the console at /admin, signed in with a second factor)
+    GrantAdmin {
+        /// The user's email
+        email: String,
+    },
+    /// Take the admin flag from a user
+    RevokeAdmin {
+        /// The user's email
+        email: String,
     },
     /// List users
     List,
@@ -525,6 +539,7 @@ fn user_command(config: &Config, cmd: UserCommand) -> CliResult {
             email,
             name,
             password_stdin,
+            admin,
         } => {
             let (password, generated) = if password_stdin {
                 (password_from_stdin()?, false)
@@ -541,6 +556,10 @@ fn user_command(config: &Config, cmd: UserCommand) -> CliResult {
             let anyone = accounts::SignupPolicy::default();
             let (user, org) = accounts::signup(&mut conn, &anyone, &new, None, &hasher, now)
                 .map_err(|e| e.to_string())?;
+            if admin {
+                accounts::set_admin(&mut conn, &user.id, true, now).map_err(|e| e.to_string())?;
+                record_user_event(&mut conn, now, "admin_granted", &user.id, json!({}));
+            }
             out(&format!("{}\t{}\t{}", user.id, user.email, org.id))?;
             if generated {
                 out(&format!("password: {password}"))?;
@@ -568,6 +587,8 @@ fn user_command(config: &Config, cmd: UserCommand) -> CliResult {
                 user.email
             ))
         }
+        UserCommand::GrantAdmin { email } => set_admin(&mut conn, now, &email, true),
+        UserCommand::RevokeAdmin { email } => set_admin(&mut conn, now, &email, false),
         UserCommand::SetPassword { email } => {
             let user = find_user(&mut conn, &email)?;
             let password = password_from_stdin()?;
@@ -633,6 +654,19 @@ fn user_command(config: &Config, cmd: UserCommand) -> CliResult {
             Ok(())
         }
     }
+}
+
+/// `user grant-admin` and `user revoke-admin`.
+fn set_admin(conn: &mut store::Conn, now: i64, email: &str, grant: bool) -> CliResult {
+    let user = find_user(conn, email)?;
+    accounts::set_admin(conn, &user.id, grant, now).map_err(|e| e.to_string())?;
+    let kind = if grant { "admin_granted" } else { "admin_revoked" };
+    record_user_event(conn, now, kind, &user.id, json!({}));
+    out(&format!(
+        "{} {} an admin",
+        user.email,
+        if grant { "is now" } else { "is no longer" }
+    ))
 }
 
 /// An operator's change to a user, in the audit log as the server records the user's own
