@@ -7,6 +7,7 @@ mod chooser;
 mod common;
 
 mod access_rules;
+mod admin;
 mod account_pages;
 mod accounts;
 mod api_auth;
