@@ -200,7 +200,12 @@ pub fn search_users(
 }
 
 /// Makes a user an operator (`admin`), or takes that away.
-pub fn set_admin(conn: &mut Conn, user_id: &str, admin: bool, now: i64) -> Result<(), AccountError> {
+pub fn set_admin(
+    conn: &mut Conn,
+    user_id: &str,
+    admin: bool,
+    now: i64,
+) -> Result<(), AccountError> {
     if rows::set_user_admin(conn, user_id, admin, now)? {
         Ok(())
     } else {

@@ -660,7 +660,11 @@ fn user_command(config: &Config, cmd: UserCommand) -> CliResult {
 fn set_admin(conn: &mut store::Conn, now: i64, email: &str, grant: bool) -> CliResult {
     let user = find_user(conn, email)?;
     accounts::set_admin(conn, &user.id, grant, now).map_err(|e| e.to_string())?;
-    let kind = if grant { "admin_granted" } else { "admin_revoked" };
+    let kind = if grant {
+        "admin_granted"
+    } else {
+        "admin_revoked"
+    };
     record_user_event(conn, now, kind, &user.id, json!({}));
     out(&format!(
         "{} {} an admin",

@@ -340,8 +340,7 @@ pub fn search_events(
         kind_prefix,
     };
     let limit = limit.max(1);
-    let mut events =
-        store::audit::list_narrowed(conn, &filter, &narrow, limit.saturating_add(1))?;
+    let mut events = store::audit::list_narrowed(conn, &filter, &narrow, limit.saturating_add(1))?;
     let keep = usize::try_from(limit).unwrap_or(usize::MAX);
     let more = events.len() > keep;
     events.truncate(keep);

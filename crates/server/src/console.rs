@@ -135,7 +135,10 @@ pub async fn guard(
 /// console handler was registered where the guard does not run).
 fn admin_of(req: &HttpRequest) -> Result<Admin, actix_web::Error> {
     req.extensions().get::<Admin>().cloned().ok_or_else(|| {
-        tracing::error!(path = req.path(), "a console handler outside the console guard");
+        tracing::error!(
+            path = req.path(),
+            "a console handler outside the console guard"
+        );
         PageError::not_found().into()
     })
 }

@@ -843,12 +843,31 @@ fn operators_make_and_unmake_admins() {
             .admin
     };
     let created = run(&[
-        "user", "create", "--email", "root@example.com", "--name", "Root", "--admin",
+        "user",
+        "create",
+        "--email",
+        "root@example.com",
+        "--name",
+        "Root",
+        "--admin",
     ]);
     assert!(created.0, "{}", created.1);
     assert!(is_admin("root@example.com"), "--admin makes an admin");
-    assert!(run(&["user", "create", "--email", "pat@example.com", "--name", "Pat"]).0);
-    assert!(!is_admin("pat@example.com"), "nobody is an admin by default");
+    assert!(
+        run(&[
+            "user",
+            "create",
+            "--email",
+            "pat@example.com",
+            "--name",
+            "Pat"
+        ])
+        .0
+    );
+    assert!(
+        !is_admin("pat@example.com"),
+        "nobody is an admin by default"
+    );
 
     let (ok, said) = run(&["user", "grant-admin", "pat@example.com"]);
     assert!(ok && said.contains("is now an admin"), "{said}");

@@ -133,7 +133,9 @@ fn notice(key: Option<&str>) -> Option<&'static str> {
         "deleted" => "Deleted.",
         "key-revoked" => "The API key is revoked.",
         "invite-revoked" => "The invite is withdrawn.",
-        "rotated" => "A new signing key is current; the previous one stays published until its tokens expire.",
+        "rotated" => {
+            "A new signing key is current; the previous one stays published until its tokens expire."
+        }
         "retired" => "The key is retired; it stays published until its tokens expire.",
         "saved" => "Saved.",
         "self" => "You cannot do that to your own account here: ask another admin.",
@@ -302,7 +304,11 @@ impl ClientFields {
             logo_uri: m.logo_uri.clone().unwrap_or_default(),
             redirect_uris: m.redirect_uris.join("\n"),
             post_logout_redirect_uris: m.post_logout_redirect_uris.join("\n"),
-            grant_types: m.grant_types.iter().map(|g| g.as_str().to_owned()).collect(),
+            grant_types: m
+                .grant_types
+                .iter()
+                .map(|g| g.as_str().to_owned())
+                .collect(),
             scope: m.scope.clone().unwrap_or_default(),
             auth_method: m.token_endpoint_auth_method.as_str().to_owned(),
             application_type: match m.application_type {
@@ -630,7 +636,10 @@ async fn update_client(
     })
     .await?;
     if secret.is_none() {
-        return Ok(see_other(&format!("/admin/clients/{}?done=saved", updated.id)));
+        return Ok(see_other(&format!(
+            "/admin/clients/{}?done=saved",
+            updated.id
+        )));
     }
     let view = ClientView {
         id: Some(&updated.id),
@@ -989,8 +998,8 @@ async fn reset_mfa(
     let event = change(&admin, &req, &state, "admin.user.mfa_reset");
     let uid = user.id.clone();
     let had = db(&state, move |st, conn| {
-        let had = accounts::reset_second_factors_as_operator(conn, &uid)
-            .map_err(|e| internal(&e))?;
+        let had =
+            accounts::reset_second_factors_as_operator(conn, &uid).map_err(|e| internal(&e))?;
         if had {
             let detail = with_via(json!({ "user_id": uid, "email": user.email }));
             crate::audit::record(conn, st.now(), event.detail(detail));
@@ -1708,7 +1717,10 @@ fn settings_rows(s: &crate::config::Settings) -> Vec<SettingRow> {
             "PORTCULLIS_ACCESS_TOKEN_TTL",
             s.access_token_ttl.to_string(),
         ),
-        row("PORTCULLIS_ACCESS_TOKEN_ALG", s.access_token_alg.to_string()),
+        row(
+            "PORTCULLIS_ACCESS_TOKEN_ALG",
+            s.access_token_alg.to_string(),
+        ),
         row("PORTCULLIS_DEFAULT_AUDIENCE", s.default_audience.clone()),
         row("PORTCULLIS_REGISTRATION", format!("{:?}", s.registration)),
         row("PORTCULLIS_SCOPES", s.scopes.join(" ")),

@@ -32,9 +32,16 @@ fn session(db: &TestDb, server: &TestServer, user_id: &str, two_factors: bool) -
         absolute: 86_400,
         idle: 86_400,
     };
-    let started =
-        accounts::start_session(&mut conn, user_id, &amr, server.clock_now(), policy, None, None)
-            .expect("session");
+    let started = accounts::start_session(
+        &mut conn,
+        user_id,
+        &amr,
+        server.clock_now(),
+        policy,
+        None,
+        None,
+    )
+    .expect("session");
     Session {
         cookie: format!("pcl_session={}", started.cookie.expose()),
         csrf: started.session.csrf_token,
@@ -73,10 +80,7 @@ async fn console_with(db: &TestDb, adjust: impl FnOnce(&mut Settings)) -> Consol
     let server = TestServer::start_with(db, adjust);
     let root = signup(&server, "root@example.com", "Root").await;
     let root_token = root["token"].as_str().expect("token").to_owned();
-    let org = root["organization"]["id"]
-        .as_str()
-        .expect("org")
-        .to_owned();
+    let org = root["organization"]["id"].as_str().expect("org").to_owned();
     signup(&server, "mallory@example.com", "Mallory").await;
     make_admin(db, &user_of(db, "root@example.com").id);
     let res = server
@@ -203,7 +207,7 @@ on_both_backends! {
         let mallory = session(&db, &c.server, &c.mallory.id, true);
         let one_factor_root = session(&db, &c.server, &c.root.id, false);
         let root = session(&db, &c.server, &c.root.id, true);
-        let callers: Vec<(&str, Vec<(&str, String)>, String)> = vec![
+        let callers: Vec<Caller> = vec![
             ("no credential", vec![], String::new()),
             ("a non-admin's two-factor session", vec![("cookie", mallory.cookie.clone())], mallory.csrf.clone()),
             ("the admin's first-party token", vec![("authorization", format!("Bearer {}", c.root_token))], root.csrf.clone()),
@@ -380,11 +384,17 @@ on_both_backends! {
     }
 }
 
+/// Who calls, with what headers, sending which CSRF token.
+type Caller = (&'static str, Vec<(&'static str, String)>, String);
+
 /// The key ring of the tests that set a second factor up directly.
 const RING: &str = "test:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
 fn between(text: &str, start: &str, end: &str) -> String {
-    let from = text.find(start).unwrap_or_else(|| panic!("{start:?} in the page")) + start.len();
+    let from = text
+        .find(start)
+        .unwrap_or_else(|| panic!("{start:?} in the page"))
+        + start.len();
     let to = text[from..].find(end).expect("the end") + from;
     text[from..to].to_owned()
 }
@@ -436,13 +446,16 @@ async fn attack_secret_leak_the_settings_page_hides_every_secret() {
         assert!(!page.contains(secret), "{secret} on the settings page");
     }
     assert!(!page.contains("0001020304050607"), "the master key");
+    assert!(!page.contains("AAECAwQFBgcICQoL"), "the encryption keys");
     assert!(
-        !page.contains("AAECAwQFBgcICQoL"),
-        "the encryption keys"
+        page.contains("postgres://portcullis:***@db.example/pcl"),
+        "the URL, masked"
     );
-    assert!(page.contains("postgres://portcullis:***@db.example/pcl"), "the URL, masked");
     assert!(page.contains("smtp://mailer:********@mail.example"));
-    assert!(page.contains("secret set (hidden)"), "the upstream secret is said to be set");
+    assert!(
+        page.contains("secret set (hidden)"),
+        "the upstream secret is said to be set"
+    );
 }
 
 /// Signs in on `/login?return_to=/admin` with the password, then the authenticator's code.
@@ -502,11 +515,15 @@ async fn an_admin_walks_every_section_of_the_console_in_chromium() {
     browser
         .type_into("#logout-uris", "https://billing.example/signed-out")
         .await;
-    browser.click("form[action='/admin/clients'] button[type=submit]").await;
+    browser
+        .click("form[action='/admin/clients'] button[type=submit]")
+        .await;
     browser.wait_for_text("shown only this once").await;
     assert_eq!(browser.text("#client-secret").await.len(), 43);
     browser.screenshot("admin-client").await;
-    browser.goto(&c.server.url("/admin/clients?q=Billing")).await;
+    browser
+        .goto(&c.server.url("/admin/clients?q=Billing"))
+        .await;
     browser.wait_for_text("billing.example/callback").await;
     assert_eq!(browser.count("tbody tr").await, 1, "the search finds it");
     browser.screenshot("admin-clients").await;
@@ -518,7 +535,9 @@ async fn an_admin_walks_every_section_of_the_console_in_chromium() {
     browser
         .click(&format!("a[href='/admin/users/{}']", c.mallory.id))
         .await;
-    browser.wait_for_path(&format!("/admin/users/{}", c.mallory.id)).await;
+    browser
+        .wait_for_path(&format!("/admin/users/{}", c.mallory.id))
+        .await;
     browser
         .click(&format!(
             "form[action='/admin/users/{}/disable'] button",
@@ -533,8 +552,12 @@ async fn an_admin_walks_every_section_of_the_console_in_chromium() {
     browser.goto(&c.server.url("/admin/orgs")).await;
     browser.wait_for_text(&c.org).await;
     browser.screenshot("admin-orgs").await;
-    browser.click(&format!("a[href='/admin/orgs/{}']", c.org)).await;
-    browser.wait_for_path(&format!("/admin/orgs/{}", c.org)).await;
+    browser
+        .click(&format!("a[href='/admin/orgs/{}']", c.org))
+        .await;
+    browser
+        .wait_for_path(&format!("/admin/orgs/{}", c.org))
+        .await;
     browser
         .click(&format!(
             "form[action='/admin/orgs/{}/keys/{}/revoke'] button",
@@ -546,9 +569,13 @@ async fn an_admin_walks_every_section_of_the_console_in_chromium() {
 
     // Signing keys: rotate EdDSA; the JWKS beside the table.
     browser.goto(&c.server.url("/admin/keys")).await;
-    browser.wait_for_text("The JWKS this instance publishes").await;
+    browser
+        .wait_for_text("The JWKS this instance publishes")
+        .await;
     let before = browser.count("tbody tr").await;
-    browser.click("form[action='/admin/keys/rotate'] button").await;
+    browser
+        .click("form[action='/admin/keys/rotate'] button")
+        .await;
     browser.wait_for_text("A new signing key is current").await;
     assert_eq!(browser.count("tbody tr").await, before + 1);
     browser.screenshot("admin-keys").await;
@@ -559,7 +586,11 @@ async fn an_admin_walks_every_section_of_the_console_in_chromium() {
     browser.click("form.filters button").await;
     browser.wait_for_text("admin.signing_key.rotated").await;
     let shown = browser.source().await;
-    for kind in ["admin.client.created", "admin.user.disabled", "admin.api_key.revoked"] {
+    for kind in [
+        "admin.client.created",
+        "admin.user.disabled",
+        "admin.api_key.revoked",
+    ] {
         assert!(shown.contains(kind), "{kind}");
     }
     assert!(!shown.contains("<code>login.succeeded</code>"), "filtered");

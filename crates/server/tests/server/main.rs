@@ -7,9 +7,9 @@ mod chooser;
 mod common;
 
 mod access_rules;
-mod admin;
 mod account_pages;
 mod accounts;
+mod admin;
 mod api_auth;
 mod api_orgs;
 mod apikeys;
