@@ -584,6 +584,10 @@ async fn an_admin_walks_every_section_of_the_console_in_chromium() {
     browser.goto(&c.server.url("/admin/audit")).await;
     browser.type_into("#f-kind", "admin.*").await;
     browser.click("form.filters button").await;
+    // The unfiltered page names these kinds too: wait for the filtered one to load.
+    browser
+        .wait_for_path_starting("/admin/audit?actor=&kind=admin.*")
+        .await;
     browser.wait_for_text("admin.signing_key.rotated").await;
     let shown = browser.source().await;
     for kind in [
