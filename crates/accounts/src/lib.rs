@@ -37,8 +37,8 @@ pub use links::{
 };
 pub use orgs::{
     Acceptor, Invite, Member, Org, Role, accept_invite, change_role, check_invite, create_invite,
-    create_org, find_invite, find_org, list_orgs, members, membership, org_ids_by_user, orgs_of,
-    remove_member, set_require_mfa, signup,
+    create_org, find_invite, find_org, invites_of, list_orgs, members, membership,
+    org_ids_by_user, orgs_of, remove_member, revoke_invite, search_orgs, set_require_mfa, signup,
 };
 pub use password::{PasswordHasher, check_password_rules};
 pub use profile::{
@@ -64,6 +64,6 @@ pub use upstream::{
     take_upstream, unlink_upstream, upstream_identities,
 };
 pub use users::{
-    NewUser, User, authenticate_password, create_user, find_user, find_user_by_email, list_users,
-    normalize_email, set_disabled,
+    MAX_PAGE, NewUser, User, authenticate_password, create_user, find_user, find_user_by_email,
+    list_users, normalize_email, search_users, set_admin, set_disabled,
 };

@@ -422,3 +422,38 @@ pub fn accept_invite(
     let org = rows::find_org(conn, &row.org_id)?.ok_or(AccountError::NotFound)?;
     Ok((user.into(), org.into(), role))
 }
+
+/// One page of organizations ordered by id: those whose name contains `query` (or whose id it
+/// is), after the id `after`, at most `limit` (1 to [`crate::users::MAX_PAGE`]).
+pub fn search_orgs(
+    conn: &mut Conn,
+    query: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Org>, AccountError> {
+    if query.is_some_and(|q| q.contains('\0')) || after.is_some_and(|a| a.contains('\0')) {
+        return Ok(Vec::new());
+    }
+    let limit = limit.clamp(1, crate::users::MAX_PAGE);
+    Ok(store::accounts::search_orgs(conn, query, after, limit)?
+        .into_iter()
+        .map(Org::from)
+        .collect())
+}
+
+/// An organization's invites, newest first, at most `limit`.
+pub fn invites_of(conn: &mut Conn, org_id: &str, limit: i64) -> Result<Vec<Invite>, AccountError> {
+    Ok(store::accounts::invites_of_org(conn, org_id, limit.max(1))?
+        .into_iter()
+        .map(Invite::from)
+        .collect())
+}
+
+/// Withdraws an invite of `org_id` not yet accepted: its link no longer works.
+pub fn revoke_invite(conn: &mut Conn, org_id: &str, invite_id: &str) -> Result<(), AccountError> {
+    if store::accounts::delete_open_invite(conn, org_id, invite_id)? {
+        Ok(())
+    } else {
+        Err(AccountError::NotFound)
+    }
+}

@@ -153,6 +153,7 @@ pub fn sign_in_upstream(
         disabled: false,
         created_at: now,
         updated_at: now,
+        admin: false,
     };
     let org = new_org_row(&user.name, now)?;
     let identity = identity_row(&user.id, claims, now);

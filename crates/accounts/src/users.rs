@@ -17,6 +17,8 @@ pub struct User {
     pub disabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// An operator: reaches the console at `/admin` (with a second factor).
+    pub admin: bool,
 }
 
 impl From<UserRow> for User {
@@ -29,6 +31,7 @@ impl From<UserRow> for User {
             disabled: r.disabled,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            admin: r.admin,
         }
     }
 }
@@ -94,6 +97,7 @@ pub(crate) fn prepare_user(
         disabled: false,
         created_at: now,
         updated_at: now,
+        admin: false,
     })
 }
 
@@ -170,6 +174,43 @@ pub fn list_users(conn: &mut Conn) -> Result<Vec<User>, AccountError> {
         .into_iter()
         .map(User::from)
         .collect())
+}
+
+/// The most users one page of [`search_users`] holds.
+pub const MAX_PAGE: i64 = 200;
+
+/// One page of users ordered by email: those whose email or name contains `query` (or whose
+/// id it is), after the normalized email `after`, at most `limit` (1 to [`MAX_PAGE`]). A query
+/// or cursor holding a NUL character finds nothing (PostgreSQL refuses one in text).
+pub fn search_users(
+    conn: &mut Conn,
+    query: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<User>, AccountError> {
+    if query.is_some_and(|q| q.contains('\0')) || after.is_some_and(|a| a.contains('\0')) {
+        return Ok(Vec::new());
+    }
+    Ok(
+        rows::search_users(conn, query, after, limit.clamp(1, MAX_PAGE))?
+            .into_iter()
+            .map(User::from)
+            .collect(),
+    )
+}
+
+/// Makes a user an operator (`admin`), or takes that away.
+pub fn set_admin(
+    conn: &mut Conn,
+    user_id: &str,
+    admin: bool,
+    now: i64,
+) -> Result<(), AccountError> {
+    if rows::set_user_admin(conn, user_id, admin, now)? {
+        Ok(())
+    } else {
+        Err(AccountError::NotFound)
+    }
 }
 
 /// Disables (or re-enables) a user; a disabled user's sessions end at once.

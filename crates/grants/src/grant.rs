@@ -215,6 +215,7 @@ pub mod testing {
             disabled: false,
             created_at: auth_time,
             updated_at: auth_time,
+            admin: false,
         };
         UserGrant {
             user,

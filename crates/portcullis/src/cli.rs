@@ -223,6 +223,20 @@ pub enum UserCommand {
         /// Read the password from the first line of stdin
         #[arg(long = "password-stdin")]
         password_stdin: bool,
+        /// Make the user an admin: they may use the console at /admin (after signing in
+        /// with a second factor)
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Make a user an admin (the console at /admin, signed in with a second factor)
+    GrantAdmin {
+        /// The user's email
+        email: String,
+    },
+    /// Take the admin flag from a user
+    RevokeAdmin {
+        /// The user's email
+        email: String,
     },
     /// List users, with the ids of their organizations
     List,
@@ -937,6 +951,7 @@ fn user_json(u: &accounts::User, org_ids: &[String]) -> Value {
         "name": u.name,
         "emailVerified": u.email_verified,
         "disabled": u.disabled,
+        "admin": u.admin,
         "organizationIds": org_ids,
         "createdAt": output::time(u.created_at),
     })
@@ -951,6 +966,7 @@ fn user_command(store: &Store, cmd: UserCommand, output: OutputArgs) -> CliResul
             email,
             name,
             password_stdin,
+            admin,
         } => {
             let (password, generated) = if password_stdin {
                 (password_from_stdin()?, false)
@@ -967,8 +983,13 @@ fn user_command(store: &Store, cmd: UserCommand, output: OutputArgs) -> CliResul
             let anyone = accounts::SignupPolicy::default();
             let (user, org) = accounts::signup(&mut conn, &anyone, &new, None, &hasher, now)
                 .map_err(|e| e.to_string())?;
+            if admin {
+                accounts::set_admin(&mut conn, &user.id, true, now).map_err(|e| e.to_string())?;
+                record_user_event(&mut conn, now, "admin_granted", &user.id, json!({}));
+            }
             let mut shown = user_json(&user, std::slice::from_ref(&org.id));
             shown["organizationId"] = json!(org.id);
+            shown["admin"] = json!(admin);
             if generated {
                 shown["password"] = json!(password);
             }
@@ -988,6 +1009,7 @@ fn user_command(store: &Store, cmd: UserCommand, output: OutputArgs) -> CliResul
                     "name",
                     "emailVerified",
                     "disabled",
+                    "admin",
                     "organizationIds",
                 ],
                 &rows,
@@ -1004,6 +1026,10 @@ fn user_command(store: &Store, cmd: UserCommand, output: OutputArgs) -> CliResul
                     user.email
                 ),
             )
+        }
+        UserCommand::GrantAdmin { email } => set_admin(&mut conn, &printer, now, &email, true),
+        UserCommand::RevokeAdmin { email } => {
+            set_admin(&mut conn, &printer, now, &email, false)
         }
         UserCommand::SetPassword { email } => {
             let user = find_user(&mut conn, &email)?;
@@ -1090,6 +1116,32 @@ fn user_command(store: &Store, cmd: UserCommand, output: OutputArgs) -> CliResul
             )
         }
     }
+}
+
+/// `user grant-admin` and `user revoke-admin`.
+fn set_admin(
+    conn: &mut store::Conn,
+    printer: &Printer,
+    now: i64,
+    email: &str,
+    grant: bool,
+) -> CliResult {
+    let user = find_user(conn, email)?;
+    accounts::set_admin(conn, &user.id, grant, now).map_err(|e| e.to_string())?;
+    let kind = if grant {
+        "admin_granted"
+    } else {
+        "admin_revoked"
+    };
+    record_user_event(conn, now, kind, &user.id, json!({}));
+    printer.done(
+        &json!({ "id": user.id, "email": user.email, "admin": grant }),
+        &format!(
+            "{} {} an admin",
+            user.email,
+            if grant { "is now" } else { "is no longer" }
+        ),
+    )
 }
 
 /// An operator's change to a user, in the audit log as the server records the user's own

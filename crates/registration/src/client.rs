@@ -168,6 +168,40 @@ pub fn list_clients(conn: &mut Conn) -> Result<Vec<Client>, ClientError> {
         .collect()
 }
 
+/// One page of clients ordered by id: the client whose id is `query`, or those whose metadata
+/// (name, URIs) contains it; after the id `after`; at most `limit` (1 to 200).
+pub fn search_clients(
+    conn: &mut Conn,
+    query: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Client>, ClientError> {
+    if query.is_some_and(|q| q.contains('\0')) || after.is_some_and(|a| a.contains('\0')) {
+        return Ok(Vec::new());
+    }
+    rows::search(conn, query, after, limit.clamp(1, 200))?
+        .into_iter()
+        .map(Client::from_row)
+        .collect()
+}
+
+/// A new secret for a confidential client (the old one stops working at once), shown this
+/// once; `None` for a public client, which has none.
+pub fn rotate_client_secret(
+    conn: &mut Conn,
+    client: &mut Client,
+    now: i64,
+) -> Result<Option<PlainSecret>, ClientError> {
+    if !client.is_confidential() {
+        return Ok(None);
+    }
+    let secret = PlainSecret::generate();
+    client.secret_hash = Some(secret.hash());
+    client.updated_at = now;
+    rows::update(conn, &client.to_row()?)?;
+    Ok(Some(secret))
+}
+
 pub fn delete_client(conn: &mut Conn, id: &str) -> Result<bool, ClientError> {
     Ok(rows::delete(conn, id)?)
 }

@@ -26,7 +26,8 @@ pub use auth::{AuthError, Presented, VerifiedClient, authenticate, check_credent
 pub use client::{
     Client, ClientError, Registered, consume_initial_access_token, create_initial_access_token,
     delete_client, find_client, list_clients, register_client, register_client_with,
-    rotate_registration_token, update_client, verify_registration_token,
+    rotate_client_secret, rotate_registration_token, search_clients, update_client,
+    verify_registration_token,
 };
 pub use manage::{ClientInformation, RegistrationError, RegistrationMode};
 pub use metadata::{

@@ -315,6 +315,51 @@ pub fn org_events(
     Ok((events, next))
 }
 
+/// What the console's audit section filters by; every part optional.
+#[derive(Debug, Clone, Default)]
+pub struct Search<'a> {
+    pub actor: Option<&'a str>,
+    /// A kind, or a prefix of kinds when it ends with `*` (`admin.*`: the console's changes).
+    pub kind: Option<&'a str>,
+    pub org: Option<&'a str>,
+    /// From this time (unix seconds), inclusive.
+    pub since: Option<i64>,
+    /// To this time (unix seconds), exclusive.
+    pub until: Option<i64>,
+}
+
+/// One page of every event matching `search`, newest first: at most `limit` (at least 1), and
+/// the cursor of the next page when there is one (the console's audit section).
+pub fn search_events(
+    conn: &mut Conn,
+    search: &Search<'_>,
+    before: Option<Cursor>,
+    limit: i64,
+) -> Result<(Vec<AuditEvent>, Option<Cursor>), StoreError> {
+    let (kind, kind_prefix) = match search.kind {
+        Some(k) if k.ends_with('*') => (None, Some(k.trim_end_matches('*'))),
+        other => (other, None),
+    };
+    let filter = Filter {
+        org_id: search.org,
+        kind,
+        actor: search.actor,
+        before: before.map(|c| c.0),
+    };
+    let narrow = store::audit::Narrow {
+        since: search.since,
+        until: search.until,
+        kind_prefix,
+    };
+    let limit = limit.max(1);
+    let mut events = store::audit::list_narrowed(conn, &filter, &narrow, limit.saturating_add(1))?;
+    let keep = usize::try_from(limit).unwrap_or(usize::MAX);
+    let more = events.len() > keep;
+    events.truncate(keep);
+    let next = more.then(|| events.last().map(Cursor::after)).flatten();
+    Ok((events, next))
+}
+
 /// An event as the API and `portcullis audit` show it.
 pub fn event_json(e: &AuditEvent) -> Value {
     json!({

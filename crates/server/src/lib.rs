@@ -20,6 +20,7 @@ pub mod audit;
 mod auth;
 mod clientcache;
 pub mod config;
+mod console;
 pub mod errors;
 mod flows;
 pub mod forwarded;
@@ -36,6 +37,7 @@ pub mod ratelimit;
 pub(crate) mod routes;
 mod session;
 /// The JSON API's route table (`routes/api.rs`): every `/api/v1` route and who may call it.
+pub use routes::admin::{ADMIN_ROUTES, AdminRoute};
 pub use routes::api::{API_ROUTES, markdown as api_routes_markdown};
 pub mod state;
 mod ttlmap;

@@ -22,6 +22,8 @@ pub struct UserRow {
     pub disabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// An operator: reaches the console at `/admin`.
+    pub admin: bool,
 }
 
 impl std::fmt::Debug for UserRow {
@@ -30,6 +32,7 @@ impl std::fmt::Debug for UserRow {
             .field("id", &self.id)
             .field("email", &self.email)
             .field("disabled", &self.disabled)
+            .field("admin", &self.admin)
             .finish_non_exhaustive()
     }
 }
@@ -68,6 +71,59 @@ pub fn list_users(conn: &mut Conn) -> crate::Result<Vec<UserRow>> {
         .select(UserRow::as_select())
         .order((users::created_at.asc(), users::id.asc()))
         .load(conn)
+        .map_err(Into::into)
+}
+
+/// A `LIKE` pattern that finds `text` anywhere, with `%`, `_` and `\\` taken literally
+/// (escaped with `\\`).
+pub(crate) fn contains_pattern(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// One page of users ordered by normalized email: those whose email or name contains
+/// `query` (or whose id is `query`), after the email `after`, at most `limit`.
+pub fn search_users(
+    conn: &mut Conn,
+    query: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> crate::Result<Vec<UserRow>> {
+    let mut q = users::table.select(UserRow::as_select()).into_boxed();
+    if let Some(text) = query.filter(|t| !t.is_empty()) {
+        let lower = contains_pattern(&text.to_lowercase());
+        let typed = contains_pattern(text);
+        q = q.filter(
+            users::email_normalized
+                .like(lower)
+                .escape('\\')
+                .or(users::name.like(typed).escape('\\'))
+                .or(users::id.eq(text.to_owned())),
+        );
+    }
+    if let Some(after) = after {
+        q = q.filter(users::email_normalized.gt(after.to_owned()));
+    }
+    q.order(users::email_normalized.asc())
+        .limit(limit)
+        .load(conn)
+        .map_err(Into::into)
+}
+
+/// Sets or clears a user's `admin` flag; returns whether the user exists.
+pub fn set_user_admin(conn: &mut Conn, id: &str, admin: bool, now: i64) -> crate::Result<bool> {
+    diesel::update(users::table.find(id))
+        .set((users::admin.eq(admin), users::updated_at.eq(now)))
+        .execute(conn)
+        .map(|n| n > 0)
         .map_err(Into::into)
 }
 
@@ -284,6 +340,34 @@ pub fn find_org(conn: &mut Conn, id: &str) -> crate::Result<Option<OrgRow>> {
         .map_err(Into::into)
 }
 
+/// One page of organizations ordered by id: those whose name contains `query` (or whose id
+/// is `query`), after the id `after`, at most `limit`.
+pub fn search_orgs(
+    conn: &mut Conn,
+    query: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> crate::Result<Vec<OrgRow>> {
+    let mut q = organizations::table
+        .select(OrgRow::as_select())
+        .into_boxed();
+    if let Some(text) = query.filter(|t| !t.is_empty()) {
+        q = q.filter(
+            organizations::name
+                .like(contains_pattern(text))
+                .escape('\\')
+                .or(organizations::id.eq(text.to_owned())),
+        );
+    }
+    if let Some(after) = after {
+        q = q.filter(organizations::id.gt(after.to_owned()));
+    }
+    q.order(organizations::id.asc())
+        .limit(limit)
+        .load(conn)
+        .map_err(Into::into)
+}
+
 pub fn insert_membership(conn: &mut Conn, row: &MembershipRow) -> crate::Result<()> {
     diesel::insert_into(memberships::table)
         .values(row)
@@ -446,6 +530,30 @@ pub fn find_invite(conn: &mut Conn, id: &str) -> crate::Result<Option<InviteRow>
         .first(conn)
         .optional()
         .map_err(Into::into)
+}
+
+/// An organization's invites, newest first, at most `limit`.
+pub fn invites_of_org(conn: &mut Conn, org_id: &str, limit: i64) -> crate::Result<Vec<InviteRow>> {
+    invites::table
+        .filter(invites::org_id.eq(org_id))
+        .select(InviteRow::as_select())
+        .order((invites::created_at.desc(), invites::id.desc()))
+        .limit(limit)
+        .load(conn)
+        .map_err(Into::into)
+}
+
+/// Deletes an organization's invite that was not accepted; returns whether there was one.
+pub fn delete_open_invite(conn: &mut Conn, org_id: &str, id: &str) -> crate::Result<bool> {
+    diesel::delete(
+        invites::table
+            .filter(invites::id.eq(id))
+            .filter(invites::org_id.eq(org_id))
+            .filter(invites::accepted_at.is_null()),
+    )
+    .execute(conn)
+    .map(|n| n > 0)
+    .map_err(Into::into)
 }
 
 /// Marks an invite accepted; false if it was accepted already (so two accepts cannot both win).

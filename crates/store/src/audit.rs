@@ -108,8 +108,29 @@ pub struct Filter<'a> {
     pub before: Option<Cursor>,
 }
 
+/// More to narrow a listing by: a time range and a kind prefix (the console's filters).
+#[derive(Debug, Clone, Default)]
+pub struct Narrow<'a> {
+    /// Only events at or after this time (unix seconds).
+    pub since: Option<i64>,
+    /// Only events before this time (unix seconds).
+    pub until: Option<i64>,
+    /// Only kinds starting with this (`admin.` finds the console's changes).
+    pub kind_prefix: Option<&'a str>,
+}
+
 /// One page of events, newest first, at most `limit`.
 pub fn list(conn: &mut Conn, filter: &Filter<'_>, limit: i64) -> crate::Result<Vec<AuditEvent>> {
+    list_narrowed(conn, filter, &Narrow::default(), limit)
+}
+
+/// [`list`], narrowed further.
+pub fn list_narrowed(
+    conn: &mut Conn,
+    filter: &Filter<'_>,
+    narrow: &Narrow<'_>,
+    limit: i64,
+) -> crate::Result<Vec<AuditEvent>> {
     let mut query = audit_events::table
         .select(AuditEvent::as_select())
         .into_boxed();
@@ -131,6 +152,17 @@ pub fn list(conn: &mut Conn, filter: &Filter<'_>, limit: i64) -> crate::Result<V
     }
     if let Some(actor) = filter.actor {
         query = query.filter(audit_events::actor.eq(actor.to_owned()));
+    }
+    if let Some(since) = narrow.since {
+        query = query.filter(audit_events::occurred_at.ge(since));
+    }
+    if let Some(until) = narrow.until {
+        query = query.filter(audit_events::occurred_at.lt(until));
+    }
+    if let Some(prefix) = narrow.kind_prefix {
+        let mut pattern = crate::accounts::contains_pattern(prefix);
+        pattern.remove(0);
+        query = query.filter(audit_events::kind.like(pattern).escape('\\'));
     }
     if let Some(c) = &filter.before {
         query = query.filter(

@@ -45,6 +45,31 @@ pub fn list(conn: &mut Conn) -> crate::Result<Vec<ClientRow>> {
         .map_err(Into::into)
 }
 
+/// One page of clients ordered by id: those whose id is `query` or whose metadata (name,
+/// URIs) contains it, after the id `after`, at most `limit`.
+pub fn search(
+    conn: &mut Conn,
+    query: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> crate::Result<Vec<ClientRow>> {
+    let mut q = clients::table.select(ClientRow::as_select()).into_boxed();
+    if let Some(text) = query.filter(|t| !t.is_empty()) {
+        q = q.filter(
+            clients::id.eq(text.to_owned()).or(clients::metadata
+                .like(crate::accounts::contains_pattern(text))
+                .escape('\\')),
+        );
+    }
+    if let Some(after) = after {
+        q = q.filter(clients::id.gt(after.to_owned()));
+    }
+    q.order(clients::id.asc())
+        .limit(limit)
+        .load(conn)
+        .map_err(Into::into)
+}
+
 /// Replaces a client's row; returns whether it existed.
 pub fn update(conn: &mut Conn, row: &ClientRow) -> crate::Result<bool> {
     diesel::update(clients::table.find(&row.id))

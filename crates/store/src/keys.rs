@@ -72,6 +72,19 @@ pub fn retire_others(conn: &mut Conn, alg: &str, except: &str, now: i64) -> crat
     .map_err(Into::into)
 }
 
+/// Marks the key `kid` retired at `now`, if it is current; returns whether it was.
+pub fn retire(conn: &mut Conn, kid: &str, now: i64) -> crate::Result<bool> {
+    diesel::update(
+        signing_keys::table
+            .filter(signing_keys::kid.eq(kid))
+            .filter(signing_keys::retired_at.is_null()),
+    )
+    .set(signing_keys::retired_at.eq(now))
+    .execute(conn)
+    .map(|n| n > 0)
+    .map_err(Into::into)
+}
+
 /// Records a revoked access token; revoking twice is not an error.
 pub fn revoke_access_token(conn: &mut Conn, jti: &str, expires_at: i64) -> crate::Result<()> {
     let exists = revoked_access_tokens::table

@@ -66,6 +66,7 @@ diesel::table! {
         disabled -> Bool,
         created_at -> BigInt,
         updated_at -> BigInt,
+        admin -> Bool,
     }
 }
 

@@ -97,6 +97,7 @@ store::backend_tests! {
                 "20261204001610",
                 "20261204001620",
                 "20261204001630",
+                "20261204001710",
             ]
         );
     }
@@ -270,6 +271,7 @@ mod passkeys {
                 disabled: false,
                 created_at: 1,
                 updated_at: 1,
+                admin: false,
             },
         )
         .expect("user");

@@ -248,6 +248,50 @@ pub fn ensure_keys(
     Ok(made)
 }
 
+/// Why a key was not retired.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RetireRefused {
+    #[error("there is no signing key {0}")]
+    UnknownKid(String),
+    #[error("{0} is already retired")]
+    AlreadyRetired(String),
+    #[error("{kid} is the only current {alg} key: rotate {alg} instead, so that a key still signs")]
+    LastCurrentKey { kid: String, alg: String },
+}
+
+/// Retires the current key `kid` before its time (it stops signing; it stays published, so
+/// tokens it signed verify until they expire). The only current key of its algorithm is
+/// refused: a rotation replaces it, so that something still signs. The outer error is ours
+/// (the database); the inner one says why the key was not retired.
+pub fn retire_key(
+    conn: &mut Conn,
+    kid: &str,
+    now: i64,
+) -> Result<Result<(), RetireRefused>, TokenError> {
+    let all = rows::all(conn)?;
+    let Some(key) = all.iter().find(|r| r.kid == kid) else {
+        return Ok(Err(RetireRefused::UnknownKid(kid.to_owned())));
+    };
+    if key.retired_at.is_some() {
+        return Ok(Err(RetireRefused::AlreadyRetired(kid.to_owned())));
+    }
+    let others = all
+        .iter()
+        .filter(|r| r.alg == key.alg && r.kid != key.kid && r.retired_at.is_none())
+        .count();
+    if others == 0 {
+        return Ok(Err(RetireRefused::LastCurrentKey {
+            kid: kid.to_owned(),
+            alg: key.alg.clone(),
+        }));
+    }
+    if !rows::retire(conn, kid, now)? {
+        return Ok(Err(RetireRefused::AlreadyRetired(kid.to_owned())));
+    }
+    tracing::info!(%kid, "signing key retired");
+    Ok(Ok(()))
+}
+
 /// A key as `portcullis keys list` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyInfo {

@@ -27,4 +27,7 @@ pub use access::{
 };
 pub use error::{TokenError, VerifyError};
 pub use id::{IdTokenHint, at_hash, issue_id_token, verify_id_token_hint};
-pub use keys::{KeyInfo, Keyring, SigningAlg, SigningKey, ensure_keys, list_keys, rotate_key};
+pub use keys::{
+    KeyInfo, Keyring, RetireRefused, SigningAlg, SigningKey, ensure_keys, list_keys, retire_key,
+    rotate_key,
+};

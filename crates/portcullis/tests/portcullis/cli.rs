@@ -864,3 +864,69 @@ fn the_command_line_prints_events_as_json_lines() {
             .all(|l| l["kind"] == "login.failed" && l["ip"] == "192.0.2.1")
     );
 }
+
+#[test]
+fn operators_make_and_unmake_admins() {
+    let db = store::testing::TestDb::sqlite();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args(args)
+            .env("PORTCULLIS_DATABASE_URL", db.url())
+            .env("PORTCULLIS_LOG_LEVEL", "error")
+            .output()
+            .expect("run");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let is_admin = |email: &str| {
+        let mut conn = db.store().conn().expect("conn");
+        store::accounts::find_user_by_email(&mut conn, email)
+            .expect("find")
+            .expect("user")
+            .admin
+    };
+    let created = run(&[
+        "user",
+        "create",
+        "--email",
+        "root@example.com",
+        "--name",
+        "Root",
+        "--admin",
+    ]);
+    assert!(created.0, "{}", created.1);
+    assert!(is_admin("root@example.com"), "--admin makes an admin");
+    assert!(
+        run(&[
+            "user",
+            "create",
+            "--email",
+            "pat@example.com",
+            "--name",
+            "Pat"
+        ])
+        .0
+    );
+    assert!(
+        !is_admin("pat@example.com"),
+        "nobody is an admin by default"
+    );
+
+    let (ok, said) = run(&["user", "grant-admin", "pat@example.com"]);
+    assert!(ok && said.contains("is now an admin"), "{said}");
+    assert!(is_admin("pat@example.com"));
+    let (ok, said) = run(&["user", "revoke-admin", "pat@example.com"]);
+    assert!(ok && said.contains("is no longer an admin"), "{said}");
+    assert!(!is_admin("pat@example.com"));
+    assert!(!run(&["user", "grant-admin", "nobody@example.com"]).0);
+
+    let mut conn = db.store().conn().expect("conn");
+    let filter = store::audit::Filter {
+        kind: Some("admin_granted"),
+        ..Default::default()
+    };
+    let granted = store::audit::list(&mut conn, &filter, 10).expect("audit");
+    assert_eq!(granted.len(), 2, "each grant is in the audit log");
+}

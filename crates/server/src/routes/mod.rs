@@ -3,6 +3,7 @@
 use actix_web::web;
 
 mod account_pages;
+pub mod admin;
 pub mod api;
 mod api_account;
 mod api_audit;
@@ -41,6 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     key_pages::configure(cfg);
     mfa_pages::configure(cfg);
     chooser::configure(cfg);
+    admin::configure(cfg);
     authorize::configure(cfg);
     oidc::configure(cfg);
     gateway::configure(cfg);

@@ -10,6 +10,7 @@ mod access_rules;
 mod accessibility;
 mod account_pages;
 mod accounts;
+mod admin;
 mod api_auth;
 mod api_orgs;
 mod apikeys;
