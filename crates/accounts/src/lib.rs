@@ -37,8 +37,8 @@ pub use links::{
 };
 pub use orgs::{
     Acceptor, Invite, Member, Org, Role, accept_invite, change_role, check_invite, create_invite,
-    create_org, find_invite, find_org, invites_of, list_orgs, members, membership,
-    org_ids_by_user, orgs_of, remove_member, revoke_invite, search_orgs, set_require_mfa, signup,
+    create_org, find_invite, find_org, invites_of, list_orgs, members, membership, org_ids_by_user,
+    orgs_of, remove_member, revoke_invite, search_orgs, set_require_mfa, signup,
 };
 pub use password::{PasswordHasher, check_password_rules};
 pub use profile::{

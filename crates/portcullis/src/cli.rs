@@ -1009,8 +1009,8 @@ fn user_command(store: &Store, cmd: UserCommand, output: OutputArgs) -> CliResul
                     "name",
                     "emailVerified",
                     "disabled",
-                    "admin",
                     "organizationIds",
+                    "admin",
                 ],
                 &rows,
             )
@@ -1028,9 +1028,7 @@ fn user_command(store: &Store, cmd: UserCommand, output: OutputArgs) -> CliResul
             )
         }
         UserCommand::GrantAdmin { email } => set_admin(&mut conn, &printer, now, &email, true),
-        UserCommand::RevokeAdmin { email } => {
-            set_admin(&mut conn, &printer, now, &email, false)
-        }
+        UserCommand::RevokeAdmin { email } => set_admin(&mut conn, &printer, now, &email, false),
         UserCommand::SetPassword { email } => {
             let user = find_user(&mut conn, &email)?;
             let password = password_from_stdin()?;

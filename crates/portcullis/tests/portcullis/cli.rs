@@ -661,7 +661,7 @@ fn operators_create_list_and_disable_users() {
         "{listed}"
     );
     assert!(
-        listed.starts_with("id\temail\tname\temailVerified\tdisabled\torganizationIds\n"),
+        listed.starts_with("id\temail\tname\temailVerified\tdisabled\torganizationIds\tadmin\n"),
         "{listed}"
     );
     assert!(output(dir.path(), &["user", "verify-email", "op@example.com"], &[]).0);

@@ -275,12 +275,14 @@ impl CodeClient {
                 REDIRECT,
                 "--scope",
                 "openid offline_access",
+                "--output",
+                "json",
             ],
         );
         let v: Value = serde_json::from_str(&out).expect("client JSON");
         Self {
-            id: v["client_id"].as_str().expect("client_id").to_owned(),
-            secret: v["client_secret"].as_str().expect("secret").to_owned(),
+            id: v["clientId"].as_str().expect("clientId").to_owned(),
+            secret: v["clientSecret"].as_str().expect("secret").to_owned(),
         }
     }
 

@@ -505,8 +505,16 @@ fn operators_list_organizations_and_users_with_their_organizations() {
     let orgs = json_output(dir.path(), &["org", "list"], &[]);
     assert_eq!(orgs.len(), 2);
     assert!(orgs.iter().all(|o| o["members"] == 1), "{orgs:?}");
-    assert_eq!(orgs[0]["id"], ada_org.as_str(), "oldest first");
-    assert_eq!(orgs[1]["id"], bob_org.as_str());
+    // Oldest first; both may be made in the same second, then in the order of their ids.
+    let mut ids: Vec<&str> = orgs.iter().filter_map(|o| o["id"].as_str()).collect();
+    assert!(
+        orgs[0]["createdAt"].as_str() <= orgs[1]["createdAt"].as_str(),
+        "oldest first: {orgs:?}"
+    );
+    ids.sort_unstable();
+    let mut want = vec![ada_org.as_str(), bob_org.as_str()];
+    want.sort_unstable();
+    assert_eq!(ids, want);
 
     let shown = json_output(dir.path(), &["org", "show", &ada_org], &[]).remove(0);
     assert_eq!(shown["members"][0]["userId"], ada.as_str());
@@ -541,6 +549,7 @@ fn operators_list_organizations_and_users_with_their_organizations() {
     assert_eq!(
         fields,
         [
+            "admin",
             "createdAt",
             "disabled",
             "email",
