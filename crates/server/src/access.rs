@@ -73,6 +73,8 @@ pub struct ApiRoute {
     pub method: &'static str,
     pub path: &'static str,
     pub rule: Rule,
+    /// Its request body and answers, for the OpenAPI document (`crate::openapi`).
+    pub doc: crate::openapi::RouteDoc,
 }
 
 impl Rule {
