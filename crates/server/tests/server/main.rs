@@ -39,6 +39,7 @@ mod health;
 mod introspect_revoke;
 mod mfa;
 mod mfa_pages;
+mod openapi;
 mod pages;
 mod passkeys;
 mod password_grant;
