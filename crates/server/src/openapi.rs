@@ -112,8 +112,9 @@ fn security(rule: &Rule) -> Vec<Value> {
 }
 
 /// Every status a route can answer: its own, and those its rule, path and body bring
-/// (401/403 from the credential check, 404 for a path naming nothing, 400/413/415 for a body
-/// that cannot be read, 500/503 everywhere).
+/// (401/403 from the credential check, 400/404 for a path naming nothing or holding a control
+/// character, 400/413/415 for a body that cannot be read; 431 for oversized headers and
+/// 500/503 everywhere).
 pub fn statuses(route: &ApiRoute) -> BTreeMap<u16, Option<SchemaFn>> {
     let mut out = BTreeMap::new();
     for a in route.doc.answers {
@@ -122,7 +123,7 @@ pub fn statuses(route: &ApiRoute) -> BTreeMap<u16, Option<SchemaFn>> {
             Answer::Bare(s) => out.insert(*s, None),
         };
     }
-    let mut errors = vec![500, 503];
+    let mut errors = vec![431, 500, 503];
     match route.rule {
         Rule::Anonymous => {}
         Rule::OptionalFirstParty | Rule::FirstParty | Rule::Caller { .. } | Rule::Org(_) => {
@@ -130,7 +131,7 @@ pub fn statuses(route: &ApiRoute) -> BTreeMap<u16, Option<SchemaFn>> {
         }
     }
     if !path_params(route.path).is_empty() {
-        errors.push(404);
+        errors.extend([400, 404]);
     }
     if route.doc.body.is_some() {
         errors.extend([400, 413, 415]);
