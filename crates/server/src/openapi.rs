@@ -158,7 +158,9 @@ fn operation(route: &ApiRoute, components: &mut Vec<(String, RefOr<Schema>)>) ->
     let mut responses = Map::new();
     for (status, schema) in statuses(route) {
         let answer = match schema {
-            Some(f) => json!({ "description": reason(status), "content": json_content(&f(components)) }),
+            Some(f) => {
+                json!({ "description": reason(status), "content": json_content(&f(components)) })
+            }
             None if status < 400 => json!({ "description": reason(status) }),
             None => json!({ "description": reason(status), "content": json_content(&error) }),
         };
@@ -273,7 +275,11 @@ mod tests {
             assert!(op.is_object(), "{} {} is not documented", r.method, r.path);
             for name in path_params(r.path) {
                 let params = op["parameters"].as_array().expect("parameters");
-                assert!(params.iter().any(|p| p["name"] == name), "{} {name}", r.path);
+                assert!(
+                    params.iter().any(|p| p["name"] == name),
+                    "{} {name}",
+                    r.path
+                );
             }
         }
     }
@@ -285,7 +291,10 @@ mod tests {
         let schemas = doc["components"]["schemas"].as_object().expect("schemas");
         for part in text.split("\"#/components/schemas/").skip(1) {
             let name = part.split('"').next().unwrap_or_default();
-            assert!(schemas.contains_key(name), "{name} is referred to but missing");
+            assert!(
+                schemas.contains_key(name),
+                "{name} is referred to but missing"
+            );
         }
     }
 

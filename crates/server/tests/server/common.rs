@@ -262,7 +262,10 @@ impl AnswerCheck {
                     answers.insert(status.parse().expect("a numeric status"), validator);
                 }
                 let method = method.to_ascii_uppercase();
-                methods.entry(path.clone()).or_default().push(method.clone());
+                methods
+                    .entry(path.clone())
+                    .or_default()
+                    .push(method.clone());
                 operations.insert((method, path.clone()), answers);
             }
         }
@@ -294,7 +297,10 @@ impl AnswerCheck {
             if errors.is_empty() {
                 Ok(())
             } else {
-                Err(format!("{what}: {value} does not match: {}", errors.join("; ")))
+                Err(format!(
+                    "{what}: {value} does not match: {}",
+                    errors.join("; ")
+                ))
             }
         };
         let pattern = answer.pattern.unwrap_or_default();
@@ -311,7 +317,9 @@ impl AnswerCheck {
                     allow.sort_unstable();
                     documented.sort_unstable();
                     if allow != documented {
-                        return Err(format!("{what}: Allow {allow:?}, documented {documented:?}"));
+                        return Err(format!(
+                            "{what}: Allow {allow:?}, documented {documented:?}"
+                        ));
                     }
                 }
                 _ => return Err(format!("{what}: an answer of no documented route")),

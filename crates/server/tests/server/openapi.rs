@@ -93,7 +93,11 @@ async fn wrong_methods_under_api_answer_405_with_allow_and_unknown_paths_404() {
         ("GET", "/api/v1/auth/login", "POST"),
         ("DELETE", "/api/v1/organizations", "POST, GET"),
         ("POST", "/api/v1/organizations/org_x/usage", "GET"),
-        ("PUT", "/api/v1/organizations/org_x/api-keys/key_x", "GET, PATCH, DELETE"),
+        (
+            "PUT",
+            "/api/v1/organizations/org_x/api-keys/key_x",
+            "GET, PATCH, DELETE",
+        ),
     ] {
         let res = server
             .http
@@ -108,7 +112,9 @@ async fn wrong_methods_under_api_answer_405_with_allow_and_unknown_paths_404() {
             "{m} {path}"
         );
         assert_eq!(
-            res.headers().get("cache-control").and_then(|v| v.to_str().ok()),
+            res.headers()
+                .get("cache-control")
+                .and_then(|v| v.to_str().ok()),
             Some("no-store")
         );
         let body = json_of(res).await;
@@ -131,11 +137,19 @@ async fn attack_oversized_bodies_get_each_surfaces_error_shape() {
     let big = "a".repeat(200 * 1024);
     let form = "application/x-www-form-urlencoded";
     for (path, content_type, body) in [
-        ("/oauth2/token", form, format!("grant_type=client_credentials&x={big}")),
+        (
+            "/oauth2/token",
+            form,
+            format!("grant_type=client_credentials&x={big}"),
+        ),
         ("/oauth2/introspect", form, format!("token={big}")),
         ("/oauth2/revoke", form, format!("token={big}")),
         ("/Token", form, format!("grant_type=password&x={big}")),
-        ("/oauth2/register", "application/json", format!("{{\"client_name\":\"{big}\"}}")),
+        (
+            "/oauth2/register",
+            "application/json",
+            format!("{{\"client_name\":\"{big}\"}}"),
+        ),
     ] {
         let res = server
             .http
@@ -152,8 +166,16 @@ async fn attack_oversized_bodies_get_each_surfaces_error_shape() {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
-        assert_eq!(header("cache-control").as_deref(), Some("no-store"), "{path}");
-        assert_eq!(header("content-type").as_deref(), Some("application/json"), "{path}");
+        assert_eq!(
+            header("cache-control").as_deref(),
+            Some("no-store"),
+            "{path}"
+        );
+        assert_eq!(
+            header("content-type").as_deref(),
+            Some("application/json"),
+            "{path}"
+        );
         let body = json_of(res).await;
         assert_eq!(body["error"], "invalid_request", "{path}: {body}");
         assert!(body["error_description"].is_string(), "{path}: {body}");
@@ -190,12 +212,42 @@ async fn unreadable_bodies_under_api_get_the_json_error_shape() {
     let key_id = json_of(key).await["id"].as_str().expect("id").to_owned();
     let rotate = format!("/api/v1/organizations/{org}/api-keys/{key_id}/rotate");
     for (path, content_type, body, status, code) in [
-        ("/api/v1/auth/login", "application/json", "{\"email\":", 400, "invalid_json"),
-        ("/api/v1/auth/login", "text/plain", "{}", 415, "unsupported_media_type"),
-        ("/api/v1/auth/login", "application/json", "[1,2]", 400, "invalid_json"),
+        (
+            "/api/v1/auth/login",
+            "application/json",
+            "{\"email\":",
+            400,
+            "invalid_json",
+        ),
+        (
+            "/api/v1/auth/login",
+            "text/plain",
+            "{}",
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "/api/v1/auth/login",
+            "application/json",
+            "[1,2]",
+            400,
+            "invalid_json",
+        ),
         // Rotating takes no body or its options: a broken one is refused, not read as none.
-        (&rotate, "application/json", "{\"overlapSeconds\":", 400, "invalid_json"),
-        (&rotate, "application/json", "{\"overlapSeconds\":\"soon\"}", 400, "invalid_json"),
+        (
+            &rotate,
+            "application/json",
+            "{\"overlapSeconds\":",
+            400,
+            "invalid_json",
+        ),
+        (
+            &rotate,
+            "application/json",
+            "{\"overlapSeconds\":\"soon\"}",
+            400,
+            "invalid_json",
+        ),
     ] {
         let res = server
             .http
@@ -313,10 +365,19 @@ async fn the_answer_check_fails_on_drift() {
     assert!(answer("/api/v1/me", "GET", 200, &wrong).is_err());
     // A status the route does not list, and an error not in the error shape.
     assert!(answer("/api/v1/me", "GET", 201, &me).is_err());
-    let error = json!({ "error": { "code": "x", "message": "y", "type": "invalid_request_error" } });
+    let error =
+        json!({ "error": { "code": "x", "message": "y", "type": "invalid_request_error" } });
     assert_eq!(answer("/api/v1/me", "GET", 401, &error), Ok(()));
     assert!(answer("/api/v1/me", "GET", 401, &json!({ "error": "x" })).is_err());
-    assert!(answer("/api/v1/me", "GET", 401, &json!({ "error": { "code": "x", "message": "y", "type": "oops" } })).is_err());
+    assert!(
+        answer(
+            "/api/v1/me",
+            "GET",
+            401,
+            &json!({ "error": { "code": "x", "message": "y", "type": "oops" } })
+        )
+        .is_err()
+    );
     // A body where the document has none (204).
     assert!(answer("/api/v1/auth/logout", "POST", 204, &json!({})).is_err());
     // A 405 must name the documented methods.
