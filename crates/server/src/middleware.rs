@@ -115,22 +115,6 @@ pub async fn guard_request(
     Ok(next.call(req).await?.map_into_boxed_body())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn incoming_ids_are_kept_only_when_well_formed() {
-        let mut headers = HeaderMap::new();
-        headers.insert(X_REQUEST_ID, HeaderValue::from_static("abc-123.x_y"));
-        assert_eq!(request_id(&headers), "abc-123.x_y");
-        headers.insert(X_REQUEST_ID, HeaderValue::from_static("bad id with spaces"));
-        let made = request_id(&headers);
-        assert_eq!(made.len(), 16);
-        assert_ne!(made, request_id(&headers), "fresh ids differ");
-    }
-}
-
 /// Shows every answer under `/api/` to the state's [`crate::state::AnswerHook`], when one is
 /// set (the server tests check each against the OpenAPI document): the body is read whole
 /// (API answers are small JSON) and sent on unchanged. The outermost middleware, so it sees
@@ -186,4 +170,20 @@ pub async fn show_api_answers(
     });
     let res = res.set_body(bytes).map_into_boxed_body();
     Ok(ServiceResponse::new(http, res))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incoming_ids_are_kept_only_when_well_formed() {
+        let mut headers = HeaderMap::new();
+        headers.insert(X_REQUEST_ID, HeaderValue::from_static("abc-123.x_y"));
+        assert_eq!(request_id(&headers), "abc-123.x_y");
+        headers.insert(X_REQUEST_ID, HeaderValue::from_static("bad id with spaces"));
+        let made = request_id(&headers);
+        assert_eq!(made.len(), 16);
+        assert_ne!(made, request_id(&headers), "fresh ids differ");
+    }
 }
