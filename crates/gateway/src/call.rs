@@ -157,15 +157,22 @@ pub fn agent_in_body(named: Option<&str>, content_type: Option<&str>) -> bool {
     named.is_none() && content_type.is_some_and(|v| v.starts_with("application/json"))
 }
 
-/// The `agent_id` of a JSON body (a string at the top level) and the body to forward, with
-/// that field removed (the body is written again even when it had none).
+/// The agent of a JSON body (a string at the top level named `agentId`, or `agent_id` as
+/// first accepted) and the body to forward, with both fields removed (the body is written
+/// again even when it had none). Both given and differing: refused, as no agent.
 pub fn take_agent_from_json(body: &[u8]) -> Result<(Option<String>, Vec<u8>), CallRefused> {
     let mut value: serde_json::Value =
         serde_json::from_slice(body).map_err(|_| CallRefused::InvalidJson)?;
-    let agent = value
-        .as_object_mut()
-        .and_then(|o| o.remove("agent_id"))
-        .and_then(|v| v.as_str().map(str::to_owned));
+    let (camel, snake) = match value.as_object_mut() {
+        Some(o) => (o.remove("agentId"), o.remove("agent_id")),
+        None => (None, None),
+    };
+    let text = |v: Option<serde_json::Value>| v.and_then(|v| v.as_str().map(str::to_owned));
+    let agent = match (text(camel), text(snake)) {
+        (Some(a), Some(b)) if a != b => return Err(CallRefused::NoAgent),
+        (Some(a), _) | (None, Some(a)) => Some(a),
+        (None, None) => None,
+    };
     // Writing a `Value` back cannot fail: its keys are strings.
     let body = serde_json::to_vec(&value).map_err(|_| CallRefused::InvalidJson)?;
     Ok((agent, body))

@@ -73,6 +73,8 @@ pub struct ApiRoute {
     pub method: &'static str,
     pub path: &'static str,
     pub rule: Rule,
+    /// Its request body and answers, for the OpenAPI document (`crate::openapi`).
+    pub doc: crate::openapi::RouteDoc,
 }
 
 impl Rule {
@@ -360,12 +362,21 @@ pub fn org_access(
 }
 
 /// Applies a route's rule: verifies the credential once, checks it against the rule, and
-/// leaves the verified caller in the request for the handler's extractor.
+/// leaves the verified caller in the request for the handler's extractor. A refusal is the
+/// request's answer (so the middleware around sees it with its route, as any other answer).
 pub async fn guard(
     rule: Rule,
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    match admit(rule, &req).await {
+        Ok(()) => Ok(next.call(req).await?.map_into_boxed_body()),
+        Err(refused) => Ok(req.error_response(refused)),
+    }
+}
+
+/// [`guard`]'s check: the verified caller put in the request, or why not.
+async fn admit(rule: Rule, req: &ServiceRequest) -> Result<(), ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .cloned()
@@ -381,7 +392,7 @@ pub async fn guard(
         }
         Rule::FirstParty => {
             if req.headers().contains_key("x-api-key") {
-                return Err(first_party_only().into());
+                return Err(first_party_only());
             }
             let token = crate::auth::bearer_token(req.request()).ok_or_else(no_credentials)?;
             let user = first_party_user(&state, token).await?;
@@ -390,7 +401,7 @@ pub async fn guard(
         Rule::Caller { scope } => {
             let principal = require_principal(req.request(), &state).await?;
             if !principal.allows(scope) {
-                return Err(ApiError::insufficient_scope(scope).into());
+                return Err(ApiError::insufficient_scope(scope));
             }
             req.extensions_mut().insert(Caller {
                 principal,
@@ -421,7 +432,7 @@ pub async fn guard(
             });
         }
     }
-    Ok(next.call(req).await?.map_into_boxed_body())
+    Ok(())
 }
 
 /// Runs `f` on a pooled connection on a blocking thread with the caller's principal and role:

@@ -48,6 +48,7 @@ pub fn build_app(
         .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
         .wrap(from_fn(crate::middleware::guard_request))
         .wrap(from_fn(observe))
+        .wrap(from_fn(crate::middleware::show_api_answers))
         .configure(routes::configure)
         .default_service(web::to(errors::not_found))
 }

@@ -25,7 +25,7 @@
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use store::audit::{AuditEvent, Filter, OwnedAuditEvent};
 use store::{Conn, Store, StoreError};
 
@@ -361,22 +361,55 @@ pub fn search_events(
 }
 
 /// An event as the API and `portcullis audit` show it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventAnswer {
+    pub id: String,
+    /// Unix seconds.
+    pub occurred_at: i64,
+    /// What happened, e.g. `login.succeeded`.
+    pub kind: String,
+    pub outcome: String,
+    /// Who did it: a user or client id.
+    pub actor: Option<String>,
+    pub ip: Option<String>,
+    pub organization_id: Option<String>,
+    /// The event's details (their keys are the event's own); never a secret.
+    pub detail: Value,
+}
+
+impl From<&AuditEvent> for EventAnswer {
+    fn from(e: &AuditEvent) -> Self {
+        Self {
+            id: e.id.clone(),
+            occurred_at: e.occurred_at,
+            kind: e.kind.clone(),
+            outcome: e.outcome.clone(),
+            actor: e.actor.clone(),
+            ip: e.ip.clone(),
+            organization_id: e.org_id.clone(),
+            detail: serde_json::from_str::<Value>(&e.detail).unwrap_or(Value::Null),
+        }
+    }
+}
+
+/// One page of events, newest first; `nextCursor` fetches the next page (`null` on the last).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditPage {
+    pub data: Vec<EventAnswer>,
+    pub next_cursor: Option<String>,
+}
+
+/// An event as the API and `portcullis audit` show it, as JSON.
 pub fn event_json(e: &AuditEvent) -> Value {
-    json!({
-        "id": e.id,
-        "occurredAt": e.occurred_at,
-        "kind": e.kind,
-        "outcome": e.outcome,
-        "actor": e.actor,
-        "ip": e.ip,
-        "organizationId": e.org_id,
-        "detail": serde_json::from_str::<Value>(&e.detail).unwrap_or(Value::Null),
-    })
+    serde_json::to_value(EventAnswer::from(e)).unwrap_or(Value::Null)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn an_event_becomes_one_row_in_time_order() {

@@ -406,14 +406,38 @@ fn revoke_refresh(
     grants::revoke_refresh(conn, client, token, state.now()).map_err(OAuthHttpError::from)
 }
 
-/// The token pair every sign-in answers with.
-pub(crate) fn token_pair(issued: &grants::Issued) -> Value {
-    json!({
-        "token": issued.access.token,
-        "tokenType": "Bearer",
-        "expiresIn": issued.access.expires_in,
-        "refreshToken": issued.refresh.as_ref().map(|r| r.expose()),
-    })
+/// The token pair every JSON sign-in answers with: an access token and a rotating refresh
+/// token. No `Debug`: it holds both.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TokenPair {
+    /// A JWT access token, sent as `Authorization: Bearer`.
+    pub token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// The refresh token for `POST /api/v1/auth/refresh`; rotated on every use.
+    pub refresh_token: Option<String>,
+}
+
+/// The token pair of an issued sign-in.
+pub(crate) fn token_pair(issued: &grants::Issued) -> TokenPair {
+    TokenPair {
+        token: issued.access.token.clone(),
+        token_type: "Bearer".to_owned(),
+        expires_in: issued.access.expires_in,
+        refresh_token: issued.refresh.as_ref().map(|r| r.expose().to_owned()),
+    }
+}
+
+/// How a new account starts.
+pub(crate) enum NewSession {
+    SignedIn(TokenPair),
+    /// No tokens until the address is verified (`PORTCULLIS_REQUIRE_VERIFIED_EMAIL`).
+    VerifyEmailFirst,
+    /// No tokens until a second factor is set up (an organization requires one).
+    EnrolMfaFirst,
 }
 
 /// The answer to a new account (JSON sign-up, an invite accepted with a new account): signed in,
@@ -424,16 +448,17 @@ pub(crate) fn sign_in_new_account(
     conn: &mut Conn,
     user: &accounts::User,
     now: i64,
-) -> Result<Value, ApiError> {
+) -> Result<NewSession, ApiError> {
     if state.settings.require_verified_email && !user.email_verified {
-        return Ok(json!({ "emailVerificationRequired": true }));
+        return Ok(NewSession::VerifyEmailFirst);
     }
     // An invite into an organization that requires a second factor: no tokens until one is
     // set up (on the sign-in page, as `mfa_enrollment_required` says at the JSON sign-in).
     if accounts::mfa_required_by_org(conn, &user.id)? {
-        return Ok(json!({ "mfaEnrollmentRequired": true }));
+        return Ok(NewSession::EnrolMfaFirst);
     }
-    sign_in(state, conn, user, &accounts::AuthMethods::password(), now)
+    let pair = sign_in(state, conn, user, &accounts::AuthMethods::password(), now)?;
+    Ok(NewSession::SignedIn(pair))
 }
 
 /// Issues an access token and starts a refresh family for a user who just signed in with
@@ -444,7 +469,7 @@ pub(crate) fn sign_in(
     user: &accounts::User,
     amr: &accounts::AuthMethods,
     now: i64,
-) -> Result<Value, ApiError> {
+) -> Result<TokenPair, ApiError> {
     let keyring = state.keys.get(conn, now)?;
     let signer = state.signer(&keyring);
     let issued = grants::first_party_sign_in(conn, &signer, user, amr, &state.policy(), now)?;

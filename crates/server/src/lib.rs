@@ -29,6 +29,8 @@ mod keycache;
 pub mod metrics;
 mod mfa;
 mod middleware;
+/// The OpenAPI document of `/api/v1`, built from the route table.
+pub mod openapi;
 mod pages;
 /// Passkeys: public for the second-factor step's tests, which run a real ceremony.
 pub mod passkeys;

@@ -115,6 +115,63 @@ pub async fn guard_request(
     Ok(next.call(req).await?.map_into_boxed_body())
 }
 
+/// Shows every answer under `/api/` to the state's [`crate::state::AnswerHook`], when one is
+/// set (the server tests check each against the OpenAPI document): the body is read whole
+/// (API answers are small JSON) and sent on unchanged. The outermost middleware, so it sees
+/// what the client gets, errors turned into responses included.
+pub async fn show_api_answers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let hook = req
+        .app_data::<web::Data<AppState>>()
+        .and_then(|s| s.api_answers.clone())
+        .filter(|_| crate::errors::is_api_path(req.path()));
+    let Some(hook) = hook else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    // An error that left the services as an error (not an answer) has lost its request:
+    // shown without its route, then handed on as it came.
+    let (method, path) = (req.method().as_str().to_owned(), req.path().to_owned());
+    let res = match next.call(req).await {
+        Ok(res) => res.map_into_boxed_body(),
+        Err(e) => {
+            let res = e.error_response();
+            let (res, body) = res.into_parts();
+            let bytes = actix_web::body::to_bytes(body).await.unwrap_or_default();
+            let header = |name| res.headers().get(name).and_then(|v| v.to_str().ok());
+            (hook.0)(&crate::state::ApiAnswer {
+                method: &method,
+                path: &path,
+                pattern: None,
+                status: res.status().as_u16(),
+                content_type: header(actix_web::http::header::CONTENT_TYPE),
+                allow: header(actix_web::http::header::ALLOW),
+                body: &bytes,
+            });
+            return Err(e);
+        }
+    };
+    let (http, res) = res.into_parts();
+    let (res, body) = res.into_parts();
+    let bytes = actix_web::body::to_bytes(body)
+        .await
+        .map_err(|e| crate::errors::ApiError::internal(&e))?;
+    let header = |name| res.headers().get(name).and_then(|v| v.to_str().ok());
+    let pattern = http.match_pattern();
+    (hook.0)(&crate::state::ApiAnswer {
+        method: http.method().as_str(),
+        path: http.path(),
+        pattern: pattern.as_deref(),
+        status: res.status().as_u16(),
+        content_type: header(actix_web::http::header::CONTENT_TYPE),
+        allow: header(actix_web::http::header::ALLOW),
+        body: &bytes,
+    });
+    let res = res.set_body(bytes).map_into_boxed_body();
+    Ok(ServiceResponse::new(http, res))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -40,6 +40,34 @@ pub struct AppState {
     pub passkeys: Option<Arc<crate::passkeys::RelyingParty>>,
     /// The OpenID providers people may sign in with, and what their discovery said.
     pub upstreams: Arc<crate::upstream::Upstreams>,
+    /// Shown every answer under `/api/` before it is sent; `None` (the default) costs nothing.
+    /// The server tests set it to check each answer against the OpenAPI document.
+    pub api_answers: Option<AnswerHook>,
+}
+
+/// One answer under `/api/`, as an [`AnswerHook`] sees it.
+#[derive(Debug)]
+pub struct ApiAnswer<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    /// The route pattern that answered (`/api/v1/organizations/{org}`); `None` when no route
+    /// matched.
+    pub pattern: Option<&'a str>,
+    pub status: u16,
+    pub content_type: Option<&'a str>,
+    /// The `Allow` header, on a 405.
+    pub allow: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+/// A function shown every `/api/` answer ([`AppState::api_answers`]).
+#[derive(Clone)]
+pub struct AnswerHook(pub Arc<dyn Fn(&ApiAnswer<'_>) + Send + Sync>);
+
+impl std::fmt::Debug for AnswerHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AnswerHook")
+    }
 }
 
 impl AppState {
@@ -78,6 +106,7 @@ impl AppState {
             mailer,
 
             throttle: Arc::new(LoginThrottle::default()),
+            api_answers: None,
         }
     }
 

@@ -102,6 +102,18 @@ fn the_agent_is_named_by_the_credential_then_the_header_then_the_json_body() {
     assert_eq!(agent.as_deref(), Some("agt_9"));
     let forwarded: serde_json::Value = serde_json::from_slice(&body).expect("forwarded json");
     assert_eq!(forwarded, serde_json::json!({"model": "m", "n": 1}));
+    // `agentId` as well, and both fields are taken out; both naming different agents is no
+    // agent at all (the call is refused), never the one or the other.
+    let (agent, body) =
+        gateway::take_agent_from_json(br#"{"agentId":"agt_9","agent_id":"agt_9","n":1}"#)
+            .expect("json");
+    assert_eq!(agent.as_deref(), Some("agt_9"));
+    let forwarded: serde_json::Value = serde_json::from_slice(&body).expect("forwarded json");
+    assert_eq!(forwarded, serde_json::json!({"n": 1}));
+    assert!(matches!(
+        gateway::take_agent_from_json(br#"{"agentId":"agt_1","agent_id":"agt_2"}"#),
+        Err(CallRefused::NoAgent)
+    ));
     // Not a string, not an object: no agent, the body forwarded as it was.
     let (agent, body) = gateway::take_agent_from_json(br#"{"agent_id":7}"#).expect("json");
     assert_eq!((agent, body.as_slice()), (None, &b"{}"[..]));

@@ -13,11 +13,12 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use apikeys::KeyError;
 use gateway::{CallRefused, GatewayError, UpstreamFailure};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::access::TokenRejected;
 
 /// The `type` of an API error: the broad class a client can branch on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorType {
     /// The request is malformed, refers to nothing, or uses a wrong method.
@@ -66,24 +67,34 @@ impl std::fmt::Debug for MfaPending {
     }
 }
 
-#[derive(Serialize)]
-struct ApiErrorBody<'a> {
+/// Every error of the JSON API: `{"error":{"code","message","type"}}`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ApiError)]
+pub(crate) struct ApiErrorBody<'a> {
     error: ApiErrorFields<'a>,
 }
 
-#[derive(Serialize)]
+/// The error: a stable `code`, a `message` for the developer, the broad `type`, and where
+/// they apply the field at fault, the scope lacking, or the second factor a sign-in waits on.
+#[derive(Serialize, ToSchema)]
+#[schema(as = ApiErrorFields)]
 struct ApiErrorFields<'a> {
     code: &'a str,
     message: &'a str,
     #[serde(rename = "type")]
     kind: ErrorType,
+    /// The request field at fault.
     #[serde(skip_serializing_if = "Option::is_none")]
     param: Option<&'a str>,
+    /// The scope a 403 `insufficient_scope` lacked.
     #[serde(skip_serializing_if = "Option::is_none")]
     required_scope: Option<&'a str>,
+    /// A 403 `mfa_required`: the challenge to send to `POST /api/v1/auth/mfa`.
     #[serde(rename = "mfaToken", skip_serializing_if = "Option::is_none")]
     mfa_token: Option<&'a str>,
+    /// A 403 `mfa_required`: the factors that answer it.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>)]
     methods: Option<&'a [&'static str]>,
 }
 
@@ -588,7 +599,7 @@ impl From<actix_web::error::BlockingError> for ApiError {
 }
 
 /// A JSON answer that must not be cached (every `/api` answer carries account data).
-pub fn json_no_store(status: StatusCode, body: serde_json::Value) -> HttpResponse {
+pub fn json_no_store(status: StatusCode, body: impl Serialize) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(body)

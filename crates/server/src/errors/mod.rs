@@ -24,7 +24,7 @@ pub mod page;
 mod table;
 
 pub use api::{ApiError, ErrorType, json_error, json_no_store, query_error};
-pub use oauth::{ErrorCode, OAuthHttpError, oauth_method_not_allowed};
+pub use oauth::{ErrorCode, OAuthBody, OAuthHttpError, oauth_method_not_allowed};
 pub use page::{PageError, form_error};
 
 /// Whether a store error means the database is out of reach (503 on every surface that says

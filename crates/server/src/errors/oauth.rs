@@ -18,6 +18,43 @@ use registration::MetadataErrorCode;
 
 use crate::access::TokenRejected;
 
+/// The raw body of an OAuth endpoint, read within the resource's `PayloadConfig` limit. A body
+/// over the limit answers 413 and one that cannot be read 400, both RFC 6749
+/// `invalid_request` (never actix's plain-text error); the handler parses what it got.
+#[derive(Debug)]
+pub struct OAuthBody(pub actix_web::web::Bytes);
+
+impl actix_web::FromRequest for OAuthBody {
+    type Error = OAuthHttpError;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, OAuthHttpError>>;
+
+    fn from_request(
+        req: &actix_web::HttpRequest,
+        payload: &mut actix_web::dev::Payload,
+    ) -> Self::Future {
+        let read = actix_web::web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            read.await.map(OAuthBody).map_err(|e| {
+                let status = e.as_response_error().status_code();
+                tracing::debug!(error = %e, "unreadable OAuth request body");
+                if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    OAuthHttpError::new(
+                        status,
+                        ErrorCode::InvalidRequest,
+                        "the request body is too large",
+                    )
+                } else {
+                    OAuthHttpError::new(
+                        StatusCode::BAD_REQUEST,
+                        ErrorCode::InvalidRequest,
+                        "the request body could not be read",
+                    )
+                }
+            })
+        })
+    }
+}
+
 /// An error on an OAuth endpoint or at a protected resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthHttpError {

@@ -5,10 +5,10 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::api_auth::{required, user_json};
+use super::api_auth::{UserAnswer, required};
 use crate::access::FirstPartyUser;
 use crate::auth::client_ip;
 use crate::errors::{ApiError, json_no_store};
@@ -16,9 +16,28 @@ use crate::flows::sign_in;
 use crate::ratelimit::Limit;
 use crate::state::AppState;
 
+/// A request taken: a sentence saying what happens next.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Message {
+    message: String,
+}
+
 /// The answer to a request for mail: the same whether or not a message went out.
 fn accepted(message: &str) -> HttpResponse {
-    json_no_store(StatusCode::ACCEPTED, json!({ "message": message }))
+    json_no_store(
+        StatusCode::ACCEPTED,
+        Message {
+            message: message.to_owned(),
+        },
+    )
+}
+
+/// `POST /api/v1/me/email`: the address waiting for its link to be followed.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct EmailChange {
+    pending_email: String,
+    message: String,
 }
 
 fn limit(req: &HttpRequest, state: &AppState) -> Result<Option<String>, ApiError> {
@@ -30,7 +49,7 @@ fn limit(req: &HttpRequest, state: &AppState) -> Result<Option<String>, ApiError
     Ok(ip)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub(super) struct TokenBody {
     token: Option<String>,
 }
@@ -53,10 +72,10 @@ pub(super) async fn verify_email(
         )?)
     })
     .await??;
-    Ok(json_no_store(StatusCode::OK, user_json(&user)))
+    Ok(json_no_store(StatusCode::OK, UserAnswer::new(&user)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub(super) struct EmailBody {
     email: Option<String>,
 }
@@ -95,7 +114,7 @@ pub(super) async fn forgot_password(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub(super) struct ResetBody {
     token: Option<String>,
     password: Option<String>,
@@ -121,7 +140,7 @@ pub(super) async fn reset_password(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub(super) struct ProfileBody {
     name: Option<String>,
 }
@@ -146,10 +165,10 @@ pub(super) async fn update_me(
         )?)
     })
     .await??;
-    Ok(json_no_store(StatusCode::OK, user_json(&user)))
+    Ok(json_no_store(StatusCode::OK, UserAnswer::new(&user)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct PasswordBody {
     current_password: Option<String>,
@@ -169,7 +188,7 @@ pub(super) async fn change_password(
     let current = required(&body.current_password, "currentPassword")?.to_owned();
     let new = required(&body.new_password, "newPassword")?.to_owned();
     let ip = limit(&req, &state)?;
-    let answer = web::block(move || -> Result<Value, ApiError> {
+    let answer = web::block(move || -> Result<_, ApiError> {
         let mut conn = state.store.conn()?;
         let user = crate::account::change_password(
             &state,
@@ -192,7 +211,7 @@ pub(super) async fn change_password(
     Ok(json_no_store(StatusCode::OK, answer))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub(super) struct ChangeEmailBody {
     email: Option<String>,
     password: Option<String>,
@@ -224,14 +243,15 @@ pub(super) async fn change_email(
     .await??;
     Ok(json_no_store(
         StatusCode::ACCEPTED,
-        json!({
-            "pendingEmail": pending,
-            "message": "Follow the link we sent to the new address to make it your account's.",
-        }),
+        EmailChange {
+            pending_email: pending,
+            message: "Follow the link we sent to the new address to make it your account's."
+                .to_owned(),
+        },
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub(super) struct PasswordOnly {
     password: Option<String>,
 }

@@ -5,10 +5,9 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::access::{OrgCaller, with_org};
-use crate::audit::{Cursor, event_json, org_events};
+use crate::audit::{AuditPage, Cursor, EventAnswer, org_events};
 use crate::errors::{ApiError, json_no_store};
 use crate::state::AppState;
 
@@ -50,10 +49,9 @@ pub(super) async fn list(
         Ok(org_events(conn, &org, kind.as_deref(), before, limit)?)
     })
     .await?;
-    let next = next.map(|c| c.to_string());
-    let data: Vec<Value> = events.iter().map(event_json).collect();
-    Ok(json_no_store(
-        StatusCode::OK,
-        json!({ "data": data, "nextCursor": next }),
-    ))
+    let page = AuditPage {
+        data: events.iter().map(EventAnswer::from).collect(),
+        next_cursor: next.map(|c| c.to_string()),
+    };
+    Ok(json_no_store(StatusCode::OK, page))
 }

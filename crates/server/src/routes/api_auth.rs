@@ -4,14 +4,15 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::access::{Expect, FirstPartyUser, verify_access_token};
 use crate::audit::Event;
 use crate::auth::{bearer_token, client_ip};
 use crate::errors::{ApiError, json_no_store};
-use crate::flows::{sign_in, sign_in_new_account, token_pair};
+use crate::flows::{NewSession, TokenPair, sign_in, sign_in_new_account, token_pair};
 use crate::mfa;
 use crate::ratelimit::Limit;
 use crate::state::AppState;
@@ -23,7 +24,7 @@ pub fn required<'a>(value: &'a Option<String>, field: &'static str) -> Result<&'
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub(super) struct SignupBody {
     email: Option<String>,
     password: Option<String>,
@@ -45,7 +46,7 @@ pub(super) async fn signup(
     required(&body.email, "email")?;
     required(&body.password, "password")?;
     required(&body.name, "name")?;
-    let answer = web::block(move || -> Result<Value, ApiError> {
+    let answer = web::block(move || -> Result<NewAccount, ApiError> {
         let now = state.now();
         let mut conn = state.store.conn()?;
         let new = accounts::NewUser {
@@ -72,16 +73,15 @@ pub(super) async fn signup(
                 .detail(json!({ "via": "api" })),
         );
         crate::account::signed_up(&state, &mut conn, &user);
-        let mut answer = sign_in_new_account(&state, &mut conn, &user, now)?;
-        answer["user"] = user_json(&user);
-        answer["organization"] = json!({ "id": org.id, "name": org.name, "role": "owner" });
-        Ok(answer)
+        let session = sign_in_new_account(&state, &mut conn, &user, now)?;
+        let org = super::api_orgs::OrgAnswer::new(&org, accounts::Role::Owner);
+        Ok(NewAccount::new(session, &user, org))
     })
     .await??;
     Ok(json_no_store(StatusCode::CREATED, answer))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub(super) struct LoginBody {
     email: Option<String>,
     username: Option<String>,
@@ -113,7 +113,7 @@ pub(super) async fn login(
         .throttle
         .check(&email, ip.as_deref(), now)
         .map_err(|t| ApiError::rate_limited(t.retry_after))?;
-    let answer = web::block(move || -> Result<Value, ApiError> {
+    let answer = web::block(move || -> Result<TokenPair, ApiError> {
         let mut conn = state.store.conn()?;
         let password = body.password.as_deref().unwrap_or_default();
         let require_verified = state.settings.require_verified_email;
@@ -164,7 +164,7 @@ pub(super) async fn login(
     Ok(json_no_store(StatusCode::OK, answer))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct MfaBody {
     mfa_token: Option<String>,
@@ -186,7 +186,7 @@ pub(super) async fn mfa(
         .limits
         .check(Limit::Login, ip.as_deref(), now)
         .map_err(ApiError::rate_limited)?;
-    let answer = web::block(move || -> Result<Value, ApiError> {
+    let answer = web::block(move || -> Result<TokenPair, ApiError> {
         let mut conn = state.store.conn()?;
         let challenge = accounts::find_challenge(&mut conn, &token, now)?;
         let email = challenge.user.email.clone();
@@ -220,7 +220,7 @@ pub(super) async fn mfa(
     Ok(json_no_store(StatusCode::OK, answer))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct RefreshBody {
     refresh_token: Option<String>,
@@ -231,7 +231,7 @@ pub(super) async fn refresh(
     body: web::Json<RefreshBody>,
 ) -> Result<HttpResponse, ApiError> {
     let presented = required(&body.refresh_token, "refreshToken")?.to_owned();
-    let answer = web::block(move || -> Result<Value, ApiError> {
+    let answer = web::block(move || -> Result<TokenPair, ApiError> {
         let now = state.now();
         let mut conn = state.store.conn()?;
         let keyring = state.keys.get(&mut conn, now)?;
@@ -274,14 +274,100 @@ pub(super) async fn logout(
     Ok(HttpResponse::NoContent().finish())
 }
 
-pub fn user_json(user: &accounts::User) -> Value {
-    json!({
-        "id": user.id,
-        "email": user.email,
-        "name": user.name,
-        "emailVerified": user.email_verified,
-        "createdAt": user.created_at,
-    })
+/// An account as the API shows it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct UserAnswer {
+    id: String,
+    email: String,
+    name: String,
+    email_verified: bool,
+    /// Unix seconds.
+    created_at: i64,
+}
+
+impl UserAnswer {
+    pub(crate) fn new(user: &accounts::User) -> Self {
+        Self {
+            id: user.id.clone(),
+            email: user.email.clone(),
+            name: user.name.clone(),
+            email_verified: user.email_verified,
+            created_at: user.created_at,
+        }
+    }
+}
+
+/// A new account (sign-up, an invite accepted): signed in (the token pair), or told what comes
+/// first (`emailVerificationRequired`, `mfaEnrollmentRequired`) and then no tokens.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct NewAccount {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_in: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email_verification_required: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mfa_enrollment_required: Option<bool>,
+    user: UserAnswer,
+    organization: super::api_orgs::OrgAnswer,
+}
+
+impl NewAccount {
+    pub(super) fn new(
+        session: NewSession,
+        user: &accounts::User,
+        organization: super::api_orgs::OrgAnswer,
+    ) -> Self {
+        let mut answer = Self {
+            token: None,
+            token_type: None,
+            expires_in: None,
+            refresh_token: None,
+            email_verification_required: None,
+            mfa_enrollment_required: None,
+            user: UserAnswer::new(user),
+            organization,
+        };
+        match session {
+            NewSession::SignedIn(pair) => {
+                answer.token = Some(pair.token);
+                answer.token_type = Some(pair.token_type);
+                answer.expires_in = Some(pair.expires_in);
+                answer.refresh_token = pair.refresh_token;
+            }
+            NewSession::VerifyEmailFirst => answer.email_verification_required = Some(true),
+            NewSession::EnrolMfaFirst => answer.mfa_enrollment_required = Some(true),
+        }
+        answer
+    }
+}
+
+/// An organization the caller belongs to, and the caller's role there.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Membership {
+    id: String,
+    name: String,
+    /// `owner`, `admin` or `member`.
+    role: String,
+}
+
+/// `GET /api/v1/me`: the account and its organizations.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Me {
+    id: String,
+    email: String,
+    name: String,
+    email_verified: bool,
+    created_at: i64,
+    organizations: Vec<Membership>,
 }
 
 pub(super) async fn me(
@@ -295,10 +381,21 @@ pub(super) async fn me(
         Ok(accounts::orgs_of(&mut conn, &user_id)?)
     })
     .await??;
-    let mut body = user_json(&caller.user);
-    body["organizations"] = orgs
-        .iter()
-        .map(|(o, r)| json!({ "id": o.id, "name": o.name, "role": r.as_str() }))
-        .collect();
+    let user = &caller.user;
+    let body = Me {
+        id: user.id.clone(),
+        email: user.email.clone(),
+        name: user.name.clone(),
+        email_verified: user.email_verified,
+        created_at: user.created_at,
+        organizations: orgs
+            .iter()
+            .map(|(o, r)| Membership {
+                id: o.id.clone(),
+                name: o.name.clone(),
+                role: r.as_str().to_owned(),
+            })
+            .collect(),
+    };
     Ok(json_no_store(StatusCode::OK, body))
 }

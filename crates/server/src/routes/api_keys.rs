@@ -4,11 +4,12 @@
 
 use accounts::Role;
 use actix_web::http::StatusCode;
-use actix_web::http::header::CACHE_CONTROL;
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::{HttpRequest, HttpResponse, web};
 use apikeys::{Agent, ApiKey};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::access::{Caller, OrgCaller, with_org};
 use crate::audit::Event;
@@ -19,19 +20,91 @@ use crate::principal::{Principal, Subject};
 use crate::routes::api_auth::required;
 use crate::state::AppState;
 
-pub fn key_json(k: &ApiKey) -> Value {
-    json!({
-        "id": k.id, "organizationId": k.org_id, "name": k.name, "scopes": k.scopes,
-        "prefix": k.prefix, "createdBy": k.created_by, "createdAt": k.created_at,
-        "expiresAt": k.expires_at, "lastUsedAt": k.last_used_at, "revokedAt": k.revoked_at,
-    })
+/// An API key. `key`, the secret, is in the answers to creating and rotating it only: shown
+/// once.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct KeyAnswer {
+    id: String,
+    organization_id: String,
+    name: String,
+    scopes: Vec<String>,
+    /// The first characters of the current secret, to tell keys apart.
+    prefix: String,
+    created_by: String,
+    created_at: i64,
+    expires_at: Option<i64>,
+    last_used_at: Option<i64>,
+    revoked_at: Option<i64>,
+    /// The secret (`pcl_sk_…`), shown once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
 }
 
-fn agent_json(a: &Agent) -> Value {
-    json!({ "id": a.id, "organizationId": a.org_id, "name": a.name, "scopes": a.scopes, "createdAt": a.created_at, "updatedAt": a.updated_at })
+/// An organization's API keys.
+#[derive(Serialize, ToSchema)]
+pub(super) struct KeyList {
+    data: Vec<KeyAnswer>,
 }
 
-#[derive(Deserialize)]
+/// An agent: a name with `service:resource:action` scopes, which calls through keys.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct AgentAnswer {
+    id: String,
+    organization_id: String,
+    name: String,
+    scopes: Vec<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+/// An organization's agents.
+#[derive(Serialize, ToSchema)]
+pub(super) struct AgentList {
+    data: Vec<AgentAnswer>,
+}
+
+/// A call allowed: the agent's organization, the scope the call needs and the agent's scope
+/// that covers it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Decision {
+    allowed: bool,
+    organization_id: String,
+    agent_id: String,
+    required_scope: String,
+    matched_scope: String,
+}
+
+fn key_json(k: &ApiKey) -> KeyAnswer {
+    KeyAnswer {
+        id: k.id.clone(),
+        organization_id: k.org_id.clone(),
+        name: k.name.clone(),
+        scopes: k.scopes.clone(),
+        prefix: k.prefix.clone(),
+        created_by: k.created_by.clone(),
+        created_at: k.created_at,
+        expires_at: k.expires_at,
+        last_used_at: k.last_used_at,
+        revoked_at: k.revoked_at,
+        key: None,
+    }
+}
+
+fn agent_json(a: &Agent) -> AgentAnswer {
+    AgentAnswer {
+        id: a.id.clone(),
+        organization_id: a.org_id.clone(),
+        name: a.name.clone(),
+        scopes: a.scopes.clone(),
+        created_at: a.created_at,
+        updated_at: a.updated_at,
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct KeyBody {
     name: Option<String>,
@@ -74,7 +147,7 @@ pub(super) async fn create_key(
     })
     .await?;
     let mut body = key_json(&key);
-    body["key"] = json!(secret.expose());
+    body.key = Some(secret.expose().to_owned());
     Ok(json_no_store(StatusCode::CREATED, body))
 }
 
@@ -98,7 +171,9 @@ pub(super) async fn list_keys(
     .await?;
     Ok(json_no_store(
         StatusCode::OK,
-        json!({ "data": keys.iter().map(key_json).collect::<Vec<_>>() }),
+        KeyList {
+            data: keys.iter().map(key_json).collect(),
+        },
     ))
 }
 
@@ -172,7 +247,7 @@ pub(super) async fn revoke_key(
     Ok(json_no_store(StatusCode::OK, key_json(&key)))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub(super) struct RotateBody {
     overlap_seconds: i64,
@@ -182,10 +257,17 @@ pub(super) async fn rotate_key(
     caller: OrgCaller,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
-    body: Option<web::Json<RotateBody>>,
+    req: HttpRequest,
+    body: Result<web::Json<RotateBody>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
+    let overlap = match body {
+        Ok(body) => body.overlap_seconds,
+        // No body at all: no overlap. A body that is not the JSON asked for is refused, not
+        // taken as no overlap.
+        Err(_) if !req.headers().contains_key(CONTENT_TYPE) => 0,
+        Err(e) => return Ok(e.error_response()),
+    };
     let (org, id) = path.into_inner();
-    let overlap = body.map(|b| b.overlap_seconds).unwrap_or(0);
     let o = org.clone();
     let (key, secret) = with_org(&state, caller, move |st, conn, principal, role| {
         let current =
@@ -209,11 +291,11 @@ pub(super) async fn rotate_key(
     })
     .await?;
     let mut body = key_json(&key);
-    body["key"] = json!(secret.expose());
+    body.key = Some(secret.expose().to_owned());
     Ok(json_no_store(StatusCode::OK, body))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub(super) struct AgentBody {
     name: Option<String>,
     scopes: Option<Vec<String>>,
@@ -262,7 +344,9 @@ pub(super) async fn list_agents(
     .await?;
     Ok(json_no_store(
         StatusCode::OK,
-        json!({ "data": agents.iter().map(agent_json).collect::<Vec<_>>() }),
+        AgentList {
+            data: agents.iter().map(agent_json).collect(),
+        },
     ))
 }
 
@@ -354,7 +438,7 @@ async fn decide(
     agent_id: String,
     service: String,
     endpoint: String,
-) -> Result<Value, ApiError> {
+) -> Result<Decision, ApiError> {
     let required = apikeys::required_scope(&service, &endpoint).map_err(from_key_error)?;
     if let Subject::Organization { id } = &principal.subject
         && let Some(agent) = state.api_keys.agent(&agent_id, state.now())
@@ -380,7 +464,7 @@ async fn decide(
 
 /// Whether `agent` holds a scope covering `required`, for a principal that may act for the
 /// agent's organization (`allowed`).
-fn judge(agent: &apikeys::Agent, required: &str, allowed: bool) -> Result<Value, ApiError> {
+fn judge(agent: &apikeys::Agent, required: &str, allowed: bool) -> Result<Decision, ApiError> {
     if !allowed {
         return Err(ApiError::forbidden());
     }
@@ -391,13 +475,13 @@ fn judge(agent: &apikeys::Agent, required: &str, allowed: bool) -> Result<Value,
     else {
         return Err(ApiError::insufficient_scope(required));
     };
-    Ok(json!({
-        "allowed": true,
-        "organizationId": agent.org_id,
-        "agentId": agent.id,
-        "requiredScope": required,
-        "matchedScope": matched,
-    }))
+    Ok(Decision {
+        allowed: true,
+        organization_id: agent.org_id.clone(),
+        agent_id: agent.id.clone(),
+        required_scope: required.to_owned(),
+        matched_scope: matched.clone(),
+    })
 }
 
 /// The agent of a request: the combined credential's, else the one given. Both, differing: 400.
@@ -408,12 +492,12 @@ fn agent_of(principal: &Principal, given: Option<&str>) -> Result<String, ApiErr
     ) {
         (Some(a), Some(b)) if a != b => Err(ApiError::bad_request(
             "invalid_field",
-            "agent_id differs from the agent in the credential.",
+            "agentId differs from the agent in the credential.",
         )
-        .with_param("agent_id")),
+        .with_param("agentId")),
         (Some(a), _) | (None, Some(a)) => Ok(a.to_owned()),
         (None, None) => Err(
-            ApiError::bad_request("invalid_field", "agent_id is required.").with_param("agent_id"),
+            ApiError::bad_request("invalid_field", "agentId is required.").with_param("agentId"),
         ),
     }
 }
@@ -422,8 +506,13 @@ fn valid_method(m: &str) -> bool {
     !m.is_empty() && m.len() <= 16 && m.bytes().all(|b| b.is_ascii_alphabetic())
 }
 
-#[derive(Deserialize)]
+/// May this agent call this endpoint of this service? `agentId` may be left out when the
+/// credential names the agent (a combined credential).
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub(super) struct AuthorizeBody {
+    /// Also accepted as `agent_id`.
+    #[serde(alias = "agent_id")]
     agent_id: Option<String>,
     service: Option<String>,
     endpoint: Option<String>,
@@ -492,23 +581,8 @@ pub(super) async fn forward_auth(
     let answer = decide(&state, principal, agent, service, endpoint).await?;
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
-        .insert_header((
-            "x-portcullis-organization",
-            answer["organizationId"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-        ))
-        .insert_header((
-            "x-portcullis-agent",
-            answer["agentId"].as_str().unwrap_or_default().to_owned(),
-        ))
-        .insert_header((
-            "x-portcullis-scope",
-            answer["requiredScope"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-        ))
+        .insert_header(("x-portcullis-organization", answer.organization_id))
+        .insert_header(("x-portcullis-agent", answer.agent_id))
+        .insert_header(("x-portcullis-scope", answer.required_scope))
         .finish())
 }

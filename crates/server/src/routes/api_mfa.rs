@@ -6,8 +6,9 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
 
 use super::api_auth::required;
 use crate::access::FirstPartyUser;
@@ -18,11 +19,43 @@ use crate::mfa;
 use crate::ratelimit::Limit;
 use crate::state::AppState;
 
-fn status_json(factors: &accounts::SecondFactors) -> Value {
-    json!({
-        "totp": factors.totp,
-        "recoveryCodesLeft": factors.recovery_codes_left,
-    })
+/// Which second factors the account has.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct MfaStatus {
+    /// Whether an authenticator app (TOTP) is set up.
+    totp: bool,
+    recovery_codes_left: i64,
+}
+
+/// A new TOTP secret, waiting for its first code (`POST /api/v1/me/mfa/totp/confirm`).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct TotpEnrolment {
+    secret: String,
+    otpauth_uri: String,
+}
+
+/// The authenticator is on; the recovery codes are shown this once.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct TotpEnabled {
+    enabled: bool,
+    recovery_codes: Vec<String>,
+}
+
+/// New recovery codes, shown this once; the old ones no longer work.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct RecoveryCodes {
+    recovery_codes: Vec<String>,
+}
+
+fn status_json(factors: &accounts::SecondFactors) -> MfaStatus {
+    MfaStatus {
+        totp: factors.totp,
+        recovery_codes_left: factors.recovery_codes_left,
+    }
 }
 
 /// `GET /api/v1/me/mfa`: which second factors the account has.
@@ -59,11 +92,14 @@ pub(super) async fn start_totp(
     .await??;
     Ok(json_no_store(
         StatusCode::CREATED,
-        json!({ "secret": enrolment.secret, "otpauthUri": enrolment.otpauth_uri }),
+        TotpEnrolment {
+            secret: enrolment.secret,
+            otpauth_uri: enrolment.otpauth_uri,
+        },
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub(super) struct CodeBody {
     code: Option<String>,
 }
@@ -100,11 +136,14 @@ pub(super) async fn confirm_totp(
     .await??;
     Ok(json_no_store(
         StatusCode::OK,
-        json!({ "enabled": true, "recoveryCodes": codes.0 }),
+        TotpEnabled {
+            enabled: true,
+            recovery_codes: codes.0,
+        },
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub(super) struct PasswordBody {
     password: Option<String>,
 }
@@ -178,6 +217,8 @@ pub(super) async fn recovery_codes(
     .await??;
     Ok(json_no_store(
         StatusCode::OK,
-        json!({ "recoveryCodes": codes.0 }),
+        RecoveryCodes {
+            recovery_codes: codes.0,
+        },
     ))
 }

@@ -3,8 +3,9 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::access::{
     Caller, FirstPartyUser, MaybeFirstParty, OrgCaller, OrgRule, org_access, with_org,
@@ -14,18 +15,88 @@ use crate::auth::client_ip;
 use crate::errors::{ApiError, json_no_store};
 use crate::flows::sign_in_new_account;
 use crate::principal::Subject;
-use crate::routes::api_auth::{required, user_json};
+use crate::routes::api_auth::{NewAccount, required};
 use crate::state::AppState;
 
 /// Invites are valid for a week.
 const INVITE_TTL: i64 = 7 * 86_400;
 
-fn org_json(org: &accounts::Org, role: accounts::Role) -> Value {
-    json!({ "id": org.id, "name": org.name, "createdAt": org.created_at, "role": role.as_str(), "requireMfa": org.require_mfa })
+/// An organization, and the caller's role in it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct OrgAnswer {
+    id: String,
+    name: String,
+    created_at: i64,
+    /// `owner`, `admin` or `member`.
+    role: String,
+    /// Whether every member must sign in with a second factor.
+    require_mfa: bool,
 }
 
-fn member_json(m: &accounts::Member) -> Value {
-    json!({ "userId": m.user_id, "email": m.email, "name": m.name, "role": m.role.as_str(), "joinedAt": m.joined_at })
+impl OrgAnswer {
+    pub(crate) fn new(org: &accounts::Org, role: accounts::Role) -> Self {
+        Self {
+            id: org.id.clone(),
+            name: org.name.clone(),
+            created_at: org.created_at,
+            role: role.as_str().to_owned(),
+            require_mfa: org.require_mfa,
+        }
+    }
+}
+
+/// The organizations the caller may see.
+#[derive(Serialize, ToSchema)]
+pub(super) struct OrgList {
+    data: Vec<OrgAnswer>,
+}
+
+/// A member of an organization.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct MemberAnswer {
+    user_id: String,
+    email: String,
+    name: String,
+    role: String,
+    joined_at: i64,
+}
+
+/// The members of an organization.
+#[derive(Serialize, ToSchema)]
+pub(super) struct MemberList {
+    data: Vec<MemberAnswer>,
+}
+
+/// A new invite; `token` is shown this once (it is also mailed, inside `inviteUrl`).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct InviteAnswer {
+    id: String,
+    organization_id: String,
+    email: String,
+    role: String,
+    expires_at: i64,
+    token: String,
+    /// Where the invitee's app posts `{token, name, password}` (or `{token}` with its bearer).
+    accept_url: String,
+    /// The invite's page, for a person.
+    invite_url: String,
+}
+
+fn org_json(org: &accounts::Org, role: accounts::Role) -> OrgAnswer {
+    OrgAnswer::new(org, role)
+}
+
+fn member_json(m: &accounts::Member) -> MemberAnswer {
+    MemberAnswer {
+        user_id: m.user_id.clone(),
+        email: m.email.clone(),
+        name: m.name.clone(),
+        role: m.role.as_str().to_owned(),
+        joined_at: m.joined_at,
+    }
 }
 
 fn parse_role(raw: &Option<String>) -> Result<accounts::Role, ApiError> {
@@ -35,7 +106,7 @@ fn parse_role(raw: &Option<String>) -> Result<accounts::Role, ApiError> {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub(super) struct NameBody {
     name: Option<String>,
 }
@@ -92,8 +163,8 @@ pub(super) async fn list(
         }
     })
     .await??;
-    let data: Vec<Value> = orgs.iter().map(|(o, r)| org_json(o, *r)).collect();
-    Ok(json_no_store(StatusCode::OK, json!({ "data": data })))
+    let data = orgs.iter().map(|(o, r)| org_json(o, *r)).collect();
+    Ok(json_no_store(StatusCode::OK, OrgList { data }))
 }
 
 pub(super) async fn show(
@@ -109,7 +180,7 @@ pub(super) async fn show(
     Ok(json_no_store(StatusCode::OK, org_json(&org, role)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(super) struct UpdateOrgBody {
     require_mfa: Option<bool>,
@@ -154,11 +225,11 @@ pub(super) async fn list_members(
         Ok(accounts::members(conn, &org_id)?)
     })
     .await?;
-    let data: Vec<Value> = members.iter().map(member_json).collect();
-    Ok(json_no_store(StatusCode::OK, json!({ "data": data })))
+    let data = members.iter().map(member_json).collect();
+    Ok(json_no_store(StatusCode::OK, MemberList { data }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub(super) struct RoleBody {
     role: Option<String>,
 }
@@ -216,7 +287,7 @@ pub(super) async fn remove_member(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub(super) struct InviteBody {
     email: Option<String>,
     role: Option<String>,
@@ -260,20 +331,20 @@ pub(super) async fn invite(
     .await?;
     Ok(json_no_store(
         StatusCode::CREATED,
-        json!({
-            "id": invite.id,
-            "organizationId": invite.org_id,
-            "email": invite.email,
-            "role": invite.role.as_str(),
-            "expiresAt": invite.expires_at,
-            "token": token.expose(),
-            "acceptUrl": format!("{issuer}/api/v1/invites/{}/accept", invite.id),
-            "inviteUrl": crate::account::invite_url(&state, &invite.id, token.expose()),
-        }),
+        InviteAnswer {
+            accept_url: format!("{issuer}/api/v1/invites/{}/accept", invite.id),
+            invite_url: crate::account::invite_url(&state, &invite.id, token.expose()),
+            token: token.expose().to_owned(),
+            role: invite.role.as_str().to_owned(),
+            id: invite.id,
+            organization_id: invite.org_id,
+            email: invite.email,
+            expires_at: invite.expires_at,
+        },
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub(super) struct AcceptBody {
     token: Option<String>,
     name: Option<String>,
@@ -298,7 +369,7 @@ pub(super) async fn accept(
         required(&body.password, "password")?;
     }
     let ip = client_ip(&req, &state);
-    let answer = web::block(move || -> Result<Value, ApiError> {
+    let answer = web::block(move || -> Result<NewAccount, ApiError> {
         let now = state.now();
         let mut conn = state.store.conn()?;
         let acceptor = match &caller {
@@ -319,10 +390,8 @@ pub(super) async fn accept(
             ip.as_deref(),
         )?;
         // An existing account signed in already to accept; a new one is as at sign-up.
-        let mut answer = sign_in_new_account(&state, &mut conn, &user, now)?;
-        answer["user"] = user_json(&user);
-        answer["organization"] = org_json(&org, role);
-        Ok(answer)
+        let session = sign_in_new_account(&state, &mut conn, &user, now)?;
+        Ok(NewAccount::new(session, &user, org_json(&org, role)))
     })
     .await??;
     Ok(json_no_store(StatusCode::OK, answer))

@@ -25,9 +25,9 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::Stream;
 use futures_util::future::LocalBoxFuture;
-use gateway::{GatewayError, MasterKey, PreparedCall, Target, UpstreamFailure, service_json};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use gateway::{GatewayError, MasterKey, PreparedCall, Target, UpstreamFailure};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::access::{OrgCaller, with_org};
 use crate::errors::{ApiError, ErrorType, json_no_store};
@@ -138,20 +138,110 @@ fn master_key(state: &AppState) -> Result<Arc<MasterKey>, ApiError> {
     Ok(gateway::enabled(state.settings.master_key.clone())?)
 }
 
-#[derive(Deserialize)]
+/// How the gateway authenticates to the upstream: a header (`kind: header`, the default) or a
+/// query parameter (`kind: query`) named `name`, with `value` (sealed at rest, never shown).
+#[derive(Deserialize, ToSchema)]
 pub(super) struct CredentialBody {
     kind: Option<String>,
     name: Option<String>,
     value: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// An upstream service: its name (as in `/proxy/{name}/…` and agent scopes), its base URL,
+/// an optional path prefix calls must stay under, and its credential.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct ServiceBody {
     name: Option<String>,
     base_url: Option<String>,
     path_prefix: Option<String>,
     credential: Option<CredentialBody>,
+}
+
+/// A stored credential as the API shows it: never its value, only a hint.
+#[derive(Serialize, ToSchema)]
+pub(super) struct CredentialAnswer {
+    /// `header` or `query`.
+    kind: String,
+    name: String,
+    /// `…` and the value's last four characters.
+    hint: String,
+}
+
+/// A gateway service.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct ServiceAnswer {
+    id: String,
+    organization_id: String,
+    name: String,
+    base_url: String,
+    path_prefix: String,
+    credential: CredentialAnswer,
+    created_at: i64,
+    updated_at: i64,
+}
+
+/// An organization's services.
+#[derive(Serialize, ToSchema)]
+pub(super) struct ServiceList {
+    data: Vec<ServiceAnswer>,
+}
+
+/// One proxied call.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct UsageAnswer {
+    /// Unix seconds.
+    at: i64,
+    key_id: String,
+    agent_id: String,
+    service: String,
+    endpoint: String,
+    method: String,
+    /// The upstream's status.
+    status: i64,
+    latency_ms: i64,
+    bytes_in: i64,
+    bytes_out: i64,
+}
+
+/// The usage log, newest first.
+#[derive(Serialize, ToSchema)]
+pub(super) struct UsageList {
+    data: Vec<UsageAnswer>,
+}
+
+fn service_json(s: &gateway::Service) -> ServiceAnswer {
+    ServiceAnswer {
+        id: s.id.clone(),
+        organization_id: s.org_id.clone(),
+        name: s.name.clone(),
+        base_url: s.base_url.clone(),
+        path_prefix: s.path_prefix.clone(),
+        credential: CredentialAnswer {
+            kind: s.credential_kind.as_str().to_owned(),
+            name: s.credential_name.clone(),
+            hint: s.credential_hint.clone(),
+        },
+        created_at: s.created_at,
+        updated_at: s.updated_at,
+    }
+}
+
+fn usage_json(u: &gateway::UsageRow) -> UsageAnswer {
+    UsageAnswer {
+        at: u.occurred_at,
+        key_id: u.key_id.clone(),
+        agent_id: u.agent_id.clone(),
+        service: u.service.clone(),
+        endpoint: u.endpoint.clone(),
+        method: u.method.clone(),
+        status: u.status,
+        latency_ms: u.latency_ms,
+        bytes_in: u.bytes_in,
+        bytes_out: u.bytes_out,
+    }
 }
 
 pub(super) async fn create(
@@ -205,7 +295,9 @@ pub(super) async fn list(
     .await?;
     Ok(json_no_store(
         StatusCode::OK,
-        json!({ "data": services.iter().map(service_json).collect::<Vec<_>>() }),
+        ServiceList {
+            data: services.iter().map(service_json).collect(),
+        },
     ))
 }
 
@@ -311,8 +403,8 @@ pub(super) async fn usage(
         .map_err(ApiError::from)
     })
     .await?;
-    let data: Vec<Value> = rows.iter().map(gateway::usage_json).collect();
-    Ok(json_no_store(StatusCode::OK, json!({ "data": data })))
+    let data = rows.iter().map(usage_json).collect();
+    Ok(json_no_store(StatusCode::OK, UsageList { data }))
 }
 
 // ---- the proxy ----

@@ -9,7 +9,7 @@ use registration::Presented;
 use serde_json::{Map, Value, json};
 
 use crate::audit::Event;
-use crate::errors::OAuthHttpError;
+use crate::errors::{OAuthBody, OAuthHttpError};
 use crate::flows;
 use crate::ratelimit::Limit;
 use crate::state::AppState;
@@ -100,7 +100,7 @@ fn no_store(mut res: HttpResponse) -> HttpResponse {
 
 async fn legacy_token(
     req: HttpRequest,
-    body: web::Bytes,
+    OAuthBody(body): OAuthBody,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthHttpError> {
     token_for(req, body, state, true).await
@@ -108,7 +108,7 @@ async fn legacy_token(
 
 async fn token(
     req: HttpRequest,
-    body: web::Bytes,
+    OAuthBody(body): OAuthBody,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthHttpError> {
     token_for(req, body, state, false).await
@@ -216,7 +216,7 @@ async fn token_for(
 
 async fn introspect(
     req: HttpRequest,
-    body: web::Bytes,
+    OAuthBody(body): OAuthBody,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthHttpError> {
     let form = form_body(&req, &body)?;
@@ -232,7 +232,7 @@ async fn introspect(
 
 async fn revoke(
     req: HttpRequest,
-    body: web::Bytes,
+    OAuthBody(body): OAuthBody,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthHttpError> {
     let form = form_body(&req, &body)?;

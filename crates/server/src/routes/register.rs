@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::audit::Event;
 use crate::auth::bearer_token;
 use crate::config::RegistrationPolicy;
-use crate::errors::OAuthHttpError;
+use crate::errors::{OAuthBody, OAuthHttpError};
 use crate::ratelimit::Limit;
 use crate::state::AppState;
 
@@ -68,7 +68,7 @@ fn client_response(state: &AppState, status: StatusCode, info: &ClientInformatio
 
 async fn register(
     req: HttpRequest,
-    body: web::Bytes,
+    OAuthBody(body): OAuthBody,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthHttpError> {
     let admitted = manage::admit(mode(&state), bearer_token(&req).as_deref())?;
@@ -130,7 +130,7 @@ async fn read(
 async fn replace(
     req: HttpRequest,
     path: web::Path<String>,
-    body: web::Bytes,
+    OAuthBody(body): OAuthBody,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthHttpError> {
     let token = bearer_token(&req);

@@ -1,7 +1,8 @@
 //! What every server test uses: a real server on a free port over a throw-away database.
 
+use std::collections::HashMap;
 use std::net::TcpListener;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use actix_web::dev::ServerHandle;
 use primitives::{Clock as _, ManualClock, SystemClock};
@@ -19,6 +20,8 @@ pub struct TestServer {
     /// Where the server writes mail when no SMTP server is set (the default here).
     pub outbox: std::path::PathBuf,
     _outbox: tempfile::TempDir,
+    /// Every `/api/` answer that did not match the OpenAPI document; the test fails on drop.
+    pub api_drift: Arc<Mutex<Vec<String>>>,
 }
 
 impl TestServer {
@@ -127,6 +130,13 @@ impl TestServer {
             tokens::ensure_keys(&mut conn, &tokens::SigningAlg::ALL, clock.now()).expect("keys");
         }
         let mut state = server::AppState::with_clock(settings, db.store().clone(), clock.clone());
+        let api_drift = Arc::new(Mutex::new(Vec::new()));
+        let drift = Arc::clone(&api_drift);
+        state.api_answers = Some(server::state::AnswerHook(Arc::new(move |answer| {
+            if let Err(why) = AnswerCheck::get().check(answer) {
+                drift.lock().expect("drift list").push(why);
+            }
+        })));
         adjust_state(&mut state);
         let running = server::start_on(state, listener).expect("start");
         let handle = running.server.handle();
@@ -141,6 +151,7 @@ impl TestServer {
             clock,
             outbox,
             _outbox: outbox_dir,
+            api_drift,
         }
     }
 
@@ -196,6 +207,145 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         let handle = self.handle.clone();
         actix_web::rt::spawn(async move { handle.stop(false).await });
+        if !std::thread::panicking() {
+            let drift = self.api_drift.lock().expect("drift list");
+            assert!(
+                drift.is_empty(),
+                "answers under /api/ that the OpenAPI document does not describe:\n{}",
+                drift.join("\n")
+            );
+        }
+    }
+}
+
+/// The OpenAPI document's answers, compiled to JSON Schema validators: every answer under
+/// `/api/` that a server test receives is checked here (its status listed for its route, its
+/// body valid against that status's schema), so the document cannot drift from the code.
+///
+/// Checked strictly: an object schema with `properties` admits no other property, so a field
+/// renamed in the code but not in the document fails as surely as one missing.
+pub struct AnswerCheck {
+    /// (method, path pattern) → status → the body's validator (`None`: no body).
+    operations: HashMap<(String, String), HashMap<u16, Option<jsonschema::Validator>>>,
+    /// The JSON error shape, for answers of no route (unknown paths, wrong methods).
+    error: jsonschema::Validator,
+    /// The methods of each documented path.
+    methods: HashMap<String, Vec<String>>,
+}
+
+impl AnswerCheck {
+    /// The checker of the server's own document, compiled once per test binary.
+    pub fn get() -> &'static Self {
+        static CHECK: OnceLock<AnswerCheck> = OnceLock::new();
+        CHECK.get_or_init(|| Self::new(server::openapi::document()))
+    }
+
+    pub fn new(doc: &serde_json::Value) -> Self {
+        let mut components = doc["components"].clone();
+        close_objects(&mut components);
+        let compile = |schema: &serde_json::Value| {
+            let wrapped = serde_json::json!({
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "components": components,
+                "allOf": [schema],
+            });
+            jsonschema::draft202012::new(&wrapped).expect("a schema of the document compiles")
+        };
+        let mut operations = HashMap::new();
+        let mut methods: HashMap<String, Vec<String>> = HashMap::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("path item") {
+                let mut answers = HashMap::new();
+                for (status, answer) in op["responses"].as_object().expect("responses") {
+                    let schema = &answer["content"]["application/json"]["schema"];
+                    let validator = (!schema.is_null()).then(|| compile(schema));
+                    answers.insert(status.parse().expect("a numeric status"), validator);
+                }
+                let method = method.to_ascii_uppercase();
+                methods
+                    .entry(path.clone())
+                    .or_default()
+                    .push(method.clone());
+                operations.insert((method, path.clone()), answers);
+            }
+        }
+        let error = compile(&serde_json::json!({ "$ref": "#/components/schemas/ApiError" }));
+        Self {
+            operations,
+            error,
+            methods,
+        }
+    }
+
+    /// Why `answer` is not what the document says, if it is not.
+    pub fn check(&self, answer: &server::state::ApiAnswer<'_>) -> Result<(), String> {
+        let what = format!("{} {} → {}", answer.method, answer.path, answer.status);
+        let body = || -> Result<serde_json::Value, String> {
+            if !answer
+                .content_type
+                .is_some_and(|c| c.starts_with("application/json"))
+            {
+                return Err(format!("{what}: content type {:?}", answer.content_type));
+            }
+            serde_json::from_slice(answer.body).map_err(|e| format!("{what}: not JSON: {e}"))
+        };
+        let valid = |validator: &jsonschema::Validator, value: &serde_json::Value| {
+            let errors: Vec<String> = validator
+                .iter_errors(value)
+                .map(|e| format!("{e} at {}", e.instance_path()))
+                .collect();
+            if errors.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{what}: {value} does not match: {}",
+                    errors.join("; ")
+                ))
+            }
+        };
+        let pattern = answer.pattern.unwrap_or_default();
+        let key = (answer.method.to_owned(), pattern.to_owned());
+        let Some(answers) = self.operations.get(&key) else {
+            // No route: an unknown path (404), or a method its path does not take (405, with
+            // the documented methods in `Allow`).
+            match (self.methods.get(pattern), answer.status) {
+                (None, 404) => {}
+                (Some(methods), 405) => {
+                    let mut allow: Vec<&str> =
+                        answer.allow.unwrap_or_default().split(", ").collect();
+                    let mut documented: Vec<&str> = methods.iter().map(String::as_str).collect();
+                    allow.sort_unstable();
+                    documented.sort_unstable();
+                    if allow != documented {
+                        return Err(format!(
+                            "{what}: Allow {allow:?}, documented {documented:?}"
+                        ));
+                    }
+                }
+                _ => return Err(format!("{what}: an answer of no documented route")),
+            }
+            return valid(&self.error, &body()?);
+        };
+        match answers.get(&answer.status) {
+            None => Err(format!("{what}: status not documented for {pattern}")),
+            Some(None) if answer.body.is_empty() => Ok(()),
+            Some(None) => Err(format!("{what}: a body where the document has none")),
+            Some(Some(validator)) => valid(validator, &body()?),
+        }
+    }
+}
+
+/// Every object schema with `properties` (and no word on others) admits no other property.
+fn close_objects(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if map.contains_key("properties") && !map.contains_key("additionalProperties") {
+                map.insert("additionalProperties".into(), false.into());
+            }
+            map.values_mut().for_each(close_objects);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(close_objects),
+        _ => {}
     }
 }
 

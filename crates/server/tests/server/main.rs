@@ -42,6 +42,7 @@ mod introspect_revoke;
 mod metrics;
 mod mfa;
 mod mfa_pages;
+mod openapi;
 mod pages;
 mod passkeys;
 mod password_grant;
