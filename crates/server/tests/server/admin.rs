@@ -476,6 +476,13 @@ async fn sign_in_with_code(browser: &Browser, server: &TestServer, secret: &str)
     browser.wait_for_path("/admin").await;
 }
 
+/// A console page reached: its screenshot, and the accessibility check every page of the
+/// product passes (axe-core, non-text contrast: `accessibility.rs`).
+async fn seen(browser: &Browser, name: &str) {
+    browser.screenshot(name).await;
+    browser.assert_accessible(name).await;
+}
+
 #[actix_web::test]
 async fn an_admin_walks_every_section_of_the_console_in_chromium() {
     let db = TestDb::sqlite();
@@ -501,7 +508,7 @@ async fn an_admin_walks_every_section_of_the_console_in_chromium() {
     sign_in_with_code(&browser, &c.server, &secret).await;
     assert_eq!(browser.title().await, "Console · Portcullis");
     assert_eq!(browser.count("h1").await, 1);
-    browser.screenshot("admin-console").await;
+    seen(&browser, "admin-console").await;
 
     // Clients: register one, its secret shown once; find it by name.
     browser.click("a[href='/admin/clients']").await;
@@ -520,18 +527,18 @@ async fn an_admin_walks_every_section_of_the_console_in_chromium() {
         .await;
     browser.wait_for_text("shown only this once").await;
     assert_eq!(browser.text("#client-secret").await.len(), 43);
-    browser.screenshot("admin-client").await;
+    seen(&browser, "admin-client").await;
     browser
         .goto(&c.server.url("/admin/clients?q=Billing"))
         .await;
     browser.wait_for_text("billing.example/callback").await;
     assert_eq!(browser.count("tbody tr").await, 1, "the search finds it");
-    browser.screenshot("admin-clients").await;
+    seen(&browser, "admin-clients").await;
 
     // Users: find mallory, disable her.
     browser.goto(&c.server.url("/admin/users?q=mallory")).await;
     browser.wait_for_text("mallory@example.com").await;
-    browser.screenshot("admin-users").await;
+    seen(&browser, "admin-users").await;
     browser
         .click(&format!("a[href='/admin/users/{}']", c.mallory.id))
         .await;
@@ -546,12 +553,12 @@ async fn an_admin_walks_every_section_of_the_console_in_chromium() {
         .await;
     browser.wait_for_text("their sessions ended").await;
     assert!(user_of(&db, "mallory@example.com").disabled);
-    browser.screenshot("admin-user").await;
+    seen(&browser, "admin-user").await;
 
     // Organizations: root's, its key revoked from there.
     browser.goto(&c.server.url("/admin/orgs")).await;
     browser.wait_for_text(&c.org).await;
-    browser.screenshot("admin-orgs").await;
+    seen(&browser, "admin-orgs").await;
     browser
         .click(&format!("a[href='/admin/orgs/{}']", c.org))
         .await;
@@ -565,7 +572,7 @@ async fn an_admin_walks_every_section_of_the_console_in_chromium() {
         ))
         .await;
     browser.wait_for_text("The API key is revoked.").await;
-    browser.screenshot("admin-org").await;
+    seen(&browser, "admin-org").await;
 
     // Signing keys: rotate EdDSA; the JWKS beside the table.
     browser.goto(&c.server.url("/admin/keys")).await;
@@ -578,7 +585,7 @@ async fn an_admin_walks_every_section_of_the_console_in_chromium() {
         .await;
     browser.wait_for_text("A new signing key is current").await;
     assert_eq!(browser.count("tbody tr").await, before + 1);
-    browser.screenshot("admin-keys").await;
+    seen(&browser, "admin-keys").await;
 
     // The audit log: the console's changes, filtered.
     browser.goto(&c.server.url("/admin/audit")).await;
@@ -598,11 +605,11 @@ async fn an_admin_walks_every_section_of_the_console_in_chromium() {
         assert!(shown.contains(kind), "{kind}");
     }
     assert!(!shown.contains("<code>login.succeeded</code>"), "filtered");
-    browser.screenshot("admin-audit").await;
+    seen(&browser, "admin-audit").await;
 
     // Settings, read-only.
     browser.goto(&c.server.url("/admin/settings")).await;
     browser.wait_for_text("PORTCULLIS_ENCRYPTION_KEYS").await;
     assert!(browser.source().await.contains("set (hidden)"));
-    browser.screenshot("admin-settings").await;
+    seen(&browser, "admin-settings").await;
 }
