@@ -48,6 +48,8 @@ pub fn build_app(
         .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
         .wrap(from_fn(crate::middleware::guard_request))
         .wrap(from_fn(observe))
+        // Outermost, so every page is in the reader's language, refusals of the guard included.
+        .wrap(from_fn(crate::i18n::page_context))
         .configure(routes::configure)
         .default_service(web::to(errors::not_found))
 }

@@ -23,6 +23,7 @@ pub mod config;
 pub mod errors;
 mod flows;
 pub mod forwarded;
+pub mod i18n;
 pub mod invalidate;
 mod keycache;
 pub mod metrics;
@@ -35,6 +36,7 @@ mod principal;
 pub mod ratelimit;
 pub(crate) mod routes;
 mod session;
+pub mod theme;
 /// The JSON API's route table (`routes/api.rs`): every `/api/v1` route and who may call it.
 pub use routes::api::{API_ROUTES, markdown as api_routes_markdown};
 pub mod state;

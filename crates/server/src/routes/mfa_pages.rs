@@ -27,6 +27,7 @@ use crate::auth::client_ip;
 use crate::errors::PageError;
 use crate::errors::page::{json_answer, passkey_refusal as passkey_answer, refusal};
 use crate::mfa;
+use crate::i18n::filters;
 use crate::pages::render;
 use crate::passkeys;
 use crate::ratelimit::Limit;
