@@ -381,3 +381,30 @@ async fn attack_unregistered_redirect_uri_is_not_named_on_the_sign_in_page() {
     assert!(html.contains(r#"<span id="app-host">notes.example.com</span>"#), "{html}");
     assert!(!html.contains("evil.example</span>"), "{html}");
 }
+
+#[actix_web::test]
+async fn the_account_page_is_german_with_dates_written_the_german_way() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db);
+    let browser = Browser::start_in(Some("de")).await;
+    browser.goto(&server.url("/signup")).await;
+    browser.type_into("#name", "Grete").await;
+    browser.type_into("#email", "grete@example.com").await;
+    browser.type_into("#password", "lange genug 1").await;
+    browser
+        .click("form[action='/signup'] button[type=submit]")
+        .await;
+    browser.wait_for_path("/account").await;
+    assert_eq!(lang_of(&browser).await, "de/ltr");
+    assert_eq!(browser.text("h1").await, "Ihr Konto");
+    assert_eq!(browser.text("#email-status").await, "(nicht bestätigt)");
+    let t = primitives::UtcDateTime::from_unix(server.clock_now());
+    let german = format!(
+        "angemeldet am {:02}.{:02}.{:04}, {:02}:{:02} UTC",
+        t.day, t.month, t.year, t.hour, t.minute
+    );
+    let sessions = browser.text("ul.sessions").await;
+    assert!(sessions.contains(&german), "{sessions}");
+    assert!(sessions.contains("(dieser Browser)"), "{sessions}");
+    browser.screenshot("brand-account-de").await;
+}
