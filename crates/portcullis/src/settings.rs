@@ -1919,12 +1919,18 @@ mod tests {
             Some("https://cdn.example/logo.svg")
         );
         let c = with(|a| a.brand_logo_url = Some("/static/favicon.svg".into())).expect("a path");
-        assert_eq!(c.server.brand_logo_url.as_deref(), Some("/static/favicon.svg"));
+        assert_eq!(
+            c.server.brand_logo_url.as_deref(),
+            Some("/static/favicon.svg")
+        );
         for bad in ["red", "#12345", "#fff; color: red", "0a7"] {
             let err = with(|a| a.brand_primary_color = Some(bad.into()))
                 .expect_err(bad)
                 .to_string();
-            assert!(err.contains("PORTCULLIS_BRAND_PRIMARY_COLOR"), "{bad:?}: {err}");
+            assert!(
+                err.contains("PORTCULLIS_BRAND_PRIMARY_COLOR"),
+                "{bad:?}: {err}"
+            );
         }
         for bad in [
             "http://cdn.example/logo.svg",

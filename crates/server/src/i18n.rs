@@ -129,8 +129,10 @@ struct Catalog {
 static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
     let mut bundles = HashMap::new();
     for lang in Lang::ALL {
-        let id: unic_langid::LanguageIdentifier =
-            lang.code().parse().expect("the language codes are valid tags");
+        let id: unic_langid::LanguageIdentifier = lang
+            .code()
+            .parse()
+            .expect("the language codes are valid tags");
         let mut bundle = FluentBundle::new_concurrent(vec![id]);
         // No Unicode isolation marks around values: they are invisible noise in HTML.
         bundle.set_use_isolating(false);
@@ -235,8 +237,7 @@ pub struct PageUi {
     pub settings: Arc<Settings>,
 }
 
-static DEFAULT_SETTINGS: LazyLock<Arc<Settings>> =
-    LazyLock::new(|| Arc::new(Settings::default()));
+static DEFAULT_SETTINGS: LazyLock<Arc<Settings>> = LazyLock::new(|| Arc::new(Settings::default()));
 
 tokio::task_local! {
     /// The page context of the request being handled (set by [`page_context`]).
@@ -450,7 +451,10 @@ mod tests {
             let missing: Vec<_> = english.difference(&theirs).collect();
             let extra: Vec<_> = theirs.difference(&english).collect();
             assert!(missing.is_empty(), "{lang:?} lacks {missing:?}");
-            assert!(extra.is_empty(), "{lang:?} has ids English lacks: {extra:?}");
+            assert!(
+                extra.is_empty(),
+                "{lang:?} has ids English lacks: {extra:?}"
+            );
         }
         // And each file parses cleanly (a junk entry would be a message lost).
         for (_, name, src) in FILES {
@@ -506,7 +510,10 @@ mod tests {
             text(Lang::De, "There is nothing at this address."),
             "Unter dieser Adresse gibt es nichts."
         );
-        assert_eq!(text(Lang::De, "not a known sentence"), "not a known sentence");
+        assert_eq!(
+            text(Lang::De, "not a known sentence"),
+            "not a known sentence"
+        );
         assert_eq!(text(Lang::En, "Page not found"), "Page not found");
     }
 

@@ -37,7 +37,10 @@ pub trait Page: Template + serde::Serialize {
 /// and brand (`crate::i18n::current`).
 pub fn render(status: StatusCode, page: &impl Template) -> HttpResponse {
     let ui = crate::i18n::current();
-    rendered(status, page.render_with_values(&ui).map_err(|e| e.to_string()))
+    rendered(
+        status,
+        page.render_with_values(&ui).map_err(|e| e.to_string()),
+    )
 }
 
 /// [`render`] for a page a theme may replace: the theme's template when it has one.
@@ -46,9 +49,14 @@ pub fn render_page<P: Page>(status: StatusCode, page: &P) -> HttpResponse {
     match ui.settings.theme.as_deref().filter(|t| t.has(P::NAME)) {
         Some(theme) => rendered(
             status,
-            theme.render(P::NAME, page, &ui).map_err(|e| format!("{e:#}")),
+            theme
+                .render(P::NAME, page, &ui)
+                .map_err(|e| format!("{e:#}")),
         ),
-        None => rendered(status, page.render_with_values(&ui).map_err(|e| e.to_string())),
+        None => rendered(
+            status,
+            page.render_with_values(&ui).map_err(|e| e.to_string()),
+        ),
     }
 }
 

@@ -287,8 +287,10 @@ mod tests {
         let theme = Theme::load(dir.path()).expect("a theme");
         assert!(theme.has("error.html") && !theme.has("login.html"));
         assert_eq!(theme.stylesheet(), Some("body { color: teal; }"));
-        let mut settings = crate::config::Settings::default();
-        settings.brand_name = "Acme ID".into();
+        let settings = crate::config::Settings {
+            brand_name: "Acme ID".into(),
+            ..Default::default()
+        };
         let ui = PageUi {
             lang: Lang::De,
             settings: std::sync::Arc::new(settings),
@@ -305,6 +307,9 @@ mod tests {
         assert!(html.contains("<h1>Seite nicht gefunden</h1>"), "{html}");
         assert!(html.contains("Fehler 404"), "{html}");
         // Fields are escaped as in the built-in pages.
-        assert!(html.contains("&lt;b&gt;x") && !html.contains("<b>"), "{html}");
+        assert!(
+            html.contains("&lt;b&gt;x") && !html.contains("<b>"),
+            "{html}"
+        );
     }
 }

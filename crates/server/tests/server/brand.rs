@@ -230,21 +230,39 @@ async fn a_branded_server_shows_its_name_logo_and_colour() {
     browser.goto(&server.url("/login")).await;
     assert_eq!(browser.title().await, "Sign in · Acme ID");
     assert_eq!(browser.text("header .brand-name").await, "Acme ID");
-    assert_eq!(browser.count("header img.brand-logo[src='/static/favicon.svg']").await, 1);
+    assert_eq!(
+        browser
+            .count("header img.brand-logo[src='/static/favicon.svg']")
+            .await,
+        1
+    );
     // The colour reaches the page through the stylesheet (no inline style: the CSP allows
     // none).
     assert_eq!(
-        style_of(&browser, "form[action='/login'] button[type=submit]", "backgroundColor").await,
+        style_of(
+            &browser,
+            "form[action='/login'] button[type=submit]",
+            "backgroundColor"
+        )
+        .await,
         "rgb(10, 127, 90)"
     );
     browser.screenshot("brand-sign-in-branded").await;
 
     let css = server.get("/static/brand.css").await;
     assert_eq!(css.status(), 200);
-    assert!(css.text().await.expect("css").contains("--accent: #0a7f5a;"));
+    assert!(
+        css.text()
+            .await
+            .expect("css")
+            .contains("--accent: #0a7f5a;")
+    );
     // Error pages carry the brand too.
     let html = server.get("/nowhere").await.text().await.expect("html");
-    assert!(html.contains("<title>Page not found · Acme ID</title>"), "{html}");
+    assert!(
+        html.contains("<title>Page not found · Acme ID</title>"),
+        "{html}"
+    );
     assert!(!html.contains("Portcullis"), "{html}");
 }
 
@@ -321,18 +339,26 @@ async fn a_theme_folders_template_and_stylesheet_are_used() {
     assert_eq!(browser.text("#theme-heading").await, "Anmelden");
     assert_eq!(browser.text("#theme-brand").await, "Acme ID (themed)");
     assert_eq!(lang_of(&browser).await, "de/ltr");
-    assert_eq!(style_of(&browser, "body", "backgroundColor").await, "rgb(1, 2, 3)");
+    assert_eq!(
+        style_of(&browser, "body", "backgroundColor").await,
+        "rgb(1, 2, 3)"
+    );
     // The themed form works: a wrong password comes back through the theme's template.
     browser.type_into("#email", "nobody@example.com").await;
     browser.type_into("#password", "wrong").await;
     browser.click("button[type=submit]").await;
-    browser.wait_for_text("E-Mail oder Passwort ist falsch.").await;
+    browser
+        .wait_for_text("E-Mail oder Passwort ist falsch.")
+        .await;
     assert_eq!(browser.count("#theme-heading").await, 1);
     // Pages the theme does not replace keep the built-in template, with the theme's sheet.
     browser.goto(&server.url("/signup")).await;
     assert_eq!(browser.text("h1").await, "Konto erstellen");
     assert_eq!(browser.count("#theme-brand").await, 0);
-    assert_eq!(style_of(&browser, "body", "backgroundColor").await, "rgba(0, 0, 0, 0)");
+    assert_eq!(
+        style_of(&browser, "body", "backgroundColor").await,
+        "rgba(0, 0, 0, 0)"
+    );
 }
 
 #[actix_web::test]
@@ -351,7 +377,10 @@ async fn the_sign_in_page_names_an_operators_client_without_the_unverified_mark(
         .await
         .expect("html");
     assert!(html.contains("to continue to Acme Notes"), "{html}");
-    assert!(html.contains(r#"<span id="app-host">notes.example.com</span>"#), "{html}");
+    assert!(
+        html.contains(r#"<span id="app-host">notes.example.com</span>"#),
+        "{html}"
+    );
     assert!(!html.contains("app-unverified"), "{html}");
 }
 
@@ -378,7 +407,10 @@ async fn attack_unregistered_redirect_uri_is_not_named_on_the_sign_in_page() {
         .await
         .expect("html");
     assert!(html.contains("to continue to Acme Notes"), "{html}");
-    assert!(html.contains(r#"<span id="app-host">notes.example.com</span>"#), "{html}");
+    assert!(
+        html.contains(r#"<span id="app-host">notes.example.com</span>"#),
+        "{html}"
+    );
     assert!(!html.contains("evil.example</span>"), "{html}");
 }
 
