@@ -246,7 +246,7 @@ tokio::task_local! {
 
 /// The page context of the request being handled; English and the default brand outside
 /// one (a unit test rendering a page).
-pub fn current() -> PageUi {
+pub fn page_ui() -> PageUi {
     UI.try_with(Clone::clone).unwrap_or_else(|_| PageUi {
         lang: Lang::En,
         settings: DEFAULT_SETTINGS.clone(),

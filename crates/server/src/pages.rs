@@ -34,9 +34,9 @@ pub trait Page: Template + serde::Serialize {
 }
 
 /// Renders a page into a response with the page security headers, in the request's language
-/// and brand (`crate::i18n::current`).
+/// and brand (`crate::i18n::page_ui`).
 pub fn render(status: StatusCode, page: &impl Template) -> HttpResponse {
-    let ui = crate::i18n::current();
+    let ui = crate::i18n::page_ui();
     rendered(
         status,
         page.render_with_values(&ui).map_err(|e| e.to_string()),
@@ -45,7 +45,7 @@ pub fn render(status: StatusCode, page: &impl Template) -> HttpResponse {
 
 /// [`render`] for a page a theme may replace: the theme's template when it has one.
 pub fn render_page<P: Page>(status: StatusCode, page: &P) -> HttpResponse {
-    let ui = crate::i18n::current();
+    let ui = crate::i18n::page_ui();
     match ui.settings.theme.as_deref().filter(|t| t.has(P::NAME)) {
         Some(theme) => rendered(
             status,

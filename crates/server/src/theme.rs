@@ -238,7 +238,7 @@ mod tests {
     }
 
     #[test]
-    fn css_injection_through_the_colour_is_refused() {
+    fn attack_css_injection_through_the_brand_colour_is_refused() {
         assert_eq!(Color::parse("#fff; } body { display: none"), None);
         assert_eq!(Color::parse("#fff</style>"), None);
     }

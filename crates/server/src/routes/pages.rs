@@ -740,7 +740,7 @@ pub(super) async fn account_page<W>(
     let st = state.clone();
     let user_id = user.id.clone();
     let for_session = session.clone();
-    let ui = crate::i18n::current();
+    let ui = crate::i18n::page_ui();
     let (orgs, sessions, apps, passkeys, identities, has_password) = web::block(move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
         let orgs = accounts::orgs_of(&mut conn, &user_id).map_err(|e| PageError::internal(&e))?;

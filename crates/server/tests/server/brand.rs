@@ -440,3 +440,33 @@ async fn the_account_page_is_german_with_dates_written_the_german_way() {
     assert!(sessions.contains("(dieser Browser)"), "{sessions}");
     browser.screenshot("brand-account-de").await;
 }
+
+/// The language comes from the request (query, cookie, header), so a forged value must never
+/// reach the page: only a supported language's own tag is ever written into it.
+#[actix_web::test]
+async fn attack_a_forged_language_is_never_written_into_the_page() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db);
+    let forged = "\"><script>alert(1)</script>";
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    q.append_pair("ui_locales", forged);
+    let res = reqwest::Client::new()
+        .get(server.url(&format!("/login?{}", q.finish())))
+        .header("accept-language", forged)
+        .header("cookie", "pcl_lang=%22%3E%3Cscript%3E")
+        .send()
+        .await
+        .expect("login");
+    // An unsupported ui_locales sets no cookie.
+    assert!(
+        res.headers()
+            .get_all("set-cookie")
+            .iter()
+            .all(|c| !c.to_str().unwrap_or_default().contains("pcl_lang")),
+        "{:?}",
+        res.headers()
+    );
+    let html = res.text().await.expect("html");
+    assert!(html.contains("<html lang=\"en\" dir=\"ltr\">"), "{html}");
+    assert!(!html.contains("<script>alert"), "{html}");
+}
