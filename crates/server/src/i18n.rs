@@ -2,7 +2,8 @@
 //! binary), the language a request asks for, and the request's page context.
 //!
 //! The language of a page comes from, in order: the `ui_locales` of the request's query (an
-//! authorization request's, or any page's), then the `pcl_lang` cookie that an earlier
+//! authorization request's, or any page's, or that of the authorization request a sign-in
+//! page's `return_to` continues), then the `pcl_lang` cookie that an earlier
 //! `ui_locales` left (so the choice holds through the sign-in steps that follow), then
 //! `Accept-Language`, then English. Only supported languages are ever picked.
 //!
@@ -289,10 +290,7 @@ pub async fn page_context(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
-    let asked = web::Query::<UiLocales>::from_query(req.query_string())
-        .ok()
-        .and_then(|q| q.into_inner().ui_locales)
-        .and_then(|v| Lang::from_ui_locales(&v));
+    let asked = asked_language(req.query_string());
     let lang = asked
         .or_else(|| {
             req.cookie(LANG_COOKIE)
@@ -328,6 +326,24 @@ pub async fn page_context(
 #[derive(serde::Deserialize)]
 struct UiLocales {
     ui_locales: Option<String>,
+    return_to: Option<String>,
+}
+
+/// The supported language a query asks for: its `ui_locales`, else the `ui_locales` of the
+/// authorization request its `return_to` continues (a sign-in page reached from
+/// `/oauth2/authorize`, by GET or by a POSTed form).
+fn asked_language(query: &str) -> Option<Lang> {
+    let q = web::Query::<UiLocales>::from_query(query)
+        .ok()?
+        .into_inner();
+    let from_return_to = || {
+        let inner = q.return_to.as_deref()?.strip_prefix("/oauth2/authorize?")?;
+        asked_language(inner)
+    };
+    match q.ui_locales.as_deref().and_then(Lang::from_ui_locales) {
+        Some(lang) => Some(lang),
+        None => from_return_to(),
+    }
 }
 
 /// The page context reaches askama templates as its one runtime value, `ui`.
@@ -425,6 +441,22 @@ mod tests {
         for (header, want) in cases {
             assert_eq!(Lang::from_accept_language(header), want, "{header:?}");
         }
+    }
+
+    #[test]
+    fn the_language_asked_for_is_read_from_the_query_or_the_authorization_it_continues() {
+        assert_eq!(asked_language("ui_locales=de"), Some(Lang::De));
+        assert_eq!(
+            asked_language("return_to=%2Foauth2%2Fauthorize%3Fclient_id%3Dx%26ui_locales%3Dde"),
+            Some(Lang::De)
+        );
+        // Only an authorization request's: not any page's return_to.
+        assert_eq!(
+            asked_language("return_to=%2Faccount%3Fui_locales%3Dde"),
+            None
+        );
+        assert_eq!(asked_language("ui_locales=fr"), None);
+        assert_eq!(asked_language("ui_locales=%ZZ"), None);
     }
 
     #[test]

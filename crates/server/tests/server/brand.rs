@@ -470,3 +470,47 @@ async fn attack_a_forged_language_is_never_written_into_the_page() {
     assert!(html.contains("<html lang=\"en\" dir=\"ltr\">"), "{html}");
     assert!(!html.contains("<script>alert"), "{html}");
 }
+
+#[actix_web::test]
+async fn ui_locales_of_an_authorization_request_posted_as_a_form_is_honoured() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db);
+    let redirect_uri = dead_redirect_uri();
+    let client = code_client(&server, true, &redirect_uri).await;
+    let client_id = client["client_id"].as_str().expect("client_id");
+    // Followed to the sign-in page, with the language cookie the redirect chain sets.
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .expect("client");
+    let html = http
+        .post(server.url("/oauth2/authorize"))
+        .form(&[
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("redirect_uri", redirect_uri.as_str()),
+            ("scope", "openid email"),
+            ("state", "s1"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+            ("ui_locales", "de"),
+        ])
+        .send()
+        .await
+        .expect("authorize")
+        .text()
+        .await
+        .expect("html");
+    assert!(html.contains("<html lang=\"de\" dir=\"ltr\">"), "{html}");
+    assert!(html.contains("<h1>Anmelden</h1>"), "{html}");
+    // The next page of the sign-in keeps German through the cookie.
+    let signup = http
+        .get(server.url("/signup"))
+        .send()
+        .await
+        .expect("signup")
+        .text()
+        .await
+        .expect("html");
+    assert!(signup.contains("<h1>Konto erstellen</h1>"), "{signup}");
+}
