@@ -287,6 +287,30 @@ pub struct SettingsArgs {
     /// The product's name on pages and in mail [default: Portcullis]
     #[arg(long, env = "PORTCULLIS_BRAND_NAME", value_name = "NAME")]
     pub brand_name: Option<String>,
+
+    /// The logo on every page: an https URL, or a path on this server (`/…`) [default: none]
+    #[arg(
+        long,
+        env = "PORTCULLIS_BRAND_LOGO_URL",
+        global = true,
+        value_name = "URL"
+    )]
+    pub brand_logo_url: Option<String>,
+
+    /// The pages' primary colour (buttons, links, focus rings), `#rgb` or `#rrggbb`
+    /// [default: #2f5bd3]
+    #[arg(
+        long,
+        env = "PORTCULLIS_BRAND_PRIMARY_COLOR",
+        global = true,
+        value_name = "COLOR"
+    )]
+    pub brand_primary_color: Option<String>,
+
+    /// Folder of templates and a stylesheet (portcullis.css) that replace the built-in ones;
+    /// compiled at start [default: none]
+    #[arg(long, env = "PORTCULLIS_THEME_DIR", global = true, value_name = "DIR")]
+    pub theme_dir: Option<PathBuf>,
 }
 
 impl SettingsArgs {
@@ -360,6 +384,9 @@ struct FileSettings {
     mail_from: Option<String>,
     mail_outbox: Option<PathBuf>,
     brand_name: Option<String>,
+    brand_logo_url: Option<String>,
+    brand_primary_color: Option<String>,
+    theme_dir: Option<PathBuf>,
     /// `[upstream.NAME]` tables: OpenID providers to sign in with.
     upstream: Option<std::collections::BTreeMap<String, FileUpstream>>,
 }
@@ -417,6 +444,22 @@ pub enum ConfigError {
     /// An `[upstream.NAME]` provider (or its `PORTCULLIS_UPSTREAM_<NAME>_*` variables).
     #[error("invalid upstream provider {name:?}: {message}")]
     Upstream { name: String, message: String },
+}
+
+/// The brand's logo: an https URL (the pages' CSP allows images from https) or a path on this
+/// server, never `//host` or another scheme.
+fn parse_logo_url(raw: &str) -> Result<String, ConfigError> {
+    let bad = |why: &str| invalid("PORTCULLIS_BRAND_LOGO_URL", format!("{raw:?}: {why}"));
+    if raw.starts_with('/') && !raw.starts_with("//") {
+        return match raw.chars().any(|c| c.is_control() || c == '\\' || c == '"') {
+            false => Ok(raw.to_owned()),
+            true => Err(bad("expected a path without control characters or quotes")),
+        };
+    }
+    match url::Url::parse(raw) {
+        Ok(u) if u.scheme() == "https" && u.host_str().is_some() => Ok(u.to_string()),
+        _ => Err(bad("expected an https URL or a path starting with /")),
+    }
 }
 
 fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
@@ -518,6 +561,26 @@ impl Config {
                 ));
             }
         };
+        let brand_logo_url = match args.brand_logo_url.or(file.brand_logo_url) {
+            None => None,
+            Some(raw) => Some(parse_logo_url(raw.trim())?),
+        };
+        let brand_primary_color = match args.brand_primary_color.or(file.brand_primary_color) {
+            None => None,
+            Some(raw) => Some(server::theme::Color::parse(&raw).ok_or_else(|| {
+                invalid(
+                    "PORTCULLIS_BRAND_PRIMARY_COLOR",
+                    format!("{raw:?}: expected a colour as #rgb or #rrggbb"),
+                )
+            })?),
+        };
+        let theme = match args.theme_dir.or(file.theme_dir) {
+            None => None,
+            Some(dir) => Some(std::sync::Arc::new(
+                server::theme::Theme::load(&dir)
+                    .map_err(|e| invalid("PORTCULLIS_THEME_DIR", e.to_string()))?,
+            )),
+        };
         let mail = mail_settings(
             args.smtp_url.or(file.smtp_url),
             args.mail_from.or(file.mail_from),
@@ -570,6 +633,9 @@ impl Config {
                 .unwrap_or(d.require_verified_email),
             mail,
             brand_name,
+            brand_logo_url,
+            brand_primary_color,
+            theme,
             upstream,
             bind: match args.bind.or(file.bind) {
                 Some(raw) => parse_bind(&raw)?,
@@ -1742,5 +1808,62 @@ mod tests {
                 .to_string();
             assert!(err.contains("PORTCULLIS_BRAND_NAME"), "{bad:?}: {err}");
         }
+    }
+
+    #[test]
+    fn brand_colour_and_logo_are_checked_at_start() {
+        let c = with(|a| {
+            a.brand_primary_color = Some("#0A7".into());
+            a.brand_logo_url = Some("https://cdn.example/logo.svg".into());
+        })
+        .expect("a colour and a logo");
+        assert_eq!(
+            c.server.brand_primary_color.as_ref().map(|c| c.as_str()),
+            Some("#0a7")
+        );
+        assert_eq!(
+            c.server.brand_logo_url.as_deref(),
+            Some("https://cdn.example/logo.svg")
+        );
+        let c = with(|a| a.brand_logo_url = Some("/static/favicon.svg".into())).expect("a path");
+        assert_eq!(
+            c.server.brand_logo_url.as_deref(),
+            Some("/static/favicon.svg")
+        );
+        for bad in ["red", "#12345", "#fff; color: red", "0a7"] {
+            let err = with(|a| a.brand_primary_color = Some(bad.into()))
+                .expect_err(bad)
+                .to_string();
+            assert!(
+                err.contains("PORTCULLIS_BRAND_PRIMARY_COLOR"),
+                "{bad:?}: {err}"
+            );
+        }
+        for bad in [
+            "http://cdn.example/logo.svg",
+            "//evil.example/logo.svg",
+            "javascript:alert(1)",
+            "logo.svg",
+        ] {
+            let err = with(|a| a.brand_logo_url = Some(bad.into()))
+                .expect_err(bad)
+                .to_string();
+            assert!(err.contains("PORTCULLIS_BRAND_LOGO_URL"), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_theme_template_that_does_not_compile_stops_the_start_with_its_file_and_line() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        std::fs::write(
+            dir.path().join("consent.html"),
+            "<p>one</p>\n<p>{{ client_name }</p>\n",
+        )
+        .expect("a theme template");
+        let err = with(|a| a.theme_dir = Some(dir.path().to_owned()))
+            .expect_err("a broken theme")
+            .to_string();
+        assert!(err.contains("PORTCULLIS_THEME_DIR"), "{err}");
+        assert!(err.contains("consent.html, line 2"), "{err}");
     }
 }

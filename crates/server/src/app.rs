@@ -49,6 +49,8 @@ pub fn build_app(
         .wrap(from_fn(crate::middleware::guard_request))
         .wrap(from_fn(observe))
         .wrap(from_fn(crate::middleware::show_api_answers))
+        // Outermost, so every page is in the reader's language, refusals of the guard included.
+        .wrap(from_fn(crate::i18n::page_context))
         .configure(routes::configure)
         .default_service(web::to(errors::not_found))
 }

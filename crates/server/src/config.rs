@@ -72,6 +72,12 @@ pub struct Settings {
     pub mail: mail::MailSettings,
     /// The product's name in pages and mail (`PORTCULLIS_BRAND_NAME`).
     pub brand_name: String,
+    /// The logo every page shows (`PORTCULLIS_BRAND_LOGO_URL`): an https URL or a path here.
+    pub brand_logo_url: Option<String>,
+    /// The pages' primary colour (`PORTCULLIS_BRAND_PRIMARY_COLOR`), served in `/brand.css`.
+    pub brand_primary_color: Option<crate::theme::Color>,
+    /// The operator's templates and stylesheet (`PORTCULLIS_THEME_DIR`), compiled at start.
+    pub theme: Option<Arc<crate::theme::Theme>>,
     /// The keys values sealed at rest (TOTP secrets) are sealed under
     /// (`PORTCULLIS_ENCRYPTION_KEYS`); `None` leaves TOTP unavailable.
     pub encryption_keys: Option<Arc<primitives::seal::KeyRing>>,
@@ -170,6 +176,9 @@ impl Default for Settings {
             require_verified_email: false,
             mail: mail::MailSettings::outbox("data/outbox"),
             brand_name: "Portcullis".into(),
+            brand_logo_url: None,
+            brand_primary_color: None,
+            theme: None,
             encryption_keys: None,
             upstream: Vec::new(),
         }

@@ -24,6 +24,7 @@ mod console;
 pub mod errors;
 mod flows;
 pub mod forwarded;
+pub mod i18n;
 pub mod invalidate;
 mod keycache;
 pub mod metrics;
@@ -38,6 +39,7 @@ mod principal;
 pub mod ratelimit;
 pub(crate) mod routes;
 mod session;
+pub mod theme;
 /// The JSON API's route table (`routes/api.rs`): every `/api/v1` route and who may call it.
 pub use routes::admin::{ADMIN_ROUTES, AdminRoute};
 pub use routes::api::{API_ROUTES, markdown as api_routes_markdown};

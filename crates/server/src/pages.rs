@@ -13,7 +13,9 @@ use askama::Template;
 pub const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' https: data:; \
      frame-ancestors 'none'; base-uri 'none'";
 
-#[derive(Template)]
+use crate::i18n::filters;
+
+#[derive(Template, serde::Serialize)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
     status: u16,
@@ -21,9 +23,45 @@ struct ErrorPage<'a> {
     message: &'a str,
 }
 
-/// Renders a page into a response with the page security headers.
+impl Page for ErrorPage<'_> {
+    const NAME: &'static str = "error.html";
+}
+
+/// A page a theme may replace (`crate::theme::THEMEABLE`): its template's name, and its
+/// fields serialized for the theme's template.
+pub trait Page: Template + serde::Serialize {
+    const NAME: &'static str;
+}
+
+/// Renders a page into a response with the page security headers, in the request's language
+/// and brand (`crate::i18n::page_ui`).
 pub fn render(status: StatusCode, page: &impl Template) -> HttpResponse {
-    match page.render() {
+    let ui = crate::i18n::page_ui();
+    rendered(
+        status,
+        page.render_with_values(&ui).map_err(|e| e.to_string()),
+    )
+}
+
+/// [`render`] for a page a theme may replace: the theme's template when it has one.
+pub fn render_page<P: Page>(status: StatusCode, page: &P) -> HttpResponse {
+    let ui = crate::i18n::page_ui();
+    match ui.settings.theme.as_deref().filter(|t| t.has(P::NAME)) {
+        Some(theme) => rendered(
+            status,
+            theme
+                .render(P::NAME, page, &ui)
+                .map_err(|e| format!("{e:#}")),
+        ),
+        None => rendered(
+            status,
+            page.render_with_values(&ui).map_err(|e| e.to_string()),
+        ),
+    }
+}
+
+fn rendered(status: StatusCode, html: Result<String, String>) -> HttpResponse {
+    match html {
         Ok(html) => html_response(status, html),
         Err(e) => {
             tracing::error!(error = %e, "template failed to render");
@@ -55,7 +93,7 @@ fn html_response(status: StatusCode, html: String) -> HttpResponse {
 
 /// The HTML error page.
 pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
-    render(
+    render_page(
         status,
         &ErrorPage {
             status: status.as_u16(),

@@ -1,8 +1,10 @@
 //! The `portcullis` binary as an operator runs it: the command line, several processes on one
 //! database, a process killed in the middle of writes, the operator's account commands and what
-//! the account flows leave in the logs; the Kubernetes manifests; and the workspace's tidy rules.
+//! the account flows leave in the logs; the brand settings checked at start; the Kubernetes
+//! manifests; and the workspace's tidy rules.
 
 mod accounts;
+mod brand;
 mod cli;
 mod cluster;
 mod crash;

@@ -13,7 +13,8 @@ use serde::Deserialize;
 use super::pages::{account_page, see_other};
 use crate::auth::client_ip;
 use crate::errors::PageError;
-use crate::pages::render;
+use crate::i18n::filters;
+use crate::pages::render_page;
 use crate::ratelimit::Limit;
 use crate::session::{
     CsrfChecked, CsrfOnly, PreSessionChecked, ReturnToAccount, SignedIn, csrf_forms,
@@ -35,7 +36,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/account/delete", web::post().to(delete_account));
 }
 
-#[derive(Template)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "notice.html")]
 struct NoticePage<'a> {
     title: &'a str,
@@ -44,13 +45,17 @@ struct NoticePage<'a> {
     link: Option<(&'a str, &'a str)>,
 }
 
+impl crate::pages::Page for NoticePage<'_> {
+    const NAME: &'static str = "notice.html";
+}
+
 pub(super) fn notice(
     status: StatusCode,
     title: &str,
     message: &str,
     link: Option<(&str, &str)>,
 ) -> HttpResponse {
-    render(
+    render_page(
         status,
         &NoticePage {
             title,
@@ -189,13 +194,17 @@ async fn resend(
     ))
 }
 
-#[derive(Template)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "forgot.html")]
 struct ForgotPage<'a> {
     csrf: &'a str,
     sent: bool,
     error: Option<&'a str>,
     email: &'a str,
+}
+
+impl crate::pages::Page for ForgotPage<'_> {
+    const NAME: &'static str = "forgot.html";
 }
 
 async fn forgot_page(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -206,7 +215,7 @@ async fn forgot_page(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         error: None,
         email: "",
     };
-    with_csrf_cookie(&state, render(StatusCode::OK, &page), &csrf, is_new)
+    with_csrf_cookie(&state, render_page(StatusCode::OK, &page), &csrf, is_new)
 }
 
 /// `POST /password/forgot`: the same page whether or not the account exists; the work is done
@@ -231,16 +240,20 @@ async fn forgot_submit(
         error: None,
         email: &form.email,
     };
-    Ok(render(StatusCode::OK, &page))
+    Ok(render_page(StatusCode::OK, &page))
 }
 
-#[derive(Template)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "reset.html")]
 struct ResetPage<'a> {
     csrf: &'a str,
     token: &'a str,
     email: &'a str,
     error: Option<&'a str>,
+}
+
+impl crate::pages::Page for ResetPage<'_> {
+    const NAME: &'static str = "reset.html";
 }
 
 const FORGOT: (&str, &str) = ("/password/forgot", "Ask for a new link");
@@ -273,7 +286,7 @@ async fn reset_page(
     };
     Ok(with_csrf_cookie(
         &state,
-        render(StatusCode::OK, &page),
+        render_page(StatusCode::OK, &page),
         &csrf,
         is_new,
     ))
@@ -301,7 +314,7 @@ async fn reset_submit(
         Err(retry_after) => return Ok(too_many(retry_after)),
     };
     let again = |status: StatusCode, email: &str, error: &str| {
-        render(
+        render_page(
             status,
             &ResetPage {
                 csrf: &csrf,

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use crate::audit::Event;
 use crate::console::{Admin, AdminForm, db, see_other};
 use crate::errors::PageError;
+use crate::i18n::filters;
 use crate::invalidate::{Change, announce};
 use crate::pages::render;
 use crate::session::{CsrfForm, csrf_forms};
@@ -1777,6 +1778,26 @@ fn settings_rows(s: &crate::config::Settings) -> Vec<SettingRow> {
         ),
         row("PORTCULLIS_MAIL_FROM", s.mail.from.clone()),
         row("PORTCULLIS_BRAND_NAME", s.brand_name.clone()),
+        row(
+            "PORTCULLIS_BRAND_LOGO_URL",
+            s.brand_logo_url.clone().unwrap_or_else(|| "none".into()),
+        ),
+        row(
+            "PORTCULLIS_BRAND_PRIMARY_COLOR",
+            s.brand_primary_color
+                .as_ref()
+                .map_or_else(|| "default".into(), |c| c.as_str().to_owned()),
+        ),
+        row(
+            "PORTCULLIS_THEME_DIR",
+            s.theme.as_ref().map_or_else(
+                || "none".into(),
+                |t| {
+                    let pages: Vec<&str> = t.templates().collect();
+                    format!("{} (replaces: {})", t.dir().display(), pages.join(", "))
+                },
+            ),
+        ),
         row(
             "PORTCULLIS_ENCRYPTION_KEYS",
             hidden(s.encryption_keys.is_some()),

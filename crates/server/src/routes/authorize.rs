@@ -32,7 +32,8 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::errors::PageError;
-use crate::pages::render;
+use crate::i18n::filters;
+use crate::pages::{render, render_page};
 use crate::session::{
     CsrfChecked, MaybeSignedIn, SignedIn, SignedOut, csrf_forms, signed_in_proof,
     signed_in_recently,
@@ -116,6 +117,69 @@ fn client_error_page(client: &Client, error: &OAuthError) -> HttpResponse {
         error.code.as_str(),
         error.description
     )))
+}
+
+/// The application a sign-in page is part of: named on the page so the user knows whom they
+/// sign in to, with the host their browser will be sent back to.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct AppInfo {
+    pub name: String,
+    pub host: Option<String>,
+    /// Made by the operator; `false` for a client that registered itself (RFC 7591), which the
+    /// page marks "not verified by the operator": its name is its own claim.
+    pub verified: bool,
+}
+
+impl AppInfo {
+    /// What the pages say of `client` during a request that asked for `redirect_uri`. The host
+    /// shown is the redirect URI's only when the client registered it (an attacker's request
+    /// cannot make the page name a host of its choosing), else the one registered redirect
+    /// URI's, else the client's `client_uri`'s.
+    pub(crate) fn of(client: &Client, redirect_uri: Option<&str>) -> AppInfo {
+        let registered = &client.metadata.redirect_uris;
+        let uri = redirect_uri
+            .filter(|asked| registered.iter().any(|r| r == asked))
+            .or(match registered.as_slice() {
+                [only] => Some(only.as_str()),
+                _ => None,
+            })
+            .or(client.metadata.client_uri.as_deref());
+        AppInfo {
+            name: client
+                .metadata
+                .client_name
+                .clone()
+                .unwrap_or_else(|| client.id.clone()),
+            host: uri
+                .and_then(|u| Url::parse(u).ok())
+                .and_then(|u| u.host_str().map(str::to_owned)),
+            verified: !client.is_dynamically_registered(),
+        }
+    }
+}
+
+/// The application whose authorization request a sign-in page's `return_to` continues, if it
+/// is one (`/oauth2/authorize?client_id=…`) and the client exists.
+pub(crate) async fn app_of_return_to(state: &AppState, return_to: &str) -> Option<AppInfo> {
+    let query = return_to.strip_prefix("/oauth2/authorize?")?;
+    let mut client_id = None;
+    let mut redirect_uri = None;
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        match &*k {
+            "client_id" => client_id = Some(v.into_owned()),
+            "redirect_uri" => redirect_uri = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    let client_id = client_id?;
+    let st = state.clone();
+    let client = web::block(move || {
+        let mut conn = st.store.conn().ok()?;
+        st.clients.find(&mut conn, &client_id, st.now()).ok()?
+    })
+    .await
+    .ok()??;
+    Some(AppInfo::of(&client, redirect_uri.as_deref()))
 }
 
 /// Where a sign-in sends the browser: `return_to`, and when that is an authorization request,
@@ -331,10 +395,13 @@ async fn authorize(
     issue_code(&state, &request, consented, &session).await
 }
 
-#[derive(Template)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "consent.html")]
 struct ConsentPage<'a> {
     client_name: &'a str,
+    /// The host the browser goes back to, and whether the operator made the client.
+    host: Option<String>,
+    verified: bool,
     client_uri: Option<&'a str>,
     logo_uri: Option<&'a str>,
     user_email: &'a str,
@@ -367,8 +434,11 @@ fn consent_page(
     form: &FormParams,
 ) -> HttpResponse {
     let name = client.metadata.client_name.as_deref().unwrap_or(&client.id);
+    let app = AppInfo::of(client, Some(request.redirect_uri()));
     let page = ConsentPage {
         client_name: name,
+        host: app.host,
+        verified: app.verified,
         client_uri: client.metadata.client_uri.as_deref(),
         logo_uri: client.metadata.logo_uri.as_deref(),
         user_email: &user.email,
@@ -376,7 +446,11 @@ fn consent_page(
         csrf: &session.csrf_token,
         authorization: form.to_query(&[]),
     };
-    render(StatusCode::OK, &page)
+    render_page(StatusCode::OK, &page)
+}
+
+impl crate::pages::Page for ConsentPage<'_> {
+    const NAME: &'static str = "consent.html";
 }
 
 #[derive(Deserialize, Default)]

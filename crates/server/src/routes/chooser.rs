@@ -14,7 +14,8 @@ use serde::Deserialize;
 
 use super::pages::{safe_return_to, see_other};
 use crate::errors::PageError;
-use crate::pages::render;
+use crate::i18n::filters;
+use crate::pages::render_page;
 use crate::session::{
     MaybeSignedIn, PreSessionChecked, accounts_cookie, csrf_forms, current_secret, other_sessions,
     pre_session_csrf, session_cookie, with_csrf_cookie,
@@ -65,13 +66,17 @@ async fn accounts_here(
     Ok(found)
 }
 
-#[derive(Template)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "choose.html")]
 struct ChoosePage<'a> {
     csrf: &'a str,
     return_to: &'a str,
     /// Position, name, email.
     accounts: Vec<(usize, String, String)>,
+}
+
+impl crate::pages::Page for ChoosePage<'_> {
+    const NAME: &'static str = "choose.html";
 }
 
 #[derive(Deserialize)]
@@ -103,7 +108,7 @@ async fn choose_page(
             .map(|(i, (_, u))| (i, u.name, u.email))
             .collect(),
     };
-    let mut res = with_csrf_cookie(&state, render(StatusCode::OK, &page), &csrf, is_new);
+    let mut res = with_csrf_cookie(&state, render_page(StatusCode::OK, &page), &csrf, is_new);
     res.headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(res)

@@ -14,6 +14,7 @@ use super::account_pages::{TokenQuery, notice};
 use super::pages::see_other;
 use crate::auth::client_ip;
 use crate::errors::PageError;
+use crate::i18n::filters;
 use crate::pages::render;
 use crate::session::{
     CsrfChecked, MaybeSignedIn, PreSessionChecked, ReturnToAccount, csrf_forms, pre_session_csrf,

@@ -9,6 +9,7 @@ use askama::Template;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 
 use crate::errors::PageError;
+use crate::i18n::filters;
 use crate::pages::render;
 use crate::session::{CsrfChecked, CsrfOnly, SignedIn, SignedOut, csrf_forms};
 use crate::state::AppState;

@@ -26,6 +26,7 @@ use crate::audit::Event;
 use crate::auth::client_ip;
 use crate::errors::PageError;
 use crate::errors::page::{json_answer, passkey_refusal as passkey_answer, refusal};
+use crate::i18n::filters;
 use crate::mfa;
 use crate::pages::render;
 use crate::passkeys;

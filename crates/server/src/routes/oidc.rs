@@ -13,7 +13,8 @@ use url::Url;
 use crate::access::{Expect, TokenRejected, verify_access_token};
 use crate::auth::bearer_token;
 use crate::errors::{ErrorCode, OAuthHttpError, PageError, oauth};
-use crate::pages::render;
+use crate::i18n::filters;
+use crate::pages::render_page;
 use crate::session::{
     MaybeSignedIn, SESSION_COOKIE, pre_session_csrf, pre_session_csrf_matches, tokens_match,
     with_csrf_cookie,
@@ -62,6 +63,10 @@ pub fn provider_metadata(state: &AppState) -> Value {
         "revocation_endpoint_auth_methods_supported": auth_methods,
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        // The pages' languages (`ui_locales`, `crate::i18n`). The claims' values (a name, an
+        // address) are the user's own words in no language, the same for every listed one.
+        "ui_locales_supported": crate::i18n::Lang::ALL.map(crate::i18n::Lang::code),
+        "claims_locales_supported": crate::i18n::Lang::ALL.map(crate::i18n::Lang::code),
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "amr", "acr", "nonce", "at_hash", "sid", "email", "email_verified", "name", "updated_at"],
         "acr_values_supported": accounts::ACR_VALUES,
         "authorization_response_iss_parameter_supported": true,
@@ -159,7 +164,7 @@ async fn userinfo(
         .json(body))
 }
 
-#[derive(Template)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "logout.html")]
 struct LogoutPage<'a> {
     confirm: bool,
@@ -168,6 +173,10 @@ struct LogoutPage<'a> {
     csrf: &'a str,
     client_name: Option<&'a str>,
     fields: Vec<(String, String)>,
+}
+
+impl crate::pages::Page for LogoutPage<'_> {
+    const NAME: &'static str = "logout.html";
 }
 
 fn logout_error(message: &str) -> PageError {
@@ -295,7 +304,7 @@ async fn logout(
                 client_name,
                 fields,
             };
-            return Ok(render(StatusCode::OK, &page));
+            return Ok(render_page(StatusCode::OK, &page));
         }
         let (csrf, is_new) = pre_session_csrf(&req);
         let page = LogoutPage {
@@ -307,7 +316,7 @@ async fn logout(
         };
         return Ok(with_csrf_cookie(
             &state,
-            render(StatusCode::OK, &page),
+            render_page(StatusCode::OK, &page),
             &csrf,
             is_new,
         ));
@@ -335,7 +344,7 @@ async fn logout(
                 .insert_header((LOCATION, url.as_str().to_owned()))
                 .finish()
         }
-        None => render(
+        None => render_page(
             StatusCode::OK,
             &LogoutPage {
                 confirm: false,

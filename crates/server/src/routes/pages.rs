@@ -14,7 +14,8 @@ use serde_json::json;
 use crate::audit::Event;
 use crate::auth::client_ip;
 use crate::errors::PageError;
-use crate::pages::render;
+use crate::i18n::filters;
+use crate::pages::{render, render_page};
 use crate::ratelimit::Limit;
 use crate::session::{
     CsrfChecked, CsrfOnly, MaybeSignedIn, PreSessionChecked, ReturnToAccount, SignedIn, ToSignIn,
@@ -221,10 +222,12 @@ pub(super) async fn begin_session(
 
 // ---- pages ----
 
-#[derive(Template)]
+#[derive(Template, serde::Serialize)]
 #[template(path = "login.html")]
 struct LoginPage<'a> {
     csrf: &'a str,
+    /// The application this sign-in continues to, during an authorization request.
+    app: Option<super::authorize::AppInfo>,
     notice: Option<&'a str>,
     error: Option<&'a str>,
     /// The password was right but the address is not verified: offer to send the link again.
@@ -240,7 +243,15 @@ struct LoginPage<'a> {
     providers: Vec<(String, String)>,
 }
 
-#[derive(Template)]
+impl crate::pages::Page for LoginPage<'_> {
+    const NAME: &'static str = "login.html";
+}
+
+impl crate::pages::Page for SignupPage<'_> {
+    const NAME: &'static str = "signup.html";
+}
+
+#[derive(Template, serde::Serialize)]
 #[template(path = "signup.html")]
 struct SignupPage<'a> {
     csrf: &'a str,
@@ -336,6 +347,7 @@ async fn login_page(
         .collect();
     let page = LoginPage {
         csrf: &csrf,
+        app: super::authorize::app_of_return_to(&state, &return_to).await,
         notice: notice_text(q.notice.as_deref()),
         error: None,
         unverified: false,
@@ -348,7 +360,7 @@ async fn login_page(
     };
     Ok(with_csrf_cookie(
         &state,
-        render(StatusCode::OK, &page),
+        render_page(StatusCode::OK, &page),
         &csrf,
         is_new,
     ))
@@ -385,11 +397,13 @@ async fn login_submit(
     let return_to = safe_return_to(Some(&form.return_to));
     let ip = client_ip(&req, &state);
     let now = state.now();
+    let app = super::authorize::app_of_return_to(&state, &return_to).await;
     let again = |status: StatusCode, error: &str, unverified: bool| {
-        render(
+        render_page(
             status,
             &LoginPage {
                 csrf: &csrf,
+                app: app.clone(),
                 notice: None,
                 error: Some(error),
                 unverified,
@@ -507,7 +521,7 @@ async fn signup_page(
     let page = SignupPage::new(&state, &csrf, &return_to);
     Ok(with_csrf_cookie(
         &state,
-        render(StatusCode::OK, &page),
+        render_page(StatusCode::OK, &page),
         &csrf,
         is_new,
     ))
@@ -538,7 +552,7 @@ async fn signup_submit(
         .limits
         .check(Limit::Signup, ip.as_deref(), state.now())
     {
-        let mut res = render(
+        let mut res = render_page(
             StatusCode::TOO_MANY_REQUESTS,
             &SignupPage {
                 error: Some("Too many sign-ups from your network. Wait a minute and try again."),
@@ -604,7 +618,7 @@ async fn signup_submit(
             tracing::info!(user = %user.id, "signed up (browser)");
             new_account_response(&state, &req, previous, user, &return_to).await
         }
-        Err((status, error)) => Ok(render(
+        Err((status, error)) => Ok(render_page(
             status,
             &SignupPage {
                 error: Some(&error),
@@ -726,6 +740,7 @@ pub(super) async fn account_page<W>(
     let st = state.clone();
     let user_id = user.id.clone();
     let for_session = session.clone();
+    let ui = crate::i18n::page_ui();
     let (orgs, sessions, apps, passkeys, identities, has_password) = web::block(move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
         let orgs = accounts::orgs_of(&mut conn, &user_id).map_err(|e| PageError::internal(&e))?;
@@ -742,7 +757,9 @@ pub(super) async fn account_page<W>(
             .collect();
         let passkeys =
             crate::passkeys::list(&mut conn, &user_id).map_err(|e| PageError::internal(&e))?;
-        let passkeys = super::passkey_pages::PasskeysSection::new(&st, &for_session, passkeys);
+        let passkeys = crate::i18n::within(ui, || {
+            super::passkey_pages::PasskeysSection::new(&st, &for_session, passkeys)
+        });
         let identities = accounts::upstream_identities(&mut conn, &user_id)
             .map_err(|e| PageError::internal(&e))?;
         let has_password =
@@ -816,11 +833,17 @@ async fn revoke_app(
 }
 
 fn session_label(s: &accounts::Session) -> String {
-    let ip = s.ip.as_deref().unwrap_or("unknown address");
-    format!(
-        "{} · {ip} · signed in {}",
-        browser_name(s.user_agent.as_deref()),
-        utc_minute(s.created_at)
+    let ip = match s.ip.as_deref() {
+        Some(ip) => ip.to_owned(),
+        None => crate::i18n::tr("label-unknown-address"),
+    };
+    crate::i18n::tr_args(
+        "label-session",
+        &[
+            ("browser", &browser_name(s.user_agent.as_deref())),
+            ("ip", &ip),
+            ("when", &utc_minute(s.created_at)),
+        ],
     )
 }
 
@@ -856,13 +879,10 @@ pub(super) fn browser_name(ua: Option<&str>) -> String {
     }
 }
 
-/// `YYYY-MM-DD HH:MM UTC` from unix seconds.
+/// A minute in UTC from unix seconds, written the way the page's language does
+/// (`YYYY-MM-DD HH:MM UTC` in English).
 pub(super) fn utc_minute(ts: i64) -> String {
-    let t = primitives::UtcDateTime::from_unix(ts);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
-        t.year, t.month, t.day, t.hour, t.minute
-    )
+    crate::i18n::date_time(crate::i18n::current_lang(), ts)
 }
 
 async fn revoke(

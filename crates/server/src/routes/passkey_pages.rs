@@ -120,11 +120,11 @@ impl PasskeysSection {
 fn label(p: &PasskeyInfo) -> String {
     let added = super::pages::utc_minute(p.created_at);
     match p.last_used_at {
-        Some(used) => format!(
-            "added {added} · last used {}",
-            super::pages::utc_minute(used)
+        Some(used) => crate::i18n::tr_args(
+            "label-passkey-used",
+            &[("added", &added), ("used", &super::pages::utc_minute(used))],
         ),
-        None => format!("added {added} · never used"),
+        None => crate::i18n::tr_args("label-passkey-unused", &[("added", &added)]),
     }
 }
 

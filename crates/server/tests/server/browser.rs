@@ -39,6 +39,11 @@ impl Browser {
     /// When Chromium or chromedriver is missing: install Debian's `chromium` and
     /// `chromium-driver` (`.ci/run` does).
     pub async fn start() -> Self {
+        Self::start_in(None).await
+    }
+
+    /// [`Self::start`] with a browser language (`Accept-Language`, e.g. `"de"`).
+    pub async fn start_in(language: Option<&str>) -> Self {
         let driver_bin = find(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"])
             .expect("chromedriver not found: apt-get install chromium chromium-driver");
         let chrome_bin = find(&["/usr/bin/chromium", "/usr/lib/chromium/chromium"])
@@ -62,7 +67,7 @@ impl Browser {
             tokio_sleep(100).await;
         }
         let profile = tempfile::tempdir().expect("profile dir");
-        let caps = json!({ "capabilities": { "alwaysMatch": {
+        let mut caps = json!({ "capabilities": { "alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": chrome_bin,
@@ -74,6 +79,13 @@ impl Browser {
                 ],
             },
         }}});
+        if let Some(language) = language {
+            let options = &mut caps["capabilities"]["alwaysMatch"]["goog:chromeOptions"];
+            options["prefs"] = json!({ "intl.accept_languages": language });
+            if let Some(args) = options["args"].as_array_mut() {
+                args.push(json!(format!("--lang={language}")));
+            }
+        }
         let res: Value = http
             .post(format!("{base}/session"))
             .json(&caps)

@@ -35,6 +35,7 @@ mod attack_sql_injection;
 mod audit;
 mod authorize;
 mod authorize_errors;
+mod brand;
 mod discovery;
 mod gateway;
 mod health;
