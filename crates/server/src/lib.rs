@@ -42,7 +42,7 @@ mod session;
 pub mod theme;
 /// The JSON API's route table (`routes/api.rs`): every `/api/v1` route and who may call it.
 pub use routes::admin::{ADMIN_ROUTES, AdminRoute};
-pub use routes::api::{API_ROUTES, markdown as api_routes_markdown};
+pub use routes::api::{API_ROUTES, markdown as api_routes_markdown, openapi_document};
 pub mod state;
 mod ttlmap;
 pub mod upstream;

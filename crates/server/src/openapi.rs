@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document of the JSON API (`GET /api/v1/openapi.json`), built from the route
 //! table and nothing else: every line of `api_routes!` (`routes/api.rs`) names its request
-//! body and its answers as Rust types, and this module turns [`API_ROUTES`] into paths,
+//! body and its answers as Rust types, and this module turns `API_ROUTES` into paths,
 //! operations, path parameters, security requirements (from each route's [`Rule`]) and the
 //! schemas of those types (their `ToSchema` derives, which follow their serde attributes). A
 //! route cannot be served without being in the table, so it cannot be served undocumented.
@@ -9,7 +9,6 @@
 //! (`tests/server/openapi.rs`), so a type's schema and what the handler sends cannot drift.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
@@ -18,7 +17,6 @@ use utoipa::openapi::schema::Schema;
 
 use crate::access::{ApiRoute, Rule};
 use crate::errors::api::ApiErrorBody;
-use crate::routes::api::API_ROUTES;
 
 /// Adds a type's schema (and those it refers to) to the components; answers a reference to it.
 pub type SchemaFn = fn(&mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema>;
@@ -204,16 +202,12 @@ fn tag(path: &str) -> String {
     }
 }
 
-/// The document, built from [`API_ROUTES`] on first use.
-pub fn document() -> &'static Value {
-    static DOC: OnceLock<Value> = OnceLock::new();
-    DOC.get_or_init(build)
-}
-
-fn build() -> Value {
+/// The document of a route table (`routes::api::openapi_document` keeps the one of
+/// `API_ROUTES`, built on first use).
+pub fn build(routes: &[ApiRoute]) -> Value {
     let mut components = Vec::new();
     let mut paths = Map::new();
-    for route in API_ROUTES {
+    for route in routes {
         let op = operation(route, &mut components);
         let item = paths
             .entry(route.path.to_owned())
@@ -257,6 +251,11 @@ fn build() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::routes::api::API_ROUTES;
+
+    fn document() -> &'static Value {
+        crate::routes::api::openapi_document()
+    }
 
     #[test]
     fn path_parameters_are_read_from_the_path() {

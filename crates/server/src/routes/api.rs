@@ -122,7 +122,7 @@ async fn wrong_method(req: HttpRequest) -> HttpResponse {
 
 /// `GET /api/v1/openapi.json`: the OpenAPI 3.1 document of this API (`crate::openapi`).
 async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().json(crate::openapi::document())
+    HttpResponse::Ok().json(openapi_document())
 }
 
 api_routes! {
@@ -196,4 +196,10 @@ pub fn markdown() -> String {
         ));
     }
     out
+}
+
+/// The OpenAPI document of [`API_ROUTES`], built on first use.
+pub fn openapi_document() -> &'static serde_json::Value {
+    static DOC: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    DOC.get_or_init(|| crate::openapi::build(API_ROUTES))
 }

@@ -237,7 +237,7 @@ impl AnswerCheck {
     /// The checker of the server's own document, compiled once per test binary.
     pub fn get() -> &'static Self {
         static CHECK: OnceLock<AnswerCheck> = OnceLock::new();
-        CHECK.get_or_init(|| Self::new(server::openapi::document()))
+        CHECK.get_or_init(|| Self::new(server::openapi_document()))
     }
 
     pub fn new(doc: &serde_json::Value) -> Self {

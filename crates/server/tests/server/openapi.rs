@@ -32,7 +32,7 @@ async fn anyone_reads_the_document_and_it_is_openapi_3_1() {
     assert_eq!(res.status(), 200);
     let doc = json_of(res).await;
     assert_eq!(doc["openapi"], "3.1.0");
-    assert_eq!(&doc, server::openapi::document());
+    assert_eq!(&doc, server::openapi_document());
     // The error shape is a schema of its own, and every error answer refers to it.
     let error = &doc["components"]["schemas"]["ApiError"];
     assert_eq!(error["required"], json!(["error"]), "{error}");
@@ -56,7 +56,7 @@ async fn anyone_reads_the_document_and_it_is_openapi_3_1() {
 async fn the_document_names_every_served_route_and_no_other() {
     let db = TestDb::sqlite();
     let server = TestServer::start(&db);
-    let doc = server::openapi::document();
+    let doc = server::openapi_document();
     let table: BTreeSet<(String, String)> = server::API_ROUTES
         .iter()
         .map(|r| (r.method.to_ascii_lowercase(), r.path.to_owned()))
