@@ -38,6 +38,7 @@ mod session;
 /// The JSON API's route table (`routes/api.rs`): every `/api/v1` route and who may call it.
 pub use routes::api::{API_ROUTES, markdown as api_routes_markdown};
 pub mod state;
+pub mod traces;
 mod ttlmap;
 pub mod upstream;
 
