@@ -412,9 +412,26 @@ pub fn main() -> ExitCode {
     if !is_serve && !config.log_level_given {
         config.log_level = if cli.common.verbose { "info" } else { "warn" }.to_owned();
     }
-    telemetry::init(&config);
+    // Traces are the server's: the operator commands export none.
+    let traces = if is_serve {
+        match telemetry::Traces::from_env(|name| std::env::var(name).ok()) {
+            Ok(traces) => traces,
+            Err(e) => return fail(&format!("the environment: {e}")),
+        }
+    } else {
+        None
+    };
+    let telemetry = match telemetry::init(&config, traces) {
+        Ok(telemetry) => telemetry,
+        Err(e) => return fail(&e),
+    };
     let result = match cli.command {
-        None | Some(Command::Serve(_)) => return serve(config),
+        None | Some(Command::Serve(_)) => {
+            let code = serve(config);
+            // After the server has stopped (SIGTERM included): the last requests' spans.
+            telemetry.shutdown();
+            return code;
+        }
         Some(Command::Migrate { output }) => migrate_command(&config, Printer::new(output.output)),
         Some(Command::Client { command, output }) => with_store(&config, |store| {
             client_command(&config, store, command, output)

@@ -301,15 +301,18 @@ async fn first_party_user(state: &AppState, token: String) -> Result<FirstPartyU
         return Err(first_party_only());
     }
     let st = state.clone();
-    let verified = web::block(move || -> Result<VerifiedToken, ApiError> {
-        let mut conn = st.store.conn()?;
-        Ok(verify_access_token(
-            &st,
-            &mut conn,
-            &token,
-            Expect::OurApis,
-        )?)
-    })
+    let verified = crate::traces::block(
+        "first_party_user",
+        move || -> Result<VerifiedToken, ApiError> {
+            let mut conn = st.store.conn()?;
+            Ok(verify_access_token(
+                &st,
+                &mut conn,
+                &token,
+                Expect::OurApis,
+            )?)
+        },
+    )
     .await??;
     if !verified.is_first_party() {
         return Err(first_party_only());
@@ -418,12 +421,13 @@ async fn admit(rule: Rule, req: &ServiceRequest) -> Result<(), ApiError> {
                 })?
                 .to_owned();
             let st = state.clone();
-            let (principal, role, org_id) = web::block(move || -> Result<_, ApiError> {
-                let mut conn = st.store.conn()?;
-                let role = org_access(&mut conn, &principal, &org_id, &org_rule)?;
-                Ok((principal, role, org_id))
-            })
-            .await??;
+            let (principal, role, org_id) =
+                crate::traces::block("access_check", move || -> Result<_, ApiError> {
+                    let mut conn = st.store.conn()?;
+                    let role = org_access(&mut conn, &principal, &org_id, &org_rule)?;
+                    Ok((principal, role, org_id))
+                })
+                .await??;
             req.extensions_mut().insert(OrgCaller {
                 principal,
                 role,
@@ -443,7 +447,7 @@ pub async fn with_org<T: Send + 'static>(
     f: impl FnOnce(&AppState, &mut Conn, &Principal, Role) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let st = state.clone();
-    web::block(move || {
+    crate::traces::block("org_access", move || {
         let mut conn = st.store.conn()?;
         f(&st, &mut conn, &caller.principal, caller.role)
     })

@@ -24,7 +24,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
 ) -> Result<Result<T, AccountError>, crate::errors::PageError> {
     use crate::errors::PageError;
     let st = state.clone();
-    web::block(move || {
+    crate::traces::block("account_flow", move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
         Ok::<_, PageError>(work(&st, &mut conn))
     })
@@ -39,7 +39,7 @@ pub(crate) fn after_answer(
     work: impl FnOnce(&AppState, &mut Conn) + Send + 'static,
 ) {
     actix_web::rt::spawn(async move {
-        let done = web::block(move || match state.store.conn() {
+        let done = crate::traces::block("account_mail", move || match state.store.conn() {
             Ok(mut conn) => work(&state, &mut conn),
             Err(e) => tracing::warn!(error = %e, "account mail work skipped: no connection"),
         })

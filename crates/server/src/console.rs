@@ -186,7 +186,7 @@ pub async fn db<T: Send + 'static>(
     f: impl FnOnce(&AppState, &mut store::Conn) -> Result<T, PageError> + Send + 'static,
 ) -> Result<T, PageError> {
     let st = state.clone();
-    web::block(move || {
+    crate::traces::block("admin", move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
         f(&st, &mut conn)
     })

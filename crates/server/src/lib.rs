@@ -44,6 +44,7 @@ pub mod theme;
 pub use routes::admin::{ADMIN_ROUTES, AdminRoute};
 pub use routes::api::{API_ROUTES, markdown as api_routes_markdown, openapi_document};
 pub mod state;
+pub mod traces;
 mod ttlmap;
 pub mod upstream;
 

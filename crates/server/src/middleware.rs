@@ -1,4 +1,5 @@
-//! Middleware around every request: a request id, a tracing span, metrics and an access line.
+//! Middleware around every request: a request id, a tracing span (and an OpenTelemetry server
+//! span, [`crate::traces`]), metrics and an access line.
 
 use std::time::Instant;
 
@@ -37,20 +38,36 @@ pub async fn observe(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let id = request_id(req.headers());
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let scheme = match &state {
+        Some(state) if state.settings.issuer.scheme() == "https" => "https",
+        _ => "http",
+    };
+    let server_span = crate::traces::request_span(&req, scheme);
     let span = tracing::info_span!(
+        parent: &server_span,
         "request",
         id = %id,
         method = %req.method(),
         path = %req.path(),
     );
-    let state = req.app_data::<web::Data<AppState>>().cloned();
-    let mut res = next.call(req).instrument(span.clone()).await?;
+    let mut res = next
+        .call(req)
+        .instrument(span.clone())
+        .instrument(server_span.clone())
+        .await?;
     let elapsed = started.elapsed();
     let status = res.status();
     if let Ok(value) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(X_REQUEST_ID, value);
     }
     let route = res.request().match_pattern();
+    crate::traces::finish_request(
+        &server_span,
+        res.request().method().as_str(),
+        route.as_deref(),
+        status,
+    );
     let route = route.as_deref().unwrap_or("unmatched");
     if let Some(state) = state {
         state.metrics.observe(

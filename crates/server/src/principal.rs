@@ -282,7 +282,7 @@ pub async fn require_principal(req: &HttpRequest, state: &AppState) -> Result<Pr
         return Ok(Principal { ip, ..principal });
     }
     let state = state.clone();
-    let principal = actix_web::web::block(move || {
+    let principal = crate::traces::block("resolve_principal", move || {
         let mut conn = state.store.conn()?;
         resolve(&state, &mut conn, &credential)
     })

@@ -189,7 +189,7 @@ pub(crate) async fn current(
         None => None,
         Some(cookie) => {
             let state = state.clone();
-            web::block(move || -> Result<_, PageError> {
+            crate::traces::block("session_lookup", move || -> Result<_, PageError> {
                 let mut conn = state.store.conn().map_err(|e| PageError::internal(&e))?;
                 accounts::resolve_session(&mut conn, &cookie, state.now(), state.session_policy())
                     .map_err(|e| PageError::internal(&e))

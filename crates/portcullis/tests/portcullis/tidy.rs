@@ -706,3 +706,30 @@ fn page_handlers_check_csrf_through_the_extractors() {
         SESSION_BY_HAND,
     );
 }
+
+/// Blocking database work enters the blocking pool through `traces::block`, which names it in
+/// the traces (`db <operation>`); a bare `web::block` would be work the traces cannot see.
+/// The gateway's DNS look-up uses no connection and is the one exception.
+#[test]
+fn blocking_work_in_the_server_goes_through_traces_block() {
+    let src = root().join("crates/server/src");
+    let mut problems = Vec::new();
+    for path in rust_files(&src) {
+        let name = rel(&path);
+        if name.ends_with("server/src/traces.rs") {
+            continue;
+        }
+        let text = read(&path);
+        for (n, line) in code_lines(&text) {
+            let exempt = name.ends_with("routes/gateway.rs") && line.contains("vetted_addrs");
+            if line.contains("web::block(") && !exempt {
+                problems.push(format!("{name}:{n}: {}", line.trim()));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "blocking work outside traces::block:\n{}",
+        problems.join("\n")
+    );
+}

@@ -121,7 +121,7 @@ async fn verify_email(
     let token = q.into_inner().token.unwrap_or_default();
     let ip = client_ip(&req, &state);
     let st = state.clone();
-    let outcome = web::block(move || {
+    let outcome = crate::traces::block("verify_email", move || {
         let mut conn = st.store.conn().map_err(|e| internal(&e))?;
         Ok::<_, PageError>(crate::account::confirm_email(
             &st,
@@ -267,7 +267,7 @@ async fn reset_page(
     let token = q.into_inner().token.unwrap_or_default();
     let st = state.clone();
     let lookup = token.clone();
-    let checked = web::block(move || {
+    let checked = crate::traces::block("reset_page", move || {
         let mut conn = st.store.conn().map_err(|e| internal(&e))?;
         Ok::<_, PageError>(accounts::check_reset_link(&mut conn, &lookup, st.now()))
     })
@@ -327,7 +327,7 @@ async fn reset_submit(
     if form.password != form.confirm {
         let st = state.clone();
         let token = form.token.clone();
-        let user = web::block(move || {
+        let user = crate::traces::block("reset_submit", move || {
             let mut conn = st.store.conn().map_err(|e| internal(&e))?;
             Ok::<_, PageError>(accounts::check_reset_link(&mut conn, &token, st.now()))
         })
@@ -344,7 +344,7 @@ async fn reset_submit(
     }
     let st = state.clone();
     let (token, password) = (form.token.clone(), form.password.clone());
-    let outcome = web::block(move || {
+    let outcome = crate::traces::block("reset_submit", move || {
         let mut conn = st.store.conn().map_err(|e| internal(&e))?;
         let outcome =
             crate::account::reset_password(&st, &mut conn, &token, &password, ip.as_deref());

@@ -62,7 +62,7 @@ pub(super) async fn verify_email(
 ) -> Result<HttpResponse, ApiError> {
     let token = required(&body.token, "token")?.to_owned();
     let ip = client_ip(&req, &state);
-    let user = web::block(move || -> Result<_, ApiError> {
+    let user = crate::traces::block("verify_email", move || -> Result<_, ApiError> {
         let mut conn = state.store.conn()?;
         Ok(crate::account::confirm_email(
             &state,
@@ -131,7 +131,7 @@ pub(super) async fn reset_password(
     let token = required(&body.token, "token")?.to_owned();
     let password = required(&body.password, "password")?.to_owned();
     let ip = limit(&req, &state)?;
-    web::block(move || -> Result<_, ApiError> {
+    crate::traces::block("reset_password", move || -> Result<_, ApiError> {
         let mut conn = state.store.conn()?;
         crate::account::reset_password(&state, &mut conn, &token, &password, ip.as_deref())?;
         Ok(())
@@ -154,7 +154,7 @@ pub(super) async fn update_me(
 ) -> Result<HttpResponse, ApiError> {
     let name = required(&body.name, "name")?.to_owned();
     let ip = client_ip(&req, &state);
-    let user = web::block(move || -> Result<_, ApiError> {
+    let user = crate::traces::block("update_me", move || -> Result<_, ApiError> {
         let mut conn = state.store.conn()?;
         Ok(crate::account::rename(
             &state,
@@ -188,7 +188,7 @@ pub(super) async fn change_password(
     let current = required(&body.current_password, "currentPassword")?.to_owned();
     let new = required(&body.new_password, "newPassword")?.to_owned();
     let ip = limit(&req, &state)?;
-    let answer = web::block(move || -> Result<_, ApiError> {
+    let answer = crate::traces::block("change_password", move || -> Result<_, ApiError> {
         let mut conn = state.store.conn()?;
         let user = crate::account::change_password(
             &state,
@@ -229,7 +229,7 @@ pub(super) async fn change_email(
     let email = required(&body.email, "email")?.to_owned();
     let password = required(&body.password, "password")?.to_owned();
     let ip = limit(&req, &state)?;
-    let pending = web::block(move || -> Result<_, ApiError> {
+    let pending = crate::traces::block("change_email", move || -> Result<_, ApiError> {
         let mut conn = state.store.conn()?;
         Ok(crate::account::request_email_change(
             &state,
@@ -265,7 +265,7 @@ pub(super) async fn delete_me(
 ) -> Result<HttpResponse, ApiError> {
     let password = required(&body.password, "password")?.to_owned();
     let ip = limit(&req, &state)?;
-    web::block(move || -> Result<_, ApiError> {
+    crate::traces::block("delete_me", move || -> Result<_, ApiError> {
         let mut conn = state.store.conn()?;
         crate::account::delete_account(
             &state,
@@ -285,7 +285,7 @@ pub(super) async fn resend_my_verification(
     caller: FirstPartyUser,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    web::block(move || -> Result<_, ApiError> {
+    crate::traces::block("resend_my_verification", move || -> Result<_, ApiError> {
         let mut conn = state.store.conn()?;
         Ok(crate::account::resend_verification(
             &state,

@@ -46,7 +46,7 @@ pub(super) async fn signup(
     required(&body.email, "email")?;
     required(&body.password, "password")?;
     required(&body.name, "name")?;
-    let answer = web::block(move || -> Result<NewAccount, ApiError> {
+    let answer = crate::traces::block("json_signup", move || -> Result<NewAccount, ApiError> {
         let now = state.now();
         let mut conn = state.store.conn()?;
         let new = accounts::NewUser {
@@ -113,7 +113,7 @@ pub(super) async fn login(
         .throttle
         .check(&email, ip.as_deref(), now)
         .map_err(|t| ApiError::rate_limited(t.retry_after))?;
-    let answer = web::block(move || -> Result<TokenPair, ApiError> {
+    let answer = crate::traces::block("json_login", move || -> Result<TokenPair, ApiError> {
         let mut conn = state.store.conn()?;
         let password = body.password.as_deref().unwrap_or_default();
         let require_verified = state.settings.require_verified_email;
@@ -186,7 +186,7 @@ pub(super) async fn mfa(
         .limits
         .check(Limit::Login, ip.as_deref(), now)
         .map_err(ApiError::rate_limited)?;
-    let answer = web::block(move || -> Result<TokenPair, ApiError> {
+    let answer = crate::traces::block("json_mfa", move || -> Result<TokenPair, ApiError> {
         let mut conn = state.store.conn()?;
         let challenge = accounts::find_challenge(&mut conn, &token, now)?;
         let email = challenge.user.email.clone();
@@ -231,7 +231,7 @@ pub(super) async fn refresh(
     body: web::Json<RefreshBody>,
 ) -> Result<HttpResponse, ApiError> {
     let presented = required(&body.refresh_token, "refreshToken")?.to_owned();
-    let answer = web::block(move || -> Result<TokenPair, ApiError> {
+    let answer = crate::traces::block("json_refresh", move || -> Result<TokenPair, ApiError> {
         let now = state.now();
         let mut conn = state.store.conn()?;
         let keyring = state.keys.get(&mut conn, now)?;
@@ -255,7 +255,7 @@ pub(super) async fn logout(
 ) -> Result<HttpResponse, ApiError> {
     let presented = required(&body.refresh_token, "refreshToken")?.to_owned();
     let access = bearer_token(&req);
-    web::block(move || -> Result<(), ApiError> {
+    crate::traces::block("json_logout", move || -> Result<(), ApiError> {
         let now = state.now();
         let mut conn = state.store.conn()?;
         // The access token presented with the request dies too, if it is ours and valid.
@@ -376,7 +376,7 @@ pub(super) async fn me(
 ) -> Result<HttpResponse, ApiError> {
     let st = state.clone();
     let user_id = caller.user.id.clone();
-    let orgs = web::block(move || -> Result<_, ApiError> {
+    let orgs = crate::traces::block("me", move || -> Result<_, ApiError> {
         let mut conn = st.store.conn()?;
         Ok(accounts::orgs_of(&mut conn, &user_id)?)
     })

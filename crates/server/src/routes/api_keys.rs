@@ -446,7 +446,7 @@ async fn decide(
         return judge(&agent, &required, *id == agent.org_id);
     }
     let st = state.clone();
-    web::block(move || {
+    crate::traces::block("authorize_request", move || {
         let mut conn = st.store.conn()?;
         // An unknown agent and another organization's agent look the same from outside.
         let agent = apikeys::find_agent(&mut conn, &agent_id)

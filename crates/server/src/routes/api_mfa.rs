@@ -63,7 +63,7 @@ pub(super) async fn status(
     caller: FirstPartyUser,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let factors = web::block(move || -> Result<_, ApiError> {
+    let factors = crate::traces::block("mfa_status", move || -> Result<_, ApiError> {
         let mut conn = state.store.conn()?;
         Ok(accounts::second_factors(&mut conn, &caller.user.id)?)
     })
@@ -77,7 +77,7 @@ pub(super) async fn start_totp(
     caller: FirstPartyUser,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let enrolment = web::block(move || -> Result<_, ApiError> {
+    let enrolment = crate::traces::block("totp_start", move || -> Result<_, ApiError> {
         let mut conn = state.store.conn()?;
         let ring = mfa::key_ring(&state)?;
         let brand = &state.settings.brand_name;
@@ -118,7 +118,7 @@ pub(super) async fn confirm_totp(
         .limits
         .check(Limit::Login, ip.as_deref(), state.now())
         .map_err(ApiError::rate_limited)?;
-    let codes = web::block(move || -> Result<_, ApiError> {
+    let codes = crate::traces::block("totp_confirm", move || -> Result<_, ApiError> {
         let mut conn = state.store.conn()?;
         let ring = mfa::key_ring(&state)?;
         let now = state.now();
@@ -171,7 +171,7 @@ pub(super) async fn remove_totp(
     body: web::Json<PasswordBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (password, ip) = password_and_ip(&req, &state, &body.password)?;
-    web::block(move || -> Result<(), ApiError> {
+    crate::traces::block("totp_remove", move || -> Result<(), ApiError> {
         let mut conn = state.store.conn()?;
         let user_id = &caller.user.id;
         let proof = accounts::confirm_password(&mut conn, user_id, &password, &state.hasher)?;
@@ -198,7 +198,7 @@ pub(super) async fn recovery_codes(
     body: web::Json<PasswordBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (password, ip) = password_and_ip(&req, &state, &body.password)?;
-    let codes = web::block(move || -> Result<_, ApiError> {
+    let codes = crate::traces::block("recovery_codes", move || -> Result<_, ApiError> {
         let mut conn = state.store.conn()?;
         let user_id = &caller.user.id;
         let proof = accounts::confirm_password(&mut conn, user_id, &password, &state.hasher)?;

@@ -119,7 +119,7 @@ pub(super) async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let name = required(&body.name, "name")?.to_owned();
     let ip = client_ip(&req, &state);
-    let org = web::block(move || -> Result<_, ApiError> {
+    let org = crate::traces::block("org_create", move || -> Result<_, ApiError> {
         let mut conn = state.store.conn()?;
         let org = accounts::create_org(&mut conn, &caller.user.id, &name, state.now())?;
         crate::audit::record(
@@ -145,7 +145,7 @@ pub(super) async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.principal;
-    let orgs = web::block(move || -> Result<_, ApiError> {
+    let orgs = crate::traces::block("org_list", move || -> Result<_, ApiError> {
         let mut conn = state.store.conn()?;
         match &principal.subject {
             Subject::User { id } => Ok(accounts::orgs_of(&mut conn, id)?),
@@ -369,7 +369,7 @@ pub(super) async fn accept(
         required(&body.password, "password")?;
     }
     let ip = client_ip(&req, &state);
-    let answer = web::block(move || -> Result<NewAccount, ApiError> {
+    let answer = crate::traces::block("invite_accept", move || -> Result<NewAccount, ApiError> {
         let now = state.now();
         let mut conn = state.store.conn()?;
         let acceptor = match &caller {

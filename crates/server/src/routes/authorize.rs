@@ -100,7 +100,7 @@ async fn find_client(
         return Ok(None);
     };
     let st = state.clone();
-    web::block(move || {
+    crate::traces::block("find_client", move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
         registration::find_client(&mut conn, &id).map_err(|e| PageError::internal(&e))
     })
@@ -173,7 +173,7 @@ pub(crate) async fn app_of_return_to(state: &AppState, return_to: &str) -> Optio
     }
     let client_id = client_id?;
     let st = state.clone();
-    let client = web::block(move || {
+    let client = crate::traces::block("sign_in_app", move || {
         let mut conn = st.store.conn().ok()?;
         st.clients.find(&mut conn, &client_id, st.now()).ok()?
     })
@@ -349,7 +349,7 @@ async fn authorize(
         client.clone(),
         request.clone(),
     );
-    let gate = web::block(move || {
+    let gate = crate::traces::block("authorize", move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
         let needs_mfa = !s.amr.is_multi_factor()
             && (r.wants_mfa()
@@ -488,7 +488,7 @@ async fn consent(
         "allow" => {
             let st = state.clone();
             let (u, r) = (user.clone(), request.clone());
-            let consented = web::block(move || {
+            let consented = crate::traces::block("consent", move || {
                 let mut conn = st.store.conn()?;
                 grants::give_consent(&mut conn, &u, &r, st.now())
             })
@@ -517,7 +517,7 @@ async fn issue_code(
 ) -> Result<HttpResponse, PageError> {
     let st = state.clone();
     let (r, s) = (request.clone(), session.clone());
-    let code = web::block(move || {
+    let code = crate::traces::block("issue_code", move || {
         let mut conn = st.store.conn()?;
         grants::issue_code(&mut conn, &r, consented, &s, st.now())
     })

@@ -43,7 +43,7 @@ async fn accounts_here(
     }
     let others = other_sessions(req);
     let st = state.clone();
-    let live = web::block(move || {
+    let live = crate::traces::block("accounts_here", move || {
         let mut conn = st.store.conn().map_err(|e| internal(&e))?;
         let mut live = Vec::new();
         for secret in others {

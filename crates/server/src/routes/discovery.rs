@@ -51,7 +51,7 @@ async fn jwks(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         Some(ring) => ring,
         None => {
             let st = state.clone();
-            web::block(move || -> Result<_, ApiError> {
+            crate::traces::block("jwks", move || -> Result<_, ApiError> {
                 let mut conn = st.store.conn()?;
                 st.keys
                     .get(&mut conn, st.now())

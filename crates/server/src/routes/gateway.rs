@@ -519,15 +519,18 @@ async fn proxy(
     let caller = caller.with_agent(agent)?;
     let query = req.query_string().to_owned();
     let st = state.clone();
-    let call = web::block(move || -> Result<PreparedCall, ApiError> {
-        let mut conn = st.store.conn()?;
-        let request = gateway::CallRequest {
-            target,
-            path: &path,
-            query: &query,
-        };
-        Ok(gateway::prepare_call(&mut conn, &key, caller, request)?)
-    })
+    let call = crate::traces::block(
+        "gateway_prepare",
+        move || -> Result<PreparedCall, ApiError> {
+            let mut conn = st.store.conn()?;
+            let request = gateway::CallRequest {
+                target,
+                path: &path,
+                query: &query,
+            };
+            Ok(gateway::prepare_call(&mut conn, &key, caller, request)?)
+        },
+    )
     .await??;
     forward(&req, &state, call, buffered, payload).await
 }
@@ -694,7 +697,7 @@ fn record(
     let store = state.store.clone();
     actix_web::rt::spawn(async move {
         crate::metrics::business::gateway_call(&call.service, call.status);
-        let result = web::block(move || -> Result<(), String> {
+        let result = crate::traces::block("gateway_usage", move || -> Result<(), String> {
             let mut conn = store.conn().map_err(|e| e.to_string())?;
             gateway::record_call(&mut conn, &call, now).map_err(|e| e.to_string())
         })

@@ -40,7 +40,7 @@ async fn health() -> HttpResponse {
 async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let store = state.store.clone();
     let backend = store.backend().as_str();
-    let outcome = web::block(move || store.ping(READY_TIMEOUT)).await;
+    let outcome = crate::traces::block("ready", move || store.ping(READY_TIMEOUT)).await;
     let failure = match outcome {
         Ok(Ok(())) => None,
         Ok(Err(e)) => Some(e.to_string()),

@@ -77,7 +77,7 @@ async fn show<W>(
     let SignedIn { session, user, .. } = signed_in;
     let st = state.clone();
     let oid = org_id.clone();
-    let (org, role, keys) = web::block(move || {
+    let (org, role, keys) = crate::traces::block("api_keys_show", move || {
         let mut conn = st.store.conn().map_err(|e| internal(&e))?;
         let (org, role) =
             accounts::membership(&mut conn, &oid, &user.id).map_err(|_| forbidden())?;
@@ -184,7 +184,7 @@ async fn create(
     let user = signed_in.user.clone();
     let st = state.clone();
     let oid = org_id.clone();
-    let outcome = web::block(move || {
+    let outcome = crate::traces::block("api_key_create", move || {
         let mut conn = st.store.conn().map_err(|e| internal(&e))?;
         let (_, role) = accounts::membership(&mut conn, &oid, &user.id).map_err(|_| forbidden())?;
         if !role.can_manage() {
@@ -225,7 +225,7 @@ async fn revoke(
     let user = checked.signed_in.user;
     let st = state.clone();
     let oid = org_id.clone();
-    web::block(move || {
+    crate::traces::block("api_key_revoke", move || {
         let mut conn = st.store.conn().map_err(|e| internal(&e))?;
         let (_, role) = accounts::membership(&mut conn, &oid, &user.id).map_err(|_| forbidden())?;
         if !role.can_manage() {

@@ -136,7 +136,7 @@ async fn find(
     let cookie = req.cookie(MFA_COOKIE).map(|c| c.value().to_owned());
     let session = signed_in.0.as_ref().map(|s| s.session.clone());
     let st = state.clone();
-    web::block(move || {
+    crate::traces::block("mfa_find", move || {
         let mut conn = st.store.conn().map_err(|e| internal(&e))?;
         let now = st.now();
         if let Some(token) = cookie {
@@ -170,7 +170,7 @@ async fn find(
 async fn step_for(state: &AppState, user: &accounts::User) -> Result<(MfaStep, bool), PageError> {
     let st = state.clone();
     let user = user.clone();
-    web::block(move || {
+    crate::traces::block("mfa_step", move || {
         let mut conn = st.store.conn().map_err(|e| internal(&e))?;
         let passkey = st.passkeys.is_some()
             && !passkeys::list(&mut conn, &user.id)
@@ -291,7 +291,7 @@ async fn mfa_submit(
     };
     let st = state.clone();
     let (code, audit_ip) = (form.code.clone(), ip.clone());
-    let outcome = web::block(move || {
+    let outcome = crate::traces::block("mfa_submit", move || {
         let mut conn = st.store.conn().map_err(|e| internal(&e))?;
         let challenge = match accounts::find_challenge(&mut conn, &token, now) {
             Ok(c) => c,
@@ -452,7 +452,7 @@ async fn security_view(
 ) -> Result<HttpResponse, PageError> {
     let st = state.clone();
     let user = signed_in.user.clone();
-    let (factors, pending, required) = web::block(move || {
+    let (factors, pending, required) = crate::traces::block("security_view", move || {
         let mut conn = st.store.conn().map_err(|e| internal(&e))?;
         let factors = accounts::second_factors(&mut conn, &user.id).map_err(|e| internal(&e))?;
         let pending = match mfa::key_ring(&st) {
@@ -672,7 +672,7 @@ async fn passkey_start(
         return Ok(expired_json());
     };
     let st = state.clone();
-    let started = web::block(move || {
+    let started = crate::traces::block("passkey_start", move || {
         let mut conn = st.store.conn().map_err(|e| internal(&e))?;
         let now = st.now();
         let challenge = match accounts::find_challenge(&mut conn, &token, now) {
@@ -745,7 +745,7 @@ async fn passkey_finish(
         return Ok(expired_json());
     };
     let st = state.clone();
-    let outcome = web::block(move || {
+    let outcome = crate::traces::block("passkey_finish", move || {
         let mut conn = st.store.conn().map_err(|e| internal(&e))?;
         let challenge = match accounts::find_challenge(&mut conn, &token, now) {
             Ok(c) => c,

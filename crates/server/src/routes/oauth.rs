@@ -153,7 +153,10 @@ async fn token_for(
     let client_id = presented.client_id().to_owned();
     let outcome = match flows::fast_client_credentials(&state, &presented, &request) {
         Some(answer) => answer,
-        None => web::block(move || flows::token(&st, &presented, request, ip)).await?,
+        None => {
+            crate::traces::block("token", move || flows::token(&st, &presented, request, ip))
+                .await?
+        }
     };
     let issued = match outcome {
         Ok(issued) => issued,
@@ -226,7 +229,10 @@ async fn introspect(
         .ok_or_else(|| OAuthError::invalid_request("token is missing"))?
         .to_owned();
     let order = flows::lookup_order(form.get("token_type_hint"));
-    let answer = web::block(move || flows::introspect(&state, &presented, &token, order)).await??;
+    let answer = crate::traces::block("introspect", move || {
+        flows::introspect(&state, &presented, &token, order)
+    })
+    .await??;
     Ok(no_store(HttpResponse::Ok().json(answer)))
 }
 
@@ -243,6 +249,9 @@ async fn revoke(
         .to_owned();
     // `token_type_hint` is only a hint (RFC 7009 §2.1): every kind is tried whatever it says.
     let order = flows::lookup_order(form.get("token_type_hint"));
-    web::block(move || flows::revoke(&state, &presented, &token, order)).await??;
+    crate::traces::block("token_revoke", move || {
+        flows::revoke(&state, &presented, &token, order)
+    })
+    .await??;
     Ok(no_store(HttpResponse::Ok().finish()))
 }

@@ -132,7 +132,7 @@ async fn userinfo(
         (None, None) => return Err(OAuthHttpError::bearer_required()),
     };
     let st = state.clone();
-    let body = web::block(move || {
+    let body = crate::traces::block("userinfo", move || {
         let mut conn = st
             .store
             .conn()
@@ -225,41 +225,42 @@ async fn logout(
     let client_id = form.get("client_id").map(str::to_owned);
     let logout_state = form.get("state").map(str::to_owned);
     let st = state.clone();
-    let (hint_claims, client) = web::block(move || -> Result<_, PageError> {
-        let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
-        let hint_claims = match &hint {
-            None => None,
-            Some(token) => {
-                let ring = st
-                    .keys
-                    .get(&mut conn, st.now())
-                    .map_err(|e| PageError::internal(&e))?;
-                Some(
-                    tokens::verify_id_token_hint(&ring, token, st.settings.issuer_str()).map_err(
-                        |_| logout_error("The id_token_hint is not a token of this server."),
-                    )?,
-                )
+    let (hint_claims, client) =
+        crate::traces::block("rp_logout", move || -> Result<_, PageError> {
+            let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
+            let hint_claims = match &hint {
+                None => None,
+                Some(token) => {
+                    let ring = st
+                        .keys
+                        .get(&mut conn, st.now())
+                        .map_err(|e| PageError::internal(&e))?;
+                    Some(
+                        tokens::verify_id_token_hint(&ring, token, st.settings.issuer_str())
+                            .map_err(|_| {
+                                logout_error("The id_token_hint is not a token of this server.")
+                            })?,
+                    )
+                }
+            };
+            let hinted_client = hint_claims.as_ref().and_then(|h| match &h.aud {
+                tokens::Audience::One(a) => Some(a.clone()),
+                tokens::Audience::Many(list) => list.first().cloned(),
+            });
+            if let (Some(a), Some(b)) = (&client_id, &hinted_client)
+                && a != b
+            {
+                return Err(logout_error("client_id does not match the id_token_hint."));
             }
-        };
-        let hinted_client = hint_claims.as_ref().and_then(|h| match &h.aud {
-            tokens::Audience::One(a) => Some(a.clone()),
-            tokens::Audience::Many(list) => list.first().cloned(),
-        });
-        if let (Some(a), Some(b)) = (&client_id, &hinted_client)
-            && a != b
-        {
-            return Err(logout_error("client_id does not match the id_token_hint."));
-        }
-        let client = match client_id.or(hinted_client) {
-            Some(id) => {
-                registration::find_client(&mut conn, &id).map_err(|e| PageError::internal(&e))?
-            }
-            None => None,
-        };
-        Ok((hint_claims, client))
-    })
-    .await
-    .map_err(|e| PageError::internal(&e))??;
+            let client = match client_id.or(hinted_client) {
+                Some(id) => registration::find_client(&mut conn, &id)
+                    .map_err(|e| PageError::internal(&e))?,
+                None => None,
+            };
+            Ok((hint_claims, client))
+        })
+        .await
+        .map_err(|e| PageError::internal(&e))??;
     if let Some(uri) = &redirect {
         let registered = client.as_ref().is_some_and(|c| {
             c.metadata
@@ -323,7 +324,7 @@ async fn logout(
     }
     if let Some((s, user)) = session {
         let st = state.clone();
-        web::block(move || {
+        crate::traces::block("rp_logout", move || {
             let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
             accounts::end_session(&mut conn, &s).map_err(|e| PageError::internal(&e))
         })

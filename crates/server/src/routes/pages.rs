@@ -97,7 +97,7 @@ pub(super) async fn start_session_response(
     if !amr.is_multi_factor() {
         let st = state.clone();
         let (id, first) = (user_id.clone(), amr.clone());
-        let next = web::block(move || {
+        let next = crate::traces::block("start_session_response", move || {
             let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
             crate::mfa::after_first_factor(&mut conn, &id, &first, false, st.now())
                 .map_err(|e| PageError::internal(&e))
@@ -175,7 +175,7 @@ pub(super) async fn begin_session(
         .map(str::to_owned);
     let ip = client_ip(req, state);
     let st = state.clone();
-    let (started, kept) = web::block(move || {
+    let (started, kept) = crate::traces::block("begin_session", move || {
         let internal = |e: accounts::AccountError| PageError::internal(&e);
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
         let now = st.now();
@@ -434,7 +434,7 @@ async fn login_submit(
     let st = state.clone();
     let (email, password) = (form.email.clone(), form.password.clone());
     let audit_ip = ip.clone();
-    let outcome = web::block(move || {
+    let outcome = crate::traces::block("login_submit", move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
         let require_verified = st.settings.require_verified_email;
         match accounts::authenticate_password(
@@ -564,7 +564,7 @@ async fn signup_submit(
         res.headers_mut().insert(RETRY_AFTER, retry_after.into());
         return Ok(res);
     }
-    let created = web::block(move || {
+    let created = crate::traces::block("signup_submit", move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
         let new = accounts::NewUser {
             email: &email,
@@ -659,7 +659,7 @@ pub(super) async fn end_browser_sessions(
 ) -> Result<(), PageError> {
     let others = crate::session::other_sessions(req);
     let st = state.clone();
-    web::block(move || {
+    crate::traces::block("end_browser_sessions", move || {
         let internal = |e: accounts::AccountError| PageError::internal(&e);
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
         accounts::end_session(&mut conn, &session).map_err(internal)?;
@@ -741,33 +741,35 @@ pub(super) async fn account_page<W>(
     let user_id = user.id.clone();
     let for_session = session.clone();
     let ui = crate::i18n::page_ui();
-    let (orgs, sessions, apps, passkeys, identities, has_password) = web::block(move || {
-        let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
-        let orgs = accounts::orgs_of(&mut conn, &user_id).map_err(|e| PageError::internal(&e))?;
-        let sessions =
-            accounts::list_sessions(&mut conn, &user_id).map_err(|e| PageError::internal(&e))?;
-        let apps = grants::allowed_apps(&mut conn, &user_id)
-            .map_err(|e| PageError::internal(&e))?
-            .into_iter()
-            .map(|app| AppView {
-                client_id: app.client_id,
-                name: app.name,
-                scope: app.scope.to_string(),
-            })
-            .collect();
-        let passkeys =
-            crate::passkeys::list(&mut conn, &user_id).map_err(|e| PageError::internal(&e))?;
-        let passkeys = crate::i18n::within(ui, || {
-            super::passkey_pages::PasskeysSection::new(&st, &for_session, passkeys)
-        });
-        let identities = accounts::upstream_identities(&mut conn, &user_id)
-            .map_err(|e| PageError::internal(&e))?;
-        let has_password =
-            accounts::has_password(&mut conn, &user_id).map_err(|e| PageError::internal(&e))?;
-        Ok::<_, PageError>((orgs, sessions, apps, passkeys, identities, has_password))
-    })
-    .await
-    .map_err(|e| PageError::internal(&e))??;
+    let (orgs, sessions, apps, passkeys, identities, has_password) =
+        crate::traces::block("account_page", move || {
+            let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
+            let orgs =
+                accounts::orgs_of(&mut conn, &user_id).map_err(|e| PageError::internal(&e))?;
+            let sessions = accounts::list_sessions(&mut conn, &user_id)
+                .map_err(|e| PageError::internal(&e))?;
+            let apps = grants::allowed_apps(&mut conn, &user_id)
+                .map_err(|e| PageError::internal(&e))?
+                .into_iter()
+                .map(|app| AppView {
+                    client_id: app.client_id,
+                    name: app.name,
+                    scope: app.scope.to_string(),
+                })
+                .collect();
+            let passkeys =
+                crate::passkeys::list(&mut conn, &user_id).map_err(|e| PageError::internal(&e))?;
+            let passkeys = crate::i18n::within(ui, || {
+                super::passkey_pages::PasskeysSection::new(&st, &for_session, passkeys)
+            });
+            let identities = accounts::upstream_identities(&mut conn, &user_id)
+                .map_err(|e| PageError::internal(&e))?;
+            let has_password =
+                accounts::has_password(&mut conn, &user_id).map_err(|e| PageError::internal(&e))?;
+            Ok::<_, PageError>((orgs, sessions, apps, passkeys, identities, has_password))
+        })
+        .await
+        .map_err(|e| PageError::internal(&e))??;
     let providers = state.upstreams.buttons();
     let display = |provider: &str| {
         providers
@@ -822,7 +824,7 @@ async fn revoke_app(
     let user = checked.signed_in.user;
     let client_id = path.into_inner();
     let st = state.clone();
-    web::block(move || {
+    crate::traces::block("app_revoke", move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
         grants::withdraw_consent(&mut conn, &user.id, &client_id, st.now())
             .map_err(|e| PageError::internal(&e))
@@ -894,7 +896,7 @@ async fn revoke(
     let target = path.into_inner();
     let was_current = target == session.id;
     let st = state.clone();
-    web::block(move || {
+    crate::traces::block("session_revoke", move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
         match accounts::revoke_session(&mut conn, &user.id, &target) {
             Ok(()) | Err(accounts::AccountError::NotFound) => Ok(()),

@@ -160,7 +160,7 @@ async fn register_start(
         return Ok(reauthentication_required());
     }
     let st = state.clone();
-    let outcome = web::block(move || {
+    let outcome = crate::traces::block("passkey_register_start", move || {
         let mut conn = st.store.conn().map_err(|e| internal(&e))?;
         Ok::<_, PageError>(passkeys::start_registration(
             &rp,
@@ -205,7 +205,7 @@ async fn register_finish(
         .map(str::to_owned);
     let ip = client_ip(&req, &state);
     let st = state.clone();
-    let outcome = web::block(move || {
+    let outcome = crate::traces::block("passkey_register_finish", move || {
         let mut conn = st.store.conn().map_err(|e| internal(&e))?;
         let now = st.now();
         let browser = ua.is_some().then(|| browser_name(ua.as_deref()));
@@ -264,7 +264,7 @@ async fn rename(
     let id = path.into_inner();
     let user_id = signed_in.user.id.clone();
     let st = state.clone();
-    let outcome = web::block(move || {
+    let outcome = crate::traces::block("passkey_rename", move || {
         let mut conn = st.store.conn().map_err(|e| internal(&e))?;
         Ok::<_, PageError>(passkeys::rename(&mut conn, &user_id, &id, &form.name))
     })
@@ -286,7 +286,7 @@ async fn remove(
     let user_id = signed_in.user.id.clone();
     let ip = client_ip(&req, &state);
     let st = state.clone();
-    let outcome = web::block(move || {
+    let outcome = crate::traces::block("passkey_remove", move || {
         let mut conn = st.store.conn().map_err(|e| internal(&e))?;
         let done = passkeys::remove(&mut conn, &user_id, &id);
         if done.is_ok() {
@@ -343,7 +343,7 @@ async fn sign_in_start(
         return Ok(too_many(retry_after));
     }
     let st = state.clone();
-    let outcome = web::block(move || {
+    let outcome = crate::traces::block("passkey_sign_in_start", move || {
         let mut conn = st.store.conn().map_err(|e| internal(&e))?;
         Ok::<_, PageError>(passkeys::start_sign_in(&rp, &mut conn, st.now()))
     })
@@ -405,7 +405,7 @@ async fn sign_in_finish(
     }
     let st = state.clone();
     let audit_ip = ip.clone();
-    let outcome = web::block(move || {
+    let outcome = crate::traces::block("passkey_sign_in_finish", move || {
         let mut conn = st.store.conn().map_err(|e| internal(&e))?;
         let verified =
             passkeys::finish_sign_in(&rp, &mut conn, &form.ceremony, &form.credential, now);

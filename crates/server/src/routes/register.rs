@@ -79,28 +79,31 @@ async fn register(
         .map_err(OAuthHttpError::slow_down)?;
     let metadata = registration::parse_metadata(&json_body(&body), &policy(&state))?;
     let st = state.clone();
-    let info = web::block(move || -> Result<ClientInformation, OAuthHttpError> {
-        let mut conn = st.store.conn()?;
-        let now = st.now();
-        let info = manage::register(&mut conn, admitted, metadata, now)?;
-        let client = info.client();
-        let meta = &client.metadata;
-        crate::audit::record(
-            &mut conn,
-            now,
-            Event::new("client.registered")
-                .actor(Some(&client.id))
-                .ip(ip.as_deref())
-                .detail(json!({
-                    "client_id": client.id,
-                    "client_name": meta.client_name,
-                    "redirect_uris": meta.redirect_uris,
-                    "grant_types": meta.grant_types,
-                    "via": "registration",
-                })),
-        );
-        Ok(info)
-    })
+    let info = crate::traces::block(
+        "client_register",
+        move || -> Result<ClientInformation, OAuthHttpError> {
+            let mut conn = st.store.conn()?;
+            let now = st.now();
+            let info = manage::register(&mut conn, admitted, metadata, now)?;
+            let client = info.client();
+            let meta = &client.metadata;
+            crate::audit::record(
+                &mut conn,
+                now,
+                Event::new("client.registered")
+                    .actor(Some(&client.id))
+                    .ip(ip.as_deref())
+                    .detail(json!({
+                        "client_id": client.id,
+                        "client_name": meta.client_name,
+                        "redirect_uris": meta.redirect_uris,
+                        "grant_types": meta.grant_types,
+                        "via": "registration",
+                    })),
+            );
+            Ok(info)
+        },
+    )
     .await??;
     tracing::info!(client_id = %info.client().id, "client registered");
     Ok(client_response(&state, StatusCode::CREATED, &info))
@@ -114,7 +117,7 @@ async fn read(
     let token = bearer_token(&req);
     let client_id = path.into_inner();
     let st = state.clone();
-    let info = web::block(move || -> Result<_, OAuthHttpError> {
+    let info = crate::traces::block("client_read", move || -> Result<_, OAuthHttpError> {
         let mut conn = st.store.conn()?;
         Ok(manage::read(
             &mut conn,
@@ -138,7 +141,7 @@ async fn replace(
     let update = manage::Update::parse(&json_body(&body), &policy(&state))?;
     let st = state.clone();
     let ip = crate::auth::client_ip(&req, &state);
-    let info = web::block(move || -> Result<_, OAuthHttpError> {
+    let info = crate::traces::block("client_replace", move || -> Result<_, OAuthHttpError> {
         let mut conn = st.store.conn()?;
         let now = st.now();
         let info = manage::replace(&mut conn, &client_id, token.as_deref(), update, now)?;
@@ -176,7 +179,7 @@ async fn remove(
     let token = bearer_token(&req);
     let client_id = path.into_inner();
     let ip = crate::auth::client_ip(&req, &state);
-    web::block(move || -> Result<(), OAuthHttpError> {
+    crate::traces::block("client_remove", move || -> Result<(), OAuthHttpError> {
         let mut conn = state.store.conn()?;
         let client = manage::delete(&mut conn, &client_id, token.as_deref())?;
         crate::invalidate::announce(

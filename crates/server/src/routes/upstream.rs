@@ -109,7 +109,7 @@ async fn start(
     let (provider_name, browser, return_to) =
         (name.to_owned(), secret.clone(), return_to.to_owned());
     let (oauth_state, nonce) = (request.state, request.nonce);
-    web::block(move || {
+    crate::traces::block("upstream_start", move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
         accounts::begin_upstream(
             &mut conn,
@@ -198,7 +198,7 @@ async fn callback(
     let browser = presented_upstream_secret(&req);
     let st = state.clone();
     let (provider_name, browser_for_take) = (name.to_string(), browser.clone());
-    let pending = web::block(move || {
+    let pending = crate::traces::block("upstream_callback", move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
         accounts::take_upstream(
             &mut conn,
@@ -346,7 +346,7 @@ async fn sign_in(
 ) -> Result<HttpResponse, PageError> {
     let ip = client_ip(req, state);
     let st = state.clone();
-    let outcome = web::block(move || {
+    let outcome = crate::traces::block("upstream_sign_in", move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
         let now = st.now();
         let via = json!({ "via": "upstream", "provider": claims.provider });
@@ -433,7 +433,7 @@ async fn link(
     let ip = client_ip(req, state);
     let st = state.clone();
     let user_id = user_id.to_owned();
-    let linked = web::block(move || {
+    let linked = crate::traces::block("upstream_link", move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
         let now = st.now();
         let linked = accounts::link_upstream(&mut conn, &user_id, &claims, now)
@@ -479,7 +479,7 @@ async fn unlink(
     let ip = client_ip(&req, &state);
     let st = state.clone();
     let id = id.into_inner();
-    let unlinked = web::block(move || {
+    let unlinked = crate::traces::block("upstream_unlink", move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
         let now = st.now();
         let unlinked = accounts::unlink_upstream(&mut conn, &user_id, &id)
