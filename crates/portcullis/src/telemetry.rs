@@ -8,7 +8,7 @@
 //! are exported over OTLP (HTTP/protobuf) by a batch processor on a thread of its own; the
 //! other spans and every log event stay out of the traces. Without the variable there is no
 //! exporter and no OpenTelemetry layer, and the log filter turns the target off, so those spans
-//! are never built. See docs/ops-telemetry.md, "Traces".
+//! are never built. See docs/operations.md, "Traces".
 
 use std::io::IsTerminal as _;
 

@@ -8,7 +8,7 @@
 //! Pages reached by a plain address are listed in [`ANONYMOUS`] and [`SIGNED_IN`], one line
 //! each; a new page (the admin console's) is one more line there, or, when it needs a form
 //! sent first, one `check` call where the tour reaches it. axe-core comes from `scripts/axe`
-//! (see `docs/ops-a11y.md`).
+//! (see `docs/operations.md`, "The accessibility check").
 
 use serde_json::{Value, json};
 

@@ -2,7 +2,8 @@
 //! walked with every kind of caller), CSRF on its forms, each change in the audit log, no
 //! secret on the settings page, and each section driven in a headless Chromium by an admin
 //! who signs in with a password and an authenticator code. The screenshots of
-//! `docs/ops-admin.md` are taken here (`PORTCULLIS_SCREENSHOTS=$PWD/docs/screenshots`).
+//! `docs/operations.md` ("The admin console") are taken here
+//! (`PORTCULLIS_SCREENSHOTS=$PWD/docs/screenshots`).
 
 use std::sync::Arc;
 

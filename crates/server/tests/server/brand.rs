@@ -1,7 +1,8 @@
 //! The operator's brand and the reader's language, in a real headless Chromium: German pages
 //! for a German browser or `ui_locales=de`, the brand's name, logo and colour, a theme folder's
 //! template and stylesheet, and the application named on the sign-in page. The screenshots of
-//! `docs/ops-brand.md` are taken here (`PORTCULLIS_SCREENSHOTS=$PWD/docs/screenshots`).
+//! `docs/operations.md` ("Brand and languages") are taken here
+//! (`PORTCULLIS_SCREENSHOTS=$PWD/docs/screenshots`).
 
 use serde_json::json;
 
