@@ -1260,6 +1260,14 @@ fn key_json(k: &apikeys::ApiKey) -> Value {
     })
 }
 
+/// An operator's change to an organization's keys or agents, in the audit log.
+fn cli_event(kind: &'static str, org: &str, detail: Value) -> server::audit::Event {
+    server::audit::Event::new(kind)
+        .actor(Some("cli"))
+        .org(org)
+        .detail(detail)
+}
+
 fn find_key(conn: &mut store::Conn, id: &str) -> Result<apikeys::ApiKey, String> {
     apikeys::find_key_by_id(conn, id)
         .map_err(|e| e.to_string())?
@@ -1270,12 +1278,6 @@ fn apikey_command(store: &Store, cmd: ApiKeyCommand, output: OutputArgs) -> CliR
     let printer = Printer::new(output.output);
     let mut conn = conn_of(store)?;
     let now = SystemClock.now();
-    let cli_event = |kind: &'static str, org: &str, detail: Value| {
-        server::audit::Event::new(kind)
-            .actor(Some("cli"))
-            .org(org)
-            .detail(detail)
-    };
     match cmd {
         ApiKeyCommand::Create {
             org,
@@ -1378,12 +1380,6 @@ fn agent_command(store: &Store, cmd: AgentCommand, output: OutputArgs) -> CliRes
     let printer = Printer::new(output.output);
     let mut conn = conn_of(store)?;
     let now = SystemClock.now();
-    let cli_event = |kind: &'static str, org: &str, detail: Value| {
-        server::audit::Event::new(kind)
-            .actor(Some("cli"))
-            .org(org)
-            .detail(detail)
-    };
     match cmd {
         AgentCommand::Create { org, name, scopes } => {
             find_org(&mut conn, &org)?;
