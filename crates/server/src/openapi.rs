@@ -57,7 +57,17 @@ pub struct RouteDoc {
     pub body: Option<SchemaFn>,
     /// Whether a route with a body needs one (rotating a key takes none, or options).
     pub body_required: bool,
+    /// The query parameters, if the route reads any.
+    pub query: Option<ParamsFn>,
     pub answers: &'static [Answer],
+}
+
+/// A route's query parameters, from the type it reads them into (`utoipa::IntoParams`).
+pub type ParamsFn = fn() -> Vec<utoipa::openapi::path::Parameter>;
+
+/// The query parameters of `T`.
+pub fn query_params_of<T: utoipa::IntoParams>() -> Vec<utoipa::openapi::path::Parameter> {
+    T::into_params(|| Some(utoipa::openapi::path::ParameterIn::Query))
 }
 
 impl std::fmt::Debug for RouteDoc {
@@ -164,10 +174,17 @@ fn operation(route: &ApiRoute, components: &mut Vec<(String, RefOr<Schema>)>) ->
         };
         responses.insert(status.to_string(), answer);
     }
-    let parameters: Vec<Value> = path_params(route.path)
+    let mut parameters: Vec<Value> = path_params(route.path)
         .into_iter()
         .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
         .collect();
+    if let Some(query) = route.doc.query {
+        parameters.extend(
+            query()
+                .into_iter()
+                .map(|p| serde_json::to_value(p).unwrap_or(Value::Null)),
+        );
+    }
     let mut op = json!({
         "operationId": route.doc.handler.replace("::", "_"),
         "tags": [tag(route.path)],
@@ -281,6 +298,28 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn query_parameters_come_from_the_type_the_handler_reads() {
+        let doc = document();
+        let names = |path: &str| -> Vec<String> {
+            doc["paths"][path]["get"]["parameters"]
+                .as_array()
+                .expect("parameters")
+                .iter()
+                .filter(|p| p["in"] == "query")
+                .map(|p| p["name"].as_str().expect("name").to_owned())
+                .collect()
+        };
+        assert_eq!(
+            names("/api/v1/organizations/{org}/audit"),
+            ["limit", "cursor", "kind"]
+        );
+        assert_eq!(
+            names("/api/v1/organizations/{org}/usage"),
+            ["service", "agent", "since", "limit"]
+        );
     }
 
     #[test]

@@ -59,11 +59,22 @@ macro_rules! body {
     };
 }
 
-/// Each line: method, path, handler, rule, `{request body type}` (empty for none) and
+/// The query parameters' type, if the route reads any (`?Type` after the rule).
+macro_rules! query {
+    () => {
+        None
+    };
+    ($query:ty) => {
+        Some(crate::openapi::query_params_of::<$query> as crate::openapi::ParamsFn)
+    };
+}
+
+/// Each line: method, path, handler, rule, `?Query` when it reads query parameters,
+/// `{request body type}` (empty for none) and
 /// `[answers]`: success statuses with their types, and the route's own error statuses (those of
 /// the rule, the path and the body are added by `openapi::statuses`).
 macro_rules! api_routes {
-    ($($method:ident $path:literal => $handler:path, $rule:expr,
+    ($($method:ident $path:literal => $handler:path, $rule:expr, $(?$query:ty)?
         {$($body:ty)? $(; $optional:ident)?} [$($status:literal $($answer:ty)?),* $(,)?];)*) => {
         /// Every route of `/api/v1`: method, path, rule, and what the OpenAPI document says of it.
         pub const API_ROUTES: &[ApiRoute] = &[
@@ -75,6 +86,7 @@ macro_rules! api_routes {
                     handler: stringify!($handler),
                     body: body!($($body)?),
                     body_required: body_required!($($optional)?),
+                    query: query!($($query)?),
                     answers: &[$(answer!($status $($answer)?)),*],
                 },
             },)*
@@ -158,7 +170,7 @@ api_routes! {
     DELETE "/api/v1/organizations/{org}/members/{user}" => api_orgs::remove_member, org("members:write", Member, USERS), {} [204, 409];
     POST "/api/v1/organizations/{org}/invites" => api_orgs::invite, org("members:write", Admin, USERS), {api_orgs::InviteBody} [201 api_orgs::InviteAnswer, 409];
     POST "/api/v1/invites/{id}/accept" => api_orgs::accept, Rule::OptionalFirstParty, {api_orgs::AcceptBody} [200 api_auth::NewAccount, 409, 410];
-    GET "/api/v1/organizations/{org}/audit" => api_audit::list, org("audit:read", Owner, KEYS), {} [200 AuditPage, 400];
+    GET "/api/v1/organizations/{org}/audit" => api_audit::list, org("audit:read", Owner, KEYS), ?api_audit::Query {} [200 AuditPage, 400];
 
     POST "/api/v1/organizations/{org}/api-keys" => api_keys::create_key, org("api-keys:write", Admin, KEYS), {api_keys::KeyBody} [201 api_keys::KeyAnswer];
     GET "/api/v1/organizations/{org}/api-keys" => api_keys::list_keys, org("api-keys:read", Member, KEYS), {} [200 api_keys::KeyList];
@@ -178,7 +190,7 @@ api_routes! {
     GET "/api/v1/organizations/{org}/services/{name}" => gateway::show, org("services:read", Member, KEYS), {} [200 gateway::ServiceAnswer];
     PATCH "/api/v1/organizations/{org}/services/{name}" => gateway::update, org("services:write", Admin, KEYS), {gateway::ServiceBody} [200 gateway::ServiceAnswer];
     DELETE "/api/v1/organizations/{org}/services/{name}" => gateway::remove, org("services:write", Admin, KEYS), {} [204];
-    GET "/api/v1/organizations/{org}/usage" => gateway::usage, org("services:read", Owner, KEYS), {} [200 gateway::UsageList, 400];
+    GET "/api/v1/organizations/{org}/usage" => gateway::usage, org("services:read", Owner, KEYS), ?gateway::UsageQuery {} [200 gateway::UsageList, 400];
 
     POST "/api/v1/authorize-request" => api_keys::authorize_request, Rule::Caller { scope: "authorize" }, {api_keys::AuthorizeBody} [200 api_keys::Decision];
     GET "/api/v1/forward-auth" => api_keys::forward_auth, Rule::Caller { scope: "authorize" }, {} [200, 400];

@@ -11,11 +11,15 @@ use crate::audit::{AuditPage, Cursor, EventAnswer, org_events};
 use crate::errors::{ApiError, json_no_store};
 use crate::state::AppState;
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 pub(super) struct Query {
+    /// Events per page, 1 to 200 (default 50).
     limit: Option<i64>,
+    /// The previous page's `nextCursor`.
     cursor: Option<String>,
+    /// Only events of this kind, e.g. `login.failed`.
     kind: Option<String>,
 }
 

@@ -367,11 +367,16 @@ pub(super) async fn remove(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct UsageQuery {
+    /// Only calls to this service.
     service: Option<String>,
+    /// Only calls of this agent.
     agent: Option<String>,
+    /// Only calls at or after this time (Unix seconds).
     since: Option<i64>,
+    /// At most this many calls, 1 to 1000 (default 100).
     limit: Option<i64>,
 }
 
