@@ -574,6 +574,20 @@ impl Config {
                 )
             })?),
         };
+        if let Some(color) = &brand_primary_color {
+            let contrast = color.contrast_with_white();
+            if contrast < server::theme::MIN_CONTRAST {
+                return Err(invalid(
+                    "PORTCULLIS_BRAND_PRIMARY_COLOR",
+                    format!(
+                        "{}: buttons carry white text on it, and white on it has a contrast of \
+                         {contrast:.1}:1; at least {}:1 is needed (WCAG 2.2 AA): choose a darker colour",
+                        color.as_str(),
+                        server::theme::MIN_CONTRAST
+                    ),
+                ));
+            }
+        }
         let theme = match args.theme_dir.or(file.theme_dir) {
             None => None,
             Some(dir) => Some(std::sync::Arc::new(
@@ -1813,13 +1827,13 @@ mod tests {
     #[test]
     fn brand_colour_and_logo_are_checked_at_start() {
         let c = with(|a| {
-            a.brand_primary_color = Some("#0A7".into());
+            a.brand_primary_color = Some("#064".into());
             a.brand_logo_url = Some("https://cdn.example/logo.svg".into());
         })
         .expect("a colour and a logo");
         assert_eq!(
             c.server.brand_primary_color.as_ref().map(|c| c.as_str()),
-            Some("#0a7")
+            Some("#064")
         );
         assert_eq!(
             c.server.brand_logo_url.as_deref(),
@@ -1830,7 +1844,14 @@ mod tests {
             c.server.brand_logo_url.as_deref(),
             Some("/static/favicon.svg")
         );
-        for bad in ["red", "#12345", "#fff; color: red", "0a7"] {
+        for bad in [
+            "red",
+            "#12345",
+            "#fff; color: red",
+            "0a7",
+            "#fc0",
+            "#ffffff",
+        ] {
             let err = with(|a| a.brand_primary_color = Some(bad.into()))
                 .expect_err(bad)
                 .to_string();

@@ -55,7 +55,32 @@ impl Color {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The WCAG 2.x contrast ratio of white on this colour: the buttons' text is white on the
+    /// primary colour, which WCAG 2.2 AA (1.4.3) wants at least 4.5:1.
+    pub fn contrast_with_white(&self) -> f64 {
+        let hex = &self.0[1..];
+        let channel = |i: usize| -> f64 {
+            let v = if hex.len() == 3 {
+                u8::from_str_radix(&hex[i..=i].repeat(2), 16)
+            } else {
+                u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
+            }
+            .map_or(0.0, f64::from)
+                / 255.0;
+            if v <= 0.040_45 {
+                v / 12.92
+            } else {
+                ((v + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        let luminance = 0.2126 * channel(0) + 0.7152 * channel(1) + 0.0722 * channel(2);
+        1.05 / (luminance + 0.05)
+    }
 }
+
+/// The least contrast of white on the primary colour the server accepts (WCAG 2.2 AA, text).
+pub const MIN_CONTRAST: f64 = 4.5;
 
 /// Why a theme folder cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -221,6 +246,23 @@ pub fn brand_css(color: Option<&Color>) -> String {
             c.as_str()
         ),
         None => "/* no PORTCULLIS_BRAND_PRIMARY_COLOR */\n".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod color_tests {
+    use super::Color;
+
+    #[test]
+    fn contrast_of_white_on_a_colour_follows_wcag() {
+        let of = |c: &str| Color::parse(c).expect(c).contrast_with_white();
+        assert!((of("#000") - 21.0).abs() < 0.01);
+        assert!((of("#ffffff") - 1.0).abs() < 0.01);
+        // The default accent and a dark green pass; yellow does not.
+        assert!(of("#2f5bd3") > 4.5, "{}", of("#2f5bd3"));
+        assert!(of("#0a7f5a") > 4.5, "{}", of("#0a7f5a"));
+        assert!(of("#fc0") < 2.0);
+        assert!((of("#767676") - 4.54).abs() < 0.01);
     }
 }
 
