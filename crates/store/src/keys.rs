@@ -85,6 +85,23 @@ pub fn retire(conn: &mut Conn, kid: &str, now: i64) -> crate::Result<bool> {
     .map_err(Into::into)
 }
 
+/// Takes the retired key `kid` out of publication at once: its retirement is moved to the
+/// epoch, so no instance loads it again. Returns whether a retired key was there to withdraw.
+pub fn withdraw(conn: &mut Conn, kid: &str) -> crate::Result<bool> {
+    diesel::update(
+        signing_keys::table
+            .filter(signing_keys::kid.eq(kid))
+            .filter(signing_keys::retired_at.gt(WITHDRAWN)),
+    )
+    .set(signing_keys::retired_at.eq(WITHDRAWN))
+    .execute(conn)
+    .map(|n| n > 0)
+    .map_err(Into::into)
+}
+
+/// The retirement time of a withdrawn key (the epoch): older than any publication window.
+pub const WITHDRAWN: i64 = 0;
+
 /// Records a revoked access token; revoking twice is not an error.
 pub fn revoke_access_token(conn: &mut Conn, jti: &str, expires_at: i64) -> crate::Result<()> {
     let exists = revoked_access_tokens::table

@@ -292,6 +292,38 @@ pub fn retire_key(
     Ok(Ok(()))
 }
 
+/// The `retired_at` of a withdrawn key (the epoch): older than any publication window.
+pub const WITHDRAWN: i64 = rows::WITHDRAWN;
+
+/// Why a key was not withdrawn.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WithdrawRefused {
+    #[error("there is no signing key {0}")]
+    UnknownKid(String),
+    #[error("{0} is current: rotate its algorithm first, then withdraw it")]
+    Current(String),
+    #[error("{0} is already withdrawn")]
+    AlreadyWithdrawn(String),
+}
+
+/// Withdraws the retired key `kid` at once, before its tokens expire (for a key that may have
+/// leaked): it leaves the JWKS, and tokens it signed stop verifying as soon as each instance
+/// reloads its keys. A current key is refused: a rotation retires it first.
+pub fn withdraw_key(conn: &mut Conn, kid: &str) -> Result<Result<(), WithdrawRefused>, TokenError> {
+    let all = rows::all(conn)?;
+    let Some(key) = all.iter().find(|r| r.kid == kid) else {
+        return Ok(Err(WithdrawRefused::UnknownKid(kid.to_owned())));
+    };
+    if key.retired_at.is_none() {
+        return Ok(Err(WithdrawRefused::Current(kid.to_owned())));
+    }
+    if !rows::withdraw(conn, kid)? {
+        return Ok(Err(WithdrawRefused::AlreadyWithdrawn(kid.to_owned())));
+    }
+    tracing::warn!(%kid, "signing key withdrawn: tokens it signed no longer verify");
+    Ok(Ok(()))
+}
+
 /// A key as `portcullis keys list` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyInfo {

@@ -28,6 +28,6 @@ pub use access::{
 pub use error::{TokenError, VerifyError};
 pub use id::{IdTokenHint, at_hash, issue_id_token, verify_id_token_hint};
 pub use keys::{
-    KeyInfo, Keyring, RetireRefused, SigningAlg, SigningKey, ensure_keys, list_keys, retire_key,
-    rotate_key,
+    KeyInfo, Keyring, RetireRefused, SigningAlg, SigningKey, WITHDRAWN, WithdrawRefused,
+    ensure_keys, list_keys, retire_key, rotate_key, withdraw_key,
 };

@@ -80,6 +80,7 @@ admin_routes! {
     GET "/admin/keys" => signing_keys;
     POST "/admin/keys/rotate" => rotate_signing_key;
     POST "/admin/keys/{kid}/retire" => retire_signing_key;
+    POST "/admin/keys/{kid}/withdraw" => withdraw_signing_key;
     GET "/admin/audit" => audit;
     GET "/admin/settings" => settings;
 }
@@ -138,6 +139,9 @@ fn notice(key: Option<&str>) -> Option<&'static str> {
             "A new signing key is current; the previous one stays published until its tokens expire."
         }
         "retired" => "The key is retired; it stays published until its tokens expire.",
+        "withdrawn" => {
+            "The key is withdrawn: it is no longer published, and tokens it signed no longer verify."
+        }
         "saved" => "Saved.",
         "self" => "You cannot do that to your own account here: ask another admin.",
         _ => return None,
@@ -1457,7 +1461,11 @@ async fn keys_page(
             kid: k.kid.clone(),
             alg: k.alg.clone(),
             created: time(k.created_at),
-            retired: opt_time(k.retired_at).replace("never", "current"),
+            retired: match k.retired_at {
+                None => "current".into(),
+                Some(at) if at <= tokens::WITHDRAWN => "withdrawn".into(),
+                Some(at) => time(at),
+            },
             current: k.retired_at.is_none(),
             published: published.contains(&k.kid.as_str()),
         })
@@ -1544,6 +1552,36 @@ async fn retire_signing_key(
     .await?;
     match refused {
         None => Ok(see_other("/admin/keys?done=retired")),
+        Some(why) => keys_page(&admin, &state, None, Some(&why)).await,
+    }
+}
+
+async fn withdraw_signing_key(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    posted: AdminForm<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    let admin = posted.admin;
+    let kid = path.into_inner();
+    let event = change(&admin, &req, &state, "admin.signing_key.withdrawn");
+    let refused = db(&state, move |st, conn| {
+        match tokens::withdraw_key(conn, &kid).map_err(|e| internal(&e))? {
+            Ok(()) => {
+                announce(st, conn, Change::SigningKeys);
+                let detail = with_via(json!({ "kid": kid }));
+                crate::audit::record(conn, st.now(), event.detail(detail));
+                Ok(None)
+            }
+            Err(refused) => Ok(Some(refused.to_string())),
+        }
+    })
+    .await?;
+    // Evicted again after the commit, so no reload between the eviction and the commit keeps
+    // the key here.
+    state.keys.invalidate();
+    match refused {
+        None => Ok(see_other("/admin/keys?done=withdrawn")),
         Some(why) => keys_page(&admin, &state, None, Some(&why)).await,
     }
 }

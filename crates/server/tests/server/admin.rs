@@ -353,10 +353,23 @@ on_both_backends! {
         assert_eq!(res.status(), 401, "the revoked key no longer works");
         // Signing keys: rotate ES256; the new key is then the only current ES256 key, so
         // retiring it is refused (something must still sign).
+        let before = { let mut conn = db.store().conn().expect("conn"); tokens::list_keys(&mut conn).expect("keys") };
+        let old = before.iter().find(|k| k.alg == "ES256" && k.retired_at.is_none()).expect("current").kid.clone();
         assert_eq!(post("/admin/keys/rotate".into(), vec![("alg", "ES256".into())]).await.expect("rotate").status(), 303);
         let keys = { let mut conn = db.store().conn().expect("conn"); tokens::list_keys(&mut conn).expect("keys") };
         let current = keys.iter().find(|k| k.alg == "ES256" && k.retired_at.is_none()).expect("current").kid.clone();
         assert_eq!(post(format!("/admin/keys/{current}/retire"), vec![]).await.expect("retire").status(), 400, "the only current key stays");
+        // The old key, retired by the rotation, is still published and still verifies the
+        // admin's token (signed before the rotation), until it is withdrawn.
+        let me = || c.server.http.get(c.server.url("/api/v1/me")).bearer_auth(&c.root_token).send();
+        let jwks = || async { c.server.http.get(c.server.url("/jwks.json")).send().await.expect("jwks").text().await.expect("text") };
+        assert!(jwks().await.contains(&old), "a retired key stays published");
+        assert_eq!(me().await.expect("me").status(), 200);
+        assert_eq!(post(format!("/admin/keys/{current}/withdraw"), vec![]).await.expect("withdraw").status(), 400, "a current key is not withdrawn");
+        assert_eq!(post(format!("/admin/keys/{old}/withdraw"), vec![]).await.expect("withdraw").status(), 303);
+        assert!(!jwks().await.contains(&old), "a withdrawn key is no longer published");
+        assert_eq!(me().await.expect("me").status(), 401, "tokens of a withdrawn key no longer verify");
+        assert_eq!(post(format!("/admin/keys/{old}/withdraw"), vec![]).await.expect("withdraw").status(), 400, "withdrawn once");
         assert_eq!(post("/admin/keys/rotate".into(), vec![("alg", "RS256".into())]).await.expect("rotate").status(), 303);
         // The user deleted last.
         assert_eq!(post(format!("/admin/users/{m}/delete"), vec![]).await.expect("delete").status(), 303);
@@ -370,14 +383,14 @@ on_both_backends! {
             "admin.client.created", "admin.client.updated", "admin.client.secret_rotated", "admin.client.deleted",
             "admin.user.disabled", "admin.user.enabled", "admin.user.password_reset_sent", "admin.user.admin_granted",
             "admin.user.admin_revoked", "admin.user.mfa_reset", "admin.user.deleted", "admin.invite.revoked",
-            "admin.api_key.revoked", "admin.signing_key.rotated",
+            "admin.api_key.revoked", "admin.signing_key.rotated", "admin.signing_key.withdrawn",
         ] {
             assert!(page.contains(&format!("<code>{kind}</code>")), "{kind} in the console's audit log");
         }
         let mut conn = db.store().conn().expect("conn");
         let events = store::audit::list(&mut conn, &store::audit::Filter { actor: Some(&c.root.id), ..Default::default() }, 200).expect("audit");
         let admin_events: Vec<_> = events.iter().filter(|e| e.kind.starts_with("admin.")).collect();
-        assert_eq!(admin_events.len(), 15, "{:?}", admin_events.iter().map(|e| &e.kind).collect::<Vec<_>>());
+        assert_eq!(admin_events.len(), 16, "{:?}", admin_events.iter().map(|e| &e.kind).collect::<Vec<_>>());
         assert!(admin_events.iter().all(|e| serde_json::from_str::<Value>(&e.detail).expect("json")["via"] == "admin"));
         assert!(events.iter().all(|e| !e.detail.contains(&secret) && !e.detail.contains(&rotated)), "no secret in the log");
         // The password-reset letter went out.
