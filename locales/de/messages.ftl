@@ -113,3 +113,15 @@ msg-invite-expired = Diese Einladung ist abgelaufen: Bitten Sie die einladende P
 msg-invite-other-address = Diese Einladung gilt für eine andere E-Mail-Adresse.
 msg-invite-has-account-title = Für diese Adresse gibt es ein Konto
 msg-invite-sign-in = Melden Sie sich an und öffnen Sie den Einladungslink dann erneut, um sie anzunehmen.
+
+## Sentences with one value inside (found by the text around the value)
+msg-verified-address = { $email } ist die bestätigte Adresse Ihres Kontos.
+msg-mail-wait = Wir haben gerade erst eine Nachricht geschickt. Versuchen Sie es in { $seconds } Sekunden noch einmal.
+msg-scope-other = Die Berechtigung „{ $scope }“ verwenden
+
+## Form errors of the account rules (`accounts`)
+msg-field-email-invalid = Die E-Mail-Adresse ist keine gültige E-Mail-Adresse.
+msg-field-password-short = Das Passwort muss mindestens 8 Zeichen lang sein.
+msg-field-password-long = Das Passwort darf höchstens 1024 Bytes lang sein.
+msg-field-name = Der Name muss 1 bis 100 druckbare Zeichen lang sein.
+msg-field-organization = Der Name der Organisation muss 1 bis 100 druckbare Zeichen lang sein.

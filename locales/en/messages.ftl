@@ -114,3 +114,15 @@ msg-invite-expired = This invitation has expired: ask whoever invited you for a 
 msg-invite-other-address = This invitation is for another email address.
 msg-invite-has-account-title = There is an account for this address
 msg-invite-sign-in = Sign in, then open the invitation link again to accept it.
+
+## Sentences with one value inside (found by the text around the value)
+msg-verified-address = { $email } is your account's verified address.
+msg-mail-wait = We sent a message a moment ago. Try again in { $seconds } seconds.
+msg-scope-other = Use the permission “{ $scope }”
+
+## Form errors of the account rules (`accounts`)
+msg-field-email-invalid = The email is not an email address.
+msg-field-password-short = The password must be at least 8 characters.
+msg-field-password-long = The password must be at most 1024 bytes.
+msg-field-name = The name must be 1 to 100 printable characters.
+msg-field-organization = The organization must be 1 to 100 printable characters.

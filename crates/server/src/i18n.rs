@@ -125,6 +125,46 @@ struct Catalog {
     bundles: HashMap<Lang, FluentBundle<FluentResource>>,
     /// English text of every message without variables → its id.
     by_english: HashMap<String, String>,
+    /// Messages with one variable, by the English text around it: a sentence written in Rust
+    /// with one value inside (`"{email} is your account's verified address."`) is found by
+    /// its start and end, and the value goes into the message.
+    by_shape: Vec<Shape>,
+}
+
+/// The English text of a message with one variable, split at the variable.
+struct Shape {
+    before: String,
+    after: String,
+    id: String,
+    variable: String,
+}
+
+/// What stands in for the value while a message's English text is split at it.
+const MARK: &str = "\u{1}";
+
+/// The variables a message's value names.
+fn variables(source: &str, id: &str) -> Vec<String> {
+    use fluent_syntax::ast::{Entry, Expression, InlineExpression, PatternElement};
+    let resource = match fluent_syntax::parser::parse(source) {
+        Ok(r) => r,
+        Err((r, _)) => r,
+    };
+    let mut out = Vec::new();
+    for entry in resource.body {
+        let Entry::Message(m) = entry else { continue };
+        if m.id.name != id {
+            continue;
+        }
+        for element in m.value.map(|v| v.elements).unwrap_or_default() {
+            if let PatternElement::Placeable {
+                expression: Expression::Inline(InlineExpression::VariableReference { id }),
+            } = element
+            {
+                out.push(id.name.to_owned());
+            }
+        }
+    }
+    out
 }
 
 static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
@@ -147,6 +187,7 @@ static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
         bundles.insert(lang, bundle);
     }
     let mut by_english = HashMap::new();
+    let mut by_shape = Vec::new();
     let english = &bundles[&Lang::En];
     for (_, _, source) in FILES.iter().filter(|(l, _, _)| *l == Lang::En) {
         for id in message_ids(source) {
@@ -157,12 +198,30 @@ static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
             let text = english.format_pattern(pattern, None, &mut errors);
             if errors.is_empty() {
                 by_english.insert(text.into_owned(), id);
+                continue;
+            }
+            if let [variable] = variables(source, &id).as_slice() {
+                let mut args = FluentArgs::new();
+                args.set(variable.as_str(), MARK);
+                let mut errors = Vec::new();
+                let text = english.format_pattern(pattern, Some(&args), &mut errors);
+                if let (true, Some((before, after))) = (errors.is_empty(), text.split_once(MARK)) {
+                    by_shape.push(Shape {
+                        before: before.to_owned(),
+                        after: after.to_owned(),
+                        id,
+                        variable: variable.clone(),
+                    });
+                }
             }
         }
     }
+    // The most specific shape first.
+    by_shape.sort_by_key(|s| std::cmp::Reverse(s.before.len() + s.after.len()));
     Catalog {
         bundles,
         by_english,
+        by_shape,
     }
 });
 
@@ -207,10 +266,20 @@ pub fn text(lang: Lang, english: &str) -> Cow<'_, str> {
     if lang == Lang::En {
         return Cow::Borrowed(english);
     }
-    match CATALOG.by_english.get(english) {
-        Some(id) => Cow::Owned(message(lang, id, None)),
-        None => Cow::Borrowed(english),
+    if let Some(id) = CATALOG.by_english.get(english) {
+        return Cow::Owned(message(lang, id, None));
     }
+    for shape in &CATALOG.by_shape {
+        let value = english
+            .strip_prefix(shape.before.as_str())
+            .and_then(|rest| rest.strip_suffix(shape.after.as_str()));
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            let mut args = FluentArgs::new();
+            args.set(shape.variable.as_str(), value);
+            return Cow::Owned(message(lang, &shape.id, Some(&args)));
+        }
+    }
+    Cow::Borrowed(english)
 }
 
 /// A date and time (unix seconds, shown in UTC) the way `lang` writes it.
@@ -425,6 +494,49 @@ pub mod filters {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sentences_with_a_value_inside_are_found_by_the_text_around_it() {
+        assert_eq!(
+            text(
+                Lang::De,
+                "ada@example.com is your account's verified address."
+            ),
+            "ada@example.com ist die bestätigte Adresse Ihres Kontos."
+        );
+        assert_eq!(
+            text(
+                Lang::De,
+                "We sent a message a moment ago. Try again in 42 seconds."
+            ),
+            "Wir haben gerade erst eine Nachricht geschickt. Versuchen Sie es in 42 Sekunden noch einmal."
+        );
+        assert_eq!(
+            text(Lang::De, "Use the permission \u{201c}billing:read\u{201d}"),
+            "Die Berechtigung \u{201e}billing:read\u{201c} verwenden"
+        );
+        assert_eq!(
+            text(Lang::De, "The password must be at least 8 characters."),
+            "Das Passwort muss mindestens 8 Zeichen lang sein."
+        );
+        // English stays as written; a sentence no message has stays English; the text around
+        // the value alone (no value) is not a match.
+        assert_eq!(
+            text(
+                Lang::En,
+                "ada@example.com is your account's verified address."
+            ),
+            "ada@example.com is your account's verified address."
+        );
+        assert_eq!(
+            text(Lang::De, "Not in the catalogue."),
+            "Not in the catalogue."
+        );
+        assert_eq!(
+            text(Lang::De, " is your account's verified address."),
+            " is your account's verified address."
+        );
+    }
 
     #[test]
     fn accept_language_picks_the_preferred_supported_language() {
