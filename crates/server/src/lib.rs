@@ -21,6 +21,7 @@ mod auth;
 mod clientcache;
 pub mod config;
 mod console;
+pub mod cors;
 pub mod errors;
 mod flows;
 pub mod forwarded;

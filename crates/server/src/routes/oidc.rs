@@ -30,6 +30,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/{prefix:.+}/.well-known/openid-configuration",
         web::get().to(openid_configuration_for_path),
     )
+    // The path-inserted form (as RFC 8414 §3 does it), which MCP clients also try.
+    .route(
+        "/.well-known/openid-configuration/{prefix:.+}",
+        web::get().to(openid_configuration_for_path),
+    )
     .route("/oauth2/userinfo", web::get().to(userinfo))
     .route("/oauth2/userinfo", web::post().to(userinfo))
     .route("/oauth2/logout", web::get().to(logout_get))

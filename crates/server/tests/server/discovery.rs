@@ -70,4 +70,24 @@ async fn an_issuer_with_a_path_gets_its_metadata_under_the_suffix() {
             .status(),
         404
     );
+    // Every form MCP clients probe answers the same document: RFC 8414 path-inserted (above),
+    // OpenID Connect path-inserted and path-appended.
+    for path in [
+        "/.well-known/openid-configuration/tenant-a",
+        "/tenant-a/.well-known/openid-configuration",
+    ] {
+        let res = server.get(path).await;
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(
+            json_of(res).await["issuer"],
+            format!("{}/tenant-a", server.base),
+            "{path}"
+        );
+    }
+    for path in [
+        "/.well-known/openid-configuration/other",
+        "/other/.well-known/openid-configuration",
+    ] {
+        assert_eq!(server.get(path).await.status(), 404, "{path}");
+    }
 }

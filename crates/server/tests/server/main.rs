@@ -5,6 +5,7 @@
 mod browser;
 mod chooser;
 mod common;
+mod cors;
 
 mod access_rules;
 mod accessibility;
