@@ -103,7 +103,8 @@ pub fn is_public(path: &str) -> bool {
 }
 
 /// Answers preflights of the public endpoints and marks their answers readable by any
-/// origin; leaves every other request as it is.
+/// origin (every answer, so a cache shared by browsers and servers holds the same one); leaves
+/// every other request as it is. The one place `Access-Control-*` headers are set.
 pub async fn cors(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -130,19 +131,15 @@ pub async fn cors(
         return Ok(req.into_response(res));
     }
     let mut res = next.call(req).await?.map_into_boxed_body();
-    if from_browser {
-        let headers = res.headers_mut();
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            HeaderValue::from_static("*"),
-        );
-        headers.insert(
-            header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static(EXPOSE_HEADERS),
-        );
-        // Never with credentials, whatever a handler set.
-        headers.remove(header::ACCESS_CONTROL_ALLOW_CREDENTIALS);
-    }
+    let headers = res.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(EXPOSE_HEADERS),
+    );
     Ok(res)
 }
 

@@ -1,6 +1,6 @@
 //! `GET /.well-known/oauth-authorization-server` (RFC 8414) and `GET /jwks.json` (RFC 7517).
 
-use actix_web::http::header::{ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL};
+use actix_web::http::header::CACHE_CONTROL;
 use actix_web::{HttpResponse, web};
 
 use crate::errors::{self, ApiError};
@@ -62,6 +62,5 @@ async fn jwks(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     };
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "public, max-age=60"))
-        .insert_header((ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
         .json(ring.jwks()))
 }

@@ -3,7 +3,7 @@
 
 use actix_web::cookie::Cookie;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use grants::FormParams;
@@ -84,7 +84,6 @@ pub fn provider_metadata(state: &AppState) -> Value {
 pub fn metadata_response(state: &AppState) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "public, max-age=300"))
-        .insert_header((ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
         .json(provider_metadata(state))
 }
 
@@ -165,7 +164,6 @@ async fn userinfo(
     .map_err(|e| OAuthHttpError::bearer_server_error(&e))??;
     Ok(HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
-        .insert_header((ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
         .json(body))
 }
 
