@@ -41,6 +41,7 @@ mod discovery;
 mod gateway;
 mod health;
 mod introspect_revoke;
+mod mcp;
 mod metrics;
 mod mfa;
 mod mfa_pages;
