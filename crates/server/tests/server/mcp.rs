@@ -347,3 +347,107 @@ async fn the_rmcp_client_finds_portcullis_from_a_401_registers_signs_in_calls_a_
     assert_eq!(mcp.accepted.lock().expect("lock").len(), 2);
     session.cancel().await.expect("closed");
 }
+
+/// The official MCP TypeScript SDK's client (`tests/mcp-ts/client.mjs`, installed by
+/// `scripts/mcp-ts`), run by Node.js: lines of JSON out, the browser's return URL in.
+struct TsClient {
+    child: std::process::Child,
+    lines: tokio::sync::mpsc::UnboundedReceiver<Value>,
+}
+
+impl TsClient {
+    fn start(mcp_url: &str, redirect_uri: &str) -> Self {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp-ts");
+        assert!(
+            dir.join("node_modules/@modelcontextprotocol/sdk").is_dir(),
+            "the MCP TypeScript SDK is not installed: run scripts/mcp-ts (scripts/test does)"
+        );
+        let mut child = std::process::Command::new("node")
+            .arg("client.mjs")
+            .arg(mcp_url)
+            .arg(redirect_uri)
+            .current_dir(&dir)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("node (scripts/deps installs it)");
+        let stdout = child.stdout.take().expect("stdout");
+        let (send, lines) = tokio::sync::mpsc::unbounded_channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead as _;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let value = serde_json::from_str(&line).unwrap_or(Value::String(line));
+                if send.send(value).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// The client's next line; fails on its error report or after 30 s.
+    async fn next(&mut self) -> Value {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(30), self.lines.recv())
+            .await
+            .expect("the TypeScript client answers within 30 s")
+            .expect("the TypeScript client ended without a word");
+        assert!(line.get("error").is_none(), "TypeScript client: {line}");
+        line
+    }
+
+    fn send(&mut self, line: &str) {
+        use std::io::Write as _;
+        let stdin = self.child.stdin.as_mut().expect("stdin");
+        writeln!(stdin, "{line}").expect("write to the client");
+    }
+}
+
+impl Drop for TsClient {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The TypeScript SDK registers without `scope` (as MCP clients do), asks for the scope the
+/// resource advertises, binds its token to the MCP server, calls a tool, and refreshes.
+#[actix_web::test]
+async fn the_mcp_typescript_sdk_client_registers_without_scope_signs_in_calls_a_tool_and_refreshes()
+{
+    let db = TestDb::sqlite();
+    let server = TestServer::start_with(&db, |s| s.scopes.push(TOOLS.into()));
+    let mcp = start_mcp_server(&server.base);
+    let redirect_uri = dead_redirect_uri();
+    let mut client = TsClient::start(&mcp.resource, &redirect_uri);
+
+    let auth_url = client.next().await["authorize"]
+        .as_str()
+        .expect("the SDK sends the user to sign in")
+        .to_owned();
+    assert!(
+        auth_url.starts_with(&server.url("/oauth2/authorize")),
+        "found Portcullis through the resource's metadata: {auth_url}"
+    );
+    let browser = Browser::start().await;
+    let back = sign_in_and_allow(&browser, &auth_url, &redirect_uri, "ts@example.com").await;
+    client.send(&back);
+    let report = client.next().await;
+    assert_eq!(report["tools"], json!(["whoami"]), "{report}");
+    assert_eq!(
+        report["refreshed"], "AUTHORIZED",
+        "refreshed without the browser: {report}"
+    );
+    assert_eq!(report["newToken"], true, "{report}");
+    assert_eq!(report["called"], report["again"], "{report}");
+
+    let accepted = mcp.accepted.lock().expect("lock").clone();
+    assert_eq!(accepted.len(), 2, "two tool calls");
+    for claims in &accepted {
+        assert_eq!(claims["aud"], json!(mcp.resource), "RFC 8707: {claims}");
+        assert_eq!(claims["client_id"], report["clientId"], "{claims}");
+        assert_eq!(claims["sub"], report["called"], "{claims}");
+    }
+}
