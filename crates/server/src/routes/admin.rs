@@ -1780,12 +1780,13 @@ fn settings_rows(s: &crate::config::Settings) -> Vec<SettingRow> {
         row(
             "rate limits (per minute)",
             format!(
-                "login {}, signup {}, token per IP {}, token per client {}, registration {}",
+                "login {}, signup {}, token per IP {}, token per client {}, registration {}, device code {}",
                 s.rate_limits.login,
                 s.rate_limits.signup,
                 s.rate_limits.token_per_ip,
                 s.rate_limits.token_per_client,
-                s.rate_limits.registration
+                s.rate_limits.registration,
+                s.rate_limits.device_code
             ),
         ),
         row("PORTCULLIS_MASTER_KEY", hidden(s.master_key.is_some())),
