@@ -131,11 +131,7 @@ pub fn start_device_authorization(
     form: &FormParams,
     now: i64,
 ) -> Result<DeviceAuthorization, GrantError> {
-    if !client
-        .client()
-        .metadata
-        .allows_grant(GrantType::DeviceCode)
-    {
+    if !client.client().metadata.allows_grant(GrantType::DeviceCode) {
         return Err(GrantError::refused(
             ErrorCode::UnauthorizedClient,
             "this client is not registered for the device_code grant",
@@ -289,15 +285,16 @@ pub fn approve_device(
         amr: &amr,
         session_id: &session.id,
     };
-    Ok(rows::approve(conn, &pending.device_code_hash, &approval, now)?)
+    Ok(rows::approve(
+        conn,
+        &pending.device_code_hash,
+        &approval,
+        now,
+    )?)
 }
 
 /// The user refused the device request: the client's polls answer `access_denied`.
-pub fn deny_device(
-    conn: &mut Conn,
-    pending: &PendingDevice,
-    now: i64,
-) -> Result<bool, GrantError> {
+pub fn deny_device(conn: &mut Conn, pending: &PendingDevice, now: i64) -> Result<bool, GrantError> {
     Ok(rows::deny(conn, &pending.device_code_hash, now)?)
 }
 
@@ -480,7 +477,14 @@ mod tests {
         for same in ["BCDFGHJK", " bcdf ghjk ", "B-C-D-F-G-H-J-K", "bCdF-gHjK"] {
             assert_eq!(UserCode::parse(same).as_ref(), Some(&code), "{same}");
         }
-        for bad in ["BCDF-GHJ", "BCDF-GHJKL", "ABCD-EFGH", "BCDF-GHJ1", "", "BCDF–GHJK"] {
+        for bad in [
+            "BCDF-GHJ",
+            "BCDF-GHJKL",
+            "ABCD-EFGH",
+            "BCDF-GHJ1",
+            "",
+            "BCDF–GHJK",
+        ] {
             assert!(UserCode::parse(bad).is_none(), "{bad}");
         }
         assert_eq!(format!("{code:?}"), "UserCode(..)");

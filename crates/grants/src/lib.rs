@@ -75,7 +75,8 @@ pub use refresh::{
 };
 pub use scope::Scope;
 pub use token_request::{
-    DEVICE_CODE_GRANT, FIRST_PARTY_AUDIENCE, TokenRequest, is_reserved_audience, parse_resources, select_resources,
+    DEVICE_CODE_GRANT, FIRST_PARTY_AUDIENCE, TokenRequest, is_reserved_audience, parse_resources,
+    select_resources,
 };
 
 /// The server's settings a flow needs.

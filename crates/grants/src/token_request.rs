@@ -254,10 +254,14 @@ mod tests {
             "Debug hides the password"
         );
         assert!(parse("grant_type=password&userName=a&username=b&password=x").is_err());
-        let d = parse("grant_type=urn:ietf:params:oauth:grant-type:device_code&device_code=dc-secret")
-            .expect("device");
+        let d =
+            parse("grant_type=urn:ietf:params:oauth:grant-type:device_code&device_code=dc-secret")
+                .expect("device");
         assert_eq!(d.grant_type(), DEVICE_CODE_GRANT);
-        assert!(!format!("{d:?}").contains("dc-secret"), "Debug hides the device code");
+        assert!(
+            !format!("{d:?}").contains("dc-secret"),
+            "Debug hides the device code"
+        );
         assert_eq!(
             parse("grant_type=urn:ietf:params:oauth:grant-type:device_code")
                 .expect_err("no code")

@@ -39,7 +39,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-const WRONG_CODE: &str = "That code is not valid, or it has expired. Check the code your device shows.";
+const WRONG_CODE: &str =
+    "That code is not valid, or it has expired. Check the code your device shows.";
 const TOO_MANY: &str = "Too many wrong codes. Wait a minute and try again.";
 
 #[derive(Template, serde::Serialize)]

@@ -35,7 +35,14 @@ async fn device_client(server: &TestServer, name: &str, public: bool) -> (String
     let res = server.post_json("/oauth2/register", &body).await;
     assert_eq!(res.status(), 201);
     let registered = json_of(res).await;
-    assert!(registered["grant_types"].as_array().expect("grants").iter().any(|g| g == GRANT), "{registered}");
+    assert!(
+        registered["grant_types"]
+            .as_array()
+            .expect("grants")
+            .iter()
+            .any(|g| g == GRANT),
+        "{registered}"
+    );
     (
         registered["client_id"].as_str().expect("id").to_owned(),
         registered["client_secret"].as_str().map(str::to_owned),
@@ -86,14 +93,23 @@ async fn signed_in(server: &TestServer, email: &str) -> reqwest::Client {
 }
 
 /// `GET /device?user_code=…` in a signed-in session.
-async fn device_page(server: &TestServer, http: &reqwest::Client, typed: &str) -> reqwest::Response {
+async fn device_page(
+    server: &TestServer,
+    http: &reqwest::Client,
+    typed: &str,
+) -> reqwest::Response {
     let mut url = Url::parse(&server.url("/device")).expect("url");
     url.query_pairs_mut().append_pair("user_code", typed);
     http.get(url).send().await.expect("device page")
 }
 
 /// Types the code, then allows or denies on the page.
-async fn decide(server: &TestServer, http: &reqwest::Client, user_code: &str, decision: &str) -> String {
+async fn decide(
+    server: &TestServer,
+    http: &reqwest::Client,
+    user_code: &str,
+    decision: &str,
+) -> String {
     let res = device_page(server, http, user_code).await;
     assert_eq!(res.status(), 200);
     let html = res.text().await.expect("html");
@@ -422,7 +438,11 @@ async fn the_device_page_in_a_browser() {
 
     let browser = Browser::start().await;
     browser
-        .goto(start["verification_uri_complete"].as_str().expect("complete"))
+        .goto(
+            start["verification_uri_complete"]
+                .as_str()
+                .expect("complete"),
+        )
         .await;
     browser.wait_for_path_starting("/login").await;
     browser.click("a[href^='/signup']").await;
@@ -433,12 +453,20 @@ async fn the_device_page_in_a_browser() {
     browser.wait_for_text("Terminal Notes").await;
     assert_eq!(browser.text("#user-code").await, code);
     let page = browser.source().await;
-    assert!(page.contains("See your email address"), "scopes in plain words");
+    assert!(
+        page.contains("See your email address"),
+        "scopes in plain words"
+    );
     browser.assert_accessible("device-request").await;
     browser.screenshot("device").await;
     browser.click("button[value=allow]").await;
     browser.wait_for_text("Device connected").await;
-    let (status, body) = poll(&server, &client_id, start["device_code"].as_str().expect("dc")).await;
+    let (status, body) = poll(
+        &server,
+        &client_id,
+        start["device_code"].as_str().expect("dc"),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
 
     // The entry form: typed in lower case without the dash, in German.
@@ -446,15 +474,28 @@ async fn the_device_page_in_a_browser() {
     browser.goto(&server.url("/device?ui_locales=de")).await;
     browser.wait_for_text("Gerät verbinden").await;
     browser.assert_accessible("device-entry").await;
-    let typed = second["user_code"].as_str().expect("uc").to_lowercase().replace('-', "");
+    let typed = second["user_code"]
+        .as_str()
+        .expect("uc")
+        .to_lowercase()
+        .replace('-', "");
     browser.type_into("#user_code", &typed).await;
-    browser.click("form[action='/device'] button[type=submit]").await;
+    browser
+        .click("form[action='/device'] button[type=submit]")
+        .await;
     browser.wait_for_text("Terminal Notes").await;
     assert!(browser.source().await.contains("Ablehnen"), "German");
     browser.click("button[value=deny]").await;
     browser.wait_for_text("Anfrage abgelehnt").await;
     assert_eq!(
-        error_of(&poll(&server, &client_id, second["device_code"].as_str().expect("dc")).await),
+        error_of(
+            &poll(
+                &server,
+                &client_id,
+                second["device_code"].as_str().expect("dc")
+            )
+            .await
+        ),
         (400, "access_denied")
     );
 }
