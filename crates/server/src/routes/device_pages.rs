@@ -111,7 +111,7 @@ fn entry_page(status: StatusCode, typed: &str, error: Option<&str>) -> HttpRespo
 
 /// What a look-up of a typed code found.
 enum Lookup {
-    Found(PendingDevice, registration::Client),
+    Found(PendingDevice, Box<registration::Client>),
     /// Not a code, or no pending request has it: one more wrong code counted.
     Wrong,
     /// Over the limit of wrong codes: nothing looked up; retry after these seconds.
@@ -151,7 +151,7 @@ async fn look_up(
                     .clients
                     .find(&mut conn, pending.client_id(), now)
                     .map_err(|e| PageError::internal(&e))?;
-                Ok::<_, PageError>(client.map(|c| (pending, c)))
+                Ok::<_, PageError>(client.map(|c| (pending, Box::new(c))))
             })
             .await
             .map_err(|e| PageError::internal(&e))??

@@ -22,6 +22,9 @@ use crate::token::{oauth_http, verify_with_jwks};
 
 const GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
+/// Extra form parameters of a request.
+type Extra<'a> = &'a [(&'a str, &'a str)];
+
 /// Registers a device-flow client: public (it names itself) or confidential.
 async fn device_client(server: &TestServer, name: &str, public: bool) -> (String, Option<String>) {
     let mut body = json!({
@@ -363,15 +366,15 @@ on_both_backends! {
         // A client without the device grant.
         let res = server.post_json("/oauth2/register", &json!({"redirect_uris": ["https://app.example/cb"], "token_endpoint_auth_method": "none"})).await;
         let code_only = json_of(res).await["client_id"].as_str().expect("id").to_owned();
-        let cases: Vec<(&str, Vec<(&str, &str)>, u16, &str)> = vec![
-            (code_only.as_str(), vec![], 400, "unauthorized_client"),
-            (client_id.as_str(), vec![("scope", "orders:write")], 400, "invalid_scope"),
-            (client_id.as_str(), vec![("resource", "not-absolute")], 400, "invalid_target"),
-            (client_id.as_str(), vec![("resource", "https://api.example/#frag")], 400, "invalid_target"),
-            ("no-such-client", vec![], 401, "invalid_client"),
+        let cases: [(&str, Extra, u16, &str); 5] = [
+            (code_only.as_str(), &[], 400, "unauthorized_client"),
+            (client_id.as_str(), &[("scope", "orders:write")], 400, "invalid_scope"),
+            (client_id.as_str(), &[("resource", "not-absolute")], 400, "invalid_target"),
+            (client_id.as_str(), &[("resource", "https://api.example/#frag")], 400, "invalid_target"),
+            ("no-such-client", &[], 401, "invalid_client"),
         ];
         for (id, extra, status, error) in cases {
-            let res = start(&server, id, &extra).await;
+            let res = start(&server, id, extra).await;
             assert_eq!(res.status(), status, "{id} {extra:?}");
             assert_eq!(res.headers().get("cache-control").map(|v| v.as_bytes()), Some(&b"no-store"[..]));
             assert_eq!(json_of(res).await["error"], error, "{id} {extra:?}");
