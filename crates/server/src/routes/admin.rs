@@ -407,11 +407,12 @@ impl ClientForm {
     }
 }
 
-const GRANT_TYPES: [&str; 4] = [
+const GRANT_TYPES: [&str; 5] = [
     "authorization_code",
     "refresh_token",
     "client_credentials",
     "password",
+    grants::DEVICE_CODE_GRANT,
 ];
 const AUTH_METHODS: [&str; 3] = ["client_secret_basic", "client_secret_post", "none"];
 
@@ -427,7 +428,7 @@ struct ClientPage<'a> {
     dynamic: bool,
     confidential: bool,
     created: String,
-    grant_types: [&'static str; 4],
+    grant_types: [&'static str; 5],
     auth_methods: [&'static str; 3],
     id_token_algs: Vec<String>,
     new_secret: Option<&'a str>,

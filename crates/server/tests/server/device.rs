@@ -220,6 +220,8 @@ on_both_backends! {
         let (client_id, _) = device_client(&server, "TV app", true).await;
         let start = started(&server, &client_id).await;
         let browser = signed_in(&server, "grace@example.com").await;
+        let page = device_page(&server, &browser, start["user_code"].as_str().expect("code")).await.text().await.expect("html");
+        assert!(page.contains("id=\"app-unverified\""), "a self-registered client is marked, host or not: {page}");
         let done = decide(&server, &browser, start["user_code"].as_str().expect("code"), "allow").await;
         assert!(done.contains("You allowed the device"), "{done}");
         let (status, body) = poll(&server, &client_id, start["device_code"].as_str().expect("dc")).await;
@@ -266,6 +268,10 @@ on_both_backends! {
         let res = server.post_form("/oauth2/token", None, &[("grant_type", GRANT), ("client_id", &client_id)]).await;
         assert_eq!(res.status(), 400);
         assert_eq!(json_of(res).await["error"], "invalid_request");
+        // A client not registered for the grant may not poll, whatever code it has.
+        let res = server.post_json("/oauth2/register", &json!({"redirect_uris": ["https://app.example/cb"], "token_endpoint_auth_method": "none"})).await;
+        let code_only = json_of(res).await["client_id"].as_str().expect("id").to_owned();
+        assert_eq!(error_of(&poll(&server, &code_only, dc).await), (400, "unauthorized_client"));
     }
 
     async fn attack_a_denied_code_polled_never_gets_tokens(db) {
@@ -455,6 +461,7 @@ async fn the_device_page_in_a_browser() {
     browser.click("button[type=submit]").await;
     browser.wait_for_text("Terminal Notes").await;
     assert_eq!(browser.text("#user-code").await, code);
+    assert_eq!(browser.count("#app-unverified").await, 1, "self-registered");
     let page = browser.source().await;
     assert!(
         page.contains("See your email address"),
