@@ -32,6 +32,13 @@ consent-about = Über diese Anwendung:
 consent-asks = { $app } möchte:
 consent-allow = Erlauben
 consent-deny = Ablehnen
+device-title = Gerät verbinden
+device-intro = Geben Sie den Code ein, den Ihr Gerät oder Ihre Kommandozeile anzeigt.
+device-code-label = Code
+device-continue = Weiter
+device-compare = Prüfen Sie, ob Ihr Gerät diesen Code anzeigt:
+device-compare-hint = Wenn Sie das nicht gerade selbst auf einem eigenen Gerät begonnen haben, wählen Sie „Ablehnen“.
+device-resources = Es wird Folgendes verwenden können:
 
 ## Fehler
 error-status = Fehler { $status }

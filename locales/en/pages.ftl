@@ -32,6 +32,13 @@ consent-about = About this application:
 consent-asks = { $app } asks to:
 consent-allow = Allow
 consent-deny = Deny
+device-title = Connect a device
+device-intro = Enter the code your device or command line shows.
+device-code-label = Code
+device-continue = Continue
+device-compare = Check that your device shows this code:
+device-compare-hint = If you did not start this on a device of your own just now, choose Deny.
+device-resources = It will be able to use:
 
 ## Errors
 error-status = Error { $status }

@@ -178,6 +178,15 @@ pub struct SettingsArgs {
     )]
     pub rate_limit_token_per_client: Option<u32>,
 
+    /// Wrong user codes typed on /device per browser session, and per client IP, per minute;
+    /// 0 turns the limit off [default: 10]
+    #[arg(
+        long,
+        env = "PORTCULLIS_RATE_LIMIT_DEVICE_CODE",
+        value_name = "PER_MINUTE"
+    )]
+    pub rate_limit_device_code: Option<u32>,
+
     /// Dynamic client registrations per client IP per minute; 0 turns the limit off
     /// [default: 10]
     #[arg(
@@ -367,6 +376,7 @@ struct FileSettings {
     rate_limit_signup: Option<u32>,
     rate_limit_token: Option<u32>,
     rate_limit_token_per_client: Option<u32>,
+    rate_limit_device_code: Option<u32>,
     rate_limit_registration: Option<u32>,
     master_key: Option<String>,
     master_key_file: Option<PathBuf>,
@@ -769,6 +779,10 @@ impl Config {
                     .rate_limit_registration
                     .or(file.rate_limit_registration)
                     .unwrap_or(d.rate_limits.registration),
+                device_code: args
+                    .rate_limit_device_code
+                    .or(file.rate_limit_device_code)
+                    .unwrap_or(d.rate_limits.device_code),
             },
             client_cache: seconds(
                 "PORTCULLIS_CLIENT_CACHE",

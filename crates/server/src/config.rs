@@ -166,6 +166,7 @@ impl Default for Settings {
                 token_per_ip: 3000,
                 token_per_client: 3000,
                 registration: 10,
+                device_code: 10,
             },
             master_key: None,
             gateway_allow_private: false,

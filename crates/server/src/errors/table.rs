@@ -1006,6 +1006,8 @@ fn grants_codes() -> Vec<(ErrorCode, u16, Challenge)> {
         C::AccountSelectionRequired,
         C::TemporarilyUnavailable,
         C::SlowDown,
+        C::AuthorizationPending,
+        C::ExpiredToken,
         C::InvalidToken,
         C::InsufficientScope,
         C::InvalidRedirectUri,
@@ -1025,6 +1027,8 @@ fn grants_codes() -> Vec<(ErrorCode, u16, Challenge)> {
                 C::SlowDown => (429, Challenge::None),
                 C::InvalidRequest
                 | C::InvalidGrant
+                | C::AuthorizationPending
+                | C::ExpiredToken
                 | C::UnauthorizedClient
                 | C::UnsupportedGrantType
                 | C::InvalidScope

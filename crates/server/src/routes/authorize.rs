@@ -411,7 +411,7 @@ struct ConsentPage<'a> {
 }
 
 /// What each scope means, in plain words.
-fn describe(scope: &str) -> String {
+pub(crate) fn describe(scope: &str) -> String {
     match scope {
         "openid" => "Know who you are (your account id)".into(),
         "profile" => "See your name".into(),

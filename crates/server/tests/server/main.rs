@@ -6,6 +6,7 @@ mod browser;
 mod chooser;
 mod common;
 mod cors;
+mod device;
 
 mod access_rules;
 mod accessibility;
