@@ -18,6 +18,7 @@ pub mod account;
 pub mod app;
 pub mod audit;
 mod auth;
+pub mod cimd;
 mod clientcache;
 pub mod config;
 mod console;
@@ -52,6 +53,6 @@ pub mod upstream;
 pub use app::{RunError, Running, run, start, start_on, start_with};
 /// What the command line's operator commands share with the routes.
 pub use audit::event_json as audit_json;
-pub use config::{RegistrationPolicy, Settings, UpstreamProvider, UpstreamSecret};
+pub use config::{CimdPolicy, RegistrationPolicy, Settings, UpstreamProvider, UpstreamSecret};
 pub use state::AppState;
 pub use state::registration_policy;

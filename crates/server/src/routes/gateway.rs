@@ -65,6 +65,7 @@ pub fn client(state: &AppState) -> awc::Client {
         policy: gateway::AddressPolicy {
             allow_private: state.settings.gateway_allow_private,
         },
+        loopback_only: false,
     });
     awc::Client::builder()
         .connector(connector)
@@ -82,10 +83,15 @@ pub fn client(state: &AppState) -> awc::Client {
 /// reaches the private one: there is no second lookup. The connection keeps the request's URI,
 /// so awc's TLS layer still sends the upstream's name as SNI and verifies its certificate for
 /// that name, and the `Host` header is the upstream's name, not the address.
+///
+/// The fetch of client metadata documents (`crate::cimd`) uses it too.
 #[derive(Clone, Debug)]
-struct VettedConnector {
-    resolver: Arc<dyn gateway::Resolve>,
-    policy: gateway::AddressPolicy,
+pub(crate) struct VettedConnector {
+    pub(crate) resolver: Arc<dyn gateway::Resolve>,
+    pub(crate) policy: gateway::AddressPolicy,
+    /// With `policy.allow_private`: of the special-purpose addresses, only loopback ones pass
+    /// (a test setting that must not open the private network too).
+    pub(crate) loopback_only: bool,
 }
 
 impl actix_web::dev::Service<ConnectInfo<Uri>> for VettedConnector {
@@ -98,6 +104,7 @@ impl actix_web::dev::Service<ConnectInfo<Uri>> for VettedConnector {
     fn call(&self, req: ConnectInfo<Uri>) -> Self::Future {
         let resolver = Arc::clone(&self.resolver);
         let policy = self.policy;
+        let loopback_only = self.loopback_only;
         let host = req.hostname().to_owned();
         let port = req.port();
         let uri = req.request().clone();
@@ -107,6 +114,17 @@ impl actix_web::dev::Service<ConnectInfo<Uri>> for VettedConnector {
                     .await
                     .map_err(|e| TcpConnectError::Resolver(Box::new(e)))?
                     .map_err(|e| TcpConnectError::Resolver(Box::new(e)))?;
+            if loopback_only
+                && let Some(addr) = addrs
+                    .iter()
+                    .find(|a| !a.ip().is_loopback() && gateway::refused_because(a.ip()).is_some())
+            {
+                let refused = GatewayError::Refused(format!(
+                    "{} is neither public nor loopback",
+                    addr.ip()
+                ));
+                return Err(TcpConnectError::Resolver(Box::new(refused)));
+            }
             let mut last = None;
             for addr in addrs {
                 match TcpStream::connect(addr).await {
@@ -122,7 +140,7 @@ impl actix_web::dev::Service<ConnectInfo<Uri>> for VettedConnector {
 }
 
 /// The refusal inside a failed upstream call, when our connector refused the address.
-fn connect_refusal(e: &awc::error::SendRequestError) -> Option<String> {
+pub(crate) fn connect_refusal(e: &awc::error::SendRequestError) -> Option<String> {
     match e {
         awc::error::SendRequestError::Connect(awc::error::ConnectError::Resolver(inner)) => {
             match inner.downcast_ref::<GatewayError>() {
