@@ -161,7 +161,9 @@ async fn fetch(state: &AppState, url: &url::Url) -> Result<(Vec<u8>, i64), CimdE
             .send()
             .await
             .map_err(|e| {
-                if let Some(why) = crate::routes::gateway::connect_refusal(&e) {
+                if matches!(e, awc::error::SendRequestError::Timeout) {
+                    CimdError::Fetch("it took too long")
+                } else if let Some(why) = crate::routes::gateway::connect_refusal(&e) {
                     tracing::warn!(url = %url, %why, "client metadata document refused");
                     CimdError::Fetch("its address is not a public one")
                 } else {
