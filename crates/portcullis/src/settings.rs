@@ -831,8 +831,9 @@ impl Config {
             },
             cimd: match args.cimd.as_deref().or(file.cimd.as_deref()) {
                 None => d.cimd.clone(),
-                Some(raw) => server::CimdPolicy::parse(raw)
-                    .map_err(|e| invalid("PORTCULLIS_CIMD", e))?,
+                Some(raw) => {
+                    server::CimdPolicy::parse(raw).map_err(|e| invalid("PORTCULLIS_CIMD", e))?
+                }
             },
             cimd_cache_min: seconds(
                 "PORTCULLIS_CIMD_CACHE_MIN",

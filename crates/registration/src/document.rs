@@ -47,10 +47,7 @@ fn invalid(why: impl Into<String>) -> DocumentError {
 /// `http://[::1]` and `http://localhost` documents (a test setting, never the default).
 pub fn document_url(id: &str, allow_loopback_http: bool) -> Result<Url, DocumentError> {
     let url = Url::parse(id).map_err(|_| DocumentError::BadUrl("it is not a URL"))?;
-    let loopback = matches!(
-        url.host_str(),
-        Some("127.0.0.1" | "[::1]" | "localhost")
-    );
+    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"));
     match url.scheme() {
         "https" => {}
         "http" if allow_loopback_http && loopback => {}
@@ -206,14 +203,32 @@ mod tests {
     #[test]
     fn attack_documents_that_break_the_rules_are_refused() {
         let cases = [
-            (json!({"client_id": "https://other.example/c.json"}), "client_id"),
+            (
+                json!({"client_id": "https://other.example/c.json"}),
+                "client_id",
+            ),
             (json!({"client_secret": "s"}), "client_secret"),
-            (json!({"client_secret_expires_at": 0}), "client_secret_expires_at"),
-            (json!({"token_endpoint_auth_method": "client_secret_basic"}), "shared secret"),
-            (json!({"token_endpoint_auth_method": "client_secret_post"}), "shared secret"),
-            (json!({"token_endpoint_auth_method": "private_key_jwt"}), "not supported"),
+            (
+                json!({"client_secret_expires_at": 0}),
+                "client_secret_expires_at",
+            ),
+            (
+                json!({"token_endpoint_auth_method": "client_secret_basic"}),
+                "shared secret",
+            ),
+            (
+                json!({"token_endpoint_auth_method": "client_secret_post"}),
+                "shared secret",
+            ),
+            (
+                json!({"token_endpoint_auth_method": "private_key_jwt"}),
+                "not supported",
+            ),
             (json!({"redirect_uris": []}), "redirect_uris"),
-            (json!({"redirect_uris": ["https://app.example.com/cb#f"]}), "invalid_redirect_uri"),
+            (
+                json!({"redirect_uris": ["https://app.example.com/cb#f"]}),
+                "invalid_redirect_uri",
+            ),
             (json!({"scope": "admin"}), "invalid_client_metadata"),
         ];
         for (extra, why) in cases {

@@ -198,7 +198,9 @@ pub fn verify_access_token(
         // A client described by its metadata document: never first-party, and its tokens
         // count while the operator still accepts documents from its host.
         if first_party || !crate::cimd::still_allowed(&state.settings, &claims.client_id) {
-            return Err(TokenRejected::Invalid("metadata-document client no longer allowed"));
+            return Err(TokenRejected::Invalid(
+                "metadata-document client no longer allowed",
+            ));
         }
     } else if claims.client_id != grants::family::FIRST_PARTY_CLIENT {
         let client = state

@@ -10,7 +10,7 @@
 //! The fetch is the gateway's, made safe against server-side request forgery the same way:
 //! - The host is resolved once, every address is vetted (no private, loopback, link-local or
 //!   other special-purpose address, `gateway::refused_because`) and only those addresses are
-//!   connected to (`routes::gateway::VettedConnector`): DNS rebinding reaches nothing new.
+//!   connected to (`crate::vetted::VettedConnector`): DNS rebinding reaches nothing new.
 //! - Redirects are not followed (a 3xx is a failure), the body is read up to 5 KiB (the
 //!   draft's suggestion), the whole fetch has a time limit (`PORTCULLIS_CIMD_TIMEOUT_MS`),
 //!   and only `Accept: application/json` is asked for.
@@ -26,8 +26,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, UNIX_EPOCH};
 
-use actix_web::http::header::{ACCEPT, CACHE_CONTROL, CONTENT_LENGTH, EXPIRES, HeaderMap};
 use actix_web::http::StatusCode;
+use actix_web::http::header::{ACCEPT, CACHE_CONTROL, CONTENT_LENGTH, EXPIRES, HeaderMap};
 use registration::{Client, DocumentError};
 
 use crate::config::Settings;
@@ -71,8 +71,13 @@ impl DocumentCache {
         map.insert(client.id.clone(), (client, expires));
     }
 
+    /// How many documents are kept (expired ones included until a put drops them).
     pub fn len(&self) -> usize {
         self.entries.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -134,14 +139,13 @@ pub fn still_allowed(settings: &Settings, client_id: &str) -> bool {
 fn http_client(state: &AppState) -> awc::Client {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let allow = state.settings.cimd_allow_loopback;
-    let connector =
-        awc::Connector::new().connector(crate::routes::gateway::VettedConnector {
-            resolver: Arc::clone(&state.gateway_resolver),
-            policy: gateway::AddressPolicy {
-                allow_private: allow,
-            },
-            loopback_only: allow,
-        });
+    let connector = awc::Connector::new().connector(crate::vetted::VettedConnector {
+        resolver: Arc::clone(&state.gateway_resolver),
+        policy: gateway::AddressPolicy {
+            allow_private: allow,
+        },
+        loopback_only: allow,
+    });
     awc::Client::builder()
         .connector(connector)
         .disable_redirects()
@@ -163,7 +167,7 @@ async fn fetch(state: &AppState, url: &url::Url) -> Result<(Vec<u8>, i64), CimdE
             .map_err(|e| {
                 if matches!(e, awc::error::SendRequestError::Timeout) {
                     CimdError::Fetch("it took too long")
-                } else if let Some(why) = crate::routes::gateway::connect_refusal(&e) {
+                } else if let Some(why) = crate::vetted::connect_refusal(&e) {
                     tracing::warn!(url = %url, %why, "client metadata document refused");
                     CimdError::Fetch("its address is not a public one")
                 } else {
@@ -253,11 +257,21 @@ mod tests {
     #[test]
     fn documents_are_kept_as_their_headers_say_within_the_bounds() {
         let now = 1_700_000_000;
-        let ttl = |h: &[(actix_web::http::header::HeaderName, &str)]| cache_ttl(&headers(h), now, 60, 3600);
+        let ttl = |h: &[(actix_web::http::header::HeaderName, &str)]| {
+            cache_ttl(&headers(h), now, 60, 3600)
+        };
         assert_eq!(ttl(&[]), 60, "nothing said: the least");
         assert_eq!(ttl(&[(CACHE_CONTROL, "public, max-age=600")]), 600);
-        assert_eq!(ttl(&[(CACHE_CONTROL, "max-age=5")]), 60, "raised to the least");
-        assert_eq!(ttl(&[(CACHE_CONTROL, "max-age=999999")]), 3600, "cut to the most");
+        assert_eq!(
+            ttl(&[(CACHE_CONTROL, "max-age=5")]),
+            60,
+            "raised to the least"
+        );
+        assert_eq!(
+            ttl(&[(CACHE_CONTROL, "max-age=999999")]),
+            3600,
+            "cut to the most"
+        );
         assert_eq!(ttl(&[(CACHE_CONTROL, "no-store")]), 60);
         assert_eq!(ttl(&[(CACHE_CONTROL, "max-age=600, no-cache")]), 60);
         let in_ten_minutes = actix_web::http::header::HttpDate::from(
@@ -286,7 +300,8 @@ mod tests {
             },
         )
         .expect("meta");
-        let client = |i: usize| Client::in_memory(format!("https://a.example/{i}"), meta.clone(), 0);
+        let client =
+            |i: usize| Client::in_memory(format!("https://a.example/{i}"), meta.clone(), 0);
         cache.put(client(0), 100, 0);
         assert!(cache.get("https://a.example/0", 99).is_some());
         assert!(cache.get("https://a.example/0", 100).is_none(), "expired");
@@ -294,7 +309,14 @@ mod tests {
             cache.put(client(i), 1000 + i64::try_from(i).expect("small"), 10);
         }
         assert_eq!(cache.len(), MAX_ENTRIES);
-        assert!(cache.get("https://a.example/1", 20).is_none(), "the soonest to expire went");
-        assert!(cache.get(&format!("https://a.example/{}", MAX_ENTRIES + 5), 20).is_some());
+        assert!(
+            cache.get("https://a.example/1", 20).is_none(),
+            "the soonest to expire went"
+        );
+        assert!(
+            cache
+                .get(&format!("https://a.example/{}", MAX_ENTRIES + 5), 20)
+                .is_some()
+        );
     }
 }

@@ -52,7 +52,12 @@ impl ClientCache {
 
     /// The client as it is now: a URL id from its fetched document, any other from the
     /// database (never the cache: the authorization endpoint shows a change at once).
-    pub fn find_fresh(&self, conn: &mut Conn, id: &str, now: i64) -> Result<Option<Client>, AuthError> {
+    pub fn find_fresh(
+        &self,
+        conn: &mut Conn,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<Client>, AuthError> {
         if registration::is_url_client_id(id) {
             return Ok(self.documents.get(id, now));
         }

@@ -57,7 +57,10 @@ impl CimdPolicy {
                 if hosts.is_empty() {
                     return Err("give all, none, or a comma-separated list of hosts".into());
                 }
-                if let Some(bad) = hosts.iter().find(|h| url::Host::parse(h).is_err() || h.contains(['/', ':', '@'])) {
+                if let Some(bad) = hosts
+                    .iter()
+                    .find(|h| url::Host::parse(h).is_err() || h.contains(['/', ':', '@']))
+                {
                     return Err(format!("{bad:?} is not a host name"));
                 }
                 Ok(Self::Hosts(hosts))

@@ -42,6 +42,7 @@ pub mod ratelimit;
 pub(crate) mod routes;
 mod session;
 pub mod theme;
+mod vetted;
 /// The JSON API's route table (`routes/api.rs`): every `/api/v1` route and who may call it.
 pub use routes::admin::{ADMIN_ROUTES, AdminRoute};
 pub use routes::api::{API_ROUTES, markdown as api_routes_markdown, openapi_document};

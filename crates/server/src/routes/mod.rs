@@ -14,7 +14,7 @@ mod api_orgs;
 mod authorize;
 mod chooser;
 mod discovery;
-pub(crate) mod gateway;
+mod gateway;
 mod health;
 mod invite_pages;
 mod key_pages;

@@ -168,11 +168,11 @@ async fn token_for(
     let outcome = match load_client(&state, &presented).await {
         Err(e) => Err(e),
         Ok(()) => match flows::fast_client_credentials(&state, &presented, &request) {
-        Some(answer) => answer,
-        None => {
-            crate::traces::block("token", move || flows::token(&st, &presented, request, ip))
-                .await?
-        }
+            Some(answer) => answer,
+            None => {
+                crate::traces::block("token", move || flows::token(&st, &presented, request, ip))
+                    .await?
+            }
         },
     };
     let issued = match outcome {

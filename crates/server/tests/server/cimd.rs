@@ -49,14 +49,21 @@ fn document(id: &str) -> Value {
 
 async fn serve(req: HttpRequest, docs: web::Data<Docs>, base: web::Data<String>) -> HttpResponse {
     let path = req.path().to_owned();
-    *docs.hits.lock().expect("hits").entry(path.clone()).or_default() += 1;
+    *docs
+        .hits
+        .lock()
+        .expect("hits")
+        .entry(path.clone())
+        .or_default() += 1;
     let own = format!("{}{path}", base.get_ref());
     match path.as_str() {
         "/client.json" => HttpResponse::Ok()
             .insert_header(("Cache-Control", "public, max-age=600"))
             .json(document(&own)),
         "/nocache.json" => HttpResponse::Ok().json(document(&own)),
-        "/mismatch.json" => HttpResponse::Ok().json(document(&format!("{}/client.json", base.get_ref()))),
+        "/mismatch.json" => {
+            HttpResponse::Ok().json(document(&format!("{}/client.json", base.get_ref())))
+        }
         "/redirect.json" => HttpResponse::Found()
             .insert_header(("Location", format!("{}/client.json", base.get_ref())))
             .finish(),
@@ -269,15 +276,22 @@ async fn attack_document_client_id_mismatch_is_refused() {
     let res = authorize_as(&server, &http, &id).await;
     refused_on_page(res, "its client_id is not the URL it was fetched from").await;
     // At the token endpoint the same document is `invalid_client`.
-    let (status, body) = token(&server, &[
-        ("grant_type", "authorization_code"),
-        ("code", "x"),
-        ("redirect_uri", REDIRECT),
-        ("code_verifier", VERIFIER),
-        ("client_id", &id),
-    ])
+    let (status, body) = token(
+        &server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", "x"),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+            ("client_id", &id),
+        ],
+    )
     .await;
-    assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")), "{body}");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{body}"
+    );
 }
 
 #[actix_web::test]
@@ -336,7 +350,10 @@ async fn authorization_errors_of_a_url_client_carry_iss_once_signed_in() {
     let res = authorize_as(&server, &http, &id).await;
     let res = decide(&server, &http, res, "deny").await;
     let params = redirected(&res);
-    assert_eq!((params["error"].as_str(), params["iss"].as_str()), ("access_denied", server.base.as_str()));
+    assert_eq!(
+        (params["error"].as_str(), params["iss"].as_str()),
+        ("access_denied", server.base.as_str())
+    );
 }
 
 /// A resolver that answers one address for every name, counting look-ups.
@@ -357,26 +374,55 @@ async fn attack_ssrf_private_addresses_are_refused_before_any_connection() {
     let trap = TcpListener::bind("127.0.0.1:0").expect("bind");
     trap.set_nonblocking(true).expect("nonblocking");
     let trap_port = trap.local_addr().expect("addr").port();
-    let resolver = Arc::new(Resolves("10.0.0.7".parse().expect("ip"), AtomicUsize::new(0)));
+    let resolver = Arc::new(Resolves(
+        "10.0.0.7".parse().expect("ip"),
+        AtomicUsize::new(0),
+    ));
     let r: Arc<dyn gateway::Resolve> = resolver.clone();
     // The production setting: https only, public addresses only.
-    let server = TestServer::start_with_state(&db, |s| s.cimd_timeout_ms = 2000, |st| st.gateway_resolver = r);
+    let server = TestServer::start_with_state(
+        &db,
+        |s| s.cimd_timeout_ms = 2000,
+        |st| st.gateway_resolver = r,
+    );
     let http = jar();
     for (id, why) in [
-        (format!("https://127.0.0.1:{trap_port}/client.json"), "its address is not a public one"),
-        ("https://169.254.169.254/latest/meta-data/client.json".to_owned(), "its address is not a public one"),
-        ("https://[::1]/client.json".to_owned(), "its address is not a public one"),
-        ("https://internal.example/client.json".to_owned(), "its address is not a public one"),
-        (format!("http://127.0.0.1:{trap_port}/client.json"), "it must be an https URL"),
+        (
+            format!("https://127.0.0.1:{trap_port}/client.json"),
+            "its address is not a public one",
+        ),
+        (
+            "https://169.254.169.254/latest/meta-data/client.json".to_owned(),
+            "its address is not a public one",
+        ),
+        (
+            "https://[::1]/client.json".to_owned(),
+            "its address is not a public one",
+        ),
+        (
+            "https://internal.example/client.json".to_owned(),
+            "its address is not a public one",
+        ),
+        (
+            format!("http://127.0.0.1:{trap_port}/client.json"),
+            "it must be an https URL",
+        ),
     ] {
         let res = authorize_as(&server, &http, &id).await;
         let status = res.status();
         let html = res.text().await.expect("html");
         assert_eq!(status, 400, "{id}: {html}");
         assert!(html.contains(why), "{id}: {why:?} not in {html}");
-        assert!(!html.contains("10.0.0.7"), "the resolved address is not told: {html}");
+        assert!(
+            !html.contains("10.0.0.7"),
+            "the resolved address is not told: {html}"
+        );
     }
-    assert_eq!(resolver.1.load(Ordering::SeqCst), 1, "the name was looked up once");
+    assert_eq!(
+        resolver.1.load(Ordering::SeqCst),
+        1,
+        "the name was looked up once"
+    );
     // Even the test setting lets loopback through, never the private network.
     let r: Arc<dyn gateway::Resolve> = resolver.clone();
     let loose = TestServer::start_with_state(
@@ -387,8 +433,15 @@ async fn attack_ssrf_private_addresses_are_refused_before_any_connection() {
         },
         |st| st.gateway_resolver = r,
     );
-    for id in ["https://internal.example/client.json", "https://192.168.1.1/client.json"] {
-        refused_on_page(authorize_as(&loose, &http, id).await, "its address is not a public one").await;
+    for id in [
+        "https://internal.example/client.json",
+        "https://192.168.1.1/client.json",
+    ] {
+        refused_on_page(
+            authorize_as(&loose, &http, id).await,
+            "its address is not a public one",
+        )
+        .await;
     }
     match trap.accept() {
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
@@ -403,9 +456,17 @@ async fn attack_redirect_from_the_document_url_is_not_followed() {
     let server = portcullis(&db, |_| {});
     let http = jar();
     let id = format!("{docs_base}/redirect.json");
-    refused_on_page(authorize_as(&server, &http, &id).await, "redirects are not followed").await;
+    refused_on_page(
+        authorize_as(&server, &http, &id).await,
+        "redirects are not followed",
+    )
+    .await;
     assert_eq!(docs.hits("/redirect.json"), 1);
-    assert_eq!(docs.hits("/client.json"), 0, "the redirect was not followed");
+    assert_eq!(
+        docs.hits("/client.json"),
+        0,
+        "the redirect was not followed"
+    );
 }
 
 #[actix_web::test]
@@ -427,7 +488,11 @@ async fn attack_slow_document_is_given_up_on_at_the_time_limit() {
     let id = format!("{docs_base}/slow.json");
     let started = std::time::Instant::now();
     refused_on_page(authorize_as(&server, &http, &id).await, "it took too long").await;
-    assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(docs.hits("/slow.json"), 1);
 }
 
@@ -466,7 +531,11 @@ async fn attack_policy_none_and_hosts_off_the_allow_list_are_refused() {
     let id = format!("{docs_base}/client.json");
     let http = jar();
     let off = portcullis(&db, |s| s.cimd = server::CimdPolicy::None);
-    refused_on_page(authorize_as(&off, &http, &id).await, "does not accept client metadata documents").await;
+    refused_on_page(
+        authorize_as(&off, &http, &id).await,
+        "does not accept client metadata documents",
+    )
+    .await;
     let meta = json_of(off.get("/.well-known/oauth-authorization-server").await).await;
     assert_eq!(meta["client_id_metadata_document_supported"], false);
     let listed = portcullis(&db, |s| {
@@ -477,18 +546,28 @@ async fn attack_policy_none_and_hosts_off_the_allow_list_are_refused() {
         "does not accept client metadata documents from 127.0.0.1",
     )
     .await;
-    let (status, body) = token(&listed, &[
-        ("grant_type", "refresh_token"),
-        ("refresh_token", "x"),
-        ("client_id", &id),
-    ])
+    let (status, body) = token(
+        &listed,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "x"),
+            ("client_id", &id),
+        ],
+    )
     .await;
-    assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
     assert_eq!(docs.hits("/client.json"), 0, "nothing fetched");
     let allowed = portcullis(&db, |s| {
         s.cimd = server::CimdPolicy::parse("127.0.0.1").expect("hosts");
     });
-    assert_eq!(authorize_as(&allowed, &http, &id).await.status(), 303, "to sign in");
+    assert_eq!(
+        authorize_as(&allowed, &http, &id).await.status(),
+        303,
+        "to sign in"
+    );
     let meta = json_of(allowed.get("/.well-known/openid-configuration").await).await;
     assert_eq!(meta["client_id_metadata_document_supported"], true);
     assert_eq!(meta["authorization_response_iss_parameter_supported"], true);
