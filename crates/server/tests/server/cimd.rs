@@ -230,6 +230,26 @@ on_both_backends! {
             ("client_id", &id),
         ]).await;
         assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+
+        // The account page lists the app by its URL, and withdrawing it works: the consent
+        // page comes back.
+        let page = http.get(server.url("/account")).send().await.expect("account");
+        let html = page.text().await.expect("html");
+        let action = html
+            .split("action=\"")
+            .map(|rest| rest.split('"').next().unwrap_or_default())
+            .find(|a| a.starts_with("/account/apps/"))
+            .unwrap_or_else(|| panic!("no app to withdraw in {html}"))
+            .replace("&#37;", "%");
+        let csrf = crate::authorize_errors::hidden(&html, "csrf_token");
+        let res = http
+            .post(server.url(&action))
+            .form(&[("csrf_token", csrf.as_str())])
+            .send()
+            .await
+            .expect("withdraw");
+        assert_eq!(res.status(), 303, "{action}");
+        assert_eq!(authorize_as(&server, &http, &id).await.status(), 200, "asked again");
     }
 }
 
