@@ -754,10 +754,8 @@ pub(super) async fn account_page<W>(
                 .map_err(|e| PageError::internal(&e))?
                 .into_iter()
                 .map(|app| AppView {
-                    client_id_path: url::form_urlencoded::byte_serialize(
-                        app.client_id.as_bytes(),
-                    )
-                    .collect(),
+                    client_id_path: url::form_urlencoded::byte_serialize(app.client_id.as_bytes())
+                        .collect(),
                     client_id: app.client_id,
                     name: app.name,
                     scope: app.scope.to_string(),

@@ -592,3 +592,53 @@ async fn attack_policy_none_and_hosts_off_the_allow_list_are_refused() {
     assert_eq!(meta["client_id_metadata_document_supported"], true);
     assert_eq!(meta["authorization_response_iss_parameter_supported"], true);
 }
+
+#[actix_web::test]
+async fn the_oauth2_crate_runs_the_code_flow_with_a_url_client_id() {
+    use oauth2::basic::BasicClient;
+    use oauth2::{
+        AuthType, AuthUrl, AuthorizationCode, ClientId, CsrfToken, PkceCodeChallenge, RedirectUrl,
+        RefreshToken, TokenResponse as _, TokenUrl,
+    };
+    let db = TestDb::sqlite();
+    let (docs_base, _) = doc_server();
+    let id = format!("{docs_base}/client.json");
+    let server = portcullis(&db, |_| {});
+    let http = jar();
+    sign_up(&server, &http, "lib@example.com").await;
+    let client = BasicClient::new(ClientId::new(id.clone()))
+        .set_auth_type(AuthType::RequestBody)
+        .set_auth_uri(AuthUrl::new(server.url("/oauth2/authorize")).expect("auth url"))
+        .set_token_uri(TokenUrl::new(server.url("/oauth2/token")).expect("token url"))
+        .set_redirect_uri(RedirectUrl::new(REDIRECT.to_owned()).expect("redirect"));
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, csrf) = client
+        .authorize_url(CsrfToken::new_random)
+        .set_pkce_challenge(challenge)
+        .url();
+    let res = http.get(url).send().await.expect("authorize");
+    let res = decide(&server, &http, res, "allow").await;
+    let params = redirected(&res);
+    assert_eq!(&params["state"], csrf.secret());
+    let oauth = crate::token::oauth_http();
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(params["code"].clone()))
+        .set_pkce_verifier(verifier)
+        .request_async(&oauth)
+        .await
+        .expect("tokens");
+    let refresh = tokens
+        .refresh_token()
+        .expect("a refresh token")
+        .secret()
+        .clone();
+    let again = client
+        .exchange_refresh_token(&RefreshToken::new(refresh))
+        .request_async(&oauth)
+        .await
+        .expect("refreshed");
+    assert_ne!(
+        again.access_token().secret(),
+        tokens.access_token().secret()
+    );
+}
