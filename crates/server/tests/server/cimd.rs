@@ -170,6 +170,19 @@ on_both_backends! {
         assert!(html.contains("id=\"app-self-described\""), "{html}");
         assert!(html.contains("Self-described by 127.0.0.1"), "{html}");
         assert!(!html.contains("evil.example"), "a logo from another host: {html}");
+        // In German too.
+        let mut url = url::Url::parse(&server.url("/oauth2/authorize")).expect("url");
+        let ch = challenge(VERIFIER);
+        url.query_pairs_mut().extend_pairs([
+            ("response_type", "code"),
+            ("client_id", id.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_challenge", ch.as_str()),
+            ("code_challenge_method", "S256"),
+        ]);
+        let res = http.get(url).header("Accept-Language", "de").send().await.expect("de");
+        let html = res.text().await.expect("html");
+        assert!(html.contains("Selbstbeschreibung von 127.0.0.1"), "{html}");
         let res = authorize_as(&server, &http, &id).await;
         let res = decide(&server, &http, res, "allow").await;
         let params = redirected(&res);
