@@ -709,8 +709,7 @@ struct AccountPage<'a> {
 }
 
 struct AppView {
-    client_id: String,
-    /// The id as one path segment: a URL client id (a metadata document's) holds `/`.
+    /// The client's id as one path segment: a URL client id (a metadata document's) holds `/`.
     client_id_path: String,
     name: String,
     scope: String,
@@ -756,7 +755,6 @@ pub(super) async fn account_page<W>(
                 .map(|app| AppView {
                     client_id_path: url::form_urlencoded::byte_serialize(app.client_id.as_bytes())
                         .collect(),
-                    client_id: app.client_id,
                     name: app.name,
                     scope: app.scope.to_string(),
                 })
