@@ -29,6 +29,7 @@ consent-title = { $app } erlauben?
 consent-heading = Darf { $app } Ihr Konto verwenden?
 consent-signed-in-as = Angemeldet als
 consent-about = Über diese Anwendung:
+consent-self-described = Selbstbeschreibung von { $host }: Diese Anwendung hat ihre Beschreibung selbst veröffentlicht; der Betreiber hat sie nicht geprüft.
 consent-asks = { $app } möchte:
 consent-allow = Erlauben
 consent-deny = Ablehnen

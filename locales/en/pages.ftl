@@ -29,6 +29,7 @@ consent-title = Allow { $app }?
 consent-heading = Allow { $app } to use your account?
 consent-signed-in-as = Signed in as
 consent-about = About this application:
+consent-self-described = Self-described by { $host }: this application published its own description; the operator has not checked it.
 consent-asks = { $app } asks to:
 consent-allow = Allow
 consent-deny = Deny

@@ -246,6 +246,30 @@ pub struct SettingsArgs {
     #[arg(long, env = "PORTCULLIS_GATEWAY_MAX_BODY", value_name = "BYTES")]
     pub gateway_max_body: Option<u64>,
 
+    /// Client ID Metadata Documents (URL client ids, as MCP clients use): `all`, `none`, or a
+    /// comma-separated list of hosts whose documents are accepted [default: all]
+    #[arg(long, env = "PORTCULLIS_CIMD", value_name = "all|none|HOSTS")]
+    pub cimd: Option<String>,
+
+    /// Least seconds a fetched client metadata document is kept, whatever its caching
+    /// headers say [default: 300]
+    #[arg(long, env = "PORTCULLIS_CIMD_CACHE_MIN", value_name = "SECONDS")]
+    pub cimd_cache_min: Option<i64>,
+
+    /// Most seconds a fetched client metadata document is kept [default: 86400]
+    #[arg(long, env = "PORTCULLIS_CIMD_CACHE_MAX", value_name = "SECONDS")]
+    pub cimd_cache_max: Option<i64>,
+
+    /// Milliseconds fetching a client metadata document may take [default: 5000]
+    #[arg(long, env = "PORTCULLIS_CIMD_TIMEOUT_MS", value_name = "MILLISECONDS")]
+    pub cimd_timeout_ms: Option<u64>,
+
+    /// Accept client metadata documents at http://127.0.0.1, http://[::1] and
+    /// http://localhost, and loopback addresses (for tests; never in production)
+    /// [default: false]
+    #[arg(long, env = "PORTCULLIS_CIMD_ALLOW_LOOPBACK", value_name = "BOOL")]
+    pub cimd_allow_loopback: Option<bool>,
+
     /// Deprecated alias: `true` trusts loopback and the private ranges (127.0.0.0/8, ::1,
     /// 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7) as proxies; prefer
     /// PORTCULLIS_TRUSTED_PROXIES [default: false]
@@ -385,6 +409,11 @@ struct FileSettings {
     gateway_allow_private: Option<bool>,
     gateway_timeout: Option<i64>,
     gateway_max_body: Option<u64>,
+    cimd: Option<String>,
+    cimd_cache_min: Option<i64>,
+    cimd_cache_max: Option<i64>,
+    cimd_timeout_ms: Option<u64>,
+    cimd_allow_loopback: Option<bool>,
     trust_proxy: Option<bool>,
     trusted_proxies: Option<String>,
     signup: Option<String>,
@@ -814,8 +843,49 @@ impl Config {
                     ));
                 }
             },
+            cimd: match args.cimd.as_deref().or(file.cimd.as_deref()) {
+                None => d.cimd.clone(),
+                Some(raw) => {
+                    server::CimdPolicy::parse(raw).map_err(|e| invalid("PORTCULLIS_CIMD", e))?
+                }
+            },
+            cimd_cache_min: seconds(
+                "PORTCULLIS_CIMD_CACHE_MIN",
+                args.cimd_cache_min.or(file.cimd_cache_min),
+                d.cimd_cache_min,
+                0..=604_800,
+            )?,
+            cimd_cache_max: seconds(
+                "PORTCULLIS_CIMD_CACHE_MAX",
+                args.cimd_cache_max.or(file.cimd_cache_max),
+                d.cimd_cache_max,
+                0..=604_800,
+            )?,
+            cimd_timeout_ms: match args.cimd_timeout_ms.or(file.cimd_timeout_ms) {
+                None => d.cimd_timeout_ms,
+                Some(n @ 1..=60_000) => n,
+                Some(n) => {
+                    return Err(invalid(
+                        "PORTCULLIS_CIMD_TIMEOUT_MS",
+                        format!("{n} is outside 1..=60000 milliseconds"),
+                    ));
+                }
+            },
+            cimd_allow_loopback: args
+                .cimd_allow_loopback
+                .or(file.cimd_allow_loopback)
+                .unwrap_or(d.cimd_allow_loopback),
             trusted_proxies,
         };
+        if server.cimd_cache_min > server.cimd_cache_max {
+            return Err(invalid(
+                "PORTCULLIS_CIMD_CACHE_MIN",
+                format!(
+                    "{} is more than PORTCULLIS_CIMD_CACHE_MAX ({})",
+                    server.cimd_cache_min, server.cimd_cache_max
+                ),
+            ));
+        }
         Ok(Self {
             server,
             database_pool_size: match args.database_pool_size.or(file.database_pool_size) {

@@ -1801,6 +1801,21 @@ fn settings_rows(s: &crate::config::Settings) -> Vec<SettingRow> {
             s.gateway_max_body.to_string(),
         ),
         row(
+            "PORTCULLIS_CIMD",
+            match &s.cimd {
+                crate::config::CimdPolicy::All => "all".to_owned(),
+                crate::config::CimdPolicy::None => "none".to_owned(),
+                crate::config::CimdPolicy::Hosts(hosts) => hosts.join(","),
+            },
+        ),
+        row("PORTCULLIS_CIMD_CACHE_MIN", s.cimd_cache_min.to_string()),
+        row("PORTCULLIS_CIMD_CACHE_MAX", s.cimd_cache_max.to_string()),
+        row("PORTCULLIS_CIMD_TIMEOUT_MS", s.cimd_timeout_ms.to_string()),
+        row(
+            "PORTCULLIS_CIMD_ALLOW_LOOPBACK",
+            s.cimd_allow_loopback.to_string(),
+        ),
+        row(
             "PORTCULLIS_TRUSTED_PROXIES",
             format!("{:?}", s.trusted_proxies),
         ),

@@ -70,6 +70,20 @@ fn form_body(req: &HttpRequest, body: &[u8]) -> Result<FormParams, OAuthHttpErro
     Ok(FormParams::parse(body)?)
 }
 
+/// Makes the client of `presented` one the flows can look up: a URL client id's metadata
+/// document is fetched (or kept) first. A document that cannot be used is `invalid_client`.
+async fn load_client(state: &AppState, presented: &Presented) -> Result<(), OAuthHttpError> {
+    crate::cimd::load(state, presented.client_id())
+        .await
+        .map_err(|e| {
+            OAuthHttpError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::InvalidClient,
+                e.to_string(),
+            )
+        })
+}
+
 /// The client credentials of the request; a request without any is `invalid_client`.
 fn credentials(req: &HttpRequest, form: &FormParams) -> Result<Presented, OAuthHttpError> {
     let header = match req.headers().get(AUTHORIZATION) {
@@ -154,12 +168,15 @@ async fn token_for(
     let audit_ip = ip.clone();
     let st = state.clone();
     let client_id = presented.client_id().to_owned();
-    let outcome = match flows::fast_client_credentials(&state, &presented, &request) {
-        Some(answer) => answer,
-        None => {
-            crate::traces::block("token", move || flows::token(&st, &presented, request, ip))
-                .await?
-        }
+    let outcome = match load_client(&state, &presented).await {
+        Err(e) => Err(e),
+        Ok(()) => match flows::fast_client_credentials(&state, &presented, &request) {
+            Some(answer) => answer,
+            None => {
+                crate::traces::block("token", move || flows::token(&st, &presented, request, ip))
+                    .await?
+            }
+        },
     };
     let issued = match outcome {
         Ok(issued) => issued,
@@ -232,6 +249,7 @@ async fn introspect(
         .ok_or_else(|| OAuthError::invalid_request("token is missing"))?
         .to_owned();
     let order = flows::lookup_order(form.get("token_type_hint"));
+    load_client(&state, &presented).await?;
     let answer = crate::traces::block("introspect", move || {
         flows::introspect(&state, &presented, &token, order)
     })
@@ -252,6 +270,7 @@ async fn revoke(
         .to_owned();
     // `token_type_hint` is only a hint (RFC 7009 §2.1): every kind is tried whatever it says.
     let order = flows::lookup_order(form.get("token_type_hint"));
+    load_client(&state, &presented).await?;
     crate::traces::block("token_revoke", move || {
         flows::revoke(&state, &presented, &token, order)
     })

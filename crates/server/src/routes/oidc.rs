@@ -76,6 +76,8 @@ pub fn provider_metadata(state: &AppState) -> Value {
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "amr", "acr", "nonce", "at_hash", "sid", "email", "email_verified", "name", "updated_at"],
         "acr_values_supported": accounts::ACR_VALUES,
         "authorization_response_iss_parameter_supported": true,
+        // draft-ietf-oauth-client-id-metadata-document: URL client ids (`crate::cimd`).
+        "client_id_metadata_document_supported": s.cimd.enabled(),
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,

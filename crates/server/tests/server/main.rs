@@ -4,6 +4,7 @@
 
 mod browser;
 mod chooser;
+mod cimd;
 mod common;
 mod cors;
 mod device;
