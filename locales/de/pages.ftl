@@ -30,6 +30,7 @@ consent-heading = Darf { $app } Ihr Konto verwenden?
 consent-signed-in-as = Angemeldet als
 consent-about = Über diese Anwendung:
 consent-asks = { $app } möchte:
+consent-at-resource = Bei { $resource }:
 consent-allow = Erlauben
 consent-deny = Ablehnen
 

@@ -30,6 +30,7 @@ consent-heading = Allow { $app } to use your account?
 consent-signed-in-as = Signed in as
 consent-about = About this application:
 consent-asks = { $app } asks to:
+consent-at-resource = At { $resource }:
 consent-allow = Allow
 consent-deny = Deny
 

@@ -1,5 +1,7 @@
 //! Consent: what a user allowed a client, remembered per user and client as the union of the
-//! scopes allowed; the [`Consented`] proof a code is issued with.
+//! scopes and of the resources (RFC 8707) allowed; the [`Consented`] proof a code is issued
+//! with. Consent for resource A is not consent for resource B: a request naming a resource the
+//! user has not allowed this client asks again.
 
 use registration::Client;
 use store::Conn;
@@ -37,8 +39,11 @@ pub fn remembered_consent(
     if request.prompt().consent || request.redirects_to_native_app() {
         return Ok(None);
     }
-    let remembered = rows::find_consent(conn, &user.id, &client.id)?
-        .is_some_and(|c| request.scope().is_subset_of(&Scope::from_stored(&c.scope)));
+    let remembered = rows::find_consent(conn, &user.id, &client.id)?.is_some_and(|c| {
+        let allowed = stored_resources(c.resources.as_deref());
+        request.scope().is_subset_of(&Scope::from_stored(&c.scope))
+            && request.resources().iter().all(|r| allowed.contains(r))
+    });
     Ok(remembered.then(consented))
 }
 
@@ -50,10 +55,17 @@ pub fn give_consent(
     request: &AuthorizationRequest,
     now: i64,
 ) -> Result<Consented, store::StoreError> {
-    let before = rows::find_consent(conn, &user.id, request.client_id())?
+    let before = rows::find_consent(conn, &user.id, request.client_id())?;
+    let mut resources = stored_resources(before.as_ref().and_then(|c| c.resources.as_deref()));
+    let granted = before
         .map(|c| Scope::from_stored(&c.scope))
-        .unwrap_or_default();
-    let granted = before.union(request.scope());
+        .unwrap_or_default()
+        .union(request.scope());
+    for r in request.resources() {
+        if !resources.contains(r) {
+            resources.push(r.clone());
+        }
+    }
     rows::save_consent(
         conn,
         &ConsentRow {
@@ -62,6 +74,8 @@ pub fn give_consent(
             scope: granted.to_string(),
             created_at: now,
             updated_at: now,
+            resources: (!resources.is_empty())
+                .then(|| serde_json::to_string(&resources).unwrap_or_default()),
         },
     )?;
     tracing::info!(user = %user.id, client = request.client_id(), "consent given");
@@ -70,6 +84,12 @@ pub fn give_consent(
         client_id: request.client_id().to_owned(),
         scope: request.scope().clone(),
     })
+}
+
+/// The resources of a stored consent (a JSON array; absent or unreadable: none).
+fn stored_resources(raw: Option<&str>) -> Vec<String> {
+    raw.and_then(|r| serde_json::from_str(r).ok())
+        .unwrap_or_default()
 }
 
 /// An app the user allowed, as the account page lists it.

@@ -39,6 +39,7 @@ mod password;
 mod pkce;
 pub mod proofs;
 mod refresh;
+pub mod resources;
 mod scope;
 mod token_request;
 

@@ -185,6 +185,7 @@ diesel::table! {
         scope -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,
+        resources -> Nullable<Text>,
     }
 }
 
@@ -355,5 +356,17 @@ diesel::table! {
         user_id -> Nullable<Text>,
         state -> Text,
         expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    protected_resources (id) {
+        id -> Text,
+        uri -> Text,
+        name -> Text,
+        scopes -> Text,
+        access_token_ttl -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
     }
 }

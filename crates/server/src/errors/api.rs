@@ -50,6 +50,9 @@ pub struct ApiError {
     pub retry_after: Option<i64>,
     /// A 403 `mfa_required`: the sign-in's challenge and the factors that answer it.
     pub mfa: Option<Box<MfaPending>>,
+    /// A 401 sent because no credential came at all: its challenge names no `error`
+    /// (RFC 6750 §3.1).
+    pub credential_missing: bool,
 }
 
 /// The second factor a JSON sign-in waits on (`mfaToken`, `methods`). `Debug` hides the token.
@@ -114,6 +117,47 @@ impl ApiError {
             required_scope: None,
             retry_after: None,
             mfa: None,
+            credential_missing: false,
+        }
+    }
+
+    /// 401 `invalid_api_key`: no credential was sent (the challenge names no `error`).
+    pub fn credential_missing() -> Self {
+        let mut e = Self::unauthenticated(
+            "invalid_api_key",
+            "Send an API key in x-api-key (or Authorization: Bearer), or an access token.",
+        );
+        e.credential_missing = true;
+        e
+    }
+
+    /// The `WWW-Authenticate` of this answer (RFC 6750 §3): a `Bearer` challenge on every 401,
+    /// with `error="invalid_token"` when a credential was sent and refused; on a 403
+    /// `insufficient_scope`, that error and the `scope` lacking (RFC 6750 §3.1, the MCP
+    /// specification's step-up). `resource_metadata` (RFC 9728 §5.1) is added by
+    /// [`resource_challenge`], which knows where the request went.
+    pub fn challenge(&self) -> Option<String> {
+        let quoted = |s: &str| s.replace(['\\', '"'], "'");
+        if self.status == StatusCode::UNAUTHORIZED {
+            let refused = matches!(self.code, "invalid_token" | "token_expired" | "invalid_api_key")
+                && !self.credential_missing;
+            Some(if refused {
+                format!(
+                    "Bearer realm=\"portcullis\", error=\"invalid_token\", error_description=\"{}\"",
+                    quoted(&self.message)
+                )
+            } else {
+                "Bearer realm=\"portcullis\"".to_owned()
+            })
+        } else if self.status == StatusCode::FORBIDDEN && self.code == "insufficient_scope" {
+            let scope = self.required_scope.as_deref().unwrap_or_default();
+            Some(format!(
+                "Bearer realm=\"portcullis\", error=\"insufficient_scope\", error_description=\"{}\", scope=\"{}\"",
+                quoted(&self.message),
+                quoted(scope)
+            ))
+        } else {
+            None
         }
     }
 
@@ -280,11 +324,10 @@ impl ResponseError for ApiError {
         if let Some(secs) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        if self.status == StatusCode::UNAUTHORIZED {
-            headers.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"portcullis\""),
-            );
+        if let Some(challenge) = self.challenge()
+            && let Ok(value) = HeaderValue::from_str(&challenge)
+        {
+            headers.insert(header::WWW_AUTHENTICATE, value);
         }
         res
     }
@@ -713,4 +756,51 @@ mod tests {
         let failed = ApiError::from(store::StoreError::Migration("bad".into()));
         assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR);
     }
+}
+
+/// Which of this server's protected resources a request path belongs to (its path under the
+/// issuer, RFC 9728): the JSON API, or the gateway (both of its forms, `/proxy/…` and
+/// `/{upstream URL}`); `None` for everything else.
+pub fn protected_resource_of(path: &str) -> Option<&'static str> {
+    if super::is_api_path(path) {
+        Some(crate::config::API_RESOURCE_PATH)
+    } else if path.starts_with("/proxy/") || path.starts_with("/http://") || path.starts_with("/https://") {
+        Some(crate::config::GATEWAY_RESOURCE_PATH)
+    } else {
+        None
+    }
+}
+
+/// Adds `resource_metadata="<url>"` (RFC 9728 §5.1) to the `Bearer` challenge of every answer
+/// of the JSON API and the gateway, so a client holding only a 401 finds the resource's
+/// metadata, and from there the authorization server. The challenge itself is
+/// [`ApiError::challenge`]'s; this adds only where the metadata is.
+pub async fn resource_challenge(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let metadata = protected_resource_of(req.path()).and_then(|path| {
+        req.app_data::<actix_web::web::Data<crate::state::AppState>>()
+            .map(|s| s.settings.resource_metadata_url(path))
+    });
+    let Some(metadata) = metadata else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let http = req.request().clone();
+    let mut res = match next.call(req).await {
+        Ok(res) => res.map_into_boxed_body(),
+        Err(e) => actix_web::dev::ServiceResponse::new(http, e.error_response()),
+    };
+    let with_metadata = res
+        .headers()
+        .get(header::WWW_AUTHENTICATE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .filter(|rest| !rest.contains("resource_metadata="))
+        .map(|rest| format!("Bearer resource_metadata=\"{metadata}\", {rest}"))
+        .and_then(|v| HeaderValue::from_str(&v).ok());
+    if let Some(value) = with_metadata {
+        res.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+    }
+    Ok(res)
 }

@@ -39,8 +39,28 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-fn policy(state: &AppState) -> Policy {
-    crate::state::registration_policy(&state.settings)
+/// What a client may register: the server's scopes (`PORTCULLIS_SCOPES`) and those of the
+/// registered protected resources. A code-flow client that names no scope gets the OpenID
+/// Connect basics and every registered resource's scopes: MCP clients register so, then ask
+/// for the scopes the resource's metadata advertises (with that `resource`, which
+/// `grants::resources::check_resources` requires).
+async fn policy(state: &AppState) -> Result<Policy, OAuthHttpError> {
+    let mut policy = crate::state::registration_policy(&state.settings);
+    let st = state.clone();
+    let resource_scopes = crate::traces::block("resource_scopes", move || {
+        let mut conn = st.store.conn()?;
+        grants::resources::resource_scopes(&mut conn)
+    })
+    .await??;
+    for scope in resource_scopes {
+        if !policy.known_scopes.contains(&scope) {
+            policy.known_scopes.push(scope.clone());
+            if !policy.default_code_scopes.is_empty() {
+                policy.default_code_scopes.push(scope);
+            }
+        }
+    }
+    Ok(policy)
 }
 
 fn mode(state: &AppState) -> RegistrationMode {
@@ -77,7 +97,7 @@ async fn register(
         .limits
         .check(Limit::Registration, ip.as_deref(), state.now())
         .map_err(OAuthHttpError::slow_down)?;
-    let metadata = registration::parse_metadata(&json_body(&body), &policy(&state))?;
+    let metadata = registration::parse_metadata(&json_body(&body), &policy(&state).await?)?;
     let st = state.clone();
     let info = crate::traces::block(
         "client_register",
@@ -138,7 +158,7 @@ async fn replace(
 ) -> Result<HttpResponse, OAuthHttpError> {
     let token = bearer_token(&req);
     let client_id = path.into_inner();
-    let update = manage::Update::parse(&json_body(&body), &policy(&state))?;
+    let update = manage::Update::parse(&json_body(&body), &policy(&state).await?)?;
     let st = state.clone();
     let ip = crate::auth::client_ip(&req, &state);
     let info = crate::traces::block("client_replace", move || -> Result<_, OAuthHttpError> {
