@@ -786,11 +786,9 @@ pub async fn resource_challenge(
     let Some(metadata) = metadata else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
-    let http = req.request().clone();
-    let mut res = match next.call(req).await {
-        Ok(res) => res.map_into_boxed_body(),
-        Err(e) => actix_web::dev::ServiceResponse::new(http, e.error_response()),
-    };
+    // (An error that leaves the services as an error, not an answer, has lost its request and
+    // goes on as it came; the access guard and the handlers answer, so none of ours does.)
+    let mut res = next.call(req).await?.map_into_boxed_body();
     let with_metadata = res
         .headers()
         .get(header::WWW_AUTHENTICATE)

@@ -16,6 +16,7 @@ use crate::access::TokenRejected;
 use accounts::AccountError;
 use apikeys::KeyError;
 use gateway::{CallRefused, GatewayError, UpstreamFailure};
+use grants::resources::ResourceError;
 use store::StoreError;
 use tokens::TokenError;
 
@@ -40,6 +41,13 @@ enum Challenge {
     BearerBare,
     /// `Bearer realm="portcullis", error="<code>", error_description="…"`.
     BearerError,
+    /// On the API, a credential sent and refused (RFC 6750 §3.1): `Bearer realm="portcullis",
+    /// error="invalid_token", error_description="…"`, whatever the body's code.
+    BearerInvalidToken,
+    /// On the API, a 403 `insufficient_scope` (RFC 6750 §3.1, the MCP step-up):
+    /// `Bearer realm="portcullis", error="insufficient_scope", error_description="…",
+    /// scope="…"`.
+    BearerInsufficientScope,
 }
 
 struct Row {
@@ -52,11 +60,17 @@ struct Row {
 }
 
 fn api(what: &'static str, e: ApiError, status: u16, code: &'static str) -> Row {
-    // Every 401 on the API challenges for a bearer credential, nothing else does.
-    let challenge = if status == 401 {
-        Challenge::BearerBare
-    } else {
-        Challenge::None
+    // Every 401 on the API challenges for a bearer credential: with `error="invalid_token"`
+    // when one was sent and refused, bare otherwise (a sign-in's wrong password, a second
+    // factor's expired challenge). A 403 for a scope lacking names the scope; nothing else
+    // challenges. (`resource_metadata` is added by the middleware, tested in resources.rs.)
+    let challenge = match (status, code) {
+        (401, "invalid_token" | "token_expired" | "invalid_api_key") => {
+            Challenge::BearerInvalidToken
+        }
+        (401, _) => Challenge::BearerBare,
+        (403, "insufficient_scope") => Challenge::BearerInsufficientScope,
+        _ => Challenge::None,
     };
     Row {
         what,
@@ -835,6 +849,43 @@ fn rows() -> Vec<Row> {
         ),
     ]);
 
+    // no credential at all: a bare challenge (RFC 6750 §3.1); protected resources.
+    rows.extend([
+        Row {
+            challenge: Challenge::BearerBare,
+            ..api(
+                "no credential (bare)",
+                ApiError::credential_missing(),
+                401,
+                "invalid_api_key",
+            )
+        },
+        api(
+            "ResourceError::Invalid",
+            ResourceError::Invalid("uri", "x".into()).into(),
+            400,
+            "invalid_field",
+        ),
+        api(
+            "ResourceError::Exists",
+            ResourceError::Exists.into(),
+            409,
+            "resource_exists",
+        ),
+        api(
+            "ResourceError::NotFound",
+            ResourceError::NotFound.into(),
+            404,
+            "not_found",
+        ),
+        api(
+            "ResourceError::Store",
+            ResourceError::Store(store_conflict()).into(),
+            500,
+            "internal_error",
+        ),
+    ]);
+
     // a proxied call refused before any connection, on the API.
     rows.extend([
         api(
@@ -1100,6 +1151,16 @@ async fn check(row: Row) -> Result<(), String> {
                 "Bearer realm=\"portcullis\", error=\"{code}\", error_description=\""
             ))
         }),
+        Challenge::BearerInvalidToken => sent.as_deref().is_some_and(|s| {
+            s.starts_with(
+                "Bearer realm=\"portcullis\", error=\"invalid_token\", error_description=\"",
+            )
+        }),
+        Challenge::BearerInsufficientScope => sent.as_deref().is_some_and(|s| {
+            s.starts_with(
+                "Bearer realm=\"portcullis\", error=\"insufficient_scope\", error_description=\"",
+            ) && s.contains(", scope=\"")
+        }),
     };
     if !challenge_ok {
         return fail(format!("WWW-Authenticate {sent:?}, expected {challenge:?}"));
@@ -1186,6 +1247,15 @@ async fn a_changed_mapping_is_caught() {
 #[allow(dead_code)]
 mod variants {
     use super::*;
+
+    fn resource(e: &ResourceError) {
+        match e {
+            ResourceError::Invalid(..)
+            | ResourceError::Exists
+            | ResourceError::NotFound
+            | ResourceError::Store(_) => {}
+        }
+    }
 
     fn store(e: &StoreError) {
         match e {

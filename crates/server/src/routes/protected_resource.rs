@@ -68,13 +68,16 @@ fn document(state: &AppState, path: &str) -> HttpResponse {
             Some(settings.scopes.clone()),
             format!("{brand} (OpenID Connect userinfo)"),
         ),
+        // The API's scopes a client can be granted: those the operator offers.
         API_RESOURCE_PATH => (
             Some(
                 apikeys::API_SCOPES
                     .iter()
+                    .filter(|s| settings.scopes.iter().any(|k| k == *s))
                     .map(|s| (*s).to_owned())
-                    .collect(),
-            ),
+                    .collect::<Vec<_>>(),
+            )
+            .filter(|s| !s.is_empty()),
             format!("{brand} API"),
         ),
         // The gateway's scopes are each organization's `service:resource:action` ones.
