@@ -141,7 +141,10 @@ fn validate(spec: &ResourceSpec) -> Result<(), ResourceError> {
         if s.description.chars().count() > 500 || s.description.chars().any(char::is_control) {
             return Err(ResourceError::Invalid(
                 "scopes",
-                format!("the consent text of {} is too long or has control characters", s.name),
+                format!(
+                    "the consent text of {} is too long or has control characters",
+                    s.name
+                ),
             ));
         }
     }
@@ -339,7 +342,10 @@ pub fn scope_for_audience(
 
 /// The lifetime of a token for `audience`: the shortest lifetime any of its registered
 /// resources sets, or `None` (the server's).
-pub fn lifetime_for(conn: &mut Conn, audience: &[String]) -> Result<Option<i64>, store::StoreError> {
+pub fn lifetime_for(
+    conn: &mut Conn,
+    audience: &[String],
+) -> Result<Option<i64>, store::StoreError> {
     let mut ttl: Option<i64> = None;
     for uri in audience {
         if let Some(r) = rows::find_resource_by_uri(conn, uri)?

@@ -89,7 +89,9 @@ impl Rule {
                 "anyone with the invite token; a bearer token, if sent, first-party".into()
             }
             Self::FirstParty => "first-party token only".into(),
-            Self::Operator => "operator (a user with the admin flag): first-party token only".into(),
+            Self::Operator => {
+                "operator (a user with the admin flag): first-party token only".into()
+            }
             Self::Caller { scope } => format!(
                 "first-party token; third-party token granted `{scope}`; API key holding `{scope}`"
             ),
@@ -477,6 +479,21 @@ async fn admit(rule: Rule, req: &ServiceRequest) -> Result<(), ApiError> {
         }
     }
     Ok(())
+}
+
+/// Runs `f` on a pooled connection on a blocking thread for an operator: the shape of every
+/// operator route's handler.
+pub async fn as_operator<T: Send + 'static>(
+    state: &web::Data<AppState>,
+    operator: Operator,
+    f: impl FnOnce(&AppState, &mut Conn, &accounts::User) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let st = state.clone();
+    crate::traces::block("operator", move || {
+        let mut conn = st.store.conn()?;
+        f(&st, &mut conn, &operator.user)
+    })
+    .await?
 }
 
 /// Runs `f` on a pooled connection on a blocking thread with the caller's principal and role:

@@ -138,9 +138,7 @@ pub fn statuses(route: &ApiRoute) -> BTreeMap<u16, Option<SchemaFn>> {
         | Rule::FirstParty
         | Rule::Operator
         | Rule::Caller { .. }
-        | Rule::Org(_) => {
-            errors.extend([401, 403])
-        }
+        | Rule::Org(_) => errors.extend([401, 403]),
     }
     if !path_params(route.path).is_empty() {
         errors.extend([400, 404]);

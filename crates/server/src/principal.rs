@@ -238,7 +238,7 @@ pub fn resolve(
     let token = crate::access::verify_access_token(state, conn, credential, Expect::OurApis)?;
     if token.user().is_none() {
         // A client's own token (client credentials) names no user and no organization.
-        return Err(ApiError::unauthenticated(
+        return Err(ApiError::credential_refused(
             "invalid_token",
             "The access token is not valid.",
         ));

@@ -50,9 +50,10 @@ pub struct ApiError {
     pub retry_after: Option<i64>,
     /// A 403 `mfa_required`: the sign-in's challenge and the factors that answer it.
     pub mfa: Option<Box<MfaPending>>,
-    /// A 401 sent because no credential came at all: its challenge names no `error`
-    /// (RFC 6750 §3.1).
-    pub credential_missing: bool,
+    /// A 401 for a credential sent and refused (an access token, an API key): its challenge
+    /// says `error="invalid_token"` (RFC 6750 §3.1). Other 401s (no credential, a sign-in's
+    /// wrong password, a token in a body) challenge bare.
+    pub credential_refused: bool,
 }
 
 /// The second factor a JSON sign-in waits on (`mfaToken`, `methods`). `Debug` hides the token.
@@ -117,17 +118,23 @@ impl ApiError {
             required_scope: None,
             retry_after: None,
             mfa: None,
-            credential_missing: false,
+            credential_refused: false,
         }
     }
 
     /// 401 `invalid_api_key`: no credential was sent (the challenge names no `error`).
     pub fn credential_missing() -> Self {
-        let mut e = Self::unauthenticated(
+        Self::unauthenticated(
             "invalid_api_key",
             "Send an API key in x-api-key (or Authorization: Bearer), or an access token.",
-        );
-        e.credential_missing = true;
+        )
+    }
+
+    /// 401: the credential sent (an access token, an API key) is not valid; the challenge
+    /// says `error="invalid_token"`.
+    pub fn credential_refused(code: &'static str, message: impl Into<String>) -> Self {
+        let mut e = Self::unauthenticated(code, message);
+        e.credential_refused = true;
         e
     }
 
@@ -139,9 +146,7 @@ impl ApiError {
     pub fn challenge(&self) -> Option<String> {
         let quoted = |s: &str| s.replace(['\\', '"'], "'");
         if self.status == StatusCode::UNAUTHORIZED {
-            let refused = matches!(self.code, "invalid_token" | "token_expired" | "invalid_api_key")
-                && !self.credential_missing;
-            Some(if refused {
+            Some(if self.credential_refused {
                 format!(
                     "Bearer realm=\"portcullis\", error=\"invalid_token\", error_description=\"{}\"",
                     quoted(&self.message)
@@ -149,8 +154,8 @@ impl ApiError {
             } else {
                 "Bearer realm=\"portcullis\"".to_owned()
             })
-        } else if self.status == StatusCode::FORBIDDEN && self.code == "insufficient_scope" {
-            let scope = self.required_scope.as_deref().unwrap_or_default();
+        } else if let Some(scope) = self.required_scope.as_deref() {
+            // Only `insufficient_scope` sets the scope lacking.
             Some(format!(
                 "Bearer realm=\"portcullis\", error=\"insufficient_scope\", error_description=\"{}\", scope=\"{}\"",
                 quoted(&self.message),
@@ -498,11 +503,11 @@ impl From<TokenRejected> for ApiError {
     fn from(e: TokenRejected) -> Self {
         match e {
             TokenRejected::Expired => {
-                Self::unauthenticated("token_expired", "The access token has expired.")
+                Self::credential_refused("token_expired", "The access token has expired.")
             }
             TokenRejected::Invalid(reason) => {
                 tracing::debug!(reason, "access token refused");
-                Self::unauthenticated("invalid_token", "The access token is not valid.")
+                Self::credential_refused("invalid_token", "The access token is not valid.")
             }
             TokenRejected::Internal(detail) => Self::internal(&detail),
         }
@@ -524,7 +529,7 @@ pub fn from_key_error(e: KeyError) -> ApiError {
             "This API key is revoked.",
         ),
         KeyError::Malformed | KeyError::Unknown | KeyError::Expired => {
-            ApiError::unauthenticated("invalid_api_key", "The API key is not valid.")
+            ApiError::credential_refused("invalid_api_key", "The API key is not valid.")
         }
     }
 }
@@ -534,16 +539,18 @@ pub fn from_key_error(e: KeyError) -> ApiError {
 pub fn from_presented_key_error(e: KeyError) -> ApiError {
     match e {
         KeyError::Store(inner) => inner.into(),
-        KeyError::Expired => ApiError::unauthenticated("token_expired", "The API key has expired."),
+        KeyError::Expired => {
+            ApiError::credential_refused("token_expired", "The API key has expired.")
+        }
         KeyError::Revoked => {
-            ApiError::unauthenticated("invalid_api_key", "The API key has been revoked.")
+            ApiError::credential_refused("invalid_api_key", "The API key has been revoked.")
         }
         KeyError::Malformed
         | KeyError::Unknown
         | KeyError::Invalid { .. }
         | KeyError::NotFound
         | KeyError::OwnersOnly => {
-            ApiError::unauthenticated("invalid_api_key", "The API key is not valid.")
+            ApiError::credential_refused("invalid_api_key", "The API key is not valid.")
         }
     }
 }
@@ -597,7 +604,7 @@ impl From<GatewayError> for ApiError {
 impl From<CallRefused> for ApiError {
     fn from(e: CallRefused) -> Self {
         match e {
-            CallRefused::NotAnOrganizationKey => Self::unauthenticated(
+            CallRefused::NotAnOrganizationKey => Self::credential_refused(
                 "invalid_api_key",
                 "The gateway takes an organization API key.",
             ),
@@ -764,7 +771,10 @@ mod tests {
 pub fn protected_resource_of(path: &str) -> Option<&'static str> {
     if super::is_api_path(path) {
         Some(crate::config::API_RESOURCE_PATH)
-    } else if path.starts_with("/proxy/") || path.starts_with("/http://") || path.starts_with("/https://") {
+    } else if path.starts_with("/proxy/")
+        || path.starts_with("/http://")
+        || path.starts_with("/https://")
+    {
         Some(crate::config::GATEWAY_RESOURCE_PATH)
     } else {
         None

@@ -60,17 +60,14 @@ struct Row {
 }
 
 fn api(what: &'static str, e: ApiError, status: u16, code: &'static str) -> Row {
-    // Every 401 on the API challenges for a bearer credential: with `error="invalid_token"`
-    // when one was sent and refused, bare otherwise (a sign-in's wrong password, a second
-    // factor's expired challenge). A 403 for a scope lacking names the scope; nothing else
-    // challenges. (`resource_metadata` is added by the middleware, tested in resources.rs.)
-    let challenge = match (status, code) {
-        (401, "invalid_token" | "token_expired" | "invalid_api_key") => {
-            Challenge::BearerInvalidToken
-        }
-        (401, _) => Challenge::BearerBare,
-        (403, "insufficient_scope") => Challenge::BearerInsufficientScope,
-        _ => Challenge::None,
+    // Every 401 on the API challenges for a bearer credential: bare here, and with
+    // `error="invalid_token"` for a credential sent and refused ([`refused`]). A 403 for a
+    // scope lacking names it ([`scope_lacking`]); nothing else challenges.
+    // (`resource_metadata` is added by the middleware, tested in tests/server/resources.rs.)
+    let challenge = if status == 401 {
+        Challenge::BearerBare
+    } else {
+        Challenge::None
     };
     Row {
         what,
@@ -79,6 +76,22 @@ fn api(what: &'static str, e: ApiError, status: u16, code: &'static str) -> Row 
         status,
         code,
         challenge,
+    }
+}
+
+/// An API row whose credential was sent and refused: `error="invalid_token"`.
+fn refused(row: Row) -> Row {
+    Row {
+        challenge: Challenge::BearerInvalidToken,
+        ..row
+    }
+}
+
+/// An API row for a scope lacking: `error="insufficient_scope"` and the scope.
+fn scope_lacking(row: Row) -> Row {
+    Row {
+        challenge: Challenge::BearerInsufficientScope,
+        ..row
     }
 }
 
@@ -639,18 +652,18 @@ fn rows() -> Vec<Row> {
     // A refused access token (tokens::VerifyError and the server's checks) on the API, and at
     // userinfo.
     rows.extend([
-        api(
+        refused(api(
             "TokenRejected::Expired",
             TokenRejected::Expired.into(),
             401,
             "token_expired",
-        ),
-        api(
+        )),
+        refused(api(
             "TokenRejected::Invalid",
             TokenRejected::Invalid("revoked").into(),
             401,
             "invalid_token",
-        ),
+        )),
         api(
             "TokenRejected::Internal",
             TokenRejected::Internal("x".into()).into(),
@@ -725,24 +738,24 @@ fn rows() -> Vec<Row> {
             503,
             "service_unavailable",
         ),
-        api(
+        refused(api(
             "KeyError::Malformed",
             from_key_error(KeyError::Malformed),
             401,
             "invalid_api_key",
-        ),
-        api(
+        )),
+        refused(api(
             "KeyError::Unknown",
             from_key_error(KeyError::Unknown),
             401,
             "invalid_api_key",
-        ),
-        api(
+        )),
+        refused(api(
             "KeyError::Expired",
             from_key_error(KeyError::Expired),
             401,
             "invalid_api_key",
-        ),
+        )),
         api(
             "KeyError::Revoked",
             from_key_error(KeyError::Revoked),
@@ -776,12 +789,12 @@ fn rows() -> Vec<Row> {
             500,
             "internal_error",
         ),
-        api(
+        refused(api(
             "KeyError::Expired (presented)",
             from_presented_key_error(KeyError::Expired),
             401,
             "token_expired",
-        ),
+        )),
     ]);
     for (what, e) in [
         ("KeyError::Malformed (presented)", KeyError::Malformed),
@@ -794,12 +807,12 @@ fn rows() -> Vec<Row> {
         ("KeyError::NotFound (presented)", KeyError::NotFound),
         ("KeyError::OwnersOnly (presented)", KeyError::OwnersOnly),
     ] {
-        rows.push(api(
+        rows.push(refused(api(
             what,
             from_presented_key_error(e),
             401,
             "invalid_api_key",
-        ));
+        )));
     }
 
     // gateway, on the API.
@@ -851,15 +864,12 @@ fn rows() -> Vec<Row> {
 
     // no credential at all: a bare challenge (RFC 6750 §3.1); protected resources.
     rows.extend([
-        Row {
-            challenge: Challenge::BearerBare,
-            ..api(
-                "no credential (bare)",
-                ApiError::credential_missing(),
-                401,
-                "invalid_api_key",
-            )
-        },
+        api(
+            "no credential",
+            ApiError::credential_missing(),
+            401,
+            "invalid_api_key",
+        ),
         api(
             "ResourceError::Invalid",
             ResourceError::Invalid("uri", "x".into()).into(),
@@ -888,18 +898,18 @@ fn rows() -> Vec<Row> {
 
     // a proxied call refused before any connection, on the API.
     rows.extend([
-        api(
+        refused(api(
             "CallRefused::NotAnOrganizationKey",
             CallRefused::NotAnOrganizationKey.into(),
             401,
             "invalid_api_key",
-        ),
-        api(
+        )),
+        scope_lacking(api(
             "CallRefused::InsufficientScope",
             CallRefused::InsufficientScope("openai:chat".into()).into(),
             403,
             "insufficient_scope",
-        ),
+        )),
         api(
             "CallRefused::InvalidJson",
             CallRefused::InvalidJson.into(),

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::access::Operator;
+use crate::access::{Operator, as_operator};
 use crate::audit::Event;
 use crate::errors::{ApiError, json_no_store};
 use crate::state::AppState;
@@ -112,27 +112,11 @@ fn spec(body: ResourceBody) -> Result<ResourceSpec, ApiError> {
     })
 }
 
-/// Runs `f` on a pooled connection on a blocking thread.
-async fn on_store<T: Send + 'static>(
-    state: &web::Data<AppState>,
-    f: impl FnOnce(&AppState, &mut store::Conn) -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let st = state.clone();
-    crate::traces::block("admin_resources", move || {
-        let mut conn = st.store.conn()?;
-        f(&st, &mut conn)
-    })
-    .await?
-}
-
-fn audit(conn: &mut store::Conn, now: i64, kind: &'static str, actor: &str, r: &ProtectedResource) {
-    crate::audit::record(
-        conn,
-        now,
-        Event::new(kind)
-            .actor(Some(actor))
-            .detail(json!({ "resource_id": r.id, "uri": r.uri, "via": "api" })),
-    );
+/// The audit event of a change.
+fn event(kind: &'static str, actor: &str, r: &ProtectedResource) -> Event {
+    Event::new(kind)
+        .actor(Some(actor))
+        .detail(json!({ "resource_id": r.id, "uri": r.uri, "via": "api" }))
 }
 
 pub(super) async fn create(
@@ -141,10 +125,10 @@ pub(super) async fn create(
     body: web::Json<ResourceBody>,
 ) -> Result<HttpResponse, ApiError> {
     let spec = spec(body.into_inner())?;
-    let r = on_store(&state, move |st, conn| {
+    let r = as_operator(&state, operator, move |st, conn, op| {
         let now = st.now();
         let r = resources::add_resource(conn, &spec, now)?;
-        audit(conn, now, "resource.created", &operator.user.id, &r);
+        crate::audit::record(conn, now, event("resource.created", &op.id, &r));
         Ok(r)
     })
     .await?;
@@ -152,10 +136,13 @@ pub(super) async fn create(
 }
 
 pub(super) async fn list(
-    _operator: Operator,
+    operator: Operator,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let all = on_store(&state, |_, conn| Ok(resources::list_resources(conn)?)).await?;
+    let all = as_operator(&state, operator, |_, conn, _| {
+        Ok(resources::list_resources(conn)?)
+    })
+    .await?;
     Ok(json_no_store(
         StatusCode::OK,
         ResourceList {
@@ -165,12 +152,12 @@ pub(super) async fn list(
 }
 
 pub(super) async fn show(
-    _operator: Operator,
+    operator: Operator,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let r = on_store(&state, move |_, conn| {
+    let r = as_operator(&state, operator, move |_, conn, _| {
         resources::find_resource(conn, &id)?.ok_or_else(ApiError::not_found)
     })
     .await?;
@@ -185,10 +172,10 @@ pub(super) async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let spec = spec(body.into_inner())?;
-    let r = on_store(&state, move |st, conn| {
+    let r = as_operator(&state, operator, move |st, conn, op| {
         let now = st.now();
         let r = resources::update_resource(conn, &id, &spec, now)?;
-        audit(conn, now, "resource.updated", &operator.user.id, &r);
+        crate::audit::record(conn, now, event("resource.updated", &op.id, &r));
         Ok(r)
     })
     .await?;
@@ -201,10 +188,10 @@ pub(super) async fn remove(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    on_store(&state, move |st, conn| {
+    as_operator(&state, operator, move |st, conn, op| {
         let r = resources::find_resource(conn, &id)?.ok_or_else(ApiError::not_found)?;
         resources::remove_resource(conn, &r.id)?;
-        audit(conn, st.now(), "resource.deleted", &operator.user.id, &r);
+        crate::audit::record(conn, st.now(), event("resource.deleted", &op.id, &r));
         Ok(())
     })
     .await?;

@@ -244,16 +244,17 @@ async fn check(
     let st = state.clone();
     let asked = request.clone();
     let checked = crate::traces::block("check_resources", move || {
-        let mut conn = st.store.conn()?;
         let own = st.settings.own_resources();
         let policy = ResourcePolicy {
             strict: st.settings.resource_strict,
             own: &own,
         };
-        Ok::<_, store::StoreError>(check_resources(&mut conn, asked, &policy))
+        match st.store.conn() {
+            Ok(mut conn) => check_resources(&mut conn, asked, &policy),
+            Err(e) => Err(CheckError::Store(e)),
+        }
     })
     .await
-    .map_err(|e| actix_web::ResponseError::error_response(&PageError::internal(&e)))?
     .map_err(|e| actix_web::ResponseError::error_response(&PageError::internal(&e)))?;
     match checked {
         Ok((request, named)) => Ok((request, client, named)),

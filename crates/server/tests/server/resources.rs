@@ -381,7 +381,8 @@ async fn browser_as(server: &TestServer, email: &str) -> reqwest::Client {
 /// RFC 9728 §5: from a 401 alone, an unauthenticated client finds the resource's metadata,
 /// and from it the authorization server's (RFC 8414), whose issuer is this server.
 #[actix_web::test]
-async fn rfc9728_5_a_401_from_the_api_leads_an_unauthenticated_client_to_the_metadata_and_the_issuer() {
+async fn rfc9728_5_a_401_from_the_api_leads_an_unauthenticated_client_to_the_metadata_and_the_issuer()
+ {
     let db = TestDb::sqlite();
     let server = TestServer::start_with(&db, |s| {
         s.master_key = Some(master_key(
@@ -396,7 +397,10 @@ async fn rfc9728_5_a_401_from_the_api_leads_an_unauthenticated_client_to_the_met
         let res = server.get(path).await;
         assert_eq!(res.status(), 401, "{path}");
         let params = challenge_params(&res);
-        assert!(!params.contains_key("error"), "no credential, no error: {params:?}");
+        assert!(
+            !params.contains_key("error"),
+            "no credential, no error: {params:?}"
+        );
         let metadata_url = params["resource_metadata"].clone();
         let meta: Value = server
             .http
