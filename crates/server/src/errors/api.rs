@@ -154,15 +154,15 @@ impl ApiError {
             } else {
                 "Bearer realm=\"portcullis\"".to_owned()
             })
-        } else if let Some(scope) = self.required_scope.as_deref() {
-            // Only `insufficient_scope` sets the scope lacking.
-            Some(format!(
-                "Bearer realm=\"portcullis\", error=\"insufficient_scope\", error_description=\"{}\", scope=\"{}\"",
-                quoted(&self.message),
-                quoted(scope)
-            ))
         } else {
-            None
+            // Only `insufficient_scope` sets the scope lacking.
+            self.required_scope.as_deref().map(|scope| {
+                format!(
+                    "Bearer realm=\"portcullis\", error=\"insufficient_scope\", error_description=\"{}\", scope=\"{}\"",
+                    quoted(&self.message),
+                    quoted(scope)
+                )
+            })
         }
     }
 
@@ -692,6 +692,54 @@ pub fn query_error(
     .into()
 }
 
+/// Which of this server's protected resources a request path belongs to (its path under the
+/// issuer, RFC 9728): the JSON API, or the gateway (both of its forms, `/proxy/…` and
+/// `/{upstream URL}`); `None` for everything else.
+pub fn protected_resource_of(path: &str) -> Option<&'static str> {
+    if super::is_api_path(path) {
+        Some(crate::config::API_RESOURCE_PATH)
+    } else if path.starts_with("/proxy/")
+        || path.starts_with("/http://")
+        || path.starts_with("/https://")
+    {
+        Some(crate::config::GATEWAY_RESOURCE_PATH)
+    } else {
+        None
+    }
+}
+
+/// Adds `resource_metadata="<url>"` (RFC 9728 §5.1) to the `Bearer` challenge of every answer
+/// of the JSON API and the gateway, so a client holding only a 401 finds the resource's
+/// metadata, and from there the authorization server. The challenge itself is
+/// [`ApiError::challenge`]'s; this adds only where the metadata is.
+pub async fn resource_challenge(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let metadata = protected_resource_of(req.path()).and_then(|path| {
+        req.app_data::<actix_web::web::Data<crate::state::AppState>>()
+            .map(|s| s.settings.resource_metadata_url(path))
+    });
+    let Some(metadata) = metadata else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    // (An error that leaves the services as an error, not an answer, has lost its request and
+    // goes on as it came; the access guard and the handlers answer, so none of ours does.)
+    let mut res = next.call(req).await?.map_into_boxed_body();
+    let with_metadata = res
+        .headers()
+        .get(header::WWW_AUTHENTICATE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .filter(|rest| !rest.contains("resource_metadata="))
+        .map(|rest| format!("Bearer resource_metadata=\"{metadata}\", {rest}"))
+        .and_then(|v| HeaderValue::from_str(&v).ok());
+    if let Some(value) = with_metadata {
+        res.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+    }
+    Ok(res)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -763,52 +811,4 @@ mod tests {
         let failed = ApiError::from(store::StoreError::Migration("bad".into()));
         assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR);
     }
-}
-
-/// Which of this server's protected resources a request path belongs to (its path under the
-/// issuer, RFC 9728): the JSON API, or the gateway (both of its forms, `/proxy/…` and
-/// `/{upstream URL}`); `None` for everything else.
-pub fn protected_resource_of(path: &str) -> Option<&'static str> {
-    if super::is_api_path(path) {
-        Some(crate::config::API_RESOURCE_PATH)
-    } else if path.starts_with("/proxy/")
-        || path.starts_with("/http://")
-        || path.starts_with("/https://")
-    {
-        Some(crate::config::GATEWAY_RESOURCE_PATH)
-    } else {
-        None
-    }
-}
-
-/// Adds `resource_metadata="<url>"` (RFC 9728 §5.1) to the `Bearer` challenge of every answer
-/// of the JSON API and the gateway, so a client holding only a 401 finds the resource's
-/// metadata, and from there the authorization server. The challenge itself is
-/// [`ApiError::challenge`]'s; this adds only where the metadata is.
-pub async fn resource_challenge(
-    req: actix_web::dev::ServiceRequest,
-    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
-) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
-    let metadata = protected_resource_of(req.path()).and_then(|path| {
-        req.app_data::<actix_web::web::Data<crate::state::AppState>>()
-            .map(|s| s.settings.resource_metadata_url(path))
-    });
-    let Some(metadata) = metadata else {
-        return Ok(next.call(req).await?.map_into_boxed_body());
-    };
-    // (An error that leaves the services as an error, not an answer, has lost its request and
-    // goes on as it came; the access guard and the handlers answer, so none of ours does.)
-    let mut res = next.call(req).await?.map_into_boxed_body();
-    let with_metadata = res
-        .headers()
-        .get(header::WWW_AUTHENTICATE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .filter(|rest| !rest.contains("resource_metadata="))
-        .map(|rest| format!("Bearer resource_metadata=\"{metadata}\", {rest}"))
-        .and_then(|v| HeaderValue::from_str(&v).ok());
-    if let Some(value) = with_metadata {
-        res.headers_mut().insert(header::WWW_AUTHENTICATE, value);
-    }
-    Ok(res)
 }
