@@ -494,3 +494,105 @@ async fn rfc9728_metadata_of_the_issuer_the_api_and_the_gateway_readable_from_an
         assert_eq!(server.get(unknown).await.status(), 404, "{unknown}");
     }
 }
+
+/// The consent page naming two resources, in Chromium: each resource's name and its scopes'
+/// consent text under its own heading, accessible (axe-core, contrast), and Allow remembers
+/// consent for both resources.
+#[actix_web::test]
+async fn the_consent_page_names_each_resource_and_passes_the_accessibility_check_in_chromium() {
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db);
+    add_resource(
+        &db,
+        MCP,
+        "Notes MCP server",
+        &[("mcp:tools", "Use your notes through the MCP tools")],
+        Some(600),
+    );
+    add_resource(
+        &db,
+        FILES,
+        "Files",
+        &[("files:read", "Read your files")],
+        None,
+    );
+    let redirect_uri = crate::authorize::dead_redirect_uri();
+    let res = server
+        .post_json(
+            "/oauth2/register",
+            &json!({
+                "client_name": "Notes agent",
+                "redirect_uris": [redirect_uri],
+                "token_endpoint_auth_method": "none",
+                "scope": "openid mcp:tools files:read",
+            }),
+        )
+        .await;
+    let client = json_of(res).await;
+    signup(&server, "ada@example.com", "Ada").await;
+    let browser = crate::browser::Browser::start().await;
+    browser.goto(&server.url("/login")).await;
+    browser.wait_for_text("Forgot your password?").await;
+    browser.type_into("#email", "ada@example.com").await;
+    browser.type_into("#password", "correct horse").await;
+    browser
+        .click("form[action='/login'] button[type=submit]")
+        .await;
+    browser.wait_for_path("/account").await;
+
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    q.append_pair("response_type", "code")
+        .append_pair("client_id", id(&client))
+        .append_pair("redirect_uri", &redirect_uri)
+        .append_pair("scope", "openid mcp:tools files:read")
+        .append_pair("state", "st")
+        .append_pair("code_challenge", &challenge(VERIFIER))
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("resource", MCP)
+        .append_pair("resource", FILES);
+    browser
+        .goto(&server.url(&format!("/oauth2/authorize?{}", q.finish())))
+        .await;
+    browser.wait_for_text("Notes MCP server").await;
+    assert_eq!(browser.text("#resource-1").await, "At Notes MCP server:");
+    assert_eq!(browser.text("#resource-2").await, "At Files:");
+    let first = browser
+        .text("section.resource:nth-of-type(1) ul.scopes")
+        .await;
+    assert!(
+        first.contains("Use your notes through the MCP tools"),
+        "{first}"
+    );
+    assert!(
+        browser.text("ul.scopes").await.contains("Know who you are"),
+        "openid as ever"
+    );
+    browser.assert_accessible("consent-resources").await;
+    browser.screenshot("consent-resources").await;
+    browser.click("button[value=allow]").await;
+
+    // Consent is remembered for both resources (polled: the browser ends at a dead address).
+    let user = {
+        let mut conn = db.store().conn().expect("conn");
+        accounts::find_user_by_email(&mut conn, "ada@example.com")
+            .expect("find")
+            .expect("user")
+            .id
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let mut conn = db.store().conn().expect("conn");
+        let consent = store::codes::find_consent(&mut conn, &user, id(&client)).expect("consent");
+        if let Some(c) = consent {
+            let resources: Vec<String> =
+                serde_json::from_str(c.resources.as_deref().expect("resources")).expect("json");
+            assert_eq!(resources, [MCP, FILES]);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no consent remembered"
+        );
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
