@@ -356,3 +356,89 @@ pub fn lifetime_for(
     }
     Ok(ttl)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(uri: &str, scopes: &[&str], ttl: Option<i64>) -> ResourceSpec {
+        ResourceSpec {
+            uri: uri.into(),
+            name: "R".into(),
+            scopes: scopes
+                .iter()
+                .map(|s| ResourceScope {
+                    name: (*s).into(),
+                    description: format!("Use {s}"),
+                })
+                .collect(),
+            access_token_ttl: ttl,
+        }
+    }
+
+    #[test]
+    fn a_spec_is_checked_field_by_field() {
+        let field = |s: ResourceSpec| match validate(&s) {
+            Err(ResourceError::Invalid(field, _)) => field,
+            other => panic!("{other:?}"),
+        };
+        assert!(validate(&spec("https://a.example/mcp", &["mcp:tools"], Some(600))).is_ok());
+        assert_eq!(field(spec("https://a.example/#f", &[], None)), "uri");
+        assert_eq!(field(spec("/relative", &[], None)), "uri");
+        assert_eq!(field(spec("urn:portcullis:first-party", &[], None)), "uri");
+        assert_eq!(field(spec("https://a.example/", &["a b"], None)), "scopes");
+        assert_eq!(
+            field(spec("https://a.example/", &["x", "x"], None)),
+            "scopes"
+        );
+        assert_eq!(
+            field(spec("https://a.example/", &["openid"], None)),
+            "scopes"
+        );
+        assert_eq!(
+            field(spec("https://a.example/", &[], Some(59))),
+            "access_token_ttl"
+        );
+        assert_eq!(
+            field(spec("https://a.example/", &[], Some(MAX_RESOURCE_TTL + 1))),
+            "access_token_ttl"
+        );
+        let mut nameless = spec("https://a.example/", &[], None);
+        nameless.name = "  ".into();
+        assert_eq!(field(nameless), "name");
+    }
+
+    store::backend_tests! {
+        fn scopes_follow_their_resource_and_lifetimes_the_shortest(db) {
+            let mut conn = db.store().conn().expect("conn");
+            let a = "https://a.example/";
+            let b = "https://b.example/";
+            add_resource(&mut conn, &spec(a, &["a:read", "shared"], Some(600)), 1).expect("a");
+            add_resource(&mut conn, &spec(b, &["b:read", "shared"], Some(300)), 1).expect("b");
+            assert!(matches!(
+                add_resource(&mut conn, &spec(a, &[], None), 1),
+                Err(ResourceError::Exists)
+            ));
+            let scope = Scope::from_stored("openid a:read b:read shared");
+            let only_a = scope_for_audience(&mut conn, &scope, &[a.to_owned()]).expect("a");
+            assert_eq!(only_a.to_string(), "openid a:read shared");
+            let neither = scope_for_audience(&mut conn, &scope, &[]).expect("none");
+            assert_eq!(neither.to_string(), "openid");
+            assert_eq!(lifetime_for(&mut conn, &[a.to_owned()]).expect("ttl"), Some(600));
+            assert_eq!(lifetime_for(&mut conn, &[a.to_owned(), b.to_owned()]).expect("ttl"), Some(300));
+            assert_eq!(lifetime_for(&mut conn, &["https://c.example/".to_owned()]).expect("ttl"), None);
+            let mut all = resource_scopes(&mut conn).expect("scopes");
+            all.sort();
+            assert_eq!(all, ["a:read", "b:read", "shared"]);
+            let found = find_resource(&mut conn, a).expect("find").expect("by uri");
+            assert_eq!(find_resource(&mut conn, &found.id).expect("find").map(|r| r.uri), Some(a.to_owned()));
+            // A URI changed to another's is refused; removing twice is NotFound.
+            assert!(matches!(
+                update_resource(&mut conn, &found.id, &spec(b, &[], None), 2),
+                Err(ResourceError::Exists)
+            ));
+            remove_resource(&mut conn, &found.id).expect("remove");
+            assert!(matches!(remove_resource(&mut conn, &found.id), Err(ResourceError::NotFound)));
+        }
+    }
+}
