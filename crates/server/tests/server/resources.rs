@@ -596,3 +596,56 @@ async fn the_consent_page_names_each_resource_and_passes_the_accessibility_check
         actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+on_both_backends! {
+    async fn operators_register_and_remove_resources_on_the_console(db) {
+        let server = TestServer::start(&db);
+        signup(&server, "root@example.com", "Root").await;
+        let root = {
+            let mut conn = db.store().conn().expect("conn");
+            let id = accounts::find_user_by_email(&mut conn, "root@example.com").expect("find").expect("user").id;
+            accounts::set_admin(&mut conn, &id, true, 1).expect("admin");
+            id
+        };
+        let s = crate::admin::session(&db, &server, &root, true);
+        let post = |form: Vec<(&'static str, String)>| {
+            let server = &server;
+            let cookie = s.cookie.clone();
+            async move {
+                server.http.post(server.url("/admin/resources")).header("cookie", cookie)
+                    .form(&form).send().await.expect("post")
+            }
+        };
+        let form = |uri: &str, ttl: &str| vec![
+            ("csrf_token", s.csrf.clone()),
+            ("uri", uri.to_owned()),
+            ("name", "Notes MCP server".to_owned()),
+            ("scopes", "mcp:tools = Use your notes\n\nmcp:admin".to_owned()),
+            ("ttl", ttl.to_owned()),
+        ];
+        let res = post(form(MCP, "600")).await;
+        assert_eq!(res.status(), 303);
+        let page = server.http.get(server.url("/admin/resources")).header("cookie", s.cookie.clone())
+            .send().await.expect("get").text().await.expect("html");
+        assert!(page.contains(MCP) && page.contains("Use your notes") && page.contains("600 s"), "{page}");
+        // Refused with the reason, the fields kept; a form without the CSRF token is refused.
+        for (bad, why) in [(form(MCP, ""), "registered already"), (form("https://a.example/#x", ""), "fragment"), (form("https://a.example/", "soon"), "number of seconds")] {
+            let res = post(bad).await;
+            assert_eq!(res.status(), 400);
+            let html = res.text().await.expect("html");
+            assert!(html.contains(why), "{why}: {html}");
+        }
+        let mut no_csrf = form("https://b.example/", "");
+        no_csrf[0].1 = "wrong".into();
+        assert_ne!(post(no_csrf).await.status(), 303);
+        let mut conn = db.store().conn().expect("conn");
+        let r = grants::resources::find_resource(&mut conn, MCP).expect("find").expect("added");
+        assert_eq!(r.scopes.len(), 2);
+        assert_eq!(r.access_token_ttl, Some(600));
+        let res = server.http.post(server.url(&format!("/admin/resources/{}/delete", r.id)))
+            .header("cookie", s.cookie.clone()).form(&[("csrf_token", s.csrf.as_str())])
+            .send().await.expect("delete");
+        assert_eq!(res.status(), 303);
+        assert!(grants::resources::find_resource(&mut conn, MCP).expect("find").is_none());
+    }
+}
