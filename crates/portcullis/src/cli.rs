@@ -766,7 +766,8 @@ fn client_command(
     let printer = Printer::new(output.output);
     let mut conn = conn_of(store)?;
     let now = SystemClock.now();
-    let policy = server::registration_policy(&config.server);
+    let policy = server::registration_policy_with_resources(&config.server, &mut conn)
+        .map_err(|e| e.to_string())?;
     match cmd {
         ClientCommand::Create {
             name,

@@ -115,6 +115,30 @@ fn walk(dir: &std::path::Path, env: &[(&str, &str)]) {
     assert_eq!(updated[0]["scopes"].as_array().map(Vec::len), Some(1));
     assert_eq!(updated[0]["name"], "Notes");
 
+    // A client may be given a registered resource's scope; one no resource has is unknown.
+    let client = json_output(
+        dir,
+        &[
+            "client",
+            "create",
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            "mcp:tools",
+        ],
+        env,
+    );
+    assert!(client[0]["clientId"].is_string());
+    let unknown = [
+        "client",
+        "create",
+        "--grant-type",
+        "client_credentials",
+        "--scope",
+        "mcp:other",
+    ];
+    assert!(!output(dir, &unknown, env).0);
+
     assert!(output(dir, &["resource", "remove", MCP], env).0);
     assert!(
         !output(dir, &["resource", "remove", MCP], env).0,

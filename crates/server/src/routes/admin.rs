@@ -558,7 +558,11 @@ async fn create_client(
 ) -> Result<HttpResponse, PageError> {
     let AdminForm { admin, form } = posted;
     let fields = form.fields();
-    let policy = crate::state::registration_policy(&state.settings);
+    let policy = db(&state, |st, conn| {
+        crate::state::registration_policy_with_resources(&st.settings, conn)
+            .map_err(|e| internal(&e))
+    })
+    .await?;
     let metadata = match registration::parse_metadata(&fields.body(), &policy) {
         Ok(m) => m,
         Err(e) => {
@@ -616,7 +620,11 @@ async fn update_client(
     let AdminForm { admin, form } = posted;
     let existing = find_client(&state, path.into_inner()).await?;
     let fields = form.fields();
-    let policy = crate::state::registration_policy(&state.settings);
+    let policy = db(&state, |st, conn| {
+        crate::state::registration_policy_with_resources(&st.settings, conn)
+            .map_err(|e| internal(&e))
+    })
+    .await?;
     let metadata = match registration::parse_metadata(&fields.body(), &policy) {
         Ok(m) => m,
         Err(e) => {

@@ -39,28 +39,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// What a client may register: the server's scopes (`PORTCULLIS_SCOPES`) and those of the
-/// registered protected resources. A code-flow client that names no scope gets the OpenID
-/// Connect basics and every registered resource's scopes: MCP clients register so, then ask
-/// for the scopes the resource's metadata advertises (with that `resource`, which
-/// `grants::resources::check_resources` requires).
+/// What a client may register: `state::registration_policy_with_resources`.
 async fn policy(state: &AppState) -> Result<Policy, OAuthHttpError> {
-    let mut policy = crate::state::registration_policy(&state.settings);
     let st = state.clone();
-    let resource_scopes = crate::traces::block("resource_scopes", move || {
+    crate::traces::block("registration_policy", move || {
         let mut conn = st.store.conn()?;
-        grants::resources::resource_scopes(&mut conn)
+        crate::state::registration_policy_with_resources(&st.settings, &mut conn)
     })
-    .await??;
-    for scope in resource_scopes {
-        if !policy.known_scopes.contains(&scope) {
-            policy.known_scopes.push(scope.clone());
-            if !policy.default_code_scopes.is_empty() {
-                policy.default_code_scopes.push(scope);
-            }
-        }
-    }
-    Ok(policy)
+    .await?
+    .map_err(OAuthHttpError::from)
 }
 
 fn mode(state: &AppState) -> RegistrationMode {
