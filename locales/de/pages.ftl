@@ -31,6 +31,7 @@ consent-signed-in-as = Angemeldet als
 consent-about = Über diese Anwendung:
 consent-self-described = Selbstbeschreibung von { $host }: Diese Anwendung hat ihre Beschreibung selbst veröffentlicht; der Betreiber hat sie nicht geprüft.
 consent-asks = { $app } möchte:
+consent-at-resource = Bei { $resource }:
 consent-allow = Erlauben
 consent-deny = Ablehnen
 device-title = Gerät verbinden

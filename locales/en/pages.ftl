@@ -31,6 +31,7 @@ consent-signed-in-as = Signed in as
 consent-about = About this application:
 consent-self-described = Self-described by { $host }: this application published its own description; the operator has not checked it.
 consent-asks = { $app } asks to:
+consent-at-resource = At { $resource }:
 consent-allow = Allow
 consent-deny = Deny
 device-title = Connect a device

@@ -46,7 +46,9 @@ pub struct AuthorizationRequest {
     state: Option<String>,
     nonce: Option<String>,
     /// Granted scopes, in the client's registered order.
-    scope: Scope,
+    pub(crate) scope: Scope,
+    /// Whether the request named its scope (else it is the client's registered one).
+    pub(crate) scope_given: bool,
     code_challenge: Option<CodeChallenge>,
     prompt: Prompt,
     max_age: Option<i64>,
@@ -347,6 +349,7 @@ pub fn check_authorization(
         state,
         nonce,
         scope,
+        scope_given: form.get("scope").is_some(),
         code_challenge,
         prompt,
         max_age,

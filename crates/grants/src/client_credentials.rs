@@ -47,5 +47,6 @@ pub fn client_credentials(
         client_id: client.id().to_owned(),
         scope,
         audience,
+        ttl: None,
     }))
 }

@@ -191,7 +191,7 @@ impl UserGrant {
         _redirect: &RedirectMatched,
         _pkce: &PkceVerified,
         user: accounts::User,
-        audience: Vec<String>,
+        (audience, scope, ttl): (Vec<String>, Scope, Option<i64>),
     ) -> Self {
         Self {
             user,
@@ -201,8 +201,9 @@ impl UserGrant {
                 .metadata
                 .id_token_signed_response_alg
                 .clone(),
-            scope: Scope::from_stored(&code.row.scope),
+            scope,
             audience,
+            ttl,
             auth_time: code.row.auth_time,
             amr: accounts::AuthMethods::from_stored(&code.row.amr),
             nonce: code.row.nonce.clone(),
@@ -260,7 +261,21 @@ pub fn exchange_code(
         request.resources,
         &user_audience(policy, client.client()),
     )?;
-    let grant = UserGrant::from_code(client, &code, &redirect, &pkce, user, audience);
+    // A registered resource's scopes only in a token for it; its lifetime, if it sets one.
+    let scope = crate::resources::scope_for_audience(
+        conn,
+        &Scope::from_stored(&code.row.scope),
+        &audience,
+    )?;
+    let ttl = crate::resources::lifetime_for(conn, &audience)?;
+    let grant = UserGrant::from_code(
+        client,
+        &code,
+        &redirect,
+        &pkce,
+        user,
+        (audience, scope, ttl),
+    );
     // Signed before the write transaction, which then holds the write lock for row writes
     // only; tokens of an exchange that loses the race below are dropped unseen.
     let (access, id_token, grant) = sign_user(signer, grant, now)?;

@@ -1,5 +1,7 @@
 //! Consent: what a user allowed a client, remembered per user and client as the union of the
-//! scopes allowed; the [`Consented`] proof a code is issued with.
+//! scopes and of the resources (RFC 8707) allowed; the [`Consented`] proof a code is issued
+//! with. Consent for resource A is not consent for resource B: a request naming a resource the
+//! user has not allowed this client asks again.
 
 use registration::Client;
 use store::Conn;
@@ -37,8 +39,11 @@ pub fn remembered_consent(
     if request.prompt().consent || request.redirects_to_native_app() {
         return Ok(None);
     }
-    let remembered = rows::find_consent(conn, &user.id, &client.id)?
-        .is_some_and(|c| request.scope().is_subset_of(&Scope::from_stored(&c.scope)));
+    let remembered = rows::find_consent(conn, &user.id, &client.id)?.is_some_and(|c| {
+        let allowed = stored_resources(c.resources.as_deref());
+        request.scope().is_subset_of(&Scope::from_stored(&c.scope))
+            && request.resources().iter().all(|r| allowed.contains(r))
+    });
     Ok(remembered.then(consented))
 }
 
@@ -50,7 +55,14 @@ pub fn give_consent(
     request: &AuthorizationRequest,
     now: i64,
 ) -> Result<Consented, store::StoreError> {
-    remember(conn, &user.id, request.client_id(), request.scope(), now)?;
+    remember(
+        conn,
+        &user.id,
+        request.client_id(),
+        request.scope(),
+        request.resources(),
+        now,
+    )?;
     Ok(Consented {
         user_id: user.id.clone(),
         client_id: request.client_id().to_owned(),
@@ -58,19 +70,27 @@ pub fn give_consent(
     })
 }
 
-/// Remembers that `user_id` allowed `client_id` the `scope`: the union with what was allowed
-/// before.
+/// Remembers that `user_id` allowed `client_id` the `scope` for `resources`: the union with
+/// what was allowed before.
 pub(crate) fn remember(
     conn: &mut Conn,
     user_id: &str,
     client_id: &str,
     scope: &Scope,
+    asked_resources: &[String],
     now: i64,
 ) -> Result<(), store::StoreError> {
-    let before = rows::find_consent(conn, user_id, client_id)?
+    let before = rows::find_consent(conn, user_id, client_id)?;
+    let mut resources = stored_resources(before.as_ref().and_then(|c| c.resources.as_deref()));
+    let granted = before
         .map(|c| Scope::from_stored(&c.scope))
-        .unwrap_or_default();
-    let granted = before.union(scope);
+        .unwrap_or_default()
+        .union(scope);
+    for r in asked_resources {
+        if !resources.contains(r) {
+            resources.push(r.clone());
+        }
+    }
     rows::save_consent(
         conn,
         &ConsentRow {
@@ -79,10 +99,18 @@ pub(crate) fn remember(
             scope: granted.to_string(),
             created_at: now,
             updated_at: now,
+            resources: (!resources.is_empty())
+                .then(|| serde_json::to_string(&resources).unwrap_or_default()),
         },
     )?;
     tracing::info!(user = %user_id, client = client_id, "consent given");
     Ok(())
+}
+
+/// The resources of a stored consent (a JSON array; absent or unreadable: none).
+fn stored_resources(raw: Option<&str>) -> Vec<String> {
+    raw.and_then(|r| serde_json::from_str(r).ok())
+        .unwrap_or_default()
 }
 
 /// An app the user allowed, as the account page lists it.

@@ -252,7 +252,14 @@ pub fn give_device_consent(
     pending: &PendingDevice,
     now: i64,
 ) -> Result<Consented, GrantError> {
-    crate::consent::remember(conn, &user.id, &pending.client_id, &pending.scope, now)?;
+    crate::consent::remember(
+        conn,
+        &user.id,
+        &pending.client_id,
+        &pending.scope,
+        &pending.resources,
+        now,
+    )?;
     Ok(Consented {
         user_id: user.id.clone(),
         client_id: pending.client_id.clone(),
@@ -376,7 +383,7 @@ impl UserGrant {
         client: &VerifiedClient,
         approved: &DeviceApproved,
         user: accounts::User,
-        audience: Vec<String>,
+        (audience, scope, ttl): (Vec<String>, Scope, Option<i64>),
     ) -> Self {
         let row = &approved.row;
         Self {
@@ -387,8 +394,9 @@ impl UserGrant {
                 .metadata
                 .id_token_signed_response_alg
                 .clone(),
-            scope: Scope::from_stored(&row.scope),
+            scope,
             audience,
+            ttl,
             auth_time: row.auth_time.unwrap_or(row.created_at),
             amr: accounts::AuthMethods::from_stored(row.amr.as_deref().unwrap_or_default()),
             nonce: None,
@@ -422,7 +430,14 @@ pub fn poll_device(
         .ok_or_else(|| refused(ErrorCode::InvalidGrant, "the user can no longer sign in"))?;
     let granted = granted_resources(&approved.row);
     let audience = select_resources(&granted, &[], &user_audience(policy, client.client()))?;
-    let grant = UserGrant::from_device(client, &approved, user, audience);
+    // As for a code: a registered resource's scopes only in a token for it; its lifetime.
+    let scope = crate::resources::scope_for_audience(
+        conn,
+        &Scope::from_stored(&approved.row.scope),
+        &audience,
+    )?;
+    let ttl = crate::resources::lifetime_for(conn, &audience)?;
+    let grant = UserGrant::from_device(client, &approved, user, (audience, scope, ttl));
     let (access, id_token, grant) = sign_user(signer, grant, now)?;
     let with_refresh = meta.allows_grant(GrantType::RefreshToken);
     let hash = approved.row.device_code_hash.clone();

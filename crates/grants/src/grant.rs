@@ -23,6 +23,9 @@ pub struct UserGrant {
     pub(crate) id_token_alg: String,
     pub(crate) scope: Scope,
     pub(crate) audience: Vec<String>,
+    /// The access token's lifetime when its resources set one (the shortest); `None`: the
+    /// server's.
+    pub(crate) ttl: Option<i64>,
     pub(crate) auth_time: i64,
     /// How the user signed in (the `amr` and `acr` of the ID token).
     pub(crate) amr: accounts::AuthMethods,
@@ -74,6 +77,8 @@ pub struct ClientGrant {
     pub(crate) client_id: String,
     pub(crate) scope: Scope,
     pub(crate) audience: Vec<String>,
+    /// As [`UserGrant`]'s.
+    pub(crate) ttl: Option<i64>,
 }
 
 /// What an access token may say: who it is for, which client holds it, its scope and audience.
@@ -107,6 +112,13 @@ impl Grant {
         match self {
             Self::User(g) => &g.audience,
             Self::Client(g) => &g.audience,
+        }
+    }
+    /// The access token's lifetime its resources set (seconds), if any.
+    pub fn ttl(&self) -> Option<i64> {
+        match self {
+            Self::User(g) => g.ttl,
+            Self::Client(g) => g.ttl,
         }
     }
 }
@@ -194,6 +206,7 @@ pub mod testing {
             client_id: client_id.to_owned(),
             scope: Scope::from_stored(scope),
             audience: audience.iter().map(|a| (*a).to_owned()).collect(),
+            ttl: None,
         })
     }
 
@@ -223,6 +236,7 @@ pub mod testing {
             id_token_alg: id_token_alg.to_owned(),
             scope: Scope::from_stored(scope),
             audience: vec![client_id.to_owned()],
+            ttl: None,
             auth_time,
             amr: accounts::AuthMethods::password(),
             nonce: nonce.map(str::to_owned),

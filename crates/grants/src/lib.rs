@@ -40,6 +40,7 @@ mod password;
 mod pkce;
 pub mod proofs;
 mod refresh;
+pub mod resources;
 mod scope;
 mod token_request;
 

@@ -105,6 +105,7 @@ pub fn password_grant(
         id_token_alg: meta.id_token_signed_response_alg.clone(),
         scope,
         audience: user_audience(policy, client.client()),
+        ttl: None,
         auth_time: now,
         amr: accounts::AuthMethods::password(),
         nonce: None,

@@ -59,6 +59,9 @@ pub fn refresh(
             // RFC 8707 §2.2: the resources of the original grant, or fewer; never others.
             let audience =
                 select_resources(&family.resources, request.resources, &default_audience)?;
+            // A registered resource's scopes only in a token for it; its lifetime, if it sets one.
+            let scope = crate::resources::scope_for_audience(conn, &scope, &audience)?;
+            let ttl = crate::resources::lifetime_for(conn, &audience)?;
             let user = accounts::find_user(conn, &family.user_id)?
                 .filter(|u| !u.disabled)
                 .ok_or(accounts::AccountError::TokenInvalid)?;
@@ -72,6 +75,7 @@ pub fn refresh(
                     .clone(),
                 scope,
                 audience,
+                ttl,
                 auth_time: family.auth_time,
                 amr: family.amr.clone(),
                 nonce: None,
@@ -279,6 +283,7 @@ impl UserGrant {
             id_token_alg: String::new(),
             scope: Scope::default(),
             audience: vec![crate::FIRST_PARTY_AUDIENCE.to_owned()],
+            ttl: None,
             auth_time,
             amr,
             nonce: None,

@@ -52,6 +52,13 @@ pub enum Command {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// Manage protected resources (resource servers tokens are issued for, RFC 8707)
+    Resource {
+        #[command(subcommand)]
+        command: ResourceCommand,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// Manage signing keys
     Keys {
         #[command(subcommand)]
@@ -112,6 +119,50 @@ pub enum Command {
         #[command(flatten)]
         output: OutputArgs,
     },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ResourceCommand {
+    /// Register a protected resource (an MCP server, an API): what clients send as `resource`
+    /// and what becomes its tokens' `aud`
+    Add {
+        /// Absolute URI without fragment, e.g. https://mcp.example.com/mcp
+        uri: String,
+        /// The name the consent page shows
+        #[arg(long)]
+        name: String,
+        /// A scope of the resource, with the sentence the consent page shows after `=`
+        /// (repeatable), e.g. --scope 'mcp:tools=Use the tools of the MCP server'
+        #[arg(long = "scope", value_name = "NAME[=CONSENT TEXT]")]
+        scopes: Vec<String>,
+        /// Lifetime of its access tokens, 60 to 86400 seconds [default: PORTCULLIS_ACCESS_TOKEN_TTL]
+        #[arg(long = "token-ttl", value_name = "SECONDS")]
+        token_ttl: Option<i64>,
+    },
+    /// List the protected resources
+    List,
+    /// Show a resource (by id or URI)
+    Show { resource: String },
+    /// Change a resource (by id or URI); what is not given stays
+    Update {
+        resource: String,
+        /// A new URI (tokens already issued keep the old one as `aud`)
+        #[arg(long)]
+        uri: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        /// The scopes, replacing all of them (repeatable)
+        #[arg(long = "scope", value_name = "NAME[=CONSENT TEXT]")]
+        scopes: Vec<String>,
+        /// Remove every scope
+        #[arg(long = "no-scopes", conflicts_with = "scopes")]
+        no_scopes: bool,
+        /// Lifetime of its access tokens in seconds; 0: the server's
+        #[arg(long = "token-ttl", value_name = "SECONDS")]
+        token_ttl: Option<i64>,
+    },
+    /// Remove a resource (by id or URI); tokens issued for it live until they expire
+    Remove { resource: String },
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -436,6 +487,9 @@ pub fn main() -> ExitCode {
         Some(Command::Client { command, output }) => with_store(&config, |store| {
             client_command(&config, store, command, output)
         }),
+        Some(Command::Resource { command, output }) => {
+            with_store(&config, |store| resource_command(store, command, output))
+        }
         Some(Command::Keys { command, output }) => {
             with_store(&config, |store| keys_command(store, command, output))
         }
@@ -712,7 +766,8 @@ fn client_command(
     let printer = Printer::new(output.output);
     let mut conn = conn_of(store)?;
     let now = SystemClock.now();
-    let policy = server::registration_policy(&config.server);
+    let policy = server::registration_policy_with_resources(&config.server, &mut conn)
+        .map_err(|e| e.to_string())?;
     match cmd {
         ClientCommand::Create {
             name,
@@ -1197,6 +1252,137 @@ fn find_org(conn: &mut store::Conn, id: &str) -> Result<accounts::Org, String> {
     accounts::find_org(conn, id)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no organization {id}"))
+}
+
+fn resource_json(r: &grants::resources::ProtectedResource) -> Value {
+    json!({
+        "id": r.id,
+        "uri": r.uri,
+        "name": r.name,
+        "scopes": r.scopes.iter().map(|s| json!({ "name": s.name, "description": s.description })).collect::<Vec<_>>(),
+        "accessTokenTtl": r.access_token_ttl,
+        "createdAt": output::time(r.created_at),
+        "updatedAt": output::time(r.updated_at),
+    })
+}
+
+/// `NAME[=CONSENT TEXT]` scopes.
+fn resource_scopes(raw: &[String]) -> Vec<grants::resources::ResourceScope> {
+    raw.iter()
+        .map(|s| {
+            let (name, description) = s.split_once('=').unwrap_or((s, ""));
+            grants::resources::ResourceScope {
+                name: name.trim().to_owned(),
+                description: description.trim().to_owned(),
+            }
+        })
+        .collect()
+}
+
+fn find_resource(
+    conn: &mut store::Conn,
+    id_or_uri: &str,
+) -> Result<grants::resources::ProtectedResource, String> {
+    grants::resources::find_resource(conn, id_or_uri)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no resource {id_or_uri}"))
+}
+
+fn resource_event(
+    conn: &mut store::Conn,
+    now: i64,
+    kind: &'static str,
+    r: &grants::resources::ProtectedResource,
+) {
+    server::audit::record(
+        conn,
+        now,
+        server::audit::Event::new(kind)
+            .detail(json!({ "resource_id": r.id, "uri": r.uri, "via": "cli" })),
+    );
+}
+
+fn resource_command(store: &Store, cmd: ResourceCommand, output: OutputArgs) -> CliResult {
+    use grants::resources::{self, ResourceSpec};
+    let printer = Printer::new(output.output);
+    let mut conn = conn_of(store)?;
+    let now = SystemClock.now();
+    match cmd {
+        ResourceCommand::Add {
+            uri,
+            name,
+            scopes,
+            token_ttl,
+        } => {
+            let spec = ResourceSpec {
+                uri,
+                name,
+                scopes: resource_scopes(&scopes),
+                access_token_ttl: token_ttl,
+            };
+            let r = resources::add_resource(&mut conn, &spec, now).map_err(|e| e.to_string())?;
+            resource_event(&mut conn, now, "resource.created", &r);
+            printer.done(&resource_json(&r), &format!("added {} ({})", r.uri, r.id))
+        }
+        ResourceCommand::List => {
+            let rows: Vec<Value> = resources::list_resources(&mut conn)
+                .map_err(|e| e.to_string())?
+                .iter()
+                .map(|r| {
+                    json!({
+                        "id": r.id,
+                        "uri": r.uri,
+                        "name": r.name,
+                        "scopes": r.scopes.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(" "),
+                        "accessTokenTtl": r.access_token_ttl,
+                    })
+                })
+                .collect();
+            printer.list(&["id", "uri", "name", "scopes", "accessTokenTtl"], &rows)
+        }
+        ResourceCommand::Show { resource } => {
+            printer.object(&resource_json(&find_resource(&mut conn, &resource)?))
+        }
+        ResourceCommand::Update {
+            resource,
+            uri,
+            name,
+            scopes,
+            no_scopes,
+            token_ttl,
+        } => {
+            let old = find_resource(&mut conn, &resource)?;
+            let spec = ResourceSpec {
+                uri: uri.unwrap_or(old.uri),
+                name: name.unwrap_or(old.name),
+                scopes: if no_scopes {
+                    Vec::new()
+                } else if scopes.is_empty() {
+                    old.scopes
+                } else {
+                    resource_scopes(&scopes)
+                },
+                access_token_ttl: match token_ttl {
+                    Some(0) => None,
+                    Some(t) => Some(t),
+                    None => old.access_token_ttl,
+                },
+            };
+            let r = resources::update_resource(&mut conn, &old.id, &spec, now)
+                .map_err(|e| e.to_string())?;
+            resource_event(&mut conn, now, "resource.updated", &r);
+            printer.done(&resource_json(&r), &format!("updated {}", r.uri))
+        }
+        ResourceCommand::Remove { resource } => {
+            let r = find_resource(&mut conn, &resource)?;
+            resources::remove_resource(&mut conn, &r.id).map_err(|e| e.to_string())?;
+            resource_event(&mut conn, now, "resource.deleted", &r);
+            printer.done(
+                &json!({ "id": r.id, "uri": r.uri, "deleted": true }),
+                &format!("removed {}", r.uri),
+            )
+        }
+    }
 }
 
 fn org_command(store: &Store, cmd: OrgCommand, output: OutputArgs) -> CliResult {

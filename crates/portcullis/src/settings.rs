@@ -151,6 +151,11 @@ pub struct SettingsArgs {
     #[arg(long, env = "PORTCULLIS_PASSWORD_GRANT", value_name = "BOOL")]
     pub password_grant: Option<bool>,
 
+    /// Refuse (`invalid_target`) a `resource` that is neither a registered protected resource
+    /// nor one of this server's own APIs, once any resource is registered [default: false]
+    #[arg(long, env = "PORTCULLIS_RESOURCE_STRICT", value_name = "BOOL")]
+    pub resource_strict: Option<bool>,
+
     /// Seconds an instance trusts a verified API key before checking it again (a key revoked
     /// elsewhere is refused within this time even if the instances' PostgreSQL notice is lost)
     /// [default: 10]
@@ -394,6 +399,7 @@ struct FileSettings {
     refresh_token_ttl: Option<i64>,
     refresh_grace: Option<i64>,
     password_grant: Option<bool>,
+    resource_strict: Option<bool>,
     api_key_cache: Option<i64>,
     client_cache: Option<i64>,
     rate_limit_login: Option<u32>,
@@ -781,6 +787,10 @@ impl Config {
                 .password_grant
                 .or(file.password_grant)
                 .unwrap_or(d.password_grant),
+            resource_strict: args
+                .resource_strict
+                .or(file.resource_strict)
+                .unwrap_or(d.resource_strict),
             api_key_cache: seconds(
                 "PORTCULLIS_API_KEY_CACHE",
                 args.api_key_cache.or(file.api_key_cache),

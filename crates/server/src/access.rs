@@ -54,6 +54,9 @@ pub enum Rule {
     Caller { scope: &'static str },
     /// The organization in the path (`{org}`).
     Org(OrgRule),
+    /// An operator: a signed-in user with the `admin` flag, by first-party token only (no API
+    /// key, no third-party token).
+    Operator,
 }
 
 /// Access to the organization named by the route's `{org}`.
@@ -86,6 +89,9 @@ impl Rule {
                 "anyone with the invite token; a bearer token, if sent, first-party".into()
             }
             Self::FirstParty => "first-party token only".into(),
+            Self::Operator => {
+                "operator (a user with the admin flag): first-party token only".into()
+            }
             Self::Caller { scope } => format!(
                 "first-party token; third-party token granted `{scope}`; API key holding `{scope}`"
             ),
@@ -153,7 +159,8 @@ pub enum TokenRejected {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expect {
     /// Our own APIs (the JSON API, userinfo, the gateway): the audience must be this server
-    /// (`PORTCULLIS_DEFAULT_AUDIENCE`) or the first-party audience.
+    /// (`PORTCULLIS_DEFAULT_AUDIENCE`, the issuer, or one of the APIs' RFC 9728 resource
+    /// identifiers, `Settings::own_resources`) or the first-party audience.
     OurApis,
     /// Introspection (RFC 7662): any audience, since a resource server asks about tokens
     /// meant for it.
@@ -184,7 +191,12 @@ pub fn verify_access_token(
     let first_party = claims.aud.contains(grants::FIRST_PARTY_AUDIENCE);
     match expect {
         Expect::OurApis => {
-            if !first_party && !claims.aud.contains(&state.settings.default_audience) {
+            let ours = state
+                .settings
+                .own_resources()
+                .iter()
+                .any(|r| claims.aud.contains(r));
+            if !first_party && !ours {
                 return Err(TokenRejected::Invalid("audience"));
             }
         }
@@ -283,7 +295,14 @@ macro_rules! from_guard {
         }
     )*};
 }
-from_guard!(FirstPartyUser, MaybeFirstParty, Caller, OrgCaller);
+/// On [`Rule::Operator`] routes: a signed-in operator.
+#[derive(Debug, Clone)]
+pub struct Operator {
+    pub user: accounts::User,
+    _sealed: Sealed,
+}
+
+from_guard!(FirstPartyUser, MaybeFirstParty, Caller, OrgCaller, Operator);
 
 fn first_party_only() -> ApiError {
     ApiError::new(
@@ -291,6 +310,15 @@ fn first_party_only() -> ApiError {
         "first_party_only",
         ErrorType::AuthorizationError,
         "This route takes the token of a signed-in user of this server; applications read identity from /oauth2/userinfo.",
+    )
+}
+
+fn operators_only() -> ApiError {
+    ApiError::new(
+        actix_web::http::StatusCode::FORBIDDEN,
+        "operators_only",
+        ErrorType::AuthorizationError,
+        "Only an operator (a user with the admin flag) may call this route.",
     )
 }
 
@@ -409,6 +437,20 @@ async fn admit(rule: Rule, req: &ServiceRequest) -> Result<(), ApiError> {
             let user = first_party_user(&state, token).await?;
             req.extensions_mut().insert(user);
         }
+        Rule::Operator => {
+            if req.headers().contains_key("x-api-key") {
+                return Err(first_party_only());
+            }
+            let token = crate::auth::bearer_token(req.request()).ok_or_else(no_credentials)?;
+            let FirstPartyUser { user, .. } = first_party_user(&state, token).await?;
+            if !user.admin {
+                return Err(operators_only());
+            }
+            req.extensions_mut().insert(Operator {
+                user,
+                _sealed: Sealed,
+            });
+        }
         Rule::Caller { scope } => {
             let principal = require_principal(req.request(), &state).await?;
             if !principal.allows(scope) {
@@ -445,6 +487,21 @@ async fn admit(rule: Rule, req: &ServiceRequest) -> Result<(), ApiError> {
         }
     }
     Ok(())
+}
+
+/// Runs `f` on a pooled connection on a blocking thread for an operator: the shape of every
+/// operator route's handler.
+pub async fn as_operator<T: Send + 'static>(
+    state: &web::Data<AppState>,
+    operator: Operator,
+    f: impl FnOnce(&AppState, &mut Conn, &accounts::User) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let st = state.clone();
+    crate::traces::block("operator", move || {
+        let mut conn = st.store.conn()?;
+        f(&st, &mut conn, &operator.user)
+    })
+    .await?
 }
 
 /// Runs `f` on a pooled connection on a blocking thread with the caller's principal and role:

@@ -46,6 +46,7 @@ pub fn build_app(
                 .error_handler(errors::form_error),
         )
         .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+        .wrap(from_fn(crate::errors::api::resource_challenge))
         .wrap(from_fn(crate::cors::cors))
         .wrap(from_fn(crate::middleware::guard_request))
         .wrap(from_fn(observe))

@@ -104,6 +104,9 @@ pub struct Settings {
     pub refresh_token_ttl: i64,
     pub refresh_grace: i64,
     pub password_grant: bool,
+    /// `PORTCULLIS_RESOURCE_STRICT`: once any protected resource is registered, a `resource`
+    /// that is neither registered nor one of the server's own APIs is `invalid_target`.
+    pub resource_strict: bool,
     pub api_key_cache: i64,
     pub client_cache: i64,
     pub rate_limits: Limits,
@@ -222,6 +225,7 @@ impl Default for Settings {
             refresh_token_ttl: 2_592_000,
             refresh_grace: 0,
             password_grant: false,
+            resource_strict: false,
             api_key_cache: 10,
             client_cache: 10,
             rate_limits: Limits {
@@ -255,6 +259,11 @@ impl Default for Settings {
     }
 }
 
+/// The path of the JSON API's resource identifier under the issuer.
+pub const API_RESOURCE_PATH: &str = "/api/v1";
+/// The path of the gateway's resource identifier under the issuer.
+pub const GATEWAY_RESOURCE_PATH: &str = "/proxy";
+
 impl Settings {
     /// Sets the issuer, and the default audience to it (the audience of a token requested
     /// without a `resource`); set `default_audience` afterwards to have another one.
@@ -266,6 +275,37 @@ impl Settings {
     /// The issuer as a string without a trailing slash, as it appears in `iss`.
     pub fn issuer_str(&self) -> &str {
         self.issuer.as_str().trim_end_matches('/')
+    }
+
+    /// The resource identifiers (RFC 8707, RFC 9728) of this server's own protected APIs: the
+    /// default audience, the issuer, the JSON API (`{issuer}/api/v1`) and the gateway
+    /// (`{issuer}/proxy`). A token for any of them is accepted by all of them (one protection
+    /// domain); a `resource` naming one is always allowed.
+    pub fn own_resources(&self) -> Vec<String> {
+        let mut own = vec![self.default_audience.clone()];
+        for r in [
+            self.issuer_str().to_owned(),
+            self.own_resource(API_RESOURCE_PATH),
+            self.own_resource(GATEWAY_RESOURCE_PATH),
+        ] {
+            if !own.contains(&r) {
+                own.push(r);
+            }
+        }
+        own
+    }
+
+    /// The resource identifier of one of this server's APIs: the issuer and the API's path.
+    pub fn own_resource(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer_str())
+    }
+
+    /// Where the RFC 9728 metadata of the resource at `path` (under the issuer) is: the
+    /// well-known suffix inserted between the issuer's origin and its path (RFC 9728 §3.1).
+    pub fn resource_metadata_url(&self, path: &str) -> String {
+        let origin = self.issuer.origin().ascii_serialization();
+        let issuer_path = self.issuer.path().trim_end_matches('/');
+        format!("{origin}/.well-known/oauth-protected-resource{issuer_path}{path}")
     }
 }
 

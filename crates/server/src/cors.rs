@@ -32,9 +32,9 @@ struct Public {
     methods: &'static str,
 }
 
-/// The endpoints open to other origins: discovery (every form), the JWKS, registration
-/// (RFC 7591/7592), the token, revocation and device authorization (RFC 8628) endpoints, and
-/// userinfo.
+/// The endpoints open to other origins: discovery (every form), the protected-resource
+/// metadata (RFC 9728, every form), the JWKS, registration (RFC 7591/7592), the token,
+/// revocation and device authorization (RFC 8628) endpoints, and userinfo.
 const PUBLIC: &[Public] = &[
     Public {
         path: Match::Exact("/.well-known/openid-configuration"),
@@ -54,6 +54,14 @@ const PUBLIC: &[Public] = &[
     },
     Public {
         path: Match::Prefix("/.well-known/oauth-authorization-server/"),
+        methods: "GET",
+    },
+    Public {
+        path: Match::Exact("/.well-known/oauth-protected-resource"),
+        methods: "GET",
+    },
+    Public {
+        path: Match::Prefix("/.well-known/oauth-protected-resource/"),
         methods: "GET",
     },
     Public {

@@ -56,4 +56,4 @@ pub use app::{RunError, Running, run, start, start_on, start_with};
 pub use audit::event_json as audit_json;
 pub use config::{CimdPolicy, RegistrationPolicy, Settings, UpstreamProvider, UpstreamSecret};
 pub use state::AppState;
-pub use state::registration_policy;
+pub use state::{registration_policy, registration_policy_with_resources};

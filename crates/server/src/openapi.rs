@@ -110,7 +110,7 @@ fn security(rule: &Rule) -> Vec<Value> {
     match rule {
         Rule::Anonymous => vec![],
         Rule::OptionalFirstParty => vec![json!({}), json!({ BEARER: [] })],
-        Rule::FirstParty => vec![json!({ BEARER: [] })],
+        Rule::FirstParty | Rule::Operator => vec![json!({ BEARER: [] })],
         Rule::Caller { scope } => vec![json!({ BEARER: [scope] }), json!({ API_KEY: [scope] })],
         Rule::Org(r) if r.keys => {
             vec![json!({ BEARER: [r.scope] }), json!({ API_KEY: [r.scope] })]
@@ -134,9 +134,11 @@ pub fn statuses(route: &ApiRoute) -> BTreeMap<u16, Option<SchemaFn>> {
     let mut errors = vec![431, 500, 503];
     match route.rule {
         Rule::Anonymous => {}
-        Rule::OptionalFirstParty | Rule::FirstParty | Rule::Caller { .. } | Rule::Org(_) => {
-            errors.extend([401, 403])
-        }
+        Rule::OptionalFirstParty
+        | Rule::FirstParty
+        | Rule::Operator
+        | Rule::Caller { .. }
+        | Rule::Org(_) => errors.extend([401, 403]),
     }
     if !path_params(route.path).is_empty() {
         errors.extend([400, 404]);

@@ -238,7 +238,7 @@ pub fn resolve(
     let token = crate::access::verify_access_token(state, conn, credential, Expect::OurApis)?;
     if token.user().is_none() {
         // A client's own token (client credentials) names no user and no organization.
-        return Err(ApiError::unauthenticated(
+        return Err(ApiError::credential_refused(
             "invalid_token",
             "The access token is not valid.",
         ));
@@ -267,12 +267,7 @@ pub fn resolve(
 
 /// The principal of a request, or 401 `invalid_api_key`.
 pub async fn require_principal(req: &HttpRequest, state: &AppState) -> Result<Principal, ApiError> {
-    let credential = credential(req).ok_or_else(|| {
-        ApiError::unauthenticated(
-            "invalid_api_key",
-            "Send an API key in x-api-key (or Authorization: Bearer), or an access token.",
-        )
-    })?;
+    let credential = credential(req).ok_or_else(ApiError::credential_missing)?;
     let ip = crate::auth::client_ip(req, state);
     // A key verified within the cache time needs no database and no blocking thread.
     if let Credential::ApiKeyHeader(raw) | Credential::Bearer(raw) = &credential

@@ -145,6 +145,26 @@ pub fn registration_policy(settings: &Settings) -> registration::Policy {
     }
 }
 
+/// [`registration_policy`] with the scopes of the registered protected resources: a client
+/// may register them, and a code-flow client that names no scope gets them (MCP clients
+/// register so, then ask for the scopes a resource's metadata advertises, with that
+/// `resource`, which `grants::resources::check_resources` requires).
+pub fn registration_policy_with_resources(
+    settings: &Settings,
+    conn: &mut store::Conn,
+) -> Result<registration::Policy, store::StoreError> {
+    let mut policy = registration_policy(settings);
+    for scope in grants::resources::resource_scopes(conn)? {
+        if !policy.known_scopes.contains(&scope) {
+            policy.known_scopes.push(scope.clone());
+            if !policy.default_code_scopes.is_empty() {
+                policy.default_code_scopes.push(scope);
+            }
+        }
+    }
+    Ok(policy)
+}
+
 impl AppState {
     /// What the flows of `grants` need of the settings.
     pub fn policy(&self) -> grants::Policy<'_> {

@@ -105,6 +105,8 @@ pub struct ConsentRow {
     pub scope: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The resources allowed (JSON array of URIs); `None`: none.
+    pub resources: Option<String>,
 }
 
 pub fn find_consent(
@@ -126,6 +128,7 @@ pub fn save_consent(conn: &mut Conn, row: &ConsentRow) -> crate::Result<()> {
         .set((
             consents::scope.eq(&row.scope),
             consents::updated_at.eq(row.updated_at),
+            consents::resources.eq(&row.resources),
         ))
         .execute(conn)?;
     if updated == 0 {

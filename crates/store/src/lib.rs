@@ -30,6 +30,7 @@ pub mod gateway;
 pub mod keys;
 pub mod notify;
 pub mod passkeys;
+pub mod resources;
 pub mod schema;
 pub mod second_factors;
 pub mod upstream;

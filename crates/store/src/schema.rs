@@ -185,6 +185,7 @@ diesel::table! {
         scope -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,
+        resources -> Nullable<Text>,
     }
 }
 
@@ -376,5 +377,17 @@ diesel::table! {
         session_id -> Nullable<Text>,
         decided_at -> Nullable<BigInt>,
         used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    protected_resources (id) {
+        id -> Text,
+        uri -> Text,
+        name -> Text,
+        scopes -> Text,
+        access_token_ttl -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
     }
 }

@@ -90,11 +90,13 @@ pub fn issue_access_token(
     let key = keyring
         .current(issuance.alg)
         .ok_or(TokenError::NoCurrentKey(issuance.alg.as_str()))?;
+    // The lifetime its resources set (the shortest of them), else the server's.
+    let ttl = grant.ttl().unwrap_or(issuance.ttl);
     let claims = AccessClaims {
         iss: issuance.issuer.to_owned(),
         sub: grant.subject().to_owned(),
         aud: Audience::from_list(grant.audience().to_vec()),
-        exp: now + issuance.ttl,
+        exp: now + ttl,
         iat: now,
         jti: random_token(16),
         client_id: grant.client_id().to_owned(),
@@ -107,7 +109,7 @@ pub fn issue_access_token(
     Ok(IssuedAccessToken {
         token,
         claims,
-        expires_in: issuance.ttl,
+        expires_in: ttl,
     })
 }
 

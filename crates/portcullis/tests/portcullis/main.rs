@@ -10,5 +10,6 @@ mod cluster;
 mod crash;
 mod kubernetes;
 mod operators;
+mod resources;
 mod tidy;
 mod traces;

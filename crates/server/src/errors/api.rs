@@ -50,6 +50,10 @@ pub struct ApiError {
     pub retry_after: Option<i64>,
     /// A 403 `mfa_required`: the sign-in's challenge and the factors that answer it.
     pub mfa: Option<Box<MfaPending>>,
+    /// A 401 for a credential sent and refused (an access token, an API key): its challenge
+    /// says `error="invalid_token"` (RFC 6750 §3.1). Other 401s (no credential, a sign-in's
+    /// wrong password, a token in a body) challenge bare.
+    pub credential_refused: bool,
 }
 
 /// The second factor a JSON sign-in waits on (`mfaToken`, `methods`). `Debug` hides the token.
@@ -114,6 +118,51 @@ impl ApiError {
             required_scope: None,
             retry_after: None,
             mfa: None,
+            credential_refused: false,
+        }
+    }
+
+    /// 401 `invalid_api_key`: no credential was sent (the challenge names no `error`).
+    pub fn credential_missing() -> Self {
+        Self::unauthenticated(
+            "invalid_api_key",
+            "Send an API key in x-api-key (or Authorization: Bearer), or an access token.",
+        )
+    }
+
+    /// 401: the credential sent (an access token, an API key) is not valid; the challenge
+    /// says `error="invalid_token"`.
+    pub fn credential_refused(code: &'static str, message: impl Into<String>) -> Self {
+        let mut e = Self::unauthenticated(code, message);
+        e.credential_refused = true;
+        e
+    }
+
+    /// The `WWW-Authenticate` of this answer (RFC 6750 §3): a `Bearer` challenge on every 401,
+    /// with `error="invalid_token"` when a credential was sent and refused; on a 403
+    /// `insufficient_scope`, that error and the `scope` lacking (RFC 6750 §3.1, the MCP
+    /// specification's step-up). `resource_metadata` (RFC 9728 §5.1) is added by
+    /// [`resource_challenge`], which knows where the request went.
+    pub fn challenge(&self) -> Option<String> {
+        let quoted = |s: &str| s.replace(['\\', '"'], "'");
+        if self.status == StatusCode::UNAUTHORIZED {
+            Some(if self.credential_refused {
+                format!(
+                    "Bearer realm=\"portcullis\", error=\"invalid_token\", error_description=\"{}\"",
+                    quoted(&self.message)
+                )
+            } else {
+                "Bearer realm=\"portcullis\"".to_owned()
+            })
+        } else {
+            // Only `insufficient_scope` sets the scope lacking.
+            self.required_scope.as_deref().map(|scope| {
+                format!(
+                    "Bearer realm=\"portcullis\", error=\"insufficient_scope\", error_description=\"{}\", scope=\"{}\"",
+                    quoted(&self.message),
+                    quoted(scope)
+                )
+            })
         }
     }
 
@@ -280,11 +329,10 @@ impl ResponseError for ApiError {
         if let Some(secs) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        if self.status == StatusCode::UNAUTHORIZED {
-            headers.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"portcullis\""),
-            );
+        if let Some(challenge) = self.challenge()
+            && let Ok(value) = HeaderValue::from_str(&challenge)
+        {
+            headers.insert(header::WWW_AUTHENTICATE, value);
         }
         res
     }
@@ -455,11 +503,11 @@ impl From<TokenRejected> for ApiError {
     fn from(e: TokenRejected) -> Self {
         match e {
             TokenRejected::Expired => {
-                Self::unauthenticated("token_expired", "The access token has expired.")
+                Self::credential_refused("token_expired", "The access token has expired.")
             }
             TokenRejected::Invalid(reason) => {
                 tracing::debug!(reason, "access token refused");
-                Self::unauthenticated("invalid_token", "The access token is not valid.")
+                Self::credential_refused("invalid_token", "The access token is not valid.")
             }
             TokenRejected::Internal(detail) => Self::internal(&detail),
         }
@@ -481,7 +529,7 @@ pub fn from_key_error(e: KeyError) -> ApiError {
             "This API key is revoked.",
         ),
         KeyError::Malformed | KeyError::Unknown | KeyError::Expired => {
-            ApiError::unauthenticated("invalid_api_key", "The API key is not valid.")
+            ApiError::credential_refused("invalid_api_key", "The API key is not valid.")
         }
     }
 }
@@ -491,16 +539,18 @@ pub fn from_key_error(e: KeyError) -> ApiError {
 pub fn from_presented_key_error(e: KeyError) -> ApiError {
     match e {
         KeyError::Store(inner) => inner.into(),
-        KeyError::Expired => ApiError::unauthenticated("token_expired", "The API key has expired."),
+        KeyError::Expired => {
+            ApiError::credential_refused("token_expired", "The API key has expired.")
+        }
         KeyError::Revoked => {
-            ApiError::unauthenticated("invalid_api_key", "The API key has been revoked.")
+            ApiError::credential_refused("invalid_api_key", "The API key has been revoked.")
         }
         KeyError::Malformed
         | KeyError::Unknown
         | KeyError::Invalid { .. }
         | KeyError::NotFound
         | KeyError::OwnersOnly => {
-            ApiError::unauthenticated("invalid_api_key", "The API key is not valid.")
+            ApiError::credential_refused("invalid_api_key", "The API key is not valid.")
         }
     }
 }
@@ -554,7 +604,7 @@ impl From<GatewayError> for ApiError {
 impl From<CallRefused> for ApiError {
     fn from(e: CallRefused) -> Self {
         match e {
-            CallRefused::NotAnOrganizationKey => Self::unauthenticated(
+            CallRefused::NotAnOrganizationKey => Self::credential_refused(
                 "invalid_api_key",
                 "The gateway takes an organization API key.",
             ),
@@ -640,6 +690,54 @@ pub fn query_error(
         format!("The query string is invalid: {err}"),
     )
     .into()
+}
+
+/// Which of this server's protected resources a request path belongs to (its path under the
+/// issuer, RFC 9728): the JSON API, or the gateway (both of its forms, `/proxy/…` and
+/// `/{upstream URL}`); `None` for everything else.
+pub fn protected_resource_of(path: &str) -> Option<&'static str> {
+    if super::is_api_path(path) {
+        Some(crate::config::API_RESOURCE_PATH)
+    } else if path.starts_with("/proxy/")
+        || path.starts_with("/http://")
+        || path.starts_with("/https://")
+    {
+        Some(crate::config::GATEWAY_RESOURCE_PATH)
+    } else {
+        None
+    }
+}
+
+/// Adds `resource_metadata="<url>"` (RFC 9728 §5.1) to the `Bearer` challenge of every answer
+/// of the JSON API and the gateway, so a client holding only a 401 finds the resource's
+/// metadata, and from there the authorization server. The challenge itself is
+/// [`ApiError::challenge`]'s; this adds only where the metadata is.
+pub async fn resource_challenge(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let metadata = protected_resource_of(req.path()).and_then(|path| {
+        req.app_data::<actix_web::web::Data<crate::state::AppState>>()
+            .map(|s| s.settings.resource_metadata_url(path))
+    });
+    let Some(metadata) = metadata else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    // (An error that leaves the services as an error, not an answer, has lost its request and
+    // goes on as it came; the access guard and the handlers answer, so none of ours does.)
+    let mut res = next.call(req).await?.map_into_boxed_body();
+    let with_metadata = res
+        .headers()
+        .get(header::WWW_AUTHENTICATE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .filter(|rest| !rest.contains("resource_metadata="))
+        .map(|rest| format!("Bearer resource_metadata=\"{metadata}\", {rest}"))
+        .and_then(|v| HeaderValue::from_str(&v).ok());
+    if let Some(value) = with_metadata {
+        res.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+    }
+    Ok(res)
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use crate::access::TokenRejected;
 use accounts::AccountError;
 use apikeys::KeyError;
 use gateway::{CallRefused, GatewayError, UpstreamFailure};
+use grants::resources::ResourceError;
 use store::StoreError;
 use tokens::TokenError;
 
@@ -40,6 +41,13 @@ enum Challenge {
     BearerBare,
     /// `Bearer realm="portcullis", error="<code>", error_description="…"`.
     BearerError,
+    /// On the API, a credential sent and refused (RFC 6750 §3.1): `Bearer realm="portcullis",
+    /// error="invalid_token", error_description="…"`, whatever the body's code.
+    BearerInvalidToken,
+    /// On the API, a 403 `insufficient_scope` (RFC 6750 §3.1, the MCP step-up):
+    /// `Bearer realm="portcullis", error="insufficient_scope", error_description="…",
+    /// scope="…"`.
+    BearerInsufficientScope,
 }
 
 struct Row {
@@ -52,7 +60,10 @@ struct Row {
 }
 
 fn api(what: &'static str, e: ApiError, status: u16, code: &'static str) -> Row {
-    // Every 401 on the API challenges for a bearer credential, nothing else does.
+    // Every 401 on the API challenges for a bearer credential: bare here, and with
+    // `error="invalid_token"` for a credential sent and refused ([`refused`]). A 403 for a
+    // scope lacking names it ([`scope_lacking`]); nothing else challenges.
+    // (`resource_metadata` is added by the middleware, tested in tests/server/resources.rs.)
     let challenge = if status == 401 {
         Challenge::BearerBare
     } else {
@@ -65,6 +76,22 @@ fn api(what: &'static str, e: ApiError, status: u16, code: &'static str) -> Row 
         status,
         code,
         challenge,
+    }
+}
+
+/// An API row whose credential was sent and refused: `error="invalid_token"`.
+fn refused(row: Row) -> Row {
+    Row {
+        challenge: Challenge::BearerInvalidToken,
+        ..row
+    }
+}
+
+/// An API row for a scope lacking: `error="insufficient_scope"` and the scope.
+fn scope_lacking(row: Row) -> Row {
+    Row {
+        challenge: Challenge::BearerInsufficientScope,
+        ..row
     }
 }
 
@@ -625,18 +652,18 @@ fn rows() -> Vec<Row> {
     // A refused access token (tokens::VerifyError and the server's checks) on the API, and at
     // userinfo.
     rows.extend([
-        api(
+        refused(api(
             "TokenRejected::Expired",
             TokenRejected::Expired.into(),
             401,
             "token_expired",
-        ),
-        api(
+        )),
+        refused(api(
             "TokenRejected::Invalid",
             TokenRejected::Invalid("revoked").into(),
             401,
             "invalid_token",
-        ),
+        )),
         api(
             "TokenRejected::Internal",
             TokenRejected::Internal("x".into()).into(),
@@ -711,24 +738,24 @@ fn rows() -> Vec<Row> {
             503,
             "service_unavailable",
         ),
-        api(
+        refused(api(
             "KeyError::Malformed",
             from_key_error(KeyError::Malformed),
             401,
             "invalid_api_key",
-        ),
-        api(
+        )),
+        refused(api(
             "KeyError::Unknown",
             from_key_error(KeyError::Unknown),
             401,
             "invalid_api_key",
-        ),
-        api(
+        )),
+        refused(api(
             "KeyError::Expired",
             from_key_error(KeyError::Expired),
             401,
             "invalid_api_key",
-        ),
+        )),
         api(
             "KeyError::Revoked",
             from_key_error(KeyError::Revoked),
@@ -762,12 +789,12 @@ fn rows() -> Vec<Row> {
             500,
             "internal_error",
         ),
-        api(
+        refused(api(
             "KeyError::Expired (presented)",
             from_presented_key_error(KeyError::Expired),
             401,
             "token_expired",
-        ),
+        )),
     ]);
     for (what, e) in [
         ("KeyError::Malformed (presented)", KeyError::Malformed),
@@ -780,12 +807,12 @@ fn rows() -> Vec<Row> {
         ("KeyError::NotFound (presented)", KeyError::NotFound),
         ("KeyError::OwnersOnly (presented)", KeyError::OwnersOnly),
     ] {
-        rows.push(api(
+        rows.push(refused(api(
             what,
             from_presented_key_error(e),
             401,
             "invalid_api_key",
-        ));
+        )));
     }
 
     // gateway, on the API.
@@ -835,20 +862,54 @@ fn rows() -> Vec<Row> {
         ),
     ]);
 
-    // a proxied call refused before any connection, on the API.
+    // no credential at all: a bare challenge (RFC 6750 §3.1); protected resources.
     rows.extend([
         api(
-            "CallRefused::NotAnOrganizationKey",
-            CallRefused::NotAnOrganizationKey.into(),
+            "no credential",
+            ApiError::credential_missing(),
             401,
             "invalid_api_key",
         ),
         api(
+            "ResourceError::Invalid",
+            ResourceError::Invalid("uri", "x".into()).into(),
+            400,
+            "invalid_field",
+        ),
+        api(
+            "ResourceError::Exists",
+            ResourceError::Exists.into(),
+            409,
+            "resource_exists",
+        ),
+        api(
+            "ResourceError::NotFound",
+            ResourceError::NotFound.into(),
+            404,
+            "not_found",
+        ),
+        api(
+            "ResourceError::Store",
+            ResourceError::Store(store_conflict()).into(),
+            500,
+            "internal_error",
+        ),
+    ]);
+
+    // a proxied call refused before any connection, on the API.
+    rows.extend([
+        refused(api(
+            "CallRefused::NotAnOrganizationKey",
+            CallRefused::NotAnOrganizationKey.into(),
+            401,
+            "invalid_api_key",
+        )),
+        scope_lacking(api(
             "CallRefused::InsufficientScope",
             CallRefused::InsufficientScope("openai:chat".into()).into(),
             403,
             "insufficient_scope",
-        ),
+        )),
         api(
             "CallRefused::InvalidJson",
             CallRefused::InvalidJson.into(),
@@ -1104,6 +1165,16 @@ async fn check(row: Row) -> Result<(), String> {
                 "Bearer realm=\"portcullis\", error=\"{code}\", error_description=\""
             ))
         }),
+        Challenge::BearerInvalidToken => sent.as_deref().is_some_and(|s| {
+            s.starts_with(
+                "Bearer realm=\"portcullis\", error=\"invalid_token\", error_description=\"",
+            )
+        }),
+        Challenge::BearerInsufficientScope => sent.as_deref().is_some_and(|s| {
+            s.starts_with(
+                "Bearer realm=\"portcullis\", error=\"insufficient_scope\", error_description=\"",
+            ) && s.contains(", scope=\"")
+        }),
     };
     if !challenge_ok {
         return fail(format!("WWW-Authenticate {sent:?}, expected {challenge:?}"));
@@ -1190,6 +1261,15 @@ async fn a_changed_mapping_is_caught() {
 #[allow(dead_code)]
 mod variants {
     use super::*;
+
+    fn resource(e: &ResourceError) {
+        match e {
+            ResourceError::Invalid(..)
+            | ResourceError::Exists
+            | ResourceError::NotFound
+            | ResourceError::Store(_) => {}
+        }
+    }
 
     fn store(e: &StoreError) {
         match e {

@@ -81,6 +81,9 @@ admin_routes! {
     POST "/admin/keys/rotate" => rotate_signing_key;
     POST "/admin/keys/{kid}/retire" => retire_signing_key;
     POST "/admin/keys/{kid}/withdraw" => withdraw_signing_key;
+    GET "/admin/resources" => resources;
+    POST "/admin/resources" => add_resource;
+    POST "/admin/resources/{id}/delete" => remove_resource;
     GET "/admin/audit" => audit;
     GET "/admin/settings" => settings;
 }
@@ -122,6 +125,10 @@ fn opt_time(t: Option<i64>) -> String {
 /// link cannot put text on a console page.
 fn notice(key: Option<&str>) -> Option<&'static str> {
     Some(match key? {
+        "resource-added" => "The resource is registered.",
+        "resource-removed" => {
+            "The resource is removed; tokens issued for it live until they expire."
+        }
         "disabled" => "The user is disabled; their sessions ended.",
         "enabled" => "The user is enabled again.",
         "mfa-reset" => "The user's second factors are removed.",
@@ -552,7 +559,11 @@ async fn create_client(
 ) -> Result<HttpResponse, PageError> {
     let AdminForm { admin, form } = posted;
     let fields = form.fields();
-    let policy = crate::state::registration_policy(&state.settings);
+    let policy = db(&state, |st, conn| {
+        crate::state::registration_policy_with_resources(&st.settings, conn)
+            .map_err(|e| internal(&e))
+    })
+    .await?;
     let metadata = match registration::parse_metadata(&fields.body(), &policy) {
         Ok(m) => m,
         Err(e) => {
@@ -610,7 +621,11 @@ async fn update_client(
     let AdminForm { admin, form } = posted;
     let existing = find_client(&state, path.into_inner()).await?;
     let fields = form.fields();
-    let policy = crate::state::registration_policy(&state.settings);
+    let policy = db(&state, |st, conn| {
+        crate::state::registration_policy_with_resources(&st.settings, conn)
+            .map_err(|e| internal(&e))
+    })
+    .await?;
     let metadata = match registration::parse_metadata(&fields.body(), &policy) {
         Ok(m) => m,
         Err(e) => {
@@ -1884,4 +1899,172 @@ async fn settings(admin: Admin, state: web::Data<AppState>) -> HttpResponse {
             rows: settings_rows(&state.settings),
         },
     )
+}
+
+// ---- protected resources ----
+
+/// A registered resource as the console lists it.
+struct ResourceRow {
+    id: String,
+    uri: String,
+    name: String,
+    scopes: Vec<(String, String)>,
+    ttl: String,
+}
+
+/// The add form's fields, as typed (shown again after a refusal).
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+struct ResourceForm {
+    csrf_token: String,
+    uri: String,
+    name: String,
+    /// One scope a line: `name` or `name = consent text`.
+    scopes: String,
+    /// Seconds; empty: the server's.
+    ttl: String,
+}
+
+csrf_forms!(ResourceForm);
+
+#[derive(Template)]
+#[template(path = "admin/resources.html")]
+struct ResourcesPage<'a> {
+    section: &'a str,
+    admin_email: &'a str,
+    csrf: &'a str,
+    resources: Vec<ResourceRow>,
+    form: ResourceForm,
+    notice: Option<&'a str>,
+    error: Option<String>,
+}
+
+async fn resources_page(
+    admin: &Admin,
+    state: &web::Data<AppState>,
+    notice_key: Option<&str>,
+    refused: Option<(ResourceForm, String)>,
+) -> Result<HttpResponse, PageError> {
+    let all = db(state, |_, conn| {
+        grants::resources::list_resources(conn).map_err(|e| internal(&e))
+    })
+    .await?;
+    let resources = all
+        .into_iter()
+        .map(|r| ResourceRow {
+            id: r.id,
+            uri: r.uri,
+            name: r.name,
+            scopes: r
+                .scopes
+                .into_iter()
+                .map(|s| (s.name, s.description))
+                .collect(),
+            ttl: r
+                .access_token_ttl
+                .map_or_else(|| "the server's".to_owned(), |t| format!("{t} s")),
+        })
+        .collect();
+    let (form, error) = match refused {
+        Some((form, error)) => (form, Some(error)),
+        None => (ResourceForm::default(), None),
+    };
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let page = ResourcesPage {
+        section: "resources",
+        admin_email: &admin.user.email,
+        csrf: admin.csrf(),
+        resources,
+        form,
+        notice: notice(notice_key),
+        error,
+    };
+    Ok(render(status, &page))
+}
+
+async fn resources(
+    admin: Admin,
+    state: web::Data<AppState>,
+    q: web::Query<Done>,
+) -> Result<HttpResponse, PageError> {
+    resources_page(&admin, &state, Some(&q.done), None).await
+}
+
+async fn add_resource(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    posted: AdminForm<ResourceForm>,
+) -> Result<HttpResponse, PageError> {
+    let AdminForm { admin, form } = posted;
+    let ttl = match form.ttl.trim() {
+        "" => None,
+        t => match t.parse::<i64>() {
+            Ok(t) => Some(t),
+            Err(_) => {
+                let why = "The lifetime is a number of seconds.".to_owned();
+                return resources_page(&admin, &state, None, Some((form, why))).await;
+            }
+        },
+    };
+    let spec = grants::resources::ResourceSpec {
+        uri: form.uri.trim().to_owned(),
+        name: form.name.clone(),
+        scopes: form
+            .scopes
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let (name, text) = l.split_once('=').unwrap_or((l, ""));
+                grants::resources::ResourceScope {
+                    name: name.trim().to_owned(),
+                    description: text.trim().to_owned(),
+                }
+            })
+            .collect(),
+        access_token_ttl: ttl,
+    };
+    let event = change(&admin, &req, &state, "admin.resource.created");
+    let added = db(
+        &state,
+        move |st, conn| match grants::resources::add_resource(conn, &spec, st.now()) {
+            Ok(r) => {
+                let detail = with_via(json!({ "resource_id": r.id, "uri": r.uri }));
+                crate::audit::record(conn, st.now(), event.detail(detail));
+                Ok(Ok(()))
+            }
+            Err(grants::resources::ResourceError::Store(e)) => Err(internal(&e)),
+            Err(refused) => Ok(Err(refused.to_string())),
+        },
+    )
+    .await?;
+    match added {
+        Ok(()) => Ok(see_other("/admin/resources?done=resource-added")),
+        Err(why) => resources_page(&admin, &state, None, Some((form, why))).await,
+    }
+}
+
+async fn remove_resource(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    posted: AdminForm<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    let id = path.into_inner();
+    let event = change(&posted.admin, &req, &state, "admin.resource.deleted");
+    db(&state, move |st, conn| {
+        let r = grants::resources::find_resource(conn, &id)
+            .map_err(|e| internal(&e))?
+            .filter(|r| r.id == id)
+            .ok_or_else(not_found)?;
+        grants::resources::remove_resource(conn, &r.id).map_err(|_| not_found())?;
+        let detail = with_via(json!({ "resource_id": r.id, "uri": r.uri }));
+        crate::audit::record(conn, st.now(), event.detail(detail));
+        Ok(())
+    })
+    .await?;
+    Ok(see_other("/admin/resources?done=resource-removed"))
 }

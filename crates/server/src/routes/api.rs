@@ -11,7 +11,9 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, guard, web};
 
-use super::{api_account, api_audit, api_auth, api_keys, api_mfa, api_orgs, gateway};
+use super::{
+    api_account, api_audit, api_auth, api_keys, api_mfa, api_orgs, api_resources, gateway,
+};
 use crate::access::{ApiRoute, OrgRule, Rule};
 use crate::audit::AuditPage;
 use crate::errors::ApiError;
@@ -191,6 +193,12 @@ api_routes! {
     PATCH "/api/v1/organizations/{org}/services/{name}" => gateway::update, org("services:write", Admin, KEYS), {gateway::ServiceBody} [200 gateway::ServiceAnswer];
     DELETE "/api/v1/organizations/{org}/services/{name}" => gateway::remove, org("services:write", Admin, KEYS), {} [204];
     GET "/api/v1/organizations/{org}/usage" => gateway::usage, org("services:read", Owner, KEYS), ?gateway::UsageQuery {} [200 gateway::UsageList, 400];
+
+    POST "/api/v1/admin/resources" => api_resources::create, Rule::Operator, {api_resources::ResourceBody} [201 api_resources::ResourceAnswer, 409];
+    GET "/api/v1/admin/resources" => api_resources::list, Rule::Operator, {} [200 api_resources::ResourceList];
+    GET "/api/v1/admin/resources/{id}" => api_resources::show, Rule::Operator, {} [200 api_resources::ResourceAnswer];
+    PUT "/api/v1/admin/resources/{id}" => api_resources::update, Rule::Operator, {api_resources::ResourceBody} [200 api_resources::ResourceAnswer, 409];
+    DELETE "/api/v1/admin/resources/{id}" => api_resources::remove, Rule::Operator, {} [204];
 
     POST "/api/v1/authorize-request" => api_keys::authorize_request, Rule::Caller { scope: "authorize" }, {api_keys::AuthorizeBody} [200 api_keys::Decision];
     GET "/api/v1/forward-auth" => api_keys::forward_auth, Rule::Caller { scope: "authorize" }, {} [200, 400];

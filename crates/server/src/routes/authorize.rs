@@ -31,6 +31,8 @@ use registration::Client;
 use serde::Deserialize;
 use url::Url;
 
+use grants::resources::{CheckError, ProtectedResource, ResourcePolicy, check_resources};
+
 use crate::errors::PageError;
 use crate::i18n::filters;
 use crate::pages::{render, render_page};
@@ -237,9 +239,50 @@ fn signed_in_on_the_way(
         .is_some_and(|proof| signed_in_recently(session, proof, now, SIGNED_IN_PROOF_TTL))
 }
 
-/// Checks the request against its client. `signed_in` says whether the browser has a session:
-/// before that, a dynamically registered client's errors are shown, not redirected.
+/// Checks the request against its client, and its resources (RFC 8707) against the
+/// registered ones (`grants::resources::check_resources`). `signed_in` says whether the
+/// browser has a session: before that, a dynamically registered client's errors are shown,
+/// not redirected. Returns the registered resources the request names, for the consent page.
 async fn check(
+    state: &AppState,
+    form: &FormParams,
+    signed_in: bool,
+) -> Result<(AuthorizationRequest, Client, Vec<ProtectedResource>), HttpResponse> {
+    let (request, client) = check_request(state, form, signed_in).await?;
+    let st = state.clone();
+    let asked = request.clone();
+    let checked = crate::traces::block("check_resources", move || {
+        let own = st.settings.own_resources();
+        let policy = ResourcePolicy {
+            strict: st.settings.resource_strict,
+            own: &own,
+        };
+        match st.store.conn() {
+            Ok(mut conn) => check_resources(&mut conn, asked, &policy),
+            Err(e) => Err(CheckError::Store(e)),
+        }
+    })
+    .await
+    .map_err(|e| actix_web::ResponseError::error_response(&PageError::internal(&e)))?;
+    match checked {
+        Ok((request, named)) => Ok((request, client, named)),
+        Err(CheckError::Store(e)) => Err(actix_web::ResponseError::error_response(
+            &PageError::internal(&e),
+        )),
+        Err(CheckError::Refused(error)) if !signed_in && client.is_dynamically_registered() => {
+            Err(client_error_page(&client, &error))
+        }
+        Err(CheckError::Refused(error)) => Err(respond(
+            state,
+            request.redirect_uri(),
+            request.response_mode(),
+            error_params(&error, request.state()),
+        )),
+    }
+}
+
+/// Checks the request against its client (`grants::check_authorization`).
+async fn check_request(
     state: &AppState,
     form: &FormParams,
     signed_in: bool,
@@ -290,7 +333,7 @@ async fn authorize(
     other_accounts: bool,
 ) -> Result<HttpResponse, PageError> {
     let session = signed_in.map(|s| (s.session, s.user));
-    let (request, client) = match check(&state, &form, session.is_some()).await {
+    let (request, client, resources) = match check(&state, &form, session.is_some()).await {
         Ok(ok) => ok,
         Err(response) => return Ok(response),
     };
@@ -398,7 +441,9 @@ async fn authorize(
                 "the user has not allowed this application yet",
             ));
         }
-        return Ok(consent_page(&client, &request, &user, &session, &form));
+        return Ok(consent_page(
+            &client, &request, &resources, &user, &session, &form,
+        ));
     };
     issue_code(&state, &request, consented, &session).await
 }
@@ -417,6 +462,9 @@ struct ConsentPage<'a> {
     logo_uri: Option<&'a str>,
     user_email: &'a str,
     scope_lines: Vec<String>,
+    /// Each registered resource the request names (RFC 8707): its name, and the consent text
+    /// of each of its scopes asked.
+    resources: Vec<ResourceLines>,
     csrf: &'a str,
     authorization: String,
 }
@@ -437,9 +485,19 @@ pub(crate) fn describe(scope: &str) -> String {
     }
 }
 
+/// A resource on the consent page: its display name, its URI, and what each of its scopes
+/// asked lets the application do there (the operator's consent text, or the scope's name).
+#[derive(serde::Serialize)]
+struct ResourceLines {
+    name: String,
+    uri: String,
+    lines: Vec<String>,
+}
+
 fn consent_page(
     client: &Client,
     request: &AuthorizationRequest,
+    resources: &[ProtectedResource],
     user: &accounts::User,
     session: &accounts::Session,
     form: &FormParams,
@@ -458,7 +516,32 @@ fn consent_page(
         client_uri: client.metadata.client_uri.as_deref(),
         logo_uri: client.metadata.logo_uri.as_deref(),
         user_email: &user.email,
-        scope_lines: request.scope().iter().map(describe).collect(),
+        // The scopes no named resource owns are described as ever; each resource lists its own.
+        scope_lines: request
+            .scope()
+            .iter()
+            .filter(|s| !resources.iter().any(|r| r.has_scope(s)))
+            .map(describe)
+            .collect(),
+        resources: resources
+            .iter()
+            .map(|r| ResourceLines {
+                name: r.name.clone(),
+                uri: r.uri.clone(),
+                lines: r
+                    .scopes
+                    .iter()
+                    .filter(|s| request.scope().contains(&s.name))
+                    .map(|s| {
+                        if s.description.is_empty() {
+                            s.name.clone()
+                        } else {
+                            s.description.clone()
+                        }
+                    })
+                    .collect(),
+            })
+            .collect(),
         csrf: &session.csrf_token,
         authorization: form.to_query(&[]),
     };
@@ -496,7 +579,7 @@ async fn consent(
     } = checked;
     let params = FormParams::parse(form.authorization.as_bytes())
         .map_err(|e| bad_request_page(e.description))?;
-    let (request, _client) = match check(&state, &params, true).await {
+    let (request, _client, _resources) = match check(&state, &params, true).await {
         Ok(ok) => ok,
         Err(response) => return Ok(response),
     };

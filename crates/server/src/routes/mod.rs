@@ -11,6 +11,7 @@ mod api_auth;
 mod api_keys;
 mod api_mfa;
 mod api_orgs;
+mod api_resources;
 mod authorize;
 mod chooser;
 mod device_pages;
@@ -24,6 +25,7 @@ mod oauth;
 mod oidc;
 mod pages;
 mod passkey_pages;
+mod protected_resource;
 mod register;
 mod upstream;
 
@@ -34,6 +36,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     static_files::configure(cfg);
     discovery::configure(cfg);
+    protected_resource::configure(cfg);
     oauth::configure(cfg);
     register::configure(cfg);
     api::configure(cfg);

@@ -39,8 +39,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-fn policy(state: &AppState) -> Policy {
-    crate::state::registration_policy(&state.settings)
+/// What a client may register: `state::registration_policy_with_resources`.
+async fn policy(state: &AppState) -> Result<Policy, OAuthHttpError> {
+    let st = state.clone();
+    crate::traces::block("registration_policy", move || {
+        let mut conn = st.store.conn()?;
+        crate::state::registration_policy_with_resources(&st.settings, &mut conn)
+    })
+    .await?
+    .map_err(OAuthHttpError::from)
 }
 
 fn mode(state: &AppState) -> RegistrationMode {
@@ -77,7 +84,7 @@ async fn register(
         .limits
         .check(Limit::Registration, ip.as_deref(), state.now())
         .map_err(OAuthHttpError::slow_down)?;
-    let metadata = registration::parse_metadata(&json_body(&body), &policy(&state))?;
+    let metadata = registration::parse_metadata(&json_body(&body), &policy(&state).await?)?;
     let st = state.clone();
     let info = crate::traces::block(
         "client_register",
@@ -138,7 +145,7 @@ async fn replace(
 ) -> Result<HttpResponse, OAuthHttpError> {
     let token = bearer_token(&req);
     let client_id = path.into_inner();
-    let update = manage::Update::parse(&json_body(&body), &policy(&state))?;
+    let update = manage::Update::parse(&json_body(&body), &policy(&state).await?)?;
     let st = state.clone();
     let ip = crate::auth::client_ip(&req, &state);
     let info = crate::traces::block("client_replace", move || -> Result<_, OAuthHttpError> {

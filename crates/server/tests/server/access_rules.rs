@@ -287,6 +287,18 @@ on_both_backends! {
                     let got = status(bearer(&w.owner)).await;
                     assert!(let_in(got), "{what}: first party got {got}");
                 }
+                Rule::Operator => {
+                    // Operators only: a first-party token of a user with the admin flag (let in
+                    // by resources::operators_manage_resources_through_the_admin_api_and_no_one_else).
+                    assert_eq!(status(vec![]).await, 401, "{what}: nothing");
+                    assert_eq!(status(bearer(&openid_only)).await, 403, "{what}: third party");
+                    for (scope, token) in &scoped {
+                        assert_eq!(status(bearer(token)).await, 403, "{what}: third party with {scope}");
+                    }
+                    assert_eq!(status(x_api_key(&star)).await, 403, "{what}: owner key");
+                    assert_eq!(status(bearer(&star)).await, 403, "{what}: owner key as bearer");
+                    assert_eq!(status(bearer(&w.owner)).await, 403, "{what}: a user, not an operator");
+                }
                 Rule::Caller { scope } | Rule::Org(OrgRule { scope, .. }) => {
                     let keys = match route.rule {
                         Rule::Org(r) => r.keys,

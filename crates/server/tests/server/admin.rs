@@ -17,12 +17,17 @@ use crate::browser::Browser;
 use crate::common::*;
 
 /// A browser session made directly in the database: its cookie and CSRF token.
-struct Session {
-    cookie: String,
-    csrf: String,
+pub(crate) struct Session {
+    pub(crate) cookie: String,
+    pub(crate) csrf: String,
 }
 
-fn session(db: &TestDb, server: &TestServer, user_id: &str, two_factors: bool) -> Session {
+pub(crate) fn session(
+    db: &TestDb,
+    server: &TestServer,
+    user_id: &str,
+    two_factors: bool,
+) -> Session {
     let mut conn = db.store().conn().expect("conn");
     let amr = if two_factors {
         accounts::AuthMethods::password().with(accounts::AuthMethod::Otp)
@@ -614,6 +619,29 @@ async fn an_admin_walks_every_section_of_the_console_in_chromium() {
     browser.wait_for_text("A new signing key is current").await;
     assert_eq!(browser.count("tbody tr").await, before + 1);
     seen(&browser, "admin-keys").await;
+
+    // Protected resources: register one with two scopes, listed with their consent text.
+    browser.goto(&c.server.url("/admin/resources")).await;
+    browser.wait_for_text("No resource is registered.").await;
+    browser
+        .type_into("#resource-uri", "https://mcp.example.com/mcp")
+        .await;
+    browser
+        .type_into("#resource-name", "Notes MCP server")
+        .await;
+    browser
+        .type_into(
+            "#resource-scopes",
+            "mcp:tools = Use your notes\nmcp:admin = Change the settings",
+        )
+        .await;
+    browser.type_into("#resource-ttl", "600").await;
+    browser
+        .click("form[action='/admin/resources'] button")
+        .await;
+    browser.wait_for_text("The resource is registered.").await;
+    assert!(browser.source().await.contains("Change the settings"));
+    seen(&browser, "admin-resources").await;
 
     // The audit log: the console's changes, filtered.
     browser.goto(&c.server.url("/admin/audit")).await;

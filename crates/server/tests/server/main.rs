@@ -54,6 +54,7 @@ mod password_grant;
 mod rate_limits;
 mod refresh;
 mod register;
+mod resources;
 mod revocation;
 mod token;
 mod upstream;

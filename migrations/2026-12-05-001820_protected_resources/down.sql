@@ -1,0 +1,2 @@
+ALTER TABLE consents DROP COLUMN resources;
+DROP TABLE protected_resources;
