@@ -94,6 +94,8 @@ pub enum CimdError {
     Fetch(&'static str),
     #[error("the client's metadata document could not be fetched: it answered {0}")]
     Status(StatusCode),
+    #[error("the client's metadata document could not be checked now; try again")]
+    Unavailable,
 }
 
 /// Makes sure the client of `client_id` can be looked up: for a URL client id, its document
@@ -118,7 +120,19 @@ pub async fn load(state: &AppState, client_id: &str) -> Result<(), CimdError> {
     let (body, ttl) = fetch(state, &url).await?;
     let document: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|_| DocumentError::Invalid("it is not JSON".into()))?;
-    let policy = crate::state::registration_policy(s);
+    // As for a registered client: the scopes of the registered protected resources too (a
+    // document without `scope` may ask them, as MCP clients' documents do).
+    let st = state.clone();
+    let policy = crate::traces::block("registration_policy", move || {
+        let mut conn = st.store.conn()?;
+        crate::state::registration_policy_with_resources(&st.settings, &mut conn)
+    })
+    .await
+    .map_err(|_| CimdError::Unavailable)?
+    .map_err(|e| {
+        tracing::warn!(error = %e, "registered resources could not be read");
+        CimdError::Unavailable
+    })?;
     let client = registration::client_from_document(&url, &document, &policy, now)?;
     tracing::info!(client_id, ttl, "client metadata document fetched");
     state.clients.documents.put(client, now + ttl, now);
@@ -139,7 +153,11 @@ pub fn still_allowed(settings: &Settings, client_id: &str) -> bool {
 fn http_client(state: &AppState) -> awc::Client {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let allow = state.settings.cimd_allow_loopback;
-    let connector = awc::Connector::new().connector(crate::vetted::VettedConnector {
+    let connector = match &state.cimd_tls {
+        Some(tls) => awc::Connector::new().rustls_0_23(Arc::clone(tls)),
+        None => awc::Connector::new(),
+    };
+    let connector = connector.connector(crate::vetted::VettedConnector {
         resolver: Arc::clone(&state.gateway_resolver),
         policy: gateway::AddressPolicy {
             allow_private: allow,

@@ -43,6 +43,9 @@ pub struct AppState {
     /// Shown every answer under `/api/` before it is sent; `None` (the default) costs nothing.
     /// The server tests set it to check each answer against the OpenAPI document.
     pub api_answers: Option<AnswerHook>,
+    /// The TLS client settings of Client ID Metadata Document fetches; `None` (the default)
+    /// trusts Mozilla's roots. The server tests set one trusting their own CA.
+    pub cimd_tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// One answer under `/api/`, as an [`AnswerHook`] sees it.
@@ -107,6 +110,7 @@ impl AppState {
 
             throttle: Arc::new(LoginThrottle::default()),
             api_answers: None,
+            cimd_tls: None,
         }
     }
 

@@ -20,7 +20,7 @@ const provider = {
   // As MCP clients register in the field: no `scope` (the SDK asks the resource's scopes).
   get clientMetadata() {
     return {
-      client_name: 'MCP TypeScript client',
+      client_name: 'TypeScript MCP client',
       redirect_uris: [redirectUrl],
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],

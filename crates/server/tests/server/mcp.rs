@@ -36,6 +36,8 @@ struct McpServer {
     http: reqwest::Client,
     /// The claims of each token a tool call was made with.
     accepted: Mutex<Vec<Value>>,
+    /// The last consent page the user saw on the way to this server (kept by the test).
+    consent: Mutex<String>,
 }
 
 impl McpServer {
@@ -171,6 +173,7 @@ fn start_mcp_server(issuer: &str) -> Arc<McpServer> {
         issuer: issuer.trim_end_matches('/').to_owned(),
         http: reqwest::Client::new(),
         accepted: Mutex::new(Vec::new()),
+        consent: Mutex::new(String::new()),
     });
     let shared = state.clone().into_inner();
     let server = HttpServer::new(move || {
@@ -193,6 +196,22 @@ fn start_mcp_server(issuer: &str) -> Arc<McpServer> {
     shared
 }
 
+/// The operator registers the MCP server as a protected resource (as `portcullis resource add`
+/// does), with its scope and the sentence consent shows for it.
+fn register_mcp_server(db: &TestDb, mcp: &McpServer) {
+    let mut conn = db.store().conn().expect("conn");
+    let spec = grants::resources::ResourceSpec {
+        uri: mcp.resource.clone(),
+        name: "Notes MCP server".into(),
+        scopes: vec![grants::resources::ResourceScope {
+            name: TOOLS.into(),
+            description: "Use your notes through the MCP tools".into(),
+        }],
+        access_token_ttl: None,
+    };
+    grants::resources::add_resource(&mut conn, &spec, 1).expect("resource");
+}
+
 /// Signs a new user up in the browser from the authorization URL, allows the client, and
 /// returns the redirect the browser lands on.
 async fn sign_in_and_allow(
@@ -200,15 +219,27 @@ async fn sign_in_and_allow(
     auth_url: &str,
     redirect_uri: &str,
     email: &str,
+    consent_seen: &Mutex<String>,
 ) -> String {
     browser.goto(auth_url).await;
+    // The sign-in page (an error page here would be printed whole).
+    browser.wait_for_text("href=\"/signup").await;
     browser.click("a[href^='/signup']").await;
     browser.type_into("#name", "Ada Lovelace").await;
     browser.type_into("#email", email).await;
     browser.type_into("#password", "analytical-1843").await;
     browser.click("button[type=submit]").await;
     let consent = browser.wait_for_text("Allow").await;
-    assert!(consent.contains("MCP"), "the client's name: {consent}");
+    assert!(
+        consent.contains("MCP client"),
+        "the client's name: {consent}"
+    );
+    assert!(
+        consent.contains("Notes MCP server")
+            && consent.contains("Use your notes through the MCP tools"),
+        "the resource and its scope named: {consent}"
+    );
+    *consent_seen.lock().expect("lock") = consent;
     browser.click("button[value=allow]").await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
@@ -223,15 +254,8 @@ async fn sign_in_and_allow(
     }
 }
 
-/// From a 401 alone to a tool call and a refresh, by dynamic client registration.
-#[actix_web::test]
-async fn the_rmcp_client_finds_portcullis_from_a_401_registers_signs_in_calls_a_tool_and_refreshes()
-{
-    let db = TestDb::sqlite();
-    let server = TestServer::start_with(&db, |s| s.scopes.push(TOOLS.into()));
-    let mcp = start_mcp_server(&server.base);
-
-    // The client knows only the MCP server's URI; its first call gets the challenge.
+/// The challenge of the MCP server's first answer to a client without a token.
+async fn first_challenge(mcp: &McpServer) -> String {
     let first = reqwest::Client::new()
         .post(&mcp.resource)
         .json(&json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list" }))
@@ -239,26 +263,36 @@ async fn the_rmcp_client_finds_portcullis_from_a_401_registers_signs_in_calls_a_
         .await
         .expect("MCP server");
     assert_eq!(first.status(), 401);
-    let challenge = first
+    first
         .headers()
         .get("www-authenticate")
         .and_then(|v| v.to_str().ok())
         .expect("a challenge")
-        .to_owned();
+        .to_owned()
+}
 
-    let redirect_uri = dead_redirect_uri();
+/// The rmcp client from the MCP server's 401 to two tool calls around a refresh; `identify`
+/// says how it makes itself known (registration or a metadata document). Returns its client
+/// id as the tokens name it.
+async fn rmcp_flow(
+    server: &TestServer,
+    mcp: &McpServer,
+    redirect_uri: &str,
+    email: &str,
+    identify: impl FnOnce(AuthorizationRequest) -> AuthorizationRequest,
+) -> String {
+    // The client knows only the MCP server's URI; its first call gets the challenge.
+    let challenge = first_challenge(mcp).await;
     let manager = AuthorizationManager::new_allowing_private_addresses(mcp.resource.as_str())
         .await
         .expect("manager");
     let mut state = OAuthState::Unauthorized(manager);
     state
-        .start_authorization(
-            AuthorizationRequest::new(redirect_uri.clone())
-                .with_client_name("Notes MCP client")
-                .with_challenge(challenge),
-        )
+        .start_authorization(identify(
+            AuthorizationRequest::new(redirect_uri).with_challenge(challenge),
+        ))
         .await
-        .expect("discovery from the challenge, and registration");
+        .expect("discovery from the challenge, and the client made known");
     let auth_url = state
         .get_authorization_url()
         .await
@@ -269,14 +303,13 @@ async fn the_rmcp_client_finds_portcullis_from_a_401_registers_signs_in_calls_a_
     );
 
     let browser = Browser::start().await;
-    let back = sign_in_and_allow(&browser, &auth_url, &redirect_uri, "ada@example.com").await;
+    let back = sign_in_and_allow(&browser, &auth_url, redirect_uri, email, &mcp.consent).await;
     state
         .handle_callback_url(&back)
         .await
         .expect("code redeemed (state, iss and PKCE checked by the SDK)");
     let (client_id, credentials) = state.get_credentials().await.expect("credentials");
     let credentials = credentials.expect("a token");
-    assert!(!client_id.is_empty());
     use oauth2::TokenResponse as _;
     assert!(
         credentials.refresh_token().is_some(),
@@ -346,6 +379,137 @@ async fn the_rmcp_client_finds_portcullis_from_a_401_registers_signs_in_calls_a_
     assert_eq!(claims["sub"], json!(subject));
     assert_eq!(mcp.accepted.lock().expect("lock").len(), 2);
     session.cancel().await.expect("closed");
+    client_id
+}
+
+/// From a 401 alone to a tool call and a refresh, by dynamic client registration.
+#[actix_web::test]
+async fn the_rmcp_client_finds_portcullis_from_a_401_registers_signs_in_calls_a_tool_and_refreshes()
+{
+    let db = TestDb::sqlite();
+    let server = TestServer::start(&db);
+    let mcp = start_mcp_server(&server.base);
+    register_mcp_server(&db, &mcp);
+    let redirect_uri = dead_redirect_uri();
+    let client_id = rmcp_flow(&server, &mcp, &redirect_uri, "ada@example.com", |r| {
+        r.with_client_name("Notes MCP client")
+    })
+    .await;
+    assert!(
+        !client_id.starts_with("https://"),
+        "registered, not self-described: {client_id}"
+    );
+}
+
+/// A TLS server of one document on `localhost`, with a certificate from a CA made here; counts
+/// the requests. Returns the CA's certificate (for Portcullis to trust) and the request count.
+async fn serve_document_over_tls(
+    listener: tokio::net::TcpListener,
+    body: String,
+) -> (
+    rustls::pki_types::CertificateDer<'static>,
+    Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate().expect("CA key");
+    let ca = ca_params.self_signed(&ca_key).expect("CA");
+    let leaf_key = KeyPair::generate().expect("key");
+    let leaf = CertificateParams::new(vec!["localhost".to_owned()])
+        .expect("params")
+        .signed_by(&leaf_key, &Issuer::from_params(&ca_params, &ca_key))
+        .expect("certificate");
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+        )
+        .expect("TLS settings");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = Arc::clone(&count);
+    actix_web::rt::spawn(async move {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        while let Ok((tcp, _)) = listener.accept().await {
+            let Ok(mut tls) = acceptor.accept(tcp).await else {
+                continue;
+            };
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match tls.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncache-control: max-age=3600\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = tls.write_all(answer.as_bytes()).await;
+            let _ = tls.shutdown().await;
+        }
+    });
+    (ca.der().clone(), count)
+}
+
+/// The rmcp client makes itself known by a Client ID Metadata Document it hosts over https:
+/// Portcullis advertises the support, fetches the document, signs the user in naming the
+/// client as self-described, and the token's `client_id` is the document's URL.
+#[actix_web::test]
+async fn the_rmcp_client_signs_in_by_client_id_metadata_document() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let document_url = format!(
+        "https://localhost:{}/oauth/client-metadata.json",
+        listener.local_addr().expect("addr").port()
+    );
+    let redirect_uri = dead_redirect_uri();
+    let document = json!({
+        "client_id": document_url,
+        "client_name": "Notes MCP client",
+        "redirect_uris": [redirect_uri],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+    });
+    let (ca, fetched) = serve_document_over_tls(listener, document.to_string()).await;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca).expect("the test CA");
+    let tls = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+
+    let db = TestDb::sqlite();
+    let server = TestServer::start_with_state(
+        &db,
+        |s| {
+            // The document's host is this machine.
+            s.cimd_allow_loopback = true;
+        },
+        |state| state.cimd_tls = Some(Arc::new(tls)),
+    );
+    let mcp = start_mcp_server(&server.base);
+    register_mcp_server(&db, &mcp);
+    let client_id = rmcp_flow(&server, &mcp, &redirect_uri, "cimd@example.com", |r| {
+        r.with_client_metadata_url(document_url.clone())
+            .with_client_name("never registered")
+    })
+    .await;
+    assert_eq!(client_id, document_url, "the URL is the client id");
+    assert!(
+        fetched.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "Portcullis fetched the document"
+    );
+    let consent = mcp.consent.lock().expect("lock").clone();
+    assert!(
+        consent.contains("Self-described by localhost"),
+        "the consent page names the document's host: {consent}"
+    );
 }
 
 /// The official MCP TypeScript SDK's client (`tests/mcp-ts/client.mjs`, installed by
@@ -418,8 +582,9 @@ impl Drop for TsClient {
 async fn the_mcp_typescript_sdk_client_registers_without_scope_signs_in_calls_a_tool_and_refreshes()
 {
     let db = TestDb::sqlite();
-    let server = TestServer::start_with(&db, |s| s.scopes.push(TOOLS.into()));
+    let server = TestServer::start(&db);
     let mcp = start_mcp_server(&server.base);
+    register_mcp_server(&db, &mcp);
     let redirect_uri = dead_redirect_uri();
     let mut client = TsClient::start(&mcp.resource, &redirect_uri);
 
@@ -432,7 +597,14 @@ async fn the_mcp_typescript_sdk_client_registers_without_scope_signs_in_calls_a_
         "found Portcullis through the resource's metadata: {auth_url}"
     );
     let browser = Browser::start().await;
-    let back = sign_in_and_allow(&browser, &auth_url, &redirect_uri, "ts@example.com").await;
+    let back = sign_in_and_allow(
+        &browser,
+        &auth_url,
+        &redirect_uri,
+        "ts@example.com",
+        &mcp.consent,
+    )
+    .await;
     client.send(&back);
     let report = client.next().await;
     assert_eq!(report["tools"], json!(["whoami"]), "{report}");
