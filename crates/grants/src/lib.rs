@@ -32,6 +32,7 @@ mod client_credentials;
 mod code;
 mod consent;
 mod error;
+mod exchange;
 pub mod family;
 mod form;
 mod grant;
@@ -55,11 +56,18 @@ pub use consent::{
     AllowedApp, Consented, allowed_apps, give_consent, remembered_consent, withdraw_consent,
 };
 pub use error::{ErrorCode, GrantError, OAuthError};
+pub use exchange::{
+    Actor, AgentCredential, BoundAgent, ExchangeRequest, SubjectKind, SubjectTokenType,
+    TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_API_KEY, TOKEN_TYPE_ID_TOKEN, TOKEN_TYPE_REFRESH_TOKEN,
+    VerifiedSubject, agent_client_credentials, agent_clients, bound_agent, create_agent_client,
+    delete_agent_client, delete_clients_of_agent, token_exchange,
+};
 pub use form::FormParams;
 #[cfg(feature = "testing")]
 pub use grant::testing;
 pub use grant::{
-    ClientGrant, Grant, Issued, Sign, SignError, SignedAccess, UserGrant, scope_claims,
+    Act, AgentGrant, ClientGrant, ExchangedGrant, Grant, Issued, Sign, SignError, SignedAccess,
+    UserGrant, scope_claims,
 };
 pub use password::{PasswordAttempt, password_grant};
 pub use pkce::{CodeChallenge, PkceVerified, is_pkce_value, verify_pkce};

@@ -32,6 +32,6 @@ pub use client::{
 pub use manage::{ClientInformation, RegistrationError, RegistrationMode};
 pub use metadata::{
     ApplicationType, AuthMethod, ClientMetadata, GrantType, MetadataError, MetadataErrorCode,
-    OFFLINE_ACCESS, Policy, is_loopback_redirect, is_native_redirect, is_scope_token,
-    parse_metadata,
+    OFFLINE_ACCESS, Policy, TOKEN_EXCHANGE, agent_client_metadata, is_loopback_redirect,
+    is_native_redirect, is_scope_token, parse_metadata,
 };

@@ -868,6 +868,12 @@ fn rows() -> Vec<Row> {
             "forbidden",
         ),
         api(
+            "CallRefused::AgentMismatch",
+            CallRefused::AgentMismatch.into(),
+            403,
+            "forbidden",
+        ),
+        api(
             "CallRefused::Agent",
             CallRefused::Agent(KeyError::Store(store_conflict())).into(),
             500,
