@@ -161,8 +161,8 @@ api_routes! {
     POST "/api/v1/me/mfa/totp" => api_mfa::start_totp, Rule::FirstParty, {} [201 api_mfa::TotpEnrolment, 409];
     POST "/api/v1/me/mfa/totp/confirm" => api_mfa::confirm_totp, Rule::FirstParty, {api_mfa::CodeBody} [200 api_mfa::TotpEnabled, 409, 429];
     DELETE "/api/v1/me/mfa/totp" => api_mfa::remove_totp, Rule::FirstParty, {api_mfa::PasswordBody} [204, 409, 429];
-    GET "/api/v1/me/actors" => api_delegation::list_actors, Rule::FirstParty, {} [200 api_delegation::ActorList];
-    PUT "/api/v1/me/actors/{actor}" => api_delegation::allow_actor, Rule::FirstParty, {} [200 api_delegation::ActorAnswer];
+    GET "/api/v1/me/actors" => api_delegation::list_actors, Rule::FirstParty, {} [200 api_delegation::MayActList];
+    PUT "/api/v1/me/actors/{actor}" => api_delegation::allow_actor, Rule::FirstParty, {} [200 api_delegation::MayActAnswer];
     DELETE "/api/v1/me/actors/{actor}" => api_delegation::disallow_actor, Rule::FirstParty, {} [204];
     POST "/api/v1/me/mfa/recovery-codes" => api_mfa::recovery_codes, Rule::FirstParty, {api_mfa::PasswordBody} [200 api_mfa::RecoveryCodes, 409, 429];
 
@@ -189,8 +189,8 @@ api_routes! {
     GET "/api/v1/organizations/{org}/agents/{id}" => api_keys::show_agent, org("agents:read", Member, KEYS), {} [200 api_keys::AgentAnswer];
     PATCH "/api/v1/organizations/{org}/agents/{id}" => api_keys::update_agent, org("agents:write", Admin, KEYS), {api_keys::AgentBody} [200 api_keys::AgentAnswer, 409];
     DELETE "/api/v1/organizations/{org}/agents/{id}" => api_keys::delete_agent, org("agents:write", Admin, KEYS), {} [204];
-    POST "/api/v1/organizations/{org}/agents/{id}/credentials" => api_delegation::create_credentials, org("agents:write", Admin, USERS), {} [201 api_delegation::CredentialAnswer];
-    GET "/api/v1/organizations/{org}/agents/{id}/credentials" => api_delegation::list_credentials, org("agents:read", Member, KEYS), {} [200 api_delegation::CredentialList];
+    POST "/api/v1/organizations/{org}/agents/{id}/credentials" => api_delegation::create_credentials, org("agents:write", Admin, USERS), {} [201 api_delegation::AgentCredentialAnswer];
+    GET "/api/v1/organizations/{org}/agents/{id}/credentials" => api_delegation::list_credentials, org("agents:read", Member, KEYS), {} [200 api_delegation::AgentCredentialList];
     DELETE "/api/v1/organizations/{org}/agents/{id}/credentials/{client}" => api_delegation::delete_credentials, org("agents:write", Admin, USERS), {} [204];
 
     POST "/api/v1/organizations/{org}/services" => gateway::create, org("services:write", Admin, KEYS), {gateway::ServiceBody} [201 gateway::ServiceAnswer, 409];

@@ -24,7 +24,7 @@ use crate::state::AppState;
 /// HTTP Basic or form post) act as the agent, with at most its scopes.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct CredentialAnswer {
+pub(super) struct AgentCredentialAnswer {
     client_id: String,
     agent_id: String,
     created_at: i64,
@@ -35,8 +35,8 @@ pub(super) struct CredentialAnswer {
 
 /// An agent's OAuth credentials.
 #[derive(Serialize, ToSchema)]
-pub(super) struct CredentialList {
-    data: Vec<CredentialAnswer>,
+pub(super) struct AgentCredentialList {
+    data: Vec<AgentCredentialAnswer>,
 }
 
 pub(super) async fn create_credentials(
@@ -57,7 +57,7 @@ pub(super) async fn create_credentials(
                 .org(&org)
                 .detail(json!({ "agent_id": agent_id, "client_id": registered.client.id })),
         );
-        Ok(CredentialAnswer {
+        Ok(AgentCredentialAnswer {
             client_id: registered.client.id.clone(),
             agent_id,
             created_at: registered.client.created_at,
@@ -84,14 +84,14 @@ pub(super) async fn list_credentials(
     .await?;
     let data = list
         .into_iter()
-        .map(|c| CredentialAnswer {
+        .map(|c| AgentCredentialAnswer {
             client_id: c.client_id,
             agent_id: c.agent_id,
             created_at: c.created_at,
             client_secret: None,
         })
         .collect();
-    Ok(json_no_store(StatusCode::OK, CredentialList { data }))
+    Ok(json_no_store(StatusCode::OK, AgentCredentialList { data }))
 }
 
 pub(super) async fn delete_credentials(
@@ -124,7 +124,7 @@ pub(super) async fn delete_credentials(
 /// An agent or client the user allows to act for them (token exchange).
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct ActorAnswer {
+pub(super) struct MayActAnswer {
     /// An agent id (`agt_…`) or a client id.
     actor_id: String,
     /// `agent` or `client`.
@@ -134,8 +134,8 @@ pub(super) struct ActorAnswer {
 
 /// The actors a user allows.
 #[derive(Serialize, ToSchema)]
-pub(super) struct ActorList {
-    data: Vec<ActorAnswer>,
+pub(super) struct MayActList {
+    data: Vec<MayActAnswer>,
 }
 
 fn actor_kind(id: &str) -> &'static str {
@@ -157,13 +157,13 @@ pub(super) async fn list_actors(
     .await??;
     let data = rows
         .into_iter()
-        .map(|r| ActorAnswer {
+        .map(|r| MayActAnswer {
             kind: actor_kind(&r.actor_id),
             actor_id: r.actor_id,
             created_at: r.created_at,
         })
         .collect();
-    Ok(json_no_store(StatusCode::OK, ActorList { data }))
+    Ok(json_no_store(StatusCode::OK, MayActList { data }))
 }
 
 /// `PUT /api/v1/me/actors/{actor}`: allows an existing agent or client to act for the user.
@@ -206,7 +206,7 @@ pub(super) async fn allow_actor(
                 .actor(Some(&caller.user.id))
                 .detail(json!({ "actor_id": actor })),
         );
-        Ok(ActorAnswer {
+        Ok(MayActAnswer {
             kind: actor_kind(&actor),
             actor_id: actor,
             created_at: now,

@@ -196,6 +196,8 @@ pub(super) struct UsageAnswer {
     at: i64,
     key_id: String,
     agent_id: String,
+    /// The user or API key the agent called for, when it called with an exchanged token.
+    subject_id: Option<String>,
     service: String,
     endpoint: String,
     method: String,
@@ -234,6 +236,7 @@ fn usage_json(u: &gateway::UsageRow) -> UsageAnswer {
         at: u.occurred_at,
         key_id: u.key_id.clone(),
         agent_id: u.agent_id.clone(),
+        subject_id: u.subject_id.clone(),
         service: u.service.clone(),
         endpoint: u.endpoint.clone(),
         method: u.method.clone(),
