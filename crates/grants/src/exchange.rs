@@ -280,6 +280,59 @@ pub fn delete_clients_of_agent(conn: &mut Conn, agent_id: &str) -> Result<Vec<St
     Ok(gone)
 }
 
+/// One actor a user allows (the may_act policy).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedActor {
+    /// An agent id (`agt_…`) or a client id.
+    pub actor_id: String,
+    pub created_at: i64,
+}
+
+/// The actors `user_id` allows to act for them, oldest first.
+pub fn allowed_actors(conn: &mut Conn, user_id: &str) -> Result<Vec<AllowedActor>, GrantError> {
+    Ok(store::delegation::actors_of(conn, user_id)?
+        .into_iter()
+        .map(|r| AllowedActor {
+            actor_id: r.actor_id,
+            created_at: r.created_at,
+        })
+        .collect())
+}
+
+/// `user_id` allows `actor_id` (an agent or a client that exists: `Ok(false)` otherwise) to
+/// act for them through token exchange. Allowing twice keeps the first time.
+pub fn allow_actor(
+    conn: &mut Conn,
+    user_id: &str,
+    actor_id: &str,
+    now: i64,
+) -> Result<bool, GrantError> {
+    let exists = if actor_id.starts_with("agt_") {
+        apikeys::find_agent(conn, actor_id)
+            .map_err(|e| GrantError::Agent(e.to_string()))?
+            .is_some()
+    } else {
+        registration::find_client(conn, actor_id)?.is_some()
+    };
+    if !exists {
+        return Ok(false);
+    }
+    store::delegation::allow_actor(
+        conn,
+        &store::delegation::MayActRow {
+            subject_id: user_id.to_owned(),
+            actor_id: actor_id.to_owned(),
+            created_at: now,
+        },
+    )?;
+    Ok(true)
+}
+
+/// Withdraws the leave `user_id` gave `actor_id`; false when there was none.
+pub fn disallow_actor(conn: &mut Conn, user_id: &str, actor_id: &str) -> Result<bool, GrantError> {
+    Ok(store::delegation::disallow_actor(conn, user_id, actor_id)?)
+}
+
 /// Whether some scope of `held` covers `asked` (`service:*` covers `service:x:y`; `*` all).
 fn covers(held: &[String], asked: &str) -> bool {
     held.iter().any(|h| apikeys::scope_covers(h, asked))

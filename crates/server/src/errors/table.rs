@@ -960,6 +960,13 @@ fn rows() -> Vec<Row> {
             "server_error",
             Challenge::None,
         ),
+        oauth(
+            "GrantError::Agent",
+            GrantError::Agent("agent lookup failed".into()).into(),
+            500,
+            "server_error",
+            Challenge::None,
+        ),
         api(
             "GrantError::Account (first-party refresh)",
             GrantError::Account(AccountError::TokenReused).into(),
@@ -1310,6 +1317,7 @@ mod variants {
             | CallRefused::InvalidJson
             | CallRefused::NoAgent
             | CallRefused::UnknownAgent
+            | CallRefused::AgentMismatch
             | CallRefused::Agent(_)
             | CallRefused::Gateway(_) => {}
         }
@@ -1323,7 +1331,8 @@ mod variants {
             | GrantError::Account(_)
             | GrantError::Client(_)
             | GrantError::Store(_)
-            | GrantError::Sign(_) => {}
+            | GrantError::Sign(_)
+            | GrantError::Agent(_) => {}
         }
     }
 

@@ -152,7 +152,7 @@ pub(super) async fn list_actors(
 ) -> Result<HttpResponse, ApiError> {
     let rows = crate::traces::block("actors_list", move || -> Result<_, ApiError> {
         let mut conn = state.store.conn()?;
-        Ok(store::delegation::actors_of(&mut conn, &caller.user.id)?)
+        Ok(grants::allowed_actors(&mut conn, &caller.user.id)?)
     })
     .await??;
     let data = rows
@@ -176,29 +176,12 @@ pub(super) async fn allow_actor(
     let answer = crate::traces::block("actor_allow", move || -> Result<_, ApiError> {
         let mut conn = state.store.conn()?;
         let now = state.now();
-        let exists = if actor.starts_with("agt_") {
-            apikeys::find_agent(&mut conn, &actor)
-                .map_err(from_key_error)?
-                .is_some()
-        } else {
-            registration::find_client(&mut conn, &actor)
-                .map_err(|e| ApiError::internal(&e))?
-                .is_some()
-        };
-        if !exists {
+        if !grants::allow_actor(&mut conn, &caller.user.id, &actor, now)? {
             return Err(
                 ApiError::bad_request("invalid_field", "No agent or client has this id.")
                     .with_param("actor"),
             );
         }
-        store::delegation::allow_actor(
-            &mut conn,
-            &store::delegation::MayActRow {
-                subject_id: caller.user.id.clone(),
-                actor_id: actor.clone(),
-                created_at: now,
-            },
-        )?;
         crate::audit::record(
             &mut conn,
             now,
@@ -226,7 +209,7 @@ pub(super) async fn disallow_actor(
     let actor = path.into_inner();
     crate::traces::block("actor_disallow", move || -> Result<_, ApiError> {
         let mut conn = state.store.conn()?;
-        if !store::delegation::disallow_actor(&mut conn, &caller.user.id, &actor)? {
+        if !grants::disallow_actor(&mut conn, &caller.user.id, &actor)? {
             return Err(ApiError::not_found());
         }
         crate::audit::record(
