@@ -1530,7 +1530,7 @@ fn agent_credentials_command(
             if !grants::delete_agent_client(conn, &found.org_id, &agent, &client_id)
                 .map_err(|e| e.to_string())?
             {
-                return Err(format!("agent {agent} has no client {client_id}").into());
+                return Err(format!("agent {agent} has no client {client_id}"));
             }
             server::invalidate::publish(conn, server::invalidate::Change::Client(&client_id));
             server::audit::record(
