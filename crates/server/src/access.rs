@@ -143,12 +143,6 @@ impl VerifiedToken {
         self.key.as_ref()
     }
 
-    /// Whether an agent holds it (its own token) or someone acts in it (an exchanged token):
-    /// such tokens are for the gateway, never the JSON API.
-    pub fn is_agent_or_delegated(&self) -> bool {
-        self.claims.act.is_some() || self.claims.org_id.is_some()
-    }
-
     /// The granted scopes.
     pub fn scopes(&self) -> Vec<&str> {
         self.claims
