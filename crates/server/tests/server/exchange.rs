@@ -590,3 +590,63 @@ async fn user_setup_token(u: &UserSetup) -> (String, String, String) {
         secret,
     )
 }
+
+on_both_backends! {
+    // A user's token exchanged for an agent of the user's organization calls the gateway as
+    // that agent, for the user: the usage row names both; the token dies with the agent.
+    async fn a_user_token_exchanged_for_an_agent_calls_the_gateway_for_the_user(db) {
+        let base = crate::gateway::upstream(std::sync::Arc::new(tokio::sync::Notify::new()));
+        let server = TestServer::start_with(&db, |s| {
+            s.password_grant = true;
+            s.scopes.push("echo:echo".into());
+            s.master_key = Some(master_key(MASTER));
+            s.gateway_allow_private = true;
+            s.api_key_cache = 0;
+        });
+        let ada = signup(&server, "ada@example.com", "Ada").await;
+        let owner = ada["token"].as_str().expect("token").to_owned();
+        let org = ada["organization"]["id"].as_str().expect("org").to_owned();
+        let res = json_call(&server, reqwest::Method::POST, &format!("/api/v1/organizations/{org}/services"), &owner, json!({
+            "name": "echo", "baseUrl": base, "pathPrefix": "/v1",
+            "credential": { "kind": "header", "name": "Authorization", "value": "Bearer upstream-secret-4242" },
+        })).await;
+        assert_eq!(res.status(), 201);
+        let res = server.post_json("/oauth2/register", &json!({ "grant_types": ["password"], "scope": "echo:echo orders:read" })).await;
+        let app = json_of(res).await;
+        let app = (app["client_id"].as_str().expect("id").to_owned(), app["client_secret"].as_str().expect("secret").to_owned());
+        let res = server.post_form("/oauth2/token", Some((&app.0, &app.1)), &[("grant_type", "password"), ("username", "ada@example.com"), ("password", "correct horse")]).await;
+        let access = json_of(res).await["access_token"].as_str().expect("token").to_owned();
+        let user_id = claims_of(&access)["sub"].as_str().expect("sub").to_owned();
+        let bot = agent(&server, &owner, &org, &["echo:*"]).await;
+        let creds = credentials(&server, &owner, &org, &bot).await;
+        server.http.put(server.url(&format!("/api/v1/me/actors/{bot}"))).bearer_auth(&owner).send().await.expect("allow");
+        let res = exchange(&server, &creds, &[("subject_token", &access), ("subject_token_type", ACCESS_TOKEN)]).await;
+        assert_eq!(res.status(), 200);
+        let body = json_of(res).await;
+        assert_eq!(body["scope"], "echo:echo", "orders:read is the user's, not the agent's");
+        let token = body["access_token"].as_str().expect("token").to_owned();
+
+        let res = server.http.post(server.url("/proxy/echo/v1/echo")).bearer_auth(&token).body("x").send().await.expect("proxy");
+        assert_eq!(res.status(), 200);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let row = loop {
+            let res = get_as(&server, &format!("/api/v1/organizations/{org}/usage"), &owner).await;
+            let rows = json_of(res).await["data"].as_array().cloned().unwrap_or_default();
+            if let Some(row) = rows.into_iter().next() {
+                break row;
+            }
+            assert!(std::time::Instant::now() < deadline, "no usage row");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        assert_eq!((row["agentId"].as_str(), row["subjectId"].as_str(), row["keyId"].as_str()), (Some(bot.as_str()), Some(user_id.as_str()), Some(creds.0.as_str())));
+
+        // The acting agent deleted: the exchanged token is no longer active anywhere.
+        let res = server.http.delete(server.url(&format!("/api/v1/organizations/{org}/agents/{bot}"))).bearer_auth(&owner).send().await.expect("delete");
+        assert_eq!(res.status(), 204);
+        let platform = exchanging_client(&server).await;
+        let res = server.post_form("/oauth2/introspect", Some((&platform.0, &platform.1)), &[("token", &token)]).await;
+        assert_eq!(json_of(res).await, json!({ "active": false }));
+        let res = server.http.post(server.url("/proxy/echo/v1/echo")).bearer_auth(&token).body("x").send().await.expect("proxy");
+        assert_eq!(res.status(), 401);
+    }
+}

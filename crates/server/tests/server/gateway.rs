@@ -17,7 +17,7 @@ const CREDENTIAL: &str = "Bearer upstream-secret-4242";
 
 /// The upstream: echoes what it received; streams an event stream in two parts, the second
 /// only after the test says so; redirects elsewhere.
-fn upstream(release: Arc<Notify>) -> String {
+pub(crate) fn upstream(release: Arc<Notify>) -> String {
     upstream_at("127.0.0.1", release, Arc::default())
 }
 
