@@ -58,6 +58,14 @@ msg-notice-upstream-linked = Die Identität ist verknüpft: Sie können sich mit
 msg-notice-upstream-unlinked = Die Verknüpfung der Identität ist aufgehoben.
 msg-notice-totp-removed = Die Authenticator-App ist entfernt: Die Anmeldung fragt nur noch nach Ihrem Passwort.
 
+## Ein Gerät verbinden (`/device`)
+msg-device-wrong-code = Dieser Code ist ungültig oder abgelaufen. Prüfen Sie den Code, den Ihr Gerät anzeigt.
+msg-device-too-many = Zu viele falsche Codes. Warten Sie eine Minute und versuchen Sie es noch einmal.
+msg-device-connected-title = Gerät verbunden
+msg-device-connected = Sie haben das Gerät zugelassen. Sie können diese Seite schließen und zu Ihrem Gerät zurückkehren.
+msg-device-denied-title = Anfrage abgelehnt
+msg-device-denied = Sie haben die Anfrage abgelehnt. Das Gerät erhält keinen Zugriff.
+
 ## Was eine Berechtigung einer Anwendung erlaubt (Einwilligungsseite)
 msg-scope-openid = Wissen, wer Sie sind (Ihre Konto-ID)
 msg-scope-profile = Ihren Namen sehen

@@ -29,9 +29,17 @@ consent-title = { $app } erlauben?
 consent-heading = Darf { $app } Ihr Konto verwenden?
 consent-signed-in-as = Angemeldet als
 consent-about = Über diese Anwendung:
+consent-self-described = Selbstbeschreibung von { $host }: Diese Anwendung hat ihre Beschreibung selbst veröffentlicht; der Betreiber hat sie nicht geprüft.
 consent-asks = { $app } möchte:
 consent-allow = Erlauben
 consent-deny = Ablehnen
+device-title = Gerät verbinden
+device-intro = Geben Sie den Code ein, den Ihr Gerät oder Ihre Kommandozeile anzeigt.
+device-code-label = Code
+device-continue = Weiter
+device-compare = Prüfen Sie, ob Ihr Gerät diesen Code anzeigt:
+device-compare-hint = Wenn Sie das nicht gerade selbst auf einem eigenen Gerät begonnen haben, wählen Sie „Ablehnen“.
+device-resources = Es wird Folgendes verwenden können:
 
 ## Fehler
 error-status = Fehler { $status }

@@ -59,6 +59,14 @@ msg-notice-upstream-linked = The identity is linked: you can sign in with it.
 msg-notice-upstream-unlinked = The identity is unlinked.
 msg-notice-totp-removed = The authenticator app is removed: signing in asks for your password alone.
 
+## Connecting a device (`/device`)
+msg-device-wrong-code = That code is not valid, or it has expired. Check the code your device shows.
+msg-device-too-many = Too many wrong codes. Wait a minute and try again.
+msg-device-connected-title = Device connected
+msg-device-connected = You allowed the device. You can close this page and return to your device.
+msg-device-denied-title = Request denied
+msg-device-denied = You denied the request. The device gets no access.
+
 ## What a scope lets an application do (consent page)
 msg-scope-openid = Know who you are (your account id)
 msg-scope-profile = See your name

@@ -29,9 +29,17 @@ consent-title = Allow { $app }?
 consent-heading = Allow { $app } to use your account?
 consent-signed-in-as = Signed in as
 consent-about = About this application:
+consent-self-described = Self-described by { $host }: this application published its own description; the operator has not checked it.
 consent-asks = { $app } asks to:
 consent-allow = Allow
 consent-deny = Deny
+device-title = Connect a device
+device-intro = Enter the code your device or command line shows.
+device-code-label = Code
+device-continue = Continue
+device-compare = Check that your device shows this code:
+device-compare-hint = If you did not start this on a device of your own just now, choose Deny.
+device-resources = It will be able to use:
 
 ## Errors
 error-status = Error { $status }

@@ -50,26 +50,39 @@ pub fn give_consent(
     request: &AuthorizationRequest,
     now: i64,
 ) -> Result<Consented, store::StoreError> {
-    let before = rows::find_consent(conn, &user.id, request.client_id())?
-        .map(|c| Scope::from_stored(&c.scope))
-        .unwrap_or_default();
-    let granted = before.union(request.scope());
-    rows::save_consent(
-        conn,
-        &ConsentRow {
-            user_id: user.id.clone(),
-            client_id: request.client_id().to_owned(),
-            scope: granted.to_string(),
-            created_at: now,
-            updated_at: now,
-        },
-    )?;
-    tracing::info!(user = %user.id, client = request.client_id(), "consent given");
+    remember(conn, &user.id, request.client_id(), request.scope(), now)?;
     Ok(Consented {
         user_id: user.id.clone(),
         client_id: request.client_id().to_owned(),
         scope: request.scope().clone(),
     })
+}
+
+/// Remembers that `user_id` allowed `client_id` the `scope`: the union with what was allowed
+/// before.
+pub(crate) fn remember(
+    conn: &mut Conn,
+    user_id: &str,
+    client_id: &str,
+    scope: &Scope,
+    now: i64,
+) -> Result<(), store::StoreError> {
+    let before = rows::find_consent(conn, user_id, client_id)?
+        .map(|c| Scope::from_stored(&c.scope))
+        .unwrap_or_default();
+    let granted = before.union(scope);
+    rows::save_consent(
+        conn,
+        &ConsentRow {
+            user_id: user_id.to_owned(),
+            client_id: client_id.to_owned(),
+            scope: granted.to_string(),
+            created_at: now,
+            updated_at: now,
+        },
+    )?;
+    tracing::info!(user = %user_id, client = client_id, "consent given");
+    Ok(())
 }
 
 /// An app the user allowed, as the account page lists it.

@@ -4,7 +4,8 @@ use std::fmt;
 
 /// The OAuth `error` codes the server answers with: RFC 6749 §4.1.2.1 and §5.2, RFC 7009
 /// §2.2.1, RFC 8707 §2, RFC 6750 §3.1, RFC 7591 §3.2.2, OpenID Connect Core §3.1.2.6 and
-/// RFC 8628 §3.5 (`slow_down`, which we also send with a 429 after failed sign-ins).
+/// RFC 8628 §3.5 (`authorization_pending`, `expired_token`, and `slow_down`, which we also send
+/// with a 429 after failed sign-ins).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     InvalidRequest,
@@ -26,6 +27,10 @@ pub enum ErrorCode {
     AccountSelectionRequired,
     TemporarilyUnavailable,
     SlowDown,
+    /// RFC 8628 §3.5: the user has not decided yet; poll again.
+    AuthorizationPending,
+    /// RFC 8628 §3.5: the device code expired; start again.
+    ExpiredToken,
     InvalidToken,
     InsufficientScope,
     InvalidRedirectUri,
@@ -56,6 +61,8 @@ impl ErrorCode {
             Self::AccountSelectionRequired => "account_selection_required",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
             Self::SlowDown => "slow_down",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::ExpiredToken => "expired_token",
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
             Self::InvalidRedirectUri => "invalid_redirect_uri",

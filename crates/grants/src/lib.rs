@@ -31,6 +31,7 @@ mod client_auth;
 mod client_credentials;
 mod code;
 mod consent;
+mod device;
 mod error;
 mod exchange;
 pub mod family;
@@ -55,6 +56,11 @@ pub use code::{
 pub use consent::{
     AllowedApp, Consented, allowed_apps, give_consent, remembered_consent, withdraw_consent,
 };
+pub use device::{
+    DEVICE_CODE_TTL, DEVICE_POLL_INTERVAL, DeviceApproved, DeviceAuthorization, DeviceRedeemed,
+    PendingDevice, SLOW_DOWN_STEP, USER_CODE_ALPHABET, UserCode, approve_device, deny_device,
+    give_device_consent, pending_device, poll_device, start_device_authorization,
+};
 pub use error::{ErrorCode, GrantError, OAuthError};
 pub use exchange::{
     Actor, AgentCredential, AllowedActor, BoundAgent, ExchangeRequest, SubjectKind,
@@ -78,7 +84,8 @@ pub use refresh::{
 };
 pub use scope::Scope;
 pub use token_request::{
-    FIRST_PARTY_AUDIENCE, TokenRequest, is_reserved_audience, parse_resources, select_resources,
+    DEVICE_CODE_GRANT, FIRST_PARTY_AUDIENCE, TokenRequest, is_reserved_audience, parse_resources,
+    select_resources,
 };
 
 /// The server's settings a flow needs.

@@ -48,6 +48,21 @@
 //!     let _ = grants::issue_code(conn, request, (), session, 0);
 //! }
 //! ```
+//! A device code is approved only with the user's consent, and gives tokens only from a poll
+//! that found it approved (`DeviceApproved`) and spent it (`DeviceRedeemed`):
+//! ```compile_fail
+//! fn skip_consent(conn: &mut store::Conn, pending: &grants::PendingDevice, session: &accounts::Session) {
+//!     let _ = grants::approve_device(conn, pending, (), session, 0);
+//! }
+//! ```
+//! ```compile_fail
+//! let redeemed = grants::DeviceRedeemed(());
+//! ```
+//! ```compile_fail
+//! fn approved(row: store::device::DeviceCodeRow) -> grants::DeviceApproved {
+//!     grants::DeviceApproved { row }
+//! }
+//! ```
 //! A client is authenticated only by `registration::authenticate` (or `check_credentials`):
 //! ```compile_fail
 //! fn forge(client: registration::Client) -> registration::VerifiedClient {
@@ -71,4 +86,5 @@
 
 pub use crate::code::{CodeRedeemed, PresentedCode, RedirectMatched};
 pub use crate::consent::Consented;
+pub use crate::device::{DeviceApproved, DeviceRedeemed};
 pub use crate::pkce::PkceVerified;

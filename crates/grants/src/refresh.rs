@@ -121,8 +121,12 @@ pub fn introspect_refresh(
     if family.client_id != caller.id() {
         return Ok(None);
     }
-    let client_may_refresh = registration::find_client(conn, &family.client_id)?
-        .is_some_and(|c| c.metadata.allows_grant(GrantType::RefreshToken));
+    // The caller is the family's client (checked above), as the token endpoint resolved it
+    // (a stored client, or one described by its metadata document).
+    let client_may_refresh = caller
+        .client()
+        .metadata
+        .allows_grant(GrantType::RefreshToken);
     if !client_may_refresh {
         return Ok(None);
     }

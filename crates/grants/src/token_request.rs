@@ -31,6 +31,8 @@ pub enum TokenRequest {
         /// RFC 8707 §2.2: selects among the resources of the original grant; none keeps them.
         resources: Vec<String>,
     },
+    /// RFC 8628 §3.4, a device polling with its device code.
+    DeviceCode { device_code: String },
     /// RFC 6749 §4.3, the legacy password grant (`username`, also accepted as `userName`).
     Password {
         username: String,
@@ -65,6 +67,7 @@ impl std::fmt::Debug for TokenRequest {
                 .field("scope", scope)
                 .field("resources", resources)
                 .finish_non_exhaustive(),
+            Self::DeviceCode { .. } => f.debug_struct("DeviceCode").finish_non_exhaustive(),
             Self::Password {
                 username, scope, ..
             } => f
@@ -86,6 +89,7 @@ impl TokenRequest {
             Self::RefreshToken { .. } => "refresh_token",
             Self::Password { .. } => "password",
             Self::TokenExchange(_) => registration::TOKEN_EXCHANGE,
+            Self::DeviceCode { .. } => DEVICE_CODE_GRANT,
         }
     }
 
@@ -112,6 +116,12 @@ impl TokenRequest {
                     .to_owned(),
                 scope: form.get("scope").map(str::to_owned),
                 resources: parse_resources(form)?,
+            }),
+            Some(DEVICE_CODE_GRANT) => Ok(Self::DeviceCode {
+                device_code: form
+                    .get("device_code")
+                    .ok_or_else(|| OAuthError::invalid_request("device_code is missing"))?
+                    .to_owned(),
             }),
             Some("password") => {
                 let username = match (form.get("username"), form.get("userName")) {
@@ -142,6 +152,9 @@ impl TokenRequest {
         }
     }
 }
+
+/// The `grant_type` of RFC 8628 §3.4.
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// The audience of first-party tokens (JSON sign-in, invite acceptance and operator-made
 /// first-party clients): the account and organization API accepts user tokens only with it.
@@ -248,6 +261,20 @@ mod tests {
             "Debug hides the password"
         );
         assert!(parse("grant_type=password&userName=a&username=b&password=x").is_err());
+        let d =
+            parse("grant_type=urn:ietf:params:oauth:grant-type:device_code&device_code=dc-secret")
+                .expect("device");
+        assert_eq!(d.grant_type(), DEVICE_CODE_GRANT);
+        assert!(
+            !format!("{d:?}").contains("dc-secret"),
+            "Debug hides the device code"
+        );
+        assert_eq!(
+            parse("grant_type=urn:ietf:params:oauth:grant-type:device_code")
+                .expect_err("no code")
+                .code,
+            ErrorCode::InvalidRequest
+        );
         assert_eq!(
             parse("grant_type=implicit").expect_err("x").code,
             ErrorCode::UnsupportedGrantType

@@ -183,6 +183,15 @@ pub struct SettingsArgs {
     )]
     pub rate_limit_token_per_client: Option<u32>,
 
+    /// Wrong user codes typed on /device per browser session, and per client IP, per minute;
+    /// 0 turns the limit off [default: 10]
+    #[arg(
+        long,
+        env = "PORTCULLIS_RATE_LIMIT_DEVICE_CODE",
+        value_name = "PER_MINUTE"
+    )]
+    pub rate_limit_device_code: Option<u32>,
+
     /// Dynamic client registrations per client IP per minute; 0 turns the limit off
     /// [default: 10]
     #[arg(
@@ -241,6 +250,30 @@ pub struct SettingsArgs {
     /// Largest request body the gateway forwards, in bytes [default: 10485760]
     #[arg(long, env = "PORTCULLIS_GATEWAY_MAX_BODY", value_name = "BYTES")]
     pub gateway_max_body: Option<u64>,
+
+    /// Client ID Metadata Documents (URL client ids, as MCP clients use): `all`, `none`, or a
+    /// comma-separated list of hosts whose documents are accepted [default: all]
+    #[arg(long, env = "PORTCULLIS_CIMD", value_name = "all|none|HOSTS")]
+    pub cimd: Option<String>,
+
+    /// Least seconds a fetched client metadata document is kept, whatever its caching
+    /// headers say [default: 300]
+    #[arg(long, env = "PORTCULLIS_CIMD_CACHE_MIN", value_name = "SECONDS")]
+    pub cimd_cache_min: Option<i64>,
+
+    /// Most seconds a fetched client metadata document is kept [default: 86400]
+    #[arg(long, env = "PORTCULLIS_CIMD_CACHE_MAX", value_name = "SECONDS")]
+    pub cimd_cache_max: Option<i64>,
+
+    /// Milliseconds fetching a client metadata document may take [default: 5000]
+    #[arg(long, env = "PORTCULLIS_CIMD_TIMEOUT_MS", value_name = "MILLISECONDS")]
+    pub cimd_timeout_ms: Option<u64>,
+
+    /// Accept client metadata documents at http://127.0.0.1, http://[::1] and
+    /// http://localhost, and loopback addresses (for tests; never in production)
+    /// [default: false]
+    #[arg(long, env = "PORTCULLIS_CIMD_ALLOW_LOOPBACK", value_name = "BOOL")]
+    pub cimd_allow_loopback: Option<bool>,
 
     /// Deprecated alias: `true` trusts loopback and the private ranges (127.0.0.0/8, ::1,
     /// 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7) as proxies; prefer
@@ -373,6 +406,7 @@ struct FileSettings {
     rate_limit_signup: Option<u32>,
     rate_limit_token: Option<u32>,
     rate_limit_token_per_client: Option<u32>,
+    rate_limit_device_code: Option<u32>,
     rate_limit_registration: Option<u32>,
     master_key: Option<String>,
     master_key_file: Option<PathBuf>,
@@ -381,6 +415,11 @@ struct FileSettings {
     gateway_allow_private: Option<bool>,
     gateway_timeout: Option<i64>,
     gateway_max_body: Option<u64>,
+    cimd: Option<String>,
+    cimd_cache_min: Option<i64>,
+    cimd_cache_max: Option<i64>,
+    cimd_timeout_ms: Option<u64>,
+    cimd_allow_loopback: Option<bool>,
     trust_proxy: Option<bool>,
     trusted_proxies: Option<String>,
     signup: Option<String>,
@@ -785,6 +824,10 @@ impl Config {
                     .rate_limit_registration
                     .or(file.rate_limit_registration)
                     .unwrap_or(d.rate_limits.registration),
+                device_code: args
+                    .rate_limit_device_code
+                    .or(file.rate_limit_device_code)
+                    .unwrap_or(d.rate_limits.device_code),
             },
             client_cache: seconds(
                 "PORTCULLIS_CLIENT_CACHE",
@@ -816,8 +859,49 @@ impl Config {
                     ));
                 }
             },
+            cimd: match args.cimd.as_deref().or(file.cimd.as_deref()) {
+                None => d.cimd.clone(),
+                Some(raw) => {
+                    server::CimdPolicy::parse(raw).map_err(|e| invalid("PORTCULLIS_CIMD", e))?
+                }
+            },
+            cimd_cache_min: seconds(
+                "PORTCULLIS_CIMD_CACHE_MIN",
+                args.cimd_cache_min.or(file.cimd_cache_min),
+                d.cimd_cache_min,
+                0..=604_800,
+            )?,
+            cimd_cache_max: seconds(
+                "PORTCULLIS_CIMD_CACHE_MAX",
+                args.cimd_cache_max.or(file.cimd_cache_max),
+                d.cimd_cache_max,
+                0..=604_800,
+            )?,
+            cimd_timeout_ms: match args.cimd_timeout_ms.or(file.cimd_timeout_ms) {
+                None => d.cimd_timeout_ms,
+                Some(n @ 1..=60_000) => n,
+                Some(n) => {
+                    return Err(invalid(
+                        "PORTCULLIS_CIMD_TIMEOUT_MS",
+                        format!("{n} is outside 1..=60000 milliseconds"),
+                    ));
+                }
+            },
+            cimd_allow_loopback: args
+                .cimd_allow_loopback
+                .or(file.cimd_allow_loopback)
+                .unwrap_or(d.cimd_allow_loopback),
             trusted_proxies,
         };
+        if server.cimd_cache_min > server.cimd_cache_max {
+            return Err(invalid(
+                "PORTCULLIS_CIMD_CACHE_MIN",
+                format!(
+                    "{} is more than PORTCULLIS_CIMD_CACHE_MAX ({})",
+                    server.cimd_cache_min, server.cimd_cache_max
+                ),
+            ));
+        }
         Ok(Self {
             server,
             database_pool_size: match args.database_pool_size.or(file.database_pool_size) {

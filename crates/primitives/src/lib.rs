@@ -110,6 +110,16 @@ pub fn random_token(n: usize) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// `n` characters drawn uniformly from `alphabet` by the operating system's CSPRNG (a
+/// uniform range, so no character is likelier than another).
+pub fn random_chars(alphabet: &[u8], n: usize) -> String {
+    assert!(!alphabet.is_empty(), "an alphabet to draw from");
+    let mut rng = rand::rng();
+    (0..n)
+        .map(|_| char::from(alphabet[rng.random_range(0..alphabet.len())]))
+        .collect()
+}
+
 /// A random identifier: 128 bits, 22 URL-safe characters.
 pub fn random_id() -> String {
     random_token(16)

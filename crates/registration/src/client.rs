@@ -18,6 +18,9 @@ pub struct Client {
     /// A client of the operator's own: its users are not asked for consent. Set on the
     /// command line only, never through dynamic registration.
     pub first_party: bool,
+    /// Described by its Client ID Metadata Document (its id is the document's URL), never
+    /// stored: see [`crate::client_from_document`].
+    pub(crate) self_described: bool,
 }
 
 impl Client {
@@ -38,15 +41,31 @@ impl Client {
             created_at: now,
             updated_at: now,
             first_party: false,
+            self_described: false,
         }
     }
 
-    /// Whether the client registered itself through `/oauth2/register` (RFC 7591): anyone may
-    /// do that, so its redirect URIs are not vouched for by the operator (RFC 9700 §4.11.2).
-    /// Such clients hold a registration access token; clients made on the command line never
-    /// do.
+    /// The client a metadata document describes (checked by [`crate::client_from_document`]):
+    /// public, never stored, its id the document's URL.
+    pub(crate) fn from_document(url: &str, metadata: ClientMetadata, now: i64) -> Self {
+        Self {
+            self_described: true,
+            ..Self::in_memory(url, metadata, now)
+        }
+    }
+
+    /// Whether the client described itself in a Client ID Metadata Document (its id is the
+    /// document's URL) rather than being registered here.
+    pub fn is_self_described(&self) -> bool {
+        self.self_described
+    }
+
+    /// Whether the client registered itself, through `/oauth2/register` (RFC 7591) or by its
+    /// metadata document: anyone may do that, so its redirect URIs are not vouched for by the
+    /// operator (RFC 9700 §4.11.2). Clients registered over RFC 7591 hold a registration access
+    /// token; clients made on the command line never do.
     pub fn is_dynamically_registered(&self) -> bool {
-        self.registration_token_hash.is_some()
+        self.registration_token_hash.is_some() || self.self_described
     }
 
     /// Whether RFC 7592 management is possible (clients made on the command line have no
@@ -68,6 +87,7 @@ impl Client {
             created_at: row.created_at,
             updated_at: row.updated_at,
             first_party: row.first_party,
+            self_described: false,
         })
     }
 
@@ -141,6 +161,7 @@ pub fn register_client_with(
         created_at: now,
         updated_at: now,
         first_party,
+        self_described: false,
     };
     rows::insert(conn, &client.to_row()?)?;
     Ok(Registered {

@@ -19,6 +19,7 @@
 
 mod auth;
 mod client;
+mod document;
 pub mod manage;
 mod metadata;
 
@@ -29,6 +30,7 @@ pub use client::{
     rotate_client_secret, rotate_registration_token, search_clients, update_client,
     verify_registration_token,
 };
+pub use document::{DocumentError, client_from_document, document_url, is_url_client_id};
 pub use manage::{ClientInformation, RegistrationError, RegistrationMode};
 pub use metadata::{
     ApplicationType, AuthMethod, ClientMetadata, GrantType, MetadataError, MetadataErrorCode,

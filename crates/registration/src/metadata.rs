@@ -58,6 +58,9 @@ pub enum GrantType {
     ClientCredentials,
     /// The legacy resource-owner password grant: only when the server enables it.
     Password,
+    /// RFC 8628, the device authorization grant (a device without a browser, or a CLI).
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:device_code")]
+    DeviceCode,
     /// RFC 8693 token exchange (`urn:ietf:params:oauth:grant-type:token-exchange`).
     #[serde(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
     TokenExchange,
@@ -70,6 +73,7 @@ impl GrantType {
             Self::RefreshToken => "refresh_token",
             Self::ClientCredentials => "client_credentials",
             Self::Password => "password",
+            Self::DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
             Self::TokenExchange => TOKEN_EXCHANGE,
         }
     }
@@ -80,6 +84,7 @@ impl GrantType {
             Self::RefreshToken,
             Self::ClientCredentials,
             Self::Password,
+            Self::DeviceCode,
             Self::TokenExchange,
         ]
         .into_iter()
@@ -278,9 +283,10 @@ pub fn parse_metadata(body: &Value, policy: &Policy) -> Result<ClientMetadata, M
     if grant_types.contains(&GrantType::RefreshToken)
         && !code_flow
         && !grant_types.contains(&GrantType::Password)
+        && !grant_types.contains(&GrantType::DeviceCode)
     {
         return Err(meta_err(
-            "refresh_token needs the authorization_code (or password) grant",
+            "refresh_token needs the authorization_code (or device_code, or password) grant",
         ));
     }
     if auth_method == AuthMethod::None && grant_types.contains(&GrantType::ClientCredentials) {
@@ -311,7 +317,10 @@ pub fn parse_metadata(body: &Value, policy: &Policy) -> Result<ClientMetadata, M
         Some(s) => Some(s),
         // As other servers do: the server's basic scopes, and `offline_access` when the client
         // registered the refresh_token grant (and the server offers it).
-        None if code_flow && !policy.default_code_scopes.is_empty() => {
+        // A device-flow client signs users in as a code-flow client does.
+        None if (code_flow || grant_types.contains(&GrantType::DeviceCode))
+            && !policy.default_code_scopes.is_empty() =>
+        {
             let mut scopes = policy.default_code_scopes.clone();
             if grant_types.contains(&GrantType::RefreshToken)
                 && policy.known_scopes.iter().any(|k| k == OFFLINE_ACCESS)

@@ -209,7 +209,15 @@ pub fn verify_access_token(
     }
     // A deleted client's tokens die with it; the JSON sign-in has no client row.
     let mut client_agent = None;
-    if claims.client_id != grants::family::FIRST_PARTY_CLIENT {
+    if registration::is_url_client_id(&claims.client_id) {
+        // A client described by its metadata document: never first-party, and its tokens
+        // count while the operator still accepts documents from its host.
+        if first_party || !crate::cimd::still_allowed(&state.settings, &claims.client_id) {
+            return Err(TokenRejected::Invalid(
+                "metadata-document client no longer allowed",
+            ));
+        }
+    } else if claims.client_id != grants::family::FIRST_PARTY_CLIENT {
         let client = state
             .clients
             .find(conn, &claims.client_id, now)

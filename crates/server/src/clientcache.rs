@@ -7,32 +7,61 @@
 //! PostgreSQL the other instances hear of it at once too (`invalidate.rs`); the cache time
 //! bounds a change whose notice was lost.
 //! Unknown client ids are never cached, so a new registration works everywhere at once.
+//!
+//! Clients whose id is a URL (Client ID Metadata Documents) are not in the database at all:
+//! the handlers fetch their document first (`crate::cimd::load`, async, before any blocking
+//! work), into [`DocumentCache`]; every look-up here then answers a URL id from that cache
+//! alone, so each endpoint gets such a client as the same [`Client`] type, or none.
 
 use registration::{AuthError, Client, Presented, VerifiedClient};
 use store::Conn;
 
+use crate::cimd::DocumentCache;
 use crate::ttlmap::TtlMap;
 
 #[derive(Debug)]
 pub struct ClientCache {
     clients: TtlMap<Client>,
+    /// Clients described by their metadata documents, for as long as their caching allows.
+    pub(crate) documents: DocumentCache,
 }
 
 impl ClientCache {
     pub fn new(ttl: i64) -> Self {
         Self {
             clients: TtlMap::counted(ttl, crate::metrics::business::Cache::Client),
+            documents: DocumentCache::default(),
         }
     }
 
     /// The client, when it was read within the cache time.
     pub fn get(&self, id: &str, now: i64) -> Option<Client> {
+        if registration::is_url_client_id(id) {
+            return self.documents.get(id, now);
+        }
         self.clients.get(id, now)
     }
 
     /// The client if cached, without counting a cache look-up (for the metrics themselves).
     pub fn peek(&self, id: &str, now: i64) -> Option<Client> {
+        if registration::is_url_client_id(id) {
+            return self.documents.get(id, now);
+        }
         self.clients.peek(id, now)
+    }
+
+    /// The client as it is now: a URL id from its fetched document, any other from the
+    /// database (never the cache: the authorization endpoint shows a change at once).
+    pub fn find_fresh(
+        &self,
+        conn: &mut Conn,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<Client>, AuthError> {
+        if registration::is_url_client_id(id) {
+            return Ok(self.documents.get(id, now));
+        }
+        Ok(registration::find_client(conn, id)?)
     }
 
     /// Drops a client changed or deleted on this instance.
@@ -49,6 +78,9 @@ impl ClientCache {
     pub fn find(&self, conn: &mut Conn, id: &str, now: i64) -> Result<Option<Client>, AuthError> {
         if let Some(client) = self.get(id, now) {
             return Ok(Some(client));
+        }
+        if registration::is_url_client_id(id) {
+            return Ok(None);
         }
         let found = registration::find_client(conn, id)?;
         if let Some(client) = &found {

@@ -31,6 +31,57 @@ pub enum RegistrationPolicy {
     Closed,
 }
 
+/// Which Client ID Metadata Documents are used (`PORTCULLIS_CIMD`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CimdPolicy {
+    /// Any host's (the default: MCP clients identify themselves so).
+    All,
+    /// None: a URL client id is an unknown client, and discovery does not offer them.
+    None,
+    /// Only documents on these hosts (lower case, exact).
+    Hosts(Vec<String>),
+}
+
+impl CimdPolicy {
+    /// `all`, `none`, or a comma-separated list of host names.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim() {
+            "all" => Ok(Self::All),
+            "none" => Ok(Self::None),
+            list => {
+                let hosts: Vec<String> = list
+                    .split(',')
+                    .map(|h| h.trim().to_ascii_lowercase())
+                    .filter(|h| !h.is_empty())
+                    .collect();
+                if hosts.is_empty() {
+                    return Err("give all, none, or a comma-separated list of hosts".into());
+                }
+                if let Some(bad) = hosts
+                    .iter()
+                    .find(|h| url::Host::parse(h).is_err() || h.contains(['/', ':', '@']))
+                {
+                    return Err(format!("{bad:?} is not a host name"));
+                }
+                Ok(Self::Hosts(hosts))
+            }
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        *self != Self::None
+    }
+
+    /// Whether a document on `host` may describe a client.
+    pub fn allows(&self, host: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::None => false,
+            Self::Hosts(hosts) => hosts.iter().any(|h| h.eq_ignore_ascii_case(host)),
+        }
+    }
+}
+
 /// Validated settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -64,6 +115,19 @@ pub struct Settings {
     pub gateway_allow_private: bool,
     pub gateway_timeout: i64,
     pub gateway_max_body: u64,
+    /// Which URL client ids are resolved by their metadata document (`PORTCULLIS_CIMD`).
+    pub cimd: CimdPolicy,
+    /// Bounds on how long a fetched metadata document is kept, whatever its caching headers
+    /// say (`PORTCULLIS_CIMD_CACHE_MIN`, `PORTCULLIS_CIMD_CACHE_MAX`, seconds).
+    pub cimd_cache_min: i64,
+    pub cimd_cache_max: i64,
+    /// How long fetching a metadata document may take, in milliseconds
+    /// (`PORTCULLIS_CIMD_TIMEOUT_MS`).
+    pub cimd_timeout_ms: u64,
+    /// Lets `http://127.0.0.1` (and `[::1]`, `localhost`) documents through, and only those
+    /// loopback addresses besides public ones (`PORTCULLIS_CIMD_ALLOW_LOOPBACK`): for tests,
+    /// never the default.
+    pub cimd_allow_loopback: bool,
     /// Whose forwarding headers are believed.
     pub trusted_proxies: TrustedProxies,
     /// Who may make an account themselves (`PORTCULLIS_SIGNUP`, `PORTCULLIS_SIGNUP_DOMAINS`).
@@ -170,11 +234,17 @@ impl Default for Settings {
                 token_per_ip: 3000,
                 token_per_client: 3000,
                 registration: 10,
+                device_code: 10,
             },
             master_key: None,
             gateway_allow_private: false,
             gateway_timeout: 60,
             gateway_max_body: 10 * 1024 * 1024,
+            cimd: CimdPolicy::All,
+            cimd_cache_min: 300,
+            cimd_cache_max: 86_400,
+            cimd_timeout_ms: 5_000,
+            cimd_allow_loopback: false,
             trusted_proxies: TrustedProxies::default(),
             signup: accounts::SignupPolicy::default(),
             require_verified_email: false,

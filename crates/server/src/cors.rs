@@ -33,7 +33,8 @@ struct Public {
 }
 
 /// The endpoints open to other origins: discovery (every form), the JWKS, registration
-/// (RFC 7591/7592), the token and revocation endpoints, and userinfo.
+/// (RFC 7591/7592), the token, revocation and device authorization (RFC 8628) endpoints, and
+/// userinfo.
 const PUBLIC: &[Public] = &[
     Public {
         path: Match::Exact("/.well-known/openid-configuration"),
@@ -73,6 +74,10 @@ const PUBLIC: &[Public] = &[
     },
     Public {
         path: Match::Exact("/oauth2/revoke"),
+        methods: "POST",
+    },
+    Public {
+        path: Match::Exact("/oauth2/device_authorization"),
         methods: "POST",
     },
     Public {

@@ -149,6 +149,17 @@ pub(crate) fn token(
             &policy,
             now,
         ),
+        TokenRequest::DeviceCode { device_code } => {
+            return grants::poll_device(&mut conn, &signer, &client, &device_code, &policy, now)
+                .map_err(|e| match e {
+                    // RFC 8628 §3.5 answers every polling error with 400 (§5.2 of RFC 6749),
+                    // `slow_down` too; the 429 of `slow_down` is for the rate limits.
+                    GrantError::Refused(e) if e.code == ErrorCode::SlowDown => {
+                        OAuthHttpError::new(StatusCode::BAD_REQUEST, e.code, e.description)
+                    }
+                    other => grant_error(state, &mut conn, other),
+                });
+        }
         TokenRequest::Password {
             username,
             password,

@@ -18,6 +18,7 @@ pub mod account;
 pub mod app;
 pub mod audit;
 mod auth;
+pub mod cimd;
 mod clientcache;
 pub mod config;
 mod console;
@@ -41,6 +42,7 @@ pub mod ratelimit;
 pub(crate) mod routes;
 mod session;
 pub mod theme;
+mod vetted;
 /// The JSON API's route table (`routes/api.rs`): every `/api/v1` route and who may call it.
 pub use routes::admin::{ADMIN_ROUTES, AdminRoute};
 pub use routes::api::{API_ROUTES, markdown as api_routes_markdown, openapi_document};
@@ -52,6 +54,6 @@ pub mod upstream;
 pub use app::{RunError, Running, run, start, start_on, start_with};
 /// What the command line's operator commands share with the routes.
 pub use audit::event_json as audit_json;
-pub use config::{RegistrationPolicy, Settings, UpstreamProvider, UpstreamSecret};
+pub use config::{CimdPolicy, RegistrationPolicy, Settings, UpstreamProvider, UpstreamSecret};
 pub use state::AppState;
 pub use state::registration_policy;

@@ -22,15 +22,21 @@ pub enum Limit {
     TokenPerClient,
     /// Dynamic client registration requests per IP.
     Registration,
+    /// Wrong user codes typed on `/device` per browser session (RFC 8628 §5.1: guessing).
+    DeviceCodePerSession,
+    /// Wrong user codes typed on `/device` per IP.
+    DeviceCodePerIp,
 }
 
 impl Limit {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 7] = [
         Self::Login,
         Self::Signup,
         Self::TokenPerIp,
         Self::TokenPerClient,
         Self::Registration,
+        Self::DeviceCodePerSession,
+        Self::DeviceCodePerIp,
     ];
 
     /// The `limit` label of the rate-limit metric.
@@ -41,6 +47,8 @@ impl Limit {
             Self::TokenPerIp => "token_per_ip",
             Self::TokenPerClient => "token_per_client",
             Self::Registration => "registration",
+            Self::DeviceCodePerSession => "device_code_per_session",
+            Self::DeviceCodePerIp => "device_code_per_ip",
         }
     }
 }
@@ -53,6 +61,8 @@ pub struct Limits {
     pub token_per_ip: u32,
     pub token_per_client: u32,
     pub registration: u32,
+    /// Wrong user codes on `/device`, per browser session and (separately) per IP.
+    pub device_code: u32,
 }
 
 impl Limits {
@@ -63,6 +73,7 @@ impl Limits {
             Limit::TokenPerIp => self.token_per_ip,
             Limit::TokenPerClient => self.token_per_client,
             Limit::Registration => self.registration,
+            Limit::DeviceCodePerSession | Limit::DeviceCodePerIp => self.device_code,
         }
     }
 }
@@ -87,6 +98,24 @@ impl RateLimiter {
         Self {
             limits,
             counters: Mutex::new(Counters::default()),
+        }
+    }
+
+    /// Whether `key` is over the limit now, without counting anything: for limits that count
+    /// failures only ([`Self::check`] once the attempt failed).
+    pub fn peek(&self, limit: Limit, key: Option<&str>, now: i64) -> Result<(), i64> {
+        let max = self.limits.of(limit);
+        let Some(key) = key.filter(|_| max > 0) else {
+            return Ok(());
+        };
+        let window = now - now.rem_euclid(WINDOW);
+        let counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        match counters.hits.get(&(limit, key.to_owned())) {
+            Some((start, n)) if *start == window && *n >= max => {
+                crate::metrics::business::rate_limited(limit);
+                Err(window + WINDOW - now)
+            }
+            _ => Ok(()),
         }
     }
 
@@ -130,6 +159,7 @@ mod tests {
             token_per_ip: n,
             token_per_client: n,
             registration: n,
+            device_code: n,
         }
     }
 
@@ -153,6 +183,20 @@ mod tests {
             r.check(Limit::Login, Some("10.0.0.1"), t + 60).is_ok(),
             "next window"
         );
+    }
+
+    #[test]
+    fn peek_counts_nothing_and_sees_a_full_window() {
+        let r = RateLimiter::new(limits(2));
+        let t = 6_000;
+        for _ in 0..5 {
+            assert!(r.peek(Limit::DeviceCodePerIp, Some("a"), t).is_ok());
+        }
+        assert!(r.check(Limit::DeviceCodePerIp, Some("a"), t).is_ok());
+        assert!(r.check(Limit::DeviceCodePerIp, Some("a"), t).is_ok());
+        assert_eq!(r.peek(Limit::DeviceCodePerIp, Some("a"), t + 10), Err(50));
+        assert!(r.peek(Limit::DeviceCodePerSession, Some("a"), t).is_ok());
+        assert!(r.peek(Limit::DeviceCodePerIp, Some("a"), t + 60).is_ok());
     }
 
     #[test]

@@ -209,7 +209,7 @@ fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, PageError> {
 }
 
 /// A redirect that ends extraction: the handler does not run.
-fn redirect(location: String) -> actix_web::Error {
+pub(crate) fn redirect(location: String) -> actix_web::Error {
     let res = HttpResponse::SeeOther()
         .insert_header((LOCATION, location))
         .finish();

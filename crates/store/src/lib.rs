@@ -26,6 +26,7 @@ pub mod audit;
 pub mod clients;
 pub mod codes;
 pub mod delegation;
+pub mod device;
 pub mod gateway;
 pub mod keys;
 pub mod notify;

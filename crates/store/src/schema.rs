@@ -375,3 +375,24 @@ diesel::table! {
         expires_at -> BigInt,
     }
 }
+
+diesel::table! {
+    device_codes (device_code_hash) {
+        device_code_hash -> Text,
+        user_code_hash -> Text,
+        client_id -> Text,
+        scope -> Text,
+        resources -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        poll_interval -> BigInt,
+        last_poll_at -> Nullable<BigInt>,
+        status -> Text,
+        user_id -> Nullable<Text>,
+        auth_time -> Nullable<BigInt>,
+        amr -> Nullable<Text>,
+        session_id -> Nullable<Text>,
+        decided_at -> Nullable<BigInt>,
+        used_at -> Nullable<BigInt>,
+    }
+}

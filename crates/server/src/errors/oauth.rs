@@ -85,6 +85,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         C::SlowDown => StatusCode::TOO_MANY_REQUESTS,
         C::InvalidRequest
         | C::InvalidGrant
+        | C::AuthorizationPending
+        | C::ExpiredToken
         | C::UnauthorizedClient
         | C::UnsupportedGrantType
         | C::InvalidScope

@@ -1019,6 +1019,8 @@ fn grants_codes() -> Vec<(ErrorCode, u16, Challenge)> {
         C::AccountSelectionRequired,
         C::TemporarilyUnavailable,
         C::SlowDown,
+        C::AuthorizationPending,
+        C::ExpiredToken,
         C::InvalidToken,
         C::InsufficientScope,
         C::InvalidRedirectUri,
@@ -1038,6 +1040,8 @@ fn grants_codes() -> Vec<(ErrorCode, u16, Challenge)> {
                 C::SlowDown => (429, Challenge::None),
                 C::InvalidRequest
                 | C::InvalidGrant
+                | C::AuthorizationPending
+                | C::ExpiredToken
                 | C::UnauthorizedClient
                 | C::UnsupportedGrantType
                 | C::InvalidScope

@@ -72,15 +72,18 @@ pub enum TokenGrant {
     RefreshToken,
     ClientCredentials,
     Password,
+    /// RFC 8628, a device's poll that got its tokens.
+    DeviceCode,
     Other,
 }
 
 impl TokenGrant {
-    const ALL: [Self; 5] = [
+    const ALL: [Self; 6] = [
         Self::AuthorizationCode,
         Self::RefreshToken,
         Self::ClientCredentials,
         Self::Password,
+        Self::DeviceCode,
         Self::Other,
     ];
 
@@ -90,6 +93,7 @@ impl TokenGrant {
             Self::RefreshToken => "refresh_token",
             Self::ClientCredentials => "client_credentials",
             Self::Password => "password",
+            Self::DeviceCode => "device_code",
             Self::Other => "other",
         }
     }
@@ -100,6 +104,7 @@ impl TokenGrant {
             "refresh_token" => Self::RefreshToken,
             "client_credentials" => Self::ClientCredentials,
             "password" => Self::Password,
+            grants::DEVICE_CODE_GRANT => Self::DeviceCode,
             _ => Self::Other,
         }
     }

@@ -407,11 +407,12 @@ impl ClientForm {
     }
 }
 
-const GRANT_TYPES: [&str; 4] = [
+const GRANT_TYPES: [&str; 5] = [
     "authorization_code",
     "refresh_token",
     "client_credentials",
     "password",
+    grants::DEVICE_CODE_GRANT,
 ];
 const AUTH_METHODS: [&str; 3] = ["client_secret_basic", "client_secret_post", "none"];
 
@@ -427,7 +428,7 @@ struct ClientPage<'a> {
     dynamic: bool,
     confidential: bool,
     created: String,
-    grant_types: [&'static str; 4],
+    grant_types: [&'static str; 5],
     auth_methods: [&'static str; 3],
     id_token_algs: Vec<String>,
     new_secret: Option<&'a str>,
@@ -1784,12 +1785,13 @@ fn settings_rows(s: &crate::config::Settings) -> Vec<SettingRow> {
         row(
             "rate limits (per minute)",
             format!(
-                "login {}, signup {}, token per IP {}, token per client {}, registration {}",
+                "login {}, signup {}, token per IP {}, token per client {}, registration {}, device code {}",
                 s.rate_limits.login,
                 s.rate_limits.signup,
                 s.rate_limits.token_per_ip,
                 s.rate_limits.token_per_client,
-                s.rate_limits.registration
+                s.rate_limits.registration,
+                s.rate_limits.device_code
             ),
         ),
         row("PORTCULLIS_MASTER_KEY", hidden(s.master_key.is_some())),
@@ -1801,6 +1803,21 @@ fn settings_rows(s: &crate::config::Settings) -> Vec<SettingRow> {
         row(
             "PORTCULLIS_GATEWAY_MAX_BODY",
             s.gateway_max_body.to_string(),
+        ),
+        row(
+            "PORTCULLIS_CIMD",
+            match &s.cimd {
+                crate::config::CimdPolicy::All => "all".to_owned(),
+                crate::config::CimdPolicy::None => "none".to_owned(),
+                crate::config::CimdPolicy::Hosts(hosts) => hosts.join(","),
+            },
+        ),
+        row("PORTCULLIS_CIMD_CACHE_MIN", s.cimd_cache_min.to_string()),
+        row("PORTCULLIS_CIMD_CACHE_MAX", s.cimd_cache_max.to_string()),
+        row("PORTCULLIS_CIMD_TIMEOUT_MS", s.cimd_timeout_ms.to_string()),
+        row(
+            "PORTCULLIS_CIMD_ALLOW_LOOPBACK",
+            s.cimd_allow_loopback.to_string(),
         ),
         row(
             "PORTCULLIS_TRUSTED_PROXIES",

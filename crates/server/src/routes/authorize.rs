@@ -99,10 +99,17 @@ async fn find_client(
     let Some(id) = client_id else {
         return Ok(None);
     };
+    // A URL client id: its metadata document, fetched (or kept) now. Whatever is wrong with it
+    // concerns the client, so it is shown here and never redirected (RFC 6749 §4.1.2.1).
+    crate::cimd::load(state, &id)
+        .await
+        .map_err(|e| bad_request_page(format!("{e}.")))?;
     let st = state.clone();
     crate::traces::block("find_client", move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
-        registration::find_client(&mut conn, &id).map_err(|e| PageError::internal(&e))
+        st.clients
+            .find_fresh(&mut conn, &id, st.now())
+            .map_err(|e| PageError::internal(&e))
     })
     .await
     .map_err(|e| PageError::internal(&e))?
@@ -172,6 +179,7 @@ pub(crate) async fn app_of_return_to(state: &AppState, return_to: &str) -> Optio
         }
     }
     let client_id = client_id?;
+    crate::cimd::load(state, &client_id).await.ok()?;
     let st = state.clone();
     let client = crate::traces::block("sign_in_app", move || {
         let mut conn = st.store.conn().ok()?;
@@ -402,6 +410,9 @@ struct ConsentPage<'a> {
     /// The host the browser goes back to, and whether the operator made the client.
     host: Option<String>,
     verified: bool,
+    /// The host of a client's metadata document, when the client described itself there
+    /// (Client ID Metadata Documents): the one host its id proves.
+    described_by: Option<String>,
     client_uri: Option<&'a str>,
     logo_uri: Option<&'a str>,
     user_email: &'a str,
@@ -411,7 +422,7 @@ struct ConsentPage<'a> {
 }
 
 /// What each scope means, in plain words.
-fn describe(scope: &str) -> String {
+pub(crate) fn describe(scope: &str) -> String {
     match scope {
         "openid" => "Know who you are (your account id)".into(),
         "profile" => "See your name".into(),
@@ -439,6 +450,11 @@ fn consent_page(
         client_name: name,
         host: app.host,
         verified: app.verified,
+        described_by: client
+            .is_self_described()
+            .then(|| Url::parse(&client.id).ok())
+            .flatten()
+            .and_then(|u| u.host_str().map(str::to_owned)),
         client_uri: client.metadata.client_uri.as_deref(),
         logo_uri: client.metadata.logo_uri.as_deref(),
         user_email: &user.email,

@@ -15,16 +15,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use actix_tls::connect::{
-    ConnectError as TcpConnectError, ConnectInfo, Connection as TcpConnection,
-};
 use actix_web::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
-use actix_web::http::{Method, StatusCode, Uri};
-use actix_web::rt::net::TcpStream;
+use actix_web::http::{Method, StatusCode};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::Stream;
-use futures_util::future::LocalBoxFuture;
 use gateway::{GatewayError, MasterKey, PreparedCall, Target, UpstreamFailure};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -34,6 +29,7 @@ use crate::errors::{ApiError, ErrorType, json_no_store};
 use crate::principal::{Subject, Via, require_principal};
 use crate::routes::api_auth::required;
 use crate::state::AppState;
+use crate::vetted::{VettedConnector, connect_refusal};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // The JSON API of services and usage is in the route table (`routes/api.rs`). The proxy
@@ -65,6 +61,7 @@ pub fn client(state: &AppState) -> awc::Client {
         policy: gateway::AddressPolicy {
             allow_private: state.settings.gateway_allow_private,
         },
+        loopback_only: false,
     });
     awc::Client::builder()
         .connector(connector)
@@ -73,65 +70,6 @@ pub fn client(state: &AppState) -> awc::Client {
             u64::try_from(state.settings.gateway_timeout).unwrap_or(60),
         ))
         .finish()
-}
-
-/// The gateway's TCP connector, in place of awc's default one: it resolves the upstream host
-/// once (through the injectable [`gateway::Resolve`]), vets every address it got
-/// ([`gateway::vetted_addrs`]), and connects only to one of those. A name that answers a public
-/// address to a check and a private one to the connection (DNS rebinding) therefore never
-/// reaches the private one: there is no second lookup. The connection keeps the request's URI,
-/// so awc's TLS layer still sends the upstream's name as SNI and verifies its certificate for
-/// that name, and the `Host` header is the upstream's name, not the address.
-#[derive(Clone, Debug)]
-struct VettedConnector {
-    resolver: Arc<dyn gateway::Resolve>,
-    policy: gateway::AddressPolicy,
-}
-
-impl actix_web::dev::Service<ConnectInfo<Uri>> for VettedConnector {
-    type Response = TcpConnection<Uri, TcpStream>;
-    type Error = TcpConnectError;
-    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
-
-    actix_web::dev::always_ready!();
-
-    fn call(&self, req: ConnectInfo<Uri>) -> Self::Future {
-        let resolver = Arc::clone(&self.resolver);
-        let policy = self.policy;
-        let host = req.hostname().to_owned();
-        let port = req.port();
-        let uri = req.request().clone();
-        Box::pin(async move {
-            let addrs =
-                web::block(move || gateway::vetted_addrs(resolver.as_ref(), &host, port, policy))
-                    .await
-                    .map_err(|e| TcpConnectError::Resolver(Box::new(e)))?
-                    .map_err(|e| TcpConnectError::Resolver(Box::new(e)))?;
-            let mut last = None;
-            for addr in addrs {
-                match TcpStream::connect(addr).await {
-                    Ok(stream) => return Ok(TcpConnection::new(uri, stream)),
-                    Err(e) => last = Some(e),
-                }
-            }
-            Err(TcpConnectError::Io(last.unwrap_or_else(|| {
-                std::io::Error::other("no address to connect to")
-            })))
-        })
-    }
-}
-
-/// The refusal inside a failed upstream call, when our connector refused the address.
-fn connect_refusal(e: &awc::error::SendRequestError) -> Option<String> {
-    match e {
-        awc::error::SendRequestError::Connect(awc::error::ConnectError::Resolver(inner)) => {
-            match inner.downcast_ref::<GatewayError>() {
-                Some(GatewayError::Refused(why)) => Some(why.clone()),
-                _ => None,
-            }
-        }
-        _ => None,
-    }
 }
 
 fn master_key(state: &AppState) -> Result<Arc<MasterKey>, ApiError> {

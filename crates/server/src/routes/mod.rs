@@ -14,6 +14,7 @@ mod api_mfa;
 mod api_orgs;
 mod authorize;
 mod chooser;
+mod device_pages;
 mod discovery;
 mod gateway;
 mod health;
@@ -45,6 +46,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     chooser::configure(cfg);
     admin::configure(cfg);
     authorize::configure(cfg);
+    device_pages::configure(cfg);
     oidc::configure(cfg);
     gateway::configure(cfg);
 }

@@ -1,5 +1,5 @@
-//! `POST /oauth2/token` (RFC 6749 §3.2), `POST /oauth2/introspect` (RFC 7662) and
-//! `POST /oauth2/revoke` (RFC 7009).
+//! `POST /oauth2/token` (RFC 6749 §3.2), `POST /oauth2/introspect` (RFC 7662),
+//! `POST /oauth2/revoke` (RFC 7009) and `POST /oauth2/device_authorization` (RFC 8628 §3.1).
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA};
@@ -29,6 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         ("/oauth2/token", Handler::Token),
         ("/oauth2/introspect", Handler::Introspect),
         ("/oauth2/revoke", Handler::Revoke),
+        ("/oauth2/device_authorization", Handler::Device),
     ] {
         let resource = web::resource(path)
             .app_data(web::PayloadConfig::new(FORM_LIMIT))
@@ -37,6 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             Handler::Token => resource.route(web::post().to(token)),
             Handler::Introspect => resource.route(web::post().to(introspect)),
             Handler::Revoke => resource.route(web::post().to(revoke)),
+            Handler::Device => resource.route(web::post().to(device_authorization)),
         });
     }
 }
@@ -45,6 +47,7 @@ enum Handler {
     Token,
     Introspect,
     Revoke,
+    Device,
 }
 
 /// The form body, after checking it is one (RFC 6749 §3.2).
@@ -65,6 +68,20 @@ fn form_body(req: &HttpRequest, body: &[u8]) -> Result<FormParams, OAuthHttpErro
         .into());
     }
     Ok(FormParams::parse(body)?)
+}
+
+/// Makes the client of `presented` one the flows can look up: a URL client id's metadata
+/// document is fetched (or kept) first. A document that cannot be used is `invalid_client`.
+async fn load_client(state: &AppState, presented: &Presented) -> Result<(), OAuthHttpError> {
+    crate::cimd::load(state, presented.client_id())
+        .await
+        .map_err(|e| {
+            OAuthHttpError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::InvalidClient,
+                e.to_string(),
+            )
+        })
 }
 
 /// The client credentials of the request; a request without any is `invalid_client`.
@@ -151,12 +168,15 @@ async fn token_for(
     let audit_ip = ip.clone();
     let st = state.clone();
     let client_id = presented.client_id().to_owned();
-    let outcome = match flows::fast_client_credentials(&state, &presented, &request) {
-        Some(answer) => answer,
-        None => {
-            crate::traces::block("token", move || flows::token(&st, &presented, request, ip))
-                .await?
-        }
+    let outcome = match load_client(&state, &presented).await {
+        Err(e) => Err(e),
+        Ok(()) => match flows::fast_client_credentials(&state, &presented, &request) {
+            Some(answer) => answer,
+            None => {
+                crate::traces::block("token", move || flows::token(&st, &presented, request, ip))
+                    .await?
+            }
+        },
     };
     let issued = match outcome {
         Ok(issued) => issued,
@@ -238,6 +258,7 @@ async fn introspect(
         .ok_or_else(|| OAuthError::invalid_request("token is missing"))?
         .to_owned();
     let order = flows::lookup_order(form.get("token_type_hint"));
+    load_client(&state, &presented).await?;
     let answer = crate::traces::block("introspect", move || {
         flows::introspect(&state, &presented, &token, order)
     })
@@ -258,9 +279,62 @@ async fn revoke(
         .to_owned();
     // `token_type_hint` is only a hint (RFC 7009 §2.1): every kind is tried whatever it says.
     let order = flows::lookup_order(form.get("token_type_hint"));
+    load_client(&state, &presented).await?;
     crate::traces::block("token_revoke", move || {
         flows::revoke(&state, &presented, &token, order)
     })
     .await??;
     Ok(no_store(HttpResponse::Ok().finish()))
+}
+
+/// RFC 8628 §3.1–3.2: a device code for the client to poll with, and a user code for the user
+/// to type at `verification_uri` (or to follow `verification_uri_complete`, which carries
+/// it). The client authenticates as at the token endpoint (a public one names itself), and
+/// the request counts toward the token endpoint's rate limits.
+async fn device_authorization(
+    req: HttpRequest,
+    OAuthBody(body): OAuthBody,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthHttpError> {
+    let form = form_body(&req, &body)?;
+    let presented = credentials(&req, &form)?;
+    let ip = crate::auth::client_ip(&req, &state);
+    let now = state.now();
+    for (limit, key) in [
+        (Limit::TokenPerIp, ip.as_deref()),
+        (Limit::TokenPerClient, Some(presented.client_id())),
+    ] {
+        state
+            .limits
+            .check(limit, key, now)
+            .map_err(OAuthHttpError::slow_down)?;
+    }
+    let st = state.clone();
+    let started = crate::traces::block("device_authorization", move || {
+        let mut conn = st.store.conn()?;
+        let client = st.clients.authenticate(&mut conn, &presented, now)?;
+        let started = grants::start_device_authorization(&mut conn, &client, &form, now)?;
+        Ok::<_, OAuthHttpError>((started, client.id().to_owned()))
+    })
+    .await??;
+    let (started, client_id) = started;
+    state.audit.queue(
+        now,
+        Event::new("device.authorization_started")
+            .actor(Some(&client_id))
+            .ip(ip.as_deref())
+            .detail(json!({ "client_id": client_id })),
+    );
+    let issuer = state.settings.issuer_str();
+    let user_code = started.user_code.to_string();
+    let mut complete = url::form_urlencoded::Serializer::new(String::new());
+    complete.append_pair("user_code", &user_code);
+    Ok(no_store(HttpResponse::Ok().json(json!({
+        "device_code": started.device_code.expose(),
+        "user_code": user_code,
+        "verification_uri": format!("{issuer}/device"),
+        "verification_uri_complete": format!("{issuer}/device?{}", complete.finish()),
+        "expires_in": started.expires_in,
+        "interval": started.interval,
+    }))))
 }

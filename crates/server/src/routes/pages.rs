@@ -709,7 +709,8 @@ struct AccountPage<'a> {
 }
 
 struct AppView {
-    client_id: String,
+    /// The client's id as one path segment: a URL client id (a metadata document's) holds `/`.
+    client_id_path: String,
     name: String,
     scope: String,
 }
@@ -752,7 +753,8 @@ pub(super) async fn account_page<W>(
                 .map_err(|e| PageError::internal(&e))?
                 .into_iter()
                 .map(|app| AppView {
-                    client_id: app.client_id,
+                    client_id_path: url::form_urlencoded::byte_serialize(app.client_id.as_bytes())
+                        .collect(),
                     name: app.name,
                     scope: app.scope.to_string(),
                 })

@@ -271,6 +271,20 @@ on_both_backends! {
         assert!(user_of(&db, "mallory@example.com").disabled, "with the token it works");
     }
 
+    async fn the_console_shows_and_keeps_a_device_clients_grant(db) {
+        let c = console(&db).await;
+        let root = session(&db, &c.server, &c.root.id, true);
+        let res = c.server.post_json("/oauth2/register", &json!({
+            "client_name": "Terminal",
+            "token_endpoint_auth_method": "none",
+            "grant_types": ["urn:ietf:params:oauth:grant-type:device_code"],
+        })).await;
+        let client_id = json_of(res).await["client_id"].as_str().expect("id").to_owned();
+        let page = c.server.http.get(c.server.url(&format!("/admin/clients/{client_id}"))).header("cookie", &root.cookie).send().await.expect("page").text().await.expect("html");
+        // Saving the form as shown must not drop the grant: its box is there, and ticked.
+        assert!(page.contains("value=\"urn:ietf:params:oauth:grant-type:device_code\" checked"), "{page}");
+    }
+
     async fn every_console_change_lands_in_the_audit_log(db) {
         let c = console(&db).await;
         let root = session(&db, &c.server, &c.root.id, true);

@@ -104,6 +104,7 @@ impl TestServer {
                 token_per_ip: 0,
                 token_per_client: 0,
                 registration: 0,
+                device_code: 0,
             },
             // TOTP secrets are sealed under a ring of the test's own.
             encryption_keys: Some(Arc::new(

@@ -40,6 +40,7 @@ async fn public_oauth_endpoints_answer_preflights_from_any_origin_without_creden
         ("/oauth2/register", "POST"),
         ("/oauth2/token", "POST"),
         ("/oauth2/revoke", "POST"),
+        ("/oauth2/device_authorization", "POST"),
         ("/oauth2/userinfo", "GET"),
     ] {
         let res = preflight(&server, path, method).await;
@@ -101,6 +102,7 @@ async fn attack_cross_origin_reads_of_pages_and_the_api_get_no_cors_grant() {
     for (path, method) in [
         ("/login", "POST"),
         ("/consent", "POST"),
+        ("/device", "POST"),
         ("/account", "GET"),
         ("/admin", "GET"),
         ("/oauth2/authorize", "GET"),

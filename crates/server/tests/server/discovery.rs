@@ -16,6 +16,7 @@ on_both_backends! {
             ("registration_endpoint", "/oauth2/register"),
             ("introspection_endpoint", "/oauth2/introspect"),
             ("revocation_endpoint", "/oauth2/revoke"),
+            ("device_authorization_endpoint", "/oauth2/device_authorization"),
         ] {
             assert_eq!(m[field], server.url(path), "{field}");
             // Each advertised endpoint exists (a GET may be refused, but never 404).
@@ -27,6 +28,7 @@ on_both_backends! {
                 "authorization_code",
                 "refresh_token",
                 "client_credentials",
+                "urn:ietf:params:oauth:grant-type:device_code",
                 "urn:ietf:params:oauth:grant-type:token-exchange"
             ])
         );

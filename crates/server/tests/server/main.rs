@@ -4,8 +4,10 @@
 
 mod browser;
 mod chooser;
+mod cimd;
 mod common;
 mod cors;
+mod device;
 
 mod access_rules;
 mod accessibility;
@@ -42,6 +44,7 @@ mod exchange;
 mod gateway;
 mod health;
 mod introspect_revoke;
+mod mcp;
 mod metrics;
 mod mfa;
 mod mfa_pages;
