@@ -59,9 +59,13 @@ const DROP_DOWN: &[&str] = &["set-cookie"];
 /// Why a call is refused before any connection. Each variant is one answer of the proxy.
 #[derive(Debug, thiserror::Error)]
 pub enum CallRefused {
-    /// The credential is not an organization API key (a user's key, an access token).
-    #[error("the gateway takes an organization API key")]
+    /// The credential is not an organization API key nor an agent's access token (a user's
+    /// own token, a client's).
+    #[error("the gateway takes an organization API key or an agent's access token")]
     NotAnOrganizationKey,
+    /// An agent's token, and another agent named with it.
+    #[error("the token acts as another agent")]
+    AgentMismatch,
     /// The key lacks [`CALL_SCOPE`], or the agent lacks the scope the call needs (named).
     #[error("the scope {0} is missing")]
     InsufficientScope(String),
@@ -133,6 +137,38 @@ impl Caller {
             org_id: self.org_id,
             key_id: self.key_id,
             agent_id,
+            token: None,
+        })
+    }
+}
+
+/// What an agent's access token carries to the gateway: the agent it acts as, the scopes the
+/// token was issued with (at most the agent's, which are checked again at the call), and the
+/// subject it acts for when it came from a token exchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentToken {
+    pub org_id: String,
+    /// What the usage log records as the key: the API key of an exchanged key subject, else
+    /// the client that holds the token.
+    pub key_id: String,
+    pub agent_id: String,
+    pub scopes: Vec<String>,
+    /// The user or API key the agent acts for (an exchanged token), else `None`.
+    pub subject_id: Option<String>,
+}
+
+impl AgentToken {
+    /// The caller of a call made with this token. The agent is the token's: another one named
+    /// in the header or the body is refused, never obeyed.
+    pub fn caller(self, named: Option<String>) -> Result<AgentCaller, CallRefused> {
+        if named.is_some_and(|n| n != self.agent_id) {
+            return Err(CallRefused::AgentMismatch);
+        }
+        Ok(AgentCaller {
+            org_id: self.org_id,
+            key_id: self.key_id,
+            agent_id: self.agent_id,
+            token: Some((self.scopes, self.subject_id)),
         })
     }
 }
@@ -143,6 +179,8 @@ pub struct AgentCaller {
     org_id: String,
     key_id: String,
     agent_id: String,
+    /// For an agent's access token: its scopes and the subject it acts for.
+    token: Option<(Vec<String>, Option<String>)>,
 }
 
 /// The agent a call names without reading its body: the combined credential's agent first,
@@ -202,6 +240,7 @@ pub struct PreparedCall {
     org_id: String,
     key_id: String,
     agent_id: String,
+    subject_id: Option<String>,
     service: Service,
     credential: Credential,
     url: Url,
@@ -231,6 +270,7 @@ pub fn prepare_call(
         org_id,
         key_id,
         agent_id,
+        token,
     } = caller;
     let name = match request.target {
         Target::Named(name) => name,
@@ -259,6 +299,20 @@ pub fn prepare_call(
     {
         return Err(CallRefused::InsufficientScope(required_scope));
     }
+    // A token is bound by its own scopes too (narrowed at issuance, never wider than the
+    // agent's at that time; the agent's are checked above as they are now).
+    let subject_id = match token {
+        Some((scopes, subject)) => {
+            if !scopes
+                .iter()
+                .any(|s| apikeys::scope_covers(s, &required_scope))
+            {
+                return Err(CallRefused::InsufficientScope(required_scope));
+            }
+            subject
+        }
+        None => None,
+    };
     // The upstream's addresses are vetted by the server's connector, on the lookup it
     // connects with (`vetted_addrs`).
     let url = crate::upstream_url(&service, request.path, request.query)?;
@@ -266,6 +320,7 @@ pub fn prepare_call(
         org_id,
         key_id,
         agent_id: agent.id,
+        subject_id,
         service,
         credential,
         url,
@@ -345,6 +400,7 @@ impl PreparedCall {
             org_id: self.org_id.clone(),
             key_id: self.key_id.clone(),
             agent_id: self.agent_id.clone(),
+            subject_id: self.subject_id.clone(),
             service: self.service.name.clone(),
             endpoint: self.url.path().to_owned(),
             method: method.to_owned(),

@@ -18,7 +18,7 @@ pub fn service_json(s: &Service) -> Value {
 /// A usage row as the API shows it.
 pub fn usage_json(u: &UsageRow) -> Value {
     json!({
-        "at": u.occurred_at, "keyId": u.key_id, "agentId": u.agent_id, "service": u.service,
+        "at": u.occurred_at, "keyId": u.key_id, "agentId": u.agent_id, "subjectId": u.subject_id, "service": u.service,
         "endpoint": u.endpoint, "method": u.method, "status": u.status, "latencyMs": u.latency_ms,
         "bytesIn": u.bytes_in, "bytesOut": u.bytes_out,
     })

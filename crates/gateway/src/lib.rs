@@ -32,8 +32,8 @@ mod target;
 mod usage;
 
 pub use call::{
-    AGENT_HEADER, AgentCaller, CALL_SCOPE, CallRefused, CallRequest, Caller, PreparedCall,
-    SCOPE_HEADER, Target, UpstreamFailure, agent_in_body, agent_named, prepare_call,
+    AGENT_HEADER, AgentCaller, AgentToken, CALL_SCOPE, CallRefused, CallRequest, Caller,
+    PreparedCall, SCOPE_HEADER, Target, UpstreamFailure, agent_in_body, agent_named, prepare_call,
     take_agent_from_json,
 };
 pub use crypto::{MasterKey, enabled};

@@ -13,6 +13,9 @@ pub struct Call {
     pub org_id: String,
     pub key_id: String,
     pub agent_id: String,
+    /// The subject the agent called for, when it called with an exchanged token (the user,
+    /// or the organization API key); `None` for a key or the agent's own token.
+    pub subject_id: Option<String>,
     /// The service's name.
     pub service: String,
     /// The upstream path called.
@@ -41,6 +44,7 @@ pub fn record_call(conn: &mut Conn, call: &Call, now: i64) -> Result<(), Gateway
         bytes_in: saturate(u128::from(call.bytes_in)),
         bytes_out: saturate(u128::from(call.bytes_out)),
         occurred_at: now,
+        subject_id: call.subject_id.clone(),
     };
     Ok(store::gateway::insert_usage(conn, &row)?)
 }
@@ -87,6 +91,7 @@ mod tests {
                 org_id: org.into(),
                 key_id: "key_1".into(),
                 agent_id: "agt_1".into(),
+                subject_id: None,
                 service: service.into(),
                 endpoint: "/v1/items".into(),
                 method: "GET".into(),

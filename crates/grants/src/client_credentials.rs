@@ -20,6 +20,13 @@ pub fn client_credentials(
         ));
     }
     let metadata = &client.client().metadata;
+    if metadata.agent_id.is_some() {
+        // An agent's client is answered by `agent_client_credentials`, which reads the agent.
+        return Err(OAuthError::new(
+            ErrorCode::ServerError,
+            "an agent's client reached the plain client-credentials grant",
+        ));
+    }
     if !metadata.allows_grant(GrantType::ClientCredentials) {
         return Err(OAuthError::new(
             ErrorCode::UnauthorizedClient,

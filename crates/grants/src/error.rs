@@ -139,6 +139,9 @@ pub enum GrantError {
     Store(#[from] store::StoreError),
     #[error(transparent)]
     Sign(#[from] crate::SignError),
+    /// Reading an agent failed (a server error).
+    #[error("agent lookup failed: {0}")]
+    Agent(String),
 }
 
 impl GrantError {

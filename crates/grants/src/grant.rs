@@ -81,11 +81,46 @@ pub struct ClientGrant {
     pub(crate) ttl: Option<i64>,
 }
 
+/// A token for an organization's agent, issued to the agent's own client (client credentials
+/// of a client bound to the agent): its subject is the agent, its scopes at most the agent's.
+#[derive(Debug, Clone)]
+pub struct AgentGrant {
+    pub(crate) client_id: String,
+    pub(crate) agent_id: String,
+    pub(crate) org_id: String,
+    pub(crate) scope: Scope,
+    pub(crate) audience: Vec<String>,
+}
+
+/// The acting party of a delegated token (RFC 8693 §4.1 `act`): who acts, the client it acts
+/// through, and the actor before it when the subject token was itself delegated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Act {
+    pub sub: String,
+    pub client_id: Option<String>,
+    pub act: Option<Box<Act>>,
+}
+
+/// A token from a token exchange (RFC 8693): for the subject of the subject token, acted on by
+/// the actor, with the intersection of scopes and at most the subject token's remaining life.
+#[derive(Debug, Clone)]
+pub struct ExchangedGrant {
+    pub(crate) subject: String,
+    pub(crate) org_id: Option<String>,
+    pub(crate) client_id: String,
+    pub(crate) scope: Scope,
+    pub(crate) audience: Vec<String>,
+    pub(crate) act: Act,
+    pub(crate) expires_at: i64,
+}
+
 /// What an access token may say: who it is for, which client holds it, its scope and audience.
 #[derive(Debug, Clone)]
 pub enum Grant {
     User(UserGrant),
     Client(ClientGrant),
+    Agent(AgentGrant),
+    Exchanged(ExchangedGrant),
 }
 
 impl Grant {
@@ -94,24 +129,55 @@ impl Grant {
         match self {
             Self::User(g) => &g.user.id,
             Self::Client(g) => &g.client_id,
+            Self::Agent(g) => &g.agent_id,
+            Self::Exchanged(g) => &g.subject,
         }
     }
     pub fn client_id(&self) -> &str {
         match self {
             Self::User(g) => &g.client_id,
             Self::Client(g) => &g.client_id,
+            Self::Agent(g) => &g.client_id,
+            Self::Exchanged(g) => &g.client_id,
         }
     }
     pub fn scope(&self) -> &Scope {
         match self {
             Self::User(g) => &g.scope,
             Self::Client(g) => &g.scope,
+            Self::Agent(g) => &g.scope,
+            Self::Exchanged(g) => &g.scope,
         }
     }
     pub fn audience(&self) -> &[String] {
         match self {
             Self::User(g) => &g.audience,
             Self::Client(g) => &g.audience,
+            Self::Agent(g) => &g.audience,
+            Self::Exchanged(g) => &g.audience,
+        }
+    }
+    /// The organization of an agent's token, or of an exchanged token acted on by an agent.
+    pub fn org_id(&self) -> Option<&str> {
+        match self {
+            Self::Agent(g) => Some(&g.org_id),
+            Self::Exchanged(g) => g.org_id.as_deref(),
+            Self::User(_) | Self::Client(_) => None,
+        }
+    }
+    /// The actor of an exchanged token (RFC 8693 `act`).
+    pub fn act(&self) -> Option<&Act> {
+        match self {
+            Self::Exchanged(g) => Some(&g.act),
+            _ => None,
+        }
+    }
+    /// The latest `exp` the token may have (an exchanged token never outlives its subject
+    /// token); `None` leaves the server's lifetime.
+    pub fn expires_at_most(&self) -> Option<i64> {
+        match self {
+            Self::Exchanged(g) => Some(g.expires_at),
+            _ => None,
         }
     }
     /// The access token's lifetime its resources set (seconds), if any.
@@ -119,6 +185,9 @@ impl Grant {
         match self {
             Self::User(g) => g.ttl,
             Self::Client(g) => g.ttl,
+            // An agent's token has the server's lifetime; an exchanged one is capped by
+            // `expires_at_most` (and `PORTCULLIS_EXCHANGE_TOKEN_TTL`).
+            Self::Agent(_) | Self::Exchanged(_) => None,
         }
     }
 }

@@ -33,6 +33,7 @@ mod code;
 mod consent;
 mod device;
 mod error;
+mod exchange;
 pub mod family;
 mod form;
 mod grant;
@@ -62,11 +63,19 @@ pub use device::{
     give_device_consent, pending_device, poll_device, start_device_authorization,
 };
 pub use error::{ErrorCode, GrantError, OAuthError};
+pub use exchange::{
+    Actor, AgentCredential, AllowedActor, BoundAgent, ExchangeRequest, SubjectKind,
+    SubjectTokenType, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_API_KEY, TOKEN_TYPE_ID_TOKEN,
+    TOKEN_TYPE_REFRESH_TOKEN, VerifiedSubject, agent_client_credentials, agent_clients,
+    allow_actor, allowed_actors, bound_agent, create_agent_client, delete_agent_client,
+    delete_clients_of_agent, disallow_actor, token_exchange,
+};
 pub use form::FormParams;
 #[cfg(feature = "testing")]
 pub use grant::testing;
 pub use grant::{
-    ClientGrant, Grant, Issued, Sign, SignError, SignedAccess, UserGrant, scope_claims,
+    Act, AgentGrant, ClientGrant, ExchangedGrant, Grant, Issued, Sign, SignError, SignedAccess,
+    UserGrant, scope_claims,
 };
 pub use password::{PasswordAttempt, password_grant};
 pub use pkce::{CodeChallenge, PkceVerified, is_pkce_value, verify_pkce};

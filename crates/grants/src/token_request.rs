@@ -39,6 +39,8 @@ pub enum TokenRequest {
         password: String,
         scope: Option<String>,
     },
+    /// RFC 8693 token exchange.
+    TokenExchange(crate::ExchangeRequest),
 }
 
 impl std::fmt::Debug for TokenRequest {
@@ -73,6 +75,7 @@ impl std::fmt::Debug for TokenRequest {
                 .field("username", username)
                 .field("scope", scope)
                 .finish_non_exhaustive(),
+            Self::TokenExchange(r) => r.fmt(f),
         }
     }
 }
@@ -85,6 +88,7 @@ impl TokenRequest {
             Self::AuthorizationCode { .. } => "authorization_code",
             Self::RefreshToken { .. } => "refresh_token",
             Self::Password { .. } => "password",
+            Self::TokenExchange(_) => registration::TOKEN_EXCHANGE,
             Self::DeviceCode { .. } => DEVICE_CODE_GRANT,
         }
     }
@@ -137,6 +141,9 @@ impl TokenRequest {
                         .to_owned(),
                     scope: form.get("scope").map(str::to_owned),
                 })
+            }
+            Some(registration::TOKEN_EXCHANGE) => {
+                Ok(Self::TokenExchange(crate::ExchangeRequest::parse(form)?))
             }
             Some(other) => Err(OAuthError::new(
                 ErrorCode::UnsupportedGrantType,

@@ -244,10 +244,38 @@ pub enum AgentCommand {
         #[arg(long = "scope")]
         scopes: Vec<String>,
     },
-    /// Delete an agent
+    /// Delete an agent (and its OAuth credentials)
     Delete {
         /// The agent id (agt_…)
         id: String,
+    },
+    /// An agent's OAuth credentials: confidential clients whose client-credentials tokens act
+    /// as the agent, with at most its scopes, at the gateway
+    Credentials {
+        #[command(subcommand)]
+        command: AgentCredentialsCommand,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum AgentCredentialsCommand {
+    /// Give the agent a client id and secret (the secret is printed once)
+    Create {
+        /// The agent id (agt_…)
+        agent: String,
+    },
+    /// List the agent's client ids
+    List {
+        /// The agent id (agt_…)
+        agent: String,
+    },
+    /// Withdraw one (its tokens stop verifying)
+    Delete {
+        /// The agent id (agt_…)
+        agent: String,
+        /// The client id (random base64url, so it may begin with `-`)
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
     },
 }
 
@@ -1622,6 +1650,11 @@ fn agent_command(store: &Store, cmd: AgentCommand, output: OutputArgs) -> CliRes
             let agent = find_agent(&mut conn, &id)?;
             apikeys::delete_agent(&mut conn, &agent.org_id, &id).map_err(|e| e.to_string())?;
             server::invalidate::publish(&mut conn, server::invalidate::Change::Agent(&id));
+            for client in
+                grants::delete_clients_of_agent(&mut conn, &id).map_err(|e| e.to_string())?
+            {
+                server::invalidate::publish(&mut conn, server::invalidate::Change::Client(&client));
+            }
             server::audit::record(
                 &mut conn,
                 now,
@@ -1634,6 +1667,70 @@ fn agent_command(store: &Store, cmd: AgentCommand, output: OutputArgs) -> CliRes
             printer.done(
                 &json!({ "id": id, "deleted": true }),
                 &format!("deleted {id}"),
+            )
+        }
+        AgentCommand::Credentials { command } => {
+            agent_credentials_command(&mut conn, &printer, command, now)
+        }
+    }
+}
+
+fn agent_credentials_command(
+    conn: &mut store::Conn,
+    printer: &Printer,
+    cmd: AgentCredentialsCommand,
+    now: i64,
+) -> CliResult {
+    match cmd {
+        AgentCredentialsCommand::Create { agent } => {
+            let found = find_agent(conn, &agent)?;
+            // The operator may give any agent credentials, `*` ones too.
+            let reg = grants::create_agent_client(conn, &found.org_id, &agent, true, now)
+                .map_err(|e| e.to_string())?;
+            server::audit::record(
+                conn,
+                now,
+                cli_event(
+                    "agent.credentials_created",
+                    &found.org_id,
+                    json!({ "agent_id": agent, "client_id": reg.client.id, "via": "cli" }),
+                ),
+            );
+            printer.object(&json!({
+                "clientId": reg.client.id,
+                "agentId": agent,
+                "clientSecret": reg.secret.as_ref().map(|s| s.expose().to_owned()),
+            }))
+        }
+        AgentCredentialsCommand::List { agent } => {
+            let found = find_agent(conn, &agent)?;
+            let rows: Vec<Value> = grants::agent_clients(conn, &found.org_id, &agent)
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .map(|c| json!({ "clientId": c.client_id, "agentId": c.agent_id, "createdAt": c.created_at }))
+                .collect();
+            printer.list(&["clientId", "agentId", "createdAt"], &rows)
+        }
+        AgentCredentialsCommand::Delete { agent, client_id } => {
+            let found = find_agent(conn, &agent)?;
+            if !grants::delete_agent_client(conn, &found.org_id, &agent, &client_id)
+                .map_err(|e| e.to_string())?
+            {
+                return Err(format!("agent {agent} has no client {client_id}"));
+            }
+            server::invalidate::publish(conn, server::invalidate::Change::Client(&client_id));
+            server::audit::record(
+                conn,
+                now,
+                cli_event(
+                    "agent.credentials_deleted",
+                    &found.org_id,
+                    json!({ "agent_id": agent, "client_id": client_id, "via": "cli" }),
+                ),
+            );
+            printer.done(
+                &json!({ "clientId": client_id, "deleted": true }),
+                &format!("deleted {client_id}"),
             )
         }
     }

@@ -105,6 +105,11 @@ pub struct SettingsArgs {
     #[arg(long, env = "PORTCULLIS_ACCESS_TOKEN_TTL", value_name = "SECONDS")]
     pub access_token_ttl: Option<i64>,
 
+    /// Lifetime cap of tokens issued by token exchange (RFC 8693) in seconds; never beyond the
+    /// subject token's own expiry [default: 300]
+    #[arg(long, env = "PORTCULLIS_EXCHANGE_TOKEN_TTL", value_name = "SECONDS")]
+    pub exchange_token_ttl: Option<i64>,
+
     /// Signature algorithm of access tokens: ES256, RS256 or EdDSA [default: ES256]
     #[arg(long, env = "PORTCULLIS_ACCESS_TOKEN_ALG", value_name = "ALG")]
     pub access_token_alg: Option<String>,
@@ -389,6 +394,7 @@ struct FileSettings {
     workers: Option<usize>,
     shutdown_timeout: Option<u64>,
     access_token_ttl: Option<i64>,
+    exchange_token_ttl: Option<i64>,
     access_token_alg: Option<String>,
     default_audience: Option<String>,
     registration: Option<String>,
@@ -723,6 +729,16 @@ impl Config {
                     return Err(invalid(
                         "PORTCULLIS_ACCESS_TOKEN_TTL",
                         format!("{n} is outside 60..=86400 seconds"),
+                    ));
+                }
+            },
+            exchange_token_ttl: match args.exchange_token_ttl.or(file.exchange_token_ttl) {
+                None => d.exchange_token_ttl,
+                Some(n @ 10..=3600) => n,
+                Some(n) => {
+                    return Err(invalid(
+                        "PORTCULLIS_EXCHANGE_TOKEN_TTL",
+                        format!("{n} is outside 10..=3600 seconds"),
                     ));
                 }
             },

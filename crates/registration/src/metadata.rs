@@ -46,6 +46,9 @@ impl AuthMethod {
     }
 }
 
+/// The `grant_type` of RFC 8693 token exchange.
+pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+
 /// The grants a client may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -58,6 +61,9 @@ pub enum GrantType {
     /// RFC 8628, the device authorization grant (a device without a browser, or a CLI).
     #[serde(rename = "urn:ietf:params:oauth:grant-type:device_code")]
     DeviceCode,
+    /// RFC 8693 token exchange (`urn:ietf:params:oauth:grant-type:token-exchange`).
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
+    TokenExchange,
 }
 
 impl GrantType {
@@ -68,6 +74,7 @@ impl GrantType {
             Self::ClientCredentials => "client_credentials",
             Self::Password => "password",
             Self::DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
+            Self::TokenExchange => TOKEN_EXCHANGE,
         }
     }
 
@@ -78,6 +85,7 @@ impl GrantType {
             Self::ClientCredentials,
             Self::Password,
             Self::DeviceCode,
+            Self::TokenExchange,
         ]
         .into_iter()
         .find(|g| g.as_str() == s)
@@ -113,6 +121,11 @@ pub struct ClientMetadata {
     pub id_token_signed_response_alg: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub post_logout_redirect_uris: Vec<String>,
+    /// The agent this client acts as (an organization's agent given OAuth credentials): set
+    /// only by `agent_client_metadata`, never by registration. Its tokens name the agent and
+    /// carry at most the agent's scopes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
 }
 
 impl ClientMetadata {
@@ -281,6 +294,11 @@ pub fn parse_metadata(body: &Value, policy: &Policy) -> Result<ClientMetadata, M
             "a public client (token_endpoint_auth_method none) cannot use client_credentials",
         ));
     }
+    if auth_method == AuthMethod::None && grant_types.contains(&GrantType::TokenExchange) {
+        return Err(meta_err(
+            "a public client (token_endpoint_auth_method none) cannot use token exchange",
+        ));
+    }
 
     let redirect_uris = f.uri_list("redirect_uris", application_type)?;
     if code_flow && redirect_uris.is_empty() {
@@ -353,7 +371,29 @@ pub fn parse_metadata(body: &Value, policy: &Policy) -> Result<ClientMetadata, M
         application_type,
         id_token_signed_response_alg,
         post_logout_redirect_uris,
+        agent_id: None,
     })
+}
+
+/// The metadata of an agent's OAuth client: confidential (`client_secret_basic`, Basic or
+/// post accepted), the client-credentials and token-exchange grants, no redirect URIs, no
+/// registered scope (the agent's scopes decide), bound to `agent_id`.
+pub fn agent_client_metadata(agent_id: &str, agent_name: &str) -> ClientMetadata {
+    ClientMetadata {
+        redirect_uris: Vec::new(),
+        token_endpoint_auth_method: AuthMethod::ClientSecretBasic,
+        grant_types: vec![GrantType::ClientCredentials, GrantType::TokenExchange],
+        response_types: Vec::new(),
+        scope: None,
+        client_name: Some(format!("agent {agent_name}")),
+        client_uri: None,
+        logo_uri: None,
+        contacts: Vec::new(),
+        application_type: ApplicationType::Web,
+        id_token_signed_response_alg: "RS256".to_owned(),
+        post_logout_redirect_uris: Vec::new(),
+        agent_id: Some(agent_id.to_owned()),
+    }
 }
 
 /// A scope string: space-separated tokens of RFC 6749 §3.3 characters, each known to the

@@ -117,6 +117,10 @@ pub struct VerifiedToken {
     claims: AccessClaims,
     user: Option<accounts::User>,
     first_party: bool,
+    /// The agent of an agent's token (its subject), or the agent acting in an exchanged token.
+    agent: Option<apikeys::Agent>,
+    /// The organization API key an exchanged token acts for.
+    key: Option<apikeys::ApiKey>,
 }
 
 impl VerifiedToken {
@@ -133,6 +137,16 @@ impl VerifiedToken {
     /// Whether the token carries the first-party audience.
     pub fn is_first_party(&self) -> bool {
         self.first_party
+    }
+
+    /// The agent: the subject of an agent's own token, or the actor of an exchanged token.
+    pub fn agent(&self) -> Option<&apikeys::Agent> {
+        self.agent.as_ref()
+    }
+
+    /// The organization API key an exchanged token acts for.
+    pub fn key(&self) -> Option<&apikeys::ApiKey> {
+        self.key.as_ref()
     }
 
     /// The granted scopes.
@@ -206,6 +220,7 @@ pub fn verify_access_token(
         return Err(TokenRejected::Invalid("revoked"));
     }
     // A deleted client's tokens die with it; the JSON sign-in has no client row.
+    let mut client_agent = None;
     if registration::is_url_client_id(&claims.client_id) {
         // A client described by its metadata document: never first-party, and its tokens
         // count while the operator still accepts documents from its host.
@@ -225,20 +240,65 @@ pub fn verify_access_token(
                 "first-party audience, third-party client",
             ));
         }
+        client_agent = client.metadata.agent_id.clone();
     }
-    let user = if claims.sub == claims.client_id {
-        None
-    } else {
-        let user = accounts::find_user(conn, &claims.sub)
+    let find_user = |conn: &mut Conn, id: &str| {
+        accounts::find_user(conn, id)
             .map_err(|e| internal(&e))?
             .filter(|u| !u.disabled)
-            .ok_or(TokenRejected::Invalid("user gone or disabled"))?;
-        Some(user)
+            .ok_or(TokenRejected::Invalid("user gone or disabled"))
+    };
+    // An agent of the token's organization, still there.
+    let find_agent = |conn: &mut Conn, id: &str| {
+        apikeys::find_agent(conn, id)
+            .map_err(|e| internal(&e))?
+            .filter(|a| claims.org_id.as_deref() == Some(a.org_id.as_str()))
+            .ok_or(TokenRejected::Invalid(
+                "agent gone or of another organization",
+            ))
+    };
+    let (user, agent, key) = match (&claims.act, &claims.org_id) {
+        // A user's token, or a client's own.
+        (None, None) if claims.sub == claims.client_id => (None, None, None),
+        (None, None) => (Some(find_user(conn, &claims.sub)?), None, None),
+        // An agent's own token: its client must still be bound to it.
+        (None, Some(_)) => {
+            if client_agent.as_deref() != Some(claims.sub.as_str()) {
+                return Err(TokenRejected::Invalid("the client is not this agent's"));
+            }
+            (None, Some(find_agent(conn, &claims.sub)?), None)
+        }
+        // An exchanged token: its subject (a user, or an organization API key, by the id's
+        // prefix, which this server assigns) and its actor must both still be valid.
+        (Some(act), _) => {
+            let agent = if act.sub.starts_with("agt_") {
+                Some(find_agent(conn, &act.sub)?)
+            } else {
+                None
+            };
+            if claims.sub.starts_with("key_") {
+                let key = apikeys::find_key_by_id(conn, &claims.sub)
+                    .map_err(|e| internal(&e))?
+                    .filter(|k| {
+                        k.revoked_at.is_none()
+                            && k.expires_at.is_none_or(|at| now < at)
+                            && claims.org_id.as_deref() == Some(k.org_id.as_str())
+                    })
+                    .ok_or(TokenRejected::Invalid(
+                        "the subject key is revoked or expired",
+                    ))?;
+                (None, agent, Some(key))
+            } else {
+                (Some(find_user(conn, &claims.sub)?), agent, None)
+            }
+        }
     };
     Ok(VerifiedToken {
         claims,
         user,
         first_party,
+        agent,
+        key,
     })
 }
 
@@ -361,6 +421,16 @@ async fn first_party_user(state: &AppState, token: String) -> Result<FirstPartyU
     })
 }
 
+/// An agent's token, or a token someone acts in, on the JSON API.
+fn gateway_only() -> ApiError {
+    ApiError::new(
+        actix_web::http::StatusCode::FORBIDDEN,
+        "agent_token_not_allowed",
+        ErrorType::AuthorizationError,
+        "Agents' tokens and exchanged tokens are for the gateway; this route takes a member's token or an API key.",
+    )
+}
+
 fn no_credentials() -> ApiError {
     ApiError::unauthenticated(
         "missing_credentials",
@@ -375,7 +445,11 @@ pub fn org_access(
     org_id: &str,
     rule: &OrgRule,
 ) -> Result<Role, ApiError> {
+    if principal.is_agent_or_delegated() {
+        return Err(gateway_only());
+    }
     let role = match &principal.subject {
+        Subject::Agent { .. } => return Err(gateway_only()),
         Subject::User { id } => accounts::membership(conn, org_id, id)?.1,
         Subject::Organization { .. } if !rule.keys => return Err(keys_not_allowed()),
         Subject::Organization { id } if id == org_id => {
@@ -453,6 +527,9 @@ async fn admit(rule: Rule, req: &ServiceRequest) -> Result<(), ApiError> {
         }
         Rule::Caller { scope } => {
             let principal = require_principal(req.request(), &state).await?;
+            if principal.is_agent_or_delegated() {
+                return Err(gateway_only());
+            }
             if !principal.allows(scope) {
                 return Err(ApiError::insufficient_scope(scope));
             }

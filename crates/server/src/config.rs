@@ -94,6 +94,9 @@ pub struct Settings {
     pub workers: usize,
     pub shutdown_timeout: u64,
     pub access_token_ttl: i64,
+    /// Lifetime cap of tokens from a token exchange, seconds (`PORTCULLIS_EXCHANGE_TOKEN_TTL`);
+    /// a token never outlives its subject token either.
+    pub exchange_token_ttl: i64,
     pub access_token_alg: SigningAlg,
     pub default_audience: String,
     pub registration: RegistrationPolicy,
@@ -216,6 +219,7 @@ impl Default for Settings {
             workers: std::thread::available_parallelism().map_or(2, usize::from),
             shutdown_timeout: 30,
             access_token_ttl: 3600,
+            exchange_token_ttl: 300,
             access_token_alg: SigningAlg::Es256,
             registration: RegistrationPolicy::Open,
             scopes: DEFAULT_SCOPES.split(' ').map(str::to_owned).collect(),

@@ -30,7 +30,11 @@ pub(crate) fn fast_client_credentials(
         return None;
     };
     let now = state.now();
-    let client = state.clients.get(presented.client_id(), now)?;
+    // An agent's client needs its agent read: the ordinary path does that.
+    let client = state
+        .clients
+        .get(presented.client_id(), now)
+        .filter(|c| c.metadata.agent_id.is_none())?;
     let keyring = state.keys.cached(now)?;
     Some(
         registration::check_credentials(Some(client), presented)
@@ -85,8 +89,31 @@ pub(crate) fn token(
     let signer = state.signer(&keyring);
     let policy = state.policy();
     let outcome = match request {
+        TokenRequest::ClientCredentials { scope, resources }
+            if client.client().metadata.agent_id.is_some() =>
+        {
+            grants::agent_client_credentials(
+                &mut conn,
+                &client,
+                scope.as_deref(),
+                resources,
+                &state.settings.default_audience,
+            )
+            .and_then(|grant| {
+                let access = signer.access_token(&grant, now)?;
+                Ok(Issued {
+                    grant,
+                    access,
+                    refresh: None,
+                    id_token: None,
+                })
+            })
+        }
         TokenRequest::ClientCredentials { scope, resources } => {
             return client_credentials(state, &client, scope.as_deref(), resources, &keyring, now);
+        }
+        TokenRequest::TokenExchange(exchange) => {
+            return token_exchange(state, &mut conn, &client, &keyring, &exchange);
         }
         TokenRequest::AuthorizationCode {
             code,
@@ -154,6 +181,193 @@ pub(crate) fn token(
         }
     };
     outcome.map_err(|e| grant_error(state, &mut conn, e))
+}
+
+/// Token exchange (RFC 8693): the subject and actor tokens verified here (the one access-token
+/// check, the API-key check), the decision in `grants::token_exchange`, the token signed with
+/// at most `PORTCULLIS_EXCHANGE_TOKEN_TTL` and the subject token's remaining life. A subject or
+/// actor token that is not valid is `invalid_request` (§2.2.2), the reason logged at debug.
+pub(crate) fn token_exchange(
+    state: &AppState,
+    conn: &mut Conn,
+    client: &VerifiedClient,
+    keyring: &tokens::Keyring,
+    request: &grants::ExchangeRequest,
+) -> Result<Issued, OAuthHttpError> {
+    let now = state.now();
+    let subject = exchange_subject(state, conn, request)?;
+    let actor = match &request.actor_token {
+        Some(token) => exchange_actor(state, conn, token)?,
+        None => {
+            match grants::bound_agent(conn, client.id()).map_err(|e| grant_error(state, conn, e))? {
+                Some(agent) => grants::Actor::Agent {
+                    token_scopes: agent.scopes.clone(),
+                    agent,
+                    client_id: client.id().to_owned(),
+                },
+                None => grants::Actor::Client {
+                    client_id: client.id().to_owned(),
+                    scopes: client
+                        .client()
+                        .metadata
+                        .scopes()
+                        .into_iter()
+                        .map(str::to_owned)
+                        .collect(),
+                },
+            }
+        }
+    };
+    let grant = grants::token_exchange(
+        conn,
+        client,
+        subject,
+        actor,
+        request,
+        &state.settings.default_audience,
+    )
+    .map_err(|e| grant_error(state, conn, e))?;
+    let mut signer = state.signer(keyring);
+    signer.issuance.ttl = signer.issuance.ttl.min(state.settings.exchange_token_ttl);
+    let access = signer
+        .access_token(&grant, now)
+        .map_err(|e| OAuthHttpError::server_error(&e))?;
+    Ok(Issued {
+        grant,
+        access,
+        refresh: None,
+        id_token: None,
+    })
+}
+
+fn not_valid(which: &str, reason: &dyn std::fmt::Debug) -> OAuthHttpError {
+    tracing::debug!(?reason, "token exchange: the {which} token was refused");
+    OAuthError::invalid_request(format!(
+        "the {which} token is not valid (expired, revoked, or not one this server accepts)"
+    ))
+    .into()
+}
+
+/// The subject of an exchange, from its token.
+fn exchange_subject(
+    state: &AppState,
+    conn: &mut Conn,
+    request: &grants::ExchangeRequest,
+) -> Result<grants::VerifiedSubject, OAuthHttpError> {
+    let raw = request.subject_token.as_str();
+    match request.subject_token_type {
+        grants::SubjectTokenType::ApiKey => {
+            let parsed = match apikeys::parse_key(raw) {
+                Ok(parsed) if apikeys::split_combined(raw).is_none() => parsed,
+                Ok(_) => return Err(not_valid("subject", &"a key combined with an agent")),
+                Err(e) => return Err(not_valid("subject", &e)),
+            };
+            let key = match apikeys::verify_key(conn, &parsed, state.now()) {
+                Ok(key) => key,
+                Err(apikeys::KeyError::Store(e)) => return Err(e.into()),
+                Err(e) => return Err(not_valid("subject", &e)),
+            };
+            if !key
+                .scopes
+                .iter()
+                .any(|s| s == "*" || s == gateway::CALL_SCOPE)
+            {
+                return Err(OAuthError::invalid_request(
+                    "the subject key does not hold authorize: no agent may act for it",
+                )
+                .into());
+            }
+            Ok(grants::VerifiedSubject {
+                kind: grants::SubjectKind::ApiKey {
+                    key_id: key.id,
+                    org_id: key.org_id,
+                },
+                scopes: None,
+                expires_at: key.valid_until,
+                act: None,
+                may_act: None,
+            })
+        }
+        grants::SubjectTokenType::AccessToken => {
+            if raw.starts_with("pcl_") {
+                return Err(OAuthError::invalid_request(format!(
+                    "an API key is exchanged as subject_token_type {}",
+                    grants::TOKEN_TYPE_API_KEY
+                ))
+                .into());
+            }
+            let verified =
+                match crate::access::verify_access_token(state, conn, raw, Expect::AnyAudience) {
+                    Ok(v) => v,
+                    Err(TokenRejected::Internal(detail)) => {
+                        return Err(OAuthHttpError::server_error(&detail));
+                    }
+                    Err(reason) => return Err(not_valid("subject", &reason)),
+                };
+            let claims = verified.claims();
+            let kind = match (verified.key(), verified.user()) {
+                (Some(key), _) => grants::SubjectKind::ApiKey {
+                    key_id: key.id.clone(),
+                    org_id: key.org_id.clone(),
+                },
+                (None, Some(user)) if claims.org_id.is_none() || claims.act.is_some() => {
+                    grants::SubjectKind::User {
+                        id: user.id.clone(),
+                    }
+                }
+                _ => {
+                    return Err(OAuthError::invalid_request(
+                        "the subject token names no user or organization key (a client's or an agent's own token)",
+                    )
+                    .into());
+                }
+            };
+            Ok(grants::VerifiedSubject {
+                kind,
+                scopes: Some(
+                    verified
+                        .scopes()
+                        .into_iter()
+                        .filter(|s| *s != "*")
+                        .map(str::to_owned)
+                        .collect(),
+                ),
+                expires_at: Some(claims.exp),
+                act: claims.act.as_ref().map(grants::Act::from),
+                may_act: claims.may_act.as_ref().map(|m| m.sub.clone()),
+            })
+        }
+    }
+}
+
+/// The actor of an exchange, from its token: an agent's own access token.
+fn exchange_actor(
+    state: &AppState,
+    conn: &mut Conn,
+    token: &str,
+) -> Result<grants::Actor, OAuthHttpError> {
+    let verified = match crate::access::verify_access_token(state, conn, token, Expect::AnyAudience)
+    {
+        Ok(v) => v,
+        Err(TokenRejected::Internal(detail)) => return Err(OAuthHttpError::server_error(&detail)),
+        Err(reason) => return Err(not_valid("actor", &reason)),
+    };
+    let claims = verified.claims();
+    match verified.agent() {
+        Some(agent) if claims.act.is_none() => Ok(grants::Actor::Agent {
+            agent: grants::BoundAgent {
+                agent_id: agent.id.clone(),
+                org_id: agent.org_id.clone(),
+                scopes: agent.scopes.clone(),
+            },
+            client_id: claims.client_id.clone(),
+            token_scopes: verified.scopes().into_iter().map(str::to_owned).collect(),
+        }),
+        _ => Err(OAuthError::invalid_request(
+            "the actor token must be an agent's own access token (client credentials of its client)",
+        )
+        .into()),
+    }
 }
 
 /// The password grant, throttled like the sign-in page, its outcome recorded.
@@ -353,6 +567,12 @@ fn active_response(claims: &AccessClaims) -> Value {
     );
     out.insert("iss".into(), Value::String(claims.iss.clone()));
     out.insert("jti".into(), Value::String(claims.jti.clone()));
+    if let Some(org_id) = &claims.org_id {
+        out.insert("org_id".into(), Value::String(org_id.clone()));
+    }
+    if let Some(act) = &claims.act {
+        out.insert("act".into(), json!(act));
+    }
     Value::Object(out)
 }
 

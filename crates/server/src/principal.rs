@@ -27,8 +27,28 @@ use crate::ttlmap::TtlMap;
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Subject {
-    User { id: String },
-    Organization { id: String },
+    User {
+        id: String,
+    },
+    Organization {
+        id: String,
+    },
+    /// An organization's agent, calling with its own access token (client credentials of
+    /// its client): for the gateway only (`access.rs` refuses it on the JSON API).
+    Agent {
+        org_id: String,
+        id: String,
+    },
+}
+
+/// An exchanged token's delegation (RFC 8693): the subject acted for (the user, or the
+/// organization API key) and the actor chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delegation {
+    pub subject_id: String,
+    /// The organization of the acting agent or the subject key (the token's `org_id`).
+    pub org_id: Option<String>,
+    pub act: tokens::ActClaim,
 }
 
 /// How the caller proved it.
@@ -49,13 +69,15 @@ pub struct Principal {
     pub agent_id: Option<String>,
     /// The client IP of the request (for the audit log).
     pub ip: Option<String>,
+    /// Who acts, when the credential is an exchanged token.
+    pub delegation: Option<Delegation>,
 }
 
 impl Principal {
     /// Who acts, for the audit log: the user, else the API key or the client.
     pub fn actor(&self) -> &str {
         match (&self.subject, &self.via) {
-            (Subject::User { id }, _) => id,
+            (Subject::User { id }, _) | (Subject::Agent { id, .. }, _) => id,
             (Subject::Organization { .. }, Via::ApiKey { key_id }) => key_id,
             (Subject::Organization { .. }, Via::AccessToken { client_id }) => client_id,
         }
@@ -65,10 +87,15 @@ impl Principal {
     pub fn user_id(&self) -> Result<&str, ApiError> {
         match &self.subject {
             Subject::User { id } => Ok(id),
-            Subject::Organization { .. } => Err(ApiError::internal(
-                &"an API key reached a route for members only",
+            Subject::Organization { .. } | Subject::Agent { .. } => Err(ApiError::internal(
+                &"an API key or agent reached a route for members only",
             )),
         }
+    }
+
+    /// An agent's own token, or an exchanged token: the gateway's alone.
+    pub fn is_agent_or_delegated(&self) -> bool {
+        matches!(self.subject, Subject::Agent { .. }) || self.delegation.is_some()
     }
 
     /// Whether the credential's scopes allow `scope` (always, when unrestricted).
@@ -200,6 +227,7 @@ fn key_principal(verified: VerifiedKey, agent: Option<String>) -> Principal {
         },
         agent_id: agent,
         ip: None,
+        delegation: None,
     }
 }
 
@@ -236,6 +264,9 @@ pub fn resolve(
         return verify_api_key(state, conn, credential);
     }
     let token = crate::access::verify_access_token(state, conn, credential, Expect::OurApis)?;
+    if let Some(principal) = agent_principal(&token) {
+        return Ok(principal);
+    }
     if token.user().is_none() {
         // A client's own token (client credentials) names no user and no organization.
         return Err(ApiError::credential_refused(
@@ -262,7 +293,55 @@ pub fn resolve(
         },
         agent_id: None,
         ip: None,
+        delegation: None,
     })
+}
+
+/// The principal of an agent's own token or an exchanged token; `None` for any other.
+fn agent_principal(token: &crate::access::VerifiedToken) -> Option<Principal> {
+    let claims = token.claims();
+    let scopes = Some(token.scopes().into_iter().map(str::to_owned).collect());
+    let via = Via::AccessToken {
+        client_id: claims.client_id.clone(),
+    };
+    let agent_id = token.agent().map(|a| a.id.clone());
+    match (&claims.act, token.agent(), token.key(), token.user()) {
+        (None, Some(agent), _, _) => Some(Principal {
+            subject: Subject::Agent {
+                org_id: agent.org_id.clone(),
+                id: agent.id.clone(),
+            },
+            scopes,
+            via,
+            agent_id,
+            ip: None,
+            delegation: None,
+        }),
+        (Some(act), _, key, user) => {
+            let subject = match (key, user) {
+                (Some(key), _) => Subject::Organization {
+                    id: key.org_id.clone(),
+                },
+                (None, Some(user)) => Subject::User {
+                    id: user.id.clone(),
+                },
+                (None, None) => return None,
+            };
+            Some(Principal {
+                subject,
+                scopes,
+                via,
+                agent_id,
+                ip: None,
+                delegation: Some(Delegation {
+                    subject_id: claims.sub.clone(),
+                    org_id: claims.org_id.clone(),
+                    act: act.clone(),
+                }),
+            })
+        }
+        _ => None,
+    }
 }
 
 /// The principal of a request, or 401 `invalid_api_key`.

@@ -104,6 +104,8 @@ pub struct UsageRow {
     pub bytes_in: i64,
     pub bytes_out: i64,
     pub occurred_at: i64,
+    /// The subject an actor called for (an exchanged token's user or API key), if any.
+    pub subject_id: Option<String>,
 }
 
 pub fn insert_usage(conn: &mut Conn, row: &UsageRow) -> crate::Result<()> {

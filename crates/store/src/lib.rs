@@ -25,6 +25,7 @@ pub mod apikeys;
 pub mod audit;
 pub mod clients;
 pub mod codes;
+pub mod delegation;
 pub mod device;
 pub mod gateway;
 pub mod keys;

@@ -304,6 +304,24 @@ diesel::table! {
         bytes_in -> BigInt,
         bytes_out -> BigInt,
         occurred_at -> BigInt,
+        subject_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    agent_clients (client_id) {
+        client_id -> Text,
+        agent_id -> Text,
+        org_id -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    may_act (subject_id, actor_id) {
+        subject_id -> Text,
+        actor_id -> Text,
+        created_at -> BigInt,
     }
 }
 

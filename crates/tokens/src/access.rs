@@ -54,6 +54,55 @@ pub struct AccessClaims {
     /// Space-separated scopes; absent when none were granted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// The organization of an agent's token (`sub` is then the agent), or of an exchanged
+    /// token acted on by an agent or for an organization API key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
+    /// The actor of an exchanged token (RFC 8693 §4.1), the earlier actors nested inside.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<ActClaim>,
+    /// Who may act for this token's subject (RFC 8693 §4.4): honoured when present (this
+    /// server does not issue it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub may_act: Option<ActClaim>,
+}
+
+/// The `act` (and `may_act`) claim of RFC 8693 §4.1: who acts, through which client, and the
+/// actor before it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActClaim {
+    pub sub: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Box<ActClaim>>,
+}
+
+impl From<&grants::Act> for ActClaim {
+    fn from(a: &grants::Act) -> Self {
+        Self {
+            sub: a.sub.clone(),
+            client_id: a.client_id.clone(),
+            act: a.act.as_deref().map(|inner| Box::new(Self::from(inner))),
+        }
+    }
+}
+
+impl From<&ActClaim> for grants::Act {
+    fn from(a: &ActClaim) -> Self {
+        Self {
+            sub: a.sub.clone(),
+            client_id: a.client_id.clone(),
+            act: a.act.as_deref().map(|inner| Box::new(Self::from(inner))),
+        }
+    }
+}
+
+impl ActClaim {
+    /// How many actors the chain names (this one and those nested).
+    pub fn depth(&self) -> usize {
+        1 + self.act.as_deref().map_or(0, Self::depth)
+    }
 }
 
 /// How this server signs access tokens: its issuer, their lifetime and algorithm.
@@ -90,17 +139,24 @@ pub fn issue_access_token(
     let key = keyring
         .current(issuance.alg)
         .ok_or(TokenError::NoCurrentKey(issuance.alg.as_str()))?;
-    // The lifetime its resources set (the shortest of them), else the server's.
+    // The lifetime its resources set (the shortest of them), else the server's; an exchanged
+    // token never outlives its subject token.
     let ttl = grant.ttl().unwrap_or(issuance.ttl);
+    let exp = grant
+        .expires_at_most()
+        .map_or(now + ttl, |cap| cap.min(now + ttl));
     let claims = AccessClaims {
         iss: issuance.issuer.to_owned(),
         sub: grant.subject().to_owned(),
         aud: Audience::from_list(grant.audience().to_vec()),
-        exp: now + ttl,
+        exp,
         iat: now,
         jti: random_token(16),
         client_id: grant.client_id().to_owned(),
         scope: grant.scope().to_option(),
+        org_id: grant.org_id().map(str::to_owned),
+        act: grant.act().map(ActClaim::from),
+        may_act: None,
     };
     let mut header = Header::new(issuance.alg.jwt());
     header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
@@ -108,8 +164,8 @@ pub fn issue_access_token(
     let token = compact_jws(&header, &claims, |input| key.sign(input))?;
     Ok(IssuedAccessToken {
         token,
+        expires_in: claims.exp - now,
         claims,
-        expires_in: ttl,
     })
 }
 

@@ -22,7 +22,7 @@ mod id;
 mod keys;
 
 pub use access::{
-    AccessClaims, Audience, Issuance, IssuedAccessToken, Signer, issue_access_token,
+    AccessClaims, ActClaim, Audience, Issuance, IssuedAccessToken, Signer, issue_access_token,
     verify_access_token,
 };
 pub use error::{TokenError, VerifyError};

@@ -496,6 +496,91 @@ fn operators_create_list_update_and_delete_agents() {
     assert!(err.contains(&format!("no agent {id}")), "{err}");
 }
 
+/// `portcullis agent credentials`: a client bound to the agent, its secret shown once; listed
+/// without it; withdrawn alone, or with the agent.
+#[test]
+fn operators_give_an_agent_oauth_credentials() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    migrated(dir.path());
+    let (_, org) = user_with_org(dir.path(), "creds@example.com");
+    let agent = |name: &str| {
+        json_output(
+            dir.path(),
+            &[
+                "agent", "create", "--org", &org, "--name", name, "--scope", "mail:*",
+            ],
+            &[],
+        )[0]["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    };
+    let id = agent("mailer");
+    let created = json_output(dir.path(), &["agent", "credentials", "create", &id], &[]);
+    let client = created[0]["clientId"]
+        .as_str()
+        .expect("client id")
+        .to_owned();
+    let secret = created[0]["clientSecret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    assert!(secret.len() >= 40, "{created:?}");
+    assert_eq!(created[0]["agentId"], id.as_str());
+    let (ok, shown) = output(dir.path(), &["client", "show", &client], &[]);
+    assert!(
+        ok && !shown.contains(&secret),
+        "the secret is shown once: {shown}"
+    );
+    let listed = json_output(dir.path(), &["agent", "credentials", "list", &id], &[]);
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["clientId"], client.as_str());
+    assert!(!listed[0].to_string().contains(&secret));
+
+    let (ok, out, _) = run(
+        dir.path(),
+        &["agent", "credentials", "delete", &id, &client],
+        &[],
+    );
+    assert!(ok);
+    assert_eq!(out.trim(), format!("deleted {client}"));
+    assert!(json_output(dir.path(), &["agent", "credentials", "list", &id], &[]).is_empty());
+    let (ok, _, err) = run(dir.path(), &["client", "show", &client], &[]);
+    assert!(!ok, "the client went with its binding: {err}");
+    let (ok, _, err) = run(
+        dir.path(),
+        &["agent", "credentials", "delete", &id, &client],
+        &[],
+    );
+    assert!(!ok && err.contains("has no client"), "{err}");
+
+    // Deleting the agent deletes its credentials.
+    let created = json_output(dir.path(), &["agent", "credentials", "create", &id], &[]);
+    let client = created[0]["clientId"]
+        .as_str()
+        .expect("client id")
+        .to_owned();
+    assert!(run(dir.path(), &["agent", "delete", &id], &[]).0);
+    assert!(!run(dir.path(), &["client", "show", &client], &[]).0);
+    // Another agent's credentials are not this one's to delete.
+    let other = agent("other");
+    let created = json_output(dir.path(), &["agent", "credentials", "create", &other], &[]);
+    let others = created[0]["clientId"]
+        .as_str()
+        .expect("client id")
+        .to_owned();
+    let third = agent("third");
+    assert!(
+        !run(
+            dir.path(),
+            &["agent", "credentials", "delete", &third, &others],
+            &[]
+        )
+        .0
+    );
+    assert!(run(dir.path(), &["client", "show", &others], &[]).0);
+}
+
 #[test]
 fn operators_list_organizations_and_users_with_their_organizations() {
     let dir = tempfile::tempdir().expect("tempdir");

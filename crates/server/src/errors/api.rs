@@ -606,7 +606,7 @@ impl From<CallRefused> for ApiError {
         match e {
             CallRefused::NotAnOrganizationKey => Self::credential_refused(
                 "invalid_api_key",
-                "The gateway takes an organization API key.",
+                "The gateway takes an organization API key, or an agent's access token.",
             ),
             CallRefused::InsufficientScope(scope) => Self::insufficient_scope(&scope),
             CallRefused::InvalidJson => Self::bad_request("invalid_json", "The JSON body is invalid."),
@@ -615,7 +615,7 @@ impl From<CallRefused> for ApiError {
                 "Name the agent: X-Agent-Id, agent_id in the JSON body, or the combined credential.",
             )
             .with_param("agent_id"),
-            CallRefused::UnknownAgent => Self::forbidden(),
+            CallRefused::UnknownAgent | CallRefused::AgentMismatch => Self::forbidden(),
             CallRefused::Agent(inner) => from_key_error(inner),
             CallRefused::Gateway(inner) => inner.into(),
         }

@@ -382,6 +382,7 @@ impl From<grants::GrantError> for OAuthHttpError {
             G::Store(e) => e.into(),
             G::Client(e) => e.into(),
             G::Sign(e) => Self::server_error(&e),
+            G::Agent(e) => Self::server_error(&e),
         }
     }
 }

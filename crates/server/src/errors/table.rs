@@ -929,6 +929,12 @@ fn rows() -> Vec<Row> {
             "forbidden",
         ),
         api(
+            "CallRefused::AgentMismatch",
+            CallRefused::AgentMismatch.into(),
+            403,
+            "forbidden",
+        ),
+        api(
             "CallRefused::Agent",
             CallRefused::Agent(KeyError::Store(store_conflict())).into(),
             500,
@@ -1011,6 +1017,13 @@ fn rows() -> Vec<Row> {
         oauth(
             "GrantError::Sign",
             sign().into(),
+            500,
+            "server_error",
+            Challenge::None,
+        ),
+        oauth(
+            "GrantError::Agent",
+            GrantError::Agent("agent lookup failed".into()).into(),
             500,
             "server_error",
             Challenge::None,
@@ -1388,6 +1401,7 @@ mod variants {
             | CallRefused::InvalidJson
             | CallRefused::NoAgent
             | CallRefused::UnknownAgent
+            | CallRefused::AgentMismatch
             | CallRefused::Agent(_)
             | CallRefused::Gateway(_) => {}
         }
@@ -1401,7 +1415,8 @@ mod variants {
             | GrantError::Account(_)
             | GrantError::Client(_)
             | GrantError::Store(_)
-            | GrantError::Sign(_) => {}
+            | GrantError::Sign(_)
+            | GrantError::Agent(_) => {}
         }
     }
 

@@ -1773,6 +1773,10 @@ fn settings_rows(s: &crate::config::Settings) -> Vec<SettingRow> {
             s.access_token_ttl.to_string(),
         ),
         row(
+            "PORTCULLIS_EXCHANGE_TOKEN_TTL",
+            s.exchange_token_ttl.to_string(),
+        ),
+        row(
             "PORTCULLIS_ACCESS_TOKEN_ALG",
             s.access_token_alg.to_string(),
         ),

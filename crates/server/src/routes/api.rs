@@ -12,7 +12,8 @@ use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, guard, web};
 
 use super::{
-    api_account, api_audit, api_auth, api_keys, api_mfa, api_orgs, api_resources, gateway,
+    api_account, api_audit, api_auth, api_delegation, api_keys, api_mfa, api_orgs, api_resources,
+    gateway,
 };
 use crate::access::{ApiRoute, OrgRule, Rule};
 use crate::audit::AuditPage;
@@ -161,6 +162,9 @@ api_routes! {
     POST "/api/v1/me/mfa/totp" => api_mfa::start_totp, Rule::FirstParty, {} [201 api_mfa::TotpEnrolment, 409];
     POST "/api/v1/me/mfa/totp/confirm" => api_mfa::confirm_totp, Rule::FirstParty, {api_mfa::CodeBody} [200 api_mfa::TotpEnabled, 409, 429];
     DELETE "/api/v1/me/mfa/totp" => api_mfa::remove_totp, Rule::FirstParty, {api_mfa::PasswordBody} [204, 409, 429];
+    GET "/api/v1/me/actors" => api_delegation::list_actors, Rule::FirstParty, {} [200 api_delegation::MayActList];
+    PUT "/api/v1/me/actors/{actor}" => api_delegation::allow_actor, Rule::FirstParty, {} [200 api_delegation::MayActAnswer];
+    DELETE "/api/v1/me/actors/{actor}" => api_delegation::disallow_actor, Rule::FirstParty, {} [204];
     POST "/api/v1/me/mfa/recovery-codes" => api_mfa::recovery_codes, Rule::FirstParty, {api_mfa::PasswordBody} [200 api_mfa::RecoveryCodes, 409, 429];
 
     POST "/api/v1/organizations" => api_orgs::create, Rule::FirstParty, {api_orgs::NameBody} [201 api_orgs::OrgAnswer];
@@ -186,6 +190,9 @@ api_routes! {
     GET "/api/v1/organizations/{org}/agents/{id}" => api_keys::show_agent, org("agents:read", Member, KEYS), {} [200 api_keys::AgentAnswer];
     PATCH "/api/v1/organizations/{org}/agents/{id}" => api_keys::update_agent, org("agents:write", Admin, KEYS), {api_keys::AgentBody} [200 api_keys::AgentAnswer, 409];
     DELETE "/api/v1/organizations/{org}/agents/{id}" => api_keys::delete_agent, org("agents:write", Admin, KEYS), {} [204];
+    POST "/api/v1/organizations/{org}/agents/{id}/credentials" => api_delegation::create_credentials, org("agents:write", Admin, USERS), {} [201 api_delegation::AgentCredentialAnswer];
+    GET "/api/v1/organizations/{org}/agents/{id}/credentials" => api_delegation::list_credentials, org("agents:read", Member, KEYS), {} [200 api_delegation::AgentCredentialList];
+    DELETE "/api/v1/organizations/{org}/agents/{id}/credentials/{client}" => api_delegation::delete_credentials, org("agents:write", Admin, USERS), {} [204];
 
     POST "/api/v1/organizations/{org}/services" => gateway::create, org("services:write", Admin, KEYS), {gateway::ServiceBody} [201 gateway::ServiceAnswer, 409];
     GET "/api/v1/organizations/{org}/services" => gateway::list, org("services:read", Member, KEYS), {} [200 gateway::ServiceList];

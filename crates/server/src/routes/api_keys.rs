@@ -416,6 +416,10 @@ pub(super) async fn delete_agent(
         let deleted = apikeys::delete_agent(conn, &o, &id);
         crate::invalidate::announce(st, conn, Change::Agent(&id));
         deleted.map_err(from_key_error)?;
+        // Its OAuth credentials go with it.
+        for client in grants::delete_clients_of_agent(conn, &id)? {
+            crate::invalidate::announce(st, conn, Change::Client(&client));
+        }
         crate::audit::record(
             conn,
             st.now(),
@@ -456,6 +460,8 @@ async fn decide(
         let allowed = match &principal.subject {
             Subject::Organization { id } => *id == agent.org_id,
             Subject::User { id } => accounts::membership(&mut conn, &agent.org_id, id).is_ok(),
+            // Refused by the route's rule before this (`access::admit`).
+            Subject::Agent { .. } => false,
         };
         judge(&agent, &required, allowed)
     })

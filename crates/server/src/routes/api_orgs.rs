@@ -160,6 +160,8 @@ pub(super) async fn list(
                 let org = accounts::find_org(&mut conn, id)?.ok_or_else(ApiError::forbidden)?;
                 Ok(vec![(org, role)])
             }
+            // Refused by the route's rule before this (`access::admit`).
+            Subject::Agent { .. } => Err(ApiError::forbidden()),
         }
     })
     .await??;

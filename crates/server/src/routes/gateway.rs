@@ -134,6 +134,8 @@ pub(super) struct UsageAnswer {
     at: i64,
     key_id: String,
     agent_id: String,
+    /// The user or API key the agent called for, when it called with an exchanged token.
+    subject_id: Option<String>,
     service: String,
     endpoint: String,
     method: String,
@@ -172,6 +174,7 @@ fn usage_json(u: &gateway::UsageRow) -> UsageAnswer {
         at: u.occurred_at,
         key_id: u.key_id.clone(),
         agent_id: u.agent_id.clone(),
+        subject_id: u.subject_id.clone(),
         service: u.service.clone(),
         endpoint: u.endpoint.clone(),
         method: u.method.clone(),
@@ -426,15 +429,24 @@ async fn proxy(
 ) -> Result<HttpResponse, ApiError> {
     let key = master_key(&state)?;
     let principal = require_principal(&req, &state).await?;
-    let org_key = match (&principal.subject, &principal.via) {
-        (Subject::Organization { id }, Via::ApiKey { key_id }) => {
-            Some((id.clone(), key_id.clone()))
+    let caller = match agent_token(&principal) {
+        Some(token) => Err(token),
+        None => {
+            let org_key = match (&principal.subject, &principal.via) {
+                (Subject::Organization { id }, Via::ApiKey { key_id }) => {
+                    Some((id.clone(), key_id.clone()))
+                }
+                _ => None,
+            };
+            Ok(gateway::Caller::check(org_key, |s| principal.allows(s))?)
         }
-        _ => None,
     };
-    let caller = gateway::Caller::check(org_key, |s| principal.allows(s))?;
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    let mut agent = gateway::agent_named(principal.agent_id.clone(), header(gateway::AGENT_HEADER));
+    let from_credential = match &caller {
+        Ok(_) => principal.agent_id.clone(),
+        Err(_) => None,
+    };
+    let mut agent = gateway::agent_named(from_credential, header(gateway::AGENT_HEADER));
     let mut buffered: Option<Bytes> = None;
     let mut payload = Some(payload);
     if gateway::agent_in_body(agent.as_deref(), header(CONTENT_TYPE.as_str())) {
@@ -459,7 +471,10 @@ async fn proxy(
         agent = named;
         buffered = Some(Bytes::from(body));
     }
-    let caller = caller.with_agent(agent)?;
+    let caller = match caller {
+        Ok(key) => key.with_agent(agent)?,
+        Err(token) => token.caller(agent)?,
+    };
     let query = req.query_string().to_owned();
     let st = state.clone();
     let call = crate::traces::block(
@@ -476,6 +491,41 @@ async fn proxy(
     )
     .await??;
     forward(&req, &state, call, buffered, payload).await
+}
+
+/// The agent token of a principal that is an agent's own token or an exchanged token acted on
+/// by an agent; `None` for anything else (an API key, a user's or client's token).
+fn agent_token(principal: &crate::principal::Principal) -> Option<gateway::AgentToken> {
+    let Via::AccessToken { client_id } = &principal.via else {
+        return None;
+    };
+    let scopes = principal.scopes.clone().unwrap_or_default();
+    match (&principal.subject, &principal.delegation) {
+        (Subject::Agent { org_id, id }, None) => Some(gateway::AgentToken {
+            org_id: org_id.clone(),
+            key_id: client_id.clone(),
+            agent_id: id.clone(),
+            scopes,
+            subject_id: None,
+        }),
+        (subject, Some(delegation)) => {
+            let agent_id = principal.agent_id.clone()?;
+            // The organization is the key's, or the acting agent's (the token's `org_id`,
+            // which `access::verify_access_token` checked against the agent).
+            let (org_id, key_id) = match subject {
+                Subject::Organization { id } => (id.clone(), delegation.subject_id.clone()),
+                _ => (delegation.org_id.clone()?, client_id.clone()),
+            };
+            Some(gateway::AgentToken {
+                org_id,
+                key_id,
+                agent_id,
+                scopes,
+                subject_id: Some(delegation.subject_id.clone()),
+            })
+        }
+        _ => None,
+    }
 }
 
 async fn forward(

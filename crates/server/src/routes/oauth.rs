@@ -216,6 +216,8 @@ async fn token_for(
                 "jti": issued.access.jti,
                 "refresh_token": issued.refresh.is_some(),
                 "id_token": issued.id_token.is_some(),
+                "org_id": issued.grant.org_id(),
+                "act": issued.grant.act().map(tokens::ActClaim::from),
             })),
     );
     let mut body = Map::new();
@@ -224,6 +226,13 @@ async fn token_for(
     body.insert("expires_in".into(), Value::from(issued.access.expires_in));
     if let Some(scope) = scope {
         body.insert("scope".into(), Value::String(scope));
+    }
+    if issued.grant.act().is_some() {
+        // RFC 8693 §2.2.1.
+        body.insert(
+            "issued_token_type".into(),
+            Value::String(grants::TOKEN_TYPE_ACCESS_TOKEN.into()),
+        );
     }
     if let Some(refresh) = issued.refresh {
         body.insert(

@@ -61,7 +61,7 @@ pub fn provider_metadata(state: &AppState) -> Value {
         "scopes_supported": s.scopes,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", grants::DEVICE_CODE_GRANT],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", grants::DEVICE_CODE_GRANT, registration::TOKEN_EXCHANGE],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
         "token_endpoint_auth_methods_supported": auth_methods,

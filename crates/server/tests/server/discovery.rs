@@ -28,7 +28,8 @@ on_both_backends! {
                 "authorization_code",
                 "refresh_token",
                 "client_credentials",
-                "urn:ietf:params:oauth:grant-type:device_code"
+                "urn:ietf:params:oauth:grant-type:device_code",
+                "urn:ietf:params:oauth:grant-type:token-exchange"
             ])
         );
         assert_eq!(

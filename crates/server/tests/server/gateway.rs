@@ -12,12 +12,12 @@ use tokio::sync::Notify;
 use crate::api_auth::signup;
 use crate::common::*;
 
-const MASTER: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+pub(crate) const MASTER: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 const CREDENTIAL: &str = "Bearer upstream-secret-4242";
 
 /// The upstream: echoes what it received; streams an event stream in two parts, the second
 /// only after the test says so; redirects elsewhere.
-fn upstream(release: Arc<Notify>) -> String {
+pub(crate) fn upstream(release: Arc<Notify>) -> String {
     upstream_at("127.0.0.1", release, Arc::default())
 }
 
@@ -73,17 +73,17 @@ fn upstream_at(ip: &str, release: Arc<Notify>, hits: Arc<AtomicUsize>) -> String
     format!("http://{addr}")
 }
 
-struct Gw {
-    server: TestServer,
-    owner: String,
-    org: String,
-    key: String,
-    agent: String,
-    base: String,
-    release: Arc<Notify>,
+pub(crate) struct Gw {
+    pub(crate) server: TestServer,
+    pub(crate) owner: String,
+    pub(crate) org: String,
+    pub(crate) key: String,
+    pub(crate) agent: String,
+    pub(crate) base: String,
+    pub(crate) release: Arc<Notify>,
 }
 
-async fn json_call(
+pub(crate) async fn json_call(
     server: &TestServer,
     method: reqwest::Method,
     path: &str,
@@ -100,7 +100,7 @@ async fn json_call(
         .expect("call")
 }
 
-async fn setup(db: &TestDb, master: Option<&str>, allow_private: bool) -> Gw {
+pub(crate) async fn setup(db: &TestDb, master: Option<&str>, allow_private: bool) -> Gw {
     setup_with(db, master, allow_private, None).await
 }
 
@@ -164,7 +164,7 @@ async fn setup_with(
     }
 }
 
-async fn add_service(g: &Gw, base: &str) -> reqwest::Response {
+pub(crate) async fn add_service(g: &Gw, base: &str) -> reqwest::Response {
     add_named_service(g, "echo", base, CREDENTIAL).await
 }
 

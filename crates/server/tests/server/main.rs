@@ -40,6 +40,7 @@ mod authorize;
 mod authorize_errors;
 mod brand;
 mod discovery;
+mod exchange;
 mod gateway;
 mod health;
 mod introspect_revoke;
