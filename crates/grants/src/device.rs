@@ -129,6 +129,7 @@ pub fn start_device_authorization(
     conn: &mut Conn,
     client: &VerifiedClient,
     form: &FormParams,
+    resource_policy: &crate::resources::ResourcePolicy<'_>,
     now: i64,
 ) -> Result<DeviceAuthorization, GrantError> {
     if !client.client().metadata.allows_grant(GrantType::DeviceCode) {
@@ -139,6 +140,19 @@ pub fn start_device_authorization(
     }
     let scope = requested_scope(client, form.get("scope"))?;
     let resources = parse_resources(form)?;
+    // The resources and their scopes, as at the authorization endpoint (RFC 8707, the
+    // operator's protected resources and strict policy).
+    let (scope, _named) = crate::resources::check_asked(
+        conn,
+        &resources,
+        &scope,
+        form.get("scope").is_some(),
+        resource_policy,
+    )
+    .map_err(|e| match e {
+        crate::resources::CheckError::Refused(refused) => GrantError::Refused(refused),
+        crate::resources::CheckError::Store(e) => GrantError::from(e),
+    })?;
     rows::purge_device_codes(conn, now - 3600)?;
     let device_code = PlainSecret::generate();
     // Two live user codes can collide (1 in 2^34.6 per pair); the unique index says so, and a

@@ -267,10 +267,33 @@ pub fn check_resources(
     mut request: AuthorizationRequest,
     policy: &ResourcePolicy<'_>,
 ) -> Result<(AuthorizationRequest, Vec<ProtectedResource>), CheckError> {
+    let (scope, named) = check_asked(
+        conn,
+        request.resources(),
+        &request.scope,
+        request.scope_given,
+        policy,
+    )?;
+    request.scope = scope;
+    Ok((request, named))
+}
+
+/// [`check_resources`] for any request that names resources and a scope (the authorization
+/// request, the device authorization request): the scope to use and the registered resources
+/// named. `scope_given` says whether the request named its scope (else `scope` is the
+/// client's registered one, kept without the scopes of resources not asked).
+pub fn check_asked(
+    conn: &mut Conn,
+    asked: &[String],
+    scope: &Scope,
+    scope_given: bool,
+    policy: &ResourcePolicy<'_>,
+) -> Result<(Scope, Vec<ProtectedResource>), CheckError> {
     let registered = list_resources(conn)?;
-    let asked = request.resources();
-    if !request.scope_given {
-        let kept = Scope::from_tokens(request.scope.iter().filter(|t| {
+    let scope = if scope_given {
+        scope.clone()
+    } else {
+        let kept = Scope::from_tokens(scope.iter().filter(|t| {
             let owners: Vec<&ProtectedResource> =
                 registered.iter().filter(|r| r.has_scope(t)).collect();
             owners.is_empty() || owners.iter().any(|r| asked.contains(&r.uri))
@@ -281,9 +304,8 @@ pub fn check_resources(
                 "no scope requested, and none registered for the resources requested",
             )));
         }
-        request.scope = kept;
-    }
-    let (asked, scope) = (request.resources(), &request.scope);
+        kept
+    };
     let mut named = Vec::new();
     for uri in asked {
         if let Some(r) = registered.iter().find(|r| &r.uri == uri) {
@@ -308,7 +330,7 @@ pub fn check_resources(
             )));
         }
     }
-    Ok((request, named))
+    Ok((scope, named))
 }
 
 /// A refused check, or the store failing.

@@ -313,7 +313,12 @@ async fn device_authorization(
     let started = crate::traces::block("device_authorization", move || {
         let mut conn = st.store.conn()?;
         let client = st.clients.authenticate(&mut conn, &presented, now)?;
-        let started = grants::start_device_authorization(&mut conn, &client, &form, now)?;
+        let own = st.settings.own_resources();
+        let policy = grants::resources::ResourcePolicy {
+            strict: st.settings.resource_strict,
+            own: &own,
+        };
+        let started = grants::start_device_authorization(&mut conn, &client, &form, &policy, now)?;
         Ok::<_, OAuthHttpError>((started, client.id().to_owned()))
     })
     .await??;

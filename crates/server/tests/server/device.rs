@@ -432,6 +432,46 @@ on_both_backends! {
         assert_eq!(res.status(), 200);
         assert!(res.text().await.expect("html").contains("name=\"user_code\""));
     }
+
+    async fn attack_a_device_request_for_an_unregistered_resource_or_another_resources_scope(db) {
+        const MCP: &str = "https://mcp.example.com/mcp";
+        let server = TestServer::start_with(&db, |s| s.resource_strict = true);
+        {
+            let mut conn = db.store().conn().expect("conn");
+            let spec = grants::resources::ResourceSpec {
+                uri: MCP.into(),
+                name: "Notes MCP server".into(),
+                scopes: vec![grants::resources::ResourceScope { name: "mcp:tools".into(), description: "Use your notes".into() }],
+                access_token_ttl: Some(600),
+            };
+            grants::resources::add_resource(&mut conn, &spec, 1).expect("resource");
+        }
+        let res = server.post_json("/oauth2/register", &json!({
+            "client_name": "Agent CLI", "grant_types": [GRANT], "token_endpoint_auth_method": "none",
+            "scope": "openid mcp:tools",
+        })).await;
+        assert_eq!(res.status(), 201);
+        let client_id = json_of(res).await["client_id"].as_str().expect("id").to_owned();
+        // The strict policy, as at the authorization endpoint: only registered resources.
+        let res = start(&server, &client_id, &[("scope", "openid"), ("resource", "https://evil.example/")]).await;
+        assert_eq!(res.status(), 400);
+        assert_eq!(json_of(res).await["error"], "invalid_target");
+        // A resource's scope only with that resource.
+        let res = start(&server, &client_id, &[("scope", "mcp:tools")]).await;
+        assert_eq!(res.status(), 400);
+        assert_eq!(json_of(res).await["error"], "invalid_scope");
+        // With it: the token is for the MCP server, with its scope and its lifetime.
+        let res = start(&server, &client_id, &[("scope", "mcp:tools"), ("resource", MCP)]).await;
+        assert_eq!(res.status(), 200);
+        let body = json_of(res).await;
+        let browser = signed_in(&server, "grace@example.com").await;
+        decide(&server, &browser, body["user_code"].as_str().expect("uc"), "allow").await;
+        let (status, token) = poll(&server, &client_id, body["device_code"].as_str().expect("dc")).await;
+        assert_eq!(status, 200, "{token}");
+        assert_eq!(token["expires_in"], 600, "the resource's lifetime");
+        let claims = verify_with_jwks(&server, token["access_token"].as_str().expect("at"), MCP).await;
+        assert_eq!(claims["scope"], "mcp:tools");
+    }
 }
 
 /// The page in Chromium, once: from `verification_uri_complete` through sign-up to the
