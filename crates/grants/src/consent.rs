@@ -113,6 +113,17 @@ fn stored_resources(raw: Option<&str>) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// What `user_id` allowed `client_id` (the union of every consent); empty when nothing.
+pub fn consented_scope(
+    conn: &mut Conn,
+    user_id: &str,
+    client_id: &str,
+) -> Result<Scope, store::StoreError> {
+    Ok(rows::find_consent(conn, user_id, client_id)?
+        .map(|c| Scope::from_stored(&c.scope))
+        .unwrap_or_default())
+}
+
 /// An app the user allowed, as the account page lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AllowedApp {

@@ -30,19 +30,21 @@ use crate::{ErrorCode, FormParams, Grant, GrantError, OAuthError, Scope};
 
 /// `subject_token_type` / `actor_token_type` / `issued_token_type`: an access token.
 pub const TOKEN_TYPE_ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
-/// An ID token (RFC 8693 §3): refused as a subject, see [`SubjectTokenType`].
+/// An ID token (RFC 8693 §3): a subject only for the client it was issued to.
 pub const TOKEN_TYPE_ID_TOKEN: &str = "urn:ietf:params:oauth:token-type:id_token";
 /// A refresh token (RFC 8693 §3): never accepted as a subject or actor.
 pub const TOKEN_TYPE_REFRESH_TOKEN: &str = "urn:ietf:params:oauth:token-type:refresh_token";
 /// Ours: an organization API key (`pcl_…`) as the subject.
 pub const TOKEN_TYPE_API_KEY: &str = "urn:portcullis:token-type:api_key";
 
-/// The subject token types accepted. An ID token is not one of them: it asserts who signed in
-/// to a client (its audience is that client), not what anyone may do, so it is no authority
-/// to delegate; a refresh token never leaves the client it was issued to.
+/// The subject token types accepted. An ID token says who signed in to a client (its audience
+/// is that client), not what anyone may do: it is a subject only when that client exchanges
+/// it, and then for no more than the user allowed that client. A refresh token never leaves
+/// the client it was issued to, so it is none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SubjectTokenType {
     AccessToken,
+    IdToken,
     ApiKey,
 }
 
@@ -83,11 +85,7 @@ impl ExchangeRequest {
             }
             Some(TOKEN_TYPE_ACCESS_TOKEN) => SubjectTokenType::AccessToken,
             Some(TOKEN_TYPE_API_KEY) => SubjectTokenType::ApiKey,
-            Some(TOKEN_TYPE_ID_TOKEN) => {
-                return Err(OAuthError::invalid_request(
-                    "an ID token cannot be exchanged: send the user's access token",
-                ));
-            }
+            Some(TOKEN_TYPE_ID_TOKEN) => SubjectTokenType::IdToken,
             Some(TOKEN_TYPE_REFRESH_TOKEN) => {
                 return Err(OAuthError::invalid_request(
                     "a refresh token cannot be exchanged",
@@ -605,10 +603,6 @@ mod tests {
             ("subject_token=t".to_owned(), ErrorCode::InvalidRequest),
             (
                 "subject_token=t&subject_token_type=urn:x".to_owned(),
-                ErrorCode::InvalidRequest,
-            ),
-            (
-                "subject_token=t&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aid_token".to_owned(),
                 ErrorCode::InvalidRequest,
             ),
             (

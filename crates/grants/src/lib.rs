@@ -55,7 +55,8 @@ pub use code::{
     CODE_TTL, CodeExchange, CodeRedeemed, PresentedCode, RedirectMatched, exchange_code, issue_code,
 };
 pub use consent::{
-    AllowedApp, Consented, allowed_apps, give_consent, remembered_consent, withdraw_consent,
+    AllowedApp, Consented, allowed_apps, consented_scope, give_consent, remembered_consent,
+    withdraw_consent,
 };
 pub use device::{
     DEVICE_CODE_TTL, DEVICE_POLL_INTERVAL, DeviceApproved, DeviceAuthorization, DeviceRedeemed,

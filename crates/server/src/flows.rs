@@ -195,7 +195,7 @@ pub(crate) fn token_exchange(
     request: &grants::ExchangeRequest,
 ) -> Result<Issued, OAuthHttpError> {
     let now = state.now();
-    let subject = exchange_subject(state, conn, request)?;
+    let subject = exchange_subject(state, conn, client, keyring, request)?;
     let actor = match &request.actor_token {
         Some(token) => exchange_actor(state, conn, token)?,
         None => {
@@ -252,10 +252,37 @@ fn not_valid(which: &str, reason: &dyn std::fmt::Debug) -> OAuthHttpError {
 fn exchange_subject(
     state: &AppState,
     conn: &mut Conn,
+    client: &VerifiedClient,
+    keyring: &tokens::Keyring,
     request: &grants::ExchangeRequest,
 ) -> Result<grants::VerifiedSubject, OAuthHttpError> {
     let raw = request.subject_token.as_str();
     match request.subject_token_type {
+        // Only the client the ID token was issued to may exchange it, and for no more than the
+        // user allowed that client (an ID token carries no scope of its own).
+        grants::SubjectTokenType::IdToken => {
+            let claims =
+                tokens::verify_id_token(keyring, raw, state.settings.issuer_str(), state.now())
+                    .map_err(|e| not_valid("subject", &e))?;
+            if !claims.aud.contains(client.id()) {
+                return Err(not_valid(
+                    "subject",
+                    &"an ID token issued to another client",
+                ));
+            }
+            let user = accounts::find_user(conn, &claims.sub)
+                .map_err(|e| OAuthHttpError::server_error(&e))?
+                .filter(|u| !u.disabled)
+                .ok_or_else(|| not_valid("subject", &"the user can no longer sign in"))?;
+            let allowed = grants::consented_scope(conn, &user.id, client.id())?;
+            Ok(grants::VerifiedSubject {
+                kind: grants::SubjectKind::User { id: user.id },
+                scopes: Some(allowed.iter().map(str::to_owned).collect()),
+                expires_at: Some(claims.exp),
+                act: None,
+                may_act: None,
+            })
+        }
         grants::SubjectTokenType::ApiKey => {
             let parsed = match apikeys::parse_key(raw) {
                 Ok(parsed) if apikeys::split_combined(raw).is_none() => parsed,

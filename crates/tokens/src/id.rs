@@ -75,6 +75,9 @@ pub struct IdTokenHint {
     pub aud: Audience,
     #[serde(default)]
     pub sid: Option<String>,
+    /// `exp`; 0 when absent (ours always have it).
+    #[serde(default)]
+    pub exp: i64,
 }
 
 /// Verifies an ID token we issued, for `id_token_hint`: signature, key, algorithm and issuer,
@@ -119,4 +122,19 @@ pub fn verify_id_token_hint(
         return Err(VerifyError::WrongIssuer);
     }
     Ok(data.claims)
+}
+
+/// Verifies an ID token we issued as a credential (a token exchange's subject): what
+/// [`verify_id_token_hint`] checks, and that it has not expired at `now`.
+pub fn verify_id_token(
+    keyring: &Keyring,
+    token: &str,
+    issuer: &str,
+    now: i64,
+) -> Result<IdTokenHint, VerifyError> {
+    let claims = verify_id_token_hint(keyring, token, issuer)?;
+    if claims.exp <= now {
+        return Err(VerifyError::Expired);
+    }
+    Ok(claims)
 }

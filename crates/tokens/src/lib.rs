@@ -26,7 +26,7 @@ pub use access::{
     verify_access_token,
 };
 pub use error::{TokenError, VerifyError};
-pub use id::{IdTokenHint, at_hash, issue_id_token, verify_id_token_hint};
+pub use id::{IdTokenHint, at_hash, issue_id_token, verify_id_token, verify_id_token_hint};
 pub use keys::{
     KeyInfo, Keyring, RetireRefused, SigningAlg, SigningKey, WITHDRAWN, WithdrawRefused,
     ensure_keys, list_keys, retire_key, rotate_key, withdraw_key,

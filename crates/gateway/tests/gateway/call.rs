@@ -298,6 +298,8 @@ store::backend_tests! {
         assert_eq!(gateway::usage_json(&rows[0]), serde_json::json!({
             "at": 100, "keyId": "key_1", "agentId": bot, "service": "openai", "endpoint": "/chat",
             "method": "POST", "status": 200, "latencyMs": 7, "bytesIn": 8, "bytesOut": 9,
+            // Who the call was for when an agent acted for someone (token exchange): no one.
+            "subjectId": null,
         }));
     }
 }

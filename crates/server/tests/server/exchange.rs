@@ -650,3 +650,99 @@ on_both_backends! {
         assert_eq!(res.status(), 401);
     }
 }
+
+/// An app the user signed in to with OpenID Connect (code flow, consent for `openid
+/// orders:read orders:write`), registered for token exchange too: (client, ID token).
+async fn id_token_of_a_signed_in_app(server: &TestServer) -> ((String, String), String) {
+    use crate::authorize_errors::{
+        REDIRECT, VERIFIER, authorize, challenge, decide, jar, redirected, sign_in,
+    };
+    let res = server.post_json("/oauth2/register", &json!({
+        "client_name": "Orders app", "redirect_uris": [REDIRECT],
+        "grant_types": ["authorization_code", EXCHANGE], "scope": "openid orders:read orders:write",
+    })).await;
+    assert_eq!(res.status(), 201);
+    let app = json_of(res).await;
+    let client = (
+        app["client_id"].as_str().expect("id").to_owned(),
+        app["client_secret"].as_str().expect("secret").to_owned(),
+    );
+    let http = jar();
+    sign_in(server, &http, "ada@example.com", "correct horse").await;
+    let ch = challenge(VERIFIER);
+    let res = authorize(
+        server,
+        &http,
+        &[
+            ("response_type", "code"),
+            ("client_id", &client.0),
+            ("redirect_uri", REDIRECT),
+            ("scope", "openid orders:read orders:write"),
+            ("state", "s"),
+            ("nonce", "n"),
+            ("code_challenge", &ch),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .await;
+    let code = redirected(&decide(server, &http, res, "allow").await)["code"].clone();
+    let res = server
+        .post_form(
+            "/oauth2/token",
+            Some((&client.0, &client.1)),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let id_token = json_of(res).await["id_token"]
+        .as_str()
+        .expect("an ID token")
+        .to_owned();
+    (client, id_token)
+}
+
+const ID_TOKEN: &str = "urn:ietf:params:oauth:token-type:id_token";
+
+on_both_backends! {
+    // RFC 8693 §3 names the ID token as a subject token type. It says who signed in to one app,
+    // so only that app may exchange it, and for no more than the user allowed that app.
+    async fn an_id_token_is_exchanged_only_by_its_own_client_for_what_the_user_allowed_it(db) {
+        let server = TestServer::start(&db);
+        let ada = signup(&server, "ada@example.com", "Ada").await;
+        let first_party = ada["token"].as_str().expect("token").to_owned();
+        let org = ada["organization"]["id"].as_str().expect("org").to_owned();
+        let agent_id = agent(&server, &first_party, &org, &["orders:read", "reports:read"]).await;
+        let creds = credentials(&server, &first_party, &org, &agent_id).await;
+        let (app, id_token) = id_token_of_a_signed_in_app(&server).await;
+        let actor = agent_token(&server, &creds).await;
+        let form = [("subject_token", id_token.as_str()), ("subject_token_type", ID_TOKEN), ("actor_token", actor.as_str()), ("actor_token_type", ACCESS_TOKEN)];
+        // Not yet allowed to act for Ada.
+        assert_eq!(oauth_error(exchange(&server, &app, &form).await).await, (400, "invalid_request".into()));
+        let res = server.http.put(server.url(&format!("/api/v1/me/actors/{agent_id}"))).bearer_auth(&first_party).send().await.expect("put");
+        assert_eq!(res.status(), 200);
+        // The app that got the ID token: Ada's subject, the agent as actor, and only what Ada
+        // allowed the app and the agent holds (orders:read; not reports:read, not orders:write).
+        let res = exchange(&server, &app, &form).await;
+        assert_eq!(res.status(), 200);
+        let body = json_of(res).await;
+        assert_eq!(body["scope"], "orders:read", "{body}");
+        let claims = claims_of(body["access_token"].as_str().expect("token"));
+        assert_eq!(claims["sub"], ada["user"]["id"]);
+        assert_eq!(claims["act"]["sub"], agent_id.as_str());
+        let res = exchange(&server, &app, &[("subject_token", id_token.as_str()), ("subject_token_type", ID_TOKEN), ("actor_token", actor.as_str()), ("actor_token_type", ACCESS_TOKEN), ("scope", "reports:read")]).await;
+        assert_eq!(oauth_error(res).await, (400, "invalid_scope".into()), "Ada never allowed the app reports:read");
+        // Attack: another client presenting the app's ID token (here the agent's own client).
+        assert_eq!(oauth_error(exchange(&server, &creds, &form).await).await, (400, "invalid_request".into()));
+        // Attack: the ID token after it expired.
+        let exp = claims_of(&id_token)["exp"].as_i64().expect("exp");
+        server.clock.set(exp + 1);
+        let actor = agent_token(&server, &creds).await;
+        let res = exchange(&server, &app, &[("subject_token", id_token.as_str()), ("subject_token_type", ID_TOKEN), ("actor_token", actor.as_str()), ("actor_token_type", ACCESS_TOKEN)]).await;
+        assert_eq!(oauth_error(res).await, (400, "invalid_request".into()));
+    }
+}
