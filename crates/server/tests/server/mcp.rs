@@ -271,6 +271,32 @@ async fn first_challenge(mcp: &McpServer) -> String {
         .to_owned()
 }
 
+/// Calls the `whoami` tool through the session; the claims of the token the MCP server
+/// accepted for it, checked to be bound to that server alone (RFC 8707).
+async fn call_whoami(
+    session: &rmcp::service::RunningService<rmcp::RoleClient, ()>,
+    mcp: &McpServer,
+) -> Value {
+    let called = session
+        .call_tool(CallToolRequestParams::new("whoami"))
+        .await
+        .expect("tool call");
+    assert_eq!(called.is_error, Some(false));
+    let claims = mcp
+        .accepted
+        .lock()
+        .expect("lock")
+        .last()
+        .cloned()
+        .expect("a call");
+    assert_eq!(
+        claims["aud"],
+        json!(mcp.resource),
+        "RFC 8707: for the MCP server only"
+    );
+    claims
+}
+
 /// The rmcp client from the MCP server's 401 to two tool calls around a refresh; `identify`
 /// says how it makes itself known (registration or a metadata document). Returns its client
 /// id as the tokens name it.
@@ -328,24 +354,7 @@ async fn rmcp_flow(
     let tools = session.list_tools(None).await.expect("tools");
     assert_eq!(tools.tools.len(), 1);
     assert_eq!(tools.tools[0].name, "whoami");
-    let called = session
-        .call_tool(CallToolRequestParams::new("whoami"))
-        .await
-        .expect("tool call");
-    assert_eq!(called.is_error, Some(false));
-
-    let claims = mcp
-        .accepted
-        .lock()
-        .expect("lock")
-        .last()
-        .cloned()
-        .expect("a call");
-    assert_eq!(
-        claims["aud"],
-        json!(mcp.resource),
-        "RFC 8707: bound to the MCP server only"
-    );
+    let claims = call_whoami(&session, mcp).await;
     assert_eq!(claims["client_id"], json!(client_id));
     let subject = claims["sub"].as_str().expect("sub").to_owned();
 
@@ -360,23 +369,8 @@ async fn rmcp_flow(
         .expect("refresh");
     let after = auth_client.get_access_token().await.expect("token");
     assert_ne!(before, after, "a new access token");
-    session
-        .call_tool(CallToolRequestParams::new("whoami"))
-        .await
-        .expect("tool call with the refreshed token");
-    let claims = mcp
-        .accepted
-        .lock()
-        .expect("lock")
-        .last()
-        .cloned()
-        .expect("a call");
-    assert_eq!(
-        claims["aud"],
-        json!(mcp.resource),
-        "the refresh kept the audience"
-    );
-    assert_eq!(claims["sub"], json!(subject));
+    let claims = call_whoami(&session, mcp).await;
+    assert_eq!(claims["sub"], json!(subject), "the refresh kept the user");
     assert_eq!(mcp.accepted.lock().expect("lock").len(), 2);
     session.cancel().await.expect("closed");
     client_id
