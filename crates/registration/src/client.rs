@@ -267,7 +267,11 @@ pub fn update_client(
         }
         (true, _) => None,
     };
+    // Server-set, never from an update: an agent's client stays bound to its agent (else its
+    // tokens would silently become plain client tokens).
+    let agent_id = client.metadata.agent_id.take();
     client.metadata = metadata;
+    client.metadata.agent_id = agent_id;
     client.updated_at = now;
     rows::update(conn, &client.to_row()?)?;
     Ok((client, new_secret))

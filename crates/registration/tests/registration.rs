@@ -119,6 +119,20 @@ store::backend_tests! {
         assert!(verify_registration_token(&mut conn, "missing", &token_a).expect("verify").is_none());
     }
 
+    fn an_update_keeps_an_agents_client_bound_to_its_agent(db) {
+        let mut conn = db.store().conn().expect("conn");
+        let meta = registration::agent_client_metadata("agt_1", "mailer");
+        let reg = register_client(&mut conn, meta, false, NOW).expect("register");
+        let body = json!({ "grant_types": ["client_credentials"], "client_name": "renamed" });
+        let renamed = parse_metadata(&body, &policy()).expect("meta");
+        assert_eq!(renamed.agent_id, None, "an update body cannot name an agent");
+        let (client, _) = update_client(&mut conn, reg.client, renamed, NOW + 5).expect("update");
+        assert_eq!(client.metadata.agent_id.as_deref(), Some("agt_1"));
+        let stored = find_client(&mut conn, &client.id).expect("find").expect("exists");
+        assert_eq!(stored.metadata.agent_id.as_deref(), Some("agt_1"));
+        assert_eq!(stored.metadata.client_name.as_deref(), Some("renamed"));
+    }
+
     fn update_switches_between_public_and_confidential(db) {
         let mut conn = db.store().conn().expect("conn");
         let public = parse_metadata(&json!({ "redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "none" }), &policy()).expect("meta");
