@@ -90,7 +90,7 @@ impl Rule {
             }
             Self::FirstParty => "first-party token only".into(),
             Self::Operator => {
-                "operator (a user with the admin flag): first-party token only".into()
+                "operator (a user with the admin flag and TOTP set up, so the sign-in behind the token passed it): first-party token only".into()
             }
             Self::Caller { scope } => format!(
                 "first-party token; third-party token granted `{scope}`; API key holding `{scope}`"
@@ -382,6 +382,15 @@ fn operators_only() -> ApiError {
     )
 }
 
+fn operator_second_factor_required() -> ApiError {
+    ApiError::new(
+        actix_web::http::StatusCode::FORBIDDEN,
+        "second_factor_required",
+        ErrorType::AuthorizationError,
+        "Operators call this API only with a second factor (TOTP) set up; the JSON sign-in then asks for it.",
+    )
+}
+
 fn keys_not_allowed() -> ApiError {
     ApiError::new(
         actix_web::http::StatusCode::FORBIDDEN,
@@ -519,6 +528,18 @@ async fn admit(rule: Rule, req: &ServiceRequest) -> Result<(), ApiError> {
             let FirstPartyUser { user, .. } = first_party_user(&state, token).await?;
             if !user.admin {
                 return Err(operators_only());
+            }
+            // As the console asks a second factor of every operator's session: an operator
+            // with TOTP set up, whose every JSON sign-in therefore passed it.
+            let st = state.clone();
+            let id = user.id.clone();
+            let factors = crate::traces::block("second_factors", move || {
+                let mut conn = st.store.conn()?;
+                Ok::<_, ApiError>(accounts::second_factors(&mut conn, &id)?)
+            })
+            .await??;
+            if !factors.totp {
+                return Err(operator_second_factor_required());
             }
             req.extensions_mut().insert(Operator {
                 user,

@@ -31,7 +31,7 @@ async fn api(
 }
 
 /// Turns TOTP on for the holder of `token` over the API: the secret and the recovery codes.
-async fn enrol(server: &TestServer, token: &str) -> (String, Vec<String>) {
+pub(crate) async fn enrol(server: &TestServer, token: &str) -> (String, Vec<String>) {
     let res = api(
         server,
         reqwest::Method::POST,
@@ -71,12 +71,12 @@ async fn enrol(server: &TestServer, token: &str) -> (String, Vec<String>) {
 }
 
 /// The next step's code: the clock moves on 30 s first, so no code is used twice.
-fn next_code(server: &TestServer, secret: &str) -> String {
+pub(crate) fn next_code(server: &TestServer, secret: &str) -> String {
     server.clock.advance(30);
     accounts::totp_code_for(secret, server.clock_now()).expect("code")
 }
 
-async fn login(server: &TestServer, email: &str) -> reqwest::Response {
+pub(crate) async fn login(server: &TestServer, email: &str) -> reqwest::Response {
     server
         .post_json(
             "/api/v1/auth/login",
@@ -86,7 +86,7 @@ async fn login(server: &TestServer, email: &str) -> reqwest::Response {
 }
 
 /// The `mfaToken` of a JSON sign-in that answered `mfa_required`.
-async fn mfa_token(server: &TestServer, email: &str) -> String {
+pub(crate) async fn mfa_token(server: &TestServer, email: &str) -> String {
     let res = login(server, email).await;
     assert_eq!(res.status(), 403);
     let body = json_of(res).await;
@@ -102,7 +102,7 @@ async fn mfa_token(server: &TestServer, email: &str) -> String {
         .to_owned()
 }
 
-async fn answer(server: &TestServer, mfa_token: &str, code: &str) -> reqwest::Response {
+pub(crate) async fn answer(server: &TestServer, mfa_token: &str, code: &str) -> reqwest::Response {
     server
         .post_json(
             "/api/v1/auth/mfa",

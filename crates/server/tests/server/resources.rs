@@ -133,7 +133,7 @@ fn challenge_params(res: &reqwest::Response) -> std::collections::HashMap<String
         .collect()
 }
 
-/// An operator's first-party token (a user with the admin flag).
+/// An operator's first-party token (a user with the admin flag and TOTP, signed in with it).
 async fn operator_token(server: &TestServer, db: &TestDb) -> String {
     let account = signup(server, "op@example.com", "Op").await;
     let user_id = {
@@ -143,9 +143,34 @@ async fn operator_token(server: &TestServer, db: &TestDb) -> String {
             .expect("user")
             .id
     };
-    let mut conn = db.store().conn().expect("conn");
-    accounts::set_admin(&mut conn, &user_id, true, 1).expect("admin");
-    account["token"].as_str().expect("token").to_owned()
+    {
+        let mut conn = db.store().conn().expect("conn");
+        accounts::set_admin(&mut conn, &user_id, true, 1).expect("admin");
+    }
+    let token = account["token"].as_str().expect("token");
+    // attack: an operator without a second factor (a stolen password is all it takes).
+    let res = server
+        .http
+        .get(server.url("/api/v1/admin/resources"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(res.status(), 403);
+    assert_eq!(
+        json_of(res).await["error"]["code"],
+        "second_factor_required"
+    );
+    // With TOTP set up, a sign-in passes it; that token is let in.
+    let (secret, _) = crate::mfa::enrol(server, token).await;
+    let challenge = crate::mfa::mfa_token(server, "op@example.com").await;
+    let code = crate::mfa::next_code(server, &secret);
+    let res = crate::mfa::answer(server, &challenge, &code).await;
+    assert_eq!(res.status(), 200);
+    json_of(res).await["token"]
+        .as_str()
+        .expect("token")
+        .to_owned()
 }
 
 on_both_backends! {
