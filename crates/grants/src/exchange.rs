@@ -297,6 +297,17 @@ pub fn allowed_actors(conn: &mut Conn, user_id: &str) -> Result<Vec<AllowedActor
         .collect())
 }
 
+/// How an actor is named to a user who belongs to the organizations `member_of`: an agent of one
+/// of them by its name, anything else by its id alone (an agent's name is its organization's).
+pub fn actor_label(conn: &mut Conn, actor_id: &str, member_of: &[String]) -> String {
+    match apikeys::find_agent(conn, actor_id) {
+        Ok(Some(agent)) if member_of.contains(&agent.org_id) => {
+            format!("{} ({})", agent.name, agent.id)
+        }
+        _ => actor_id.to_owned(),
+    }
+}
+
 /// `user_id` allows `actor_id` (an agent or a client that exists: `Ok(false)` otherwise) to
 /// act for them through token exchange. Allowing twice keeps the first time.
 pub fn allow_actor(

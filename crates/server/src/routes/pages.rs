@@ -37,6 +37,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/account/apps/{client_id}/revoke",
             web::post().to(revoke_app),
+        )
+        .route(
+            "/account/actors/{actor}/revoke",
+            web::post().to(revoke_actor),
         );
 }
 
@@ -700,6 +704,8 @@ struct AccountPage<'a> {
     orgs: Vec<(String, String, &'static str)>,
     sessions: Vec<SessionView>,
     apps: Vec<AppView>,
+    /// Who may act for the user (token exchange's `may_act`).
+    actors: Vec<ActorView>,
     passkeys: super::passkey_pages::PasskeysSection,
     /// Linked upstream identities: `(id, provider's display name, address given)`.
     identities: Vec<(String, String, String)>,
@@ -713,6 +719,13 @@ struct AppView {
     client_id_path: String,
     name: String,
     scope: String,
+}
+
+struct ActorView {
+    id_path: String,
+    /// The agent's name and organization, else the id.
+    label: String,
+    since: String,
 }
 
 #[derive(Deserialize)]
@@ -742,7 +755,7 @@ pub(super) async fn account_page<W>(
     let user_id = user.id.clone();
     let for_session = session.clone();
     let ui = crate::i18n::page_ui();
-    let (orgs, sessions, apps, passkeys, identities, has_password) =
+    let (orgs, sessions, apps, actors, passkeys, identities, has_password) =
         crate::traces::block("account_page", move || {
             let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
             let orgs =
@@ -759,6 +772,16 @@ pub(super) async fn account_page<W>(
                     scope: app.scope.to_string(),
                 })
                 .collect();
+            let member_of: Vec<String> = orgs.iter().map(|(o, _)| o.id.clone()).collect();
+            let actors = grants::allowed_actors(&mut conn, &user_id)
+                .map_err(|e| PageError::internal(&e))?
+                .into_iter()
+                .map(|a| ActorView {
+                    id_path: url::form_urlencoded::byte_serialize(a.actor_id.as_bytes()).collect(),
+                    label: grants::actor_label(&mut conn, &a.actor_id, &member_of),
+                    since: utc_minute(a.created_at),
+                })
+                .collect();
             let passkeys =
                 crate::passkeys::list(&mut conn, &user_id).map_err(|e| PageError::internal(&e))?;
             let passkeys = crate::i18n::within(ui, || {
@@ -768,7 +791,15 @@ pub(super) async fn account_page<W>(
                 .map_err(|e| PageError::internal(&e))?;
             let has_password =
                 accounts::has_password(&mut conn, &user_id).map_err(|e| PageError::internal(&e))?;
-            Ok::<_, PageError>((orgs, sessions, apps, passkeys, identities, has_password))
+            Ok::<_, PageError>((
+                orgs,
+                sessions,
+                apps,
+                actors,
+                passkeys,
+                identities,
+                has_password,
+            ))
         })
         .await
         .map_err(|e| PageError::internal(&e))??;
@@ -799,6 +830,7 @@ pub(super) async fn account_page<W>(
             })
             .collect(),
         apps,
+        actors,
         passkeys,
         link_providers: providers
             .iter()
@@ -830,6 +862,36 @@ async fn revoke_app(
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
         grants::withdraw_consent(&mut conn, &user.id, &client_id, st.now())
             .map_err(|e| PageError::internal(&e))
+    })
+    .await
+    .map_err(|e| PageError::internal(&e))??;
+    Ok(see_other("/account"))
+}
+
+/// Withdraws an agent's (or client's) leave to act for the user: no new token exchange for
+/// them (tokens already exchanged live out their short life).
+async fn revoke_actor(
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+    checked: CsrfChecked<CsrfOnly, ReturnToAccount>,
+) -> Result<HttpResponse, PageError> {
+    let user = checked.signed_in.user;
+    let actor = path.into_inner();
+    let st = state.clone();
+    crate::traces::block("actor_revoke", move || {
+        let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
+        if grants::disallow_actor(&mut conn, &user.id, &actor)
+            .map_err(|e| PageError::internal(&e))?
+        {
+            crate::audit::record(
+                &mut conn,
+                st.now(),
+                crate::audit::Event::new("may_act.withdrawn")
+                    .actor(Some(&user.id))
+                    .detail(serde_json::json!({ "actor_id": actor, "via": "account_page" })),
+            );
+        }
+        Ok::<_, PageError>(())
     })
     .await
     .map_err(|e| PageError::internal(&e))??;

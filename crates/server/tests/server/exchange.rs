@@ -746,3 +746,32 @@ on_both_backends! {
         assert_eq!(oauth_error(res).await, (400, "invalid_request".into()));
     }
 }
+
+on_both_backends! {
+    // The user sees on the account page which agents may act for them, by name, and withdraws
+    // one there: the next exchange for that agent is refused.
+    async fn the_account_page_lists_the_agents_acting_for_the_user_and_withdraws_one(db) {
+        use crate::authorize_errors::{hidden, jar, sign_in};
+        let u = user_setup(&db).await;
+        assert_eq!(allow(&u, &u.agent).await.status(), 200);
+        let actor = agent_token(&u.server, &u.creds).await;
+        let form = [("subject_token", u.access.as_str()), ("subject_token_type", ACCESS_TOKEN), ("actor_token", actor.as_str()), ("actor_token_type", ACCESS_TOKEN)];
+        assert_eq!(exchange(&u.server, &u.creds, &form).await.status(), 200);
+
+        let http = jar();
+        sign_in(&u.server, &http, "ada@example.com", "correct horse").await;
+        let page = http.get(u.server.url("/account")).send().await.expect("account").text().await.expect("html");
+        assert!(page.contains(&format!("helper ({})", u.agent)), "the agent by its name: {page}");
+        let action = format!("/account/actors/{}/revoke", u.agent);
+        assert!(page.contains(&action), "{page}");
+        // attack: a forged withdrawal (no CSRF token) changes nothing.
+        let res = http.post(u.server.url(&action)).form(&[("csrf_token", "forged")]).send().await.expect("post");
+        assert_eq!(res.status(), 403);
+        assert_eq!(exchange(&u.server, &u.creds, &form).await.status(), 200);
+        let res = http.post(u.server.url(&action)).form(&[("csrf_token", hidden(&page, "csrf_token").as_str())]).send().await.expect("post");
+        assert_eq!(res.status(), 303);
+        let page = http.get(u.server.url("/account")).send().await.expect("account").text().await.expect("html");
+        assert!(!page.contains(&action), "withdrawn: {page}");
+        assert_eq!(oauth_error(exchange(&u.server, &u.creds, &form).await).await, (400, "invalid_request".into()));
+    }
+}
