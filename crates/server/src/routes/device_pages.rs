@@ -111,7 +111,12 @@ fn entry_page(status: StatusCode, typed: &str, error: Option<&str>) -> HttpRespo
 
 /// What a look-up of a typed code found.
 enum Lookup {
-    Found(PendingDevice, Box<registration::Client>),
+    /// The request, its client, and the registered protected resources it names.
+    Found(
+        PendingDevice,
+        Box<registration::Client>,
+        Vec<grants::resources::ProtectedResource>,
+    ),
     /// Not a code, or no pending request has it: one more wrong code counted.
     Wrong,
     /// Over the limit of wrong codes: nothing looked up; retry after these seconds.
@@ -151,14 +156,22 @@ async fn look_up(
                     .clients
                     .find(&mut conn, pending.client_id(), now)
                     .map_err(|e| PageError::internal(&e))?;
-                Ok::<_, PageError>(client.map(|c| (pending, Box::new(c))))
+                let mut named = Vec::new();
+                for uri in pending.resources() {
+                    if let Some(r) = grants::resources::find_resource(&mut conn, uri)
+                        .map_err(|e| PageError::internal(&e))?
+                    {
+                        named.push(r);
+                    }
+                }
+                Ok::<_, PageError>(client.map(|c| (pending, Box::new(c), named)))
             })
             .await
             .map_err(|e| PageError::internal(&e))??
         }
     };
     match found {
-        Some((pending, client)) => Ok(Lookup::Found(pending, client)),
+        Some((pending, client, named)) => Ok(Lookup::Found(pending, client, named)),
         None => {
             for (limit, key) in keys {
                 // Counted; whether this one went over shows at the next look-up.
@@ -220,11 +233,13 @@ async fn device_get(
     match look_up(&state, &req, &session, typed).await? {
         Lookup::Limited(retry) => Ok(limited(retry)),
         Lookup::Wrong => Ok(entry_page(StatusCode::BAD_REQUEST, typed, Some(WRONG_CODE))),
-        Lookup::Found(pending, client) => {
+        Lookup::Found(pending, client, named) => {
             let code = UserCode::parse(typed)
                 .map(|c| c.to_string())
                 .unwrap_or_default();
-            Ok(request_page(&pending, &client, &user, &session, code))
+            Ok(request_page(
+                &pending, &client, &named, &user, &session, code,
+            ))
         }
     }
 }
@@ -232,6 +247,7 @@ async fn device_get(
 fn request_page(
     pending: &PendingDevice,
     client: &registration::Client,
+    named: &[grants::resources::ProtectedResource],
     user: &accounts::User,
     session: &accounts::Session,
     user_code: String,
@@ -242,8 +258,27 @@ fn request_page(
             client_uri: client.metadata.client_uri.clone(),
             logo_uri: client.metadata.logo_uri.clone(),
             user_email: &user.email,
-            scope_lines: pending.scope().iter().map(describe).collect(),
-            resources: pending.resources().to_vec(),
+            // A registered resource's scope in its own words, as on the consent page.
+            scope_lines: pending
+                .scope()
+                .iter()
+                .map(|scope| {
+                    named
+                        .iter()
+                        .flat_map(|r| &r.scopes)
+                        .find(|s| s.name == scope && !s.description.is_empty())
+                        .map_or_else(|| describe(scope), |s| s.description.clone())
+                })
+                .collect(),
+            // A registered resource by its name and URI; any other by its URI.
+            resources: pending
+                .resources()
+                .iter()
+                .map(|uri| match named.iter().find(|r| &r.uri == uri) {
+                    Some(r) => format!("{} ({uri})", r.name),
+                    None => uri.clone(),
+                })
+                .collect(),
             user_code,
             csrf: &session.csrf_token,
         }),
@@ -300,7 +335,7 @@ async fn device_post(
         Lookup::Wrong => {
             return Ok(entry_page(StatusCode::BAD_REQUEST, "", Some(WRONG_CODE)));
         }
-        Lookup::Found(pending, _) => pending,
+        Lookup::Found(pending, ..) => pending,
     };
     let now = state.now();
     let st = state.clone();

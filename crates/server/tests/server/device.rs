@@ -465,6 +465,9 @@ on_both_backends! {
         assert_eq!(res.status(), 200);
         let body = json_of(res).await;
         let browser = signed_in(&server, "grace@example.com").await;
+        let html = device_page(&server, &browser, body["user_code"].as_str().expect("uc")).await.text().await.expect("html");
+        assert!(html.contains("Notes MCP server (https://mcp.example.com/mcp)"), "the resource by its name: {html}");
+        assert!(html.contains("Use your notes"), "its scope in its own words: {html}");
         decide(&server, &browser, body["user_code"].as_str().expect("uc"), "allow").await;
         let (status, token) = poll(&server, &client_id, body["device_code"].as_str().expect("dc")).await;
         assert_eq!(status, 200, "{token}");
