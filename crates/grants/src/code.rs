@@ -262,12 +262,8 @@ pub fn exchange_code(
         &user_audience(policy, client.client()),
     )?;
     // A registered resource's scopes only in a token for it; its lifetime, if it sets one.
-    let scope = crate::resources::scope_for_audience(
-        conn,
-        &Scope::from_stored(&code.row.scope),
-        &audience,
-    )?;
-    let ttl = crate::resources::lifetime_for(conn, &audience)?;
+    let (scope, ttl) =
+        crate::resources::token_terms(conn, &Scope::from_stored(&code.row.scope), &audience)?;
     let grant = UserGrant::from_code(
         client,
         &code,

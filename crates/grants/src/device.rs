@@ -445,12 +445,8 @@ pub fn poll_device(
     let granted = granted_resources(&approved.row);
     let audience = select_resources(&granted, &[], &user_audience(policy, client.client()))?;
     // As for a code: a registered resource's scopes only in a token for it; its lifetime.
-    let scope = crate::resources::scope_for_audience(
-        conn,
-        &Scope::from_stored(&approved.row.scope),
-        &audience,
-    )?;
-    let ttl = crate::resources::lifetime_for(conn, &audience)?;
+    let (scope, ttl) =
+        crate::resources::token_terms(conn, &Scope::from_stored(&approved.row.scope), &audience)?;
     let grant = UserGrant::from_device(client, &approved, user, (audience, scope, ttl));
     let (access, id_token, grant) = sign_user(signer, grant, now)?;
     let with_refresh = meta.allows_grant(GrantType::RefreshToken);

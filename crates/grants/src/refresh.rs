@@ -60,8 +60,7 @@ pub fn refresh(
             let audience =
                 select_resources(&family.resources, request.resources, &default_audience)?;
             // A registered resource's scopes only in a token for it; its lifetime, if it sets one.
-            let scope = crate::resources::scope_for_audience(conn, &scope, &audience)?;
-            let ttl = crate::resources::lifetime_for(conn, &audience)?;
+            let (scope, ttl) = crate::resources::token_terms(conn, &scope, &audience)?;
             let user = accounts::find_user(conn, &family.user_id)?
                 .filter(|u| !u.disabled)
                 .ok_or(accounts::AccountError::TokenInvalid)?;

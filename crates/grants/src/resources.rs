@@ -354,12 +354,29 @@ pub fn scope_for_audience(
     scope: &Scope,
     audience: &[String],
 ) -> Result<Scope, store::StoreError> {
+    Ok(scope_among(&list_resources(conn)?, scope, audience))
+}
+
+/// What a user's token for `audience` gets from the registered resources, read once: its scope
+/// ([`scope_for_audience`]) and its lifetime ([`lifetime_for`]).
+pub fn token_terms(
+    conn: &mut Conn,
+    scope: &Scope,
+    audience: &[String],
+) -> Result<(Scope, Option<i64>), store::StoreError> {
     let registered = list_resources(conn)?;
-    Ok(Scope::from_tokens(scope.iter().filter(|t| {
+    Ok((
+        scope_among(&registered, scope, audience),
+        lifetime_among(&registered, audience),
+    ))
+}
+
+fn scope_among(registered: &[ProtectedResource], scope: &Scope, audience: &[String]) -> Scope {
+    Scope::from_tokens(scope.iter().filter(|t| {
         let owners: Vec<&ProtectedResource> =
             registered.iter().filter(|r| r.has_scope(t)).collect();
         owners.is_empty() || owners.iter().any(|r| audience.contains(&r.uri))
-    })))
+    }))
 }
 
 /// The lifetime of a token for `audience`: the shortest lifetime any of its registered
@@ -368,15 +385,15 @@ pub fn lifetime_for(
     conn: &mut Conn,
     audience: &[String],
 ) -> Result<Option<i64>, store::StoreError> {
-    let mut ttl: Option<i64> = None;
-    for uri in audience {
-        if let Some(r) = rows::find_resource_by_uri(conn, uri)?
-            && let Some(t) = r.access_token_ttl
-        {
-            ttl = Some(ttl.map_or(t, |x| x.min(t)));
-        }
-    }
-    Ok(ttl)
+    Ok(lifetime_among(&list_resources(conn)?, audience))
+}
+
+fn lifetime_among(registered: &[ProtectedResource], audience: &[String]) -> Option<i64> {
+    registered
+        .iter()
+        .filter(|r| audience.contains(&r.uri))
+        .filter_map(|r| r.access_token_ttl)
+        .min()
 }
 
 #[cfg(test)]

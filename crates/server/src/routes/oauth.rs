@@ -150,15 +150,7 @@ async fn token_for(
     let ip = crate::auth::client_ip(&req, &state);
     let grant = request.grant_type();
     let now = state.now();
-    for (limit, key) in [
-        (Limit::TokenPerIp, ip.as_deref()),
-        (Limit::TokenPerClient, Some(presented.client_id())),
-    ] {
-        state
-            .limits
-            .check(limit, key, now)
-            .map_err(OAuthHttpError::slow_down)?;
-    }
+    token_limits(&state, ip.as_deref(), presented.client_id(), now)?;
     if grant == "password" {
         state
             .limits
@@ -287,6 +279,26 @@ async fn revoke(
     Ok(no_store(HttpResponse::Ok().finish()))
 }
 
+/// The token endpoint's rate limits, per client IP and per client, which the device
+/// authorization endpoint shares.
+fn token_limits(
+    state: &AppState,
+    ip: Option<&str>,
+    client_id: &str,
+    now: i64,
+) -> Result<(), OAuthHttpError> {
+    for (limit, key) in [
+        (Limit::TokenPerIp, ip),
+        (Limit::TokenPerClient, Some(client_id)),
+    ] {
+        state
+            .limits
+            .check(limit, key, now)
+            .map_err(OAuthHttpError::slow_down)?;
+    }
+    Ok(())
+}
+
 /// RFC 8628 §3.1–3.2: a device code for the client to poll with, and a user code for the user
 /// to type at `verification_uri` (or to follow `verification_uri_complete`, which carries
 /// it). The client authenticates as at the token endpoint (a public one names itself), and
@@ -300,15 +312,7 @@ async fn device_authorization(
     let presented = credentials(&req, &form)?;
     let ip = crate::auth::client_ip(&req, &state);
     let now = state.now();
-    for (limit, key) in [
-        (Limit::TokenPerIp, ip.as_deref()),
-        (Limit::TokenPerClient, Some(presented.client_id())),
-    ] {
-        state
-            .limits
-            .check(limit, key, now)
-            .map_err(OAuthHttpError::slow_down)?;
-    }
+    token_limits(&state, ip.as_deref(), presented.client_id(), now)?;
     let st = state.clone();
     let started = crate::traces::block("device_authorization", move || {
         let mut conn = st.store.conn()?;
