@@ -59,6 +59,9 @@ pub struct AuthorizationRequest {
     /// The [`SIGNED_IN_PARAM`] the request came back with after a sign-in: a proof the server
     /// checks against the session (the server made it; anyone can add it to a URL).
     signed_in_proof: Option<String>,
+    /// The hash of the pushed request (RFC 9126) this request came from: used once, by the
+    /// code or the error it ends in.
+    pushed: Option<String>,
 }
 
 impl AuthorizationRequest {
@@ -107,6 +110,10 @@ impl AuthorizationRequest {
             .find(|v| accounts::ACR_VALUES.contains(&v.as_str()))
             .is_some_and(|v| v == accounts::ACR_MFA)
     }
+    /// The hash of the pushed request (RFC 9126) this request was read from, if it was.
+    pub fn pushed(&self) -> Option<&str> {
+        self.pushed.as_deref()
+    }
     pub fn resources(&self) -> &[String] {
         &self.resources
     }
@@ -145,6 +152,12 @@ pub enum AuthorizeError {
 /// one made for another session, or a made-up one, still sends the user to sign in.
 pub const SIGNED_IN_PARAM: &str = "pcl_signed_in";
 
+/// Added by the server to a request it sends back after the account chooser: the account is
+/// chosen, so `prompt=select_account` is done. (Anyone can add it to a URL; all it skips is
+/// the chooser, which the user could leave anyway.) Needed for pushed requests, whose
+/// `prompt` the browser's URL cannot change.
+pub const ACCOUNT_CHOSEN_PARAM: &str = "pcl_account_chosen";
+
 fn page(msg: impl Into<String>) -> AuthorizeError {
     AuthorizeError::Page(msg.into())
 }
@@ -154,11 +167,39 @@ pub fn client_id_of(form: &FormParams) -> Option<&str> {
     form.get("client_id")
 }
 
-/// Checks an authorization request against its client (`None` when `client_id` named no
-/// client).
+/// How an authorization request reached the server (RFC 9126).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Arrival {
+    /// Through the browser, its parameters in the URL or form; `pushed_required` when the
+    /// server accepts only pushed requests (the client's own metadata may require it too).
+    Browser { pushed_required: bool },
+    /// Being pushed by the authenticated client (`/oauth2/par`).
+    Pushing,
+    /// Through the browser as a `request_uri`, its parameters read from the pushed request
+    /// whose hash is given.
+    Pushed { request_hash: String },
+}
+
+/// Checks an authorization request sent through the browser against its client (`None` when
+/// `client_id` named no client).
 pub fn check_authorization(
     form: &FormParams,
     client: Option<&Client>,
+) -> Result<AuthorizationRequest, AuthorizeError> {
+    check_authorization_as(
+        form,
+        client,
+        Arrival::Browser {
+            pushed_required: false,
+        },
+    )
+}
+
+/// Checks an authorization request against its client, as it arrived (`arrival`).
+pub fn check_authorization_as(
+    form: &FormParams,
+    client: Option<&Client>,
+    arrival: Arrival,
 ) -> Result<AuthorizationRequest, AuthorizeError> {
     let client = client
         .ok_or_else(|| page("The application that sent you here is not known to this server."))?;
@@ -213,6 +254,13 @@ pub fn check_authorization(
     }
 
     // 2. Everything else, answered at the redirect URI.
+    if let Arrival::Browser { pushed_required } = arrival
+        && (pushed_required || meta.require_pushed_authorization_requests)
+    {
+        return Err(redirect(OAuthError::invalid_request(
+            "authorization requests must be pushed first (RFC 9126): POST them to the pushed authorization request endpoint and send its request_uri",
+        )));
+    }
     if form.get("request").is_some() {
         return Err(redirect(OAuthError::new(
             ErrorCode::RequestNotSupported,
@@ -315,6 +363,9 @@ pub fn check_authorization(
             )));
         }
     }
+    if form.get(ACCOUNT_CHOSEN_PARAM).is_some() {
+        prompt.select_account = false;
+    }
     let max_age = match form.get("max_age") {
         None => None,
         Some(raw) => Some(raw.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
@@ -357,6 +408,10 @@ pub fn check_authorization(
         login_hint,
         resources,
         signed_in_proof,
+        pushed: match arrival {
+            Arrival::Pushed { request_hash } => Some(request_hash),
+            Arrival::Browser { .. } | Arrival::Pushing => None,
+        },
     })
 }
 
@@ -420,6 +475,44 @@ mod tests {
             &FormParams::parse(query.as_bytes()).expect("form"),
             Some(client),
         )
+    }
+
+    #[test]
+    fn rfc9126_a_request_that_must_be_pushed_is_refused_through_the_browser_only() {
+        let pushing = client(serde_json::json!({
+            "redirect_uris": ["https://app.example/cb"],
+            "require_pushed_authorization_requests": true,
+        }));
+        let form = FormParams::parse(
+            b"response_type=code&scope=openid&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&state=s",
+        )
+        .expect("form");
+        let browser = Arrival::Browser {
+            pushed_required: false,
+        };
+        match check_authorization_as(&form, Some(&pushing), browser) {
+            Err(AuthorizeError::Redirect { error, state, .. }) => {
+                assert_eq!(error.code, ErrorCode::InvalidRequest);
+                assert_eq!(state.as_deref(), Some("s"));
+            }
+            other => panic!("refused at the redirect URI: {other:?}"),
+        }
+        let pushed = check_authorization_as(&form, Some(&pushing), Arrival::Pushing)
+            .expect("accepted when pushed");
+        assert_eq!(pushed.pushed(), None);
+        let opened = Arrival::Pushed {
+            request_hash: "h".into(),
+        };
+        let from_uri = check_authorization_as(&form, Some(&pushing), opened).expect("opened");
+        assert_eq!(from_uri.pushed(), Some("h"));
+
+        // The server's setting requires it of every client.
+        let plain = client(serde_json::json!({ "redirect_uris": ["https://app.example/cb"] }));
+        let required = Arrival::Browser {
+            pushed_required: true,
+        };
+        assert!(check_authorization_as(&form, Some(&plain), required).is_err());
+        assert!(check_authorization(&form, Some(&plain)).is_ok());
     }
 
     #[test]

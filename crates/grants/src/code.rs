@@ -63,9 +63,22 @@ pub fn issue_code(
         access_jti: None,
         access_exp: None,
     };
-    rows::purge_codes(conn, now - 3600)?;
-    rows::insert_code(conn, &row)?;
-    Ok(code)
+    if request.pushed().is_none() {
+        rows::purge_codes(conn, now - 3600)?;
+        rows::insert_code(conn, &row)?;
+        return Ok(code);
+    }
+    // A pushed request (RFC 9126) gives one response: the code takes it, in one transaction.
+    store::transaction(conn, |conn| {
+        if !crate::use_pushed(conn, request, now)? {
+            return Err(GrantError::refused(
+                ErrorCode::InvalidRequest,
+                "this pushed authorization request was already used",
+            ));
+        }
+        rows::insert_code(conn, &row)?;
+        Ok(code)
+    })
 }
 
 /// The parameters of an authorization-code exchange (RFC 6749 §4.1.3, RFC 8707 §2.2).

@@ -37,6 +37,7 @@ mod exchange;
 pub mod family;
 mod form;
 mod grant;
+mod par;
 mod password;
 mod pkce;
 pub mod proofs;
@@ -46,8 +47,9 @@ mod scope;
 mod token_request;
 
 pub use authorize::{
-    AuthorizationRequest, AuthorizeError, Prompt, ResponseMode, SIGNED_IN_PARAM,
-    check_authorization, client_id_of, redirect_uri_matches,
+    ACCOUNT_CHOSEN_PARAM, Arrival, AuthorizationRequest, AuthorizeError, Prompt, ResponseMode,
+    SIGNED_IN_PARAM, check_authorization, check_authorization_as, client_id_of,
+    redirect_uri_matches,
 };
 pub use client_auth::presented_credentials;
 pub use client_credentials::client_credentials;
@@ -77,6 +79,10 @@ pub use grant::testing;
 pub use grant::{
     Act, AgentGrant, ClientGrant, ExchangedGrant, Grant, Issued, Sign, SignError, SignedAccess,
     UserGrant, scope_claims,
+};
+pub use par::{
+    PUSHED_REQUEST_TTL, PushedRequest, REQUEST_URI_PREFIX, open_pushed, push_authorization_request,
+    use_pushed,
 };
 pub use password::{PasswordAttempt, password_grant};
 pub use pkce::{CodeChallenge, PkceVerified, is_pkce_value, verify_pkce};

@@ -161,6 +161,11 @@ pub struct SettingsArgs {
     #[arg(long, env = "PORTCULLIS_RESOURCE_STRICT", value_name = "BOOL")]
     pub resource_strict: Option<bool>,
 
+    /// Accept authorization requests only when pushed first (RFC 9126 `/oauth2/par`), for
+    /// every client [default: false; a client may require it for itself]
+    #[arg(long, env = "PORTCULLIS_PAR_REQUIRED", value_name = "BOOL")]
+    pub par_required: Option<bool>,
+
     /// Seconds an instance trusts a verified API key before checking it again (a key revoked
     /// elsewhere is refused within this time even if the instances' PostgreSQL notice is lost)
     /// [default: 10]
@@ -406,6 +411,7 @@ struct FileSettings {
     refresh_grace: Option<i64>,
     password_grant: Option<bool>,
     resource_strict: Option<bool>,
+    par_required: Option<bool>,
     api_key_cache: Option<i64>,
     client_cache: Option<i64>,
     rate_limit_login: Option<u32>,
@@ -807,6 +813,10 @@ impl Config {
                 .resource_strict
                 .or(file.resource_strict)
                 .unwrap_or(d.resource_strict),
+            par_required: args
+                .par_required
+                .or(file.par_required)
+                .unwrap_or(d.par_required),
             api_key_cache: seconds(
                 "PORTCULLIS_API_KEY_CACHE",
                 args.api_key_cache.or(file.api_key_cache),

@@ -126,6 +126,14 @@ pub struct ClientMetadata {
     /// carry at most the agent's scopes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_id: Option<String>,
+    /// RFC 9126 §6: the client sends its authorization requests only by pushing them
+    /// (`/oauth2/par`); one sent through the browser is refused.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub require_pushed_authorization_requests: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
 }
 
 impl ClientMetadata {
@@ -372,6 +380,9 @@ pub fn parse_metadata(body: &Value, policy: &Policy) -> Result<ClientMetadata, M
         id_token_signed_response_alg,
         post_logout_redirect_uris,
         agent_id: None,
+        require_pushed_authorization_requests: f
+            .boolean("require_pushed_authorization_requests")?
+            .unwrap_or(false),
     })
 }
 
@@ -393,6 +404,7 @@ pub fn agent_client_metadata(agent_id: &str, agent_name: &str) -> ClientMetadata
         id_token_signed_response_alg: "RS256".to_owned(),
         post_logout_redirect_uris: Vec::new(),
         agent_id: Some(agent_id.to_owned()),
+        require_pushed_authorization_requests: false,
     }
 }
 
@@ -525,6 +537,14 @@ impl Fields<'_> {
             Some(Value::String(s)) if s.is_empty() => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(_) => Err(meta_err(format!("{name} must be a string"))),
+        }
+    }
+
+    fn boolean(&self, name: &str) -> Result<Option<bool>, MetadataError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(meta_err(format!("{name} must be true or false"))),
         }
     }
 

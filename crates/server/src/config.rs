@@ -110,6 +110,9 @@ pub struct Settings {
     /// `PORTCULLIS_RESOURCE_STRICT`: once any protected resource is registered, a `resource`
     /// that is neither registered nor one of the server's own APIs is `invalid_target`.
     pub resource_strict: bool,
+    /// `PORTCULLIS_PAR_REQUIRED`: authorization requests are accepted only as pushed ones
+    /// (RFC 9126 `require_pushed_authorization_requests`).
+    pub par_required: bool,
     pub api_key_cache: i64,
     pub client_cache: i64,
     pub rate_limits: Limits,
@@ -230,6 +233,7 @@ impl Default for Settings {
             refresh_grace: 0,
             password_grant: false,
             resource_strict: false,
+            par_required: false,
             api_key_cache: 10,
             client_cache: 10,
             rate_limits: Limits {

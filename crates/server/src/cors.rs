@@ -89,6 +89,10 @@ const PUBLIC: &[Public] = &[
         methods: "POST",
     },
     Public {
+        path: Match::Exact("/oauth2/par"),
+        methods: "POST",
+    },
+    Public {
         path: Match::Exact("/oauth2/userinfo"),
         methods: "GET, POST",
     },

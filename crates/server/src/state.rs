@@ -182,6 +182,18 @@ impl AppState {
         }
     }
 
+    /// Runs `f` with the operator's resource policy (RFC 8707, `grants::resources`).
+    pub fn with_resource_policy<T>(
+        &self,
+        f: impl FnOnce(&grants::resources::ResourcePolicy<'_>) -> T,
+    ) -> T {
+        let own = self.settings.own_resources();
+        f(&grants::resources::ResourcePolicy {
+            strict: self.settings.resource_strict,
+            own: &own,
+        })
+    }
+
     /// The signer of this server's tokens, with `keyring`.
     pub fn signer<'a>(&'a self, keyring: &'a tokens::Keyring) -> tokens::Signer<'a> {
         let s = &self.settings;

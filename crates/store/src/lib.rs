@@ -31,6 +31,7 @@ pub mod gateway;
 pub mod keys;
 pub mod notify;
 pub mod passkeys;
+pub mod pushed;
 pub mod resources;
 pub mod schema;
 pub mod second_factors;

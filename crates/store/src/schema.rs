@@ -399,6 +399,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    pushed_requests (request_hash) {
+        request_hash -> Text,
+        client_id -> Text,
+        params -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        opened_at -> Nullable<BigInt>,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     protected_resources (id) {
         id -> Text,
         uri -> Text,

@@ -305,6 +305,8 @@ struct ClientFields {
     id_token_alg: String,
     contacts: String,
     first_party: bool,
+    /// RFC 9126 `require_pushed_authorization_requests`.
+    require_par: bool,
 }
 
 impl ClientFields {
@@ -330,6 +332,7 @@ impl ClientFields {
             id_token_alg: m.id_token_signed_response_alg.clone(),
             contacts: m.contacts.join("\n"),
             first_party: c.first_party,
+            require_par: m.require_pushed_authorization_requests,
         }
     }
 
@@ -372,6 +375,9 @@ impl ClientFields {
         if !self.grant_types.is_empty() {
             body.insert("grant_types".into(), json!(self.grant_types));
         }
+        if self.require_par {
+            body.insert("require_pushed_authorization_requests".into(), json!(true));
+        }
         Value::Object(body)
     }
 }
@@ -407,6 +413,7 @@ impl ClientForm {
                 "id_token_signed_response_alg" => f.id_token_alg.clone_from(v),
                 "contacts" => f.contacts.clone_from(v),
                 "first_party" => f.first_party = v == "1",
+                "require_pushed_authorization_requests" => f.require_par = v == "1",
                 _ => {}
             }
         }

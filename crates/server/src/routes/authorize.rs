@@ -23,15 +23,15 @@ use actix_web::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TY
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use grants::{
-    AuthorizationRequest, AuthorizeError, ErrorCode, FormParams, OAuthError, ResponseMode,
-    SIGNED_IN_PARAM,
+    ACCOUNT_CHOSEN_PARAM, Arrival, AuthorizationRequest, AuthorizeError, ErrorCode, FormParams,
+    OAuthError, ResponseMode, SIGNED_IN_PARAM,
 };
 use primitives::random_token;
 use registration::Client;
 use serde::Deserialize;
 use url::Url;
 
-use grants::resources::{CheckError, ProtectedResource, ResourcePolicy, check_resources};
+use grants::resources::{CheckError, ProtectedResource, check_resources};
 
 use crate::errors::PageError;
 use crate::i18n::filters;
@@ -251,16 +251,9 @@ async fn check(
     let (request, client) = check_request(state, form, signed_in).await?;
     let st = state.clone();
     let asked = request.clone();
-    let checked = crate::traces::block("check_resources", move || {
-        let own = st.settings.own_resources();
-        let policy = ResourcePolicy {
-            strict: st.settings.resource_strict,
-            own: &own,
-        };
-        match st.store.conn() {
-            Ok(mut conn) => check_resources(&mut conn, asked, &policy),
-            Err(e) => Err(CheckError::Store(e)),
-        }
+    let checked = crate::traces::block("check_resources", move || match st.store.conn() {
+        Ok(mut conn) => st.with_resource_policy(|policy| check_resources(&mut conn, asked, policy)),
+        Err(e) => Err(CheckError::Store(e)),
     })
     .await
     .map_err(|e| actix_web::ResponseError::error_response(&PageError::internal(&e)))?;
@@ -290,7 +283,17 @@ async fn check_request(
     let client = find_client(state, grants::client_id_of(form).map(str::to_owned))
         .await
         .map_err(|e| actix_web::ResponseError::error_response(&e))?;
-    match grants::check_authorization(form, client.as_ref()) {
+    let (pushed, arrival) = match (&client, form.get("request_uri")) {
+        (Some(c), Some(_)) => open_pushed(state, &c.id, form).await?,
+        _ => (
+            None,
+            Arrival::Browser {
+                pushed_required: state.settings.par_required,
+            },
+        ),
+    };
+    let form = pushed.as_ref().unwrap_or(form);
+    match grants::check_authorization_as(form, client.as_ref(), arrival) {
         Ok(request) => Ok((
             request,
             client.unwrap_or_else(|| unreachable!("checked above")),
@@ -325,6 +328,30 @@ async fn check_request(
     }
 }
 
+/// The pushed request (RFC 9126) a `request_uri` names, read in place of the browser's
+/// parameters; a page when there is none for this client.
+async fn open_pushed(
+    state: &AppState,
+    client_id: &str,
+    form: &FormParams,
+) -> Result<(Option<FormParams>, Arrival), HttpResponse> {
+    let st = state.clone();
+    let (client_id, outer) = (client_id.to_owned(), form.clone());
+    let opened = crate::traces::block("open_pushed", move || {
+        let mut conn = st.store.conn()?;
+        grants::open_pushed(&mut conn, &client_id, &outer, st.now())
+    })
+    .await
+    .map_err(|e| actix_web::ResponseError::error_response(&PageError::internal(&e)))?
+    .map_err(|e| actix_web::ResponseError::error_response(&PageError::internal(&e)))?;
+    match opened {
+        Ok((params, arrival)) => Ok((Some(params), arrival)),
+        Err(message) => Err(actix_web::ResponseError::error_response(&bad_request_page(
+            message,
+        ))),
+    }
+}
+
 /// `other_accounts`: the browser holds sessions of other accounts beside its current one.
 async fn authorize(
     state: web::Data<AppState>,
@@ -340,7 +367,14 @@ async fn authorize(
     // `prompt=select_account` with accounts signed in here: the chooser, then back without it
     // (the choice is the user's to make, so nothing needs proving on the way back).
     if request.prompt().select_account && (session.is_some() || other_accounts) {
-        let back = without_select_account(&form.to_query(&[SIGNED_IN_PARAM]));
+        // A pushed request's `prompt` is not in the URL: a marker says the account is chosen.
+        let back = if request.pushed().is_some() {
+            let mut back = form.to_query(&[SIGNED_IN_PARAM, ACCOUNT_CHOSEN_PARAM]);
+            back.push_str(&format!("&{ACCOUNT_CHOSEN_PARAM}=1"));
+            back
+        } else {
+            without_select_account(&form.to_query(&[SIGNED_IN_PARAM]))
+        };
         let mut q = url::form_urlencoded::Serializer::new(String::new());
         q.append_pair("return_to", &format!("/oauth2/authorize?{back}"));
         return Ok(HttpResponse::SeeOther()
@@ -596,12 +630,24 @@ async fn consent(
             .map_err(|e| PageError::internal(&e))?;
             issue_code(&state, &request, consented, &session).await
         }
-        "deny" => Ok(redirect_error(
-            &state,
-            &request,
-            ErrorCode::AccessDenied,
-            "the user denied the request",
-        )),
+        "deny" => {
+            // A pushed request gives one response (RFC 9126): the refusal takes it.
+            let st = state.clone();
+            let r = request.clone();
+            crate::traces::block("use_pushed", move || {
+                let mut conn = st.store.conn()?;
+                grants::use_pushed(&mut conn, &r, st.now())
+            })
+            .await
+            .map_err(|e| PageError::internal(&e))?
+            .map_err(|e| PageError::internal(&e))?;
+            Ok(redirect_error(
+                &state,
+                &request,
+                ErrorCode::AccessDenied,
+                "the user denied the request",
+            ))
+        }
         _ => Err(bad_request_page("Choose Allow or Deny.")),
     }
 }
@@ -622,7 +668,14 @@ async fn issue_code(
     })
     .await
     .map_err(|e| PageError::internal(&e))?
-    .map_err(|e| PageError::internal(&e))?;
+    .map_err(|e| match e {
+        // A pushed request another response used a moment ago.
+        grants::GrantError::Refused(refused) => bad_request_page(format!(
+            "This sign-in request cannot be used again ({}). Start again from the application.",
+            refused.description
+        )),
+        other => PageError::internal(&other),
+    })?;
     let mut params = vec![("code".to_owned(), code.expose().to_owned())];
     if let Some(s) = request.state() {
         params.push(("state".into(), s.to_owned()));

@@ -1,5 +1,7 @@
 //! `POST /oauth2/token` (RFC 6749 §3.2), `POST /oauth2/introspect` (RFC 7662),
-//! `POST /oauth2/revoke` (RFC 7009) and `POST /oauth2/device_authorization` (RFC 8628 §3.1).
+//! `POST /oauth2/revoke` (RFC 7009), `POST /oauth2/device_authorization` (RFC 8628 §3.1) and
+//! `POST /oauth2/par` (RFC 9126). Each is called by a client, authenticated as at the token
+//! endpoint (a public client names itself); none takes a user's credential.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA};
@@ -30,6 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         ("/oauth2/introspect", Handler::Introspect),
         ("/oauth2/revoke", Handler::Revoke),
         ("/oauth2/device_authorization", Handler::Device),
+        ("/oauth2/par", Handler::Par),
     ] {
         let resource = web::resource(path)
             .app_data(web::PayloadConfig::new(FORM_LIMIT))
@@ -39,6 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             Handler::Introspect => resource.route(web::post().to(introspect)),
             Handler::Revoke => resource.route(web::post().to(revoke)),
             Handler::Device => resource.route(web::post().to(device_authorization)),
+            Handler::Par => resource.route(web::post().to(pushed_authorization)),
         });
     }
 }
@@ -48,6 +52,7 @@ enum Handler {
     Introspect,
     Revoke,
     Device,
+    Par,
 }
 
 /// The form body, after checking it is one (RFC 6749 §3.2).
@@ -299,6 +304,37 @@ fn token_limits(
     Ok(())
 }
 
+/// RFC 9126 §2: the client pushes an authorization request, authenticated as at the token
+/// endpoint; it is checked as the authorization endpoint would, kept, and named by a
+/// `request_uri` the client sends the browser with (201). Errors are the authorization
+/// endpoint's, answered here as JSON. Counts toward the token endpoint's rate limits.
+async fn pushed_authorization(
+    req: HttpRequest,
+    OAuthBody(body): OAuthBody,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthHttpError> {
+    let form = form_body(&req, &body)?;
+    let presented = credentials(&req, &form)?;
+    let ip = crate::auth::client_ip(&req, &state);
+    let now = state.now();
+    token_limits(&state, ip.as_deref(), presented.client_id(), now)?;
+    load_client(&state, &presented).await?;
+    let st = state.clone();
+    let pushed = crate::traces::block("pushed_authorization", move || {
+        let mut conn = st.store.conn()?;
+        let client = st.clients.authenticate(&mut conn, &presented, now)?;
+        let pushed = st.with_resource_policy(|policy| {
+            grants::push_authorization_request(&mut conn, &client, &form, policy, now)
+        })?;
+        Ok::<_, OAuthHttpError>(pushed)
+    })
+    .await??;
+    Ok(no_store(HttpResponse::Created().json(json!({
+        "request_uri": pushed.request_uri.expose(),
+        "expires_in": pushed.expires_in,
+    }))))
+}
+
 /// RFC 8628 §3.1–3.2: a device code for the client to poll with, and a user code for the user
 /// to type at `verification_uri` (or to follow `verification_uri_complete`, which carries
 /// it). The client authenticates as at the token endpoint (a public one names itself), and
@@ -317,12 +353,9 @@ async fn device_authorization(
     let started = crate::traces::block("device_authorization", move || {
         let mut conn = st.store.conn()?;
         let client = st.clients.authenticate(&mut conn, &presented, now)?;
-        let own = st.settings.own_resources();
-        let policy = grants::resources::ResourcePolicy {
-            strict: st.settings.resource_strict,
-            own: &own,
-        };
-        let started = grants::start_device_authorization(&mut conn, &client, &form, &policy, now)?;
+        let started = st.with_resource_policy(|policy| {
+            grants::start_device_authorization(&mut conn, &client, &form, policy, now)
+        })?;
         Ok::<_, OAuthHttpError>((started, client.id().to_owned()))
     })
     .await??;

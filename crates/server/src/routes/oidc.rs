@@ -57,6 +57,10 @@ pub fn provider_metadata(state: &AppState) -> Value {
         "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
         "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
         "device_authorization_endpoint": format!("{issuer}/oauth2/device_authorization"),
+        // RFC 9126: pushed authorization requests; required of every client when the operator
+        // says so (a client may require it of itself).
+        "pushed_authorization_request_endpoint": format!("{issuer}/oauth2/par"),
+        "require_pushed_authorization_requests": s.par_required,
         "end_session_endpoint": format!("{issuer}/oauth2/logout"),
         "scopes_supported": s.scopes,
         "response_types_supported": ["code"],

@@ -17,6 +17,7 @@ on_both_backends! {
             ("introspection_endpoint", "/oauth2/introspect"),
             ("revocation_endpoint", "/oauth2/revoke"),
             ("device_authorization_endpoint", "/oauth2/device_authorization"),
+            ("pushed_authorization_request_endpoint", "/oauth2/par"),
         ] {
             assert_eq!(m[field], server.url(path), "{field}");
             // Each advertised endpoint exists (a GET may be refused, but never 404).
@@ -36,6 +37,7 @@ on_both_backends! {
             m["token_endpoint_auth_methods_supported"],
             serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
         );
+        assert_eq!(m["require_pushed_authorization_requests"], false);
         assert!(m["scopes_supported"].as_array().is_some_and(|s| s.iter().any(|x| x == "orders:read")));
         for (_, v) in m.as_object().expect("object") {
             assert!(!v.is_null() && v.as_array().is_none_or(|a| !a.is_empty()), "no empty values: {m}");

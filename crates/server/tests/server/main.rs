@@ -50,6 +50,7 @@ mod mfa;
 mod mfa_pages;
 mod openapi;
 mod pages;
+mod par;
 mod passkeys;
 mod password_grant;
 mod rate_limits;
