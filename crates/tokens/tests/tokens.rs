@@ -34,10 +34,10 @@ fn b64json(part: &str) -> serde_json::Value {
 store::backend_tests! {
     fn first_start_makes_one_key_per_algorithm_and_a_second_start_none(db) {
         let mut conn = db.store().conn().expect("conn");
-        let made = ensure_keys(&mut conn, &SigningAlg::ALL, NOW).expect("ensure");
+        let made = ensure_keys(&mut conn, &SigningAlg::ALL, NOW, None).expect("ensure");
         assert_eq!(made.len(), 3);
-        assert!(ensure_keys(&mut conn, &SigningAlg::ALL, NOW + 5).expect("again").is_empty());
-        let ring = Keyring::load(&mut conn, NOW, DAY).expect("load");
+        assert!(ensure_keys(&mut conn, &SigningAlg::ALL, NOW + 5, None).expect("again").is_empty());
+        let ring = Keyring::load(&mut conn, NOW, DAY, None).expect("load");
         assert_eq!(ring.len(), 3);
         for alg in SigningAlg::ALL {
             assert!(ring.current(alg).is_some(), "{alg}");
@@ -46,8 +46,8 @@ store::backend_tests! {
 
     fn tokens_verify_for_every_algorithm_and_carry_rfc9068_claims(db) {
         let mut conn = db.store().conn().expect("conn");
-        ensure_keys(&mut conn, &SigningAlg::ALL, NOW).expect("ensure");
-        let ring = Keyring::load(&mut conn, NOW, DAY).expect("load");
+        ensure_keys(&mut conn, &SigningAlg::ALL, NOW, None).expect("ensure");
+        let ring = Keyring::load(&mut conn, NOW, DAY, None).expect("load");
         for alg in SigningAlg::ALL {
             let issued = issue(&ring, alg, NOW).expect("issue");
             let parts: Vec<&str> = issued.token.split('.').collect();
@@ -69,14 +69,14 @@ store::backend_tests! {
 
     fn rotation_signs_with_the_new_key_and_keeps_the_old_one_verifying(db) {
         let mut conn = db.store().conn().expect("conn");
-        ensure_keys(&mut conn, &[SigningAlg::Es256], NOW).expect("ensure");
-        let before = Keyring::load(&mut conn, NOW, DAY).expect("load");
+        ensure_keys(&mut conn, &[SigningAlg::Es256], NOW, None).expect("ensure");
+        let before = Keyring::load(&mut conn, NOW, DAY, None).expect("load");
         let old_kid = before.current(SigningAlg::Es256).expect("key").kid.clone();
         let old_token = issue(&before, SigningAlg::Es256, NOW).expect("issue");
 
-        let new_kid = rotate_key(&mut conn, SigningAlg::Es256, NOW + 60).expect("rotate");
+        let new_kid = rotate_key(&mut conn, SigningAlg::Es256, NOW + 60, None).expect("rotate");
         assert_ne!(new_kid, old_kid);
-        let after = Keyring::load(&mut conn, NOW + 60, 3600).expect("load");
+        let after = Keyring::load(&mut conn, NOW + 60, 3600, None).expect("load");
         assert_eq!(after.current(SigningAlg::Es256).expect("key").kid, new_kid);
         let new_token = issue(&after, SigningAlg::Es256, NOW + 60).expect("issue");
         assert_eq!(b64json(new_token.token.split('.').next().expect("h"))["kid"], new_kid.as_str());
@@ -87,7 +87,7 @@ store::backend_tests! {
         assert!(kids.contains(&old_kid.as_str()) && kids.contains(&new_kid.as_str()), "{kids:?}");
 
         // Once every token the old key signed has expired, it is no longer published.
-        let later = Keyring::load(&mut conn, NOW + 60 + 3601, 3600).expect("load");
+        let later = Keyring::load(&mut conn, NOW + 60 + 3601, 3600, None).expect("load");
         assert!(later.find(&old_kid).is_none());
         assert!(later.find(&new_kid).is_some());
         let listed = list_keys(&mut conn).expect("list");
@@ -104,8 +104,8 @@ mod verification {
         let db = store::testing::TestDb::sqlite();
         let ring = {
             let mut conn = db.store().conn().expect("conn");
-            ensure_keys(&mut conn, &SigningAlg::ALL, NOW).expect("ensure");
-            Keyring::load(&mut conn, NOW, DAY).expect("load")
+            ensure_keys(&mut conn, &SigningAlg::ALL, NOW, None).expect("ensure");
+            Keyring::load(&mut conn, NOW, DAY, None).expect("load")
         };
         (db, ring)
     }

@@ -1535,7 +1535,8 @@ async fn rotate_signing_key(
     };
     let event = change(&admin, &req, &state, "admin.signing_key.rotated");
     db(&state, move |st, conn| {
-        let kid = tokens::rotate_key(conn, alg, st.now()).map_err(|e| internal(&e))?;
+        let seal = st.settings.encryption_keys.as_deref();
+        let kid = tokens::rotate_key(conn, alg, st.now(), seal).map_err(|e| internal(&e))?;
         announce(st, conn, Change::SigningKeys);
         let detail = with_via(json!({ "kid": kid, "alg": alg.as_str() }));
         crate::audit::record(conn, st.now(), event.detail(detail));

@@ -22,6 +22,8 @@ pub struct TestServer {
     _outbox: tempfile::TempDir,
     /// Every `/api/` answer that did not match the OpenAPI document; the test fails on drop.
     pub api_drift: Arc<Mutex<Vec<String>>>,
+    /// The master key the server seals with (its signing keys, TOTP secrets).
+    pub encryption_keys: Option<Arc<primitives::seal::KeyRing>>,
 }
 
 impl TestServer {
@@ -126,10 +128,7 @@ impl TestServer {
             .collect();
         adjust(&mut settings);
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
-        {
-            let mut conn = db.store().conn().expect("conn");
-            tokens::ensure_keys(&mut conn, &tokens::SigningAlg::ALL, clock.now()).expect("keys");
-        }
+        let encryption_keys = settings.encryption_keys.clone();
         let mut state = server::AppState::with_clock(settings, db.store().clone(), clock.clone());
         let api_drift = Arc::new(Mutex::new(Vec::new()));
         let drift = Arc::clone(&api_drift);
@@ -153,6 +152,7 @@ impl TestServer {
             outbox,
             _outbox: outbox_dir,
             api_drift,
+            encryption_keys,
         }
     }
 
