@@ -1035,11 +1035,14 @@ fn keys_command(config: &Config, store: &Store, cmd: KeysCommand, output: Output
                         "createdAt": output::time(k.created_at),
                         "retiredAt": output::opt_time(k.retired_at),
                         "signsFrom": output::time(k.signs_from),
-                        "sealed": k.sealed,
+                        "sealedUnder": k.sealed_under,
                     })
                 })
                 .collect();
-            printer.list(&["kid", "alg", "createdAt", "signsFrom", "retiredAt", "sealed"], &rows)
+            printer.list(
+                &["kid", "alg", "createdAt", "signsFrom", "retiredAt", "sealedUnder"],
+                &rows,
+            )
         }
     }
 }

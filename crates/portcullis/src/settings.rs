@@ -1409,6 +1409,24 @@ mod tests {
         assert_eq!(c.log_level, "info");
         assert_eq!(c.database_pool_size, 16);
         assert_eq!(s.shutdown_timeout, 30);
+        assert_eq!((s.key_rotation_days, s.key_prepublish_hours), (0, 24));
+    }
+
+    #[test]
+    fn key_rotation_needs_a_pre_publication_shorter_than_its_period() {
+        let s = with(|a| a.key_rotation_days = Some(30)).expect("ok").server;
+        assert_eq!(s.key_rotation().every, 30 * 86_400);
+        assert_eq!(s.key_rotation().prepublish, 24 * 3_600);
+        for (days, hours) in [(1, 24), (1, 48), (-1, 24), (3651, 24), (10, -1), (10, 8761)] {
+            let err = with(|a| {
+                a.key_rotation_days = Some(days);
+                a.key_prepublish_hours = Some(hours);
+            })
+            .expect_err("refused")
+            .to_string();
+            assert!(err.contains("PORTCULLIS_KEY_"), "{days} days, {hours} hours: {err}");
+        }
+        assert!(with(|a| a.key_prepublish_hours = Some(1000)).is_ok(), "off: any pre-publication");
     }
 
     #[test]

@@ -15,6 +15,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use primitives::Clock as _;
 use primitives::seal::KeyRing;
 use store::Conn;
 use tokens::{AccessClaims, Keyring, TokenError, VerifyError};
@@ -184,7 +185,16 @@ pub fn spawn_rotation(state: &AppState) {
         .name("portcullis-key-rotation".into())
         .spawn(move || {
             loop {
-                std::thread::sleep(every);
+                // In steps of at most a second, so the thread ends soon after the server.
+                let mut waited = std::time::Duration::ZERO;
+                while waited < every {
+                    let nap = (every - waited).min(std::time::Duration::from_secs(1));
+                    std::thread::sleep(nap);
+                    waited += nap;
+                    if keys.strong_count() == 0 {
+                        return;
+                    }
+                }
                 let Some(keys) = keys.upgrade() else { return };
                 let stepped = store
                     .conn()

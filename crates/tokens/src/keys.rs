@@ -519,8 +519,9 @@ pub struct KeyInfo {
     pub retired_at: Option<i64>,
     /// When it signs (or signed) from; later than now for a key published ahead of use.
     pub signs_from: i64,
-    /// Whether its private part is sealed under the master key.
-    pub sealed: bool,
+    /// The id of the master key (`PORTCULLIS_ENCRYPTION_KEYS` entry) its private part is
+    /// sealed under; `None` while stored in the clear.
+    pub sealed_under: Option<String>,
 }
 
 pub fn list_keys(conn: &mut Conn) -> Result<Vec<KeyInfo>, TokenError> {
@@ -532,7 +533,11 @@ pub fn list_keys(conn: &mut Conn) -> Result<Vec<KeyInfo>, TokenError> {
             created_at: r.created_at,
             retired_at: r.retired_at,
             signs_from: r.signs_from,
-            sealed: r.sealed,
+            sealed_under: r
+                .private_key
+                .split_once('.')
+                .filter(|_| r.sealed)
+                .map(|(id, _)| id.to_owned()),
         })
         .collect())
 }

@@ -57,5 +57,6 @@ mod refresh;
 mod register;
 mod resources;
 mod revocation;
+mod signing_keys;
 mod token;
 mod upstream;
