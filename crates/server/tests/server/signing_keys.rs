@@ -12,6 +12,7 @@ use primitives::{Clock as _, SystemClock};
 use serde_json::Value;
 
 use crate::common::*;
+use crate::exchange::agent_token;
 use crate::token::{service_client, verify_with_jwks};
 
 const DAY: i64 = 86_400;
@@ -72,22 +73,6 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// A client-credentials access token from `server`.
-async fn token_from(server: &TestServer, client: &(String, String)) -> String {
-    let res = server
-        .post_form(
-            "/oauth2/token",
-            Some((&client.0, &client.1)),
-            &[("grant_type", "client_credentials"), ("scope", "orders:read")],
-        )
-        .await;
-    assert_eq!(res.status(), 200);
-    json_of(res).await["access_token"]
-        .as_str()
-        .expect("access_token")
-        .to_owned()
-}
-
 fn kid_of(token: &str) -> String {
     jsonwebtoken::decode_header(token)
         .expect("header")
@@ -142,7 +127,7 @@ on_both_backends! {
         let server = TestServer::start(&db);
         let master = server.encryption_keys.clone().expect("the harness seals");
         let client = service_client(&server, "client_secret_basic").await;
-        verify_with_jwks(&server, &token_from(&server, &client).await, &server.base).await;
+        verify_with_jwks(&server, &agent_token(&server, &client).await, &server.base).await;
         // One more key per algorithm, made by a rotation.
         {
             let mut conn = db.store().conn().expect("conn");
@@ -256,7 +241,7 @@ on_both_backends! {
             );
         }
         let client = service_client(&server, "client_secret_basic").await;
-        let token = token_from(&server, &client).await;
+        let token = agent_token(&server, &client).await;
         assert!(clear.contains(&kid_of(&token)), "signed with the sealed key");
         verify_with_jwks(&server, &token, &server.base).await;
         drop(server);
@@ -272,19 +257,19 @@ on_both_backends! {
         assert_eq!(rows.len(), 3);
         assert!(rows.iter().all(|r| !r.sealed));
         let client = service_client(&server, "client_secret_basic").await;
-        verify_with_jwks(&server, &token_from(&server, &client).await, &server.base).await;
+        verify_with_jwks(&server, &agent_token(&server, &client).await, &server.base).await;
     }
 
     async fn keys_sealed_under_a_rotated_master_key_still_open(db) {
         let old = KeyRing::generate_entry("2026-01");
         let first = TestServer::start_with(&db, |s| s.encryption_keys = Some(ring(&old)));
         let client = service_client(&first, "client_secret_basic").await;
-        let old_kid = kid_of(&token_from(&first, &client).await);
+        let old_kid = kid_of(&agent_token(&first, &client).await);
         drop(first);
         // The new master key first (it seals), the old one still in the ring (it opens).
         let both = ring(&format!("{}, {old}", KeyRing::generate_entry("2026-12")));
         let server = TestServer::start_with(&db, |s| s.encryption_keys = Some(Arc::clone(&both)));
-        assert_eq!(kid_of(&token_from(&server, &client).await), old_kid);
+        assert_eq!(kid_of(&agent_token(&server, &client).await), old_kid);
         let new_kid = {
             let mut conn = db.store().conn().expect("conn");
             tokens::rotate_key(&mut conn, tokens::SigningAlg::Es256, server.clock_now(), Some(&both)).expect("rotate")
@@ -293,7 +278,7 @@ on_both_backends! {
         let sealed_under = |kid: &str| rows.iter().find(|r| r.kid == kid).expect("row").private_key.split('.').next().expect("id").to_owned();
         assert_eq!(sealed_under(&old_kid), "2026-01");
         assert_eq!(sealed_under(&new_kid), "2026-12");
-        let token = token_from(&server, &client).await;
+        let token = agent_token(&server, &client).await;
         assert_eq!(kid_of(&token), new_kid);
         verify_with_jwks(&server, &token, &server.base).await;
     }
@@ -303,8 +288,8 @@ on_both_backends! {
         let a = TestServer::start_with_state(&db, rotating(&master), fast_rotation_step);
         let b = TestServer::start_with_state(&db, rotating(&master), fast_rotation_step);
         let client = service_client(&a, "client_secret_basic").await;
-        let old_kid = kid_of(&token_from(&a, &client).await);
-        assert_eq!(kid_of(&token_from(&b, &client).await), old_kid);
+        let old_kid = kid_of(&agent_token(&a, &client).await);
+        assert_eq!(kid_of(&agent_token(&b, &client).await), old_kid);
         let start = a.clock_now().max(b.clock_now());
         let set = |at: i64| {
             a.clock.set(at);
@@ -324,17 +309,17 @@ on_both_backends! {
         assert!(new_es256.sealed);
         for server in [&a, &b] {
             assert!(published_kids(server).await.contains(&new_es256.kid), "published ahead of use");
-            assert_eq!(kid_of(&token_from(server, &client).await), old_kid, "not signing yet");
+            assert_eq!(kid_of(&agent_token(server, &client).await), old_kid, "not signing yet");
         }
         // The last token the old key signs, an instant before the successor takes over.
         set(new_es256.signs_from - 1);
-        let last_old = token_from(&b, &client).await;
+        let last_old = agent_token(&b, &client).await;
         assert_eq!(kid_of(&last_old), old_kid);
 
         // After the pre-publication time: both instances sign with the successor.
         set(new_es256.signs_from);
         for server in [&a, &b] {
-            let token = token_from(server, &client).await;
+            let token = agent_token(server, &client).await;
             assert_eq!(kid_of(&token), new_es256.kid);
             verify_with_jwks(server, &token, &server.base).await;
         }
