@@ -522,7 +522,9 @@ pub fn main() -> ExitCode {
         Some(Command::Keys { command, output }) => {
             let mut config = config;
             match config.load_encryption_keys() {
-                Ok(_) => with_store(&config, |store| keys_command(&config, store, command, output)),
+                Ok(_) => with_store(&config, |store| {
+                    keys_command(&config, store, command, output)
+                }),
                 Err(e) => Err(e.to_string()),
             }
         }
@@ -1040,7 +1042,14 @@ fn keys_command(config: &Config, store: &Store, cmd: KeysCommand, output: Output
                 })
                 .collect();
             printer.list(
-                &["kid", "alg", "createdAt", "signsFrom", "retiredAt", "sealedUnder"],
+                &[
+                    "kid",
+                    "alg",
+                    "createdAt",
+                    "signsFrom",
+                    "retiredAt",
+                    "sealedUnder",
+                ],
                 &rows,
             )
         }

@@ -934,7 +934,8 @@ impl Config {
                 .unwrap_or(d.cimd_allow_loopback),
             trusted_proxies,
         };
-        if server.key_rotation_days > 0 && server.key_rotation_days * 24 <= server.key_prepublish_hours
+        if server.key_rotation_days > 0
+            && server.key_rotation_days * 24 <= server.key_prepublish_hours
         {
             return Err(invalid(
                 "PORTCULLIS_KEY_PREPUBLISH_HOURS",
@@ -1424,9 +1425,15 @@ mod tests {
             })
             .expect_err("refused")
             .to_string();
-            assert!(err.contains("PORTCULLIS_KEY_"), "{days} days, {hours} hours: {err}");
+            assert!(
+                err.contains("PORTCULLIS_KEY_"),
+                "{days} days, {hours} hours: {err}"
+            );
         }
-        assert!(with(|a| a.key_prepublish_hours = Some(1000)).is_ok(), "off: any pre-publication");
+        assert!(
+            with(|a| a.key_prepublish_hours = Some(1000)).is_ok(),
+            "off: any pre-publication"
+        );
     }
 
     #[test]

@@ -15,7 +15,6 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use primitives::Clock as _;
 use primitives::seal::KeyRing;
 use store::Conn;
 use tokens::{AccessClaims, Keyring, TokenError, VerifyError};

@@ -401,13 +401,22 @@ pub fn rotate_if_due(
             else {
                 return Ok::<_, TokenError>((None, 0));
             };
-            let retired = rows::retire_replaced(conn, alg.as_str(), &signer.kid, signer.signs_from, now)?;
+            let retired =
+                rows::retire_replaced(conn, alg.as_str(), &signer.kid, signer.signs_from, now)?;
             let has_successor = current.iter().any(|r| r.signs_from > now);
-            let due = signer.signs_from.saturating_add(schedule.every - schedule.prepublish);
+            let due = signer
+                .signs_from
+                .saturating_add(schedule.every - schedule.prepublish);
             if schedule.every <= 0 || has_successor || now < due {
                 return Ok((None, retired));
             }
-            let row = new_row(alg, now, now.saturating_add(schedule.prepublish), Some(&signer.kid), seal)?;
+            let row = new_row(
+                alg,
+                now,
+                now.saturating_add(schedule.prepublish),
+                Some(&signer.kid),
+                seal,
+            )?;
             rows::insert(conn, &row)?;
             Ok((Some(row.kid), retired))
         });
@@ -418,7 +427,11 @@ pub fn rotate_if_due(
                     step.made.push(kid);
                 }
                 if retired > 0 {
-                    tracing::info!(alg = alg.as_str(), retired, "signing keys replaced by their successor");
+                    tracing::info!(
+                        alg = alg.as_str(),
+                        retired,
+                        "signing keys replaced by their successor"
+                    );
                 }
                 step.retired += retired;
             }

@@ -2,12 +2,12 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use primitives::seal::KeyRing;
 use tokens::{
     Audience, Issuance, IssuedAccessToken, Keyring, RotationSchedule, RotationStep, SigningAlg,
     TokenError, VerifyError, ensure_keys, issue_access_token, list_keys, rotate_if_due, rotate_key,
     verify_access_token,
 };
-use primitives::seal::KeyRing;
 
 #[path = "tokens/properties.rs"]
 mod properties;

@@ -1785,7 +1785,10 @@ fn settings_rows(s: &crate::config::Settings) -> Vec<SettingRow> {
         row("PORTCULLIS_REGISTRATION", format!("{:?}", s.registration)),
         row("PORTCULLIS_SCOPES", s.scopes.join(" ")),
         row("PORTCULLIS_KEYS_REFRESH", s.keys_refresh.to_string()),
-        row("PORTCULLIS_KEY_ROTATION_DAYS", s.key_rotation_days.to_string()),
+        row(
+            "PORTCULLIS_KEY_ROTATION_DAYS",
+            s.key_rotation_days.to_string(),
+        ),
         row(
             "PORTCULLIS_KEY_PREPUBLISH_HOURS",
             s.key_prepublish_hours.to_string(),

@@ -38,7 +38,10 @@ fn secrets_of(pkcs8: &[u8]) -> Vec<Vec<u8>> {
     ];
     // ECPrivateKey (RFC 5915): version 1, then the scalar as an OCTET STRING of 32 bytes.
     // Ed25519 (RFC 8410): the seed as an OCTET STRING of 32 bytes inside an OCTET STRING.
-    for marker in [&[0x02, 0x01, 0x01, 0x04, 0x20][..], &[0x04, 0x22, 0x04, 0x20][..]] {
+    for marker in [
+        &[0x02, 0x01, 0x01, 0x04, 0x20][..],
+        &[0x04, 0x22, 0x04, 0x20][..],
+    ] {
         if let Some(at) = pkcs8.windows(marker.len()).position(|w| w == marker) {
             let d = &pkcs8[at + marker.len()..at + marker.len() + 32];
             found.push(d.to_vec());
@@ -132,7 +135,7 @@ on_both_backends! {
         {
             let mut conn = db.store().conn().expect("conn");
             for alg in tokens::SigningAlg::ALL {
-                tokens::rotate_key(&mut conn, alg, server.clock_now(), Some(&master)).expect("rotate");
+                tokens::rotate_key(&mut conn, alg, server.clock_now(), Some(&*master)).expect("rotate");
             }
         }
         let rows = stored_keys(&db);
@@ -142,7 +145,7 @@ on_both_backends! {
         for row in &rows {
             assert!(row.sealed, "{}", row.kid);
             assert!(row.private_key.starts_with("test."), "sealed under the ring's key: {}", row.kid);
-            let pkcs8 = tokens::private_pkcs8(row, Some(&master)).expect("opens with the master key");
+            let pkcs8 = tokens::private_pkcs8(row, Some(&*master)).expect("opens with the master key");
             for secret in secrets_of(&pkcs8) {
                 assert!(!contains(&bytes, &secret), "{}: a private secret is stored in the clear", row.kid);
             }
@@ -195,7 +198,7 @@ on_both_backends! {
         let master = server.encryption_keys.clone().expect("the harness seals");
         let second = {
             let mut conn = db.store().conn().expect("conn");
-            tokens::rotate_key(&mut conn, tokens::SigningAlg::Es256, server.clock_now(), Some(&master)).expect("rotate")
+            tokens::rotate_key(&mut conn, tokens::SigningAlg::Es256, server.clock_now(), Some(&*master)).expect("rotate")
         };
         let first = stored_keys(&db)
             .into_iter()
@@ -210,7 +213,7 @@ on_both_backends! {
              (SELECT private_key FROM signing_keys WHERE kid = '{first}') WHERE kid = '{second}'"
         ));
         let moved = stored_keys(&db).into_iter().find(|r| r.kid == second).expect("row");
-        let refused = tokens::private_pkcs8(&moved, Some(&master)).expect_err("bound to its kid");
+        let refused = tokens::private_pkcs8(&moved, Some(&*master)).expect_err("bound to its kid");
         assert!(refused.to_string().contains(&second), "{refused}");
         let refused = TestServer::try_start_with_state(&db, |s| s.encryption_keys = Some(Arc::clone(&master)), |_| {})
             .err()
@@ -236,7 +239,7 @@ on_both_backends! {
             assert!(row.sealed && row.private_key != was.private_key, "{}", row.kid);
             assert_eq!(row.public_jwk, was.public_jwk);
             assert_eq!(
-                tokens::private_pkcs8(row, Some(&master)).expect("opens"),
+                tokens::private_pkcs8(row, Some(&*master)).expect("opens"),
                 STANDARD.decode(&was.private_key).expect("base64"),
             );
         }
@@ -272,7 +275,7 @@ on_both_backends! {
         assert_eq!(kid_of(&agent_token(&server, &client).await), old_kid);
         let new_kid = {
             let mut conn = db.store().conn().expect("conn");
-            tokens::rotate_key(&mut conn, tokens::SigningAlg::Es256, server.clock_now(), Some(&both)).expect("rotate")
+            tokens::rotate_key(&mut conn, tokens::SigningAlg::Es256, server.clock_now(), Some(&*both)).expect("rotate")
         };
         let rows = stored_keys(&db);
         let sealed_under = |kid: &str| rows.iter().find(|r| r.kid == kid).expect("row").private_key.split('.').next().expect("id").to_owned();
@@ -334,7 +337,7 @@ on_both_backends! {
         for server in [&a, &b] {
             assert!(published_kids(server).await.contains(&old_kid));
             verify_with_jwks(server, &last_old, &server.base).await;
-            let res = server.post_form("/oauth2/introspect", Some((&client.0, &client.1)), &[("token", &last_old)]).await;
+            let res = server.post_form("/oauth2/introspect", Some((&client.0, &client.1)), &[("token", last_old.as_str())]).await;
             assert_eq!(json_of(res).await["active"], true);
         }
         // Then it is withdrawn from the JWKS of both.
