@@ -314,10 +314,11 @@ on_both_backends! {
             assert!(published_kids(server).await.contains(&new_es256.kid), "published ahead of use");
             assert_eq!(kid_of(&agent_token(server, &client).await), old_kid, "not signing yet");
         }
-        // The last token the old key signs, an instant before the successor takes over.
+        // The last tokens the old key signs, an instant before the successor takes over (each
+        // instance is an issuer of its own here: its address).
         set(new_es256.signs_from - 1);
-        let last_old = agent_token(&b, &client).await;
-        assert_eq!(kid_of(&last_old), old_kid);
+        let last_old = [agent_token(&a, &client).await, agent_token(&b, &client).await];
+        assert!(last_old.iter().all(|t| kid_of(t) == old_kid));
 
         // After the pre-publication time: both instances sign with the successor.
         set(new_es256.signs_from);
@@ -334,9 +335,9 @@ on_both_backends! {
         let retired_at = rows.iter().find(|r| r.kid == old_kid).and_then(|r| r.retired_at).expect("retired");
 
         // The old key's last token still verifies, on both instances, until its retirement ends.
-        for server in [&a, &b] {
+        for (server, last_old) in [&a, &b].into_iter().zip(&last_old) {
             assert!(published_kids(server).await.contains(&old_kid));
-            verify_with_jwks(server, &last_old, &server.base).await;
+            verify_with_jwks(server, last_old, &server.base).await;
             let res = server.post_form("/oauth2/introspect", Some((&client.0, &client.1)), &[("token", last_old.as_str())]).await;
             assert_eq!(json_of(res).await["active"], true);
         }
