@@ -452,7 +452,8 @@ pub enum ClientCommand {
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum KeysCommand {
-    /// Make a new current signing key; the previous one stays published until its tokens expire
+    /// Make a new current signing key that signs at once (sealed under PORTCULLIS_ENCRYPTION_KEYS);
+    /// the previous one stays published until its tokens expire
     Rotate {
         /// ES256, RS256 or EdDSA [default: all three]
         #[arg(long)]
@@ -519,7 +520,13 @@ pub fn main() -> ExitCode {
             with_store(&config, |store| resource_command(store, command, output))
         }
         Some(Command::Keys { command, output }) => {
-            with_store(&config, |store| keys_command(store, command, output))
+            let mut config = config;
+            match config.load_encryption_keys() {
+                Ok(_) => with_store(&config, |store| {
+                    keys_command(&config, store, command, output)
+                }),
+                Err(e) => Err(e.to_string()),
+            }
         }
         Some(Command::User { command, output }) => {
             with_store(&config, |store| user_command(store, command, output))
@@ -727,17 +734,8 @@ fn serve(config: Config) -> ExitCode {
             "no encryption keys (PORTCULLIS_ENCRYPTION_KEYS): authenticator apps (TOTP) are unavailable"
         );
     }
+    // The signing keys are made ready (sealed, checked, made, rotated) by the server's start.
     let settings: Settings = config.server;
-    let made = store
-        .conn()
-        .map_err(|e| e.to_string())
-        .and_then(|mut conn| {
-            tokens::ensure_keys(&mut conn, &SigningAlg::ALL, SystemClock.now())
-                .map_err(|e| e.to_string())
-        });
-    if let Err(e) = made {
-        return fail(&format!("cannot prepare signing keys: {e}"));
-    }
     let issuer = settings.issuer_str().to_owned();
     let served = server::run(settings, store, |addr| {
         tracing::info!(
@@ -1003,8 +1001,9 @@ fn client_command(
     }
 }
 
-fn keys_command(store: &Store, cmd: KeysCommand, output: OutputArgs) -> CliResult {
+fn keys_command(config: &Config, store: &Store, cmd: KeysCommand, output: OutputArgs) -> CliResult {
     let printer = Printer::new(output.output);
+    let seal = config.server.encryption_keys.as_deref();
     let mut conn = conn_of(store)?;
     let now = SystemClock.now();
     match cmd {
@@ -1018,7 +1017,8 @@ fn keys_command(store: &Store, cmd: KeysCommand, output: OutputArgs) -> CliResul
             };
             let mut rows = Vec::new();
             for alg in algs {
-                let kid = tokens::rotate_key(&mut conn, alg, now).map_err(|e| e.to_string())?;
+                let kid =
+                    tokens::rotate_key(&mut conn, alg, now, seal).map_err(|e| e.to_string())?;
                 server::invalidate::publish(&mut conn, server::invalidate::Change::SigningKeys);
                 rows.push(
                     json!({ "alg": alg.to_string(), "kid": kid, "createdAt": output::time(now) }),
@@ -1036,10 +1036,22 @@ fn keys_command(store: &Store, cmd: KeysCommand, output: OutputArgs) -> CliResul
                         "alg": k.alg.to_string(),
                         "createdAt": output::time(k.created_at),
                         "retiredAt": output::opt_time(k.retired_at),
+                        "signsFrom": output::time(k.signs_from),
+                        "sealedUnder": k.sealed_under,
                     })
                 })
                 .collect();
-            printer.list(&["kid", "alg", "createdAt", "retiredAt"], &rows)
+            printer.list(
+                &[
+                    "kid",
+                    "alg",
+                    "createdAt",
+                    "signsFrom",
+                    "retiredAt",
+                    "sealedUnder",
+                ],
+                &rows,
+            )
         }
     }
 }

@@ -134,6 +134,15 @@ pub struct SettingsArgs {
     #[arg(long, env = "PORTCULLIS_KEYS_REFRESH", value_name = "SECONDS")]
     pub keys_refresh: Option<i64>,
 
+    /// Days a signing key signs before a new one takes over, the new one published
+    /// PORTCULLIS_KEY_PREPUBLISH_HOURS ahead [default: 0, no scheduled rotation]
+    #[arg(long, env = "PORTCULLIS_KEY_ROTATION_DAYS", value_name = "DAYS")]
+    pub key_rotation_days: Option<i64>,
+
+    /// Hours a scheduled rotation's new key is in the JWKS before it signs [default: 24]
+    #[arg(long, env = "PORTCULLIS_KEY_PREPUBLISH_HOURS", value_name = "HOURS")]
+    pub key_prepublish_hours: Option<i64>,
+
     /// Longest life of a browser session, in seconds [default: 604800, 7 days]
     #[arg(long, env = "PORTCULLIS_SESSION_TTL", value_name = "SECONDS")]
     pub session_ttl: Option<i64>,
@@ -405,6 +414,8 @@ struct FileSettings {
     registration: Option<String>,
     scopes: Option<String>,
     keys_refresh: Option<i64>,
+    key_rotation_days: Option<i64>,
+    key_prepublish_hours: Option<i64>,
     session_ttl: Option<i64>,
     session_idle_timeout: Option<i64>,
     refresh_token_ttl: Option<i64>,
@@ -781,6 +792,26 @@ impl Config {
                     ));
                 }
             },
+            key_rotation_days: match args.key_rotation_days.or(file.key_rotation_days) {
+                None => d.key_rotation_days,
+                Some(n @ 0..=3650) => n,
+                Some(n) => {
+                    return Err(invalid(
+                        "PORTCULLIS_KEY_ROTATION_DAYS",
+                        format!("{n} is outside 0..=3650 days"),
+                    ));
+                }
+            },
+            key_prepublish_hours: match args.key_prepublish_hours.or(file.key_prepublish_hours) {
+                None => d.key_prepublish_hours,
+                Some(n @ 0..=8760) => n,
+                Some(n) => {
+                    return Err(invalid(
+                        "PORTCULLIS_KEY_PREPUBLISH_HOURS",
+                        format!("{n} is outside 0..=8760 hours"),
+                    ));
+                }
+            },
             session_ttl: seconds(
                 "PORTCULLIS_SESSION_TTL",
                 args.session_ttl.or(file.session_ttl),
@@ -913,6 +944,18 @@ impl Config {
                 .unwrap_or(d.cimd_allow_loopback),
             trusted_proxies,
         };
+        if server.key_rotation_days > 0
+            && server.key_rotation_days * 24 <= server.key_prepublish_hours
+        {
+            return Err(invalid(
+                "PORTCULLIS_KEY_PREPUBLISH_HOURS",
+                format!(
+                    "{} hours is not shorter than PORTCULLIS_KEY_ROTATION_DAYS ({} days): a new key \
+                     would be published before the last one signs",
+                    server.key_prepublish_hours, server.key_rotation_days
+                ),
+            ));
+        }
         if server.cimd_cache_min > server.cimd_cache_max {
             return Err(invalid(
                 "PORTCULLIS_CIMD_CACHE_MIN",
@@ -1377,6 +1420,30 @@ mod tests {
         assert_eq!(c.log_level, "info");
         assert_eq!(c.database_pool_size, 16);
         assert_eq!(s.shutdown_timeout, 30);
+        assert_eq!((s.key_rotation_days, s.key_prepublish_hours), (0, 24));
+    }
+
+    #[test]
+    fn key_rotation_needs_a_pre_publication_shorter_than_its_period() {
+        let s = with(|a| a.key_rotation_days = Some(30)).expect("ok").server;
+        assert_eq!(s.key_rotation().every, 30 * 86_400);
+        assert_eq!(s.key_rotation().prepublish, 24 * 3_600);
+        for (days, hours) in [(1, 24), (1, 48), (-1, 24), (3651, 24), (10, -1), (10, 8761)] {
+            let err = with(|a| {
+                a.key_rotation_days = Some(days);
+                a.key_prepublish_hours = Some(hours);
+            })
+            .expect_err("refused")
+            .to_string();
+            assert!(
+                err.contains("PORTCULLIS_KEY_"),
+                "{days} days, {hours} hours: {err}"
+            );
+        }
+        assert!(
+            with(|a| a.key_prepublish_hours = Some(1000)).is_ok(),
+            "off: any pre-publication"
+        );
     }
 
     #[test]

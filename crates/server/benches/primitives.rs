@@ -18,8 +18,8 @@ fn keyring() -> (store::testing::TestDb, Keyring) {
     let db = store::testing::TestDb::sqlite();
     let ring = {
         let mut conn = db.store().conn().expect("conn");
-        tokens::ensure_keys(&mut conn, &SigningAlg::ALL, NOW).expect("keys");
-        Keyring::load(&mut conn, NOW, 3600).expect("load")
+        tokens::ensure_keys(&mut conn, &SigningAlg::ALL, NOW, None).expect("keys");
+        Keyring::load(&mut conn, NOW, 3600, None).expect("load")
     };
     (db, ring)
 }

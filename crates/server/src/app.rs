@@ -77,26 +77,28 @@ pub struct BindError {
     source: std::io::Error,
 }
 
-/// Binds the listener and builds the server. Must be called inside an actix system.
-pub fn start(settings: Settings, store: Store) -> Result<Running, BindError> {
+/// Makes the signing keys ready ([`crate::keycache::prepare`]), binds the listener and builds
+/// the server. Must be called inside an actix system.
+pub fn start(settings: Settings, store: Store) -> Result<Running, RunError> {
     start_with(AppState::new(settings, store))
 }
 
 /// [`start`] with a prepared state (tests pass a manual clock).
-pub fn start_with(state: AppState) -> Result<Running, BindError> {
+pub fn start_with(state: AppState) -> Result<Running, RunError> {
     start_inner(state, None)
 }
 
 /// [`start_with`] on a listener bound already (tests learn the port before building the
 /// settings, so the issuer can name it).
-pub fn start_on(state: AppState, listener: std::net::TcpListener) -> Result<Running, BindError> {
+pub fn start_on(state: AppState, listener: std::net::TcpListener) -> Result<Running, RunError> {
     start_inner(state, Some(listener))
 }
 
 fn start_inner(
     state: AppState,
     listener: Option<std::net::TcpListener>,
-) -> Result<Running, BindError> {
+) -> Result<Running, RunError> {
+    crate::keycache::prepare(&state)?;
     let bind = state.settings.bind.clone();
     let audit = state.audit.clone();
     let mailer = state.mailer.clone();
@@ -104,6 +106,7 @@ fn start_inner(
         tracing::info!(to = %mailer.describe(), "outgoing mail");
     }
     crate::invalidate::spawn_listener(&state);
+    crate::keycache::spawn_rotation(&state);
     let workers = state.settings.workers;
     let shutdown_timeout = state.settings.shutdown_timeout;
     let server = HttpServer::new(move || build_app(state.clone()))
@@ -136,6 +139,8 @@ pub enum RunError {
     Bind(#[from] BindError),
     #[error(transparent)]
     Serve(#[from] std::io::Error),
+    #[error("cannot prepare signing keys: {0}")]
+    Keys(#[from] tokens::TokenError),
 }
 
 /// Serves on the calling thread until the server stops (SIGTERM or SIGINT): [`start`] in an

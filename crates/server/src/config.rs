@@ -102,6 +102,11 @@ pub struct Settings {
     pub registration: RegistrationPolicy,
     pub scopes: Vec<String>,
     pub keys_refresh: i64,
+    /// Days a signing key signs before a successor takes over (`PORTCULLIS_KEY_ROTATION_DAYS`);
+    /// 0: no scheduled rotation.
+    pub key_rotation_days: i64,
+    /// Hours a successor is published before it signs (`PORTCULLIS_KEY_PREPUBLISH_HOURS`).
+    pub key_prepublish_hours: i64,
     pub session_ttl: i64,
     pub session_idle_timeout: i64,
     pub refresh_token_ttl: i64,
@@ -227,6 +232,8 @@ impl Default for Settings {
             registration: RegistrationPolicy::Open,
             scopes: DEFAULT_SCOPES.split(' ').map(str::to_owned).collect(),
             keys_refresh: 30,
+            key_rotation_days: 0,
+            key_prepublish_hours: 24,
             session_ttl: 604_800,
             session_idle_timeout: 86_400,
             refresh_token_ttl: 2_592_000,
@@ -273,6 +280,21 @@ pub const API_RESOURCE_PATH: &str = "/api/v1";
 pub const GATEWAY_RESOURCE_PATH: &str = "/proxy";
 
 impl Settings {
+    /// How long a retired signing key stays published: the longest lifetime of a token it may
+    /// have signed, plus the time an instance may go on signing with it from its cache, plus a
+    /// margin for clock skew and verifiers' caches.
+    pub fn publish_retired_for(&self) -> i64 {
+        self.access_token_ttl.max(self.exchange_token_ttl) + self.keys_refresh + 300
+    }
+
+    /// The scheduled rotation of signing keys.
+    pub fn key_rotation(&self) -> tokens::RotationSchedule {
+        tokens::RotationSchedule {
+            every: self.key_rotation_days.saturating_mul(86_400),
+            prepublish: self.key_prepublish_hours.saturating_mul(3_600),
+        }
+    }
+
     /// Sets the issuer, and the default audience to it (the audience of a token requested
     /// without a `resource`); set `default_audience` afterwards to have another one.
     pub fn set_issuer(&mut self, issuer: Url) {

@@ -46,6 +46,9 @@ pub struct AppState {
     /// The TLS client settings of Client ID Metadata Document fetches; `None` (the default)
     /// trusts Mozilla's roots. The server tests set one trusting their own CA.
     pub cimd_tls: Option<Arc<rustls::ClientConfig>>,
+    /// How often the scheduled key rotation takes a step (five minutes; the server tests
+    /// shorten it, and move the clock).
+    pub key_rotation_check: std::time::Duration,
 }
 
 /// One answer under `/api/`, as an [`AnswerHook`] sees it.
@@ -80,9 +83,6 @@ impl AppState {
 
     /// State with a given clock (tests move time by hand).
     pub fn with_clock(settings: Settings, store: Store, clock: SharedClock) -> Self {
-        // Retired keys stay published for the longest token lifetime, plus a margin for clock
-        // skew and for verifiers' caches.
-        let publish_retired_for = settings.access_token_ttl + 300;
         let api_keys = Arc::new(ApiKeyCache::new(settings.api_key_cache));
         let clients = Arc::new(crate::clientcache::ClientCache::new(settings.client_cache));
         let audit = crate::audit::AuditWriter::start(store.clone());
@@ -97,7 +97,7 @@ impl AppState {
             store,
             passkeys,
             metrics: Arc::new(Metrics::new()),
-            keys: Arc::new(KeyCache::new(settings.keys_refresh, publish_retired_for)),
+            keys: Arc::new(KeyCache::new(&settings)),
             settings: Arc::new(settings),
             clock,
             hasher: Arc::new(PasswordHasher::new()),
@@ -111,6 +111,7 @@ impl AppState {
             throttle: Arc::new(LoginThrottle::default()),
             api_answers: None,
             cimd_tls: None,
+            key_rotation_check: std::time::Duration::from_secs(300),
         }
     }
 

@@ -5,7 +5,8 @@ use diesel::prelude::*;
 use crate::Conn;
 use crate::schema::{revoked_access_tokens, signing_keys};
 
-/// A stored signing key. `private_key` is the PKCS#8 document, base64.
+/// A stored signing key. `private_key` is the PKCS#8 document sealed under the master key
+/// when `sealed`, else (no master key configured) the PKCS#8 document in base64.
 #[derive(Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = signing_keys)]
 pub struct SigningKeyRow {
@@ -15,6 +16,11 @@ pub struct SigningKeyRow {
     pub public_jwk: String,
     pub created_at: i64,
     pub retired_at: Option<i64>,
+    pub sealed: bool,
+    /// When the key starts signing; before, it is only published.
+    pub signs_from: i64,
+    /// The key a scheduled rotation made this one to replace (unique).
+    pub successor_of: Option<String>,
 }
 
 impl std::fmt::Debug for SigningKeyRow {
@@ -24,6 +30,9 @@ impl std::fmt::Debug for SigningKeyRow {
             .field("alg", &self.alg)
             .field("created_at", &self.created_at)
             .field("retired_at", &self.retired_at)
+            .field("sealed", &self.sealed)
+            .field("signs_from", &self.signs_from)
+            .field("successor_of", &self.successor_of)
             .finish_non_exhaustive()
     }
 }
@@ -69,6 +78,54 @@ pub fn retire_others(conn: &mut Conn, alg: &str, except: &str, now: i64) -> crat
     )
     .set(signing_keys::retired_at.eq(now))
     .execute(conn)
+    .map_err(Into::into)
+}
+
+/// Marks retired at `at` every current key of `alg`, other than `signer`, that started signing
+/// no later than `signs_from` (the keys `signer` replaced; keys published ahead of use stay).
+pub fn retire_replaced(
+    conn: &mut Conn,
+    alg: &str,
+    signer: &str,
+    signs_from: i64,
+    at: i64,
+) -> crate::Result<usize> {
+    diesel::update(
+        signing_keys::table
+            .filter(signing_keys::alg.eq(alg))
+            .filter(signing_keys::kid.ne(signer))
+            .filter(signing_keys::retired_at.is_null())
+            .filter(signing_keys::signs_from.le(signs_from)),
+    )
+    .set(signing_keys::retired_at.eq(at))
+    .execute(conn)
+    .map_err(Into::into)
+}
+
+/// Keys whose private part is still stored in the clear, oldest first.
+pub fn unsealed(conn: &mut Conn) -> crate::Result<Vec<SigningKeyRow>> {
+    signing_keys::table
+        .select(SigningKeyRow::as_select())
+        .filter(signing_keys::sealed.eq(false))
+        .order((signing_keys::created_at.asc(), signing_keys::kid.asc()))
+        .load(conn)
+        .map_err(Into::into)
+}
+
+/// Replaces the clear private key of `kid` by `sealed`, if it is still clear; returns whether
+/// it was (another instance may have sealed it first).
+pub fn seal(conn: &mut Conn, kid: &str, sealed: &str) -> crate::Result<bool> {
+    diesel::update(
+        signing_keys::table
+            .filter(signing_keys::kid.eq(kid))
+            .filter(signing_keys::sealed.eq(false)),
+    )
+    .set((
+        signing_keys::private_key.eq(sealed),
+        signing_keys::sealed.eq(true),
+    ))
+    .execute(conn)
+    .map(|n| n > 0)
     .map_err(Into::into)
 }
 

@@ -45,6 +45,9 @@ diesel::table! {
         public_jwk -> Text,
         created_at -> BigInt,
         retired_at -> Nullable<BigInt>,
+        sealed -> Bool,
+        signs_from -> BigInt,
+        successor_of -> Nullable<Text>,
     }
 }
 

@@ -28,6 +28,7 @@ pub use access::{
 pub use error::{TokenError, VerifyError};
 pub use id::{IdTokenHint, at_hash, issue_id_token, verify_id_token, verify_id_token_hint};
 pub use keys::{
-    KeyInfo, Keyring, RetireRefused, SigningAlg, SigningKey, WITHDRAWN, WithdrawRefused,
-    ensure_keys, list_keys, retire_key, rotate_key, withdraw_key,
+    KeyInfo, Keyring, RetireRefused, RotationSchedule, RotationStep, SigningAlg, SigningKey,
+    WITHDRAWN, WithdrawRefused, ensure_keys, list_keys, private_pkcs8, retire_key, rotate_if_due,
+    rotate_key, seal_stored_keys, withdraw_key,
 };

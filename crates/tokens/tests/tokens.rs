@@ -2,9 +2,11 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use primitives::seal::KeyRing;
 use tokens::{
-    Audience, Issuance, IssuedAccessToken, Keyring, SigningAlg, TokenError, VerifyError,
-    ensure_keys, issue_access_token, list_keys, rotate_key, verify_access_token,
+    Audience, Issuance, IssuedAccessToken, Keyring, RotationSchedule, RotationStep, SigningAlg,
+    TokenError, VerifyError, ensure_keys, issue_access_token, list_keys, rotate_if_due, rotate_key,
+    verify_access_token,
 };
 
 #[path = "tokens/properties.rs"]
@@ -34,10 +36,10 @@ fn b64json(part: &str) -> serde_json::Value {
 store::backend_tests! {
     fn first_start_makes_one_key_per_algorithm_and_a_second_start_none(db) {
         let mut conn = db.store().conn().expect("conn");
-        let made = ensure_keys(&mut conn, &SigningAlg::ALL, NOW).expect("ensure");
+        let made = ensure_keys(&mut conn, &SigningAlg::ALL, NOW, None).expect("ensure");
         assert_eq!(made.len(), 3);
-        assert!(ensure_keys(&mut conn, &SigningAlg::ALL, NOW + 5).expect("again").is_empty());
-        let ring = Keyring::load(&mut conn, NOW, DAY).expect("load");
+        assert!(ensure_keys(&mut conn, &SigningAlg::ALL, NOW + 5, None).expect("again").is_empty());
+        let ring = Keyring::load(&mut conn, NOW, DAY, None).expect("load");
         assert_eq!(ring.len(), 3);
         for alg in SigningAlg::ALL {
             assert!(ring.current(alg).is_some(), "{alg}");
@@ -46,8 +48,8 @@ store::backend_tests! {
 
     fn tokens_verify_for_every_algorithm_and_carry_rfc9068_claims(db) {
         let mut conn = db.store().conn().expect("conn");
-        ensure_keys(&mut conn, &SigningAlg::ALL, NOW).expect("ensure");
-        let ring = Keyring::load(&mut conn, NOW, DAY).expect("load");
+        ensure_keys(&mut conn, &SigningAlg::ALL, NOW, None).expect("ensure");
+        let ring = Keyring::load(&mut conn, NOW, DAY, None).expect("load");
         for alg in SigningAlg::ALL {
             let issued = issue(&ring, alg, NOW).expect("issue");
             let parts: Vec<&str> = issued.token.split('.').collect();
@@ -69,14 +71,14 @@ store::backend_tests! {
 
     fn rotation_signs_with_the_new_key_and_keeps_the_old_one_verifying(db) {
         let mut conn = db.store().conn().expect("conn");
-        ensure_keys(&mut conn, &[SigningAlg::Es256], NOW).expect("ensure");
-        let before = Keyring::load(&mut conn, NOW, DAY).expect("load");
+        ensure_keys(&mut conn, &[SigningAlg::Es256], NOW, None).expect("ensure");
+        let before = Keyring::load(&mut conn, NOW, DAY, None).expect("load");
         let old_kid = before.current(SigningAlg::Es256).expect("key").kid.clone();
         let old_token = issue(&before, SigningAlg::Es256, NOW).expect("issue");
 
-        let new_kid = rotate_key(&mut conn, SigningAlg::Es256, NOW + 60).expect("rotate");
+        let new_kid = rotate_key(&mut conn, SigningAlg::Es256, NOW + 60, None).expect("rotate");
         assert_ne!(new_kid, old_kid);
-        let after = Keyring::load(&mut conn, NOW + 60, 3600).expect("load");
+        let after = Keyring::load(&mut conn, NOW + 60, 3600, None).expect("load");
         assert_eq!(after.current(SigningAlg::Es256).expect("key").kid, new_kid);
         let new_token = issue(&after, SigningAlg::Es256, NOW + 60).expect("issue");
         assert_eq!(b64json(new_token.token.split('.').next().expect("h"))["kid"], new_kid.as_str());
@@ -87,12 +89,121 @@ store::backend_tests! {
         assert!(kids.contains(&old_kid.as_str()) && kids.contains(&new_kid.as_str()), "{kids:?}");
 
         // Once every token the old key signed has expired, it is no longer published.
-        let later = Keyring::load(&mut conn, NOW + 60 + 3601, 3600).expect("load");
+        let later = Keyring::load(&mut conn, NOW + 60 + 3601, 3600, None).expect("load");
         assert!(later.find(&old_kid).is_none());
         assert!(later.find(&new_kid).is_some());
         let listed = list_keys(&mut conn).expect("list");
         assert_eq!(listed.len(), 2);
         assert!(listed.iter().any(|k| k.kid == old_kid && k.retired_at == Some(NOW + 60)));
+    }
+
+    fn sealed_keys_open_with_their_master_key_only(db) {
+        let master = KeyRing::parse(&KeyRing::generate_entry("k1")).expect("ring");
+        let mut conn = db.store().conn().expect("conn");
+        let made = ensure_keys(&mut conn, &SigningAlg::ALL, NOW, Some(&master)).expect("ensure");
+        for row in store::keys::all(&mut conn).expect("rows") {
+            assert!(row.sealed && row.private_key.starts_with("k1."), "{}", row.kid);
+        }
+        let ring = Keyring::load_all(&mut conn, NOW, DAY, Some(&master)).expect("opens");
+        let token = issue(&ring, SigningAlg::Es256, NOW).expect("signs");
+        verify_access_token(&ring, &token.token, ISS, NOW + 1).expect("verifies");
+        // Without the master key, or with another: an error naming the key; never a panic.
+        let other = KeyRing::parse(&KeyRing::generate_entry("k1")).expect("ring");
+        for (seal, why) in [(None, "no encryption keys"), (Some(&other), "does not open")] {
+            let refused = Keyring::load_all(&mut conn, NOW, DAY, seal).expect_err("refused").to_string();
+            assert!(refused.contains(why), "{refused}");
+            assert!(made.iter().any(|kid| refused.contains(kid.as_str())), "{refused}");
+            // Loading leniently skips them: nothing signs.
+            let ring = Keyring::load(&mut conn, NOW, DAY, seal).expect("load");
+            assert!(ring.is_empty());
+            assert!(matches!(issue(&ring, SigningAlg::Es256, NOW), Err(TokenError::NoCurrentKey(_))));
+        }
+    }
+
+    fn clear_keys_are_sealed_once(db) {
+        let master = KeyRing::parse(&KeyRing::generate_entry("k1")).expect("ring");
+        let mut conn = db.store().conn().expect("conn");
+        let mut made = ensure_keys(&mut conn, &SigningAlg::ALL, NOW, None).expect("ensure");
+        let before = Keyring::load(&mut conn, NOW, DAY, None).expect("load");
+        let token = issue(&before, SigningAlg::Es256, NOW).expect("signs");
+        let mut sealed = tokens::seal_stored_keys(&mut conn, &master).expect("seal");
+        sealed.sort();
+        made.sort();
+        assert_eq!(sealed, made);
+        assert!(tokens::seal_stored_keys(&mut conn, &master).expect("again").is_empty());
+        let after = Keyring::load_all(&mut conn, NOW, DAY, Some(&master)).expect("opens");
+        assert_eq!(after.jwks(), before.jwks(), "the same keys");
+        verify_access_token(&after, &token.token, ISS, NOW + 1).expect("verifies");
+    }
+
+    fn scheduled_rotation_publishes_ahead_then_signs_then_retires(db) {
+        let schedule = RotationSchedule { every: 10 * DAY, prepublish: DAY };
+        let mut conn = db.store().conn().expect("conn");
+        ensure_keys(&mut conn, &SigningAlg::ALL, NOW, None).expect("ensure");
+        let old = Keyring::load(&mut conn, NOW, 3600, None).expect("load");
+        let old_kid = old.current(SigningAlg::Es256).expect("key").kid.clone();
+        assert!(!rotate_if_due(&mut conn, NOW + 9 * DAY - 1, schedule, None).expect("step").changed());
+        let step = rotate_if_due(&mut conn, NOW + 9 * DAY, schedule, None).expect("step");
+        assert_eq!((step.made.len(), step.retired), (3, 0));
+        assert_eq!(rotate_if_due(&mut conn, NOW + 9 * DAY + 60, schedule, None).expect("again"), RotationStep::default());
+        // Published, not signing.
+        let ahead = Keyring::load(&mut conn, NOW + 10 * DAY - 1, 3600, None).expect("load");
+        assert_eq!(ahead.len(), 6);
+        assert_eq!(ahead.current(SigningAlg::Es256).expect("key").kid, old_kid);
+        let last_old = issue(&ahead, SigningAlg::Es256, NOW + 10 * DAY - 1).expect("issue");
+        // Signing from its time, even before a step retires the old key.
+        let now = NOW + 10 * DAY;
+        let taken_over = Keyring::load(&mut conn, now, 3600, None).expect("load");
+        let new_kid = taken_over.current(SigningAlg::Es256).expect("key").kid.clone();
+        assert!(step.made.contains(&new_kid));
+        let step = rotate_if_due(&mut conn, now + 30, schedule, None).expect("step");
+        assert_eq!((step.made.len(), step.retired), (0, 3));
+        let listed = list_keys(&mut conn).expect("list");
+        assert!(listed.iter().any(|k| k.kid == old_kid && k.retired_at == Some(now + 30)));
+        assert!(listed.iter().any(|k| k.kid == new_kid && k.signs_from == now && k.retired_at.is_none()));
+        // The old key verifies its last token until its retirement ends, then is withdrawn.
+        let retired = Keyring::load(&mut conn, now + 30 + 3599, 3600, None).expect("load");
+        verify_access_token(&retired, &last_old.token, ISS, now + 60).expect("still verifies");
+        let gone = Keyring::load(&mut conn, now + 30 + 3600, 3600, None).expect("load");
+        assert!(gone.find(&old_kid).is_none() && gone.find(&new_kid).is_some());
+        // The successor's own successor comes 10 days after it started signing.
+        assert!(!rotate_if_due(&mut conn, now + 9 * DAY - 1, schedule, None).expect("step").changed());
+        assert_eq!(rotate_if_due(&mut conn, now + 9 * DAY, schedule, None).expect("step").made.len(), 3);
+        // Off: nothing is made.
+        let off = RotationSchedule { every: 0, prepublish: DAY };
+        assert!(rotate_if_due(&mut conn, now + 100 * DAY, off, None).expect("step").made.is_empty());
+    }
+
+    fn two_instances_rotating_at_once_make_one_key(db) {
+        let schedule = RotationSchedule { every: 10 * DAY, prepublish: DAY };
+        {
+            let mut conn = db.store().conn().expect("conn");
+            ensure_keys(&mut conn, &SigningAlg::ALL, NOW, None).expect("ensure");
+        }
+        let mut signs_from = NOW;
+        for round in 1..=5 {
+            let due = signs_from + 9 * DAY;
+            let barrier = std::sync::Barrier::new(2);
+            let made: Vec<String> = std::thread::scope(|s| {
+                let callers: Vec<_> = (0..2)
+                    .map(|_| {
+                        let (store, barrier) = (db.store(), &barrier);
+                        s.spawn(move || {
+                            let mut conn = store.conn().expect("conn");
+                            barrier.wait();
+                            rotate_if_due(&mut conn, due, schedule, None).expect("step").made
+                        })
+                    })
+                    .collect();
+                callers.into_iter().flat_map(|c| c.join().expect("caller")).collect()
+            });
+            assert_eq!(made.len(), 3, "round {round}: one successor per algorithm: {made:?}");
+            let mut conn = db.store().conn().expect("conn");
+            let current = store::keys::live(&mut conn, i64::MAX).expect("rows");
+            assert_eq!(current.len(), 6, "round {round}");
+            signs_from = due + DAY;
+            assert_eq!(rotate_if_due(&mut conn, signs_from, schedule, None).expect("step").retired, 3);
+        }
     }
 }
 
@@ -104,8 +215,8 @@ mod verification {
         let db = store::testing::TestDb::sqlite();
         let ring = {
             let mut conn = db.store().conn().expect("conn");
-            ensure_keys(&mut conn, &SigningAlg::ALL, NOW).expect("ensure");
-            Keyring::load(&mut conn, NOW, DAY).expect("load")
+            ensure_keys(&mut conn, &SigningAlg::ALL, NOW, None).expect("ensure");
+            Keyring::load(&mut conn, NOW, DAY, None).expect("load")
         };
         (db, ring)
     }

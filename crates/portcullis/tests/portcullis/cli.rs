@@ -271,6 +271,8 @@ fn serve_help_lists_every_setting() {
         "PORTCULLIS_REGISTRATION",
         "PORTCULLIS_SCOPES",
         "PORTCULLIS_KEYS_REFRESH",
+        "PORTCULLIS_KEY_ROTATION_DAYS",
+        "PORTCULLIS_KEY_PREPUBLISH_HOURS",
         "PORTCULLIS_RATE_LIMIT_DEVICE_CODE",
     ] {
         assert!(help.contains(var), "serve --help lacks {var}:\n{help}");

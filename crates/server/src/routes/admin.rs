@@ -1542,7 +1542,8 @@ async fn rotate_signing_key(
     };
     let event = change(&admin, &req, &state, "admin.signing_key.rotated");
     db(&state, move |st, conn| {
-        let kid = tokens::rotate_key(conn, alg, st.now()).map_err(|e| internal(&e))?;
+        let seal = st.settings.encryption_keys.as_deref();
+        let kid = tokens::rotate_key(conn, alg, st.now(), seal).map_err(|e| internal(&e))?;
         announce(st, conn, Change::SigningKeys);
         let detail = with_via(json!({ "kid": kid, "alg": alg.as_str() }));
         crate::audit::record(conn, st.now(), event.detail(detail));
@@ -1791,6 +1792,14 @@ fn settings_rows(s: &crate::config::Settings) -> Vec<SettingRow> {
         row("PORTCULLIS_REGISTRATION", format!("{:?}", s.registration)),
         row("PORTCULLIS_SCOPES", s.scopes.join(" ")),
         row("PORTCULLIS_KEYS_REFRESH", s.keys_refresh.to_string()),
+        row(
+            "PORTCULLIS_KEY_ROTATION_DAYS",
+            s.key_rotation_days.to_string(),
+        ),
+        row(
+            "PORTCULLIS_KEY_PREPUBLISH_HOURS",
+            s.key_prepublish_hours.to_string(),
+        ),
         row("PORTCULLIS_SESSION_TTL", s.session_ttl.to_string()),
         row(
             "PORTCULLIS_SESSION_IDLE_TIMEOUT",

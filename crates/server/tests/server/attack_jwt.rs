@@ -67,14 +67,14 @@ struct Keys {
 }
 
 impl Keys {
-    fn of(db: &TestDb) -> Self {
+    fn of(db: &TestDb, server: &TestServer) -> Self {
         let mut conn = db.store().conn().expect("conn");
         let rows = store::keys::all(&mut conn).expect("keys");
         let es = rows
             .iter()
             .find(|r| r.alg == "ES256" && r.retired_at.is_none())
             .expect("an ES256 key");
-        let pkcs8 = STANDARD.decode(&es.private_key).expect("base64 PKCS#8");
+        let pkcs8 = tokens::private_pkcs8(es, server.encryption_keys.as_deref()).expect("PKCS#8");
         Self {
             pair: EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8)
                 .expect("P-256 key"),
@@ -115,7 +115,7 @@ async fn target(db: &TestDb) -> Target {
         "scope": "openid email",
     });
     Target {
-        keys: Keys::of(db),
+        keys: Keys::of(db, &server),
         user_token: ada["token"].as_str().expect("token").to_owned(),
         server,
         rs,
@@ -402,7 +402,7 @@ on_both_backends! {
         let foreign = theirs["token"].as_str().expect("token");
         t.refused_everywhere(foreign, "invalid_token", "a real token of another server").await;
         // The other server's key, claiming to be us: with its kid, and with ours.
-        let other_keys = Keys::of(&other_db);
+        let other_keys = Keys::of(&other_db, &other);
         for kid in [other_keys.kid.clone(), t.keys.kid.clone()] {
             let header = t.header_with(json!({ "kid": kid }));
             let token = jws(&header, &t.claims, es256(&other_keys.pair));

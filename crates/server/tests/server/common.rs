@@ -22,6 +22,8 @@ pub struct TestServer {
     _outbox: tempfile::TempDir,
     /// Every `/api/` answer that did not match the OpenAPI document; the test fails on drop.
     pub api_drift: Arc<Mutex<Vec<String>>>,
+    /// The master key the server seals with (its signing keys, TOTP secrets).
+    pub encryption_keys: Option<Arc<primitives::seal::KeyRing>>,
 }
 
 impl TestServer {
@@ -74,6 +76,16 @@ impl TestServer {
         Self::start_listening(db, listener, None, adjust, adjust_state)
     }
 
+    /// [`Self::start_with_state`], or why the server refused to start (its start-up checks).
+    pub fn try_start_with_state(
+        db: &TestDb,
+        adjust: impl FnOnce(&mut Settings),
+        adjust_state: impl FnOnce(&mut server::AppState),
+    ) -> Result<Self, server::RunError> {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        Self::try_start_listening(db, listener, None, adjust, adjust_state)
+    }
+
     /// The server on `listener`, its issuer named by `host` (else the listener's address).
     fn start_listening(
         db: &TestDb,
@@ -82,6 +94,16 @@ impl TestServer {
         adjust: impl FnOnce(&mut Settings),
         adjust_state: impl FnOnce(&mut server::AppState),
     ) -> Self {
+        Self::try_start_listening(db, listener, host, adjust, adjust_state).expect("start")
+    }
+
+    fn try_start_listening(
+        db: &TestDb,
+        listener: TcpListener,
+        host: Option<&str>,
+        adjust: impl FnOnce(&mut Settings),
+        adjust_state: impl FnOnce(&mut server::AppState),
+    ) -> Result<Self, server::RunError> {
         let addr = listener.local_addr().expect("addr");
         let base = match host {
             Some(host) => format!("http://{host}:{}", addr.port()),
@@ -126,10 +148,7 @@ impl TestServer {
             .collect();
         adjust(&mut settings);
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
-        {
-            let mut conn = db.store().conn().expect("conn");
-            tokens::ensure_keys(&mut conn, &tokens::SigningAlg::ALL, clock.now()).expect("keys");
-        }
+        let encryption_keys = settings.encryption_keys.clone();
         let mut state = server::AppState::with_clock(settings, db.store().clone(), clock.clone());
         let api_drift = Arc::new(Mutex::new(Vec::new()));
         let drift = Arc::clone(&api_drift);
@@ -139,10 +158,10 @@ impl TestServer {
             }
         })));
         adjust_state(&mut state);
-        let running = server::start_on(state, listener).expect("start");
+        let running = server::start_on(state, listener)?;
         let handle = running.server.handle();
         actix_web::rt::spawn(running.server);
-        Self {
+        Ok(Self {
             base,
             handle,
             http: reqwest::Client::builder()
@@ -153,7 +172,8 @@ impl TestServer {
             outbox,
             _outbox: outbox_dir,
             api_drift,
-        }
+            encryption_keys,
+        })
     }
 
     /// The letters in the server's outbox so far.

@@ -70,7 +70,8 @@ async fn client_token(
         .await
 }
 
-async fn agent_token(server: &TestServer, client: &(String, String)) -> String {
+/// A client-credentials access token of `client`.
+pub(crate) async fn agent_token(server: &TestServer, client: &(String, String)) -> String {
     let res = client_token(server, client, None).await;
     assert_eq!(res.status(), 200);
     json_of(res).await["access_token"]

@@ -146,7 +146,7 @@ on_both_backends! {
         let old_kid = jsonwebtoken::decode_header(old.secret()).expect("header").kid.expect("kid");
         let new_kid = {
             let mut conn = db.store().conn().expect("conn");
-            tokens::rotate_key(&mut conn, tokens::SigningAlg::Es256, server.clock_now()).expect("rotate")
+            tokens::rotate_key(&mut conn, tokens::SigningAlg::Es256, server.clock_now(), server.encryption_keys.as_deref()).expect("rotate")
         };
         let new = new_token(&c).await;
         let kid = jsonwebtoken::decode_header(new.secret()).expect("header").kid.expect("kid");

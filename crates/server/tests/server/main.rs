@@ -58,5 +58,6 @@ mod refresh;
 mod register;
 mod resources;
 mod revocation;
+mod signing_keys;
 mod token;
 mod upstream;
