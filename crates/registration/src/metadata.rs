@@ -126,6 +126,10 @@ pub struct ClientMetadata {
     /// carry at most the agent's scopes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_id: Option<String>,
+    /// RFC 9449 §5.2: every token request of this client must carry a DPoP proof, so its
+    /// access tokens are always bound.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl ClientMetadata {
@@ -372,6 +376,7 @@ pub fn parse_metadata(body: &Value, policy: &Policy) -> Result<ClientMetadata, M
         id_token_signed_response_alg,
         post_logout_redirect_uris,
         agent_id: None,
+        dpop_bound_access_tokens: f.boolean("dpop_bound_access_tokens")?.unwrap_or(false),
     })
 }
 
@@ -393,6 +398,7 @@ pub fn agent_client_metadata(agent_id: &str, agent_name: &str) -> ClientMetadata
         id_token_signed_response_alg: "RS256".to_owned(),
         post_logout_redirect_uris: Vec::new(),
         agent_id: Some(agent_id.to_owned()),
+        dpop_bound_access_tokens: false,
     }
 }
 
@@ -525,6 +531,14 @@ impl Fields<'_> {
             Some(Value::String(s)) if s.is_empty() => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(_) => Err(meta_err(format!("{name} must be a string"))),
+        }
+    }
+
+    fn boolean(&self, name: &str) -> Result<Option<bool>, MetadataError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(meta_err(format!("{name} must be true or false"))),
         }
     }
 

@@ -49,6 +49,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    dpop_proofs (proof_hash) {
+        proof_hash -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
     revoked_access_tokens (jti) {
         jti -> Text,
         expires_at -> BigInt,
@@ -131,6 +138,7 @@ diesel::table! {
         revoked_reason -> Nullable<Text>,
         resources -> Nullable<Text>,
         amr -> Text,
+        dpop_jkt -> Nullable<Text>,
     }
 }
 

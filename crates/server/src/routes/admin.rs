@@ -305,6 +305,8 @@ struct ClientFields {
     id_token_alg: String,
     contacts: String,
     first_party: bool,
+    /// RFC 9449 §5.2: every token request must carry a DPoP proof.
+    dpop_bound: bool,
 }
 
 impl ClientFields {
@@ -330,6 +332,7 @@ impl ClientFields {
             id_token_alg: m.id_token_signed_response_alg.clone(),
             contacts: m.contacts.join("\n"),
             first_party: c.first_party,
+            dpop_bound: m.dpop_bound_access_tokens,
         }
     }
 
@@ -372,6 +375,9 @@ impl ClientFields {
         if !self.grant_types.is_empty() {
             body.insert("grant_types".into(), json!(self.grant_types));
         }
+        if self.dpop_bound {
+            body.insert("dpop_bound_access_tokens".into(), json!(true));
+        }
         Value::Object(body)
     }
 }
@@ -407,6 +413,7 @@ impl ClientForm {
                 "id_token_signed_response_alg" => f.id_token_alg.clone_from(v),
                 "contacts" => f.contacts.clone_from(v),
                 "first_party" => f.first_party = v == "1",
+                "dpop_bound_access_tokens" => f.dpop_bound = v == "1",
                 _ => {}
             }
         }

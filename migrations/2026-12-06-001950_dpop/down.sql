@@ -1,0 +1,2 @@
+ALTER TABLE refresh_families DROP COLUMN dpop_jkt;
+DROP TABLE dpop_proofs;
