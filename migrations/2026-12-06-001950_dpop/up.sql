@@ -8,3 +8,5 @@ CREATE TABLE dpop_proofs (
 CREATE INDEX dpop_proofs_expires_at ON dpop_proofs (expires_at);
 -- The RFC 7638 thumbprint a public client's refresh family is bound to (§5), if any.
 ALTER TABLE refresh_families ADD COLUMN dpop_jkt TEXT;
+-- The key thumbprint an authorization code is bound to by `dpop_jkt` (§10), if any.
+ALTER TABLE authorization_codes ADD COLUMN dpop_jkt TEXT;

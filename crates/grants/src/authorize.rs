@@ -59,6 +59,9 @@ pub struct AuthorizationRequest {
     /// The [`SIGNED_IN_PARAM`] the request came back with after a sign-in: a proof the server
     /// checks against the session (the server made it; anyone can add it to a URL).
     signed_in_proof: Option<String>,
+    /// RFC 9449 §10: the thumbprint of the DPoP key the code is bound to; only a token
+    /// request with a proof of that key redeems it.
+    dpop_jkt: Option<String>,
 }
 
 impl AuthorizationRequest {
@@ -115,6 +118,9 @@ impl AuthorizationRequest {
     }
     pub fn signed_in_proof(&self) -> Option<&str> {
         self.signed_in_proof.as_deref()
+    }
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        self.dpop_jkt.as_deref()
     }
 
     /// Whether the response goes to a loopback or private-use-scheme redirect URI, which any
@@ -340,6 +346,15 @@ pub fn check_authorization(
         .map(|v| v.chars().take(256).collect())
         .collect();
     let signed_in_proof = form.get(SIGNED_IN_PARAM).map(str::to_owned);
+    // A SHA-256 thumbprint: 43 base64url characters (RFC 9449 §10, RFC 7638).
+    let dpop_jkt = form.get("dpop_jkt").map(str::to_owned);
+    if dpop_jkt.as_deref().is_some_and(|j| {
+        j.len() != 43 || !j.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    }) {
+        return Err(redirect(OAuthError::invalid_request(
+            "dpop_jkt must be the base64url SHA-256 thumbprint of a key",
+        )));
+    }
 
     Ok(AuthorizationRequest {
         client_id: client.id.clone(),
@@ -357,6 +372,7 @@ pub fn check_authorization(
         login_hint,
         resources,
         signed_in_proof,
+        dpop_jkt,
     })
 }
 

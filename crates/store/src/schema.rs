@@ -183,6 +183,7 @@ diesel::table! {
         access_jti -> Nullable<Text>,
         access_exp -> Nullable<BigInt>,
         amr -> Text,
+        dpop_jkt -> Nullable<Text>,
     }
 }
 

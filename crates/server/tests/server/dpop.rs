@@ -219,6 +219,24 @@ async fn confidential_code(s: &Setup) -> String {
     redirected(&res)["code"].clone()
 }
 
+/// The public client's code exchanged with an optional proof.
+async fn exchange(s: &Setup, code: &str, proof: Option<&str>) -> reqwest::Response {
+    post(
+        &s.server,
+        "/oauth2/token",
+        None,
+        proof,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+            ("client_id", id(&s.public)),
+        ],
+    )
+    .await
+}
+
 /// The public client's refresh, with an optional proof.
 async fn refresh(s: &Setup, rt: &str, proof: Option<&str>) -> reqwest::Response {
     post(
@@ -462,6 +480,35 @@ on_both_backends! {
         let key = Key::es256();
         let proof = key.proof_at("POST", &server.url("/oauth2/token"), server.clock_now(), None);
         assert_eq!(ok(client_credentials(&server, &client, Some(&proof)).await).await["token_type"], "DPoP");
+    }
+
+    async fn attack_dpop_jkt_bound_code_redeemed_with_another_key(db) {
+        // §10: a code bound at the authorization endpoint by `dpop_jkt` is redeemed only with
+        // a proof of that key; refusals do not spend it.
+        let s = setup(&db).await;
+        let (key, thief) = (Key::es256(), Key::es256());
+        let jkt = key.thumbprint();
+        let ch = challenge(VERIFIER);
+        let params = [
+            ("response_type", "code"), ("client_id", id(&s.public)), ("redirect_uri", REDIRECT),
+            ("scope", "openid"), ("state", "st"), ("code_challenge", ch.as_str()),
+            ("code_challenge_method", "S256"), ("dpop_jkt", jkt.as_str()),
+        ];
+        let res = authorize(&s.server, &s.http, &params).await;
+        let res = decide(&s.server, &s.http, res, "allow").await;
+        let code = redirected(&res)["code"].clone();
+        let htu = s.server.url("/oauth2/token");
+        assert_eq!(error_of(exchange(&s, &code, None).await, 400).await, "invalid_grant");
+        let proof = thief.proof_at("POST", &htu, s.server.clock_now(), None);
+        assert_eq!(error_of(exchange(&s, &code, Some(&proof)).await, 400).await, "invalid_grant");
+        let proof = key.proof_at("POST", &htu, s.server.clock_now(), None);
+        let body = ok(exchange(&s, &code, Some(&proof)).await).await;
+        assert_eq!(jwt_claims(&field(&body, "access_token"))["cnf"]["jkt"], jkt);
+        // A `dpop_jkt` that is no thumbprint is refused at the authorization endpoint.
+        let mut bad = params;
+        bad[7] = ("dpop_jkt", "short");
+        let res = authorize(&s.server, &s.http, &bad).await;
+        assert_eq!(redirected(&res)["error"], "invalid_request");
     }
 
     async fn rfc9449_8_use_dpop_nonce_round_trip(db) {
