@@ -4,12 +4,13 @@
 //! access-token check (`access::verify_access_token`) call this.
 
 use actix_web::HttpRequest;
+use actix_web::http::header::HeaderName;
 use tokens::dpop::{DpopError, ProofCheck, VerifiedProof};
 
 use crate::state::AppState;
 
 /// The header carrying a server nonce (§8.1).
-pub const NONCE_HEADER: &str = "DPoP-Nonce";
+pub const NONCE_HEADER: HeaderName = HeaderName::from_static("dpop-nonce");
 
 /// How far ahead of the clock a proof's `iat` may be, seconds.
 const MAX_SKEW: i64 = 5;

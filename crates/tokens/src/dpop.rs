@@ -259,7 +259,7 @@ pub fn record_proof(
 /// accepts every instance's nonces. A nonce is the number of its `period`-second window,
 /// sealed (AES-256-GCM, bound to the context `dpop-nonce`); one of the current or the
 /// previous window is accepted.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Nonces<'a> {
     pub keys: &'a primitives::seal::KeyRing,
     pub period: i64,

@@ -74,13 +74,9 @@ fn claims(htm: &str, htu: &str, iat: i64, token: Option<&str>) -> Value {
     c
 }
 
-/// base64url(SHA-256(token)); `SecretHash` is SHA-256 in hex, so the test reuses it.
+/// `ath`: base64url(SHA-256(token)), which is what a PKCE S256 challenge is of its verifier.
 fn ath(token: &str) -> String {
-    let hex = primitives::SecretHash::of(token);
-    let bytes: Vec<u8> = (0..32)
-        .map(|i| u8::from_str_radix(&hex.as_str()[2 * i..2 * i + 2], 16).unwrap_or_default())
-        .collect();
-    URL_SAFE_NO_PAD.encode(bytes)
+    challenge(token)
 }
 
 /// A form POST with an optional `DPoP` header and Basic credentials.
