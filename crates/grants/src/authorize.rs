@@ -349,7 +349,10 @@ pub fn check_authorization(
     // A SHA-256 thumbprint: 43 base64url characters (RFC 9449 §10, RFC 7638).
     let dpop_jkt = form.get("dpop_jkt").map(str::to_owned);
     if dpop_jkt.as_deref().is_some_and(|j| {
-        j.len() != 43 || !j.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        j.len() != 43
+            || !j
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     }) {
         return Err(redirect(OAuthError::invalid_request(
             "dpop_jkt must be the base64url SHA-256 thumbprint of a key",

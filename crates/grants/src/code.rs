@@ -296,7 +296,7 @@ pub fn exchange_code(
                 auth_time: code.row.auth_time,
                 amr: accounts::AuthMethods::from_stored(&code.row.amr),
                 resources: granted.clone(),
-                            dpop_jkt: crate::family::refresh_binding(client, signer),
+                dpop_jkt: crate::family::refresh_binding(client, signer),
             };
             Some(crate::family::start_family(
                 conn,

@@ -729,7 +729,9 @@ fn serve(config: Config) -> ExitCode {
     }
     // DPoP nonces are sealed under the encryption keys, so every instance accepts them.
     if config.server.dpop_nonce && config.server.encryption_keys.is_none() {
-        return fail(&"PORTCULLIS_DPOP_NONCE needs PORTCULLIS_ENCRYPTION_KEYS (the nonces are sealed under them)");
+        return fail(
+            &"PORTCULLIS_DPOP_NONCE needs PORTCULLIS_ENCRYPTION_KEYS (the nonces are sealed under them)",
+        );
     }
     let settings: Settings = config.server;
     let made = store

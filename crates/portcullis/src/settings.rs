@@ -821,10 +821,7 @@ impl Config {
                 d.dpop_max_age,
                 5..=600,
             )?,
-            dpop_nonce: args
-                .dpop_nonce
-                .or(file.dpop_nonce)
-                .unwrap_or(d.dpop_nonce),
+            dpop_nonce: args.dpop_nonce.or(file.dpop_nonce).unwrap_or(d.dpop_nonce),
             resource_strict: args
                 .resource_strict
                 .or(file.resource_strict)

@@ -587,8 +587,8 @@ async fn admit(rule: Rule, req: &ServiceRequest) -> Result<(), ApiError> {
             if req.headers().contains_key("x-api-key") {
                 return Err(first_party_only());
             }
-            let token = crate::auth::presented_token(req.request(), &state)
-                .ok_or_else(no_credentials)?;
+            let token =
+                crate::auth::presented_token(req.request(), &state).ok_or_else(no_credentials)?;
             let user = first_party_user(&state, token).await?;
             req.extensions_mut().insert(user);
         }
@@ -596,8 +596,8 @@ async fn admit(rule: Rule, req: &ServiceRequest) -> Result<(), ApiError> {
             if req.headers().contains_key("x-api-key") {
                 return Err(first_party_only());
             }
-            let token = crate::auth::presented_token(req.request(), &state)
-                .ok_or_else(no_credentials)?;
+            let token =
+                crate::auth::presented_token(req.request(), &state).ok_or_else(no_credentials)?;
             let FirstPartyUser { user, .. } = first_party_user(&state, token).await?;
             if !user.admin {
                 return Err(operators_only());

@@ -18,7 +18,9 @@ fn authorization(req: &HttpRequest) -> Option<(&str, &str)> {
 /// The token of `Authorization: Bearer <token>`, if the request carries one.
 pub fn bearer_token(req: &HttpRequest) -> Option<String> {
     let (scheme, token) = authorization(req)?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.to_owned())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.to_owned())
 }
 
 /// How an access token was presented to one of our resources: the scheme (`Bearer`, RFC

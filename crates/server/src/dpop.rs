@@ -174,13 +174,11 @@ pub fn record(
     conn: &mut store::Conn,
     proof: &VerifiedProof,
 ) -> Result<Result<(), DpopRefusal>, store::StoreError> {
-    Ok(
-        tokens::dpop::record_proof(
-            conn,
-            proof,
-            (state.settings.dpop_max_age, MAX_SKEW),
-            state.now(),
-        )?
-        .map_err(DpopRefusal::Proof),
-    )
+    Ok(tokens::dpop::record_proof(
+        conn,
+        proof,
+        (state.settings.dpop_max_age, MAX_SKEW),
+        state.now(),
+    )?
+    .map_err(DpopRefusal::Proof))
 }

@@ -614,7 +614,11 @@ fn active_response(claims: &AccessClaims) -> Value {
     }
     out.insert("client_id".into(), Value::String(claims.client_id.clone()));
     // RFC 9449 §6.2: a bound token is of type DPoP and says its key.
-    let token_type = if claims.cnf.is_some() { "DPoP" } else { "Bearer" };
+    let token_type = if claims.cnf.is_some() {
+        "DPoP"
+    } else {
+        "Bearer"
+    };
     out.insert("token_type".into(), Value::String(token_type.into()));
     if let Some(cnf) = &claims.cnf {
         out.insert("cnf".into(), json!(cnf));

@@ -207,7 +207,7 @@ impl grants::Sign for Signer<'_> {
     fn access_token(&self, grant: &Grant, now: i64) -> Result<SignedAccess, SignError> {
         let issued =
             issue_bound_access_token(self.keyring, grant, &self.issuance, self.dpop_jkt, now)
-            .map_err(|e| SignError(e.to_string()))?;
+                .map_err(|e| SignError(e.to_string()))?;
         Ok(SignedAccess {
             jti: issued.claims.jti,
             expires_at: issued.claims.exp,

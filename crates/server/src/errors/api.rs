@@ -150,7 +150,10 @@ impl ApiError {
     pub fn challenge(&self) -> Option<String> {
         let quoted = |s: &str| s.replace(['\\', '"'], "'");
         if let Some(dpop) = &self.dpop {
-            return Some(crate::dpop::challenge_header(Some(dpop.error), &self.message));
+            return Some(crate::dpop::challenge_header(
+                Some(dpop.error),
+                &self.message,
+            ));
         }
         if self.status == StatusCode::UNAUTHORIZED {
             Some(if self.credential_refused {

@@ -259,16 +259,15 @@ pub(super) async fn logout(
         let now = state.now();
         let mut conn = state.store.conn()?;
         // The access token presented with the request dies too, if it is ours and valid.
-        let verified = access
-            .and_then(|presented| {
-                verify_access_token(
-                    &state,
-                    &mut conn,
-                    &presented.token,
-                    Expect::OurApis(&presented.presentation),
-                )
-                .ok()
-            });
+        let verified = access.and_then(|presented| {
+            verify_access_token(
+                &state,
+                &mut conn,
+                &presented.token,
+                Expect::OurApis(&presented.presentation),
+            )
+            .ok()
+        });
         let claims = verified.as_ref().map(|v| v.claims());
         let access = claims.map(|c| grants::VerifiedAccess {
             jti: &c.jti,

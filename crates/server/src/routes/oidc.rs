@@ -155,7 +155,7 @@ async fn userinfo(
             &token.token,
             Expect::OurApis(&token.presentation),
         )
-            .map_err(oauth::from_rejected_token)?;
+        .map_err(oauth::from_rejected_token)?;
         let scopes = verified.scopes();
         if !scopes.contains(&"openid") {
             return Err(OAuthHttpError::bearer(

@@ -46,8 +46,9 @@ impl Key {
             URL_SAFE_NO_PAD.encode(header.to_string()),
             URL_SAFE_NO_PAD.encode(claims.to_string())
         );
-        let signature = jsonwebtoken::crypto::sign(input.as_bytes(), &self.signing, Algorithm::ES256)
-            .expect("sign");
+        let signature =
+            jsonwebtoken::crypto::sign(input.as_bytes(), &self.signing, Algorithm::ES256)
+                .expect("sign");
         format!("{input}.{signature}")
     }
 
@@ -180,7 +181,12 @@ fn field(v: &Value, name: &str) -> String {
 /// The public client's code exchanged with a proof of `key`: the token response.
 async fn code_tokens(s: &Setup, key: &Key) -> Value {
     let code = code_for(s, "openid email offline_access").await;
-    let proof = key.proof_at("POST", &s.server.url("/oauth2/token"), s.server.clock_now(), None);
+    let proof = key.proof_at(
+        "POST",
+        &s.server.url("/oauth2/token"),
+        s.server.clock_now(),
+        None,
+    );
     ok(post(
         &s.server,
         "/oauth2/token",
