@@ -1802,6 +1802,8 @@ fn settings_rows(s: &crate::config::Settings) -> Vec<SettingRow> {
         ),
         row("PORTCULLIS_REFRESH_GRACE", s.refresh_grace.to_string()),
         row("PORTCULLIS_PASSWORD_GRANT", s.password_grant.to_string()),
+        row("PORTCULLIS_DPOP_MAX_AGE", s.dpop_max_age.to_string()),
+        row("PORTCULLIS_DPOP_NONCE", s.dpop_nonce.to_string()),
         row("PORTCULLIS_API_KEY_CACHE", s.api_key_cache.to_string()),
         row("PORTCULLIS_CLIENT_CACHE", s.client_cache.to_string()),
         row(
