@@ -62,6 +62,9 @@ pub struct AuthorizationRequest {
     /// The hash of the pushed request (RFC 9126) this request came from: used once, by the
     /// code or the error it ends in.
     pushed: Option<String>,
+    /// RFC 9449 §10: the thumbprint of the DPoP key the code is bound to; only a token
+    /// request with a proof of that key redeems it.
+    dpop_jkt: Option<String>,
 }
 
 impl AuthorizationRequest {
@@ -122,6 +125,9 @@ impl AuthorizationRequest {
     }
     pub fn signed_in_proof(&self) -> Option<&str> {
         self.signed_in_proof.as_deref()
+    }
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        self.dpop_jkt.as_deref()
     }
 
     /// Whether the response goes to a loopback or private-use-scheme redirect URI, which any
@@ -391,6 +397,18 @@ pub fn check_authorization_as(
         .map(|v| v.chars().take(256).collect())
         .collect();
     let signed_in_proof = form.get(SIGNED_IN_PARAM).map(str::to_owned);
+    // A SHA-256 thumbprint: 43 base64url characters (RFC 9449 §10, RFC 7638).
+    let dpop_jkt = form.get("dpop_jkt").map(str::to_owned);
+    if dpop_jkt.as_deref().is_some_and(|j| {
+        j.len() != 43
+            || !j
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    }) {
+        return Err(redirect(OAuthError::invalid_request(
+            "dpop_jkt must be the base64url SHA-256 thumbprint of a key",
+        )));
+    }
 
     Ok(AuthorizationRequest {
         client_id: client.id.clone(),
@@ -412,6 +430,7 @@ pub fn check_authorization_as(
             Arrival::Pushed { request_hash } => Some(request_hash),
             Arrival::Browser { .. } | Arrival::Pushing => None,
         },
+        dpop_jkt,
     })
 }
 

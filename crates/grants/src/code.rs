@@ -62,6 +62,7 @@ pub fn issue_code(
         family_id: None,
         access_jti: None,
         access_exp: None,
+        dpop_jkt: request.dpop_jkt().map(str::to_owned),
     };
     if request.pushed().is_none() {
         rows::purge_codes(conn, now - 3600)?;
@@ -251,6 +252,14 @@ pub fn exchange_code(
         ));
     }
     let code = find_code(conn, client, request.code, now)?;
+    // RFC 9449 §10: a code bound to a key is redeemed only with a proof of that key.
+    if let Some(bound) = code.row.dpop_jkt.as_deref()
+        && signer.dpop_jkt() != Some(bound)
+    {
+        return Err(invalid_grant(
+            "the code is bound to a DPoP key this request does not prove",
+        ));
+    }
     let redirect = match_redirect(&code, request.redirect_uri)?;
     let challenge = code
         .row
@@ -300,6 +309,7 @@ pub fn exchange_code(
                 auth_time: code.row.auth_time,
                 amr: accounts::AuthMethods::from_stored(&code.row.amr),
                 resources: granted.clone(),
+                dpop_jkt: crate::family::refresh_binding(client, signer),
             };
             Some(crate::family::start_family(
                 conn,

@@ -471,6 +471,7 @@ pub fn poll_device(
                     approved.row.amr.as_deref().unwrap_or_default(),
                 ),
                 resources: granted.clone(),
+                dpop_jkt: crate::family::refresh_binding(client, signer),
             };
             Some(crate::family::start_family(
                 conn,

@@ -37,6 +37,10 @@ pub enum ErrorCode {
     InvalidClientMetadata,
     InvalidSoftwareStatement,
     UnapprovedSoftwareStatement,
+    /// RFC 9449 §5, §7.1: the DPoP proof is missing where required, or not valid.
+    InvalidDpopProof,
+    /// RFC 9449 §8, §9: the DPoP proof must carry the server nonce sent with this error.
+    UseDpopNonce,
 }
 
 impl ErrorCode {
@@ -69,6 +73,8 @@ impl ErrorCode {
             Self::InvalidClientMetadata => "invalid_client_metadata",
             Self::InvalidSoftwareStatement => "invalid_software_statement",
             Self::UnapprovedSoftwareStatement => "unapproved_software_statement",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
         }
     }
 }

@@ -27,6 +27,22 @@ pub struct Family {
     /// The RFC 8707 resources granted (empty: none named). Every refresh keeps them; a
     /// `resource` at the token endpoint may narrow them, never widen them (§2.2).
     pub resources: Vec<String>,
+    /// The DPoP key thumbprint a public client's family is bound to (RFC 9449 §5): each
+    /// refresh needs a proof of that key.
+    pub dpop_jkt: Option<String>,
+}
+
+/// RFC 9449 §5: a public client's refresh tokens are bound to the DPoP key of the request that
+/// got them; a confidential client's are not, since its authentication already binds them.
+pub(crate) fn refresh_binding(
+    client: &registration::VerifiedClient,
+    signer: &dyn crate::Sign,
+) -> Option<String> {
+    if client.is_authenticated() {
+        None
+    } else {
+        signer.dpop_jkt().map(str::to_owned)
+    }
 }
 
 impl From<FamilyRow> for Family {
@@ -45,6 +61,7 @@ impl From<FamilyRow> for Family {
                 .as_deref()
                 .and_then(|r| serde_json::from_str(r).ok())
                 .unwrap_or_default(),
+            dpop_jkt: r.dpop_jkt,
         }
     }
 }
@@ -89,6 +106,7 @@ pub fn start_family(
                 } else {
                     Some(serde_json::Value::from(family.resources.clone()).to_string())
                 },
+                dpop_jkt: family.dpop_jkt.clone(),
             },
         )?;
         rows::insert_refresh_token(conn, &token_row(&token, &id, now, ttl, access))?;

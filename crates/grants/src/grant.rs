@@ -210,6 +210,11 @@ pub struct SignError(pub String);
 /// Signs grants; `tokens` implements it. Flows call it in the middle of their work (after the
 /// checks, before the write that records the token), which is why it is injected.
 pub trait Sign {
+    /// The thumbprint of the DPoP key the request proved it holds (RFC 9449), to which the
+    /// access tokens signed are bound; a public client's refresh family is bound to it too.
+    fn dpop_jkt(&self) -> Option<&str> {
+        None
+    }
     fn access_token(&self, grant: &Grant, now: i64) -> Result<SignedAccess, SignError>;
     fn id_token(
         &self,

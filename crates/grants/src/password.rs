@@ -122,6 +122,7 @@ pub fn password_grant(
             auth_time: now,
             amr: accounts::AuthMethods::password(),
             resources: Vec::new(),
+            dpop_jkt: crate::family::refresh_binding(client, signer),
         };
         Some(
             crate::family::start_family(

@@ -46,6 +46,15 @@ pub fn refresh(
         client.id(),
         (now, policy.refresh_ttl, policy.refresh_grace),
         |conn, family| -> Result<_, GrantError> {
+            // RFC 9449 §5: a bound family is refreshed only with a proof of its key.
+            if let Some(bound) = family.dpop_jkt.as_deref()
+                && signer.dpop_jkt() != Some(bound)
+            {
+                return Err(GrantError::refused(
+                    ErrorCode::InvalidGrant,
+                    "the refresh token is bound to a DPoP key this request does not prove",
+                ));
+            }
             let granted = Scope::from_stored(family.scope.as_deref().unwrap_or(""));
             let scope = match &asked {
                 None => granted,
@@ -221,6 +230,7 @@ pub fn first_party_sign_in(
         auth_time: now,
         amr: amr.clone(),
         resources: Vec::new(),
+        dpop_jkt: None,
     };
     let refresh = crate::family::start_family(
         conn,

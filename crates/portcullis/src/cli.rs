@@ -735,6 +735,12 @@ fn serve(config: Config) -> ExitCode {
         );
     }
     // The signing keys are made ready (sealed, checked, made, rotated) by the server's start.
+    // DPoP nonces are sealed under the encryption keys, so every instance accepts them.
+    if config.server.dpop_nonce && config.server.encryption_keys.is_none() {
+        return fail(
+            &"PORTCULLIS_DPOP_NONCE needs PORTCULLIS_ENCRYPTION_KEYS (the nonces are sealed under them)",
+        );
+    }
     let settings: Settings = config.server;
     let issuer = settings.issuer_str().to_owned();
     let served = server::run(settings, store, |addr| {

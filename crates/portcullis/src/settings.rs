@@ -165,6 +165,16 @@ pub struct SettingsArgs {
     #[arg(long, env = "PORTCULLIS_PASSWORD_GRANT", value_name = "BOOL")]
     pub password_grant: Option<bool>,
 
+    /// How many seconds old a DPoP proof's `iat` may be (RFC 9449 §11.1); proofs are
+    /// remembered this long against replay [default: 60]
+    #[arg(long, env = "PORTCULLIS_DPOP_MAX_AGE", value_name = "SECONDS")]
+    pub dpop_max_age: Option<i64>,
+
+    /// Require a server nonce in DPoP proofs (RFC 9449 §8), sealed under
+    /// PORTCULLIS_ENCRYPTION_KEYS [default: false]
+    #[arg(long, env = "PORTCULLIS_DPOP_NONCE", value_name = "BOOL")]
+    pub dpop_nonce: Option<bool>,
+
     /// Refuse (`invalid_target`) a `resource` that is neither a registered protected resource
     /// nor one of this server's own APIs, once any resource is registered [default: false]
     #[arg(long, env = "PORTCULLIS_RESOURCE_STRICT", value_name = "BOOL")]
@@ -421,6 +431,8 @@ struct FileSettings {
     refresh_token_ttl: Option<i64>,
     refresh_grace: Option<i64>,
     password_grant: Option<bool>,
+    dpop_max_age: Option<i64>,
+    dpop_nonce: Option<bool>,
     resource_strict: Option<bool>,
     par_required: Option<bool>,
     api_key_cache: Option<i64>,
@@ -840,6 +852,13 @@ impl Config {
                 .password_grant
                 .or(file.password_grant)
                 .unwrap_or(d.password_grant),
+            dpop_max_age: seconds(
+                "PORTCULLIS_DPOP_MAX_AGE",
+                args.dpop_max_age.or(file.dpop_max_age),
+                d.dpop_max_age,
+                5..=600,
+            )?,
+            dpop_nonce: args.dpop_nonce.or(file.dpop_nonce).unwrap_or(d.dpop_nonce),
             resource_strict: args
                 .resource_strict
                 .or(file.resource_strict)

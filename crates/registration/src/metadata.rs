@@ -128,12 +128,12 @@ pub struct ClientMetadata {
     pub agent_id: Option<String>,
     /// RFC 9126 §6: the client sends its authorization requests only by pushing them
     /// (`/oauth2/par`); one sent through the browser is refused.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub require_pushed_authorization_requests: bool,
-}
-
-fn is_false(value: &bool) -> bool {
-    !value
+    /// RFC 9449 §5.2: every token request of this client must carry a DPoP proof, so its
+    /// access tokens are always bound.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl ClientMetadata {
@@ -383,6 +383,7 @@ pub fn parse_metadata(body: &Value, policy: &Policy) -> Result<ClientMetadata, M
         require_pushed_authorization_requests: f
             .boolean("require_pushed_authorization_requests")?
             .unwrap_or(false),
+        dpop_bound_access_tokens: f.boolean("dpop_bound_access_tokens")?.unwrap_or(false),
     })
 }
 
@@ -405,6 +406,7 @@ pub fn agent_client_metadata(agent_id: &str, agent_name: &str) -> ClientMetadata
         post_logout_redirect_uris: Vec::new(),
         agent_id: Some(agent_id.to_owned()),
         require_pushed_authorization_requests: false,
+        dpop_bound_access_tokens: false,
     }
 }
 

@@ -33,6 +33,10 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use store::Conn;
 use tokens::{AccessClaims, VerifyError};
 
+use tokens::dpop::DpopError;
+
+use crate::auth::{Presentation, PresentedToken};
+use crate::dpop::{DpopChallenge, DpopRefusal};
 use crate::errors::{ApiError, ErrorType};
 use crate::principal::{Principal, Subject, require_principal};
 use crate::state::AppState;
@@ -166,16 +170,43 @@ impl VerifiedToken {
 pub enum TokenRejected {
     Expired,
     Invalid(&'static str),
+    /// RFC 9449 §7.1: a DPoP-bound token sent as `Bearer`, or a `DPoP` presentation whose
+    /// proof is refused.
+    Dpop(DpopRejected),
     Internal(String),
 }
 
+/// Why a token's DPoP presentation is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DpopRejected {
+    /// A token bound to a key (`cnf.jkt`) sent without proving it (§7.2).
+    BoundAsBearer,
+    /// The proof is missing, not valid, of another key, replayed, or lacks the nonce.
+    Refused(DpopRefusal),
+}
+
+impl DpopRejected {
+    /// The `DPoP` challenge of the answer (§7.1): `invalid_token` for a bound token sent as
+    /// `Bearer`, else the proof's refusal.
+    pub fn challenge(&self) -> DpopChallenge {
+        match self {
+            Self::BoundAsBearer => DpopChallenge {
+                error: grants::ErrorCode::InvalidToken,
+                nonce: None,
+            },
+            Self::Refused(refusal) => refusal.challenge(),
+        }
+    }
+}
+
 /// Where a token is to be used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expect {
+#[derive(Debug, Clone, Copy)]
+pub enum Expect<'a> {
     /// Our own APIs (the JSON API, userinfo, the gateway): the audience must be this server
     /// (`PORTCULLIS_DEFAULT_AUDIENCE`, the issuer, or one of the APIs' RFC 9728 resource
-    /// identifiers, `Settings::own_resources`) or the first-party audience.
-    OurApis,
+    /// identifiers, `Settings::own_resources`) or the first-party audience; and the token's
+    /// presentation must satisfy its DPoP binding ([`check_presentation`]).
+    OurApis(&'a Presentation),
     /// Introspection (RFC 7662): any audience, since a resource server asks about tokens
     /// meant for it.
     AnyAudience,
@@ -189,7 +220,7 @@ pub fn verify_access_token(
     state: &AppState,
     conn: &mut Conn,
     token: &str,
-    expect: Expect,
+    expect: Expect<'_>,
 ) -> Result<VerifiedToken, TokenRejected> {
     let now = state.now();
     let internal = |e: &dyn std::fmt::Display| TokenRejected::Internal(e.to_string());
@@ -204,7 +235,7 @@ pub fn verify_access_token(
     };
     let first_party = claims.aud.contains(grants::FIRST_PARTY_AUDIENCE);
     match expect {
-        Expect::OurApis => {
+        Expect::OurApis(presentation) => {
             let ours = state
                 .settings
                 .own_resources()
@@ -213,6 +244,7 @@ pub fn verify_access_token(
             if !first_party && !ours {
                 return Err(TokenRejected::Invalid("audience"));
             }
+            check_presentation(state, conn, token, &claims, presentation)?;
         }
         Expect::AnyAudience => {}
     }
@@ -300,6 +332,38 @@ pub fn verify_access_token(
         agent,
         key,
     })
+}
+
+/// RFC 9449 §7.1: a token bound to a key (`cnf.jkt`) is used only with the `DPoP` scheme and
+/// a proof of that key for this request (`htm`, `htu`, `ath` of this token, the nonce when the
+/// server asks for them), recorded against replay. An unbound token sent with the `DPoP`
+/// scheme needs a valid proof too; sent as `Bearer`, a `DPoP` header beside it is ignored.
+fn check_presentation(
+    state: &AppState,
+    conn: &mut Conn,
+    token: &str,
+    claims: &AccessClaims,
+    presentation: &Presentation,
+) -> Result<(), TokenRejected> {
+    let bound = claims.cnf.as_ref().map(|c| c.jkt.as_str());
+    if !presentation.dpop_scheme {
+        return match bound {
+            Some(_) => Err(TokenRejected::Dpop(DpopRejected::BoundAsBearer)),
+            None => Ok(()),
+        };
+    }
+    let refused = |r: DpopRefusal| TokenRejected::Dpop(DpopRejected::Refused(r));
+    let proof = presentation
+        .dpop
+        .check(state, Some(token))
+        .map_err(refused)?
+        .ok_or_else(|| refused(DpopRefusal::Proof(DpopError::MissingClaim("DPoP header"))))?;
+    if let Some(jkt) = bound {
+        tokens::dpop::check_bound(jkt, &proof).map_err(|e| refused(DpopRefusal::Proof(e)))?;
+    }
+    crate::dpop::record(state, conn, &proof)
+        .map_err(|e| TokenRejected::Internal(e.to_string()))?
+        .map_err(refused)
 }
 
 /// Keeps the verified caller's constructors in this module.
@@ -401,7 +465,14 @@ fn keys_not_allowed() -> ApiError {
 }
 
 /// The first-party user of a bearer token, or why not.
-async fn first_party_user(state: &AppState, token: String) -> Result<FirstPartyUser, ApiError> {
+async fn first_party_user(
+    state: &AppState,
+    presented: PresentedToken,
+) -> Result<FirstPartyUser, ApiError> {
+    let PresentedToken {
+        token,
+        presentation,
+    } = presented;
     if token.starts_with("pcl_") {
         return Err(first_party_only());
     }
@@ -414,7 +485,7 @@ async fn first_party_user(state: &AppState, token: String) -> Result<FirstPartyU
                 &st,
                 &mut conn,
                 &token,
-                Expect::OurApis,
+                Expect::OurApis(&presentation),
             )?)
         },
     )
@@ -506,7 +577,7 @@ async fn admit(rule: Rule, req: &ServiceRequest) -> Result<(), ApiError> {
     match rule {
         Rule::Anonymous => {}
         Rule::OptionalFirstParty => {
-            let user = match crate::auth::bearer_token(req.request()) {
+            let user = match crate::auth::presented_token(req.request(), &state) {
                 Some(token) => Some(first_party_user(&state, token).await?),
                 None => None,
             };
@@ -516,7 +587,8 @@ async fn admit(rule: Rule, req: &ServiceRequest) -> Result<(), ApiError> {
             if req.headers().contains_key("x-api-key") {
                 return Err(first_party_only());
             }
-            let token = crate::auth::bearer_token(req.request()).ok_or_else(no_credentials)?;
+            let token =
+                crate::auth::presented_token(req.request(), &state).ok_or_else(no_credentials)?;
             let user = first_party_user(&state, token).await?;
             req.extensions_mut().insert(user);
         }
@@ -524,7 +596,8 @@ async fn admit(rule: Rule, req: &ServiceRequest) -> Result<(), ApiError> {
             if req.headers().contains_key("x-api-key") {
                 return Err(first_party_only());
             }
-            let token = crate::auth::bearer_token(req.request()).ok_or_else(no_credentials)?;
+            let token =
+                crate::auth::presented_token(req.request(), &state).ok_or_else(no_credentials)?;
             let FirstPartyUser { user, .. } = first_party_user(&state, token).await?;
             if !user.admin {
                 return Err(operators_only());

@@ -112,6 +112,11 @@ pub struct Settings {
     pub refresh_token_ttl: i64,
     pub refresh_grace: i64,
     pub password_grant: bool,
+    /// How old a DPoP proof's `iat` may be, seconds (`PORTCULLIS_DPOP_MAX_AGE`); a proof is
+    /// remembered this long (and a few seconds more) against replay.
+    pub dpop_max_age: i64,
+    /// Whether DPoP proofs must carry a server nonce (`PORTCULLIS_DPOP_NONCE`, RFC 9449 §8).
+    pub dpop_nonce: bool,
     /// `PORTCULLIS_RESOURCE_STRICT`: once any protected resource is registered, a `resource`
     /// that is neither registered nor one of the server's own APIs is `invalid_target`.
     pub resource_strict: bool,
@@ -239,6 +244,8 @@ impl Default for Settings {
             refresh_token_ttl: 2_592_000,
             refresh_grace: 0,
             password_grant: false,
+            dpop_max_age: 60,
+            dpop_nonce: false,
             resource_strict: false,
             par_required: false,
             api_key_cache: 10,

@@ -11,6 +11,7 @@ use grants::{
 use registration::{Presented, VerifiedClient};
 use serde_json::{Map, Value, json};
 use store::Conn;
+use tokens::dpop::VerifiedProof;
 use tokens::{AccessClaims, Audience};
 
 use crate::access::{Expect, TokenRejected};
@@ -25,16 +26,22 @@ pub(crate) fn fast_client_credentials(
     state: &AppState,
     presented: &Presented,
     request: &TokenRequest,
+    proof: &Option<VerifiedProof>,
 ) -> Option<Result<Issued, OAuthHttpError>> {
     let TokenRequest::ClientCredentials { scope, resources } = request else {
         return None;
     };
+    // A proof is recorded against replay in the database: the ordinary path does that.
+    if proof.is_some() {
+        return None;
+    }
     let now = state.now();
-    // An agent's client needs its agent read: the ordinary path does that.
+    // An agent's client needs its agent read, and a client that must send DPoP proofs is
+    // refused: the ordinary path does both.
     let client = state
         .clients
         .get(presented.client_id(), now)
-        .filter(|c| c.metadata.agent_id.is_none())?;
+        .filter(|c| c.metadata.agent_id.is_none() && !c.metadata.dpop_bound_access_tokens)?;
     let keyring = state.keys.cached(now)?;
     Some(
         registration::check_credentials(Some(client), presented)
@@ -45,7 +52,7 @@ pub(crate) fn fast_client_credentials(
                     &client,
                     scope.as_deref(),
                     resources.clone(),
-                    &keyring,
+                    state.signer(&keyring),
                     now,
                 )
             }),
@@ -57,12 +64,11 @@ pub(crate) fn client_credentials(
     client: &VerifiedClient,
     scope: Option<&str>,
     resources: Vec<String>,
-    keyring: &tokens::Keyring,
+    signer: tokens::Signer<'_>,
     now: i64,
 ) -> Result<Issued, OAuthHttpError> {
     let grant =
         grants::client_credentials(client, scope, resources, &state.settings.default_audience)?;
-    let signer = state.signer(keyring);
     let access = signer
         .access_token(&grant, now)
         .map_err(|e| OAuthHttpError::server_error(&e))?;
@@ -81,12 +87,15 @@ pub(crate) fn token(
     presented: &Presented,
     request: TokenRequest,
     ip: Option<String>,
+    proof: Option<VerifiedProof>,
 ) -> Result<Issued, OAuthHttpError> {
     let mut conn = state.store.conn()?;
     let now = state.now();
     let client = state.clients.authenticate(&mut conn, presented, now)?;
+    let proof = dpop_for_client(state, &mut conn, &client, proof)?;
     let keyring = state.keys.get(&mut conn, now)?;
-    let signer = state.signer(&keyring);
+    let mut signer = state.signer(&keyring);
+    signer.dpop_jkt = proof.as_ref().map(|p| p.jkt.as_str());
     let policy = state.policy();
     let outcome = match request {
         TokenRequest::ClientCredentials { scope, resources }
@@ -110,10 +119,10 @@ pub(crate) fn token(
             })
         }
         TokenRequest::ClientCredentials { scope, resources } => {
-            return client_credentials(state, &client, scope.as_deref(), resources, &keyring, now);
+            return client_credentials(state, &client, scope.as_deref(), resources, signer, now);
         }
         TokenRequest::TokenExchange(exchange) => {
-            return token_exchange(state, &mut conn, &client, &keyring, &exchange);
+            return token_exchange(state, &mut conn, &client, signer, &exchange);
         }
         TokenRequest::AuthorizationCode {
             code,
@@ -183,6 +192,29 @@ pub(crate) fn token(
     outcome.map_err(|e| grant_error(state, &mut conn, e))
 }
 
+/// The token endpoint's DPoP rules once the client is known (RFC 9449 §5, §5.2): a client
+/// registered with `dpop_bound_access_tokens` must send a proof; a proof sent is recorded
+/// against replay, on whichever instance it comes again.
+fn dpop_for_client(
+    state: &AppState,
+    conn: &mut Conn,
+    client: &VerifiedClient,
+    proof: Option<VerifiedProof>,
+) -> Result<Option<VerifiedProof>, OAuthHttpError> {
+    let Some(proof) = proof else {
+        if client.client().metadata.dpop_bound_access_tokens {
+            return Err(OAuthHttpError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidDpopProof,
+                "this client must send a DPoP proof",
+            ));
+        }
+        return Ok(None);
+    };
+    crate::dpop::record(state, conn, &proof)?.map_err(|r| OAuthHttpError::dpop(&r))?;
+    Ok(Some(proof))
+}
+
 /// Token exchange (RFC 8693): the subject and actor tokens verified here (the one access-token
 /// check, the API-key check), the decision in `grants::token_exchange`, the token signed with
 /// at most `PORTCULLIS_EXCHANGE_TOKEN_TTL` and the subject token's remaining life. A subject or
@@ -191,11 +223,11 @@ pub(crate) fn token_exchange(
     state: &AppState,
     conn: &mut Conn,
     client: &VerifiedClient,
-    keyring: &tokens::Keyring,
+    signer: tokens::Signer<'_>,
     request: &grants::ExchangeRequest,
 ) -> Result<Issued, OAuthHttpError> {
     let now = state.now();
-    let subject = exchange_subject(state, conn, client, keyring, request)?;
+    let subject = exchange_subject(state, conn, client, signer.keyring, request)?;
     let actor = match &request.actor_token {
         Some(token) => exchange_actor(state, conn, token)?,
         None => {
@@ -227,7 +259,7 @@ pub(crate) fn token_exchange(
         &state.settings.default_audience,
     )
     .map_err(|e| grant_error(state, conn, e))?;
-    let mut signer = state.signer(keyring);
+    let mut signer = signer;
     signer.issuance.ttl = signer.issuance.ttl.min(state.settings.exchange_token_ttl);
     let access = signer
         .access_token(&grant, now)
@@ -581,7 +613,16 @@ fn active_response(claims: &AccessClaims) -> Value {
         out.insert("scope".into(), Value::String(scope.clone()));
     }
     out.insert("client_id".into(), Value::String(claims.client_id.clone()));
-    out.insert("token_type".into(), Value::String("Bearer".into()));
+    // RFC 9449 §6.2: a bound token is of type DPoP and says its key.
+    let token_type = if claims.cnf.is_some() {
+        "DPoP"
+    } else {
+        "Bearer"
+    };
+    out.insert("token_type".into(), Value::String(token_type.into()));
+    if let Some(cnf) = &claims.cnf {
+        out.insert("cnf".into(), json!(cnf));
+    }
     out.insert("exp".into(), Value::from(claims.exp));
     out.insert("iat".into(), Value::from(claims.iat));
     out.insert("sub".into(), Value::String(claims.sub.clone()));

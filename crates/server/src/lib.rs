@@ -23,6 +23,7 @@ mod clientcache;
 pub mod config;
 mod console;
 pub mod cors;
+mod dpop;
 pub mod errors;
 mod flows;
 pub mod forwarded;

@@ -18,7 +18,7 @@ use primitives::SecretHash;
 use store::Conn;
 
 use crate::access::Expect;
-use crate::auth::bearer_token;
+use crate::auth::{PresentedToken, presented_token};
 use crate::errors::ApiError;
 use crate::errors::api::from_presented_key_error;
 use crate::state::AppState;
@@ -236,18 +236,19 @@ fn key_principal(verified: VerifiedKey, agent: Option<String>) -> Principal {
 pub enum Credential {
     /// `x-api-key`: always an API key.
     ApiKeyHeader(String),
-    /// `Authorization: Bearer`: an API key when it has the key prefix, else an access token.
-    Bearer(String),
+    /// `Authorization: Bearer` (an API key when it has the key prefix, else an access token)
+    /// or `Authorization: DPoP` (an access token).
+    Bearer(PresentedToken),
 }
 
 /// The raw credential of a request, `x-api-key` first.
-pub fn credential(req: &HttpRequest) -> Option<Credential> {
+pub fn credential(req: &HttpRequest, state: &AppState) -> Option<Credential> {
     if let Some(v) = req.headers().get("x-api-key") {
         return Some(Credential::ApiKeyHeader(
             v.to_str().unwrap_or("").trim().to_owned(),
         ));
     }
-    bearer_token(req).map(Credential::Bearer)
+    presented_token(req, state).map(Credential::Bearer)
 }
 
 /// Resolves a credential to a principal. Blocking: call inside `web::block`.
@@ -258,12 +259,24 @@ pub fn resolve(
 ) -> Result<Principal, ApiError> {
     let credential = match credential {
         Credential::ApiKeyHeader(key) => return verify_api_key(state, conn, key),
-        Credential::Bearer(value) => value.as_str(),
+        Credential::Bearer(presented) => presented,
     };
-    if credential.starts_with("pcl_") {
-        return verify_api_key(state, conn, credential);
+    if credential.token.starts_with("pcl_") {
+        // An API key is never sent with the DPoP scheme.
+        if credential.presentation.dpop_scheme {
+            return Err(ApiError::credential_refused(
+                "invalid_token",
+                "An API key is sent as Bearer or x-api-key.",
+            ));
+        }
+        return verify_api_key(state, conn, &credential.token);
     }
-    let token = crate::access::verify_access_token(state, conn, credential, Expect::OurApis)?;
+    let token = crate::access::verify_access_token(
+        state,
+        conn,
+        &credential.token,
+        Expect::OurApis(&credential.presentation),
+    )?;
     if let Some(principal) = agent_principal(&token) {
         return Ok(principal);
     }
@@ -346,10 +359,17 @@ fn agent_principal(token: &crate::access::VerifiedToken) -> Option<Principal> {
 
 /// The principal of a request, or 401 `invalid_api_key`.
 pub async fn require_principal(req: &HttpRequest, state: &AppState) -> Result<Principal, ApiError> {
-    let credential = credential(req).ok_or_else(ApiError::credential_missing)?;
+    let credential = credential(req, state).ok_or_else(ApiError::credential_missing)?;
     let ip = crate::auth::client_ip(req, state);
     // A key verified within the cache time needs no database and no blocking thread.
-    if let Credential::ApiKeyHeader(raw) | Credential::Bearer(raw) = &credential
+    let raw = match &credential {
+        Credential::ApiKeyHeader(raw) => Some(raw),
+        Credential::Bearer(presented) if !presented.presentation.dpop_scheme => {
+            Some(&presented.token)
+        }
+        Credential::Bearer(_) => None,
+    };
+    if let Some(raw) = raw
         && raw.starts_with("pcl_")
         && let Some(principal) = state.api_keys.cached_principal(raw, state.now())
     {

@@ -205,6 +205,7 @@ impl AppState {
                 ttl: s.access_token_ttl,
                 alg: s.access_token_alg,
             },
+            dpop_jkt: None,
         }
     }
 }

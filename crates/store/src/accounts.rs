@@ -586,6 +586,8 @@ pub struct FamilyRow {
     pub resources: Option<String>,
     /// How the user authenticated for the sign-in the family continues (RFC 8176).
     pub amr: String,
+    /// The RFC 7638 thumbprint of the DPoP key a public client's family is bound to.
+    pub dpop_jkt: Option<String>,
 }
 
 #[derive(Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]

@@ -28,6 +28,8 @@ pub struct CodeRow {
     pub access_exp: Option<i64>,
     /// How the user authenticated for the session the code was issued in (RFC 8176).
     pub amr: String,
+    /// The DPoP key thumbprint the code is bound to (RFC 9449 §10), if any.
+    pub dpop_jkt: Option<String>,
 }
 
 impl std::fmt::Debug for CodeRow {

@@ -27,6 +27,7 @@ pub mod clients;
 pub mod codes;
 pub mod delegation;
 pub mod device;
+pub mod dpop;
 pub mod gateway;
 pub mod keys;
 pub mod notify;

@@ -52,6 +52,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    dpop_proofs (proof_hash) {
+        proof_hash -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
     revoked_access_tokens (jti) {
         jti -> Text,
         expires_at -> BigInt,
@@ -134,6 +141,7 @@ diesel::table! {
         revoked_reason -> Nullable<Text>,
         resources -> Nullable<Text>,
         amr -> Text,
+        dpop_jkt -> Nullable<Text>,
     }
 }
 
@@ -178,6 +186,7 @@ diesel::table! {
         access_jti -> Nullable<Text>,
         access_exp -> Nullable<BigInt>,
         amr -> Text,
+        dpop_jkt -> Nullable<Text>,
     }
 }
 

@@ -103,6 +103,7 @@ store::backend_tests! {
                 "20261205001840",
                 "20261206001930",
                 "20261206001940",
+                "20261206001950",
             ]
         );
     }
@@ -177,6 +178,17 @@ store::backend_tests! {
         let rows = audit::recent(&mut conn, 10).expect("recent");
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].actor.as_deref(), Some("first"));
+    }
+
+    fn a_dpop_proof_is_recorded_once_until_its_window_ends(db) {
+        use store::dpop;
+        let mut conn = db.store().conn().expect("conn");
+        assert!(dpop::record_proof(&mut conn, "h1", 100).expect("first"));
+        assert!(!dpop::record_proof(&mut conn, "h1", 100).expect("again"), "a replay");
+        assert!(dpop::record_proof(&mut conn, "h2", 200).expect("another"));
+        assert_eq!(dpop::delete_expired(&mut conn, 150).expect("clean"), 1);
+        // Its window over and its row gone, nothing remembers h1; h2 is still there.
+        assert!(!dpop::record_proof(&mut conn, "h2", 200).expect("h2 kept"));
     }
 
     fn sql_metacharacters_are_stored_verbatim(db) {

@@ -65,6 +65,10 @@ pub struct AccessClaims {
     /// server does not issue it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub may_act: Option<ActClaim>,
+    /// The DPoP key the token is bound to (RFC 9449 §6.1): it is used only with a proof of
+    /// that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<crate::dpop::Confirmation>,
 }
 
 /// The `act` (and `may_act`) claim of RFC 8693 §4.1: who acts, through which client, and the
@@ -136,6 +140,18 @@ pub fn issue_access_token(
     issuance: &Issuance<'_>,
     now: i64,
 ) -> Result<IssuedAccessToken, TokenError> {
+    issue_bound_access_token(keyring, grant, issuance, None, now)
+}
+
+/// [`issue_access_token`], bound to the DPoP key of thumbprint `jkt` when one is given
+/// (`cnf.jkt`, RFC 9449 §6.1).
+pub fn issue_bound_access_token(
+    keyring: &Keyring,
+    grant: &Grant,
+    issuance: &Issuance<'_>,
+    jkt: Option<&str>,
+    now: i64,
+) -> Result<IssuedAccessToken, TokenError> {
     let key = keyring
         .current(issuance.alg)
         .ok_or(TokenError::NoCurrentKey(issuance.alg.as_str()))?;
@@ -157,6 +173,9 @@ pub fn issue_access_token(
         org_id: grant.org_id().map(str::to_owned),
         act: grant.act().map(ActClaim::from),
         may_act: None,
+        cnf: jkt.map(|jkt| crate::dpop::Confirmation {
+            jkt: jkt.to_owned(),
+        }),
     };
     let mut header = Header::new(issuance.alg.jwt());
     header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
@@ -169,17 +188,26 @@ pub fn issue_access_token(
     })
 }
 
-/// The signer the flows of `grants` are handed: this key ring, this issuance.
+/// The signer the flows of `grants` are handed: this key ring, this issuance, and the DPoP
+/// key of the request's proof, if it came with one.
 #[derive(Debug, Clone, Copy)]
 pub struct Signer<'a> {
     pub keyring: &'a Keyring,
     pub issuance: Issuance<'a>,
+    /// The RFC 7638 thumbprint of a checked DPoP proof's key: the access tokens signed are
+    /// bound to it.
+    pub dpop_jkt: Option<&'a str>,
 }
 
 impl grants::Sign for Signer<'_> {
+    fn dpop_jkt(&self) -> Option<&str> {
+        self.dpop_jkt
+    }
+
     fn access_token(&self, grant: &Grant, now: i64) -> Result<SignedAccess, SignError> {
-        let issued = issue_access_token(self.keyring, grant, &self.issuance, now)
-            .map_err(|e| SignError(e.to_string()))?;
+        let issued =
+            issue_bound_access_token(self.keyring, grant, &self.issuance, self.dpop_jkt, now)
+                .map_err(|e| SignError(e.to_string()))?;
         Ok(SignedAccess {
             jti: issued.claims.jti,
             expires_at: issued.claims.exp,

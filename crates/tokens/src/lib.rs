@@ -17,13 +17,14 @@
 //!   shows only its `kid` and algorithm.
 
 mod access;
+pub mod dpop;
 mod error;
 mod id;
 mod keys;
 
 pub use access::{
     AccessClaims, ActClaim, Audience, Issuance, IssuedAccessToken, Signer, issue_access_token,
-    verify_access_token,
+    issue_bound_access_token, verify_access_token,
 };
 pub use error::{TokenError, VerifyError};
 pub use id::{IdTokenHint, at_hash, issue_id_token, verify_id_token, verify_id_token_hint};

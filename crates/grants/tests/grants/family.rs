@@ -28,7 +28,7 @@ store::backend_tests! {
     fn refresh_rotation_and_reuse_revokes_the_family(db) {
         let mut conn = db.store().conn().expect("conn");
         let (user, _) = signup(&mut conn, &SignupPolicy::default(), &new_user("ada@example.com", "Ada"), None, hasher(), NOW).expect("signup");
-        let family = Family { id: String::new(), user_id: user.id.clone(), client_id: grants::family::FIRST_PARTY_CLIENT.into(), scope: None, auth_time: NOW, amr: accounts::AuthMethods::password(), resources: Vec::new() };
+        let family = Family { id: String::new(), user_id: user.id.clone(), client_id: grants::family::FIRST_PARTY_CLIENT.into(), scope: None, auth_time: NOW, amr: accounts::AuthMethods::password(), resources: Vec::new(), dpop_jkt: None };
         let first = start_family(&mut conn, &family, NOW, 3600, ("jti-0", NOW + 900)).expect("start");
         let mut n = 0;
         let mut issue = |_: &mut store::Conn, _: &Family| { n += 1; Ok(((), format!("jti-{n}"), NOW + 900)) };
@@ -54,7 +54,7 @@ store::backend_tests! {
     fn attack_refresh_retry_within_grace_gets_the_same_successor_and_its_access_token_is_tracked(db) {
         let mut conn = db.store().conn().expect("conn");
         let (user, _) = signup(&mut conn, &SignupPolicy::default(), &new_user("ada@example.com", "Ada"), None, hasher(), NOW).expect("signup");
-        let family = Family { id: String::new(), user_id: user.id.clone(), client_id: CLIENT.into(), scope: Some("openid".into()), auth_time: NOW, amr: accounts::AuthMethods::password(), resources: vec!["https://mcp.example.com/mcp".into()] };
+        let family = Family { id: String::new(), user_id: user.id.clone(), client_id: CLIENT.into(), scope: Some("openid".into()), auth_time: NOW, amr: accounts::AuthMethods::password(), resources: vec!["https://mcp.example.com/mcp".into()], dpop_jkt: None };
         let first = start_family(&mut conn, &family, NOW, 3600, ("jti-0", NOW + 900)).expect("start");
         let mut n = 0;
         let mut issue = |_: &mut store::Conn, f: &Family| { n += 1; assert_eq!(f.resources, ["https://mcp.example.com/mcp"], "the family keeps its resources"); Ok(((), format!("jti-{n}"), NOW + 900)) };
@@ -81,7 +81,7 @@ store::backend_tests! {
     fn attack_refresh_retry_after_the_successor_was_used_is_a_replay(db) {
         let mut conn = db.store().conn().expect("conn");
         let (user, _) = signup(&mut conn, &SignupPolicy::default(), &new_user("ada@example.com", "Ada"), None, hasher(), NOW).expect("signup");
-        let family = Family { id: String::new(), user_id: user.id.clone(), client_id: CLIENT.into(), scope: None, auth_time: NOW, amr: accounts::AuthMethods::password(), resources: Vec::new() };
+        let family = Family { id: String::new(), user_id: user.id.clone(), client_id: CLIENT.into(), scope: None, auth_time: NOW, amr: accounts::AuthMethods::password(), resources: Vec::new(), dpop_jkt: None };
         let first = start_family(&mut conn, &family, NOW, 3600, ("jti-0", NOW + 900)).expect("start");
         let issue = |_: &mut store::Conn, _: &Family| Ok(((), primitives::random_id(), NOW + 900));
         let r2 = rotate_refresh(&mut conn, first.token.expose(), CLIENT, (NOW + 1, 3600, 30), issue).expect("rotate");
@@ -93,7 +93,7 @@ store::backend_tests! {
     fn rfc7662_inspect_refresh_agrees_with_the_token_endpoint_and_writes_nothing(db) {
         let mut conn = db.store().conn().expect("conn");
         let (user, _) = signup(&mut conn, &SignupPolicy::default(), &new_user("ada@example.com", "Ada"), None, hasher(), NOW).expect("signup");
-        let family = Family { id: String::new(), user_id: user.id.clone(), client_id: CLIENT.into(), scope: Some("openid".into()), auth_time: NOW, amr: accounts::AuthMethods::password(), resources: Vec::new() };
+        let family = Family { id: String::new(), user_id: user.id.clone(), client_id: CLIENT.into(), scope: Some("openid".into()), auth_time: NOW, amr: accounts::AuthMethods::password(), resources: Vec::new(), dpop_jkt: None };
         let first = start_family(&mut conn, &family, NOW, 3600, ("jti-0", NOW + 900)).expect("start");
         let t = first.token.expose();
         let info = inspect_refresh(&mut conn, t, NOW + 5, 0).expect("inspect").expect("active");
@@ -116,7 +116,7 @@ store::backend_tests! {
     fn rfc7009_2_1_revoke_for_client_refuses_another_client_and_revokes_the_family(db) {
         let mut conn = db.store().conn().expect("conn");
         let (user, _) = signup(&mut conn, &SignupPolicy::default(), &new_user("ada@example.com", "Ada"), None, hasher(), NOW).expect("signup");
-        let family = Family { id: String::new(), user_id: user.id.clone(), client_id: CLIENT.into(), scope: None, auth_time: NOW, amr: accounts::AuthMethods::password(), resources: Vec::new() };
+        let family = Family { id: String::new(), user_id: user.id.clone(), client_id: CLIENT.into(), scope: None, auth_time: NOW, amr: accounts::AuthMethods::password(), resources: Vec::new(), dpop_jkt: None };
         let first = start_family(&mut conn, &family, NOW, 3600, ("jti-0", NOW + 900)).expect("start");
         let t = first.token.expose();
         assert!(matches!(revoke_for_client(&mut conn, t, "cl_other", NOW), Err(AccountError::Forbidden)));

@@ -54,6 +54,9 @@ pub struct ApiError {
     /// says `error="invalid_token"` (RFC 6750 §3.1). Other 401s (no credential, a sign-in's
     /// wrong password, a token in a body) challenge bare.
     pub credential_refused: bool,
+    /// A token's DPoP presentation refused (RFC 9449 §7.1): the challenge is `DPoP`, naming
+    /// this error, and a nonce to retry with goes as `DPoP-Nonce`.
+    pub dpop: Option<Box<crate::dpop::DpopChallenge>>,
 }
 
 /// The second factor a JSON sign-in waits on (`mfaToken`, `methods`). `Debug` hides the token.
@@ -119,6 +122,7 @@ impl ApiError {
             retry_after: None,
             mfa: None,
             credential_refused: false,
+            dpop: None,
         }
     }
 
@@ -145,6 +149,12 @@ impl ApiError {
     /// [`resource_challenge`], which knows where the request went.
     pub fn challenge(&self) -> Option<String> {
         let quoted = |s: &str| s.replace(['\\', '"'], "'");
+        if let Some(dpop) = &self.dpop {
+            return Some(crate::dpop::challenge_header(
+                Some(dpop.error),
+                &self.message,
+            ));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             Some(if self.credential_refused {
                 format!(
@@ -334,6 +344,14 @@ impl ResponseError for ApiError {
         {
             headers.insert(header::WWW_AUTHENTICATE, value);
         }
+        if let Some(nonce) = self
+            .dpop
+            .as_ref()
+            .and_then(|d| d.nonce.as_deref())
+            .and_then(|n| HeaderValue::from_str(n).ok())
+        {
+            headers.insert(crate::dpop::NONCE_HEADER, nonce);
+        }
         res
     }
 }
@@ -508,6 +526,15 @@ impl From<TokenRejected> for ApiError {
             TokenRejected::Invalid(reason) => {
                 tracing::debug!(reason, "access token refused");
                 Self::credential_refused("invalid_token", "The access token is not valid.")
+            }
+            TokenRejected::Dpop(rejected) => {
+                let challenge = rejected.challenge();
+                let mut e = Self::credential_refused(
+                    challenge.error.as_str(),
+                    "The access token's DPoP proof is missing or not valid.",
+                );
+                e.dpop = Some(Box::new(challenge));
+                e
             }
             TokenRejected::Internal(detail) => Self::internal(&detail),
         }

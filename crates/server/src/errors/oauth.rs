@@ -70,6 +70,8 @@ pub struct OAuthHttpError {
     /// Whether `Pragma: no-cache` goes with `Cache-Control: no-store`: yes on the OAuth
     /// endpoints (RFC 6749 §5.1), no at a protected resource (RFC 6750 asks for neither).
     pragma: bool,
+    /// A server nonce for the client's next DPoP proof, sent as `DPoP-Nonce` (RFC 9449 §8).
+    pub dpop_nonce: Option<String>,
 }
 
 /// The status an error code answers with when the caller does not choose one: RFC 6749 §5.2
@@ -103,7 +105,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | C::InvalidRedirectUri
         | C::InvalidClientMetadata
         | C::InvalidSoftwareStatement
-        | C::UnapprovedSoftwareStatement => StatusCode::BAD_REQUEST,
+        | C::UnapprovedSoftwareStatement
+        | C::InvalidDpopProof
+        | C::UseDpopNonce => StatusCode::BAD_REQUEST,
     }
 }
 
@@ -129,6 +133,37 @@ impl OAuthHttpError {
             challenge,
             retry_after: None,
             pragma: true,
+            dpop_nonce: None,
+        }
+    }
+
+    /// A DPoP proof refused at the token endpoint (RFC 9449 §5, §8): 400 `invalid_dpop_proof`,
+    /// or `use_dpop_nonce` with the nonce to retry with.
+    pub fn dpop(refusal: &crate::dpop::DpopRefusal) -> Self {
+        let challenge = refusal.challenge();
+        let code = match refusal {
+            crate::dpop::DpopRefusal::Proof(_) => ErrorCode::InvalidDpopProof,
+            crate::dpop::DpopRefusal::UseNonce(_) => ErrorCode::UseDpopNonce,
+        };
+        let mut e = Self::new(StatusCode::BAD_REQUEST, code, refusal.to_string());
+        e.dpop_nonce = challenge.nonce;
+        e
+    }
+
+    /// A refusal at a protected resource of a request that uses DPoP, or of a DPoP-bound token
+    /// sent without it (RFC 9449 §7.1, §9): 401 with a `DPoP` challenge naming `error`.
+    pub fn dpop_resource(challenge: crate::dpop::DpopChallenge, description: &str) -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            error: Some(challenge.error),
+            challenge: Some(crate::dpop::challenge_header(
+                Some(challenge.error),
+                description,
+            )),
+            description: description.to_owned(),
+            retry_after: None,
+            pragma: false,
+            dpop_nonce: challenge.nonce,
         }
     }
 
@@ -163,6 +198,7 @@ impl OAuthHttpError {
             description,
             retry_after: None,
             pragma: false,
+            dpop_nonce: None,
         }
     }
 
@@ -176,6 +212,7 @@ impl OAuthHttpError {
             challenge: Some("Bearer realm=\"portcullis\"".to_owned()),
             retry_after: None,
             pragma: false,
+            dpop_nonce: None,
         }
     }
 
@@ -238,6 +275,13 @@ impl ResponseError for OAuthHttpError {
         }
         if let Some(secs) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let Some(nonce) = self
+            .dpop_nonce
+            .as_deref()
+            .and_then(|n| HeaderValue::from_str(n).ok())
+        {
+            headers.insert(crate::dpop::NONCE_HEADER, nonce);
         }
         res
     }
@@ -414,6 +458,9 @@ pub fn from_rejected_token(e: TokenRejected) -> OAuthHttpError {
     match e {
         TokenRejected::Expired | TokenRejected::Invalid(_) => {
             OAuthHttpError::bearer(ErrorCode::InvalidToken, "the access token is not valid")
+        }
+        TokenRejected::Dpop(rejected) => {
+            OAuthHttpError::dpop_resource(rejected.challenge(), "the access token is not valid")
         }
         TokenRejected::Internal(detail) => OAuthHttpError::bearer_server_error(&detail),
     }

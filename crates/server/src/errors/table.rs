@@ -12,7 +12,8 @@ use registration::{AuthError, ClientError, MetadataError, MetadataErrorCode, Reg
 use super::api::{from_key_error, from_presented_key_error};
 use super::oauth::from_rejected_token;
 use super::{ApiError, ErrorCode, OAuthHttpError};
-use crate::access::TokenRejected;
+use crate::access::{DpopRejected, TokenRejected};
+use crate::dpop::DpopRefusal;
 use accounts::AccountError;
 use apikeys::KeyError;
 use gateway::{CallRefused, GatewayError, UpstreamFailure};
@@ -48,6 +49,8 @@ enum Challenge {
     /// `Bearer realm="portcullis", error="insufficient_scope", error_description="…",
     /// scope="…"`.
     BearerInsufficientScope,
+    /// RFC 9449 §7.1: `DPoP algs="…", error="<code>", error_description="…"`.
+    DpopError,
 }
 
 struct Row {
@@ -83,6 +86,14 @@ fn api(what: &'static str, e: ApiError, status: u16, code: &'static str) -> Row 
 fn refused(row: Row) -> Row {
     Row {
         challenge: Challenge::BearerInvalidToken,
+        ..row
+    }
+}
+
+/// An API row for a DPoP refusal (RFC 9449 §7.1): a `DPoP` challenge naming its code.
+fn dpop(row: Row) -> Row {
+    Row {
+        challenge: Challenge::DpopError,
         ..row
     }
 }
@@ -670,6 +681,66 @@ fn rows() -> Vec<Row> {
             500,
             "internal_error",
         ),
+        dpop(api(
+            "TokenRejected::Dpop bound token as Bearer",
+            TokenRejected::Dpop(DpopRejected::BoundAsBearer).into(),
+            401,
+            "invalid_token",
+        )),
+        dpop(api(
+            "TokenRejected::Dpop proof refused",
+            TokenRejected::Dpop(DpopRejected::Refused(DpopRefusal::Proof(
+                tokens::dpop::DpopError::Replayed,
+            )))
+            .into(),
+            401,
+            "invalid_dpop_proof",
+        )),
+        dpop(api(
+            "TokenRejected::Dpop nonce",
+            TokenRejected::Dpop(DpopRejected::Refused(DpopRefusal::UseNonce("n".into()))).into(),
+            401,
+            "use_dpop_nonce",
+        )),
+        oauth(
+            "TokenRejected::Dpop bound token as Bearer (userinfo)",
+            from_rejected_token(TokenRejected::Dpop(DpopRejected::BoundAsBearer)),
+            401,
+            "invalid_token",
+            Challenge::DpopError,
+        ),
+        oauth(
+            "TokenRejected::Dpop proof refused (userinfo)",
+            from_rejected_token(TokenRejected::Dpop(DpopRejected::Refused(
+                DpopRefusal::Proof(tokens::dpop::DpopError::Replayed),
+            ))),
+            401,
+            "invalid_dpop_proof",
+            Challenge::DpopError,
+        ),
+        oauth(
+            "TokenRejected::Dpop nonce (userinfo)",
+            from_rejected_token(TokenRejected::Dpop(DpopRejected::Refused(
+                DpopRefusal::UseNonce("n".into()),
+            ))),
+            401,
+            "use_dpop_nonce",
+            Challenge::DpopError,
+        ),
+        oauth(
+            "token endpoint: DPoP proof refused",
+            OAuthHttpError::dpop(&DpopRefusal::Proof(tokens::dpop::DpopError::Method)),
+            400,
+            "invalid_dpop_proof",
+            Challenge::None,
+        ),
+        oauth(
+            "token endpoint: DPoP nonce",
+            OAuthHttpError::dpop(&DpopRefusal::UseNonce("n".into())),
+            400,
+            "use_dpop_nonce",
+            Challenge::None,
+        ),
         oauth(
             "TokenRejected::Expired (userinfo)",
             from_rejected_token(TokenRejected::Expired),
@@ -1088,6 +1159,8 @@ fn grants_codes() -> Vec<(ErrorCode, u16, Challenge)> {
         C::InvalidClientMetadata,
         C::InvalidSoftwareStatement,
         C::UnapprovedSoftwareStatement,
+        C::InvalidDpopProof,
+        C::UseDpopNonce,
     ];
     all.into_iter()
         .map(|code| {
@@ -1119,7 +1192,9 @@ fn grants_codes() -> Vec<(ErrorCode, u16, Challenge)> {
                 | C::InvalidRedirectUri
                 | C::InvalidClientMetadata
                 | C::InvalidSoftwareStatement
-                | C::UnapprovedSoftwareStatement => (400, Challenge::None),
+                | C::UnapprovedSoftwareStatement
+                | C::InvalidDpopProof
+                | C::UseDpopNonce => (400, Challenge::None),
             };
             (code, status, challenge)
         })
@@ -1187,6 +1262,10 @@ async fn check(row: Row) -> Result<(), String> {
             s.starts_with(
                 "Bearer realm=\"portcullis\", error=\"insufficient_scope\", error_description=\"",
             ) && s.contains(", scope=\"")
+        }),
+        Challenge::DpopError => sent.as_deref().is_some_and(|s| {
+            s.starts_with("DPoP algs=\"")
+                && s.contains(&format!(", error=\"{code}\", error_description=\""))
         }),
     };
     if !challenge_ok {
@@ -1365,7 +1444,10 @@ mod variants {
             | TokenError::Signing(_) => {}
         }
         match r {
-            TokenRejected::Expired | TokenRejected::Invalid(_) | TokenRejected::Internal(_) => {}
+            TokenRejected::Expired
+            | TokenRejected::Invalid(_)
+            | TokenRejected::Dpop(_)
+            | TokenRejected::Internal(_) => {}
         }
     }
 

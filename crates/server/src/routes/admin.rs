@@ -307,6 +307,8 @@ struct ClientFields {
     first_party: bool,
     /// RFC 9126 `require_pushed_authorization_requests`.
     require_par: bool,
+    /// RFC 9449 §5.2: every token request must carry a DPoP proof.
+    dpop_bound: bool,
 }
 
 impl ClientFields {
@@ -333,6 +335,7 @@ impl ClientFields {
             contacts: m.contacts.join("\n"),
             first_party: c.first_party,
             require_par: m.require_pushed_authorization_requests,
+            dpop_bound: m.dpop_bound_access_tokens,
         }
     }
 
@@ -378,6 +381,9 @@ impl ClientFields {
         if self.require_par {
             body.insert("require_pushed_authorization_requests".into(), json!(true));
         }
+        if self.dpop_bound {
+            body.insert("dpop_bound_access_tokens".into(), json!(true));
+        }
         Value::Object(body)
     }
 }
@@ -414,6 +420,7 @@ impl ClientForm {
                 "contacts" => f.contacts.clone_from(v),
                 "first_party" => f.first_party = v == "1",
                 "require_pushed_authorization_requests" => f.require_par = v == "1",
+                "dpop_bound_access_tokens" => f.dpop_bound = v == "1",
                 _ => {}
             }
         }
@@ -1811,6 +1818,8 @@ fn settings_rows(s: &crate::config::Settings) -> Vec<SettingRow> {
         ),
         row("PORTCULLIS_REFRESH_GRACE", s.refresh_grace.to_string()),
         row("PORTCULLIS_PASSWORD_GRANT", s.password_grant.to_string()),
+        row("PORTCULLIS_DPOP_MAX_AGE", s.dpop_max_age.to_string()),
+        row("PORTCULLIS_DPOP_NONCE", s.dpop_nonce.to_string()),
         row("PORTCULLIS_API_KEY_CACHE", s.api_key_cache.to_string()),
         row("PORTCULLIS_CLIENT_CACHE", s.client_cache.to_string()),
         row(

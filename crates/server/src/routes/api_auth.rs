@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use crate::access::{Expect, FirstPartyUser, verify_access_token};
 use crate::audit::Event;
-use crate::auth::{bearer_token, client_ip};
+use crate::auth::{client_ip, presented_token};
 use crate::errors::{ApiError, json_no_store};
 use crate::flows::{NewSession, TokenPair, sign_in, sign_in_new_account, token_pair};
 use crate::mfa;
@@ -254,13 +254,20 @@ pub(super) async fn logout(
     body: web::Json<RefreshBody>,
 ) -> Result<HttpResponse, ApiError> {
     let presented = required(&body.refresh_token, "refreshToken")?.to_owned();
-    let access = bearer_token(&req);
+    let access = presented_token(&req, &state);
     crate::traces::block("json_logout", move || -> Result<(), ApiError> {
         let now = state.now();
         let mut conn = state.store.conn()?;
         // The access token presented with the request dies too, if it is ours and valid.
-        let verified = access
-            .and_then(|token| verify_access_token(&state, &mut conn, &token, Expect::OurApis).ok());
+        let verified = access.and_then(|presented| {
+            verify_access_token(
+                &state,
+                &mut conn,
+                &presented.token,
+                Expect::OurApis(&presented.presentation),
+            )
+            .ok()
+        });
         let claims = verified.as_ref().map(|v| v.claims());
         let access = claims.map(|c| grants::VerifiedAccess {
             jti: &c.jti,

@@ -152,6 +152,12 @@ async fn token_for(
         )
         .into());
     }
+    // RFC 9449 §5: a proof, when sent, is checked before anything else is decided; it is
+    // recorded against replay with the flow (`flows::token`).
+    let proof = crate::dpop::DpopRequest::of(&req, &state)
+        .check(&state, None)
+        .map_err(|r| OAuthHttpError::dpop(&r))?;
+    let bound = proof.is_some();
     let ip = crate::auth::client_ip(&req, &state);
     let grant = request.grant_type();
     let now = state.now();
@@ -167,11 +173,13 @@ async fn token_for(
     let client_id = presented.client_id().to_owned();
     let outcome = match load_client(&state, &presented).await {
         Err(e) => Err(e),
-        Ok(()) => match flows::fast_client_credentials(&state, &presented, &request) {
+        Ok(()) => match flows::fast_client_credentials(&state, &presented, &request, &proof) {
             Some(answer) => answer,
             None => {
-                crate::traces::block("token", move || flows::token(&st, &presented, request, ip))
-                    .await?
+                crate::traces::block("token", move || {
+                    flows::token(&st, &presented, request, ip, proof)
+                })
+                .await?
             }
         },
     };
@@ -219,7 +227,9 @@ async fn token_for(
     );
     let mut body = Map::new();
     body.insert("access_token".into(), Value::String(issued.access.token));
-    body.insert("token_type".into(), Value::String("Bearer".into()));
+    // RFC 9449 §5: a token bound to the proof's key is of type DPoP.
+    let token_type = if bound { "DPoP" } else { "Bearer" };
+    body.insert("token_type".into(), Value::String(token_type.into()));
     body.insert("expires_in".into(), Value::from(issued.access.expires_in));
     if let Some(scope) = scope {
         body.insert("scope".into(), Value::String(scope));

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::access::{Expect, TokenRejected, verify_access_token};
-use crate::auth::bearer_token;
+use crate::auth::{Presentation, PresentedToken, presented_token};
 use crate::errors::{ErrorCode, OAuthHttpError, PageError, oauth};
 use crate::i18n::filters;
 use crate::pages::render_page;
@@ -85,6 +85,8 @@ pub fn provider_metadata(state: &AppState) -> Value {
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
+        // RFC 9449 §5.1: DPoP proofs at the token endpoint and every resource of ours.
+        "dpop_signing_alg_values_supported": tokens::dpop::DPOP_ALGS,
     })
 }
 
@@ -118,7 +120,7 @@ async fn userinfo(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthHttpError> {
     // The token comes in the header, or (POST only) as a form field (RFC 6750 §2.2); not both.
-    let header = bearer_token(&req);
+    let header = presented_token(&req, &state);
     let form_token = if req.method() == actix_web::http::Method::POST
         && req
             .headers()
@@ -126,9 +128,12 @@ async fn userinfo(
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
     {
-        FormParams::parse(&body)
-            .ok()
-            .and_then(|f| f.get("access_token").map(str::to_owned))
+        FormParams::parse(&body).ok().and_then(|f| {
+            f.get("access_token").map(|token| PresentedToken {
+                token: token.to_owned(),
+                presentation: Presentation::bearer(&req, &state),
+            })
+        })
     } else {
         None
     };
@@ -148,8 +153,13 @@ async fn userinfo(
             .store
             .conn()
             .map_err(|e| OAuthHttpError::bearer_server_error(&e))?;
-        let verified = verify_access_token(&st, &mut conn, &token, Expect::OurApis)
-            .map_err(oauth::from_rejected_token)?;
+        let verified = verify_access_token(
+            &st,
+            &mut conn,
+            &token.token,
+            Expect::OurApis(&token.presentation),
+        )
+        .map_err(oauth::from_rejected_token)?;
         let scopes = verified.scopes();
         if !scopes.contains(&"openid") {
             return Err(OAuthHttpError::bearer(

@@ -39,6 +39,11 @@ on_both_backends! {
         );
         assert_eq!(m["require_pushed_authorization_requests"], false);
         assert!(m["scopes_supported"].as_array().is_some_and(|s| s.iter().any(|x| x == "orders:read")));
+        // RFC 9449 §5.1: the asymmetric algorithms DPoP proofs may use, never none or HMAC.
+        assert_eq!(
+            m["dpop_signing_alg_values_supported"],
+            serde_json::json!(["ES256", "RS256", "PS256", "EdDSA"])
+        );
         for (_, v) in m.as_object().expect("object") {
             assert!(!v.is_null() && v.as_array().is_none_or(|a| !a.is_empty()), "no empty values: {m}");
         }

@@ -40,6 +40,7 @@ mod authorize;
 mod authorize_errors;
 mod brand;
 mod discovery;
+mod dpop;
 mod exchange;
 mod gateway;
 mod health;

@@ -1,0 +1,3 @@
+ALTER TABLE authorization_codes DROP COLUMN dpop_jkt;
+ALTER TABLE refresh_families DROP COLUMN dpop_jkt;
+DROP TABLE dpop_proofs;
