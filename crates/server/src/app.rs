@@ -104,6 +104,7 @@ fn start_inner(
         tracing::info!(to = %mailer.describe(), "outgoing mail");
     }
     crate::invalidate::spawn_listener(&state);
+    crate::backchannel::spawn_sender(&state);
     let workers = state.settings.workers;
     let shutdown_timeout = state.settings.shutdown_timeout;
     let server = HttpServer::new(move || build_app(state.clone()))

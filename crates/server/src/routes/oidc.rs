@@ -81,6 +81,9 @@ pub fn provider_metadata(state: &AppState) -> Value {
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
+        // Back-Channel Logout 1.0 §2.1: logout tokens carry `sid` (`crate::backchannel`).
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
     })
 }
 
@@ -332,7 +335,7 @@ async fn logout(
         let st = state.clone();
         crate::traces::block("rp_logout", move || {
             let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
-            accounts::end_session(&mut conn, &s).map_err(|e| PageError::internal(&e))
+            accounts::end_session(&mut conn, &s, st.now()).map_err(|e| PageError::internal(&e))
         })
         .await
         .map_err(|e| PageError::internal(&e))??;

@@ -37,6 +37,9 @@ on_both_backends! {
             serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
         );
         assert!(m["scopes_supported"].as_array().is_some_and(|s| s.iter().any(|x| x == "orders:read")));
+        // Back-Channel Logout 1.0 §2.1, with `sid` in logout tokens.
+        assert_eq!(m["backchannel_logout_supported"], true);
+        assert_eq!(m["backchannel_logout_session_supported"], true);
         for (_, v) in m.as_object().expect("object") {
             assert!(!v.is_null() && v.as_array().is_none_or(|a| !a.is_empty()), "no empty values: {m}");
         }
