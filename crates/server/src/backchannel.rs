@@ -67,7 +67,7 @@ enum Prepared {
         token: String,
     },
     /// The client has no logout URI (or is gone): nothing to send.
-    Drop,
+    NoUri,
     /// Claimed by another instance, or the token could not be signed.
     Skip,
 }
@@ -89,7 +89,7 @@ async fn send_one(state: &AppState, row: LogoutDeliveryRow) {
     .unwrap_or(Prepared::Skip);
     let (uri, token) = match prepared {
         Prepared::Send { uri, token } => (uri, token),
-        Prepared::Drop | Prepared::Skip => return,
+        Prepared::NoUri | Prepared::Skip => return,
     };
     let outcome = post(state, &uri, &token).await;
     let st = state.clone();
@@ -122,7 +122,7 @@ fn prepare(st: &AppState, conn: &mut store::Conn, row: &LogoutDeliveryRow, lease
         if let Err(e) = queue::delete(conn, &row.id) {
             tracing::warn!(error = %e, "a back-channel logout could not be dropped");
         }
-        return Prepared::Drop;
+        return Prepared::NoUri;
     };
     let alg = tokens::SigningAlg::parse(&client.metadata.id_token_signed_response_alg)
         .unwrap_or(tokens::SigningAlg::Rs256);

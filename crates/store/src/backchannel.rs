@@ -57,17 +57,31 @@ pub fn record_session_client(
     if live == 0 {
         return Ok(());
     }
-    diesel::insert_into(session_clients::table)
-        .values((
-            session_clients::session_id.eq(session_id),
-            session_clients::client_id.eq(client_id),
-            session_clients::created_at.eq(now),
-        ))
-        .on_conflict((session_clients::session_id, session_clients::client_id))
-        .do_nothing()
-        .execute(conn)
-        .map(drop)
-        .map_err(Into::into)
+    let known: i64 = session_clients::table
+        .filter(session_clients::session_id.eq(session_id))
+        .filter(session_clients::client_id.eq(client_id))
+        .count()
+        .get_result(conn)?;
+    if known > 0 {
+        return Ok(());
+    }
+    // A savepoint (`MultiConnection` has no `ON CONFLICT`): when a concurrent redemption in
+    // the same session recorded the client first, the duplicate is dropped without aborting
+    // the caller's transaction on PostgreSQL.
+    let inserted = crate::transaction(conn, |conn| {
+        diesel::insert_into(session_clients::table)
+            .values((
+                session_clients::session_id.eq(session_id),
+                session_clients::client_id.eq(client_id),
+                session_clients::created_at.eq(now),
+            ))
+            .execute(conn)
+            .map_err(crate::StoreError::from)
+    });
+    match inserted {
+        Ok(_) | Err(crate::StoreError::Conflict) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// The clients that received tokens in a session, by client id.
