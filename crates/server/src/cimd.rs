@@ -23,7 +23,7 @@
 //! [`MAX_ENTRIES`] documents are kept.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 use std::time::{Duration, UNIX_EPOCH};
 
 use actix_web::http::StatusCode;

@@ -262,7 +262,7 @@ mod passkeys {
     use store::accounts::{self, UserRow};
     use store::passkeys::{self, CeremonyRow, PasskeyRow};
 
-    fn user(conn: &mut store::Conn, id: &str) {
+    pub(super) fn user(conn: &mut store::Conn, id: &str) {
         accounts::insert_user(
             conn,
             &UserRow {
@@ -383,26 +383,11 @@ mod passkeys {
 }
 
 mod backchannel {
-    use store::accounts::{self, SessionRow, UserRow};
+    use store::accounts::{self, SessionRow};
     use store::backchannel as queue;
 
     fn user_with_sessions(conn: &mut store::Conn, user: &str, sessions: &[&str]) {
-        accounts::insert_user(
-            conn,
-            &UserRow {
-                id: user.into(),
-                email: format!("{user}@example.com"),
-                email_normalized: format!("{user}@example.com"),
-                name: user.into(),
-                password_hash: "x".into(),
-                email_verified: true,
-                disabled: false,
-                created_at: 1,
-                updated_at: 1,
-                admin: false,
-            },
-        )
-        .expect("user");
+        super::passkeys::user(conn, user);
         for id in sessions {
             accounts::insert_session(
                 conn,

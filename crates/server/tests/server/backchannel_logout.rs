@@ -4,7 +4,7 @@
 //! relying party does. Retries follow the server's clock, which the tests move by hand.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,6 +19,7 @@ use crate::attack_code_injection::claims_of;
 use crate::authorize_errors::{
     REDIRECT, Setup, VERIFIER, code_for, exchange, hidden, id, jar, sign_up,
 };
+use crate::cimd::Resolves;
 use crate::common::*;
 
 const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
@@ -419,17 +420,6 @@ on_both_backends! {
             "backchannel_logout_session_required": "yes",
         })).await;
         assert_eq!(res.status(), 400, "the flag is a boolean");
-    }
-}
-
-/// A resolver that answers one address for every name.
-#[derive(Debug)]
-struct Resolves(IpAddr, AtomicUsize);
-
-impl gateway::Resolve for Resolves {
-    fn lookup(&self, _: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
-        self.1.fetch_add(1, Ordering::SeqCst);
-        Ok(vec![SocketAddr::new(self.0, port)])
     }
 }
 
