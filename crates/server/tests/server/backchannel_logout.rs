@@ -440,6 +440,7 @@ async fn attack_logout_uri_whose_name_resolves_to_a_private_address_is_never_cal
             "/oauth2/register",
             &json!({
                 "redirect_uris": [REDIRECT],
+                "post_logout_redirect_uris": [format!("{REDIRECT}/bye")],
                 "token_endpoint_auth_method": "none",
                 "scope": "openid",
                 "backchannel_logout_uri": "https://rp.example/backchannel",
