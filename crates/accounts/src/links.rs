@@ -297,7 +297,7 @@ pub fn reset_password(
         }
         rows::set_user_password_hash(conn, &user.id, password.phc(), now)?;
         tokens::use_all(conn, &user.id, LinkPurpose::ResetPassword.as_str(), now)?;
-        rows::delete_sessions_of_user(conn, &user.id)?;
+        rows::delete_sessions_of_user(conn, &user.id, now)?;
         Ok(user)
     })
 }

@@ -90,10 +90,11 @@ pub fn end_sessions(
     conn: &mut Conn,
     user_id: &str,
     keep: Option<&str>,
+    now: i64,
 ) -> Result<usize, AccountError> {
     Ok(match keep {
-        Some(keep) => rows::delete_other_sessions_of_user(conn, user_id, keep)?,
-        None => rows::delete_sessions_of_user(conn, user_id)?,
+        Some(keep) => rows::delete_other_sessions_of_user(conn, user_id, keep, now)?,
+        None => rows::delete_sessions_of_user(conn, user_id, now)?,
     })
 }
 
@@ -162,7 +163,7 @@ pub fn set_password_as_operator(
         if !rows::set_user_password_hash(conn, user_id, password.phc(), now)? {
             return Err(AccountError::NotFound);
         }
-        rows::delete_sessions_of_user(conn, user_id)?;
+        rows::delete_sessions_of_user(conn, user_id, now)?;
         Ok(())
     })
 }

@@ -101,7 +101,7 @@ pub fn resolve_session(
         return Ok(None);
     };
     if now >= row.expires_at || now - row.last_seen_at >= policy.idle {
-        rows::delete_session(conn, &row.id, &row.user_id)?;
+        rows::delete_session(conn, &row.id, &row.user_id, now)?;
         return Ok(None);
     }
     let Some(user) = rows::find_user(conn, &row.user_id)? else {
@@ -131,16 +131,17 @@ pub fn revoke_session(
     conn: &mut Conn,
     user_id: &str,
     session_id: &str,
+    now: i64,
 ) -> Result<(), AccountError> {
-    if rows::delete_session(conn, session_id, user_id)? {
+    if rows::delete_session(conn, session_id, user_id, now)? {
         Ok(())
     } else {
         Err(AccountError::NotFound)
     }
 }
 
-/// Ends a session (sign-out).
-pub fn end_session(conn: &mut Conn, session: &Session) -> Result<(), AccountError> {
-    rows::delete_session(conn, &session.id, &session.user_id)?;
+/// Ends a session (sign-out); its clients' back-channel logouts are queued.
+pub fn end_session(conn: &mut Conn, session: &Session, now: i64) -> Result<(), AccountError> {
+    rows::delete_session(conn, &session.id, &session.user_id, now)?;
     Ok(())
 }

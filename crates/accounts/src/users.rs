@@ -224,7 +224,7 @@ pub fn set_disabled(
         return Err(AccountError::NotFound);
     }
     if disabled {
-        rows::delete_sessions_of_user(conn, user_id)?;
+        rows::delete_sessions_of_user(conn, user_id, now)?;
     }
     Ok(())
 }

@@ -300,6 +300,10 @@ pub fn exchange_code(
     let with_refresh = meta.allows_grant(GrantType::RefreshToken);
     let result = store::transaction(conn, |conn| -> Result<Issued, GrantError> {
         let _redeemed: CodeRedeemed = redeem(conn, &code, now)?;
+        // The session's logout reaches this client (Back-Channel Logout).
+        if let Some(sid) = &code.row.session_id {
+            store::backchannel::record_session_client(conn, sid, client.id(), now)?;
+        }
         let refresh = if with_refresh {
             let family = crate::family::Family {
                 id: String::new(),

@@ -460,6 +460,10 @@ pub fn poll_device(
                 "the device code was used already",
             ));
         };
+        // The approving session's logout reaches this client (Back-Channel Logout).
+        if let Some(sid) = &approved.row.session_id {
+            store::backchannel::record_session_client(conn, sid, client.id(), now)?;
+        }
         let refresh = if with_refresh {
             let family = crate::family::Family {
                 id: String::new(),

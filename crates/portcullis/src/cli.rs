@@ -368,6 +368,13 @@ pub enum ClientCommand {
         /// Where the client may send users after signing out (repeatable)
         #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
         post_logout_redirect_uris: Vec<String>,
+        /// Where logout tokens are POSTed when a session it got tokens in ends
+        /// (OpenID Connect Back-Channel Logout)
+        #[arg(long = "backchannel-logout-uri", value_name = "URI")]
+        backchannel_logout_uri: Option<String>,
+        /// The client needs `sid` in logout tokens
+        #[arg(long = "backchannel-logout-session-required")]
+        backchannel_logout_session_required: bool,
         /// Space-separated scopes
         #[arg(long)]
         scope: Option<String>,
@@ -414,6 +421,12 @@ pub enum ClientCommand {
             conflicts_with = "post_logout_redirect_uris"
         )]
         clear_post_logout_redirect_uris: bool,
+        /// Back-channel logout URI (an empty value removes it)
+        #[arg(long = "backchannel-logout-uri", value_name = "URI")]
+        backchannel_logout_uri: Option<String>,
+        /// Whether the client needs `sid` in logout tokens
+        #[arg(long = "backchannel-logout-session-required", value_name = "BOOL")]
+        backchannel_logout_session_required: Option<bool>,
         /// Space-separated scopes
         #[arg(long)]
         scope: Option<String>,
@@ -806,6 +819,8 @@ fn client_command(
             grant_types,
             redirect_uris,
             post_logout_redirect_uris,
+            backchannel_logout_uri,
+            backchannel_logout_session_required,
             scope,
             auth_method,
             application_type,
@@ -838,6 +853,12 @@ fn client_command(
             }
             if let Some(t) = application_type {
                 set("application_type", json!(t));
+            }
+            if let Some(uri) = backchannel_logout_uri {
+                set("backchannel_logout_uri", json!(uri));
+            }
+            if backchannel_logout_session_required {
+                set("backchannel_logout_session_required", json!(true));
             }
             let metadata = registration::parse_metadata(&Value::Object(body), &policy)
                 .map_err(|e| e.to_string())?;
@@ -888,6 +909,8 @@ fn client_command(
             redirect_uris,
             post_logout_redirect_uris,
             clear_post_logout_redirect_uris,
+            backchannel_logout_uri,
+            backchannel_logout_session_required,
             scope,
             auth_method,
             application_type,
@@ -921,6 +944,12 @@ fn client_command(
             }
             if clear_post_logout_redirect_uris {
                 set("post_logout_redirect_uris", json!([]));
+            }
+            if let Some(v) = backchannel_logout_uri {
+                set("backchannel_logout_uri", json!(v));
+            }
+            if let Some(v) = backchannel_logout_session_required {
+                set("backchannel_logout_session_required", json!(v));
             }
             if let Some(v) = scope {
                 set("scope", json!(v));

@@ -304,6 +304,28 @@ pub struct SettingsArgs {
     #[arg(long, env = "PORTCULLIS_CIMD_ALLOW_LOOPBACK", value_name = "BOOL")]
     pub cimd_allow_loopback: Option<bool>,
 
+    /// How many times a back-channel logout token is POSTed before its delivery is marked
+    /// failed [default: 5]
+    #[arg(long, env = "PORTCULLIS_BACKCHANNEL_LOGOUT_ATTEMPTS", value_name = "N")]
+    pub backchannel_logout_attempts: Option<u32>,
+
+    /// Milliseconds one back-channel logout POST may take [default: 5000]
+    #[arg(
+        long,
+        env = "PORTCULLIS_BACKCHANNEL_LOGOUT_TIMEOUT_MS",
+        value_name = "MILLISECONDS"
+    )]
+    pub backchannel_logout_timeout_ms: Option<u64>,
+
+    /// Accept http://127.0.0.1 (and [::1], localhost) back-channel logout URIs and deliver to
+    /// loopback addresses (for development and tests; never in production) [default: false]
+    #[arg(
+        long,
+        env = "PORTCULLIS_BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK",
+        value_name = "BOOL"
+    )]
+    pub backchannel_logout_allow_loopback: Option<bool>,
+
     /// Deprecated alias: `true` trusts loopback and the private ranges (127.0.0.0/8, ::1,
     /// 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7) as proxies; prefer
     /// PORTCULLIS_TRUSTED_PROXIES [default: false]
@@ -455,6 +477,9 @@ struct FileSettings {
     cimd_cache_max: Option<i64>,
     cimd_timeout_ms: Option<u64>,
     cimd_allow_loopback: Option<bool>,
+    backchannel_logout_attempts: Option<u32>,
+    backchannel_logout_timeout_ms: Option<u64>,
+    backchannel_logout_allow_loopback: Option<bool>,
     trust_proxy: Option<bool>,
     trusted_proxies: Option<String>,
     signup: Option<String>,
@@ -961,6 +986,24 @@ impl Config {
                 .cimd_allow_loopback
                 .or(file.cimd_allow_loopback)
                 .unwrap_or(d.cimd_allow_loopback),
+            backchannel_logout_attempts: within(
+                "PORTCULLIS_BACKCHANNEL_LOGOUT_ATTEMPTS",
+                args.backchannel_logout_attempts
+                    .or(file.backchannel_logout_attempts),
+                (d.backchannel_logout_attempts, 1..=20),
+                "attempts",
+            )?,
+            backchannel_logout_timeout_ms: within(
+                "PORTCULLIS_BACKCHANNEL_LOGOUT_TIMEOUT_MS",
+                args.backchannel_logout_timeout_ms
+                    .or(file.backchannel_logout_timeout_ms),
+                (d.backchannel_logout_timeout_ms, 1..=60_000),
+                "milliseconds",
+            )?,
+            backchannel_logout_allow_loopback: args
+                .backchannel_logout_allow_loopback
+                .or(file.backchannel_logout_allow_loopback)
+                .unwrap_or(d.backchannel_logout_allow_loopback),
             trusted_proxies,
         };
         if server.key_rotation_days > 0
@@ -1303,6 +1346,23 @@ fn seconds(
         Some(n) => Err(invalid(
             setting,
             format!("{n} is outside {}..={} seconds", range.start(), range.end()),
+        )),
+    }
+}
+
+/// A number within `range` (`default` when not given), else an error naming the setting.
+fn within<T: PartialOrd + std::fmt::Display + Copy>(
+    setting: &'static str,
+    value: Option<T>,
+    (default, range): (T, std::ops::RangeInclusive<T>),
+    unit: &str,
+) -> Result<T, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(n) if range.contains(&n) => Ok(n),
+        Some(n) => Err(invalid(
+            setting,
+            format!("{n} is outside {}..={} {unit}", range.start(), range.end()),
         )),
     }
 }

@@ -147,6 +147,7 @@ mod tests {
             default_code_scopes: vec!["openid".into()],
             id_token_algs: vec!["RS256".into()],
             allow_password_grant: false,
+            backchannel_logout_loopback: false,
         }
     }
 

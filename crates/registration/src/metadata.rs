@@ -121,6 +121,13 @@ pub struct ClientMetadata {
     pub id_token_signed_response_alg: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub post_logout_redirect_uris: Vec<String>,
+    /// Where the server POSTs a logout token when a session the client received tokens in
+    /// ends (Back-Channel Logout 1.0 §2.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// Whether the client needs `sid` in logout tokens (and ID tokens); ours always carry it.
+    #[serde(default)]
+    pub backchannel_logout_session_required: bool,
     /// The agent this client acts as (an organization's agent given OAuth credentials): set
     /// only by `agent_client_metadata`, never by registration. Its tokens name the agent and
     /// carry at most the agent's scopes.
@@ -212,6 +219,9 @@ pub struct Policy {
     pub id_token_algs: Vec<String>,
     /// Whether clients may register the password grant (`PORTCULLIS_PASSWORD_GRANT`).
     pub allow_password_grant: bool,
+    /// Whether a `backchannel_logout_uri` may be `http` on loopback
+    /// (`PORTCULLIS_BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK`: development and tests only).
+    pub backchannel_logout_loopback: bool,
 }
 
 /// Parses and validates a registration (or RFC 7592 update) body.
@@ -315,6 +325,9 @@ pub fn parse_metadata(body: &Value, policy: &Policy) -> Result<ClientMetadata, M
         ));
     }
     let post_logout_redirect_uris = f.uri_list("post_logout_redirect_uris", application_type)?;
+    let backchannel_logout_uri =
+        f.logout_uri("backchannel_logout_uri", policy.backchannel_logout_loopback)?;
+    let backchannel_logout_session_required = f.flag("backchannel_logout_session_required")?;
 
     // A scope of spaces only is absent, as an empty one is.
     let scope = match f.string("scope")? {
@@ -379,6 +392,8 @@ pub fn parse_metadata(body: &Value, policy: &Policy) -> Result<ClientMetadata, M
         application_type,
         id_token_signed_response_alg,
         post_logout_redirect_uris,
+        backchannel_logout_uri,
+        backchannel_logout_session_required,
         agent_id: None,
         require_pushed_authorization_requests: f
             .boolean("require_pushed_authorization_requests")?
@@ -404,6 +419,8 @@ pub fn agent_client_metadata(agent_id: &str, agent_name: &str) -> ClientMetadata
         application_type: ApplicationType::Web,
         id_token_signed_response_alg: "RS256".to_owned(),
         post_logout_redirect_uris: Vec::new(),
+        backchannel_logout_uri: None,
+        backchannel_logout_session_required: false,
         agent_id: Some(agent_id.to_owned()),
         require_pushed_authorization_requests: false,
         dpop_bound_access_tokens: false,
@@ -462,6 +479,33 @@ pub fn is_native_redirect(uri: &str) -> bool {
 /// rules name them in the error.
 fn looks_native(redirect_uris: &[String]) -> bool {
     !redirect_uris.is_empty() && redirect_uris.iter().all(|u| is_native_redirect(u))
+}
+
+/// A first gate on an IPv4 literal at registration (the vetted connector decides at each
+/// connection): not private, shared, loopback, link-local, documentation, broadcast or
+/// unspecified.
+fn is_public_v4(ip: std::net::Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    !(ip.is_private()
+        || ip.is_loopback()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_documentation()
+        || ip.is_multicast()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b))
+        || a >= 240)
+}
+
+/// As [`is_public_v4`] for IPv6: global unicast (2000::/3) only, and an embedded IPv4
+/// address judged as such.
+fn is_public_v6(ip: std::net::Ipv6Addr) -> bool {
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return is_public_v4(v4);
+    }
+    let [s0, s1, ..] = ip.segments();
+    (s0 & 0xe000) == 0x2000 && !(s0 == 0x2001 && (s1 < 0x0200 || s1 == 0x0db8))
 }
 
 fn is_loopback_host(url: &Url) -> bool {
@@ -606,6 +650,65 @@ impl Fields<'_> {
         Ok(value)
     }
 
+    /// A boolean; absent (or `null`) is false.
+    fn flag(&self, name: &str) -> Result<bool, MetadataError> {
+        match self.get(name) {
+            None => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(meta_err(format!("{name} must be true or false"))),
+        }
+    }
+
+    /// The back-channel logout URI (Back-Channel Logout 1.0 §2.2): an absolute `https` URL
+    /// without fragment or user information, whose host is not a loopback, private or other
+    /// special-purpose address (the server would be made to call into its own network); `http`
+    /// on loopback only with `allow_loopback` (development). A name is vetted again, address
+    /// by address, when the token is sent.
+    fn logout_uri(
+        &self,
+        name: &str,
+        allow_loopback: bool,
+    ) -> Result<Option<String>, MetadataError> {
+        let Some(raw) = self.string(name)? else {
+            return Ok(None);
+        };
+        let refuse = |why: &str| Err(meta_err(format!("{name}: {why}")));
+        if raw.len() > MAX_URI_LEN || raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return refuse("not a URL of at most 2000 printable characters");
+        }
+        let Ok(url) = Url::parse(&raw) else {
+            return refuse("not an absolute URL");
+        };
+        if url.fragment().is_some() || raw.contains('#') {
+            return refuse("a fragment is not allowed");
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return refuse("user information is not allowed");
+        }
+        let loopback = is_loopback_host(&url);
+        match url.scheme() {
+            _ if loopback && !allow_loopback => {
+                return refuse("a loopback host is not allowed");
+            }
+            "https" if url.host().is_some() => {}
+            "http" if loopback => {}
+            _ => return refuse("must be an https URL"),
+        }
+        let special = match url.host() {
+            Some(Host::Ipv4(ip)) => !loopback && !is_public_v4(ip),
+            Some(Host::Ipv6(ip)) => !loopback && !is_public_v6(ip),
+            Some(Host::Domain(d)) => {
+                let d = d.to_ascii_lowercase();
+                d.ends_with(".localhost") || d.ends_with(".internal") || d.ends_with(".local")
+            }
+            None => true,
+        };
+        if special {
+            return refuse("the host is a private or special-purpose address");
+        }
+        Ok(Some(raw))
+    }
+
     /// A URI shown to users (client or logo): https, or http on loopback.
     fn web_uri(&self, name: &str) -> Result<Option<String>, MetadataError> {
         let Some(raw) = self.string(name)? else {
@@ -639,6 +742,7 @@ mod tests {
             default_code_scopes: vec!["openid".into()],
             id_token_algs: vec!["RS256".into(), "ES256".into(), "EdDSA".into()],
             allow_password_grant: false,
+            backchannel_logout_loopback: false,
         }
     }
 
@@ -648,6 +752,68 @@ mod tests {
 
     fn code_of(body: Value) -> MetadataErrorCode {
         parse(body).expect_err("should be refused").code
+    }
+
+    #[test]
+    fn backchannel_logout_uri_rules() {
+        let with = |uri: &str, loopback: bool| {
+            let body = json!({ "redirect_uris": ["https://app.example/cb"], "backchannel_logout_uri": uri });
+            parse_metadata(
+                &body,
+                &Policy {
+                    backchannel_logout_loopback: loopback,
+                    ..policy()
+                },
+            )
+            .map(|m| m.backchannel_logout_uri)
+        };
+        assert_eq!(
+            with("https://rp.example/bc", false),
+            Ok(Some("https://rp.example/bc".into()))
+        );
+        assert_eq!(
+            with("https://[2001:4860::1]/bc", false).map(|u| u.is_some()),
+            Ok(true)
+        );
+        // Development: http on loopback only, and still no private network.
+        assert!(with("http://127.0.0.1:8080/bc", true).is_ok());
+        assert!(with("http://localhost:8080/bc", true).is_ok());
+        assert!(with("https://10.1.2.3/bc", true).is_err());
+        assert!(with("http://rp.example/bc", true).is_err());
+        for refused in [
+            "http://127.0.0.1:8080/bc",
+            "https://localhost/bc",
+            "https://a.localhost/bc",
+            "https://10.1.2.3/bc",
+            "https://172.16.0.1/bc",
+            "https://100.64.0.1/bc",
+            "https://0.0.0.0/bc",
+            "https://[fe80::1]/bc",
+            "https://[2001:db8::1]/bc",
+            "https://[::ffff:192.168.0.1]/bc",
+            "https://rp.example/bc#f",
+            "https://u@rp.example/bc",
+            "ftp://rp.example/bc",
+            "/bc",
+        ] {
+            assert!(with(refused, false).is_err(), "{refused}");
+        }
+        let m = parse(json!({ "redirect_uris": ["https://app.example/cb"] })).expect("valid");
+        assert_eq!(
+            (
+                m.backchannel_logout_uri,
+                m.backchannel_logout_session_required
+            ),
+            (None, false)
+        );
+        let m = parse(json!({ "redirect_uris": ["https://app.example/cb"], "backchannel_logout_session_required": true })).expect("valid");
+        assert!(m.backchannel_logout_session_required);
+        assert_eq!(
+            code_of(
+                json!({ "redirect_uris": ["https://app.example/cb"], "backchannel_logout_session_required": 1 })
+            ),
+            MetadataErrorCode::InvalidClientMetadata
+        );
     }
 
     #[test]

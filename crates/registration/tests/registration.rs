@@ -20,6 +20,7 @@ fn policy() -> Policy {
         default_code_scopes: vec!["openid".into()],
         id_token_algs: vec!["RS256".into()],
         allow_password_grant: false,
+        backchannel_logout_loopback: false,
     }
 }
 

@@ -278,7 +278,7 @@ pub(crate) fn change_password(
     let password = accounts::NewPassword::hash(new, &state.hasher)?;
     store::transaction(conn, |conn| {
         accounts::change_password(conn, &proof, &password, now)?;
-        accounts::end_sessions(conn, user_id, keep)?;
+        accounts::end_sessions(conn, user_id, keep, now)?;
         grants::family::revoke_user_families(conn, user_id, "password_changed", now)?;
         Ok::<_, AccountError>(())
     })?;

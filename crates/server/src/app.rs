@@ -107,6 +107,7 @@ fn start_inner(
     }
     crate::invalidate::spawn_listener(&state);
     crate::keycache::spawn_rotation(&state);
+    crate::backchannel::spawn_sender(&state);
     let workers = state.settings.workers;
     let shutdown_timeout = state.settings.shutdown_timeout;
     let server = HttpServer::new(move || build_app(state.clone()))

@@ -23,7 +23,7 @@
 //! [`MAX_ENTRIES`] documents are kept.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 use std::time::{Duration, UNIX_EPOCH};
 
 use actix_web::http::StatusCode;
@@ -151,24 +151,12 @@ pub fn still_allowed(settings: &Settings, client_id: &str) -> bool {
 
 /// The awc client of a fetch: the gateway's vetted connector, no redirects.
 fn http_client(state: &AppState) -> awc::Client {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let allow = state.settings.cimd_allow_loopback;
-    let connector = match &state.cimd_tls {
-        Some(tls) => awc::Connector::new().rustls_0_23(Arc::clone(tls)),
-        None => awc::Connector::new(),
-    };
-    let connector = connector.connector(crate::vetted::VettedConnector {
-        resolver: Arc::clone(&state.gateway_resolver),
-        policy: gateway::AddressPolicy {
-            allow_private: allow,
-        },
-        loopback_only: allow,
-    });
-    awc::Client::builder()
-        .connector(connector)
-        .disable_redirects()
-        .timeout(Duration::from_millis(state.settings.cimd_timeout_ms))
-        .finish()
+    crate::vetted::http_client(
+        state,
+        state.cimd_tls.as_ref(),
+        state.settings.cimd_allow_loopback,
+        Duration::from_millis(state.settings.cimd_timeout_ms),
+    )
 }
 
 /// The document's bytes and how long to keep it, within the time limit.
@@ -315,6 +303,7 @@ mod tests {
                 default_code_scopes: vec![],
                 id_token_algs: vec!["RS256".into()],
                 allow_password_grant: false,
+                backchannel_logout_loopback: false,
             },
         )
         .expect("meta");

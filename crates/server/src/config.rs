@@ -144,6 +144,17 @@ pub struct Settings {
     /// loopback addresses besides public ones (`PORTCULLIS_CIMD_ALLOW_LOOPBACK`): for tests,
     /// never the default.
     pub cimd_allow_loopback: bool,
+    /// How many times a back-channel logout token is POSTed before its delivery is marked
+    /// failed (`PORTCULLIS_BACKCHANNEL_LOGOUT_ATTEMPTS`).
+    pub backchannel_logout_attempts: u32,
+    /// How long one such POST may take, in milliseconds
+    /// (`PORTCULLIS_BACKCHANNEL_LOGOUT_TIMEOUT_MS`).
+    pub backchannel_logout_timeout_ms: u64,
+    /// Lets clients register `http` loopback logout URIs, and lets deliveries reach loopback
+    /// addresses (and only those besides public ones)
+    /// (`PORTCULLIS_BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK`): for development and tests, never the
+    /// default.
+    pub backchannel_logout_allow_loopback: bool,
     /// Whose forwarding headers are believed.
     pub trusted_proxies: TrustedProxies,
     /// Who may make an account themselves (`PORTCULLIS_SIGNUP`, `PORTCULLIS_SIGNUP_DOMAINS`).
@@ -267,6 +278,9 @@ impl Default for Settings {
             cimd_cache_max: 86_400,
             cimd_timeout_ms: 5_000,
             cimd_allow_loopback: false,
+            backchannel_logout_attempts: 5,
+            backchannel_logout_timeout_ms: 5_000,
+            backchannel_logout_allow_loopback: false,
             trusted_proxies: TrustedProxies::default(),
             signup: accounts::SignupPolicy::default(),
             require_verified_email: false,

@@ -18,6 +18,7 @@ pub mod account;
 pub mod app;
 pub mod audit;
 mod auth;
+pub mod backchannel;
 pub mod cimd;
 mod clientcache;
 pub mod config;

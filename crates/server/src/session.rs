@@ -597,7 +597,7 @@ mod tests {
             );
 
             let mut conn = f.state.store.conn().expect("conn");
-            accounts::end_session(&mut conn, &f.session).expect("end");
+            accounts::end_session(&mut conn, &f.session, f.state.now()).expect("end");
             let ended = test::TestRequest::get()
                 .uri("/maybe")
                 .cookie(Cookie::new(SESSION_COOKIE, f.cookie.clone()))

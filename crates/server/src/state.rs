@@ -147,6 +147,7 @@ pub fn registration_policy(settings: &Settings) -> registration::Policy {
             .collect(),
         id_token_algs: vec!["RS256".into(), "ES256".into(), "EdDSA".into()],
         allow_password_grant: settings.password_grant,
+        backchannel_logout_loopback: settings.backchannel_logout_allow_loopback,
     }
 }
 

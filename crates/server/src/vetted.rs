@@ -1,6 +1,6 @@
 //! Outgoing connections to hosts named by others (the gateway's upstreams, client metadata
-//! documents): the connector that vets every address a name resolves to and connects only to
-//! those. Below `routes/`, so both the gateway's routes and `crate::cimd` use it.
+//! documents, back-channel logout URIs): the connector that vets every address a name resolves
+//! to and connects only to those. Below `routes/`, so both the gateway's routes and `crate::cimd` use it.
 
 use std::sync::Arc;
 
@@ -85,4 +85,33 @@ pub(crate) fn connect_refusal(e: &awc::error::SendRequestError) -> Option<String
         }
         _ => None,
     }
+}
+
+/// An awc client through [`VettedConnector`] that follows no redirects and gives up after
+/// `timeout`. `allow_loopback` (a test and development setting) lets loopback addresses
+/// through, and of the special-purpose ones only those. `tls`: the TLS client settings
+/// (`None`: Mozilla's roots). Client metadata documents and back-channel logouts go out so.
+pub(crate) fn http_client(
+    state: &crate::state::AppState,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+    allow_loopback: bool,
+    timeout: std::time::Duration,
+) -> awc::Client {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let connector = match tls {
+        Some(tls) => awc::Connector::new().rustls_0_23(Arc::clone(tls)),
+        None => awc::Connector::new(),
+    };
+    let connector = connector.connector(VettedConnector {
+        resolver: Arc::clone(&state.gateway_resolver),
+        policy: gateway::AddressPolicy {
+            allow_private: allow_loopback,
+        },
+        loopback_only: allow_loopback,
+    });
+    awc::Client::builder()
+        .connector(connector)
+        .disable_redirects()
+        .timeout(timeout)
+        .finish()
 }

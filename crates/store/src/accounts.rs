@@ -268,34 +268,52 @@ pub fn sessions_of_user(conn: &mut Conn, user_id: &str) -> crate::Result<Vec<Ses
         .map_err(Into::into)
 }
 
-/// Deletes a session if it belongs to `user_id`; returns whether one was deleted.
-pub fn delete_session(conn: &mut Conn, id: &str, user_id: &str) -> crate::Result<bool> {
-    diesel::delete(
-        sessions::table
-            .filter(sessions::id.eq(id))
-            .filter(sessions::user_id.eq(user_id)),
-    )
-    .execute(conn)
-    .map(|n| n > 0)
-    .map_err(Into::into)
+/// Deletes a session if it belongs to `user_id`; returns whether one was deleted. Its clients'
+/// back-channel logouts are queued (`backchannel`), in the caller's transaction.
+pub fn delete_session(conn: &mut Conn, id: &str, user_id: &str, now: i64) -> crate::Result<bool> {
+    let ids: Vec<String> = sessions::table
+        .filter(sessions::id.eq(id))
+        .filter(sessions::user_id.eq(user_id))
+        .select(sessions::id)
+        .load(conn)?;
+    end_sessions(conn, user_id, &ids, now).map(|n| n > 0)
 }
 
-pub fn delete_sessions_of_user(conn: &mut Conn, user_id: &str) -> crate::Result<usize> {
-    diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id)))
-        .execute(conn)
-        .map_err(Into::into)
+/// Deletes every session of a user, queuing their back-channel logouts.
+pub fn delete_sessions_of_user(conn: &mut Conn, user_id: &str, now: i64) -> crate::Result<usize> {
+    let ids: Vec<String> = sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .select(sessions::id)
+        .load(conn)?;
+    end_sessions(conn, user_id, &ids, now)
 }
 
-/// Deletes a user's sessions except `keep` (the one making the change).
+/// Deletes a user's sessions except `keep` (the one making the change), queuing their
+/// back-channel logouts.
 pub fn delete_other_sessions_of_user(
     conn: &mut Conn,
     user_id: &str,
     keep: &str,
+    now: i64,
 ) -> crate::Result<usize> {
+    let ids: Vec<String> = sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::id.ne(keep))
+        .select(sessions::id)
+        .load(conn)?;
+    end_sessions(conn, user_id, &ids, now)
+}
+
+/// The one way sessions end: their clients' logouts queued, then the rows deleted.
+fn end_sessions(conn: &mut Conn, user_id: &str, ids: &[String], now: i64) -> crate::Result<usize> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    crate::backchannel::queue_for_sessions(conn, user_id, ids, now)?;
     diesel::delete(
         sessions::table
             .filter(sessions::user_id.eq(user_id))
-            .filter(sessions::id.ne(keep)),
+            .filter(sessions::id.eq_any(ids)),
     )
     .execute(conn)
     .map_err(Into::into)

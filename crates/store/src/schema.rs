@@ -433,3 +433,27 @@ diesel::table! {
         updated_at -> BigInt,
     }
 }
+
+diesel::table! {
+    session_clients (session_id, client_id) {
+        session_id -> Text,
+        client_id -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    backchannel_logouts (id) {
+        id -> Text,
+        session_id -> Text,
+        user_id -> Text,
+        client_id -> Text,
+        status -> Text,
+        attempts -> BigInt,
+        next_attempt_at -> BigInt,
+        claimed_until -> Nullable<BigInt>,
+        last_status -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}

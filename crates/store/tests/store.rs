@@ -101,6 +101,7 @@ store::backend_tests! {
                 "20261205001820",
                 "20261205001830",
                 "20261205001840",
+                "20261206001920",
                 "20261206001930",
                 "20261206001940",
                 "20261206001950",
@@ -275,7 +276,7 @@ mod passkeys {
     use store::accounts::{self, UserRow};
     use store::passkeys::{self, CeremonyRow, PasskeyRow};
 
-    fn user(conn: &mut store::Conn, id: &str) {
+    pub(super) fn user(conn: &mut store::Conn, id: &str) {
         accounts::insert_user(
             conn,
             &UserRow {
@@ -391,6 +392,101 @@ mod passkeys {
             passkeys::insert_ceremony(&mut conn, &ceremony("h4", "authenticate", None, 300)).expect("insert");
             assert_eq!(passkeys::delete_expired_ceremonies(&mut conn, 200).expect("clean"), 1);
             assert!(passkeys::take_ceremony(&mut conn, "h4", "authenticate", 10).expect("take").is_some());
+        }
+    }
+}
+
+mod backchannel {
+    use store::accounts::{self, SessionRow};
+    use store::backchannel as queue;
+
+    fn user_with_sessions(conn: &mut store::Conn, user: &str, sessions: &[&str]) {
+        super::passkeys::user(conn, user);
+        for id in sessions {
+            accounts::insert_session(
+                conn,
+                &SessionRow {
+                    id: (*id).into(),
+                    secret_hash: format!("hash-{id}"),
+                    user_id: user.into(),
+                    csrf_token: "csrf".into(),
+                    auth_time: 1,
+                    created_at: 1,
+                    last_seen_at: 1,
+                    expires_at: 1_000_000,
+                    user_agent: None,
+                    ip: None,
+                    amr: "pwd".into(),
+                },
+            )
+            .expect("session");
+        }
+    }
+
+    store::backend_tests! {
+        fn ending_sessions_queues_a_logout_for_each_client_of_those_sessions_only(db) {
+            let mut conn = db.store().conn().expect("conn");
+            user_with_sessions(&mut conn, "u1", &["s1", "s2", "s3"]);
+            for (session, client) in [("s1", "app"), ("s1", "app"), ("s1", "crm"), ("s2", "app"), ("s3", "crm")] {
+                queue::record_session_client(&mut conn, session, client, 10).expect("record");
+            }
+            // A session that ended already records nothing.
+            queue::record_session_client(&mut conn, "gone", "app", 10).expect("record");
+            assert_eq!(queue::clients_of_session(&mut conn, "s1").expect("clients"), ["app", "crm"]);
+            assert!(queue::clients_of_session(&mut conn, "gone").expect("clients").is_empty());
+
+            // Not another user's session.
+            assert!(!accounts::delete_session(&mut conn, "s1", "someone-else", 20).expect("delete"));
+            assert!(queue::recent(&mut conn, 10).expect("recent").is_empty());
+            assert!(accounts::delete_session(&mut conn, "s1", "u1", 20).expect("delete"));
+            let mut queued: Vec<(String, String)> = queue::recent(&mut conn, 10).expect("recent")
+                .into_iter().map(|r| (r.session_id, r.client_id)).collect();
+            queued.sort();
+            assert_eq!(queued, [("s1".to_owned(), "app".to_owned()), ("s1".to_owned(), "crm".to_owned())]);
+            assert!(queue::clients_of_session(&mut conn, "s1").expect("clients").is_empty());
+            // Every other session but s3.
+            assert_eq!(accounts::delete_other_sessions_of_user(&mut conn, "u1", "s3", 30).expect("delete"), 1);
+            assert_eq!(queue::recent(&mut conn, 10).expect("recent").len(), 3);
+            assert_eq!(accounts::delete_sessions_of_user(&mut conn, "u1", 40).expect("delete"), 1);
+            let all = queue::recent(&mut conn, 10).expect("recent");
+            assert_eq!(all.len(), 4);
+            assert!(all.iter().all(|r| r.status == queue::PENDING && r.attempts == 0 && r.user_id == "u1"));
+            assert_eq!(all[0].session_id, "s3", "newest first");
+        }
+
+        fn a_due_logout_is_claimed_by_one_sender_and_retried_when_due(db) {
+            let mut conn = db.store().conn().expect("conn");
+            user_with_sessions(&mut conn, "u1", &["s1"]);
+            queue::record_session_client(&mut conn, "s1", "app", 10).expect("record");
+            // The queue is written in the transaction that ends the session: rolled back, no
+            // logout (and the session lives).
+            let rolled_back = store::transaction(&mut conn, |conn| {
+                accounts::delete_sessions_of_user(conn, "u1", 15)?;
+                Err::<(), _>(store::StoreError::Conflict)
+            });
+            assert!(rolled_back.is_err());
+            assert!(queue::recent(&mut conn, 10).expect("recent").is_empty());
+            accounts::delete_sessions_of_user(&mut conn, "u1", 20).expect("delete");
+
+            let due = queue::due(&mut conn, 20, 10).expect("due");
+            assert_eq!(due.len(), 1);
+            let id = due[0].id.clone();
+            assert_eq!(id.len(), 32);
+            assert!(queue::claim(&mut conn, &id, 20, 80).expect("claim"));
+            assert!(!queue::claim(&mut conn, &id, 21, 81).expect("claim"), "claimed once");
+            assert!(queue::due(&mut conn, 21, 10).expect("due").is_empty(), "a claimed row is not due");
+            queue::record_attempt(&mut conn, &id, queue::PENDING, 1, 50, "503", 22).expect("record");
+            assert!(queue::due(&mut conn, 49, 10).expect("due").is_empty(), "not before its time");
+            assert_eq!(queue::due(&mut conn, 50, 10).expect("due").len(), 1);
+            // A lease that ran out (the sender died) is claimable again.
+            assert!(queue::claim(&mut conn, &id, 50, 60).expect("claim"));
+            assert!(queue::claim(&mut conn, &id, 60, 120).expect("claim after the lease"));
+            queue::record_attempt(&mut conn, &id, queue::DELIVERED, 2, 61, "200", 61).expect("record");
+            assert!(queue::due(&mut conn, 10_000, 10).expect("due").is_empty());
+            let row = &queue::recent(&mut conn, 1).expect("recent")[0];
+            assert_eq!((row.status.as_str(), row.attempts, row.last_status.as_deref(), row.claimed_until), ("delivered", 2, Some("200"), None));
+            queue::delete(&mut conn, &id).expect("delete");
+            assert!(queue::recent(&mut conn, 1).expect("recent").is_empty());
         }
     }
 }

@@ -67,6 +67,49 @@ pub fn issue_id_token(
     compact_jws(&header, &Value::Object(claims), |input| key.sign(input))
 }
 
+/// The `events` member of a logout token (Back-Channel Logout §2.4).
+pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+
+/// Whom a logout token (Back-Channel Logout 1.0 §2.4) is for and what ended: the client
+/// (`aud`), the user (`sub`), the session (`sid`, the ID tokens' `sid`) and the token's id.
+#[derive(Debug, Clone, Copy)]
+pub struct LogoutSubject<'a> {
+    pub client_id: &'a str,
+    pub sub: &'a str,
+    pub sid: &'a str,
+    pub jti: &'a str,
+}
+
+/// Signs a logout token (Back-Channel Logout 1.0 §2.4) with the current key of
+/// `issuance.alg`: `typ: logout+jwt` (so it cannot pass for an ID or access token), `iss`,
+/// `aud`, `iat`, `exp` (`issuance.ttl` after `now`), `jti`, `events` with the back-channel
+/// logout event, `sub` and `sid`, and never a `nonce` (§2.4 forbids it).
+pub fn issue_logout_token(
+    keyring: &Keyring,
+    subject: &LogoutSubject<'_>,
+    issuance: &Issuance<'_>,
+    now: i64,
+) -> Result<String, TokenError> {
+    let alg = issuance.alg;
+    let key = keyring
+        .current(alg)
+        .ok_or(TokenError::NoCurrentKey(alg.as_str()))?;
+    let claims = serde_json::json!({
+        "iss": issuance.issuer,
+        "aud": subject.client_id,
+        "iat": now,
+        "exp": now + issuance.ttl,
+        "jti": subject.jti,
+        "sub": subject.sub,
+        "sid": subject.sid,
+        "events": { BACKCHANNEL_LOGOUT_EVENT: {} },
+    });
+    let mut header = Header::new(alg.jwt());
+    header.typ = Some("logout+jwt".to_owned());
+    header.kid = Some(key.kid.clone());
+    compact_jws(&header, &claims, |input| key.sign(input))
+}
+
 /// The parts of an `id_token_hint` that logout needs.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct IdTokenHint {

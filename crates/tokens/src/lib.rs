@@ -4,7 +4,8 @@
 //! signs with the same keys, rotated and published as a JWKS), JWT access tokens (RFC 9068) and
 //! OpenID Connect ID tokens signed from a `grants::Grant` (the only input: there is no spec
 //! anyone can fill), and their verification (the `id_token_hint` of logout included). The
-//! [`Signer`] is the `grants::Sign` the flows are handed.
+//! [`Signer`] is the `grants::Sign` the flows are handed. Back-Channel Logout tokens
+//! (`typ: logout+jwt`) are signed beside the ID token, for a session that ended.
 //!
 //! Architecture invariants:
 //! - Knows nothing about HTTP.
@@ -27,7 +28,10 @@ pub use access::{
     issue_bound_access_token, verify_access_token,
 };
 pub use error::{TokenError, VerifyError};
-pub use id::{IdTokenHint, at_hash, issue_id_token, verify_id_token, verify_id_token_hint};
+pub use id::{
+    BACKCHANNEL_LOGOUT_EVENT, IdTokenHint, LogoutSubject, at_hash, issue_id_token,
+    issue_logout_token, verify_id_token, verify_id_token_hint,
+};
 pub use keys::{
     KeyInfo, Keyring, RetireRefused, RotationSchedule, RotationStep, SigningAlg, SigningKey,
     WITHDRAWN, WithdrawRefused, ensure_keys, list_keys, private_pkcs8, retire_key, rotate_if_due,

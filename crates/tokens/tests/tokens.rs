@@ -385,4 +385,60 @@ mod verification {
         assert_eq!(n.len(), 256, "2048-bit modulus without a leading zero");
         assert_ne!(n[0], 0);
     }
+
+    /// A logout token of the client `app` for the session `s1` of `usr_1`.
+    fn logout_token(ring: &Keyring, alg: SigningAlg) -> String {
+        let subject = tokens::LogoutSubject {
+            client_id: "app",
+            sub: "usr_1",
+            sid: "s1",
+            jti: "j1",
+        };
+        let issuance = Issuance {
+            issuer: ISS,
+            ttl: 120,
+            alg,
+        };
+        tokens::issue_logout_token(ring, &subject, &issuance, NOW).expect("sign")
+    }
+
+    #[test]
+    fn logout_tokens_carry_what_back_channel_logout_asks_and_no_nonce() {
+        let (_db, ring) = ring();
+        for alg in SigningAlg::ALL {
+            let t = logout_token(&ring, alg);
+            let parts: Vec<&str> = t.split('.').collect();
+            let header = b64json(parts[0]);
+            assert_eq!(header["typ"], "logout+jwt");
+            assert_eq!(header["kid"], ring.current(alg).expect("key").kid.as_str());
+            assert_eq!(
+                b64json(parts[1]),
+                serde_json::json!({
+                    "iss": ISS, "aud": "app", "iat": NOW, "exp": NOW + 120, "jti": "j1",
+                    "sub": "usr_1", "sid": "s1",
+                    "events": { (tokens::BACKCHANNEL_LOGOUT_EVENT): {} },
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn attack_logout_token_passed_as_an_id_token_or_access_token() {
+        // A logout token is signed by the same keys: its `typ` keeps it from passing for an
+        // ID token (a logout's `id_token_hint`, a token exchange's subject) or an access token.
+        let (_db, ring) = ring();
+        let t = logout_token(&ring, SigningAlg::Rs256);
+        assert_eq!(
+            tokens::verify_id_token_hint(&ring, &t, ISS),
+            Err(VerifyError::WrongType)
+        );
+        assert_eq!(
+            tokens::verify_id_token(&ring, &t, ISS, NOW),
+            Err(VerifyError::WrongType)
+        );
+        assert_eq!(
+            verify_access_token(&ring, &t, ISS, NOW).map(|_| ()),
+            Err(VerifyError::WrongType)
+        );
+    }
 }

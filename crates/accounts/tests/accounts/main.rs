@@ -90,7 +90,7 @@ store::backend_tests! {
         // Revocation by public id.
         let s3 = start_session(&mut conn, &user.id, &accounts::AuthMethods::password(), NOW, POLICY, None, None).expect("start");
         assert_eq!(list_sessions(&mut conn, &user.id).expect("list").len(), 1);
-        revoke_session(&mut conn, &user.id, &s3.session.id).expect("revoke");
+        revoke_session(&mut conn, &user.id, &s3.session.id, NOW).expect("revoke");
         assert!(resolve_session(&mut conn, s3.cookie.expose(), NOW + 1, POLICY).expect("resolve").is_none());
         assert!(resolve_session(&mut conn, "made-up", NOW, POLICY).expect("resolve").is_none());
     }

@@ -73,6 +73,7 @@ fn client(conn: &mut Conn, grant_types: &[&str]) -> VerifiedClient {
         default_code_scopes: vec!["openid".into()],
         id_token_algs: vec!["RS256".into()],
         allow_password_grant: true,
+        backchannel_logout_loopback: false,
     };
     let body = json!({
         "redirect_uris": [REDIRECT],

@@ -92,6 +92,7 @@ fn client() -> &'static Client {
             default_code_scopes: vec!["openid".into()],
             id_token_algs: vec!["RS256".into()],
             allow_password_grant: false,
+            backchannel_logout_loopback: false,
         };
         let body = json!({
             "application_type": "native",

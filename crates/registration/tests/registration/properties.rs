@@ -31,6 +31,7 @@ fn policy(allow_password_grant: bool) -> Policy {
         default_code_scopes: vec!["openid".into()],
         id_token_algs: vec!["RS256".into(), "ES256".into(), "EdDSA".into()],
         allow_password_grant,
+        backchannel_logout_loopback: false,
     }
 }
 

@@ -298,6 +298,8 @@ struct ClientFields {
     logo_uri: String,
     redirect_uris: String,
     post_logout_redirect_uris: String,
+    backchannel_logout_uri: String,
+    backchannel_logout_session_required: bool,
     grant_types: Vec<String>,
     scope: String,
     auth_method: String,
@@ -320,6 +322,8 @@ impl ClientFields {
             logo_uri: m.logo_uri.clone().unwrap_or_default(),
             redirect_uris: m.redirect_uris.join("\n"),
             post_logout_redirect_uris: m.post_logout_redirect_uris.join("\n"),
+            backchannel_logout_uri: m.backchannel_logout_uri.clone().unwrap_or_default(),
+            backchannel_logout_session_required: m.backchannel_logout_session_required,
             grant_types: m
                 .grant_types
                 .iter()
@@ -366,6 +370,10 @@ impl ClientFields {
         text("token_endpoint_auth_method", &self.auth_method);
         text("application_type", &self.application_type);
         text("id_token_signed_response_alg", &self.id_token_alg);
+        text("backchannel_logout_uri", &self.backchannel_logout_uri);
+        if self.backchannel_logout_session_required {
+            body.insert("backchannel_logout_session_required".into(), json!(true));
+        }
         body.insert("redirect_uris".into(), json!(lines(&self.redirect_uris)));
         let logout = lines(&self.post_logout_redirect_uris);
         if !logout.is_empty() {
@@ -412,6 +420,10 @@ impl ClientForm {
                 "logo_uri" => f.logo_uri.clone_from(v),
                 "redirect_uris" => f.redirect_uris.clone_from(v),
                 "post_logout_redirect_uris" => f.post_logout_redirect_uris.clone_from(v),
+                "backchannel_logout_uri" => f.backchannel_logout_uri.clone_from(v),
+                "backchannel_logout_session_required" => {
+                    f.backchannel_logout_session_required = v == "1";
+                }
                 "grant_types" => f.grant_types.push(v.clone()),
                 "scope" => f.scope.clone_from(v),
                 "token_endpoint_auth_method" => f.auth_method.clone_from(v),
@@ -1858,6 +1870,18 @@ fn settings_rows(s: &crate::config::Settings) -> Vec<SettingRow> {
         row(
             "PORTCULLIS_CIMD_ALLOW_LOOPBACK",
             s.cimd_allow_loopback.to_string(),
+        ),
+        row(
+            "PORTCULLIS_BACKCHANNEL_LOGOUT_ATTEMPTS",
+            s.backchannel_logout_attempts.to_string(),
+        ),
+        row(
+            "PORTCULLIS_BACKCHANNEL_LOGOUT_TIMEOUT_MS",
+            s.backchannel_logout_timeout_ms.to_string(),
+        ),
+        row(
+            "PORTCULLIS_BACKCHANNEL_LOGOUT_ALLOW_LOOPBACK",
+            s.backchannel_logout_allow_loopback.to_string(),
         ),
         row(
             "PORTCULLIS_TRUSTED_PROXIES",

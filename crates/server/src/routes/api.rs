@@ -12,8 +12,8 @@ use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, guard, web};
 
 use super::{
-    api_account, api_audit, api_auth, api_delegation, api_keys, api_mfa, api_orgs, api_resources,
-    gateway,
+    api_account, api_audit, api_auth, api_backchannel, api_delegation, api_keys, api_mfa, api_orgs,
+    api_resources, gateway,
 };
 use crate::access::{ApiRoute, OrgRule, Rule};
 use crate::audit::AuditPage;
@@ -206,6 +206,7 @@ api_routes! {
     GET "/api/v1/admin/resources/{id}" => api_resources::show, Rule::Operator, {} [200 api_resources::ResourceAnswer];
     PUT "/api/v1/admin/resources/{id}" => api_resources::update, Rule::Operator, {api_resources::ResourceBody} [200 api_resources::ResourceAnswer, 409];
     DELETE "/api/v1/admin/resources/{id}" => api_resources::remove, Rule::Operator, {} [204];
+    GET "/api/v1/admin/backchannel-logouts" => api_backchannel::list, Rule::Operator, {} [200 api_backchannel::LogoutList];
 
     POST "/api/v1/authorize-request" => api_keys::authorize_request, Rule::Caller { scope: "authorize" }, {api_keys::AuthorizeBody} [200 api_keys::Decision];
     GET "/api/v1/forward-auth" => api_keys::forward_auth, Rule::Caller { scope: "authorize" }, {} [200, 400];

@@ -8,6 +8,7 @@ pub mod api;
 mod api_account;
 mod api_audit;
 mod api_auth;
+mod api_backchannel;
 mod api_delegation;
 mod api_keys;
 mod api_mfa;

@@ -87,6 +87,9 @@ pub fn provider_metadata(state: &AppState) -> Value {
         "request_uri_parameter_supported": false,
         // RFC 9449 §5.1: DPoP proofs at the token endpoint and every resource of ours.
         "dpop_signing_alg_values_supported": tokens::dpop::DPOP_ALGS,
+        // Back-Channel Logout 1.0 §2.1: logout tokens carry `sid` (`crate::backchannel`).
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
     })
 }
 
@@ -346,7 +349,7 @@ async fn logout(
         let st = state.clone();
         crate::traces::block("rp_logout", move || {
             let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
-            accounts::end_session(&mut conn, &s).map_err(|e| PageError::internal(&e))
+            accounts::end_session(&mut conn, &s, st.now()).map_err(|e| PageError::internal(&e))
         })
         .await
         .map_err(|e| PageError::internal(&e))??;

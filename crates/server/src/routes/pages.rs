@@ -187,7 +187,7 @@ pub(super) async fn begin_session(
         if let Some(old) = previous {
             match previous_secret {
                 Some(secret) if add && old.user_id != user_id => kept.push(secret),
-                _ => accounts::end_session(&mut conn, &old).map_err(internal)?,
+                _ => accounts::end_session(&mut conn, &old, now).map_err(internal)?,
             }
         }
         for secret in others {
@@ -195,7 +195,7 @@ pub(super) async fn begin_session(
                 .map_err(internal)?
             {
                 Some((s, _)) if s.user_id == user_id => {
-                    accounts::end_session(&mut conn, &s).map_err(internal)?;
+                    accounts::end_session(&mut conn, &s, now).map_err(internal)?;
                 }
                 Some(_) if !kept.contains(&secret) => kept.push(secret),
                 _ => {}
@@ -666,13 +666,13 @@ pub(super) async fn end_browser_sessions(
     crate::traces::block("end_browser_sessions", move || {
         let internal = |e: accounts::AccountError| PageError::internal(&e);
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
-        accounts::end_session(&mut conn, &session).map_err(internal)?;
+        accounts::end_session(&mut conn, &session, st.now()).map_err(internal)?;
         for secret in others {
             if let Some((s, _)) =
                 accounts::resolve_session(&mut conn, &secret, st.now(), st.session_policy())
                     .map_err(internal)?
             {
-                accounts::end_session(&mut conn, &s).map_err(internal)?;
+                accounts::end_session(&mut conn, &s, st.now()).map_err(internal)?;
             }
         }
         Ok::<_, PageError>(())
@@ -962,7 +962,7 @@ async fn revoke(
     let st = state.clone();
     crate::traces::block("session_revoke", move || {
         let mut conn = st.store.conn().map_err(|e| PageError::internal(&e))?;
-        match accounts::revoke_session(&mut conn, &user.id, &target) {
+        match accounts::revoke_session(&mut conn, &user.id, &target, st.now()) {
             Ok(()) | Err(accounts::AccountError::NotFound) => Ok(()),
             Err(e) => Err(PageError::internal(&e)),
         }

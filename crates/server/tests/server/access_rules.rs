@@ -369,6 +369,7 @@ on_both_backends! {
                 default_code_scopes: vec!["openid".into()],
                 id_token_algs: vec!["RS256".into()],
                 allow_password_grant: false,
+                backchannel_logout_loopback: false,
             };
             let meta = registration::parse_metadata(
                 &json!({

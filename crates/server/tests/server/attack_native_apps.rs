@@ -110,6 +110,7 @@ on_both_backends! {
                 default_code_scopes: vec!["openid".into()],
                 id_token_algs: vec!["RS256".into()],
                 allow_password_grant: false,
+                backchannel_logout_loopback: false,
             };
             let meta = registration::parse_metadata(
                 &json!({ "redirect_uris": ["http://127.0.0.1/cb"], "token_endpoint_auth_method": "none" }),

@@ -188,6 +188,7 @@ pub(crate) fn operator_client(db: &TestDb, s: &Setup, redirect_uri: &str) -> Str
         default_code_scopes: vec!["openid".into()],
         id_token_algs: vec!["RS256".into()],
         allow_password_grant: false,
+        backchannel_logout_loopback: false,
     };
     let meta = registration::parse_metadata(
         &json!({ "client_name": "Operator app", "redirect_uris": [redirect_uri] }),
@@ -552,6 +553,7 @@ async fn first_party_clients_skip_the_consent_page() {
             default_code_scopes: vec!["openid".into()],
             id_token_algs: vec!["RS256".into()],
             allow_password_grant: false,
+            backchannel_logout_loopback: false,
         };
         let meta = registration::parse_metadata(&json!({ "redirect_uris": [REDIRECT] }), &policy)
             .expect("meta");

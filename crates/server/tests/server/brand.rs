@@ -34,6 +34,7 @@ fn operator_client(db: &TestDb, server: &TestServer, name: &str, redirect_uri: &
         default_code_scopes: vec!["openid".into()],
         id_token_algs: vec!["RS256".into()],
         allow_password_grant: false,
+        backchannel_logout_loopback: false,
     };
     let meta = registration::parse_metadata(
         &json!({

@@ -391,7 +391,7 @@ async fn authorization_errors_of_a_url_client_carry_iss_once_signed_in() {
 
 /// A resolver that answers one address for every name, counting look-ups.
 #[derive(Debug)]
-struct Resolves(IpAddr, AtomicUsize);
+pub(crate) struct Resolves(pub(crate) IpAddr, pub(crate) AtomicUsize);
 
 impl gateway::Resolve for Resolves {
     fn lookup(&self, _: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {

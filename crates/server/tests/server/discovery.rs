@@ -44,6 +44,9 @@ on_both_backends! {
             m["dpop_signing_alg_values_supported"],
             serde_json::json!(["ES256", "RS256", "PS256", "EdDSA"])
         );
+        // Back-Channel Logout 1.0 §2.1, with `sid` in logout tokens.
+        assert_eq!(m["backchannel_logout_supported"], true);
+        assert_eq!(m["backchannel_logout_session_supported"], true);
         for (_, v) in m.as_object().expect("object") {
             assert!(!v.is_null() && v.as_array().is_none_or(|a| !a.is_empty()), "no empty values: {m}");
         }

@@ -38,6 +38,7 @@ mod attack_sql_injection;
 mod audit;
 mod authorize;
 mod authorize_errors;
+mod backchannel_logout;
 mod brand;
 mod discovery;
 mod dpop;

@@ -134,7 +134,7 @@ fn challenge_params(res: &reqwest::Response) -> std::collections::HashMap<String
 }
 
 /// An operator's first-party token (a user with the admin flag and TOTP, signed in with it).
-async fn operator_token(server: &TestServer, db: &TestDb) -> String {
+pub(crate) async fn operator_token(server: &TestServer, db: &TestDb) -> String {
     let account = signup(server, "op@example.com", "Op").await;
     let user_id = {
         let mut conn = db.store().conn().expect("conn");

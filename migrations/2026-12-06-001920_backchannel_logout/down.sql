@@ -1,0 +1,2 @@
+DROP TABLE backchannel_logouts;
+DROP TABLE session_clients;
