@@ -54,8 +54,8 @@ pub use second_factor::{
     totp_code_for, verify_second_factor,
 };
 pub use sessions::{
-    Session, SessionPolicy, StartedSession, end_session, list_sessions, resolve_session,
-    revoke_session, start_session,
+    Session, SessionPolicy, StartedSession, end_session, list_sessions, logout_deliveries,
+    resolve_session, revoke_session, start_session,
 };
 pub use throttle::{LoginThrottle, Throttled};
 pub use upstream::{

@@ -140,6 +140,15 @@ pub fn revoke_session(
     }
 }
 
+/// The newest back-channel logouts (queued when sessions end), at most `limit`, for the
+/// operator's delivery log.
+pub fn logout_deliveries(
+    conn: &mut Conn,
+    limit: i64,
+) -> Result<Vec<store::backchannel::LogoutDeliveryRow>, AccountError> {
+    Ok(store::backchannel::recent(conn, limit)?)
+}
+
 /// Ends a session (sign-out); its clients' back-channel logouts are queued.
 pub fn end_session(conn: &mut Conn, session: &Session, now: i64) -> Result<(), AccountError> {
     rows::delete_session(conn, &session.id, &session.user_id, now)?;

@@ -532,15 +532,12 @@ pub fn main() -> ExitCode {
         Some(Command::Resource { command, output }) => {
             with_store(&config, |store| resource_command(store, command, output))
         }
-        Some(Command::Keys { command, output }) => {
-            let mut config = config;
-            match config.load_encryption_keys() {
-                Ok(_) => with_store(&config, |store| {
-                    keys_command(&config, store, command, output)
-                }),
-                Err(e) => Err(e.to_string()),
-            }
-        }
+        // The database first: a command run in the wrong folder makes no key file either.
+        Some(Command::Keys { command, output }) => with_store(&config, |store| {
+            let mut config = config.clone();
+            config.load_encryption_keys().map_err(|e| e.to_string())?;
+            keys_command(&config, store, command, output)
+        }),
         Some(Command::User { command, output }) => {
             with_store(&config, |store| user_command(store, command, output))
         }

@@ -434,16 +434,21 @@ fn operators_rotate_and_list_keys() {
     let new_kid = again[0]["kid"].as_str().expect("kid").to_owned();
     let (ok, listed) = output(dir.path(), &["keys", "list"], &[]);
     assert!(ok);
-    let old = listed
+    let retired_column = listed
         .lines()
-        .find(|l| l.starts_with(&kid))
-        .expect("old key listed");
-    assert!(!old.ends_with("\t-"), "the old key is retired: {old}");
-    let new = listed
-        .lines()
-        .find(|l| l.starts_with(&new_kid))
-        .expect("new key listed");
-    assert!(new.ends_with("\t-"), "the new key is current: {new}");
+        .next()
+        .and_then(|header| header.split('\t').position(|c| c == "retiredAt"))
+        .expect("a retiredAt column");
+    let retired_at = |kid: &str| {
+        listed
+            .lines()
+            .find(|l| l.starts_with(kid))
+            .and_then(|l| l.split('\t').nth(retired_column))
+            .unwrap_or_else(|| panic!("{kid} listed: {listed}"))
+            .to_owned()
+    };
+    assert_ne!(retired_at(&kid), "-", "the old key is retired: {listed}");
+    assert_eq!(retired_at(&new_kid), "-", "the new key is current: {listed}");
     assert!(!output(dir.path(), &["keys", "rotate", "--alg", "HS256"], &[]).0);
 }
 

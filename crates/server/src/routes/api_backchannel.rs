@@ -48,7 +48,7 @@ pub(super) async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, crate::errors::ApiError> {
     let rows = as_operator(&state, operator, |_, conn, _| {
-        Ok(store::backchannel::recent(conn, SHOWN)?)
+        Ok(accounts::logout_deliveries(conn, SHOWN)?)
     })
     .await?;
     let data = rows

@@ -12,6 +12,10 @@ pub use store::testing::TestDb;
 
 /// A server listening on a free loopback port, with its issuer set to that address and a clock
 /// the test moves by hand; stopped when dropped.
+/// The encryption keys every test server has unless a test sets its own: 64 hex characters.
+pub const TEST_ENCRYPTION_KEYS: &str =
+    "test:7465737420656e6372797074696f6e206b6579206f6620746865207465737473";
+
 pub struct TestServer {
     pub base: String,
     pub handle: ServerHandle,
@@ -128,12 +132,11 @@ impl TestServer {
                 registration: 0,
                 device_code: 0,
             },
-            // TOTP secrets are sealed under a ring of the test's own.
+            // TOTP secrets and signing keys are sealed under the tests' ring: one fixed key,
+            // so a second server on the same database opens what the first sealed (as an
+            // operator's instances share PORTCULLIS_ENCRYPTION_KEYS).
             encryption_keys: Some(Arc::new(
-                primitives::seal::KeyRing::parse(&primitives::seal::KeyRing::generate_entry(
-                    "test",
-                ))
-                .expect("key ring"),
+                primitives::seal::KeyRing::parse(TEST_ENCRYPTION_KEYS).expect("key ring"),
             )),
             ..Settings::default()
         };
