@@ -29,6 +29,10 @@ pub(crate) fn fast_client_credentials(
     let TokenRequest::ClientCredentials { scope, resources } = request else {
         return None;
     };
+    // A client assertion's `jti` is recorded in the database: the ordinary path does that.
+    if matches!(presented, Presented::Assertion { .. }) {
+        return None;
+    }
     let now = state.now();
     // An agent's client needs its agent read: the ordinary path does that.
     let client = state

@@ -20,6 +20,7 @@ pub mod audit;
 mod auth;
 pub mod cimd;
 mod clientcache;
+mod clientkeys;
 pub mod config;
 mod console;
 pub mod cors;

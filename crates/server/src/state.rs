@@ -84,7 +84,10 @@ impl AppState {
         // skew and for verifiers' caches.
         let publish_retired_for = settings.access_token_ttl + 300;
         let api_keys = Arc::new(ApiKeyCache::new(settings.api_key_cache));
-        let clients = Arc::new(crate::clientcache::ClientCache::new(settings.client_cache));
+        let clients = Arc::new(
+            crate::clientcache::ClientCache::new(settings.client_cache)
+                .with_assertions(settings.issuer_str(), settings.encryption_keys.clone()),
+        );
         let audit = crate::audit::AuditWriter::start(store.clone());
         let limits = Arc::new(crate::ratelimit::RateLimiter::new(settings.rate_limits));
         let mailer = mail::Mailer::start(settings.mail.clone())

@@ -23,6 +23,7 @@ pub mod account_tokens;
 pub mod accounts;
 pub mod apikeys;
 pub mod audit;
+pub mod client_assertions;
 pub mod clients;
 pub mod codes;
 pub mod delegation;

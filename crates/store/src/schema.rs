@@ -409,3 +409,18 @@ diesel::table! {
         updated_at -> BigInt,
     }
 }
+
+diesel::table! {
+    client_assertions (client_id, jti) {
+        client_id -> Text,
+        jti -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    client_secrets_sealed (client_id) {
+        client_id -> Text,
+        sealed -> Text,
+    }
+}
