@@ -199,7 +199,10 @@ mod tests {
     fn a_client_assertion_names_its_client_by_sub() {
         use crate::ErrorCode;
         let good = jwt(r#"{"iss":"c","sub":"c"}"#);
-        let kind = format!("client_assertion_type={}", registration::JWT_BEARER_ASSERTION);
+        let kind = format!(
+            "client_assertion_type={}",
+            registration::JWT_BEARER_ASSERTION
+        );
         let body = format!("{kind}&client_assertion={good}");
         assert_eq!(
             presented_credentials(None, &form(&body)).expect("ok"),
@@ -210,10 +213,22 @@ mod tests {
         );
         assert!(presented_credentials(None, &form(&format!("{body}&client_id=c"))).is_ok());
         let cases = [
-            (None, format!("{body}&client_id=other"), ErrorCode::InvalidClient),
-            (None, format!("{body}&client_secret=s"), ErrorCode::InvalidRequest),
+            (
+                None,
+                format!("{body}&client_id=other"),
+                ErrorCode::InvalidClient,
+            ),
+            (
+                None,
+                format!("{body}&client_secret=s"),
+                ErrorCode::InvalidRequest,
+            ),
             (Some(basic("c:s")), body.clone(), ErrorCode::InvalidRequest),
-            (None, format!("client_assertion={good}"), ErrorCode::InvalidRequest),
+            (
+                None,
+                format!("client_assertion={good}"),
+                ErrorCode::InvalidRequest,
+            ),
             (None, kind.clone(), ErrorCode::InvalidRequest),
             (
                 None,
@@ -228,7 +243,11 @@ mod tests {
                 ),
                 ErrorCode::InvalidClient,
             ),
-            (None, format!("{kind}&client_assertion=nope"), ErrorCode::InvalidClient),
+            (
+                None,
+                format!("{kind}&client_assertion=nope"),
+                ErrorCode::InvalidClient,
+            ),
         ];
         for (header, body, code) in cases {
             let err =

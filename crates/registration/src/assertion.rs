@@ -136,7 +136,9 @@ pub fn assertion_subject(assertion: &str) -> Result<String, AssertionError> {
     let names: Names = jsonwebtoken::dangerous::insecure_decode_claims(assertion)
         .map_err(|e| AssertionError::Malformed(e.to_string()))?;
     if names.iss != names.sub {
-        return Err(AssertionError::Claims("iss and sub must both be the client id"));
+        return Err(AssertionError::Claims(
+            "iss and sub must both be the client id",
+        ));
     }
     Ok(names.sub)
 }
@@ -246,9 +248,13 @@ pub(crate) fn verify(
             if !HMAC_ALGS.contains(&format!("{alg:?}").as_str()) {
                 return Err(AssertionError::Algorithm(format!("{alg:?}")));
             }
-            jsonwebtoken::decode::<Claims>(assertion, &DecodingKey::from_secret(secret), &validation)
-                .map_err(|_| AssertionError::Signature)?
-                .claims
+            jsonwebtoken::decode::<Claims>(
+                assertion,
+                &DecodingKey::from_secret(secret),
+                &validation,
+            )
+            .map_err(|_| AssertionError::Signature)?
+            .claims
         }
         AssertionKeys::Jwks(set) => {
             let candidates: Vec<&Jwk> = match &header.kid {
@@ -278,7 +284,9 @@ fn check_claims(
 ) -> Result<(), AssertionError> {
     let now = rules.now;
     if claims.iss != client.id || claims.sub != client.id {
-        return Err(AssertionError::Claims("iss and sub must both be the client id"));
+        return Err(AssertionError::Claims(
+            "iss and sub must both be the client id",
+        ));
     }
     if !claims.aud.contains_any(rules.audiences) {
         return Err(AssertionError::Claims(

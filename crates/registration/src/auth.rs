@@ -19,7 +19,10 @@ pub enum Presented {
     IdOnly { client_id: String },
     /// A JWT client assertion (`client_assertion_type` jwt-bearer, RFC 7523 §2.2), for the
     /// client its `sub` names (checked equal to `iss` and to a body `client_id`).
-    Assertion { client_id: String, assertion: String },
+    Assertion {
+        client_id: String,
+        assertion: String,
+    },
 }
 
 impl std::fmt::Debug for Presented {
@@ -213,7 +216,8 @@ pub fn check_presented(
     };
     let checked = crate::assertion::verify(&client, assertion, &keys, ctx.rules)?;
     let now = ctx.rules.now;
-    if !store::client_assertions::record(conn, &client.id, &checked.jti, checked.exp + LEEWAY, now)? {
+    if !store::client_assertions::record(conn, &client.id, &checked.jti, checked.exp + LEEWAY, now)?
+    {
         return Err(AssertionError::Replayed.into());
     }
     Ok(VerifiedClient {

@@ -261,7 +261,10 @@ pub fn update_client(
     // one exists only as a hash).
     let newly_jwt = metadata.token_endpoint_auth_method == AuthMethod::ClientSecretJwt
         && client.metadata.token_endpoint_auth_method != AuthMethod::ClientSecretJwt;
-    let new_secret = match (had_secret && !newly_jwt, metadata.token_endpoint_auth_method) {
+    let new_secret = match (
+        had_secret && !newly_jwt,
+        metadata.token_endpoint_auth_method,
+    ) {
         (_, m) if !m.has_secret() => {
             client.secret_hash = None;
             None

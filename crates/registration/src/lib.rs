@@ -40,6 +40,6 @@ pub use document::{DocumentError, client_from_document, document_url, is_url_cli
 pub use manage::{ClientInformation, RegistrationError, RegistrationMode};
 pub use metadata::{
     ApplicationType, AuthMethod, ClientMetadata, GrantType, MetadataError, MetadataErrorCode,
-    OFFLINE_ACCESS, Policy, TOKEN_EXCHANGE, agent_client_metadata, agent_client_metadata_with_keys, is_loopback_redirect,
-    is_native_redirect, is_scope_token, parse_metadata,
+    OFFLINE_ACCESS, Policy, TOKEN_EXCHANGE, agent_client_metadata, agent_client_metadata_with_keys,
+    is_loopback_redirect, is_native_redirect, is_scope_token, parse_metadata,
 };

@@ -51,7 +51,7 @@ impl AuthMethod {
             Self::ClientSecretJwt,
         ]
         .into_iter()
-            .find(|m| m.as_str() == s)
+        .find(|m| m.as_str() == s)
     }
 
     pub fn is_confidential(self) -> bool {
@@ -472,7 +472,9 @@ fn client_keys(f: &Fields<'_>, method: AuthMethod) -> Result<ClientKeys, Metadat
         return Err(meta_err("jwks and jwks_uri must not both be present"));
     }
     if method == AuthMethod::PrivateKeyJwt && jwks.is_none() && jwks_uri.is_none() {
-        return Err(meta_err("private_key_jwt needs the client's keys: jwks or jwks_uri"));
+        return Err(meta_err(
+            "private_key_jwt needs the client's keys: jwks or jwks_uri",
+        ));
     }
     let alg = f.string("token_endpoint_auth_signing_alg")?;
     if let Some(alg) = &alg {
@@ -485,7 +487,11 @@ fn client_keys(f: &Fields<'_>, method: AuthMethod) -> Result<ClientKeys, Metadat
             return Err(meta_err(format!(
                 "token_endpoint_auth_signing_alg {alg:?} does not fit {} (allowed: {})",
                 method.as_str(),
-                if allowed.is_empty() { "none".to_owned() } else { allowed.join(", ") }
+                if allowed.is_empty() {
+                    "none".to_owned()
+                } else {
+                    allowed.join(", ")
+                }
             )));
         }
     }

@@ -17,7 +17,10 @@ const NOW: i64 = 1_900_000_000;
 /// What assertions would be checked with (none are presented here).
 fn no_assertions() -> registration::AssertionContext<'static> {
     registration::AssertionContext {
-        rules: registration::AssertionRules { audiences: &[], now: NOW },
+        rules: registration::AssertionRules {
+            audiences: &[],
+            now: NOW,
+        },
         fetched: None,
         ring: None,
     }

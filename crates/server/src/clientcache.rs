@@ -16,7 +16,9 @@
 use std::sync::Arc;
 
 use primitives::seal::KeyRing;
-use registration::{AssertionContext, AssertionRules, AuthError, Client, Presented, VerifiedClient};
+use registration::{
+    AssertionContext, AssertionRules, AuthError, Client, Presented, VerifiedClient,
+};
 use store::Conn;
 
 use crate::cimd::DocumentCache;

@@ -10,8 +10,8 @@
 //!   the set is kept as its `Cache-Control` says, within `PORTCULLIS_CIMD_CACHE_MIN` and
 //!   `PORTCULLIS_CIMD_CACHE_MAX`.
 //! - An assertion naming a `kid` the kept set lacks (the client rotated its keys) fetches the
-//!   set again, at most once per [`REFETCH_AFTER`] seconds for each URI, so assertions with
-//!   made-up `kid`s cannot make the server fetch again and again.
+//!   set again, then not again for an unknown `kid` for [`REFETCH_AFTER`] seconds for that
+//!   URI, so assertions with made-up `kid`s cannot make the server fetch again and again.
 //! - At most [`MAX_ENTRIES`] sets are kept; time is the injected clock's.
 
 use std::collections::HashMap;
@@ -34,7 +34,8 @@ pub const REFETCH_AFTER: i64 = 60;
 struct Entry {
     keys: Arc<JwkSet>,
     expires: i64,
-    fetched: i64,
+    /// When the set was last fetched again for an unknown `kid`.
+    refetched: Option<i64>,
 }
 
 /// Fetched key sets by URI, each until its own expiry.
@@ -56,7 +57,7 @@ impl JwksCache {
 
     /// Keeps `keys` until `expires`; when full, the expired go first, then the soonest to
     /// expire.
-    fn put(&self, uri: &str, keys: JwkSet, expires: i64, now: i64) {
+    fn put(&self, uri: &str, keys: JwkSet, expires: i64, refetched: Option<i64>, now: i64) {
         let mut map = self.entries.write().unwrap_or_else(|e| e.into_inner());
         if map.len() >= MAX_ENTRIES && !map.contains_key(uri) {
             map.retain(|_, e| now < e.expires);
@@ -74,7 +75,7 @@ impl JwksCache {
             Entry {
                 keys: Arc::new(keys),
                 expires,
-                fetched: now,
+                refetched,
             },
         );
     }
@@ -87,7 +88,11 @@ impl JwksCache {
 }
 
 fn invalid_client(description: &str) -> OAuthHttpError {
-    OAuthHttpError::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidClient, description)
+    OAuthHttpError::new(
+        StatusCode::UNAUTHORIZED,
+        ErrorCode::InvalidClient,
+        description,
+    )
 }
 
 /// Makes sure the keys of a client assertion's client are at hand: fetched from its
@@ -115,13 +120,16 @@ pub async fn load(state: &AppState, presented: &Presented) -> Result<(), OAuthHt
         return Ok(());
     };
     let kid = registration::assertion::assertion_kid(assertion);
-    if let Some(kept) = state.clients.jwks.entry(&uri, now) {
+    let kept = state.clients.jwks.entry(&uri, now);
+    if let Some(kept) = &kept {
         let knows_kid = kid.as_deref().is_none_or(|k| kept.keys.find(k).is_some());
-        if knows_kid || now - kept.fetched < REFETCH_AFTER {
+        let refetched_lately = kept.refetched.is_some_and(|at| now - at < REFETCH_AFTER);
+        if knows_kid || refetched_lately {
             return Ok(());
         }
     }
-    let url = url::Url::parse(&uri).map_err(|_| invalid_client("the client's jwks_uri is unusable"))?;
+    let url =
+        url::Url::parse(&uri).map_err(|_| invalid_client("the client's jwks_uri is unusable"))?;
     let (body, ttl) = crate::cimd::fetch(state, &url).await.map_err(|e| {
         tracing::info!(client_id = %client_id, error = %e, "client keys could not be fetched");
         invalid_client("the client's jwks_uri could not be fetched")
@@ -130,7 +138,11 @@ pub async fn load(state: &AppState, presented: &Presented) -> Result<(), OAuthHt
         .ok()
         .and_then(|v: serde_json::Value| registration::check_jwks(&v).ok())
         .ok_or_else(|| invalid_client("the client's jwks_uri does not hold a usable JWK Set"))?;
-    state.clients.jwks.put(&uri, keys, now + ttl, now);
+    let refetched = kept.is_some().then_some(now);
+    state
+        .clients
+        .jwks
+        .put(&uri, keys, now + ttl, refetched, now);
     Ok(())
 }
 
@@ -142,15 +154,18 @@ mod tests {
     fn the_cache_is_bounded_and_entries_expire() {
         let cache = JwksCache::default();
         let set = || JwkSet { keys: Vec::new() };
-        cache.put("https://a.example/0", set(), 100, 0);
+        cache.put("https://a.example/0", set(), 100, None, 0);
         assert!(cache.get("https://a.example/0", 99).is_some());
         assert!(cache.get("https://a.example/0", 100).is_none(), "expired");
         for i in 1..=MAX_ENTRIES + 5 {
             let expires = 1000 + i64::try_from(i).expect("small");
-            cache.put(&format!("https://a.example/{i}"), set(), expires, 10);
+            cache.put(&format!("https://a.example/{i}"), set(), expires, None, 10);
         }
         assert_eq!(cache.len(), MAX_ENTRIES);
-        assert!(cache.get("https://a.example/1", 20).is_none(), "the soonest went");
+        assert!(
+            cache.get("https://a.example/1", 20).is_none(),
+            "the soonest went"
+        );
         assert!(
             cache
                 .get(&format!("https://a.example/{}", MAX_ENTRIES + 5), 20)

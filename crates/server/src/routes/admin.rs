@@ -367,13 +367,13 @@ impl ClientFields {
         text("scope", &self.scope);
         text("token_endpoint_auth_method", &self.auth_method);
         text("jwks_uri", &self.jwks_uri);
+        text("application_type", &self.application_type);
+        text("id_token_signed_response_alg", &self.id_token_alg);
         if !self.jwks.trim().is_empty() {
             // Not JSON is handed on as a string, which registration refuses by name.
             let jwks = serde_json::from_str(&self.jwks).unwrap_or_else(|_| json!(self.jwks));
             body.insert("jwks".into(), jwks);
         }
-        text("application_type", &self.application_type);
-        text("id_token_signed_response_alg", &self.id_token_alg);
         body.insert("redirect_uris".into(), json!(lines(&self.redirect_uris)));
         let logout = lines(&self.post_logout_redirect_uris);
         if !logout.is_empty() {

@@ -49,14 +49,22 @@ pub fn provider_metadata(state: &AppState) -> Value {
     // Client assertions (`registration::assertion`): private_key_jwt always, client_secret_jwt
     // only with encryption keys to seal its secrets under.
     let secret_jwt = s.encryption_keys.is_some();
-    let mut auth_methods = vec!["client_secret_basic", "client_secret_post", "none", "private_key_jwt"];
+    let mut auth_methods = vec![
+        "client_secret_basic",
+        "client_secret_post",
+        "none",
+        "private_key_jwt",
+    ];
     let mut assertion_algs = registration::assertion::KEY_ALGS.to_vec();
     if secret_jwt {
         auth_methods.push("client_secret_jwt");
         assertion_algs.extend(registration::assertion::HMAC_ALGS);
     }
-    let confidential_methods: Vec<&str> =
-        auth_methods.iter().copied().filter(|m| *m != "none").collect();
+    let confidential_methods: Vec<&str> = auth_methods
+        .iter()
+        .copied()
+        .filter(|m| *m != "none")
+        .collect();
     json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/oauth2/authorize"),

@@ -34,13 +34,21 @@ impl Key {
     fn es256(kid: &str) -> Self {
         let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).expect("P-256 key");
         let der = pair.to_pkcs8v1().expect("pkcs8");
-        Self::new(EncodingKey::from_ec_der(der.as_ref()), Algorithm::ES256, kid)
+        Self::new(
+            EncodingKey::from_ec_der(der.as_ref()),
+            Algorithm::ES256,
+            kid,
+        )
     }
 
     fn eddsa(kid: &str) -> Self {
         let pair = Ed25519KeyPair::generate().expect("Ed25519 key");
         let der = pair.to_pkcs8v1().expect("pkcs8");
-        Self::new(EncodingKey::from_ed_der(der.as_ref()), Algorithm::EdDSA, kid)
+        Self::new(
+            EncodingKey::from_ed_der(der.as_ref()),
+            Algorithm::EdDSA,
+            kid,
+        )
     }
 
     fn new(encoding: EncodingKey, alg: Algorithm, kid: &str) -> Self {
@@ -277,7 +285,21 @@ on_both_backends! {
         assert_eq!(published.hits(), 3);
     }
 
-    async fn client_secret_jwt_gets_a_token_and_a_rotated_secret_is_sealed_again(db) {
+    async fn attack_jwks_uri_on_an_internal_address(db) {
+        // Without the test setting, loopback is as internal as any private address.
+        let server = TestServer::start(&db);
+        let key = Key::es256("k");
+        let (uri, published) = KeyServer::start(jwks(&[&key]));
+        let (id, _) = register(
+            &server,
+            json!({ "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": uri }),
+        )
+        .await;
+        assert_refused(&token_with(&server, &key.sign(&claims(&server, &id))).await, "keys on loopback");
+        assert_eq!(published.hits(), 0, "refused before any connection");
+    }
+
+    async fn client_secret_jwt_gets_a_token_with_each_hmac_algorithm(db) {
         let server = TestServer::start(&db);
         let (id, secret) = register(&server, json!({ "token_endpoint_auth_method": "client_secret_jwt" })).await;
         let secret = secret.expect("a client_secret_jwt client has a secret");
