@@ -488,6 +488,10 @@ fn rows() -> Vec<Row> {
             },
         ),
         ("AuthError::SecretRequired", AuthError::SecretRequired),
+        (
+            "AuthError::Assertion",
+            AuthError::Assertion(registration::AssertionError::Replayed),
+        ),
     ] {
         rows.push(oauth(
             what,
@@ -1337,6 +1341,7 @@ mod variants {
             | AuthError::WrongSecret
             | AuthError::WrongMethod { .. }
             | AuthError::SecretRequired
+            | AuthError::Assertion(_)
             | AuthError::Client(_) => {}
         }
         match c {
