@@ -12,6 +12,9 @@ use crate::{FormParams, OAuthError};
 ///   (RFC 6749 §2.3.1): decoded, split at the first `:`, then form-urldecoded (`+` is a space).
 /// - `client_id` + `client_secret` in the body.
 /// - `client_id` alone: a public client naming itself.
+/// - `client_assertion_type` jwt-bearer + `client_assertion` (RFC 7523 §2.2): the client is
+///   the assertion's `sub` (equal to its `iss`); a body `client_id` must name it too, else
+///   `invalid_client`. The assertion is verified later, with the client's keys.
 ///
 /// Two methods at once is `invalid_request` (§2.3); a body `client_id` that contradicts the
 /// Basic one too. `Ok(None)`: no credentials at all.
@@ -21,6 +24,36 @@ pub fn presented_credentials(
 ) -> Result<Option<Presented>, OAuthError> {
     let body_id = form.get("client_id");
     let body_secret = form.get("client_secret");
+    let assertion_type = form.get("client_assertion_type");
+    let assertion = form.get("client_assertion");
+    if assertion_type.is_some() || assertion.is_some() {
+        if authorization.is_some() || body_secret.is_some() {
+            return Err(OAuthError::invalid_request(
+                "use one client authentication method, not a client assertion and a secret together",
+            ));
+        }
+        let (Some(kind), Some(assertion)) = (assertion_type, assertion) else {
+            return Err(OAuthError::invalid_request(
+                "client_assertion and client_assertion_type go together",
+            ));
+        };
+        if kind != registration::JWT_BEARER_ASSERTION {
+            return Err(OAuthError::invalid_client(
+                "the only client_assertion_type accepted is urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ));
+        }
+        let client_id = registration::assertion::assertion_subject(assertion)
+            .map_err(|e| OAuthError::invalid_client(e.to_string()))?;
+        if body_id.is_some_and(|id| id != client_id) {
+            return Err(OAuthError::invalid_client(
+                "client_id differs from the client assertion's sub",
+            ));
+        }
+        return Ok(Some(Presented::Assertion {
+            client_id,
+            assertion: assertion.to_owned(),
+        }));
+    }
     if let Some(header) = authorization {
         let (client_id, secret) = parse_basic(header)?;
         if body_secret.is_some() {
@@ -150,6 +183,77 @@ mod tests {
             })
         );
         assert_eq!(presented_credentials(None, &form("")).expect("ok"), None);
+    }
+
+    /// An (unsigned) JWT with these claims: only its claims are read here.
+    fn jwt(claims: &str) -> String {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        format!(
+            "{}.{}.sig",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"ES256"}"#),
+            URL_SAFE_NO_PAD.encode(claims)
+        )
+    }
+
+    #[test]
+    fn a_client_assertion_names_its_client_by_sub() {
+        use crate::ErrorCode;
+        let good = jwt(r#"{"iss":"c","sub":"c"}"#);
+        let kind = format!(
+            "client_assertion_type={}",
+            registration::JWT_BEARER_ASSERTION
+        );
+        let body = format!("{kind}&client_assertion={good}");
+        assert_eq!(
+            presented_credentials(None, &form(&body)).expect("ok"),
+            Some(Presented::Assertion {
+                client_id: "c".into(),
+                assertion: good.clone()
+            })
+        );
+        assert!(presented_credentials(None, &form(&format!("{body}&client_id=c"))).is_ok());
+        let cases = [
+            (
+                None,
+                format!("{body}&client_id=other"),
+                ErrorCode::InvalidClient,
+            ),
+            (
+                None,
+                format!("{body}&client_secret=s"),
+                ErrorCode::InvalidRequest,
+            ),
+            (Some(basic("c:s")), body.clone(), ErrorCode::InvalidRequest),
+            (
+                None,
+                format!("client_assertion={good}"),
+                ErrorCode::InvalidRequest,
+            ),
+            (None, kind.clone(), ErrorCode::InvalidRequest),
+            (
+                None,
+                format!("client_assertion_type=urn:x&client_assertion={good}"),
+                ErrorCode::InvalidClient,
+            ),
+            (
+                None,
+                format!(
+                    "{kind}&client_assertion={}",
+                    jwt(r#"{"iss":"a","sub":"c"}"#)
+                ),
+                ErrorCode::InvalidClient,
+            ),
+            (
+                None,
+                format!("{kind}&client_assertion=nope"),
+                ErrorCode::InvalidClient,
+            ),
+        ];
+        for (header, body, code) in cases {
+            let err =
+                presented_credentials(header.as_deref(), &form(&body)).expect_err("should fail");
+            assert_eq!(err.code, code, "{header:?} {body}");
+        }
     }
 
     #[test]

@@ -213,9 +213,39 @@ pub fn create_agent_client(
     by_owner: bool,
     now: i64,
 ) -> Result<registration::Registered, GrantError> {
+    create_agent_client_with_keys(conn, org_id, agent_id, by_owner, None, now)
+}
+
+/// The public keys of an agent's client that authenticates with `private_key_jwt`: a JWK Set
+/// or the https URL where the agent publishes one.
+#[derive(Debug, Clone)]
+pub enum AgentKeys {
+    Jwks(serde_json::Value),
+    JwksUri(String),
+}
+
+/// [`create_agent_client`]; with `keys`, a `private_key_jwt` client without a secret.
+pub fn create_agent_client_with_keys(
+    conn: &mut Conn,
+    org_id: &str,
+    agent_id: &str,
+    by_owner: bool,
+    keys: Option<AgentKeys>,
+    now: i64,
+) -> Result<registration::Registered, GrantError> {
     let agent = apikeys::agent_to_manage(conn, org_id, agent_id, by_owner)
         .map_err(|e| GrantError::Agent(e.to_string()))?;
-    let metadata = registration::agent_client_metadata(&agent.id, &agent.name);
+    let metadata = match keys {
+        None => registration::agent_client_metadata(&agent.id, &agent.name),
+        Some(keys) => {
+            let (jwks, uri) = match keys {
+                AgentKeys::Jwks(set) => (Some(set), None),
+                AgentKeys::JwksUri(uri) => (None, Some(uri)),
+            };
+            registration::agent_client_metadata_with_keys(&agent.id, &agent.name, jwks, uri)
+                .map_err(|e| GrantError::Agent(e.description))?
+        }
+    };
     let registered = registration::register_client_with(conn, metadata, false, false, now)?;
     store::delegation::insert_agent_client(
         conn,

@@ -67,11 +67,12 @@ pub use device::{
 };
 pub use error::{ErrorCode, GrantError, OAuthError};
 pub use exchange::{
-    Actor, AgentCredential, AllowedActor, BoundAgent, ExchangeRequest, SubjectKind,
+    Actor, AgentCredential, AgentKeys, AllowedActor, BoundAgent, ExchangeRequest, SubjectKind,
     SubjectTokenType, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_API_KEY, TOKEN_TYPE_ID_TOKEN,
     TOKEN_TYPE_REFRESH_TOKEN, VerifiedSubject, actor_label, agent_client_credentials,
     agent_clients, allow_actor, allowed_actors, bound_agent, create_agent_client,
-    delete_agent_client, delete_clients_of_agent, disallow_actor, token_exchange,
+    create_agent_client_with_keys, delete_agent_client, delete_clients_of_agent, disallow_actor,
+    token_exchange,
 };
 pub use form::FormParams;
 #[cfg(feature = "testing")]

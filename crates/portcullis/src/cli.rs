@@ -259,10 +259,17 @@ pub enum AgentCommand {
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum AgentCredentialsCommand {
-    /// Give the agent a client id and secret (the secret is printed once)
+    /// Give the agent a client id and secret (the secret is printed once); with `--jwks` or
+    /// `--jwks-uri`, a client id that authenticates with `private_key_jwt` instead (no secret)
     Create {
         /// The agent id (agt_…)
         agent: String,
+        /// A file holding the agent's public keys as a JWK Set
+        #[arg(long, conflicts_with = "jwks_uri")]
+        jwks: Option<std::path::PathBuf>,
+        /// The https URL where the agent publishes its public keys
+        #[arg(long)]
+        jwks_uri: Option<String>,
     },
     /// List the agent's client ids
     List {
@@ -378,9 +385,16 @@ pub enum ClientCommand {
         /// Space-separated scopes
         #[arg(long)]
         scope: Option<String>,
-        /// client_secret_basic (default), client_secret_post or none
+        /// client_secret_basic (default), client_secret_post, none, private_key_jwt (with
+        /// --jwks or --jwks-uri) or client_secret_jwt (needs the encryption keys)
         #[arg(long = "auth-method", value_name = "METHOD")]
         auth_method: Option<String>,
+        /// A file holding the client's public keys as a JWK Set (for private_key_jwt)
+        #[arg(long, value_name = "FILE", conflicts_with = "jwks_uri")]
+        jwks: Option<std::path::PathBuf>,
+        /// The https URL where the client publishes its public keys (for private_key_jwt)
+        #[arg(long = "jwks-uri", value_name = "URL")]
+        jwks_uri: Option<String>,
         /// web or native (default: native when every redirect URI is loopback or a private-use scheme, else web)
         #[arg(long = "application-type", value_name = "TYPE")]
         application_type: Option<String>,
@@ -820,10 +834,18 @@ fn client_command(
             backchannel_logout_session_required,
             scope,
             auth_method,
+            jwks,
+            jwks_uri,
             application_type,
             first_party,
         } => {
             let mut body = serde_json::Map::new();
+            if let Some(path) = jwks {
+                body.insert("jwks".into(), read_jwks(&path)?);
+            }
+            if let Some(uri) = jwks_uri {
+                body.insert("jwks_uri".into(), json!(uri));
+            }
             let mut set = |k: &str, v: Value| {
                 body.insert(k.to_owned(), v);
             };
@@ -859,9 +881,33 @@ fn client_command(
             }
             let metadata = registration::parse_metadata(&Value::Object(body), &policy)
                 .map_err(|e| e.to_string())?;
+            // A client_secret_jwt secret is sealed under the keys `serve` uses (the key file's
+            // too); without any, the client is refused before it is stored.
+            let mut keyed = config.clone();
+            let ring = if metadata.token_endpoint_auth_method
+                == registration::AuthMethod::ClientSecretJwt
+            {
+                keyed.load_encryption_keys().map_err(|e| e.to_string())?;
+                Some(
+                    keyed
+                        .server
+                        .encryption_keys
+                        .clone()
+                        .ok_or_else(|| registration::SealError::NoEncryptionKeys.to_string())?,
+                )
+            } else {
+                None
+            };
             let reg =
                 registration::register_client_with(&mut conn, metadata, false, first_party, now)
                     .map_err(|e| e.to_string())?;
+            registration::seal_client_secret(
+                &mut conn,
+                &reg.client,
+                reg.secret.as_ref(),
+                ring.as_deref(),
+            )
+            .map_err(|e| e.to_string())?;
             server::audit::record(
                 &mut conn,
                 now,
@@ -1719,6 +1765,13 @@ fn agent_command(store: &Store, cmd: AgentCommand, output: OutputArgs) -> CliRes
     }
 }
 
+/// A JWK Set file given on the command line, as JSON (checked where it is used).
+fn read_jwks(path: &std::path::Path) -> Result<Value, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))
+}
+
 fn agent_credentials_command(
     conn: &mut store::Conn,
     printer: &Printer,
@@ -1726,11 +1779,21 @@ fn agent_credentials_command(
     now: i64,
 ) -> CliResult {
     match cmd {
-        AgentCredentialsCommand::Create { agent } => {
+        AgentCredentialsCommand::Create {
+            agent,
+            jwks,
+            jwks_uri,
+        } => {
             let found = find_agent(conn, &agent)?;
+            let keys = match (jwks, jwks_uri) {
+                (Some(path), _) => Some(grants::AgentKeys::Jwks(read_jwks(&path)?)),
+                (None, Some(uri)) => Some(grants::AgentKeys::JwksUri(uri)),
+                (None, None) => None,
+            };
             // The operator may give any agent credentials, `*` ones too.
-            let reg = grants::create_agent_client(conn, &found.org_id, &agent, true, now)
-                .map_err(|e| e.to_string())?;
+            let reg =
+                grants::create_agent_client_with_keys(conn, &found.org_id, &agent, true, keys, now)
+                    .map_err(|e| e.to_string())?;
             server::audit::record(
                 conn,
                 now,

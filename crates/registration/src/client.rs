@@ -150,7 +150,7 @@ pub fn register_client_with(
 ) -> Result<Registered, ClientError> {
     let secret = metadata
         .token_endpoint_auth_method
-        .is_confidential()
+        .has_secret()
         .then(PlainSecret::generate);
     let registration_token = manageable.then(PlainSecret::generate);
     let client = Client {
@@ -206,14 +206,15 @@ pub fn search_clients(
         .collect()
 }
 
-/// A new secret for a confidential client (the old one stops working at once), shown this
-/// once; `None` for a public client, which has none.
+/// A new secret for a client that has one (the old one stops working at once), shown this
+/// once; `None` for a public or `private_key_jwt` client, which has none. The secret of a
+/// `client_secret_jwt` client must then be sealed again ([`crate::seal_client_secret`]).
 pub fn rotate_client_secret(
     conn: &mut Conn,
     client: &mut Client,
     now: i64,
 ) -> Result<Option<PlainSecret>, ClientError> {
-    if !client.is_confidential() {
+    if !client.metadata.token_endpoint_auth_method.has_secret() {
         return Ok(None);
     }
     let secret = PlainSecret::generate();
@@ -246,17 +247,25 @@ pub fn verify_registration_token(
     Ok(ok.then_some(client))
 }
 
-/// Replaces a client's metadata (RFC 7592 §2.2). A client that becomes confidential gets a
-/// new secret (returned, shown once); one that becomes public loses its secret.
+/// Replaces a client's metadata (RFC 7592 §2.2). A client that comes to need a secret gets a
+/// new one (returned, shown once); one that becomes public or `private_key_jwt` loses its
+/// secret.
 pub fn update_client(
     conn: &mut Conn,
     mut client: Client,
     metadata: ClientMetadata,
     now: i64,
 ) -> Result<(Client, Option<PlainSecret>), ClientError> {
-    let was_confidential = client.is_confidential();
-    let new_secret = match (was_confidential, metadata.token_endpoint_auth_method) {
-        (_, AuthMethod::None) => {
+    let had_secret = client.secret_hash.is_some();
+    // A client turning to client_secret_jwt gets a new secret, which can be sealed (the old
+    // one exists only as a hash).
+    let newly_jwt = metadata.token_endpoint_auth_method == AuthMethod::ClientSecretJwt
+        && client.metadata.token_endpoint_auth_method != AuthMethod::ClientSecretJwt;
+    let new_secret = match (
+        had_secret && !newly_jwt,
+        metadata.token_endpoint_auth_method,
+    ) {
+        (_, m) if !m.has_secret() => {
             client.secret_hash = None;
             None
         }

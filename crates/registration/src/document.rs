@@ -9,9 +9,9 @@
 //!   and is written as the URL parser writes it (so two spellings cannot name one client).
 //! - The document's `client_id` equals the URL exactly.
 //! - No shared secret: `client_secret`, `client_secret_expires_at` and the secret-based
-//!   `token_endpoint_auth_method`s are refused. `private_key_jwt` is refused too until this
-//!   server verifies client assertions; a document without the field is a public client
-//!   (`none`), the only method a document can hold here.
+//!   `token_endpoint_auth_method`s are refused. A document may say `private_key_jwt`, with its
+//!   public keys in `jwks` or at `jwks_uri` (checked as at registration); a document without
+//!   the field is a public client (`none`).
 //! - `redirect_uris` is required; every other field goes through [`crate::parse_metadata`],
 //!   the validation of dynamic registration.
 //! - A `logo_uri` on another host than the document's is dropped: the consent page would
@@ -98,28 +98,23 @@ pub fn client_from_document(
             )));
         }
     }
-    match fields.get("token_endpoint_auth_method") {
-        None => {}
-        Some(Value::String(m)) if m == "none" => {}
-        Some(Value::String(m)) if m == "private_key_jwt" => {
-            return Err(invalid(
-                "token_endpoint_auth_method private_key_jwt is not supported yet (only none)",
-            ));
-        }
+    let method = match fields.get("token_endpoint_auth_method") {
+        None => "none",
+        Some(Value::String(m)) if m == "none" || m == "private_key_jwt" => m.as_str(),
         Some(Value::String(m)) => {
             return Err(invalid(format!(
-                "token_endpoint_auth_method {m:?} is not allowed: a document cannot hold a shared secret (only none)"
+                "token_endpoint_auth_method {m:?} is not allowed: a document cannot hold a shared secret (none or private_key_jwt)"
             )));
         }
         Some(_) => return Err(invalid("token_endpoint_auth_method must be a string")),
-    }
+    };
     match fields.get("redirect_uris") {
         Some(Value::Array(list)) if !list.is_empty() => {}
         _ => return Err(invalid("redirect_uris is required")),
     }
     let mut body = fields.clone();
     body.remove("client_id");
-    body.insert("token_endpoint_auth_method".into(), "none".into());
+    body.insert("token_endpoint_auth_method".into(), method.into());
     let mut metadata = parse_metadata(&Value::Object(body), policy)
         .map_err(|e| invalid(format!("{}: {}", e.code.as_str(), e.description)))?;
     let same_host = |uri: &str| {
@@ -222,8 +217,16 @@ mod tests {
                 "shared secret",
             ),
             (
+                json!({"token_endpoint_auth_method": "client_secret_jwt"}),
+                "shared secret",
+            ),
+            (
                 json!({"token_endpoint_auth_method": "private_key_jwt"}),
-                "not supported",
+                "jwks or jwks_uri",
+            ),
+            (
+                json!({"token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [{"kty": "EC", "crv": "P-256", "x": "x", "y": "y", "d": "d"}]}}),
+                "private member",
             ),
             (json!({"redirect_uris": []}), "redirect_uris"),
             (
@@ -238,6 +241,24 @@ mod tests {
             assert!(err.to_string().contains(why), "{extra}: {err}");
         }
         assert!(client_from_document(&url(), &json!([1]), &policy(), 5).is_err());
+    }
+
+    #[test]
+    fn a_document_may_authenticate_with_its_published_keys() {
+        let keyed = doc(json!({
+            "token_endpoint_auth_method": "private_key_jwt",
+            "jwks_uri": "https://app.example.com/jwks.json",
+        }));
+        let c = client_from_document(&url(), &keyed, &policy(), 5).expect("client");
+        assert_eq!(
+            c.metadata.token_endpoint_auth_method,
+            crate::AuthMethod::PrivateKeyJwt
+        );
+        assert!(c.is_confidential() && c.is_self_described());
+        assert_eq!(
+            c.metadata.jwks_uri.as_deref(),
+            Some("https://app.example.com/jwks.json")
+        );
     }
 
     #[test]

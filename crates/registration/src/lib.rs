@@ -4,7 +4,8 @@
 //! (RFC 7592), the redirect-URI rules (absolute, no fragment, no wildcard; https except on
 //! loopback; private-use schemes for native apps, RFC 8252), client secrets (256 random bits,
 //! stored as SHA-256, compared in constant time) and client authentication at the token,
-//! introspection and revocation endpoints, and the decisions of the registration endpoints
+//! introspection and revocation endpoints (secrets, and the JWT assertions of
+//! `private_key_jwt` and `client_secret_jwt`: [`assertion`]), and the decisions of the registration endpoints
 //! ([`manage`]: who may register, what an RFC 7592 call may change, the client information
 //! response).
 //!
@@ -17,13 +18,18 @@
 //!   presented the credentials the client registered.
 //! - Reads and writes rows only through `store`.
 
+pub mod assertion;
 mod auth;
 mod client;
 mod document;
 pub mod manage;
 mod metadata;
 
-pub use auth::{AuthError, Presented, VerifiedClient, authenticate, check_credentials};
+pub use assertion::{AssertionError, AssertionRules, JWT_BEARER_ASSERTION, check_jwks};
+pub use auth::{
+    AssertionContext, AuthError, Presented, SealError, VerifiedClient, authenticate,
+    check_credentials, check_presented, seal_client_secret,
+};
 pub use client::{
     Client, ClientError, Registered, consume_initial_access_token, create_initial_access_token,
     delete_client, find_client, list_clients, register_client, register_client_with,
@@ -34,6 +40,6 @@ pub use document::{DocumentError, client_from_document, document_url, is_url_cli
 pub use manage::{ClientInformation, RegistrationError, RegistrationMode};
 pub use metadata::{
     ApplicationType, AuthMethod, ClientMetadata, GrantType, MetadataError, MetadataErrorCode,
-    OFFLINE_ACCESS, Policy, TOKEN_EXCHANGE, agent_client_metadata, is_loopback_redirect,
-    is_native_redirect, is_scope_token, parse_metadata,
+    OFFLINE_ACCESS, Policy, TOKEN_EXCHANGE, agent_client_metadata, agent_client_metadata_with_keys,
+    is_loopback_redirect, is_native_redirect, is_scope_token, parse_metadata,
 };

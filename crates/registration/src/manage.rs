@@ -187,6 +187,11 @@ impl std::fmt::Debug for Update {
 }
 
 impl Update {
+    /// The metadata the update asks for.
+    pub fn metadata(&self) -> &ClientMetadata {
+        &self.metadata
+    }
+
     /// Reads an update body: the metadata as a registration would (a body that is not a JSON
     /// object is refused as such), and the fields checked against the client by [`replace`].
     pub fn parse(body: &Value, policy: &Policy) -> Result<Self, RegistrationError> {
@@ -277,6 +282,11 @@ impl ClientInformation {
         self.secret.is_some()
     }
 
+    /// The client secret just made, if any (to seal it for `client_secret_jwt`).
+    pub fn new_secret(&self) -> Option<&PlainSecret> {
+        self.secret.as_ref()
+    }
+
     /// The client information response (RFC 7591 §3.2.1, RFC 7592 §3): every metadata value,
     /// `client_id` and when it was issued, the secret when one was just made (and, for a
     /// confidential client, that it never expires), the registration access token and the
@@ -295,7 +305,7 @@ impl ClientInformation {
                 Value::String(secret.expose().to_owned()),
             );
         }
-        if client.is_confidential() {
+        if client.metadata.token_endpoint_auth_method.has_secret() {
             out.insert("client_secret_expires_at".into(), Value::from(0));
         }
         out.insert(

@@ -24,6 +24,11 @@ pub enum AuthMethod {
     ClientSecretPost,
     /// A public client: it has no secret, its `client_id` only identifies it.
     None,
+    /// A JWT signed with one of the client's registered keys (`jwks` or `jwks_uri`), RFC 7523
+    /// §2.2 and OpenID Connect Core §9.
+    PrivateKeyJwt,
+    /// A JWT with an HMAC keyed with the client secret (OpenID Connect Core §9).
+    ClientSecretJwt,
 }
 
 impl AuthMethod {
@@ -32,17 +37,31 @@ impl AuthMethod {
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
             Self::None => "none",
+            Self::PrivateKeyJwt => "private_key_jwt",
+            Self::ClientSecretJwt => "client_secret_jwt",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::ClientSecretBasic, Self::ClientSecretPost, Self::None]
-            .into_iter()
-            .find(|m| m.as_str() == s)
+        [
+            Self::ClientSecretBasic,
+            Self::ClientSecretPost,
+            Self::None,
+            Self::PrivateKeyJwt,
+            Self::ClientSecretJwt,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
     }
 
     pub fn is_confidential(self) -> bool {
         self != Self::None
+    }
+
+    /// Whether the client has a secret of ours (every confidential method but
+    /// `private_key_jwt`, whose client holds only its own private key).
+    pub fn has_secret(self) -> bool {
+        self.is_confidential() && self != Self::PrivateKeyJwt
     }
 }
 
@@ -141,6 +160,15 @@ pub struct ClientMetadata {
     /// access tokens are always bound.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dpop_bound_access_tokens: bool,
+    /// The client's public keys (RFC 7591 §2), checked by [`crate::check_jwks`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<Value>,
+    /// Where the client publishes its public keys (RFC 7591 §2): an https URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// The one algorithm the client's assertions may use (RFC 7591 §2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_signing_alg: Option<String>,
 }
 
 impl ClientMetadata {
@@ -251,7 +279,7 @@ pub fn parse_metadata(body: &Value, policy: &Policy) -> Result<ClientMetadata, M
         None => AuthMethod::ClientSecretBasic,
         Some(m) => AuthMethod::parse(&m).ok_or_else(|| {
             meta_err(format!(
-                "token_endpoint_auth_method {m:?} is not supported (client_secret_basic, client_secret_post, none)"
+                "token_endpoint_auth_method {m:?} is not supported (client_secret_basic, client_secret_post, none, private_key_jwt, client_secret_jwt)"
             ))
         })?,
     };
@@ -379,7 +407,12 @@ pub fn parse_metadata(body: &Value, policy: &Policy) -> Result<ClientMetadata, M
         }
     };
 
+    let (jwks, jwks_uri, token_endpoint_auth_signing_alg) = client_keys(&f, auth_method)?;
+
     Ok(ClientMetadata {
+        jwks,
+        jwks_uri,
+        token_endpoint_auth_signing_alg,
         redirect_uris,
         token_endpoint_auth_method: auth_method,
         grant_types,
@@ -403,7 +436,7 @@ pub fn parse_metadata(body: &Value, policy: &Policy) -> Result<ClientMetadata, M
 }
 
 /// The metadata of an agent's OAuth client: confidential (`client_secret_basic`, Basic or
-/// post accepted), the client-credentials and token-exchange grants, no redirect URIs, no
+/// post accepted; or `private_key_jwt`: [`agent_client_metadata_with_keys`]), the client-credentials and token-exchange grants, no redirect URIs, no
 /// registered scope (the agent's scopes decide), bound to `agent_id`.
 pub fn agent_client_metadata(agent_id: &str, agent_name: &str) -> ClientMetadata {
     ClientMetadata {
@@ -424,7 +457,76 @@ pub fn agent_client_metadata(agent_id: &str, agent_name: &str) -> ClientMetadata
         agent_id: Some(agent_id.to_owned()),
         require_pushed_authorization_requests: false,
         dpop_bound_access_tokens: false,
+        jwks: None,
+        jwks_uri: None,
+        token_endpoint_auth_signing_alg: None,
     }
+}
+
+/// An agent's client that authenticates with `private_key_jwt` (no secret): its public keys
+/// inline (`jwks`) or published (`jwks_uri`, an https URL), exactly one of them, checked as at
+/// registration.
+pub fn agent_client_metadata_with_keys(
+    agent_id: &str,
+    agent_name: &str,
+    jwks: Option<Value>,
+    jwks_uri: Option<String>,
+) -> Result<ClientMetadata, MetadataError> {
+    let mut fields = Map::new();
+    if let Some(jwks) = jwks {
+        fields.insert("jwks".into(), jwks);
+    }
+    if let Some(uri) = jwks_uri {
+        fields.insert("jwks_uri".into(), Value::String(uri));
+    }
+    let (jwks, jwks_uri, _) = client_keys(&Fields(&fields), AuthMethod::PrivateKeyJwt)?;
+    Ok(ClientMetadata {
+        token_endpoint_auth_method: AuthMethod::PrivateKeyJwt,
+        jwks,
+        jwks_uri,
+        ..agent_client_metadata(agent_id, agent_name)
+    })
+}
+
+/// The client's keys and assertion algorithm: `jwks` xor `jwks_uri` (RFC 7591 §2), required
+/// by `private_key_jwt`; a `token_endpoint_auth_signing_alg` only for the JWT methods, and
+/// one that fits the method (asymmetric for `private_key_jwt`, HMAC for `client_secret_jwt`).
+type ClientKeys = (Option<Value>, Option<String>, Option<String>);
+
+fn client_keys(f: &Fields<'_>, method: AuthMethod) -> Result<ClientKeys, MetadataError> {
+    let jwks = f.get("jwks").cloned();
+    if let Some(jwks) = &jwks {
+        crate::assertion::check_jwks(jwks).map_err(|e| meta_err(format!("jwks: {e}")))?;
+    }
+    let jwks_uri = f.web_uri("jwks_uri")?;
+    if jwks.is_some() && jwks_uri.is_some() {
+        return Err(meta_err("jwks and jwks_uri must not both be present"));
+    }
+    if method == AuthMethod::PrivateKeyJwt && jwks.is_none() && jwks_uri.is_none() {
+        return Err(meta_err(
+            "private_key_jwt needs the client's keys: jwks or jwks_uri",
+        ));
+    }
+    let alg = f.string("token_endpoint_auth_signing_alg")?;
+    if let Some(alg) = &alg {
+        let allowed: &[&str] = match method {
+            AuthMethod::PrivateKeyJwt => &crate::assertion::KEY_ALGS,
+            AuthMethod::ClientSecretJwt => &crate::assertion::HMAC_ALGS,
+            _ => &[],
+        };
+        if !allowed.contains(&alg.as_str()) {
+            return Err(meta_err(format!(
+                "token_endpoint_auth_signing_alg {alg:?} does not fit {} (allowed: {})",
+                method.as_str(),
+                if allowed.is_empty() {
+                    "none".to_owned()
+                } else {
+                    allowed.join(", ")
+                }
+            )));
+        }
+    }
+    Ok((jwks, jwks_uri, alg))
 }
 
 /// A scope string: space-separated tokens of RFC 6749 §3.3 characters, each known to the

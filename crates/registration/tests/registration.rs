@@ -14,6 +14,18 @@ mod properties;
 
 const NOW: i64 = 1_900_000_000;
 
+/// What assertions would be checked with (none are presented here).
+fn no_assertions() -> registration::AssertionContext<'static> {
+    registration::AssertionContext {
+        rules: registration::AssertionRules {
+            audiences: &[],
+            now: NOW,
+        },
+        fetched: None,
+        ring: None,
+    }
+}
+
 fn policy() -> Policy {
     Policy {
         known_scopes: vec!["openid".into(), "orders:read".into()],
@@ -82,17 +94,17 @@ store::backend_tests! {
         let secret = reg.secret.expect("a secret").expose().to_owned();
         let id = reg.client.id.clone();
 
-        let ok = authenticate(&mut conn, &Presented::Basic { client_id: id.clone(), secret: secret.clone() }).expect("auth");
+        let ok = authenticate(&mut conn, &Presented::Basic { client_id: id.clone(), secret: secret.clone() }, &no_assertions()).expect("auth");
         assert!(ok.is_authenticated());
         assert_eq!(ok.id(), id);
 
-        let wrong = authenticate(&mut conn, &Presented::Basic { client_id: id.clone(), secret: "nope".into() });
+        let wrong = authenticate(&mut conn, &Presented::Basic { client_id: id.clone(), secret: "nope".into() }, &no_assertions());
         assert!(matches!(wrong, Err(AuthError::WrongSecret)));
-        let post = authenticate(&mut conn, &Presented::Post { client_id: id.clone(), secret: secret.clone() });
+        let post = authenticate(&mut conn, &Presented::Post { client_id: id.clone(), secret: secret.clone() }, &no_assertions());
         assert!(matches!(post, Err(AuthError::WrongMethod { .. })));
-        let bare = authenticate(&mut conn, &Presented::IdOnly { client_id: id.clone() });
+        let bare = authenticate(&mut conn, &Presented::IdOnly { client_id: id.clone() }, &no_assertions());
         assert!(matches!(bare, Err(AuthError::SecretRequired)));
-        let unknown = authenticate(&mut conn, &Presented::Basic { client_id: "nobody".into(), secret });
+        let unknown = authenticate(&mut conn, &Presented::Basic { client_id: "nobody".into(), secret }, &no_assertions());
         assert!(matches!(unknown, Err(AuthError::UnknownClient)));
     }
 
@@ -146,7 +158,7 @@ store::backend_tests! {
         let stored = find_client(&mut conn, &client.id).expect("find").expect("exists");
         assert_eq!(stored.updated_at, NOW + 5);
         assert_eq!(stored.metadata.client_name.as_deref(), Some("Shop"));
-        authenticate(&mut conn, &Presented::Basic { client_id: client.id.clone(), secret: secret.expose().into() }).expect("auth");
+        authenticate(&mut conn, &Presented::Basic { client_id: client.id.clone(), secret: secret.expose().into() }, &no_assertions()).expect("auth");
         assert_eq!(list_clients(&mut conn).expect("list").len(), 1);
         assert!(delete_client(&mut conn, &client.id).expect("delete"));
         assert!(!delete_client(&mut conn, &client.id).expect("delete again"));

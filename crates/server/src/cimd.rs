@@ -159,8 +159,9 @@ fn http_client(state: &AppState) -> awc::Client {
     )
 }
 
-/// The document's bytes and how long to keep it, within the time limit.
-async fn fetch(state: &AppState, url: &url::Url) -> Result<(Vec<u8>, i64), CimdError> {
+/// The document's bytes and how long to keep it, within the time limit. A client's published
+/// keys (`crate::clientkeys`) are fetched the same way.
+pub(crate) async fn fetch(state: &AppState, url: &url::Url) -> Result<(Vec<u8>, i64), CimdError> {
     let s = &state.settings;
     let client = http_client(state);
     let now = state.now();

@@ -13,10 +13,16 @@
 //! work), into [`DocumentCache`]; every look-up here then answers a URL id from that cache
 //! alone, so each endpoint gets such a client as the same [`Client`] type, or none.
 
-use registration::{AuthError, Client, Presented, VerifiedClient};
+use std::sync::Arc;
+
+use primitives::seal::KeyRing;
+use registration::{
+    AssertionContext, AssertionRules, AuthError, Client, Presented, VerifiedClient,
+};
 use store::Conn;
 
 use crate::cimd::DocumentCache;
+use crate::clientkeys::JwksCache;
 use crate::ttlmap::TtlMap;
 
 #[derive(Debug)]
@@ -24,6 +30,12 @@ pub struct ClientCache {
     clients: TtlMap<Client>,
     /// Clients described by their metadata documents, for as long as their caching allows.
     pub(crate) documents: DocumentCache,
+    /// The keys fetched from clients' `jwks_uri` (`crate::clientkeys`).
+    pub(crate) jwks: JwksCache,
+    /// The `aud` values a client assertion may name: the issuer and the token endpoint.
+    audiences: Vec<String>,
+    /// The server's encryption keys, which open `client_secret_jwt` secrets.
+    ring: Option<Arc<KeyRing>>,
 }
 
 impl ClientCache {
@@ -31,7 +43,18 @@ impl ClientCache {
         Self {
             clients: TtlMap::counted(ttl, crate::metrics::business::Cache::Client),
             documents: DocumentCache::default(),
+            jwks: JwksCache::default(),
+            audiences: Vec::new(),
+            ring: None,
         }
+    }
+
+    /// What client assertions are checked with: the issuer (the token endpoint's URL is the
+    /// issuer's `/oauth2/token`) and the encryption keys.
+    pub fn with_assertions(mut self, issuer: &str, ring: Option<Arc<KeyRing>>) -> Self {
+        self.audiences = vec![issuer.to_owned(), format!("{issuer}/oauth2/token")];
+        self.ring = ring;
+        self
     }
 
     /// The client, when it was read within the cache time.
@@ -89,7 +112,8 @@ impl ClientCache {
         Ok(found)
     }
 
-    /// Client authentication through the cache.
+    /// Client authentication through the cache. A client assertion is checked with the keys
+    /// the handler fetched before (`crate::clientkeys::load`) when the client has a `jwks_uri`.
     pub fn authenticate(
         &self,
         conn: &mut Conn,
@@ -97,6 +121,18 @@ impl ClientCache {
         now: i64,
     ) -> Result<VerifiedClient, AuthError> {
         let client = self.find(conn, presented.client_id(), now)?;
-        registration::check_credentials(client, presented)
+        let fetched = client
+            .as_ref()
+            .and_then(|c| c.metadata.jwks_uri.as_deref())
+            .and_then(|uri| self.jwks.get(uri, now));
+        let ctx = AssertionContext {
+            rules: AssertionRules {
+                audiences: &self.audiences,
+                now,
+            },
+            fetched: fetched.as_deref(),
+            ring: self.ring.as_deref(),
+        };
+        registration::check_presented(conn, client, presented, &ctx)
     }
 }

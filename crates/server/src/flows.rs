@@ -31,8 +31,9 @@ pub(crate) fn fast_client_credentials(
     let TokenRequest::ClientCredentials { scope, resources } = request else {
         return None;
     };
-    // A proof is recorded against replay in the database: the ordinary path does that.
-    if proof.is_some() {
+    // A DPoP proof is recorded against replay, and a client assertion's `jti` as used, in the
+    // database: the ordinary path does that.
+    if proof.is_some() || matches!(presented, Presented::Assertion { .. }) {
         return None;
     }
     let now = state.now();

@@ -21,6 +21,7 @@ mod auth;
 pub mod backchannel;
 pub mod cimd;
 mod clientcache;
+mod clientkeys;
 pub mod config;
 mod console;
 pub mod cors;

@@ -84,7 +84,10 @@ impl AppState {
     /// State with a given clock (tests move time by hand).
     pub fn with_clock(settings: Settings, store: Store, clock: SharedClock) -> Self {
         let api_keys = Arc::new(ApiKeyCache::new(settings.api_key_cache));
-        let clients = Arc::new(crate::clientcache::ClientCache::new(settings.client_cache));
+        let clients = Arc::new(
+            crate::clientcache::ClientCache::new(settings.client_cache)
+                .with_assertions(settings.issuer_str(), settings.encryption_keys.clone()),
+        );
         let audit = crate::audit::AuditWriter::start(store.clone());
         let limits = Arc::new(crate::ratelimit::RateLimiter::new(settings.rate_limits));
         let mailer = mail::Mailer::start(settings.mail.clone())

@@ -24,6 +24,7 @@ pub mod accounts;
 pub mod apikeys;
 pub mod audit;
 pub mod backchannel;
+pub mod client_assertions;
 pub mod clients;
 pub mod codes;
 pub mod delegation;

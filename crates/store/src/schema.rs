@@ -443,6 +443,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    client_assertions (client_id, jti) {
+        client_id -> Text,
+        jti -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
     backchannel_logouts (id) {
         id -> Text,
         session_id -> Text,
@@ -455,5 +463,12 @@ diesel::table! {
         last_status -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    client_secrets_sealed (client_id) {
+        client_id -> Text,
+        sealed -> Text,
     }
 }

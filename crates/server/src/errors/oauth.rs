@@ -351,6 +351,19 @@ impl From<registration::ClientError> for OAuthHttpError {
 /// initial or registration access token is 401 `invalid_token` with a `Bearer` challenge; a
 /// closed registration is 403 `access_denied`; an update that names another client or sends
 /// a server field is `invalid_request`; our failure is `server_error`.
+impl From<registration::SealError> for OAuthHttpError {
+    fn from(e: registration::SealError) -> Self {
+        match e {
+            registration::SealError::Store(inner) => Self::server_error(&inner),
+            refused => Self::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidClientMetadata,
+                refused.to_string(),
+            ),
+        }
+    }
+}
+
 impl From<registration::RegistrationError> for OAuthHttpError {
     fn from(e: registration::RegistrationError) -> Self {
         use registration::RegistrationError as E;

@@ -499,6 +499,10 @@ fn rows() -> Vec<Row> {
             },
         ),
         ("AuthError::SecretRequired", AuthError::SecretRequired),
+        (
+            "AuthError::Assertion",
+            AuthError::Assertion(registration::AssertionError::Replayed),
+        ),
     ] {
         rows.push(oauth(
             what,
@@ -1416,6 +1420,7 @@ mod variants {
             | AuthError::WrongSecret
             | AuthError::WrongMethod { .. }
             | AuthError::SecretRequired
+            | AuthError::Assertion(_)
             | AuthError::Client(_) => {}
         }
         match c {

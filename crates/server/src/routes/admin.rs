@@ -24,6 +24,8 @@ use crate::pages::render;
 use crate::session::{CsrfForm, csrf_forms};
 use crate::state::AppState;
 
+use super::register::{seal, sealable};
+
 /// Rows on one page of a list.
 pub const PAGE: i64 = 50;
 
@@ -303,6 +305,10 @@ struct ClientFields {
     grant_types: Vec<String>,
     scope: String,
     auth_method: String,
+    /// The client's public keys (a JWK Set, as JSON) or where it publishes them, for
+    /// `private_key_jwt`.
+    jwks: String,
+    jwks_uri: String,
     application_type: String,
     id_token_alg: String,
     contacts: String,
@@ -331,6 +337,8 @@ impl ClientFields {
                 .collect(),
             scope: m.scope.clone().unwrap_or_default(),
             auth_method: m.token_endpoint_auth_method.as_str().to_owned(),
+            jwks: m.jwks.as_ref().map(Value::to_string).unwrap_or_default(),
+            jwks_uri: m.jwks_uri.clone().unwrap_or_default(),
             application_type: match m.application_type {
                 registration::ApplicationType::Web => "web".into(),
                 registration::ApplicationType::Native => "native".into(),
@@ -368,11 +376,17 @@ impl ClientFields {
         text("logo_uri", &self.logo_uri);
         text("scope", &self.scope);
         text("token_endpoint_auth_method", &self.auth_method);
+        text("jwks_uri", &self.jwks_uri);
         text("application_type", &self.application_type);
         text("id_token_signed_response_alg", &self.id_token_alg);
         text("backchannel_logout_uri", &self.backchannel_logout_uri);
         if self.backchannel_logout_session_required {
             body.insert("backchannel_logout_session_required".into(), json!(true));
+        }
+        if !self.jwks.trim().is_empty() {
+            // Not JSON is handed on as a string, which registration refuses by name.
+            let jwks = serde_json::from_str(&self.jwks).unwrap_or_else(|_| json!(self.jwks));
+            body.insert("jwks".into(), jwks);
         }
         body.insert("redirect_uris".into(), json!(lines(&self.redirect_uris)));
         let logout = lines(&self.post_logout_redirect_uris);
@@ -427,6 +441,8 @@ impl ClientForm {
                 "grant_types" => f.grant_types.push(v.clone()),
                 "scope" => f.scope.clone_from(v),
                 "token_endpoint_auth_method" => f.auth_method.clone_from(v),
+                "jwks" => f.jwks.clone_from(v),
+                "jwks_uri" => f.jwks_uri.clone_from(v),
                 "application_type" => f.application_type.clone_from(v),
                 "id_token_signed_response_alg" => f.id_token_alg.clone_from(v),
                 "contacts" => f.contacts.clone_from(v),
@@ -447,7 +463,13 @@ const GRANT_TYPES: [&str; 5] = [
     "password",
     grants::DEVICE_CODE_GRANT,
 ];
-const AUTH_METHODS: [&str; 3] = ["client_secret_basic", "client_secret_post", "none"];
+const AUTH_METHODS: [&str; 5] = [
+    "client_secret_basic",
+    "client_secret_post",
+    "none",
+    "private_key_jwt",
+    "client_secret_jwt",
+];
 
 #[derive(Template)]
 #[template(path = "admin/client.html")]
@@ -462,7 +484,7 @@ struct ClientPage<'a> {
     confidential: bool,
     created: String,
     grant_types: [&'static str; 5],
-    auth_methods: [&'static str; 3],
+    auth_methods: [&'static str; 5],
     id_token_algs: Vec<String>,
     new_secret: Option<&'a str>,
     error: Option<&'a str>,
@@ -590,7 +612,10 @@ async fn create_client(
             .map_err(|e| internal(&e))
     })
     .await?;
-    let metadata = match registration::parse_metadata(&fields.body(), &policy) {
+    let metadata = registration::parse_metadata(&fields.body(), &policy)
+        .map_err(|e| e.description)
+        .and_then(|m| sealable(&state, &m).map(|()| m).map_err(|e| e.to_string()));
+    let metadata = match metadata {
         Ok(m) => m,
         Err(e) => {
             let view = ClientView {
@@ -605,7 +630,7 @@ async fn create_client(
                 &state,
                 view,
                 None,
-                Some(&e.description),
+                Some(e.as_str()),
                 None,
             ));
         }
@@ -615,6 +640,7 @@ async fn create_client(
     let reg = db(&state, move |st, conn| {
         let reg = registration::register_client_with(conn, metadata, false, first_party, st.now())
             .map_err(|e| internal(&e))?;
+        seal(st, conn, &reg.client, reg.secret.as_ref()).map_err(|e| internal(&e))?;
         let detail = with_via(client_detail(&reg.client));
         crate::audit::record(conn, st.now(), event.detail(detail));
         Ok(reg)
@@ -652,7 +678,10 @@ async fn update_client(
             .map_err(|e| internal(&e))
     })
     .await?;
-    let metadata = match registration::parse_metadata(&fields.body(), &policy) {
+    let metadata = registration::parse_metadata(&fields.body(), &policy)
+        .map_err(|e| e.description)
+        .and_then(|m| sealable(&state, &m).map(|()| m).map_err(|e| e.to_string()));
+    let metadata = match metadata {
         Ok(m) => m,
         Err(e) => {
             let view = ClientView {
@@ -667,7 +696,7 @@ async fn update_client(
                 &state,
                 view,
                 None,
-                Some(&e.description),
+                Some(e.as_str()),
                 None,
             ));
         }
@@ -676,6 +705,7 @@ async fn update_client(
     let (updated, secret) = db(&state, move |st, conn| {
         let (updated, secret) = registration::update_client(conn, existing, metadata, st.now())
             .map_err(|e| internal(&e))?;
+        seal(st, conn, &updated, secret.as_ref()).map_err(|e| internal(&e))?;
         announce(st, conn, Change::Client(&updated.id));
         let detail = with_via(client_detail(&updated));
         crate::audit::record(conn, st.now(), event.detail(detail));
@@ -725,6 +755,7 @@ async fn rotate_client_secret(
     let (c, secret) = db(&state, move |st, conn| {
         let secret =
             registration::rotate_client_secret(conn, &mut c, st.now()).map_err(|e| internal(&e))?;
+        seal(st, conn, &c, secret.as_ref()).map_err(|e| internal(&e))?;
         if secret.is_some() {
             announce(st, conn, Change::Client(&c.id));
             let detail = with_via(json!({ "client_id": c.id }));

@@ -77,6 +77,8 @@ fn form_body(req: &HttpRequest, body: &[u8]) -> Result<FormParams, OAuthHttpErro
 
 /// Makes the client of `presented` one the flows can look up: a URL client id's metadata
 /// document is fetched (or kept) first. A document that cannot be used is `invalid_client`.
+/// A client assertion's client that publishes its keys at a `jwks_uri` gets them fetched (or
+/// kept) too (`crate::clientkeys`).
 async fn load_client(state: &AppState, presented: &Presented) -> Result<(), OAuthHttpError> {
     crate::cimd::load(state, presented.client_id())
         .await
@@ -86,7 +88,8 @@ async fn load_client(state: &AppState, presented: &Presented) -> Result<(), OAut
                 ErrorCode::InvalidClient,
                 e.to_string(),
             )
-        })
+        })?;
+    crate::clientkeys::load(state, presented).await
 }
 
 /// The client credentials of the request; a request without any is `invalid_client`.
@@ -359,6 +362,7 @@ async fn device_authorization(
     let ip = crate::auth::client_ip(&req, &state);
     let now = state.now();
     token_limits(&state, ip.as_deref(), presented.client_id(), now)?;
+    crate::clientkeys::load(&state, &presented).await?;
     let st = state.clone();
     let started = crate::traces::block("device_authorization", move || {
         let mut conn = st.store.conn()?;

@@ -46,7 +46,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub fn provider_metadata(state: &AppState) -> Value {
     let s = &state.settings;
     let issuer = s.issuer_str();
-    let auth_methods = ["client_secret_basic", "client_secret_post", "none"];
+    // Client assertions (`registration::assertion`): private_key_jwt always, client_secret_jwt
+    // only with encryption keys to seal its secrets under.
+    let secret_jwt = s.encryption_keys.is_some();
+    let mut auth_methods = vec![
+        "client_secret_basic",
+        "client_secret_post",
+        "none",
+        "private_key_jwt",
+    ];
+    let mut assertion_algs = registration::assertion::KEY_ALGS.to_vec();
+    if secret_jwt {
+        auth_methods.push("client_secret_jwt");
+        assertion_algs.extend(registration::assertion::HMAC_ALGS);
+    }
+    let confidential_methods: Vec<&str> = auth_methods
+        .iter()
+        .copied()
+        .filter(|m| *m != "none")
+        .collect();
     json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/oauth2/authorize"),
@@ -69,8 +87,11 @@ pub fn provider_metadata(state: &AppState) -> Value {
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
         "token_endpoint_auth_methods_supported": auth_methods,
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
+        "introspection_endpoint_auth_methods_supported": confidential_methods,
+        "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "revocation_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         // The pages' languages (`ui_locales`, `crate::i18n`). The claims' values (a name, an

@@ -73,6 +73,37 @@ fn client_response(state: &AppState, status: StatusCode, info: &ClientInformatio
     res
 }
 
+/// A `client_secret_jwt` client's secret is sealed under the encryption keys; without them it
+/// is refused before anything is stored.
+/// The console's client form checks the same.
+pub(crate) fn sealable(
+    state: &AppState,
+    metadata: &registration::ClientMetadata,
+) -> Result<(), registration::SealError> {
+    if metadata.token_endpoint_auth_method == registration::AuthMethod::ClientSecretJwt
+        && state.settings.encryption_keys.is_none()
+    {
+        return Err(registration::SealError::NoEncryptionKeys);
+    }
+    Ok(())
+}
+
+/// Seals a new secret of a `client_secret_jwt` client (or forgets the sealed secret of a
+/// client that no longer uses that method).
+pub(crate) fn seal(
+    state: &AppState,
+    conn: &mut store::Conn,
+    client: &registration::Client,
+    secret: Option<&primitives::PlainSecret>,
+) -> Result<(), registration::SealError> {
+    registration::seal_client_secret(
+        conn,
+        client,
+        secret,
+        state.settings.encryption_keys.as_deref(),
+    )
+}
+
 async fn register(
     req: HttpRequest,
     OAuthBody(body): OAuthBody,
@@ -85,6 +116,7 @@ async fn register(
         .check(Limit::Registration, ip.as_deref(), state.now())
         .map_err(OAuthHttpError::slow_down)?;
     let metadata = registration::parse_metadata(&json_body(&body), &policy(&state).await?)?;
+    sealable(&state, &metadata)?;
     let st = state.clone();
     let info = crate::traces::block(
         "client_register",
@@ -92,6 +124,7 @@ async fn register(
             let mut conn = st.store.conn()?;
             let now = st.now();
             let info = manage::register(&mut conn, admitted, metadata, now)?;
+            seal(&st, &mut conn, info.client(), info.new_secret())?;
             let client = info.client();
             let meta = &client.metadata;
             crate::audit::record(
@@ -146,12 +179,14 @@ async fn replace(
     let token = bearer_token(&req);
     let client_id = path.into_inner();
     let update = manage::Update::parse(&json_body(&body), &policy(&state).await?)?;
+    sealable(&state, update.metadata())?;
     let st = state.clone();
     let ip = crate::auth::client_ip(&req, &state);
     let info = crate::traces::block("client_replace", move || -> Result<_, OAuthHttpError> {
         let mut conn = st.store.conn()?;
         let now = st.now();
         let info = manage::replace(&mut conn, &client_id, token.as_deref(), update, now)?;
+        seal(&st, &mut conn, info.client(), info.new_secret())?;
         let client = info.client();
         crate::invalidate::announce(
             &st,

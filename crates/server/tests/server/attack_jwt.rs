@@ -18,7 +18,7 @@ use crate::api_auth::signup;
 use crate::common::*;
 use crate::token::service_client;
 
-fn b64(bytes: &[u8]) -> String {
+pub(crate) fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
@@ -27,7 +27,7 @@ fn unb64(s: &str) -> Vec<u8> {
 }
 
 /// `base64url(header).base64url(claims).base64url(sign(input))`.
-fn jws(header: &Value, claims: &Value, sign: impl FnOnce(&[u8]) -> Vec<u8>) -> String {
+pub(crate) fn jws(header: &Value, claims: &Value, sign: impl FnOnce(&[u8]) -> Vec<u8>) -> String {
     let input = format!(
         "{}.{}",
         b64(header.to_string().as_bytes()),
@@ -47,7 +47,7 @@ fn es256(pair: &EcdsaKeyPair) -> impl FnOnce(&[u8]) -> Vec<u8> + '_ {
 }
 
 /// An HMAC signature: `HS256`, `HS384` or `HS512`.
-fn hmac<'a>(alg: &str, secret: &'a [u8]) -> impl FnOnce(&[u8]) -> Vec<u8> + 'a {
+pub(crate) fn hmac<'a>(alg: &str, secret: &'a [u8]) -> impl FnOnce(&[u8]) -> Vec<u8> + 'a {
     let algorithm = match alg {
         "HS384" => aws_lc_rs::hmac::HMAC_SHA384,
         "HS512" => aws_lc_rs::hmac::HMAC_SHA512,

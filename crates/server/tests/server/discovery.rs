@@ -35,7 +35,34 @@ on_both_backends! {
         );
         assert_eq!(
             m["token_endpoint_auth_methods_supported"],
-            serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
+            serde_json::json!(["client_secret_basic", "client_secret_post", "none", "private_key_jwt", "client_secret_jwt"])
+        );
+        assert_eq!(
+            m["introspection_endpoint_auth_methods_supported"],
+            serde_json::json!(["client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt"])
+        );
+        assert_eq!(m["revocation_endpoint_auth_methods_supported"], m["token_endpoint_auth_methods_supported"]);
+        for field in [
+            "token_endpoint_auth_signing_alg_values_supported",
+            "introspection_endpoint_auth_signing_alg_values_supported",
+            "revocation_endpoint_auth_signing_alg_values_supported",
+        ] {
+            assert_eq!(
+                m[field],
+                serde_json::json!(["RS256", "PS256", "ES256", "EdDSA", "HS256", "HS384", "HS512"]),
+                "{field}"
+            );
+        }
+        // Without encryption keys, client_secret_jwt cannot be registered: not advertised.
+        let keyless = TestServer::start_with(&db, |s| s.encryption_keys = None);
+        let m = json_of(keyless.get("/.well-known/openid-configuration").await).await;
+        assert_eq!(
+            m["token_endpoint_auth_methods_supported"],
+            serde_json::json!(["client_secret_basic", "client_secret_post", "none", "private_key_jwt"])
+        );
+        assert_eq!(
+            m["token_endpoint_auth_signing_alg_values_supported"],
+            serde_json::json!(["RS256", "PS256", "ES256", "EdDSA"])
         );
         assert_eq!(m["require_pushed_authorization_requests"], false);
         assert!(m["scopes_supported"].as_array().is_some_and(|s| s.iter().any(|x| x == "orders:read")));

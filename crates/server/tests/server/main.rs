@@ -5,6 +5,7 @@
 mod browser;
 mod chooser;
 mod cimd;
+mod client_auth;
 mod common;
 mod cors;
 mod device;

@@ -1,0 +1,2 @@
+DROP TABLE client_secrets_sealed;
+DROP TABLE client_assertions;
