@@ -448,7 +448,11 @@ fn operators_rotate_and_list_keys() {
             .to_owned()
     };
     assert_ne!(retired_at(&kid), "-", "the old key is retired: {listed}");
-    assert_eq!(retired_at(&new_kid), "-", "the new key is current: {listed}");
+    assert_eq!(
+        retired_at(&new_kid),
+        "-",
+        "the new key is current: {listed}"
+    );
     assert!(!output(dir.path(), &["keys", "rotate", "--alg", "HS256"], &[]).0);
 }
 
