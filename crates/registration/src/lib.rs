@@ -43,3 +43,5 @@ pub use metadata::{
     OFFLINE_ACCESS, Policy, TOKEN_EXCHANGE, agent_client_metadata, agent_client_metadata_with_keys,
     is_loopback_redirect, is_native_redirect, is_scope_token, parse_metadata,
 };
+/// The connection the functions here take (routes name it without naming the store).
+pub use store::Conn;

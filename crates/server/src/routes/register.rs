@@ -92,7 +92,7 @@ pub(crate) fn sealable(
 /// client that no longer uses that method).
 pub(crate) fn seal(
     state: &AppState,
-    conn: &mut store::Conn,
+    conn: &mut registration::Conn,
     client: &registration::Client,
     secret: Option<&primitives::PlainSecret>,
 ) -> Result<(), registration::SealError> {

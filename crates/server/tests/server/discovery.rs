@@ -54,7 +54,9 @@ on_both_backends! {
             );
         }
         // Without encryption keys, client_secret_jwt cannot be registered: not advertised.
-        let keyless = TestServer::start_with(&db, |s| s.encryption_keys = None);
+        // (A database of its own: the first server sealed its signing keys under its keys.)
+        let keyless_db = TestDb::new(db.backend());
+        let keyless = TestServer::start_with(&keyless_db, |s| s.encryption_keys = None);
         let m = json_of(keyless.get("/.well-known/openid-configuration").await).await;
         assert_eq!(
             m["token_endpoint_auth_methods_supported"],
