@@ -37,6 +37,7 @@ fn clients() -> &'static [Client] {
             default_code_scopes: vec!["openid".into()],
             id_token_algs: vec!["RS256".into(), "ES256".into(), "EdDSA".into()],
             allow_password_grant: true,
+            backchannel_logout_loopback: false,
         };
         let bodies = [
             json!({

@@ -32,6 +32,7 @@ fn policies() -> &'static [Policy; 2] {
             default_code_scopes: vec!["openid".into()],
             id_token_algs: vec!["RS256".into(), "ES256".into(), "EdDSA".into()],
             allow_password_grant: false,
+            backchannel_logout_loopback: false,
         };
         let lenient = Policy {
             default_code_scopes: Vec::new(),
