@@ -318,7 +318,9 @@ fn token_limits(
 }
 
 /// RFC 9126 §2: the client pushes an authorization request, authenticated as at the token
-/// endpoint; it is checked as the authorization endpoint would, kept, and named by a
+/// endpoint (who may call it: a registered client with its credentials, a public one naming
+/// itself; a user's token in `Authorization: Bearer` is not a client credential and gets 401
+/// `invalid_client`, tested in `par::par_authenticates_the_client_as_the_token_endpoint_does`); it is checked as the authorization endpoint would, kept, and named by a
 /// `request_uri` the client sends the browser with (201). Errors are the authorization
 /// endpoint's, answered here as JSON. Counts toward the token endpoint's rate limits.
 async fn pushed_authorization(

@@ -243,6 +243,22 @@ on_both_backends! {
         assert_eq!(json_of(res).await["error"], "invalid_client");
         let res = push(&s.server, None, &params).await;
         assert_eq!(res.status(), 401, "no client at all");
+        // A valid token of the wrong kind (a user's access token) is no client credential.
+        let code = code_for(&s, "openid").await;
+        let token = json_of(exchange(&s, id(&s.public), &code, Some(VERIFIER)).await).await;
+        let access = token["access_token"].as_str().expect("access token");
+        let form: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let res = s
+            .server
+            .http
+            .post(s.server.url("/oauth2/par"))
+            .bearer_auth(access)
+            .form(&form)
+            .send()
+            .await
+            .expect("par");
+        assert_eq!(res.status(), 401);
+        assert_eq!(json_of(res).await["error"], "invalid_client");
     }
 
     async fn par_answers_the_authorization_endpoints_errors_to_the_client(db) {
